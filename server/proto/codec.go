@@ -1,0 +1,244 @@
+package proto
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Record is a jute record that can be written to and read from the wire.
+type Record interface {
+	// Encode appends the record to e.
+	Encode(e *Encoder)
+	// Decode reads the record from d; errors are sticky in d.
+	Decode(d *Decoder)
+}
+
+// ErrShortBuffer reports a record that ended before all its fields were read.
+var ErrShortBuffer = errors.New("proto: record truncated")
+
+// ErrBadLength reports a negative or implausible length prefix inside a record.
+var ErrBadLength = errors.New("proto: bad length")
+
+// Encoder appends jute-encoded values to a byte slice. The zero value is
+// ready to use; Reset reuses the buffer.
+type Encoder struct {
+	buf []byte
+}
+
+// NewEncoder returns an encoder that appends to buf[:0].
+func NewEncoder(buf []byte) *Encoder { return &Encoder{buf: buf[:0]} }
+
+// Bytes returns the encoded bytes.
+func (e *Encoder) Bytes() []byte { return e.buf }
+
+// Len returns the number of bytes encoded so far.
+func (e *Encoder) Len() int { return len(e.buf) }
+
+// Reset discards the encoded bytes, keeping the buffer.
+func (e *Encoder) Reset() { e.buf = e.buf[:0] }
+
+// Int appends a 4-byte big-endian integer.
+func (e *Encoder) Int(v int32) { e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(v)) }
+
+// Long appends an 8-byte big-endian integer.
+func (e *Encoder) Long(v int64) { e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(v)) }
+
+// Bool appends a 1-byte boolean.
+func (e *Encoder) Bool(v bool) {
+	if v {
+		e.buf = append(e.buf, 1)
+	} else {
+		e.buf = append(e.buf, 0)
+	}
+}
+
+// Byte appends one byte.
+func (e *Encoder) Byte(v byte) { e.buf = append(e.buf, v) }
+
+// String appends a length-prefixed UTF-8 string.
+func (e *Encoder) String(s string) {
+	e.Int(int32(len(s)))
+	e.buf = append(e.buf, s...)
+}
+
+// Buffer appends a length-prefixed byte buffer; a nil buffer is written with
+// length -1 as upstream does.
+func (e *Encoder) Buffer(b []byte) {
+	if b == nil {
+		e.Int(-1)
+		return
+	}
+	e.Int(int32(len(b)))
+	e.buf = append(e.buf, b...)
+}
+
+// Strings appends a vector<ustring>; nil is written as -1.
+func (e *Encoder) Strings(v []string) {
+	if v == nil {
+		e.Int(-1)
+		return
+	}
+	e.Int(int32(len(v)))
+	for _, s := range v {
+		e.String(s)
+	}
+}
+
+// Record appends a nested record.
+func (e *Encoder) Record(r Record) { r.Encode(e) }
+
+// Decoder reads jute-encoded values from a byte slice. The first error
+// sticks: later reads return zero values, and Err reports it.
+type Decoder struct {
+	buf []byte
+	off int
+	err error
+}
+
+// NewDecoder returns a decoder over b.
+func NewDecoder(b []byte) *Decoder { return &Decoder{buf: b} }
+
+// Reset points the decoder at b and clears its error.
+func (d *Decoder) Reset(b []byte) { d.buf, d.off, d.err = b, 0, nil }
+
+// Err returns the first error met, if any.
+func (d *Decoder) Err() error { return d.err }
+
+// Offset returns the number of bytes consumed.
+func (d *Decoder) Offset() int { return d.off }
+
+// Remaining returns the number of unread bytes.
+func (d *Decoder) Remaining() int { return len(d.buf) - d.off }
+
+// Rest returns the unread bytes without consuming them.
+func (d *Decoder) Rest() []byte { return d.buf[d.off:] }
+
+// Fail records err unless an error is already recorded.
+func (d *Decoder) Fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *Decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || d.off+n > len(d.buf) {
+		d.err = fmt.Errorf("%w: need %d bytes at offset %d, have %d", ErrShortBuffer, n, d.off, len(d.buf)-d.off)
+		return nil
+	}
+	b := d.buf[d.off : d.off+n]
+	d.off += n
+	return b
+}
+
+// Int reads a 4-byte integer.
+func (d *Decoder) Int() int32 {
+	b := d.take(4)
+	if b == nil {
+		return 0
+	}
+	return int32(binary.BigEndian.Uint32(b))
+}
+
+// Long reads an 8-byte integer.
+func (d *Decoder) Long() int64 {
+	b := d.take(8)
+	if b == nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
+}
+
+// Bool reads a 1-byte boolean (any non-zero byte is true).
+func (d *Decoder) Bool() bool {
+	b := d.take(1)
+	return b != nil && b[0] != 0
+}
+
+// Byte reads one byte.
+func (d *Decoder) Byte() byte {
+	b := d.take(1)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+func (d *Decoder) length() (int, bool) {
+	n := d.Int()
+	if d.err != nil {
+		return 0, false
+	}
+	if n == -1 {
+		return -1, true
+	}
+	if n < 0 || int(n) > len(d.buf)-d.off {
+		d.err = fmt.Errorf("%w: %d at offset %d with %d bytes left", ErrBadLength, n, d.off-4, len(d.buf)-d.off)
+		return 0, false
+	}
+	return int(n), true
+}
+
+// String reads a length-prefixed string; a null string reads as "".
+func (d *Decoder) String() string {
+	n, ok := d.length()
+	if !ok || n < 0 {
+		return ""
+	}
+	return string(d.take(n))
+}
+
+// Buffer reads a length-prefixed buffer; null reads as nil. The result is a
+// copy, safe to keep after the decoder's input is reused.
+func (d *Decoder) Buffer() []byte {
+	n, ok := d.length()
+	if !ok || n < 0 {
+		return nil
+	}
+	b := d.take(n)
+	if b == nil {
+		return nil
+	}
+	out := make([]byte, n)
+	copy(out, b)
+	return out
+}
+
+// Strings reads a vector<ustring>; null reads as nil.
+func (d *Decoder) Strings() []string {
+	n, ok := d.length() // each element takes at least 4 bytes; length() bounds n by the bytes left
+	if !ok || n < 0 {
+		return nil
+	}
+	out := make([]string, 0, min(n, d.Remaining()/4))
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+// Record reads a nested record.
+func (d *Decoder) Record(r Record) { r.Decode(d) }
+
+// Marshal encodes r into a new byte slice.
+func Marshal(r Record) []byte {
+	var e Encoder
+	r.Encode(&e)
+	return e.Bytes()
+}
+
+// Unmarshal decodes b into r and requires that all of b is consumed.
+func Unmarshal(b []byte, r Record) error {
+	d := NewDecoder(b)
+	r.Decode(d)
+	if d.err != nil {
+		return d.err
+	}
+	if d.Remaining() != 0 {
+		return fmt.Errorf("proto: %d trailing bytes after %T", d.Remaining(), r)
+	}
+	return nil
+}
