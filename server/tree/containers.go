@@ -47,7 +47,9 @@ func (t *Tree) ExpiredContainersAndTTLsNeverUsed(nowMs int64, maxPerCall int, ma
 }
 
 // Containers lists the container nodes, sorted.
-func (t *Tree) Containers() []string { return t.pathSet(func() map[string]struct{} { return t.containers }) }
+func (t *Tree) Containers() []string {
+	return t.pathSet(func() map[string]struct{} { return t.containers })
+}
 
 // TTLNodes lists the TTL nodes, sorted.
 func (t *Tree) TTLNodes() []string { return t.pathSet(func() map[string]struct{} { return t.ttls }) }

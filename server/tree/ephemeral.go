@@ -7,8 +7,8 @@ const (
 	// (upstream EphemeralType.CONTAINER_EPHEMERAL_OWNER, Long.MIN_VALUE).
 	ContainerOwner int64 = -1 << 63
 
-	extendedMask      = int64(-1) << 56         // 0xff00000000000000: extended types
-	reservedBitsMask  = int64(0x00ffff) << 40   // 0x00ffff0000000000: extended type id
+	extendedMask      = int64(-1) << 56       // 0xff00000000000000: extended types
+	reservedBitsMask  = int64(0x00ffff) << 40 // 0x00ffff0000000000: extended type id
 	extendedValueMask = ^(extendedMask | reservedBitsMask)
 	// MaxTTL is the largest TTL (ms) a TTL node can carry (EphemeralType.TTL.maxValue).
 	MaxTTL int64 = extendedValueMask
