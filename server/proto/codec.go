@@ -17,7 +17,9 @@ type Record interface {
 // ErrShortBuffer reports a record that ended before all its fields were read.
 var ErrShortBuffer = errors.New("proto: record truncated")
 
-// ErrBadLength reports a negative or implausible length prefix inside a record.
+// ErrBadLength reports a negative length prefix (other than -1, which means
+// null) inside a record. A length larger than the bytes left is reported as
+// ErrShortBuffer, since that is what a truncated record looks like.
 var ErrBadLength = errors.New("proto: bad length")
 
 // Encoder appends jute-encoded values to a byte slice. The zero value is
@@ -34,6 +36,10 @@ func (e *Encoder) Bytes() []byte { return e.buf }
 
 // Len returns the number of bytes encoded so far.
 func (e *Encoder) Len() int { return len(e.buf) }
+
+// ResetTo makes the encoder append to buf, keeping buf's contents: callers
+// that frame several records into one output buffer encode in place.
+func (e *Encoder) ResetTo(buf []byte) { e.buf = buf }
 
 // Reset discards the encoded bytes, keeping the buffer.
 func (e *Encoder) Reset() { e.buf = e.buf[:0] }
@@ -175,8 +181,14 @@ func (d *Decoder) length() (int, bool) {
 	if n == -1 {
 		return -1, true
 	}
-	if n < 0 || int(n) > len(d.buf)-d.off {
-		d.err = fmt.Errorf("%w: %d at offset %d with %d bytes left", ErrBadLength, n, d.off-4, len(d.buf)-d.off)
+	if n < 0 {
+		d.err = fmt.Errorf("%w: %d at offset %d", ErrBadLength, n, d.off-4)
+		return 0, false
+	}
+	if int(n) > len(d.buf)-d.off {
+		// The length claims more bytes than the record has left: the record
+		// was cut short (or the length is corrupt, which reads the same).
+		d.err = fmt.Errorf("%w: length %d at offset %d with %d bytes left", ErrShortBuffer, n, d.off-4, len(d.buf)-d.off)
 		return 0, false
 	}
 	return int(n), true
@@ -209,11 +221,11 @@ func (d *Decoder) Buffer() []byte {
 
 // Strings reads a vector<ustring>; null reads as nil.
 func (d *Decoder) Strings() []string {
-	n, ok := d.length() // each element takes at least 4 bytes; length() bounds n by the bytes left
-	if !ok || n < 0 {
+	n := d.VectorLen(4) // each element takes at least its 4-byte length
+	if n < 0 || d.err != nil {
 		return nil
 	}
-	out := make([]string, 0, min(n, d.Remaining()/4))
+	out := make([]string, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		out = append(out, d.String())
 	}
@@ -241,4 +253,41 @@ func Unmarshal(b []byte, r Record) error {
 		return fmt.Errorf("proto: %d trailing bytes after %T", d.Remaining(), r)
 	}
 	return nil
+}
+
+// VectorLen reads the count of a vector<T> whose elements each take at least
+// minSize bytes. It returns -1 for a null vector. A count the remaining bytes
+// cannot hold fails with ErrShortBuffer, so callers may size allocations by
+// the result without trusting the wire.
+func (d *Decoder) VectorLen(minSize int) int {
+	n := d.Int()
+	if d.err != nil {
+		return 0
+	}
+	if n == -1 {
+		return -1
+	}
+	if n < 0 {
+		d.err = fmt.Errorf("%w: vector count %d at offset %d", ErrBadLength, n, d.off-4)
+		return 0
+	}
+	if minSize > 0 && int64(n)*int64(minSize) > int64(len(d.buf)-d.off) {
+		d.err = fmt.Errorf("%w: vector of %d elements at offset %d with %d bytes left", ErrShortBuffer, n, d.off-4, len(d.buf)-d.off)
+		return 0
+	}
+	return int(n)
+}
+
+// StartFrame reserves the 4-byte length prefix of a frame and returns its
+// offset, to be passed to FinishFrame once the frame's contents are encoded.
+func (e *Encoder) StartFrame() int {
+	start := len(e.buf)
+	e.buf = append(e.buf, 0, 0, 0, 0)
+	return start
+}
+
+// FinishFrame writes the length of everything encoded since StartFrame
+// returned start into the prefix it reserved.
+func (e *Encoder) FinishFrame(start int) {
+	binary.BigEndian.PutUint32(e.buf[start:], uint32(len(e.buf)-start-4))
 }

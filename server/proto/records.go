@@ -388,3 +388,26 @@ type Txn struct {
 
 // MultiTxn is the transaction of a multi request.
 type MultiTxn struct{ Txns []Txn }
+
+// GetSASLRequest carries a SASL token from client to server (opcode sasl).
+type GetSASLRequest struct{ Token []byte }
+
+// SetSASLRequest carries a SASL token (unused by current clients; kept for
+// completeness with zookeeper.jute).
+type SetSASLRequest struct{ Token []byte }
+
+// SetSASLResponse carries the server's SASL challenge.
+type SetSASLResponse struct{ Token []byte }
+
+// QuorumAuthPacket is exchanged during quorum SASL authentication.
+type QuorumAuthPacket struct {
+	Magic  int64
+	Status int32
+	Token  []byte
+}
+
+// Empty is the record of a request or reply whose body is empty: the
+// requests ping, closeSession and whoAmI, and the replies to delete, ping,
+// closeSession, setWatches, checkWatches, removeWatches, and to any request
+// that failed (upstream sends an error reply with no body, multi aside).
+type Empty struct{}
