@@ -81,18 +81,12 @@ func toFile(s Spec) fileSpec {
 		Mode:        ptr(s.Mode),
 		KeyDist:     ptr(s.KeyDist),
 		Seed:        ptr(s.Seed),
-	}
-	if s.Rate != 0 {
-		f.Rate = ptr(s.Rate)
-	}
-	if s.KeyDist == Zipfian {
-		f.ZipfS = ptr(s.ZipfS)
+		Rate:        ptr(s.Rate),
+		ZipfS:       ptr(s.ZipfS),
+		MultiSize:   ptr(s.MultiSize),
 	}
 	for _, w := range s.Mix {
 		f.Mix = append(f.Mix, fileOpWeight{Op: w.Op.String(), Weight: w.Weight})
-		if w.Op == Multi {
-			f.MultiSize = ptr(s.MultiSize)
-		}
 	}
 	return f
 }

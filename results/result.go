@@ -1,0 +1,249 @@
+package results
+
+import (
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/zkbench/zkbench/workloads"
+)
+
+// SchemaVersion is the version of the result document this package writes.
+const SchemaVersion = 1
+
+// Histogram bounds: latencies from 1 µs to one hour, in nanoseconds.
+const (
+	MinLatency = int64(time.Microsecond)
+	MaxLatency = int64(time.Hour)
+	// TotalDigits is the precision of whole-run histograms (0.1 %).
+	TotalDigits = 3
+	// IntervalDigits is the precision of per-interval histograms (1 %),
+	// cheaper to merge every interval.
+	IntervalDigits = 2
+)
+
+// NewHistogram returns an empty latency histogram of the given precision
+// (TotalDigits or IntervalDigits), in nanoseconds.
+func NewHistogram(digits int) *hdr.Histogram { return hdr.New(MinLatency, MaxLatency, digits) }
+
+// Error kinds, the keys of every Errors map. Server error codes are
+// "server:" followed by the code's name (for example "server:bad_version").
+const (
+	// KindConnectionLoss is a request lost with its connection (the server
+	// went away, or the client gave up on it).
+	KindConnectionLoss = "connection_loss"
+	// KindSessionExpired is a request refused because the session expired.
+	KindSessionExpired = "session_expired"
+	// KindTimeout is a request that timed out in the client.
+	KindTimeout = "timeout"
+	// KindNoServer is a request failed because no server could be reached.
+	KindNoServer = "no_server"
+	// KindOther is anything else the client reported.
+	KindOther = "other"
+	// KindServerPrefix prefixes a ZooKeeper error code returned by a server.
+	KindServerPrefix = "server:"
+)
+
+// Stop reasons.
+const (
+	StopDeadline  = "deadline"  // the measured duration elapsed
+	StopCancelled = "cancelled" // the run was cancelled (Ctrl-C); results are partial
+)
+
+// Result is one benchmark run.
+type Result struct {
+	// Schema is SchemaVersion when written.
+	Schema int `json:"schema"`
+	// Spec is the workload, including its seed.
+	Spec workloads.Spec `json:"spec"`
+	// Ensemble says what was measured.
+	Ensemble Ensemble `json:"ensemble"`
+	// Driver says how it was driven, and what the driver itself cost.
+	Driver Driver `json:"driver"`
+	// Machine is where the driver ran.
+	Machine Machine `json:"machine"`
+	// Build identifies the zkbench binary.
+	Build Build `json:"build"`
+	// Start is the wall-clock start of the measured part (after warm-up).
+	Start time.Time `json:"start"`
+	// Measured is how long the measured part lasted; shorter than
+	// Spec.Duration when the run was cancelled.
+	Measured time.Duration `json:"measured_ns"`
+	// Stop is StopDeadline or StopCancelled.
+	Stop string `json:"stop"`
+	// Interval is the length of one Series entry.
+	Interval time.Duration `json:"interval_ns"`
+	// Ops holds per-operation-type totals over the measured part, keyed by
+	// operation name (workloads.OpType.String()).
+	Ops map[string]*OpStats `json:"ops"`
+	// Series is the time series, one entry per Interval from Start.
+	Series []Interval `json:"series"`
+	// Events are marks on the time line (injected faults, recoveries).
+	Events []Event `json:"events,omitempty"`
+	// Warnings are problems the reader should know of (for example a
+	// saturated driver).
+	Warnings []string `json:"warnings,omitempty"`
+
+	// Latency holds the whole-run latency histogram of each operation type
+	// (nanoseconds; in open loop measured from the intended start). Written
+	// to latency.hlog, not to result.json.
+	Latency map[string]*hdr.Histogram `json:"-"`
+	// Service holds, in open loop only, the same latencies measured the
+	// naive way, from when the request was actually sent; comparing it with
+	// Latency shows how much coordinated omission would have hidden.
+	Service map[string]*hdr.Histogram `json:"-"`
+	// IntervalLatency holds one histogram of all operations per Series
+	// entry (nil where an interval had none). Written to intervals.hlog.
+	IntervalLatency []*hdr.Histogram `json:"-"`
+}
+
+// Ensemble describes the servers under test.
+type Ensemble struct {
+	// Implementation is "go", "java" or "external".
+	Implementation string `json:"implementation"`
+	// Version is the implementation's version string.
+	Version string `json:"version,omitempty"`
+	// Size is the number of voting members.
+	Size int `json:"size"`
+	// Members lists the servers the driver was given.
+	Members []Member `json:"members"`
+	// Launch says how the servers were started (for example "children of
+	// the driver's session" or "setsid"), which changes CPU shares.
+	Launch string `json:"launch,omitempty"`
+	// Config holds notable server settings (leaderServes, maxClientCnxns).
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// Member is one server of the ensemble.
+type Member struct {
+	ID      int64  `json:"id"`
+	Addr    string `json:"addr"`
+	Role    string `json:"role,omitempty"` // leader, follower, observer, standalone
+	Clients int    `json:"clients"`        // clients placed on it at the start
+}
+
+// Driver records how the load was applied and what it cost.
+type Driver struct {
+	// Placement is how clients were spread over the members.
+	Placement string `json:"placement"`
+	// Reconnect describes the client reconnect policy.
+	Reconnect string `json:"reconnect"`
+	// SessionTimeout is the session timeout the clients asked for.
+	SessionTimeout time.Duration `json:"session_timeout_ns"`
+	// Client names the ZooKeeper client library and version.
+	Client string `json:"client"`
+	// GOMAXPROCS is the driver's parallelism.
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// CPUSeconds is the driver's user+system CPU time over the measured part.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// CPUPer10kOps is CPUSeconds per 10,000 completed operations.
+	CPUPer10kOps float64 `json:"cpu_per_10k_ops"`
+	// CPUCores is the average number of cores the driver used.
+	CPUCores float64 `json:"cpu_cores"`
+	// MachineBusy is the fraction (0..1) of the whole machine's CPU that
+	// was busy over the measured part, or -1 if unknown.
+	MachineBusy float64 `json:"machine_busy"`
+}
+
+// Machine describes the host the driver ran on.
+type Machine struct {
+	Hostname string `json:"hostname,omitempty"`
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+	Cores    int    `json:"cores"`
+	Memory   int64  `json:"memory_bytes"`
+	Kernel   string `json:"kernel,omitempty"`
+	CPUModel string `json:"cpu_model,omitempty"`
+}
+
+// Build identifies the program that produced the result.
+type Build struct {
+	GoVersion string `json:"go_version"`
+	Revision  string `json:"revision,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
+	Module    string `json:"module,omitempty"`
+}
+
+// OpStats are the totals of one operation type.
+type OpStats struct {
+	// Count is the number of successful operations.
+	Count int64 `json:"count"`
+	// Errors counts failed operations by kind.
+	Errors map[string]int64 `json:"errors,omitempty"`
+	// Latency summarises the successful operations' latencies.
+	Latency Latency `json:"latency"`
+	// Service, in open loop, summarises the uncorrected latencies.
+	Service *Latency `json:"service,omitempty"`
+}
+
+// Latency is a summary of a latency histogram.
+type Latency struct {
+	Count int64         `json:"count"`
+	Mean  time.Duration `json:"mean_ns"`
+	Min   time.Duration `json:"min_ns"`
+	P50   time.Duration `json:"p50_ns"`
+	P90   time.Duration `json:"p90_ns"`
+	P99   time.Duration `json:"p99_ns"`
+	P999  time.Duration `json:"p999_ns"`
+	Max   time.Duration `json:"max_ns"`
+}
+
+// LatencyOf returns the summary of a latency histogram in nanoseconds.
+func LatencyOf(h *hdr.Histogram) Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return Latency{}
+	}
+	q := h.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
+	return Latency{
+		Count: h.TotalCount(),
+		Mean:  time.Duration(h.Mean()),
+		Min:   time.Duration(h.Min()),
+		P50:   time.Duration(q[0]),
+		P90:   time.Duration(q[1]),
+		P99:   time.Duration(q[2]),
+		P999:  time.Duration(q[3]),
+		Max:   time.Duration(h.Max()),
+	}
+}
+
+// Interval is one point of the time series.
+type Interval struct {
+	// Start is the offset of the interval from Result.Start.
+	Start time.Duration `json:"t_ns"`
+	// Len is the interval's length (Result.Interval, except perhaps the
+	// last one of a cancelled run).
+	Len time.Duration `json:"len_ns"`
+	// Ops is the number of operations that completed successfully in it.
+	Ops int64 `json:"ops"`
+	// ByOp breaks Ops down by operation name.
+	ByOp map[string]int64 `json:"by_op,omitempty"`
+	// Errors is the number that failed in it.
+	Errors int64 `json:"errors"`
+	// ErrorsByKind breaks Errors down by kind.
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	// Latency percentiles of the operations that completed in it.
+	P50  time.Duration `json:"p50_ns"`
+	P99  time.Duration `json:"p99_ns"`
+	P999 time.Duration `json:"p999_ns"`
+	Max  time.Duration `json:"max_ns"`
+	// DriverCPU is the number of cores the driver used during it.
+	DriverCPU float64 `json:"driver_cpu"`
+}
+
+// Throughput returns the interval's successful operations per second.
+func (iv Interval) Throughput() float64 {
+	if iv.Len <= 0 {
+		return 0
+	}
+	return float64(iv.Ops) / iv.Len.Seconds()
+}
+
+// Event is a mark on the time line.
+type Event struct {
+	// At is the offset from Result.Start (negative during warm-up).
+	At time.Duration `json:"at_ns"`
+	// Name is short and machine-readable ("kill", "restart", "election").
+	Name string `json:"name"`
+	// Detail is free text ("server 3 (leader)").
+	Detail string `json:"detail,omitempty"`
+}
