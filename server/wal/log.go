@@ -1,0 +1,279 @@
+package wal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultPreAllocSize = 64 << 20 // upstream zookeeper.preAllocSize (65536 KiB)
+	DefaultMaxBatch     = 1000     // upstream zookeeper.maxBatchSize
+	DefaultSlowSyncWarn = time.Second
+
+	// flushThreshold bounds the bytes Append buffers before writing them to
+	// the file (without syncing).
+	flushThreshold = 512 << 10
+	// preallocMargin: extend the file when a write would come this close to
+	// its allocated end, as upstream's FilePadding does.
+	preallocMargin = 4096
+)
+
+// Options configures a Log.
+type Options struct {
+	// PreAllocSize is the step, in bytes, in which log files grow
+	// (upstream zookeeper.preAllocSize, in KiB there). Zero means 64 MiB;
+	// negative disables preallocation.
+	PreAllocSize int64
+	// ForceSync makes Sync fdatasync the file (zoo.cfg forceSync=yes, the
+	// upstream default). When false, nothing is durable: for experiments
+	// only, and Open warns about it.
+	ForceSync bool
+	// Logger receives warnings (slow fsyncs, forceSync=no). Nil discards.
+	Logger *slog.Logger
+	// MaxBatch is the default largest group commit of a Committer on this
+	// log; zero means 1000.
+	MaxBatch int
+	// SlowSyncWarn: a Sync slower than this is logged as a warning
+	// (upstream fsync.warningthresholdms). Zero means one second.
+	SlowSyncWarn time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.PreAllocSize == 0 {
+		o.PreAllocSize = DefaultPreAllocSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.SlowSyncWarn <= 0 {
+		o.SlowSyncWarn = DefaultSlowSyncWarn
+	}
+	return o
+}
+
+// Log appends txns to the log files in one directory. Its methods are safe
+// for concurrent use, but appends must come in zxid order, so one goroutine
+// (the node loop, or a Committer) normally owns it.
+type Log struct {
+	dir  string
+	opts Options
+
+	mu        sync.Mutex
+	f         *os.File // current file; nil before the first Append and after Roll
+	name      string   // base name of f
+	buf       []byte   // records appended but not yet written to f
+	written   int64    // bytes of f written (header and records)
+	allocated int64    // preallocated size of f
+	last      int64    // last appended zxid, -1 before the first
+	err       error    // sticky write or sync failure
+	closed    bool
+
+	fsync func(*os.File) error // fdatasync; tests instrument it
+}
+
+// Open prepares to write the log in dir (<dataLogDir>/version-2), creating
+// the directory if needed. It reads nothing: run Repair (or Recover) and
+// ReadFrom first. The first Append creates a new file; existing files are
+// never appended to.
+func Open(dir string, opts Options) (*Log, error) {
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	if opts.ForceSync {
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
+	} else {
+		opts.Logger.Warn("wal: forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost "+
+			"on a crash or power failure. Use only for experiments.", "dir", dir)
+	}
+	return &Log{dir: dir, opts: opts, last: -1, fsync: fdatasync}, nil
+}
+
+// Dir returns the directory the log writes to.
+func (l *Log) Dir() string { return l.dir }
+
+// Append adds one txn to the log, buffered: it is durable only after the
+// next Sync returns. rec is the serialized TxnHeader, txn and optional
+// TxnDigest; the TxnHeader's zxid must equal zxid, and zxids must increase.
+// The first Append after Open or Roll creates the file log.<zxid hex>.
+func (l *Log) Append(zxid int64, rec []byte) error {
+	if len(rec) < txnHeaderSize || len(rec) > MaxRecordSize {
+		return fmt.Errorf("wal: append %#x: record of %d bytes (want %d..%d)", zxid, len(rec), txnHeaderSize, MaxRecordSize)
+	}
+	if z := int64(binary.BigEndian.Uint64(rec[zxidOffset:])); z != zxid {
+		return fmt.Errorf("wal: append %#x: record's TxnHeader has zxid %#x", zxid, z)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if l.last >= 0 && zxid <= l.last {
+		return fmt.Errorf("wal: append %#x after %#x: zxids must increase", zxid, l.last)
+	}
+	if l.f == nil {
+		if err := l.create(zxid); err != nil {
+			return err
+		}
+	}
+	l.buf = appendRecord(l.buf, rec)
+	l.last = zxid
+	if len(l.buf) >= flushThreshold {
+		return l.flush()
+	}
+	return nil
+}
+
+func (l *Log) usable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return l.err
+}
+
+// create starts a new file for txns from zxid on. The header goes into the
+// buffer, to be written with the first records.
+func (l *Log) create(zxid int64) error {
+	name := LogName(zxid)
+	f, err := os.OpenFile(filepath.Join(l.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("wal: create log file: %w", err)
+	}
+	if l.opts.ForceSync {
+		if err := syncDir(l.dir); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return err
+		}
+	}
+	l.f, l.name, l.written, l.allocated = f, name, 0, 0
+	l.buf = appendFileHeader(l.buf[:0])
+	return nil
+}
+
+// flush writes the buffer to the file, preallocating first when the write
+// would come near the allocated end. Failures poison the Log.
+func (l *Log) flush() error {
+	if l.f == nil || len(l.buf) == 0 {
+		return nil
+	}
+	end := l.written + int64(len(l.buf))
+	if p := l.opts.PreAllocSize; p > 0 && end+preallocMargin >= l.allocated {
+		size := l.allocated
+		for end+preallocMargin >= size {
+			size += p
+		}
+		if err := preallocate(l.f, size); err != nil {
+			return l.fail(fmt.Errorf("wal: preallocate %s to %d bytes: %w", l.name, size, err))
+		}
+		l.allocated = size
+	}
+	if _, err := l.f.WriteAt(l.buf, l.written); err != nil {
+		return l.fail(fmt.Errorf("wal: write %s at offset %d: %w", l.name, l.written, err))
+	}
+	l.written = end
+	l.buf = l.buf[:0]
+	return nil
+}
+
+func (l *Log) fail(err error) error {
+	if l.err == nil {
+		l.err = err
+	}
+	return l.err
+}
+
+// Sync writes every appended txn to the file and, with ForceSync,
+// fdatasyncs it. When Sync returns nil, every txn appended before the call
+// is durable. A failure poisons the Log.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
+	return l.sync()
+}
+
+func (l *Log) sync() error {
+	if err := l.flush(); err != nil {
+		return err
+	}
+	if l.f == nil || !l.opts.ForceSync {
+		return nil
+	}
+	start := time.Now()
+	if err := l.fsync(l.f); err != nil {
+		return l.fail(fmt.Errorf("wal: fdatasync %s: %w", l.name, err))
+	}
+	if d := time.Since(start); d > l.opts.SlowSyncWarn {
+		l.opts.Logger.Warn("wal: fsync of the transaction log was slow; write latency suffers",
+			"file", l.name, "took", d, "bytes", l.written)
+	}
+	return nil
+}
+
+// Roll ends the current file: it syncs and closes it, and the next Append
+// starts a new one. The server rolls after starting a snapshot, as upstream
+// does, so that old files can be purged.
+func (l *Log) Roll() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
+	return l.closeFile()
+}
+
+func (l *Log) closeFile() error {
+	if l.f == nil {
+		return nil
+	}
+	if err := l.sync(); err != nil {
+		return err
+	}
+	err := l.f.Close()
+	l.f = nil
+	if err != nil {
+		return l.fail(fmt.Errorf("wal: close %s: %w", l.name, err))
+	}
+	return nil
+}
+
+// LastZxid returns the zxid of the last txn appended since Open, or -1.
+func (l *Log) LastZxid() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
+
+// Close syncs and closes the current file. After Close every method
+// returns ErrClosed; Close returns the Log's failure, if any.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	err := l.err
+	if err == nil {
+		err = l.closeFile()
+	}
+	if l.f != nil {
+		l.f.Close()
+	}
+	l.closed = true
+	l.f = nil
+	return err
+}

@@ -1,0 +1,341 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// payloadFor is the deterministic test payload of zxid.
+func payloadFor(zxid int64) []byte {
+	return txn(zxid, fmt.Sprintf("/n%x", zxid), bytes.Repeat([]byte{byte(zxid)}, int(zxid%7)+1))
+}
+
+// writeLog writes one file per element of files, each holding the given
+// zxids, rolling between them, and returns the directory.
+func writeLog(t testing.TB, dir string, opts Options, files ...[]int64) {
+	t.Helper()
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, zs := range files {
+		if i > 0 {
+			if err := l.Roll(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, z := range zs {
+			if err := l.Append(z, payloadFor(z)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func span(from, to int64) []int64 {
+	var out []int64
+	for z := from; z <= to; z++ {
+		out = append(out, z)
+	}
+	return out
+}
+
+// readAll reads the log from fromZxid, checking every payload.
+func readAll(t testing.TB, dir string, from int64) ([]int64, error) {
+	t.Helper()
+	var got []int64
+	err := ReadFrom(dir, from, func(z int64, rec []byte) error {
+		if !bytes.Equal(rec, payloadFor(z)) {
+			t.Errorf("zxid %#x: payload differs from what was written", z)
+		}
+		got = append(got, z)
+		return nil
+	})
+	return got, err
+}
+
+func smallOpts() Options { return Options{PreAllocSize: 64 << 10, ForceSync: true} }
+
+func fileNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "version-2")
+	writeLog(t, dir, smallOpts(), span(1, 50))
+	if got, want := fileNames(t, dir), []string{"log.1"}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	got, err := readAll(t, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, span(1, 50)) {
+		t.Fatalf("read %v, want 1..50", got)
+	}
+	got, err = readAll(t, dir, 42)
+	if err != nil || !slices.Equal(got, span(43, 50)) {
+		t.Fatalf("ReadFrom(42) = %v, %v; want 43..50", got, err)
+	}
+	got, err = readAll(t, dir, 50)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("ReadFrom(50) = %v, %v; want nothing", got, err)
+	}
+}
+
+func TestRollAndMultiFileRead(t *testing.T) {
+	dir := t.TempDir()
+	e1 := int64(1) << 32
+	e2 := int64(2) << 32
+	writeLog(t, dir, smallOpts(), span(e1+1, e1+10), span(e1+11, e1+20), append(span(e1+21, e1+25), span(e2+1, e2+5)...))
+	if got, want := fileNames(t, dir), []string{"log.100000001", "log.10000000b", "log.100000015"}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	all := append(span(e1+1, e1+25), span(e2+1, e2+5)...)
+	for _, from := range []int64{0, e1, e1 + 5, e1 + 10, e1 + 11, e1 + 24, e1 + 25, e2 + 3, e2 + 5} {
+		var want []int64
+		for _, z := range all {
+			if z > from {
+				want = append(want, z)
+			}
+		}
+		got, err := readAll(t, dir, from)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ReadFrom(%#x) = %x, %v; want %x", from, got, err, want)
+		}
+	}
+	// Files ignored: not log files, or not exactly log.<hex>.
+	for _, name := range []string{"log.100000001.fixed", "snapshot.100000000", "log.", "log.xyz"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("junk"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := readAll(t, dir, 0); err != nil || !slices.Equal(got, all) {
+		t.Errorf("with other files present: %x, %v", got, err)
+	}
+}
+
+func TestPreallocation(t *testing.T) {
+	dir := t.TempDir()
+	const step = 16 << 10
+	l, err := Open(dir, Options{PreAllocSize: step, ForceSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	path := filepath.Join(dir, LogName(1))
+	size := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	written := int64(headerSize)
+	var sizes []int64
+	for z := int64(1); z <= 400; z++ {
+		p := payloadFor(z)
+		if err := l.Append(z, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		written += int64(recordOverhead + len(p))
+		s := size()
+		if s%step != 0 {
+			t.Fatalf("after %d bytes the file is %d bytes, not a multiple of %d", written, s, step)
+		}
+		if s < written+preallocMargin || s > written+preallocMargin+step {
+			t.Fatalf("after %d bytes the file is %d bytes; want the next step beyond %d", written, s, written+preallocMargin)
+		}
+		if len(sizes) == 0 || sizes[len(sizes)-1] != s {
+			sizes = append(sizes, s)
+		}
+	}
+	if len(sizes) < 3 {
+		t.Fatalf("file sizes %v: want it to grow step by step", sizes)
+	}
+	for i, s := range sizes {
+		if s != int64(i+1)*step {
+			t.Fatalf("file sizes %v: want %d, %d, ...", sizes, step, 2*step)
+		}
+	}
+	// The reader stops at the zero area.
+	got, err := readAll(t, dir, 0)
+	if err != nil || !slices.Equal(got, span(1, 400)) {
+		t.Fatalf("read back %d txns, err %v", len(got), err)
+	}
+
+	// Negative PreAllocSize: no preallocation.
+	dir2 := t.TempDir()
+	writeLog(t, dir2, Options{PreAllocSize: -1, ForceSync: true}, span(1, 3))
+	st, err := os.Stat(filepath.Join(dir2, LogName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(headerSize)
+	for z := int64(1); z <= 3; z++ {
+		want += int64(recordOverhead + len(payloadFor(z)))
+	}
+	if st.Size() != want {
+		t.Fatalf("unpreallocated file is %d bytes, want %d", st.Size(), want)
+	}
+}
+
+func TestAppendValidates(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.LastZxid() != -1 {
+		t.Fatalf("LastZxid before any append = %d, want -1", l.LastZxid())
+	}
+	if err := l.Append(5, payloadFor(6)); err == nil || !strings.Contains(err.Error(), "TxnHeader has zxid 0x6") {
+		t.Fatalf("mismatched zxid: %v", err)
+	}
+	if err := l.Append(5, []byte("short")); err == nil {
+		t.Fatal("short record accepted")
+	}
+	if err := l.Append(5, payloadFor(5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(5, payloadFor(5)); err == nil || !strings.Contains(err.Error(), "zxids must increase") {
+		t.Fatalf("repeated zxid: %v", err)
+	}
+	if l.LastZxid() != 5 {
+		t.Fatalf("LastZxid = %d, want 5", l.LastZxid())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(6, payloadFor(6)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after close: %v", err)
+	}
+	// A new Log never appends to an existing file: the next file is new.
+	l2, err := Open(dir, smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Append(6, payloadFor(6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fileNames(t, dir), []string{"log.5", "log.6"}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	// A file of that name already there is an error, not an overwrite.
+	l3, _ := Open(dir, smallOpts())
+	defer l3.Close()
+	if err := l3.Append(6, payloadFor(6)); err == nil {
+		t.Fatal("overwrote log.6")
+	}
+}
+
+func TestSyncFailurePoisons(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("EIO")
+	l.fsync = func(*os.File) error { return boom }
+	if err := l.Append(1, payloadFor(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); !errors.Is(err, boom) {
+		t.Fatalf("Sync = %v, want the fsync error", err)
+	}
+	l.fsync = fdatasync
+	if err := l.Append(2, payloadFor(2)); !errors.Is(err, boom) {
+		t.Fatalf("Append after failed sync = %v, want the same error", err)
+	}
+	if err := l.Sync(); !errors.Is(err, boom) {
+		t.Fatalf("Sync after failed sync = %v, want the same error", err)
+	}
+	if err := l.Close(); !errors.Is(err, boom) {
+		t.Fatalf("Close = %v, want the sync error", err)
+	}
+}
+
+// logBuffer is a concurrency-safe log sink for tests.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *logBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *logBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func TestForceSyncOff(t *testing.T) {
+	var out logBuffer
+	logger := slog.New(slog.NewTextHandler(&out, nil))
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "level=WARN") || !strings.Contains(out.String(), "NOT fsynced") {
+		t.Fatalf("forceSync=no not announced; log: %q", out.String())
+	}
+	syncs := 0
+	l.fsync = func(*os.File) error { syncs++; return nil }
+	if err := l.Append(1, payloadFor(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if syncs != 0 {
+		t.Fatalf("%d fsyncs with ForceSync off", syncs)
+	}
+	// Still flushed: readable by another reader.
+	if got, err := readAll(t, dir, 0); err != nil || !slices.Equal(got, []int64{1}) {
+		t.Fatalf("read %v, %v", got, err)
+	}
+	l.Close()
+
+	out2 := &logBuffer{}
+	if _, err := Open(t.TempDir(), Options{ForceSync: true, Logger: slog.New(slog.NewTextHandler(out2, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	if out2.String() != "" {
+		t.Fatalf("ForceSync on logged %q", out2.String())
+	}
+}
