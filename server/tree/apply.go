@@ -46,10 +46,6 @@ type Result struct {
 // wrong Go type for hdr.Type yields proto.ErrMarshallingError and changes
 // nothing.
 func (t *Tree) Apply(hdr *proto.TxnHeader, txn proto.Record) Result {
-	return t.apply(hdr, txn)
-}
-
-func (t *Tree) apply(hdr *proto.TxnHeader, txn any) Result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.process(hdr.Type, hdr, txn)
@@ -60,7 +56,7 @@ func (t *Tree) apply(hdr *proto.TxnHeader, txn any) Result {
 }
 
 // process is processTxn for one txn or sub-txn of type typ.
-func (t *Tree) process(typ proto.OpCode, hdr *proto.TxnHeader, txn any) Result {
+func (t *Tree) process(typ proto.OpCode, hdr *proto.TxnHeader, txn proto.Record) Result {
 	r := Result{Op: typ}
 	bad := func() Result {
 		r.Err = proto.ErrMarshallingError
@@ -171,7 +167,7 @@ func (t *Tree) multi(hdr *proto.TxnHeader, m *proto.MultiTxn) ([]Result, proto.E
 	out := make([]Result, 0, len(m.Txns))
 	for _, sub := range m.Txns {
 		typ := sub.Type
-		var rec any
+		var rec proto.Record
 		if typ == proto.OpError {
 			postFailed = true
 		}
@@ -199,8 +195,8 @@ func (t *Tree) multi(hdr *proto.TxnHeader, m *proto.MultiTxn) ([]Result, proto.E
 }
 
 // decodeSubTxn decodes one op of a MultiTxn.
-func decodeSubTxn(typ proto.OpCode, data []byte) (any, error) {
-	var rec any
+func decodeSubTxn(typ proto.OpCode, data []byte) (proto.Record, error) {
+	var rec proto.Record
 	switch typ {
 	case proto.OpCreate, proto.OpCreate2:
 		rec = &proto.CreateTxn{}
@@ -219,12 +215,8 @@ func decodeSubTxn(typ proto.OpCode, data []byte) (any, error) {
 	default:
 		return nil, fmt.Errorf("tree: invalid type of op in multi: %v", typ)
 	}
-	r, ok := rec.(proto.Record)
-	if !ok {
-		return nil, fmt.Errorf("tree: no codec for %T", rec)
-	}
 	d := proto.NewDecoder(data)
-	r.Decode(d)
+	rec.Decode(d)
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("tree: decoding %v op of multi: %w", typ, err)
 	}

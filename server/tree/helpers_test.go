@@ -52,8 +52,8 @@ func (a *applier) hdr(typ proto.OpCode, session int64) *proto.TxnHeader {
 	return &proto.TxnHeader{ClientID: session, Cxid: int32(a.zxid), Zxid: a.zxid, Time: 1000 * a.zxid, Type: typ}
 }
 
-func (a *applier) apply(typ proto.OpCode, session int64, txn any) Result {
-	return a.tr.apply(a.hdr(typ, session), txn)
+func (a *applier) apply(typ proto.OpCode, session int64, txn proto.Record) Result {
+	return a.tr.Apply(a.hdr(typ, session), txn)
 }
 
 // parentCV is what the prep stage puts in CreateTxn.ParentCVersion.

@@ -175,7 +175,7 @@ func TestApplyErrorsAndReplays(t *testing.T) {
 		t.Fatalf("LastZxid = %x, want %x (errors still advance it)", tr.LastZxid(), a.zxid)
 	}
 	// An older zxid does not move LastZxid back.
-	tr.apply(&proto.TxnHeader{Zxid: zc, Type: proto.OpCreateSession}, &proto.CreateSessionTxn{TimeOut: 1})
+	tr.Apply(&proto.TxnHeader{Zxid: zc, Type: proto.OpCreateSession}, &proto.CreateSessionTxn{TimeOut: 1})
 	if tr.LastZxid() != a.zxid {
 		t.Fatalf("LastZxid moved back")
 	}
