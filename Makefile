@@ -1,0 +1,37 @@
+# zkbench — common tasks. `make help` lists them.
+GO       ?= go
+BIN      ?= bin
+PKGS     ?= ./...
+# The whole suite must stay well under CI's 30-minute budget on 2 cores.
+TEST_TIMEOUT ?= 20m
+
+.PHONY: help build test test-short run bench bench-compare lint fuzz clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build zkserver, zkbench and zknoop into ./bin
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test: ## vet and run every test (needs Debian's zookeeper, python3-kazoo; .ci/run installs them)
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+test-short: ## the fast subset: no long soaks
+	$(GO) test -short -count=1 $(PKGS)
+
+run: build ## the main job: a short benchmark on a local 3-server Go ensemble
+	$(BIN)/zkbench run
+
+bench: ## micro-benchmarks (codec, tree, wal)
+	$(GO) test -run '^$$' -bench . -benchmem ./server/...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+
+fuzz: ## a short run of every fuzz target
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 30s ./server/proto
+
+clean: ## remove build output
+	rm -rf $(BIN)

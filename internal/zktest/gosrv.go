@@ -1,0 +1,60 @@
+package zktest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/server"
+	"github.com/zkbench/zkbench/server/config"
+)
+
+// StartGo runs a standalone Go server in-process with extra zoo.cfg lines,
+// stopping it in t.Cleanup.
+func StartGo(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	port := FreePort(t)
+	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+		"4lw.commands.whitelist=*\nmaxClientCnxns=0\n%s\n",
+		filepath.Join(dir, "data"), port, strings.Join(extra, "\n"))
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	must(t, os.WriteFile(cfgPath, []byte(text), 0o644))
+	cfg, err := config.Load(cfgPath, nil)
+	must(t, err)
+	var logOut io.Writer = io.Discard
+	if os.Getenv("ZKTEST_LOG") != "" {
+		logOut = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Run(ctx, cfg, server.Options{Logger: log}) }()
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("zktest: go server: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("zktest: go server did not stop within 10s")
+		}
+	})
+	if err := WaitServing(s.Addr, 10*time.Second); err != nil {
+		select {
+		case err2 := <-done:
+			t.Fatalf("zktest: go server exited: %v", err2)
+		default:
+		}
+		t.Fatalf("zktest: go server: %v", err)
+	}
+	return s
+}

@@ -1,0 +1,401 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkbench/zkbench/server/prep"
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/serve"
+	"github.com/zkbench/zkbench/server/session"
+	"github.com/zkbench/zkbench/server/tree"
+)
+
+// superSecret is upstream's constant that session passwords are derived
+// from (ZooKeeperServer.superSecret), so that our passwords follow the
+// same scheme.
+const superSecret int64 = 0x0B3415C00
+
+// ErrStopped is returned for work submitted after the node stopped.
+var ErrStopped = errors.New("node: stopped")
+
+// Options configure a Node.
+type Options struct {
+	ServerID int64
+	// TickMs is the tick length; session expiry is checked every tick.
+	TickMs int
+	// Log makes txns durable; nil means MemLog.
+	Log Log
+	// Tree is the recovered tree; nil means a fresh one.
+	Tree *tree.Tree
+	// Sessions are recovered sessions (id -> timeout ms).
+	Sessions map[int64]int32
+	// SkipACL, ExtendedTypes and ReconfigEnabled mirror upstream's switches.
+	SkipACL, ExtendedTypes, ReconfigEnabled bool
+	// OnApplied is called after each txn is applied (snapshot triggers).
+	OnApplied func(zxid int64, applied int64)
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Node is a standalone server's core. Create with New, then Run.
+type Node struct {
+	opts  Options
+	log   *slog.Logger
+	tree  *tree.Tree
+	prep  *prep.Preparer
+	wal   Log
+	now   func() time.Time
+	close serve.SessionCloser
+
+	submitCh chan *item
+	applyCh  chan *item
+
+	mu          sync.Mutex // guards sessions, syncs, nextZxid
+	sessions    *session.Table
+	nextZxid    int64
+	syncs       []syncWaiter
+	outstanding atomic.Int64
+	lastApplied atomic.Int64
+	applied     atomic.Int64 // number of txns applied since start
+
+	stopped chan struct{}
+}
+
+// item is a request travelling down the write path.
+type item struct {
+	req  *prep.Request
+	txn  *prep.Txn
+	done func(serve.WriteResult)
+	// onApplied runs on the apply goroutine after the tree applied txn
+	// (session bookkeeping for createSession/closeSession).
+	onApplied func(serve.WriteResult)
+	err       error
+}
+
+type syncWaiter struct {
+	zxid int64
+	done func(proto.ErrCode)
+}
+
+// New returns a node over opts.
+func New(opts Options) *Node {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TickMs <= 0 {
+		opts.TickMs = 2000
+	}
+	if opts.Log == nil {
+		opts.Log = MemLog{}
+	}
+	t := opts.Tree
+	if t == nil {
+		t = tree.New()
+	}
+	n := &Node{
+		opts:     opts,
+		log:      opts.Logger,
+		tree:     t,
+		wal:      opts.Log,
+		now:      opts.Now,
+		submitCh: make(chan *item, 4096),
+		applyCh:  make(chan *item, 4096),
+		stopped:  make(chan struct{}),
+		nextZxid: t.LastZxid() + 1,
+	}
+	n.lastApplied.Store(t.LastZxid())
+	n.prep = prep.New(prep.Options{
+		Store:           treeStore{t},
+		SkipACL:         opts.SkipACL,
+		ExtendedTypes:   opts.ExtendedTypes,
+		ReconfigEnabled: opts.ReconfigEnabled,
+	})
+	nowMs := n.now().UnixMilli()
+	n.sessions = session.NewTable(int64(opts.TickMs), opts.ServerID, nowMs)
+	for id, to := range opts.Sessions {
+		n.sessions.Add(id, to, nowMs)
+	}
+	return n
+}
+
+// SetSessionCloser tells the node whom to ask to close a session's
+// connection when the session ends.
+func (n *Node) SetSessionCloser(c serve.SessionCloser) { n.close = c }
+
+// Run runs the pipeline and session expiry until ctx is done, then drains
+// and closes the log.
+func (n *Node) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); n.prepLoop(ctx) }()
+	go func() { defer wg.Done(); n.applyLoop() }()
+	tick := time.NewTicker(time.Duration(n.opts.TickMs) * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			close(n.stopped)
+			wg.Wait()
+			return n.wal.Close()
+		case <-tick.C:
+			n.expireSessions()
+		}
+	}
+}
+
+// prepLoop assigns zxids and builds txns, one request at a time, and hands
+// them to the log. When ctx ends it stops the apply loop after the log has
+// delivered everything submitted.
+func (n *Node) prepLoop(ctx context.Context) {
+	var inflight sync.WaitGroup
+	defer func() {
+		inflight.Wait()
+		close(n.applyCh)
+	}()
+	var enc proto.Encoder
+	for {
+		var it *item
+		select {
+		case it = <-n.submitCh:
+		case <-ctx.Done():
+			n.drainSubmits()
+			return
+		}
+		n.mu.Lock()
+		zxid := n.nextZxid
+		n.nextZxid++
+		n.mu.Unlock()
+		txn, err := n.prep.Prepare(it.req, zxid, n.now().UnixMilli())
+		if err != nil {
+			// A request prep cannot even turn into an error txn: answer it
+			// without consuming the zxid.
+			n.mu.Lock()
+			n.nextZxid--
+			n.mu.Unlock()
+			n.log.Warn("dropping request the prep stage cannot handle", "op", it.req.Op, "err", err)
+			n.finish(it, serve.WriteResult{Err: proto.ErrMarshallingError})
+			continue
+		}
+		it.txn = txn
+		enc.Reset()
+		txn.Encode(&enc)
+		rec := append([]byte(nil), enc.Bytes()...)
+		inflight.Add(1)
+		n.wal.Submit(zxid, rec, func(err error) {
+			it.err = err
+			n.applyCh <- it
+			inflight.Done()
+		})
+	}
+}
+
+func (n *Node) drainSubmits() {
+	for {
+		select {
+		case it := <-n.submitCh:
+			n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
+		default:
+			return
+		}
+	}
+}
+
+func (n *Node) applyLoop() {
+	for it := range n.applyCh {
+		if it.err != nil {
+			// The log failed: the txn is not durable and must not be
+			// applied. A server that cannot log cannot go on safely.
+			n.log.Error("transaction log failed; refusing the write", "zxid", hex(it.txn.Header.Zxid), "err", it.err)
+			n.finish(it, serve.WriteResult{Err: proto.ErrSystemError})
+			continue
+		}
+		n.apply(it)
+	}
+}
+
+func (n *Node) apply(it *item) {
+	hdr := it.txn.Header
+	res := n.tree.Apply(&hdr, it.txn.Body)
+	n.lastApplied.Store(hdr.Zxid)
+	n.prep.Applied(hdr.Zxid)
+	applied := n.applied.Add(1)
+	wr := serve.WriteResult{Zxid: hdr.Zxid, Result: res}
+	n.applySessionEffects(hdr, it.txn.Body)
+	if it.onApplied != nil {
+		it.onApplied(wr)
+	}
+	n.finish(it, wr)
+	n.releaseSyncs(hdr.Zxid)
+	if n.opts.OnApplied != nil {
+		n.opts.OnApplied(hdr.Zxid, applied)
+	}
+}
+
+// applySessionEffects updates the session table for session txns.
+func (n *Node) applySessionEffects(hdr proto.TxnHeader, body proto.Record) {
+	switch hdr.Type {
+	case proto.OpCreateSession:
+		if cs, ok := body.(*proto.CreateSessionTxn); ok {
+			n.mu.Lock()
+			n.sessions.Add(hdr.ClientID, cs.TimeOut, n.now().UnixMilli())
+			n.mu.Unlock()
+		}
+	case proto.OpCloseSession:
+		n.mu.Lock()
+		n.sessions.Remove(hdr.ClientID)
+		n.mu.Unlock()
+		if n.close != nil {
+			n.close.CloseSession(hdr.ClientID)
+		}
+	}
+}
+
+func (n *Node) finish(it *item, r serve.WriteResult) {
+	n.outstanding.Add(-1)
+	if it.done != nil {
+		it.done(r)
+	}
+}
+
+func (n *Node) releaseSyncs(applied int64) {
+	n.mu.Lock()
+	var ready []syncWaiter
+	i := 0
+	for ; i < len(n.syncs) && n.syncs[i].zxid <= applied; i++ {
+		ready = append(ready, n.syncs[i])
+	}
+	n.syncs = n.syncs[i:]
+	n.mu.Unlock()
+	for _, s := range ready {
+		s.done(proto.ErrOK)
+	}
+}
+
+func (n *Node) submit(it *item) {
+	n.outstanding.Add(1)
+	select {
+	case n.submitCh <- it:
+	case <-n.stopped:
+		n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
+	}
+}
+
+func (n *Node) expireSessions() {
+	n.mu.Lock()
+	expired := n.sessions.Expired(n.now().UnixMilli())
+	n.mu.Unlock()
+	for _, id := range expired {
+		n.log.Info("session expired", "session", hex(id))
+		n.submit(&item{req: &prep.Request{SessionID: id, Op: proto.OpCloseSession}})
+	}
+}
+
+// Tree is the local replica (serve.Backend).
+func (n *Node) Tree() *tree.Tree { return n.tree }
+
+// LastZxid is the zxid of the last applied txn (serve.Backend).
+func (n *Node) LastZxid() int64 { return n.lastApplied.Load() }
+
+// CreateSession creates a session through the write path (serve.Backend).
+func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
+	n.mu.Lock()
+	id := n.sessions.NextID()
+	n.mu.Unlock()
+	n.submit(&item{
+		req: &prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
+		done: func(r serve.WriteResult) {
+			if r.Err != proto.ErrOK {
+				done(0, nil, fmt.Errorf("node: create session: %v", r.Err))
+				return
+			}
+			done(id, session.Password(id, superSecret), nil)
+		},
+	})
+}
+
+// ReattachSession validates a reconnecting session (serve.Backend).
+func (n *Node) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
+	if !session.CheckPassword(id, superSecret, passwd) {
+		done(false, 0)
+		return
+	}
+	n.mu.Lock()
+	ok := n.sessions.Touch(id, n.now().UnixMilli())
+	n.mu.Unlock()
+	done(ok, timeoutMs)
+}
+
+// Touch records session activity (serve.Backend).
+func (n *Node) Touch(id int64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sessions.Touch(id, n.now().UnixMilli())
+}
+
+// Submit sends a write down the write path (serve.Backend).
+func (n *Node) Submit(req *prep.Request, done func(serve.WriteResult)) {
+	it := &item{req: req, done: done}
+	if req.Op == proto.OpCloseSession {
+		n.mu.Lock()
+		n.sessions.SetClosing(req.SessionID)
+		n.mu.Unlock()
+	}
+	n.submit(it)
+}
+
+// Sync calls done once every write submitted before it is applied
+// (serve.Backend).
+func (n *Node) Sync(_ int64, done func(proto.ErrCode)) {
+	n.mu.Lock()
+	target := n.nextZxid - 1
+	if target <= n.lastApplied.Load() {
+		n.mu.Unlock()
+		done(proto.ErrOK)
+		return
+	}
+	n.syncs = append(n.syncs, syncWaiter{zxid: target, done: done})
+	n.mu.Unlock()
+}
+
+// ServerStats reports figures for the four-letter words (serve.Backend).
+func (n *Node) ServerStats() serve.Stats {
+	last := n.lastApplied.Load()
+	return serve.Stats{
+		Mode:        "standalone",
+		LastZxid:    last,
+		Epoch:       last >> 32,
+		Outstanding: int(max(n.outstanding.Load(), 0)),
+	}
+}
+
+// Sessions lists live sessions (serve.SessionLister).
+func (n *Node) Sessions() map[int64]int32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sessions.Sessions()
+}
+
+// treeStore adapts the tree to the prep stage's Store.
+type treeStore struct{ t *tree.Tree }
+
+func (s treeStore) Lookup(path string) (prep.Node, bool) {
+	info, ok := s.t.Lookup(path)
+	if !ok {
+		return prep.Node{}, false
+	}
+	return prep.Node{Stat: info.Stat, ACL: info.ACL}, true
+}
+
+func (s treeStore) SessionEphemerals(id int64) []string { return s.t.SessionEphemerals(id) }
+
+func hex(v int64) string { return fmt.Sprintf("0x%x", v) }

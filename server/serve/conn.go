@@ -1,0 +1,554 @@
+package serve
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkbench/zkbench/server/prep"
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tree"
+)
+
+// handshakeTimeout bounds how long a new connection may take to send its
+// connect request (or four-letter word).
+const handshakeTimeout = 30 * time.Second
+
+// op is one request of a session waiting for its turn to be answered.
+type op struct {
+	xid   int32
+	code  proto.OpCode
+	body  proto.Record
+	start time.Time
+	write bool // answered by the write path (or sync), not from the tree
+	ready bool // write: its result has arrived
+	res   WriteResult
+}
+
+// conn is one client connection.
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	addr netip.Addr
+	br   *bufio.Reader
+	log  *slog.Logger
+	rbuf []byte
+
+	// legacyClient: the connect request had no readOnly byte, so the
+	// connect response leaves it out too (upstream does the same).
+	legacyClient bool
+
+	session   atomic.Int64
+	timeoutMs atomic.Int32
+	auth      atomic.Pointer[[]proto.ID] // copy on write
+	est       time.Time
+
+	// per-connection figures for cons
+	received, sent     atomic.Int64
+	lastCxid           atomic.Int32
+	lastZxid           atomic.Int64
+	lastOp             atomic.Int32
+	lastLatencyMicros  atomic.Int64
+	minLat, maxLat     atomic.Int64
+	latTotal, latCount atomic.Int64
+
+	mu      sync.Mutex // guards pending
+	pending []*op
+
+	outMu      sync.Mutex // leaf lock: guards out, spare, outClosed
+	out, spare []byte
+	outClosed  bool
+	closeAfter bool
+	wake       chan struct{}
+	quit       chan struct{}
+	closeOnce  sync.Once
+}
+
+func newConn(s *Server, nc net.Conn, addr netip.Addr) *conn {
+	c := &conn{
+		srv:  s,
+		nc:   nc,
+		addr: addr,
+		br:   bufio.NewReaderSize(nc, 64<<10),
+		log:  s.log.With("remote", nc.RemoteAddr().String()),
+		est:  time.Now(),
+		wake: make(chan struct{}, 1),
+		quit: make(chan struct{}),
+	}
+	ids := []proto.ID{{Scheme: "ip", ID: addr.String()}}
+	c.auth.Store(&ids)
+	c.lastOp.Store(int32(-100))
+	return c
+}
+
+func (c *conn) authIDs() []proto.ID { return *c.auth.Load() }
+
+func (c *conn) addAuth(ids ...proto.ID) {
+	old := c.authIDs()
+	next := make([]proto.ID, 0, len(old)+len(ids))
+	next = append(next, old...)
+outer:
+	for _, id := range ids {
+		for _, o := range next {
+			if o == id {
+				continue outer
+			}
+		}
+		next = append(next, id)
+	}
+	c.auth.Store(&next)
+}
+
+func (c *conn) serve() {
+	// When reading stops, the writer flushes what is queued and closes.
+	defer c.closeAfterFlush("")
+	go c.writeLoop()
+	c.nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	head, err := c.br.Peek(4)
+	if err != nil {
+		return
+	}
+	if cmd := string(head); isFourLetterWord(cmd) {
+		c.br.Discard(4)
+		c.fourLetterWord(cmd)
+		return
+	}
+	frame, err := proto.ReadFrame(c.br, c.rbuf, c.srv.opts.MaxBuffer)
+	if err != nil {
+		c.log.Warn("closing connection: bad connect request", "err", err)
+		return
+	}
+	if !c.handshake(frame) {
+		return
+	}
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.timeoutMs.Load()) * time.Millisecond))
+		frame, err = proto.ReadFrame(c.br, c.rbuf, c.srv.opts.MaxBuffer)
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, proto.ErrFrameTooLarge):
+				c.log.Warn("closing connection: packet too large", "session", hex(c.session.Load()), "err", err)
+			default:
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					c.log.Info("closing connection: client timed out", "session", hex(c.session.Load()))
+				} else {
+					c.log.Debug("connection read failed", "err", err)
+				}
+			}
+			return
+		}
+		if cap(frame) > cap(c.rbuf) {
+			c.rbuf = frame[:0]
+		}
+		if !c.handle(frame) {
+			return
+		}
+	}
+}
+
+// handshake handles the connect request; false closes the connection.
+func (c *conn) handshake(frame []byte) bool {
+	req, withReadOnly, err := proto.DecodeConnectRequest(frame)
+	if err != nil {
+		c.log.Warn("closing connection: malformed connect request", "err", err)
+		return false
+	}
+	c.legacyClient = !withReadOnly
+	b := c.srv.opts.Backend
+	if last := b.LastZxid(); req.LastZxidSeen > last {
+		c.log.Info("refusing session request: client has seen a newer zxid than this server; it must try another server",
+			"client_zxid", hex(req.LastZxidSeen), "our_zxid", hex(last))
+		return false
+	}
+	timeout := c.srv.negotiateTimeout(req.TimeOut)
+	type outcome struct {
+		id      int64
+		passwd  []byte
+		timeout int32
+		ok      bool
+	}
+	ch := make(chan outcome, 1)
+	if req.SessionID == 0 {
+		b.CreateSession(timeout, req.ReadOnly, func(id int64, passwd []byte, err error) {
+			if err != nil {
+				c.log.Warn("could not create session", "err", err)
+				ch <- outcome{}
+				return
+			}
+			ch <- outcome{id: id, passwd: passwd, timeout: timeout, ok: true}
+		})
+	} else {
+		b.ReattachSession(req.SessionID, req.Passwd, timeout, func(ok bool, t int32) {
+			ch <- outcome{id: req.SessionID, passwd: req.Passwd, timeout: t, ok: ok}
+		})
+	}
+	var res outcome
+	select {
+	case res = <-ch:
+	case <-c.quit:
+		return false
+	}
+	if !res.ok {
+		if req.SessionID != 0 {
+			// An expired session: tell the client (timeout 0), then close.
+			c.sendConnect(proto.ConnectResponse{Passwd: make([]byte, 16)})
+			c.log.Info("invalid session: expired or wrong password", "session", hex(req.SessionID))
+			c.closeAfterFlush("session expired")
+			c.awaitQuit()
+		}
+		return false
+	}
+	c.session.Store(res.id)
+	c.timeoutMs.Store(res.timeout)
+	c.srv.bindSession(res.id, c)
+	c.sendConnect(proto.ConnectResponse{TimeOut: res.timeout, SessionID: res.id, Passwd: res.passwd})
+	c.log.Debug("session established", "session", hex(res.id), "timeout_ms", res.timeout)
+	return true
+}
+
+// handle processes one request frame; false closes the connection.
+func (c *conn) handle(frame []byte) bool {
+	var hdr proto.RequestHeader
+	d := proto.NewDecoder(frame)
+	hdr.Decode(d)
+	if d.Err() != nil {
+		c.log.Warn("closing connection: malformed request header", "session", hex(c.session.Load()), "err", d.Err())
+		return false
+	}
+	c.srv.stats.received.Add(1)
+	c.received.Add(1)
+	c.lastCxid.Store(hdr.Xid)
+	c.lastOp.Store(int32(hdr.Type))
+	sid := c.session.Load()
+	b := c.srv.opts.Backend
+	if !b.Touch(sid) && hdr.Type != proto.OpCloseSession {
+		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid(), Err: proto.ErrSessionExpired}, nil)
+		c.closeAfterFlush("request on an expired session")
+		return false
+	}
+	switch hdr.Type {
+	case proto.OpPing:
+		c.send(proto.ReplyHeader{Xid: proto.XidPing, Zxid: b.LastZxid()}, nil)
+		return true
+	case proto.OpAuth:
+		return c.handleAuth(hdr, d)
+	case proto.OpCloseSession:
+		o := &op{xid: hdr.Xid, code: hdr.Type, start: time.Now(), write: true}
+		c.enqueue(o)
+		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: proto.OpCloseSession, Auth: c.authIDs()},
+			func(r WriteResult) { c.complete(o, r) })
+		return true
+	}
+	body, known := proto.NewRequest(hdr.Type)
+	if !known || hdr.Type == proto.OpSASL || hdr.Type == proto.OpReconfig && body == nil {
+		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid(), Err: proto.ErrUnimplemented}, nil)
+		return true
+	}
+	if body != nil {
+		body.Decode(d)
+		if d.Err() != nil {
+			c.log.Warn("closing connection: malformed request", "op", hdr.Type, "session", hex(sid), "err", d.Err())
+			return false
+		}
+	}
+	o := &op{xid: hdr.Xid, code: hdr.Type, body: body, start: time.Now()}
+	switch {
+	case hdr.Type == proto.OpSync:
+		o.write = true
+		c.enqueue(o)
+		b.Sync(sid, func(err proto.ErrCode) { c.complete(o, WriteResult{Err: err}) })
+	case prep.IsWrite(hdr.Type):
+		o.write = true
+		c.enqueue(o)
+		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: hdr.Type, Body: body, Auth: c.authIDs()},
+			func(r WriteResult) { c.complete(o, r) })
+	default:
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.answer(o)
+		} else {
+			c.pending = append(c.pending, o)
+		}
+		c.mu.Unlock()
+	}
+	return true
+}
+
+func (c *conn) enqueue(o *op) {
+	c.mu.Lock()
+	c.pending = append(c.pending, o)
+	c.mu.Unlock()
+}
+
+// complete records a write's result and answers every request at the head
+// of the queue that can now be answered.
+func (c *conn) complete(o *op, r WriteResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o.res, o.ready = r, true
+	for len(c.pending) > 0 {
+		head := c.pending[0]
+		if head.write && !head.ready {
+			break
+		}
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		c.answer(head)
+	}
+	if len(c.pending) == 0 {
+		c.pending = c.pending[:0:0]
+	}
+}
+
+// answer sends the reply of o; called with c.mu held, in session order.
+func (c *conn) answer(o *op) {
+	b := c.srv.opts.Backend
+	var (
+		body proto.Record
+		err  proto.ErrCode
+		zxid int64
+	)
+	if o.write {
+		zxid = b.LastZxid()
+		body, err = writeReply(o)
+	} else {
+		zxid = b.LastZxid()
+		body, err = c.read(o)
+	}
+	c.send(proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body)
+	d := time.Since(o.start)
+	c.srv.stats.observe(d)
+	c.observe(d, zxid)
+	if o.code == proto.OpCloseSession {
+		c.closeAfterFlush("client closed its session")
+	}
+}
+
+func (c *conn) observe(d time.Duration, zxid int64) {
+	us := d.Microseconds()
+	c.lastZxid.Store(zxid)
+	c.lastLatencyMicros.Store(us)
+	c.latTotal.Add(us)
+	c.latCount.Add(1)
+	if cur := c.maxLat.Load(); us > cur {
+		c.maxLat.Store(us)
+	}
+	if cur := c.minLat.Load(); cur == 0 || us < cur {
+		c.minLat.Store(max(us, 1))
+	}
+}
+
+// writeReply builds the reply body of a completed write (upstream
+// FinalRequestProcessor).
+func writeReply(o *op) (proto.Record, proto.ErrCode) {
+	r := o.res
+	if r.Err != proto.ErrOK {
+		return nil, r.Err
+	}
+	if o.code == proto.OpSync {
+		if sr, ok := o.body.(*proto.SyncRequest); ok {
+			return &proto.SyncResponse{Path: sr.Path}, proto.ErrOK
+		}
+		return nil, proto.ErrOK
+	}
+	res := r.Result
+	if o.code == proto.OpMulti {
+		return multiResponse(res.Multi), proto.ErrOK
+	}
+	if res.Err != proto.ErrOK {
+		return nil, res.Err
+	}
+	switch o.code {
+	case proto.OpCreate:
+		return &proto.CreateResponse{Path: res.Path}, proto.ErrOK
+	case proto.OpCreate2, proto.OpCreateTTL, proto.OpCreateContainer:
+		return &proto.Create2Response{Path: res.Path, Stat: res.Stat}, proto.ErrOK
+	case proto.OpSetData:
+		return &proto.SetDataResponse{Stat: res.Stat}, proto.ErrOK
+	case proto.OpSetACL:
+		return &proto.SetACLResponse{Stat: res.Stat}, proto.ErrOK
+	case proto.OpCheck:
+		return &proto.SetDataResponse{Stat: res.Stat}, proto.ErrOK
+	}
+	return nil, proto.ErrOK
+}
+
+func multiResponse(results []tree.Result) *proto.MultiResponse {
+	mr := &proto.MultiResponse{Results: make([]proto.MultiResult, 0, len(results))}
+	for _, r := range results {
+		var res proto.MultiResult
+		switch {
+		case r.Op == proto.OpError || r.Err != proto.ErrOK:
+			res = proto.MultiResult{Type: proto.OpError, Err: r.Err}
+		case r.Op == proto.OpCreate:
+			res = proto.MultiResult{Type: r.Op, Path: r.Path}
+		case r.Op == proto.OpCreate2 || r.Op == proto.OpCreateTTL || r.Op == proto.OpCreateContainer:
+			res = proto.MultiResult{Type: r.Op, Path: r.Path, Stat: r.Stat}
+		case r.Op == proto.OpSetData:
+			res = proto.MultiResult{Type: r.Op, Stat: r.Stat}
+		default:
+			res = proto.MultiResult{Type: r.Op}
+		}
+		mr.Results = append(mr.Results, res)
+	}
+	return mr
+}
+
+// handleAuth processes addAuth at once, as upstream does.
+func (c *conn) handleAuth(hdr proto.RequestHeader, d *proto.Decoder) bool {
+	var ap proto.AuthPacket
+	ap.Decode(d)
+	if d.Err() != nil {
+		c.log.Warn("closing connection: malformed auth packet", "err", d.Err())
+		return false
+	}
+	zxid := int64(0)
+	switch ap.Scheme {
+	case "digest":
+		id := DigestID(string(ap.Auth))
+		if id == "" {
+			break
+		}
+		if super := c.srv.opts.SuperDigest; super != "" && id == super {
+			c.addAuth(proto.ID{Scheme: "super"})
+		}
+		c.addAuth(proto.ID{Scheme: "digest", ID: id})
+		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid}, nil)
+		return true
+	case "ip":
+		c.addAuth(proto.ID{Scheme: "ip", ID: c.addr.String()})
+		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid}, nil)
+		return true
+	}
+	c.log.Warn("authentication failed", "scheme", ap.Scheme)
+	c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid, Err: proto.ErrAuthFailed}, nil)
+	c.closeAfterFlush("authentication failed")
+	return false
+}
+
+// DigestID turns "user:password" into the digest ACL id
+// "user:base64(sha1(user:password))"; "" if there is no colon.
+func DigestID(userPassword string) string {
+	user, _, ok := strings.Cut(userPassword, ":")
+	if !ok {
+		return ""
+	}
+	sum := sha1.Sum([]byte(userPassword))
+	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// Event delivers a watch event; it implements tree.Watcher.
+func (c *conn) Event(ev proto.WatcherEvent, zxid int64) {
+	c.send(proto.ReplyHeader{Xid: proto.XidWatcherEvent, Zxid: zxid}, &ev)
+}
+
+func (c *conn) sendConnect(r proto.ConnectResponse) {
+	c.outMu.Lock()
+	c.out = proto.AppendConnectResponse(c.out, &r, !c.legacyClient)
+	c.outMu.Unlock()
+	c.signal()
+}
+
+// send appends one reply frame to the output buffer.
+func (c *conn) send(h proto.ReplyHeader, body proto.Record) {
+	c.outMu.Lock()
+	if c.outClosed {
+		c.outMu.Unlock()
+		return
+	}
+	c.out = proto.AppendReply(c.out, h, body)
+	c.outMu.Unlock()
+	c.srv.stats.sent.Add(1)
+	c.sent.Add(1)
+	c.signal()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case <-c.wake:
+		case <-c.quit:
+			return
+		}
+		c.outMu.Lock()
+		buf := c.out
+		c.out = c.spare[:0]
+		closing := c.closeAfter
+		c.outMu.Unlock()
+		if len(buf) > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(handshakeTimeout))
+			if _, err := c.nc.Write(buf); err != nil {
+				c.close("write failed: " + err.Error())
+				return
+			}
+		}
+		c.outMu.Lock()
+		if cap(buf) <= 1<<20 {
+			c.spare = buf[:0]
+		}
+		more := len(c.out) > 0
+		c.outMu.Unlock()
+		if closing && !more {
+			c.close("")
+			return
+		}
+		if more {
+			c.signal()
+		}
+	}
+}
+
+// closeAfterFlush closes the connection once what is already queued has
+// been written.
+func (c *conn) closeAfterFlush(reason string) {
+	if reason != "" {
+		c.log.Debug("closing connection after flush", "session", hex(c.session.Load()), "reason", reason)
+	}
+	c.outMu.Lock()
+	c.closeAfter = true
+	c.outMu.Unlock()
+	c.signal()
+}
+
+func (c *conn) awaitQuit() {
+	select {
+	case <-c.quit:
+	case <-time.After(time.Second):
+	}
+}
+
+func (c *conn) close(reason string) {
+	c.closeOnce.Do(func() {
+		if reason != "" {
+			c.log.Debug("closing connection", "session", hex(c.session.Load()), "reason", reason)
+		}
+		c.outMu.Lock()
+		c.outClosed = true
+		c.outMu.Unlock()
+		close(c.quit)
+		c.nc.Close()
+		c.srv.removeConn(c)
+		c.srv.opts.Backend.Tree().RemoveWatcher(c)
+	})
+}
+
+func hex(v int64) string { return fmt.Sprintf("0x%x", v) }

@@ -1,0 +1,220 @@
+package serve
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/zkbench/zkbench/server/prep"
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tree"
+)
+
+// read answers a request that does not change the tree, from the local
+// tree (upstream FinalRequestProcessor's read cases).
+func (c *conn) read(o *op) (proto.Record, proto.ErrCode) {
+	t := c.srv.opts.Backend.Tree()
+	switch r := o.body.(type) {
+	case *proto.ExistsRequest:
+		if strings.IndexByte(r.Path, 0) >= 0 {
+			return nil, proto.ErrBadArguments
+		}
+		if info, ok := t.Lookup(r.Path); ok && !c.permitted(info.ACL, proto.PermRead) {
+			return nil, proto.ErrNoAuth
+		}
+		stat, err := t.Exists(r.Path, c.watcher(r.Watch))
+		if err != nil {
+			return nil, code(err)
+		}
+		return &proto.ExistsResponse{Stat: stat}, proto.ErrOK
+	case *proto.GetDataRequest:
+		return c.getData(t, r)
+	case *proto.GetChildrenRequest:
+		return c.getChildren(t, r)
+	case *proto.GetChildren2Request:
+		if err := c.checkRead(t, r.Path, proto.PermRead); err != proto.ErrOK {
+			return nil, err
+		}
+		children, stat, err := t.GetChildren(r.Path, c.watcher(r.Watch))
+		if err != nil {
+			return nil, code(err)
+		}
+		return &proto.GetChildren2Response{Children: children, Stat: stat}, proto.ErrOK
+	case *proto.GetAllChildrenNumberRequest:
+		if err := c.checkRead(t, r.Path, proto.PermRead); err != proto.ErrOK {
+			return nil, err
+		}
+		n, err := t.AllChildrenNumber(r.Path)
+		if err != nil {
+			return nil, code(err)
+		}
+		return &proto.GetAllChildrenNumberResponse{TotalNumber: n}, proto.ErrOK
+	case *proto.GetACLRequest:
+		info, ok := t.Lookup(r.Path)
+		if !ok {
+			return nil, proto.ErrNoNode
+		}
+		if !c.permitted(info.ACL, proto.PermRead|proto.PermAdmin) {
+			return nil, proto.ErrNoAuth
+		}
+		acl, stat, err := t.GetACL(r.Path)
+		if err != nil {
+			return nil, code(err)
+		}
+		if !c.permitted(info.ACL, proto.PermAdmin) {
+			acl = maskDigests(acl)
+		}
+		return &proto.GetACLResponse{ACL: acl, Stat: stat}, proto.ErrOK
+	case *proto.GetEphemeralsRequest:
+		prefix := strings.TrimSpace(r.PrefixPath)
+		if prefix == "/" {
+			prefix = ""
+		}
+		eph := t.Ephemerals(c.session.Load(), prefix)
+		if eph == nil {
+			eph = []string{}
+		}
+		return &proto.GetEphemeralsResponse{Ephemerals: eph}, proto.ErrOK
+	case *proto.SetWatches:
+		t.SetWatches(r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, nil, nil, c)
+		return nil, proto.ErrOK
+	case *proto.SetWatches2:
+		t.SetWatches(r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
+			r.PersistentWatches, r.PersistentRecursiveWatches, c)
+		return nil, proto.ErrOK
+	case *proto.AddWatchRequest:
+		t.AddWatch(r.Path, r.Mode, c)
+		return &proto.ErrorResponse{Err: proto.ErrOK}, proto.ErrOK
+	case *proto.CheckWatchesRequest:
+		if err := t.CheckWatches(r.Path, r.Type, c); err != nil {
+			return nil, code(err)
+		}
+		return nil, proto.ErrOK
+	case *proto.RemoveWatchesRequest:
+		if err := t.RemoveWatches(r.Path, r.Type, c); err != nil {
+			return nil, code(err)
+		}
+		return nil, proto.ErrOK
+	case *proto.MultiRequest:
+		if o.code != proto.OpMultiRead {
+			return nil, proto.ErrMarshallingError
+		}
+		return c.multiRead(t, r), proto.ErrOK
+	}
+	if o.code == proto.OpWhoAmI {
+		ids := c.authIDs()
+		infos := make([]proto.ClientInfo, 0, len(ids))
+		for _, id := range ids {
+			infos = append(infos, proto.ClientInfo{AuthScheme: id.Scheme, User: userName(id)})
+		}
+		return &proto.WhoAmIResponse{ClientInfo: infos}, proto.ErrOK
+	}
+	return nil, proto.ErrUnimplemented
+}
+
+func (c *conn) getData(t *tree.Tree, r *proto.GetDataRequest) (proto.Record, proto.ErrCode) {
+	if err := c.checkRead(t, r.Path, proto.PermRead); err != proto.ErrOK {
+		return nil, err
+	}
+	data, stat, err := t.GetData(r.Path, c.watcher(r.Watch))
+	if err != nil {
+		return nil, code(err)
+	}
+	return &proto.GetDataResponse{Data: data, Stat: stat}, proto.ErrOK
+}
+
+func (c *conn) getChildren(t *tree.Tree, r *proto.GetChildrenRequest) (proto.Record, proto.ErrCode) {
+	if err := c.checkRead(t, r.Path, proto.PermRead); err != proto.ErrOK {
+		return nil, err
+	}
+	children, _, err := t.GetChildren(r.Path, c.watcher(r.Watch))
+	if err != nil {
+		return nil, code(err)
+	}
+	return &proto.GetChildrenResponse{Children: children}, proto.ErrOK
+}
+
+func (c *conn) multiRead(t *tree.Tree, mr *proto.MultiRequest) *proto.MultiResponse {
+	out := &proto.MultiResponse{Results: make([]proto.MultiResult, 0, len(mr.Ops))}
+	for _, o := range mr.Ops {
+		var (
+			rec proto.Record
+			err proto.ErrCode
+		)
+		switch r := o.Op.(type) {
+		case *proto.GetDataRequest:
+			rec, err = c.getData(t, r)
+		case *proto.GetChildrenRequest:
+			rec, err = c.getChildren(t, r)
+		default:
+			err = proto.ErrUnimplemented
+		}
+		switch {
+		case err != proto.ErrOK:
+			out.Results = append(out.Results, proto.MultiResult{Type: proto.OpError, Err: err})
+		case o.Header.Type == proto.OpGetData:
+			gd := rec.(*proto.GetDataResponse)
+			out.Results = append(out.Results, proto.MultiResult{Type: proto.OpGetData, Data: gd.Data, Stat: gd.Stat})
+		default:
+			gc := rec.(*proto.GetChildrenResponse)
+			out.Results = append(out.Results, proto.MultiResult{Type: proto.OpGetChildren, Children: gc.Children})
+		}
+	}
+	return out
+}
+
+// checkRead finds path and checks perm against its ACL.
+func (c *conn) checkRead(t *tree.Tree, path string, perm int32) proto.ErrCode {
+	info, ok := t.Lookup(path)
+	if !ok {
+		return proto.ErrNoNode
+	}
+	if !c.permitted(info.ACL, perm) {
+		return proto.ErrNoAuth
+	}
+	return proto.ErrOK
+}
+
+func (c *conn) permitted(acl []proto.ACL, perm int32) bool {
+	return prep.Permitted(acl, perm, c.authIDs(), c.srv.opts.SkipACL)
+}
+
+// watcher returns c as a tree.Watcher when the request asked for a watch.
+func (c *conn) watcher(watch bool) tree.Watcher {
+	if watch {
+		return c
+	}
+	return nil
+}
+
+// maskDigests hides digest hashes from clients without ADMIN, as upstream.
+func maskDigests(acl []proto.ACL) []proto.ACL {
+	out := make([]proto.ACL, len(acl))
+	for i, a := range acl {
+		if a.ID.Scheme == "digest" {
+			if user, _, ok := strings.Cut(a.ID.ID, ":"); ok {
+				a.ID.ID = user + ":x"
+			}
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// userName is what whoAmI reports for an id (upstream
+// AuthenticationProvider.getUserName): the user part of a digest id.
+func userName(id proto.ID) string {
+	if id.Scheme == "digest" {
+		user, _, _ := strings.Cut(id.ID, ":")
+		return user
+	}
+	return id.ID
+}
+
+// code turns an error from the tree into the ZooKeeper error code.
+func code(err error) proto.ErrCode {
+	var c proto.ErrCode
+	if errors.As(err, &c) {
+		return c
+	}
+	return proto.ErrSystemError
+}

@@ -1,0 +1,260 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkbench/zkbench/server/proto"
+)
+
+// Options configure a Server.
+type Options struct {
+	Backend Backend
+	Logger  *slog.Logger
+	// MaxBuffer is the largest request accepted (jute.maxbuffer).
+	MaxBuffer int
+	// MinSessionTimeout and MaxSessionTimeout bound negotiated timeouts (ms).
+	MinSessionTimeout, MaxSessionTimeout int32
+	// MaxClientCnxns limits connections per client IP; 0 means no limit.
+	MaxClientCnxns int
+	// FourLetterWords is the whitelist of four-letter words; nil or an entry
+	// "*" allows all.
+	FourLetterWords map[string]bool
+	// SuperDigest is "super:<base64 sha1>" from
+	// DigestAuthenticationProvider.superDigest; empty disables it.
+	SuperDigest string
+	// SkipACL disables ACL checks on reads (zookeeper.skipACL).
+	SkipACL bool
+	// Version is reported by srvr/stat/envi.
+	Version string
+	// Config lines for the conf four-letter word, in order.
+	Config [][2]string
+	// Env lines for the envi four-letter word, in order.
+	Env [][2]string
+	// ServerID is this server's id (0 for standalone).
+	ServerID int64
+	// RefuseClients makes the server close client connections at once (a
+	// leader with leaderServes=no); it may change while serving.
+	RefuseClients func() bool
+}
+
+// Server accepts client connections. Create it with New and run Serve.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	stats counters
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	sessions map[int64]*conn
+	perIP    map[netip.Addr]int
+	started  time.Time
+}
+
+// counters are the request statistics srvr and mntr report.
+type counters struct {
+	received, sent           atomic.Int64
+	latencyTotal, latencyCnt atomic.Int64 // microseconds
+	latencyMin, latencyMax   atomic.Int64
+}
+
+func (c *counters) observe(d time.Duration) {
+	us := d.Microseconds()
+	c.latencyTotal.Add(us)
+	c.latencyCnt.Add(1)
+	for {
+		cur := c.latencyMax.Load()
+		if us <= cur || c.latencyMax.CompareAndSwap(cur, us) {
+			break
+		}
+	}
+	for {
+		cur := c.latencyMin.Load()
+		if (cur != 0 && us >= cur) || c.latencyMin.CompareAndSwap(cur, max(us, 1)) {
+			break
+		}
+	}
+}
+
+func (c *counters) reset() {
+	c.received.Store(0)
+	c.sent.Store(0)
+	c.latencyTotal.Store(0)
+	c.latencyCnt.Store(0)
+	c.latencyMin.Store(0)
+	c.latencyMax.Store(0)
+}
+
+// New returns a Server with opts; defaults fill what opts leaves zero.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBuffer <= 0 {
+		opts.MaxBuffer = proto.DefaultMaxBuffer
+	}
+	if opts.MinSessionTimeout <= 0 {
+		opts.MinSessionTimeout = 4000
+	}
+	if opts.MaxSessionTimeout <= 0 {
+		opts.MaxSessionTimeout = 40000
+	}
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	return &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		conns:    make(map[*conn]struct{}),
+		sessions: make(map[int64]*conn),
+		perIP:    make(map[netip.Addr]int),
+		started:  time.Now(),
+	}
+}
+
+// DefaultVersion is what srvr reports: upstream's format, so that parsers
+// of upstream's output (go-zookeeper's FLWSrvr among them) accept it.
+const DefaultVersion = "3.8.0-zkbench-go, built on 11/22/2026 00:00 GMT"
+
+// Serve accepts connections on l until ctx is done or l fails. It closes
+// every connection before returning.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	defer s.closeAll()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("serve: accept: %w", err)
+		}
+		delay = 0
+		s.accept(nc)
+	}
+}
+
+func (s *Server) accept(nc net.Conn) {
+	addr := remoteAddr(nc)
+	if f := s.opts.RefuseClients; f != nil && f() {
+		s.log.Debug("refusing client connection: this server does not serve clients", "remote", nc.RemoteAddr())
+		nc.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.opts.MaxClientCnxns > 0 && s.perIP[addr] >= s.opts.MaxClientCnxns {
+		s.mu.Unlock()
+		s.log.Warn("too many connections from client", "remote", addr, "max", s.opts.MaxClientCnxns)
+		nc.Close()
+		return
+	}
+	s.perIP[addr]++
+	c := newConn(s, nc, addr)
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	go c.serve()
+}
+
+func remoteAddr(nc net.Conn) netip.Addr {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if n := s.perIP[c.addr] - 1; n > 0 {
+		s.perIP[c.addr] = n
+	} else {
+		delete(s.perIP, c.addr)
+	}
+	if id := c.session.Load(); id != 0 && s.sessions[id] == c {
+		delete(s.sessions, id)
+	}
+}
+
+// bindSession records that c now carries session id, closing an older
+// connection of the same session (the client moved to this one).
+func (s *Server) bindSession(id int64, c *conn) {
+	s.mu.Lock()
+	old := s.sessions[id]
+	s.sessions[id] = c
+	s.mu.Unlock()
+	if old != nil && old != c {
+		old.close("session moved to a new connection")
+	}
+}
+
+// CloseSession closes the connection of a closed or expired session.
+func (s *Server) CloseSession(id int64) {
+	s.mu.Lock()
+	c := s.sessions[id]
+	s.mu.Unlock()
+	if c != nil {
+		c.closeAfterFlush("session closed")
+	}
+}
+
+// CloseAllClients closes every client connection (e.g. when a server stops
+// serving because it lost the leader); clients reconnect elsewhere.
+func (s *Server) CloseAllClients(reason string) {
+	s.closeAllReason(reason)
+}
+
+func (s *Server) closeAll() { s.closeAllReason("server shutting down") }
+
+func (s *Server) closeAllReason(reason string) {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(reason)
+	}
+}
+
+// NumConnections returns the number of open client connections.
+func (s *Server) NumConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) snapshotConns() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *Server) negotiateTimeout(requested int32) int32 {
+	return min(max(requested, s.opts.MinSessionTimeout), s.opts.MaxSessionTimeout)
+}

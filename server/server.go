@@ -1,0 +1,125 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/node"
+	"github.com/zkbench/zkbench/server/serve"
+)
+
+// Options configure Run beyond what zoo.cfg says.
+type Options struct {
+	Logger *slog.Logger
+	// Ready, if set, is called with the client address once the server
+	// accepts connections.
+	Ready func(clientAddr string)
+}
+
+// ErrEnsembleUnsupported is returned for a zoo.cfg that describes an
+// ensemble while replication is not available.
+var ErrEnsembleUnsupported = errors.New("server: ensemble mode (server.N lines) is not implemented yet; remove the server.N lines to run standalone")
+
+// Run runs the server cfg describes until ctx is done.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: " + w)
+	}
+	if !cfg.Standalone() {
+		return ErrEnsembleUnsupported
+	}
+	return runStandalone(ctx, cfg, opts, log)
+}
+
+func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
+	for _, dir := range []string{cfg.DataDir, cfg.DataLogDir} {
+		if err := os.MkdirAll(filepath.Join(dir, "version-2"), 0o755); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
+	n := node.New(node.Options{
+		TickMs:          cfg.TickTime,
+		Logger:          log,
+		SkipACL:         propertyTrue(cfg, "zookeeper.skipACL"),
+		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
+		ReconfigEnabled: cfg.ReconfigEnabled,
+	})
+	srv := serve.New(serve.Options{
+		Backend:           n,
+		Logger:            log,
+		MaxBuffer:         cfg.MaxBuffer(),
+		MinSessionTimeout: int32(cfg.MinSessionTimeout),
+		MaxSessionTimeout: int32(cfg.MaxSessionTimeout),
+		MaxClientCnxns:    cfg.MaxClientCnxns,
+		FourLetterWords:   cfg.FourLetterWords,
+		SuperDigest:       cfg.SuperDigest(),
+		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
+		Config:            confLines(cfg),
+	})
+	n.SetSessionCloser(srv)
+
+	addr := net.JoinHostPort(cfg.ClientPortAddress, strconv.Itoa(cfg.ClientPort))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: bind client port: %w", err)
+	}
+	log.Info("serving clients", "addr", l.Addr().String(), "mode", "standalone")
+	if opts.Ready != nil {
+		opts.Ready(l.Addr().String())
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- n.Run(ctx); cancel() }()
+	go func() { defer wg.Done(); errs <- srv.Serve(ctx, l); cancel() }()
+	wg.Wait()
+	close(errs)
+	var first error
+	for err := range errs {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func propertyTrue(cfg *config.Config, key string) bool {
+	v, ok := cfg.Property(key)
+	return ok && (v == "yes" || v == "true")
+}
+
+// confLines is what the conf four-letter word prints.
+func confLines(cfg *config.Config) [][2]string {
+	lines := [][2]string{
+		{"clientPort", strconv.Itoa(cfg.ClientPort)},
+		{"dataDir", filepath.Join(cfg.DataDir, "version-2")},
+		{"dataDirSize", "0"},
+		{"dataLogDir", filepath.Join(cfg.DataLogDir, "version-2")},
+		{"dataLogSize", "0"},
+		{"tickTime", strconv.Itoa(cfg.TickTime)},
+		{"maxClientCnxns", strconv.Itoa(cfg.MaxClientCnxns)},
+		{"minSessionTimeout", strconv.Itoa(cfg.MinSessionTimeout)},
+		{"maxSessionTimeout", strconv.Itoa(cfg.MaxSessionTimeout)},
+		{"clientPortListenBacklog", "-1"},
+		{"serverId", strconv.FormatInt(cfg.MyID, 10)},
+	}
+	if cfg.ClientPortAddress != "" {
+		lines = append([][2]string{{"clientPortAddress", cfg.ClientPortAddress}}, lines...)
+	}
+	return lines
+}
