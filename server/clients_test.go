@@ -1,0 +1,84 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/internal/zktest"
+)
+
+// Real clients from Debian against the Go server: Java's zkCli.sh and
+// kazoo. CI installs both; locally a missing one skips loudly.
+
+func requireTool(t *testing.T, path, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must install %s (%s missing)", pkg, path)
+		}
+		t.Skipf("SKIPPING: %s not installed: apt-get install -y %s", path, pkg)
+	}
+}
+
+func TestIntegrationZkCli(t *testing.T) {
+	const zkCli = "/usr/share/zookeeper/bin/zkCli.sh"
+	requireTool(t, zkCli, "zookeeper")
+	srv := zktest.StartGo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, zkCli, "-server", srv.Addr)
+	cmd.Stdin = strings.NewReader(strings.Join([]string{
+		"create /cli hello",
+		"create /cli/kid k",
+		"ls /",
+		"get /cli",
+		"set /cli world",
+		"stat /cli",
+		"delete /cli",
+		"deleteall /cli",
+		"ls /",
+		"quit",
+	}, "\n") + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("zkCli.sh: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"Created /cli",
+		"Created /cli/kid",
+		"[cli, zookeeper]",
+		"hello",
+		"dataVersion = 1",
+		"numChildren = 1",
+		"Node not empty: /cli",
+		"[zookeeper]",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("zkCli.sh output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("zkCli.sh output:\n%s", text)
+	}
+}
+
+func TestIntegrationKazoo(t *testing.T) {
+	const python = "/usr/bin/python3"
+	requireTool(t, "/usr/lib/python3/dist-packages/kazoo", "python3-kazoo")
+	srv := zktest.StartGo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "testdata/kazoo_check.py", srv.Addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kazoo checks failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "all kazoo checks passed") {
+		t.Fatalf("kazoo script did not finish:\n%s", out)
+	}
+	t.Logf("kazoo:\n%s", out)
+}
