@@ -136,10 +136,11 @@ func (c *aclCache) snapshot() map[int64][]proto.ACL {
 //   - an empty ACL grants everything;
 //   - an id with scheme "super" grants everything;
 //   - an entry whose Perms include perm grants it if its id is world:anyone,
-//     or matches one of ids of the same scheme: "digest" (and any scheme
-//     other than "ip") by exact equality, "ip" by address with an optional
-//     "/bits" prefix length (IPv4 only, as upstream 3.8's
-//     IPAuthenticationProvider).
+//     or matches one of ids of the same scheme: "digest" by exact equality,
+//     "ip" by address with an optional "/bits" prefix length (IPv4 only, as
+//     upstream 3.8's IPAuthenticationProvider). Other schemes have no
+//     provider by default upstream and never match (sasl, x509 and custom
+//     providers are not supported).
 //
 // Skipping ACL checks (zookeeper.skipACL) is the caller's business.
 func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
@@ -162,12 +163,15 @@ func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
 			if id.Scheme != a.ID.Scheme {
 				continue
 			}
-			if a.ID.Scheme == "ip" {
+			switch a.ID.Scheme {
+			case "ip":
 				if ipMatches(id.ID, a.ID.ID) {
 					return true
 				}
-			} else if id.ID == a.ID.ID {
-				return true
+			case "digest":
+				if id.ID == a.ID.ID {
+					return true
+				}
 			}
 		}
 	}

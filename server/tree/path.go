@@ -41,7 +41,7 @@ func pathProblem(path string) string {
 		return "Path must not end with / character"
 	}
 	bad := func(why string, at int) string {
-		return fmt.Sprintf("Invalid path string %q caused by %s @%d", path, why, at)
+		return fmt.Sprintf("Invalid path string \"%s\" caused by %s @%d", path, why, at)
 	}
 	pos := 1 // index in UTF-16 code units, as Java's char index
 	for i := 1; i < len(path); {

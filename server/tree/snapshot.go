@@ -119,6 +119,8 @@ func Restore(acls map[int64][]proto.ACL, nodes func() (NodeRecord, bool, error),
 	if t.nodes["/"] == nil {
 		return nil, fmt.Errorf("tree: restore: snapshot has no root")
 	}
+	// Upstream sizes the tree before recounting quotas, and never counts
+	// quota stats updates in its cached size; so do we.
 	for p, n := range t.nodes {
 		t.dataSize += nodeSize(p, n.data)
 	}
