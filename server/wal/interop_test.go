@@ -1,0 +1,260 @@
+package wal
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/server/proto"
+)
+
+// Upstream Java ZooKeeper 3.8 as Debian installs it (apt-get install
+// zookeeper); CI installs it, so these tests run there.
+const (
+	zkJar     = "/usr/share/java/zookeeper.jar" // its manifest's Class-Path names jute, slf4j-api, ...
+	zkCliPath = "/usr/share/zookeeper/bin/zkCli.sh"
+)
+
+func requireJavaZooKeeper(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Skip("SKIPPING upstream interop test: no java on PATH (apt-get install -y zookeeper default-jre-headless)")
+	}
+	if _, err := os.Stat(zkJar); err != nil {
+		t.Skipf("SKIPPING upstream interop test: %s missing (apt-get install -y zookeeper)", zkJar)
+	}
+}
+
+// TestIntegration_TxnLogToolkitReadsOurLog writes a log with this package
+// and has upstream's TxnLogToolkit dump it: every txn must come out, with
+// no CRC error, in both files of the log.
+func TestIntegration_TxnLogToolkitReadsOurLog(t *testing.T) {
+	requireJavaZooKeeper(t)
+	dir := t.TempDir()
+	e1 := int64(1) << 32
+	// Default preallocation (64 MiB, sparse where the file system allows):
+	// the tool must stop at the zero area as upstream's reader does.
+	files := [][]int64{span(e1+1, e1+20), span(e1+21, e1+25)}
+	l, err := Open(dir, Options{ForceSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, zs := range files {
+		if i > 0 {
+			if err := l.Roll(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, z := range zs {
+			if err := l.Append(z, txn(z, fmt.Sprintf("/n%x", z), []byte(fmt.Sprintf("v%x", z)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, zs := range files {
+		name := LogName(zs[0])
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		cmd := exec.CommandContext(ctx, "java", "-Xmx128m", "-cp", zkJar,
+			"org.apache.zookeeper.server.persistence.TxnLogToolkit", filepath.Join(dir, name))
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("TxnLogToolkit %s: %v\n%s", name, err, out)
+		}
+		text := string(out)
+		if !strings.Contains(text, "ZooKeeper Transactional Log File with dbid 0 txnlog format version 2") {
+			t.Fatalf("%s: no header line in:\n%s", name, text)
+		}
+		if strings.Contains(text, "CRC ERROR") || strings.Contains(text, "partial") || strings.Contains(text, "Exception") {
+			t.Fatalf("%s: tool reported errors:\n%s", name, text)
+		}
+		for _, z := range zs {
+			want := fmt.Sprintf(" session 0x1000000abcd cxid 0x%x zxid 0x%x create /n%x,v%x,[31,s{'world,'anyone}\n],false,1\n",
+				z&0xffff, z, z, z)
+			if !strings.Contains(text, want) {
+				t.Fatalf("%s: txn %#x missing (want %q) in:\n%s", name, z, want, text)
+			}
+		}
+		if want := fmt.Sprintf("EOF reached after %d txns.", len(zs)); !strings.Contains(text, want) {
+			t.Fatalf("%s: want %q in:\n%s", name, want, text)
+		}
+	}
+}
+
+// TestIntegration_ReadJavaServerLog runs a standalone Java ZooKeeper 3.8,
+// writes znodes with zkCli.sh, stops the server and reads its log.
+func TestIntegration_ReadJavaServerLog(t *testing.T) {
+	requireJavaZooKeeper(t)
+	if _, err := os.Stat(zkCliPath); err != nil {
+		t.Skipf("SKIPPING upstream interop test: %s missing (apt-get install -y zookeeper)", zkCliPath)
+	}
+	if testing.Short() {
+		t.Skip("SKIPPING Java server interop test in -short mode (takes ~15 s)")
+	}
+	tmp := t.TempDir()
+	dataDir := filepath.Join(tmp, "data")
+	port := freePort(t)
+	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", dataDir, port)
+	cfgPath := filepath.Join(tmp, "zoo.cfg")
+	log4j := "log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
+		"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\nlog4j.appender.CONSOLE.layout.ConversionPattern=%d %-5p [%t] %m%n\n"
+	log4jPath := filepath.Join(tmp, "log4j.properties")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(log4jPath, []byte(log4j), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serverOut, err := os.Create(filepath.Join(tmp, "server.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serverOut.Close()
+	cp := strings.Join([]string{zkJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
+	srv := exec.Command("java", "-Xmx256m", "-Dlog4j.configuration=file:"+log4jPath, "-cp", cp,
+		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	srv.Stdout, srv.Stderr = serverOut, serverOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	go func() { srv.Wait(); close(waited) }()
+	stop := func() {
+		if srv.Process != nil {
+			srv.Process.Kill() // by PID; the log is fsynced before each reply
+		}
+		<-waited
+	}
+	t.Cleanup(stop)
+	dump := func() string { b, _ := os.ReadFile(serverOut.Name()); return string(b) }
+
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := waitServing(addr, 60*time.Second); err != nil {
+		t.Fatalf("Java ZooKeeper did not come up: %v\n%s", err, dump())
+	}
+	for _, args := range [][]string{{"create", "/a", "x"}, {"create", "/b", "yy"}, {"set", "/a", "zzz"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := exec.CommandContext(ctx, zkCliPath, append([]string{"-server", addr}, args...)...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("zkCli %v: %v\n%s", args, err, out)
+		}
+	}
+	stop()
+
+	logDir := filepath.Join(dataDir, "version-2")
+	if rep, err := Repair(logDir, nil); err != nil || rep.Cut() {
+		t.Fatalf("Repair of a cleanly written Java log: %+v, %v", rep, err)
+	}
+	type entry struct {
+		zxid int64
+		op   proto.OpCode
+		path string
+		data string
+	}
+	var got []entry
+	err = ReadFrom(logDir, 0, func(z int64, rec []byte) error {
+		d := proto.NewDecoder(rec)
+		d.Long() // clientId
+		d.Int()  // cxid
+		hz := d.Long()
+		d.Long() // time
+		op := proto.OpCode(d.Int())
+		e := entry{zxid: hz, op: op}
+		switch op {
+		case proto.OpCreate, proto.OpCreate2:
+			e.path, e.data = d.String(), string(d.Buffer())
+		case proto.OpSetData:
+			e.path, e.data = d.String(), string(d.Buffer())
+		}
+		if err := d.Err(); err != nil {
+			return fmt.Errorf("zxid %#x: %w", z, err)
+		}
+		if hz != z {
+			return fmt.Errorf("header zxid %#x, record zxid %#x", hz, z)
+		}
+		got = append(got, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ReadFrom of Java's log: %v\nfiles: %v", err, fileNames(t, logDir))
+	}
+	var summary bytes.Buffer
+	for _, e := range got {
+		fmt.Fprintf(&summary, "%#x %v %s %q\n", e.zxid, e.op, e.path, e.data)
+	}
+	// Three zkCli runs: a createSession, then the write, each; zkCli exits
+	// without closing its session, but accept a closeSession too.
+	want := []struct {
+		op   proto.OpCode
+		path string
+		data string
+	}{
+		{proto.OpCreateSession, "", ""}, {proto.OpCreate, "/a", "x"},
+		{proto.OpCreateSession, "", ""}, {proto.OpCreate, "/b", "yy"},
+		{proto.OpCreateSession, "", ""}, {proto.OpSetData, "/a", "zzz"},
+	}
+	var ops []entry
+	for i, g := range got {
+		if g.zxid != int64(i+1) {
+			t.Fatalf("txn %d has zxid %#x, want %#x; all:\n%s", i, g.zxid, i+1, summary.String())
+		}
+		if g.op != proto.OpCloseSession {
+			ops = append(ops, g)
+		}
+	}
+	if len(ops) != len(want) {
+		t.Fatalf("read %d txns, want %d (and closeSessions):\n%s", len(ops), len(want), summary.String())
+	}
+	for i, w := range want {
+		if g := ops[i]; g.op != w.op || g.path != w.path || g.data != w.data {
+			t.Fatalf("txn %d = %+v, want %+v; all:\n%s", i, g, w, summary.String())
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitServing polls the four-letter word ruok until the server says imok.
+func waitServing(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			c.Write([]byte("ruok"))
+			b := make([]byte, 4)
+			n, _ := c.Read(b)
+			c.Close()
+			if string(b[:n]) == "imok" {
+				return nil
+			}
+			last = fmt.Errorf("ruok answered %q", b[:n])
+		} else {
+			last = err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return last
+}
