@@ -102,57 +102,12 @@ func TestIntegration_ReadJavaServerLog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIPPING Java server interop test in -short mode (takes ~15 s)")
 	}
-	tmp := t.TempDir()
-	dataDir := filepath.Join(tmp, "data")
-	port := freePort(t)
-	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", dataDir, port)
-	cfgPath := filepath.Join(tmp, "zoo.cfg")
-	log4j := "log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
-		"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\nlog4j.appender.CONSOLE.layout.ConversionPattern=%d %-5p [%t] %m%n\n"
-	log4jPath := filepath.Join(tmp, "log4j.properties")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(log4jPath, []byte(log4j), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	serverOut, err := os.Create(filepath.Join(tmp, "server.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer serverOut.Close()
-	cp := strings.Join([]string{zkJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
-	srv := exec.Command("java", "-Xmx256m", "-Dlog4j.configuration=file:"+log4jPath, "-cp", cp,
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
-	srv.Stdout, srv.Stderr = serverOut, serverOut
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan struct{})
-	go func() { srv.Wait(); close(waited) }()
-	stop := func() {
-		if srv.Process != nil {
-			srv.Process.Kill() // by PID; the log is fsynced before each reply
-		}
-		<-waited
-	}
-	t.Cleanup(stop)
-	dump := func() string { b, _ := os.ReadFile(serverOut.Name()); return string(b) }
-
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := waitServing(addr, 60*time.Second); err != nil {
-		t.Fatalf("Java ZooKeeper did not come up: %v\n%s", err, dump())
-	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	srv := startJavaZooKeeper(t, dataDir)
 	for _, args := range [][]string{{"create", "/a", "x"}, {"create", "/b", "yy"}, {"set", "/a", "zzz"}} {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, zkCliPath, append([]string{"-server", addr}, args...)...)
-		out, err := cmd.CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("zkCli %v: %v\n%s", args, err, out)
-		}
+		zkCli(t, srv.addr, args...)
 	}
-	stop()
+	srv.stop()
 
 	logDir := filepath.Join(dataDir, "version-2")
 	if rep, err := Repair(logDir, nil); err != nil || rep.Cut() {
@@ -165,7 +120,7 @@ func TestIntegration_ReadJavaServerLog(t *testing.T) {
 		data string
 	}
 	var got []entry
-	err = ReadFrom(logDir, 0, func(z int64, rec []byte) error {
+	err := ReadFrom(logDir, 0, func(z int64, rec []byte) error {
 		d := proto.NewDecoder(rec)
 		d.Long() // clientId
 		d.Int()  // cxid
@@ -222,6 +177,134 @@ func TestIntegration_ReadJavaServerLog(t *testing.T) {
 		if g := ops[i]; g.op != w.op || g.path != w.path || g.data != w.data {
 			t.Fatalf("txn %d = %+v, want %+v; all:\n%s", i, g, w, summary.String())
 		}
+	}
+}
+
+// javaServer is a standalone Java ZooKeeper started by a test.
+type javaServer struct {
+	addr string
+	stop func()        // kills it by PID and waits; safe to call twice
+	log  func() string // its output so far
+}
+
+// startJavaZooKeeper starts a standalone Java ZooKeeper on a free loopback
+// port with the given dataDir, extra JVM flags first, and waits until it
+// answers ruok. It is killed at the end of the test.
+func startJavaZooKeeper(t *testing.T, dataDir string, jvmFlags ...string) javaServer {
+	t.Helper()
+	if _, err := os.Stat(zkCliPath); err != nil {
+		t.Skipf("SKIPPING upstream interop test: %s missing (apt-get install -y zookeeper)", zkCliPath)
+	}
+	tmp := t.TempDir()
+	port := freePort(t)
+	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", dataDir, port)
+	cfgPath := filepath.Join(tmp, "zoo.cfg")
+	log4j := "log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
+		"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\nlog4j.appender.CONSOLE.layout.ConversionPattern=%d %-5p [%t] %m%n\n"
+	log4jPath := filepath.Join(tmp, "log4j.properties")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(log4jPath, []byte(log4j), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outPath := filepath.Join(tmp, "server.out")
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	cp := strings.Join([]string{zkJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
+	args := append(append([]string{"-Xmx256m"}, jvmFlags...), "-Dlog4j.configuration=file:"+log4jPath, "-cp", cp,
+		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	cmd := exec.Command("java", args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	go func() { cmd.Wait(); close(waited) }()
+	srv := javaServer{
+		addr: fmt.Sprintf("127.0.0.1:%d", port),
+		stop: func() {
+			cmd.Process.Kill() // by PID; its log is fsynced before each reply
+			<-waited
+		},
+		log: func() string { b, _ := os.ReadFile(outPath); return string(b) },
+	}
+	t.Cleanup(srv.stop)
+	if err := waitServing(srv.addr, 60*time.Second); err != nil {
+		t.Fatalf("Java ZooKeeper did not come up: %v\n%s", err, srv.log())
+	}
+	return srv
+}
+
+// zkCli runs one zkCli.sh command against addr and returns its output.
+func zkCli(t *testing.T, addr string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, zkCliPath, append([]string{"-server", addr}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zkCli %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestIntegration_JavaServerRestoresOurLog gives a Java ZooKeeper a data
+// directory holding only a log written by this package: it must replay it
+// (no snapshot, so with zookeeper.snapshot.trust.empty), serve the znodes,
+// and continue the history in a new file that we read back whole.
+func TestIntegration_JavaServerRestoresOurLog(t *testing.T) {
+	requireJavaZooKeeper(t)
+	if testing.Short() {
+		t.Skip("SKIPPING Java server interop test in -short mode")
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	logDir := filepath.Join(dataDir, "version-2")
+	e1 := int64(1) << 32
+	l, err := Open(logDir, Options{ForceSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for z := e1 + 1; z <= e1+5; z++ {
+		if err := l.Append(z, txn(z, fmt.Sprintf("/w%d", z-e1), []byte(fmt.Sprintf("value-%d", z-e1)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := startJavaZooKeeper(t, dataDir, "-Dzookeeper.snapshot.trust.empty=true")
+	if out := zkCli(t, srv.addr, "get", "/w3"); !strings.Contains(out, "value-3") {
+		t.Fatalf("Java ZooKeeper did not restore /w3 from our log; zkCli said:\n%s\nserver:\n%s", out, srv.log())
+	}
+	zkCli(t, srv.addr, "create", "/java", "j")
+	srv.stop()
+
+	var ops []string
+	err = ReadFrom(logDir, 0, func(z int64, rec []byte) error {
+		d := proto.NewDecoder(rec)
+		d.Long()
+		d.Int()
+		d.Long()
+		d.Long()
+		op := proto.OpCode(d.Int())
+		path := ""
+		if op == proto.OpCreate || op == proto.OpCreate2 {
+			path = d.String()
+		}
+		ops = append(ops, fmt.Sprintf("%#x %v %s", z, op, path))
+		return d.Err()
+	})
+	if err != nil {
+		t.Fatalf("reading our log continued by Java: %v (files %v)", err, fileNames(t, logDir))
+	}
+	joined := strings.Join(ops, "\n")
+	t.Logf("files %v history:\n%s", fileNames(t, logDir), joined)
+	if len(ops) < 7 || ops[0] != "0x100000001 create /w1" || ops[4] != "0x100000005 create /w5" || !strings.Contains(joined, "create /java") {
+		t.Fatalf("history:\n%s", joined)
 	}
 }
 
