@@ -14,6 +14,7 @@ import (
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/node"
 	"github.com/zkbench/zkbench/server/serve"
+	"github.com/zkbench/zkbench/server/wal"
 )
 
 // Options configure Run beyond what zoo.cfg says.
@@ -44,12 +45,28 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 }
 
 func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
-	for _, dir := range []string{cfg.DataDir, cfg.DataLogDir} {
-		if err := os.MkdirAll(filepath.Join(dir, "version-2"), 0o755); err != nil {
+	for _, dir := range []string{snapDir(cfg), logDir(cfg)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
 	}
+	st, err := recoverState(cfg, log)
+	if err != nil {
+		return err
+	}
+	if !cfg.ForceSync {
+		log.Warn("forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost on a crash. For experiments only.")
+	}
+	txnLog, err := wal.Open(logDir(cfg), wal.Options{PreAllocSize: cfg.PreAllocSize, ForceSync: cfg.ForceSync, Logger: log})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	committer := wal.NewCommitter(txnLog)
+	defer txnLog.Close()
 	n := node.New(node.Options{
+		Log:             committer,
+		Tree:            st.tree,
+		Sessions:        st.sessions,
 		TickMs:          cfg.TickTime,
 		Logger:          log,
 		SkipACL:         propertyTrue(cfg, "zookeeper.skipACL"),

@@ -1,0 +1,127 @@
+package zktest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// BuildZkserver builds cmd/zkserver once per test binary and returns its
+// path. The binary lives in a directory removed when the process exits.
+func BuildZkserver(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zkserver-build-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "zkserver")
+		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/zkbench/zkbench/cmd/zkserver")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build zkserver: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("zktest: %v", buildErr)
+	}
+	return buildPath
+}
+
+// Process is a zkserver process a test controls: it can be killed with
+// SIGKILL and started again on the same config and data.
+type Process struct {
+	Addr    string
+	Dir     string
+	CfgPath string
+	bin     string
+	t       testing.TB
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	starts  int
+}
+
+// StartProcess writes a standalone zoo.cfg (plus extra lines) into a fresh
+// directory and starts zkserver on it. It is killed in t.Cleanup.
+func StartProcess(t testing.TB, extra ...string) *Process {
+	t.Helper()
+	bin := BuildZkserver(t)
+	dir := t.TempDir()
+	port := FreePort(t)
+	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n",
+		filepath.Join(dir, "data"), port)
+	for _, l := range extra {
+		text += l + "\n"
+	}
+	p := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t}
+	must(t, os.WriteFile(p.CfgPath, []byte(text), 0o644))
+	t.Cleanup(p.Kill)
+	p.Start()
+	return p
+}
+
+// Start starts the process and waits until it serves.
+func (p *Process) Start() {
+	p.t.Helper()
+	p.mu.Lock()
+	p.starts++
+	logPath := filepath.Join(p.Dir, fmt.Sprintf("zkserver-%d.log", p.starts))
+	out, err := os.Create(logPath)
+	must(p.t, err)
+	cmd := exec.Command(p.bin, "start-foreground", p.CfgPath)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	must(p.t, cmd.Start())
+	p.cmd = cmd
+	p.mu.Unlock()
+	go func() { cmd.Wait(); out.Close() }()
+	if err := WaitServing(p.Addr, 20*time.Second); err != nil {
+		log, _ := os.ReadFile(logPath)
+		p.t.Fatalf("zktest: zkserver did not serve: %v\n%s", err, tail(log, 4000))
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Process) Kill() {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	for i := 0; i < 500; i++ {
+		if err := syscall.Kill(cmd.Process.Pid, 0); err != nil {
+			return
+		}
+		runtime.Gosched()
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// LogText returns the output of the n-th start (1-based).
+func (p *Process) LogText(n int) string {
+	b, _ := os.ReadFile(filepath.Join(p.Dir, fmt.Sprintf("zkserver-%d.log", n)))
+	return string(b)
+}
+
+// Starts is how many times the process was started.
+func (p *Process) Starts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts
+}
