@@ -191,12 +191,15 @@ func (t *Tree) GetACL(path string) ([]proto.ACL, proto.Stat, error) {
 }
 
 // AllChildrenNumber counts the descendants of path, as upstream
-// getAllChildrenNumber: for "/" that is every node but the root (including
-// the /zookeeper nodes); for other paths it is the number of nodes whose path
-// starts with path+"/", which is 0 (not an error) for a missing node.
+// getAllChildrenNumber: proto.ErrNoNode if the node does not exist; for "/"
+// every node but the root (the /zookeeper nodes included); otherwise every
+// node whose path starts with path+"/".
 func (t *Tree) AllChildrenNumber(path string) (int32, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	if t.nodes[path] == nil {
+		return 0, proto.ErrNoNode
+	}
 	if path == "/" {
 		return int32(len(t.nodes) - 1), nil
 	}

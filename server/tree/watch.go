@@ -337,10 +337,17 @@ func (t *Tree) RemoveWatcher(w Watcher) {
 	t.childW.removeWatcher(w)
 }
 
-// WatchCount is the number of (path, watcher) registrations in the data and
-// child registries together, as upstream DataTree.getWatchCount (a
-// persistent watch counts twice: it lives in both).
-func (t *Tree) WatchCount() int { return t.dataW.size() + t.childW.size() }
+// WatchCount is upstream 3.8.0's zk_watch_count: (path, watcher)
+// registrations in the data and child registries together. A persistent
+// watch counts twice (it lives in both); so does a recursive one, because
+// 3.8.0 registers it in both too (later versions keep it only in the data
+// registry, which is how it is kept here).
+func (t *Tree) WatchCount() int {
+	t.dataW.mu.Lock()
+	rec := t.dataW.recursive
+	t.dataW.mu.Unlock()
+	return t.dataW.size() + t.childW.size() + rec
+}
 
 // WatchesByPath lists the watchers of each path in the data-watch registry
 // (data, exist, persistent and recursive watches), which is what upstream's
