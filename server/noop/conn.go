@@ -292,9 +292,13 @@ func (c *conn) answer(h proto.RequestHeader, d *proto.Decoder) (closing bool, er
 		r.whoAmI.ClientInfo = []proto.ClientInfo{}
 		body = &r.whoAmI
 	default:
-		if rec, ok := proto.NewResponse(h.Type); ok {
-			body = rec
+		rec, ok := proto.NewResponse(h.Type)
+		if !ok {
+			// Upstream 3.8 answers an opcode it does not know this way.
+			c.queue(proto.ReplyHeader{Xid: h.Xid, Zxid: zxid, Err: proto.ErrUnimplemented}, nil)
+			return false, nil
 		}
+		body = rec
 	}
 	c.queue(proto.ReplyHeader{Xid: h.Xid, Zxid: zxid, Err: proto.ErrOK}, body)
 	return closing, nil

@@ -8,7 +8,8 @@
 //
 // # Contract
 //
-// Every request gets a well-formed reply with the request's xid and error 0:
+// Every request gets a well-formed reply with the request's xid and, unless
+// said otherwise, error 0:
 //
 //   - connect: a ConnectResponse echoing the requested timeout, with a fresh
 //     session id (or the requested one when the client re-attaches) and a
@@ -25,8 +26,9 @@
 //   - getACL: world:anyone with every permission; getEphemerals and whoAmI:
 //     empty lists. Replies never carry a null vector (upstream never sends
 //     one, and go-zookeeper/zk cannot decode one).
-//   - any other opcode: the zero value of its upstream reply record, or an
-//     empty body for opcodes proto does not know.
+//   - any other opcode proto knows: the zero value of its upstream reply
+//     record; an opcode it does not know: error UNIMPLEMENTED with an empty
+//     body, as upstream 3.8 answers.
 //
 // A frame larger than MaxBuffer, a frame too short for a RequestHeader, or a
 // body that does not decode closes that connection only. The four-letter

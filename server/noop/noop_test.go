@@ -307,9 +307,9 @@ func TestRawProtocol(t *testing.T) {
 		t.Fatalf("ping reply %+v, % x", h, body)
 	}
 
-	// An opcode proto does not know still gets a reply with its xid.
+	// An opcode proto does not know gets UNIMPLEMENTED, as from upstream.
 	r.write(proto.AppendRequest(nil, proto.RequestHeader{Xid: 7, Type: 77}, nil))
-	if h, body := r.reply(); h.Xid != 7 || h.Err != 0 || len(body) != 0 {
+	if h, body := r.reply(); h.Xid != 7 || h.Err != proto.ErrUnimplemented || len(body) != 0 {
 		t.Fatalf("unknown-op reply %+v, % x", h, body)
 	}
 

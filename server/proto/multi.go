@@ -192,6 +192,16 @@ func (r *MultiResult) decode(h MultiHeader, d *Decoder) {
 // MultiResponse is the body of the reply to multi and multiRead, upstream
 // MultiResponse: per result a MultiHeader and a body (see MultiResult),
 // ended by MultiHeader{Type: -1, Done: true, Err: -1}.
+//
+// What upstream sends (DataTree.processTxn, FinalRequestProcessor; checked
+// on the wire against Java 3.8.0):
+//   - A failed multi still has ReplyHeader.Err 0; every result is an error
+//     result: ErrOK for the ops before the failing one, the failing op's
+//     code, then ErrRuntimeInconsistency for the ops after it.
+//   - multiRead answers each op on its own: a failed read is an error
+//     result among successful ones, and ReplyHeader.Err is 0.
+//   - createContainer and createTTL results are reported as create2; 3.8.0
+//     reports a create2 op as create (path only), later versions as create2.
 type MultiResponse struct {
 	Results []MultiResult
 }
