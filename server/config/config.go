@@ -304,13 +304,13 @@ func parse(data []byte, file string, env []string) (*parser, error) {
 		var err error
 		switch key {
 		case "dataDir":
-			c.DataDir = value
+			c.DataDir = javaFilePath(value)
 			dataDirSet = true
 			if !filepath.IsAbs(value) {
 				p.warnf(line, "dataDir %q is a relative path", value)
 			}
 		case "dataLogDir":
-			c.DataLogDir = value
+			c.DataLogDir = javaFilePath(value)
 			if !filepath.IsAbs(value) {
 				p.warnf(line, "dataLogDir %q is a relative path", value)
 			}
@@ -556,6 +556,18 @@ func (c *Config) derive(p *parser) {
 	if c.Properties["readonlymode.enabled"] == "true" {
 		c.FourLetterWords["isro"] = true
 	}
+}
+
+// javaFilePath normalises a path as java.io.File does: repeated slashes
+// become one and a trailing slash goes ("." and ".." stay).
+func javaFilePath(s string) string {
+	for strings.Contains(s, "//") {
+		s = strings.ReplaceAll(s, "//", "/")
+	}
+	if len(s) > 1 {
+		s = strings.TrimSuffix(s, "/")
+	}
+	return s
 }
 
 // javaDecodeInt is Integer.decode: optional sign, then 0x/0X/# hex, 0 octal

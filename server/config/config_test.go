@@ -154,50 +154,52 @@ func TestFixturesLoadPseudoCluster(t *testing.T) {
 	}
 }
 
+const brokenBase = "tickTime=2000\ndataDir=/d\nclientPort=2181\n"
+const brokenQuorum = brokenBase + "initLimit=5\nsyncLimit=2\n"
+
+var brokenCases = []struct {
+	name, text, want string
+}{
+	{"not a number", brokenBase + "initLimit=ten\n", `zoo.cfg:4: initLimit: not a number: "ten"`},
+	{"no dataDir", "tickTime=2000\nclientPort=2181\n", `zoo.cfg: dataDir: is not set`},
+	{"tickTime zero", "tickTime=0\ndataDir=/d\nclientPort=1\n", `zoo.cfg: tickTime: is not set`},
+	{"tickTime negative", "tickTime=-5\ndataDir=/d\nclientPort=1\n", `zoo.cfg:1: tickTime: must not be negative: -5`},
+	{"no client port", "dataDir=/d\n", `zoo.cfg: clientPort: is not set (and no server.N line gives this server a client port)`},
+	{"address without port", "dataDir=/d\nclientPortAddress=127.0.0.1\n", `zoo.cfg: clientPortAddress: is set but clientPort is not set`},
+	{"port range", "dataDir=/d\nclientPort=70000\n", `zoo.cfg:2: clientPort: port out of range: 70000`},
+	{"min > max", brokenBase + "minSessionTimeout=50000\n", `zoo.cfg: minSessionTimeout: must not be larger than maxSessionTimeout (50000 > 40000)`},
+	{"max below default min", brokenBase + "maxSessionTimeout=1000\n", `zoo.cfg: minSessionTimeout: must not be larger than maxSessionTimeout (4000 > 1000)`},
+	{"bool", brokenBase + "standaloneEnabled=yes\n", `zoo.cfg:4: standaloneEnabled: invalid option "yes": choose 'true' or 'false'`},
+	{"electionAlg", brokenBase + "electionAlg=1\n", `zoo.cfg:4: electionAlg: invalid value 1: only 3 is supported`},
+	{"peerType", brokenBase + "peerType=leader\n", `zoo.cfg:4: peerType: unrecognised peer type "leader" (participant or observer)`},
+	{"no initLimit", brokenBase + "syncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n", `zoo.cfg: initLimit: is not set (required with more than one server)`},
+	{"no syncLimit", brokenBase + "initLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n", `zoo.cfg: syncLimit: is not set (required with more than one server)`},
+	{"one port", brokenQuorum + "server.1=a:2888\n", `zoo.cfg:6: server.1: "a:2888" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
+	{"five parts", brokenQuorum + "server.1=a:1:2:observer:x\n", `zoo.cfg:6: server.1: "a:1:2:observer:x" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
+	{"port out of range", brokenQuorum + "server.1=a:2888:70000\n", `zoo.cfg:6: server.1: election port out of range: 70000`},
+	{"port not a number", brokenQuorum + "server.1=a:x:3888\n", `zoo.cfg:6: server.1: quorum port "x" is not a number`},
+	{"trailing blank", brokenQuorum + "server.1=a:2888:3888 \n", `zoo.cfg:6: server.1: election port "3888 " is not a number (blanks are not allowed here; upstream rejects them too)`},
+	{"same ports", brokenQuorum + "server.1=a:2888:2888\n", `zoo.cfg:6: server.1: quorum and election port must be different (both 2888)`},
+	{"bad role", brokenQuorum + "server.1=a:1:2:leader\n", `zoo.cfg:6: server.1: unrecognised peer type "leader" (participant or observer)`},
+	{"bad id", brokenQuorum + "server.x=a:1:2\n", `zoo.cfg:6: server.x: server id "x" is not a number`},
+	{"dup id", brokenQuorum + "server.1=a:1:2\nserver.01=b:1:2\n", `zoo.cfg:7: server.01: server id 1 is already defined on line 6`},
+	{"dup addr", brokenQuorum + "server.1=a:1:2\nserver.2=a:3:1\nserver.3=c:1:2\n", `zoo.cfg:7: server.2: election address a:1 is already used as the quorum address of server.1`},
+	{"ipv6 no bracket end", brokenQuorum + "server.1=[::1:2888:3888\n", `zoo.cfg:6: server.1: "[::1:2888:3888" starts with '[' but has no matching ']:'`},
+	{"ipv6 no port", brokenQuorum + "server.1=[::1]:\n", `zoo.cfg:6: server.1: "[::1]:" doesn't have a port after colon`},
+	{"client part too long", brokenQuorum + "server.1=a:1:2;h:1:2\n", `zoo.cfg:6: server.1: "a:1:2;h:1:2" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
+	{"client port", brokenQuorum + "server.1=a:1:2;x\n", `zoo.cfg:6: server.1: client port "x" is not a number`},
+	{"observer only", brokenQuorum + "server.1=a:1:2:observer\n", `zoo.cfg: server: observers without participants are an invalid configuration`},
+	{"observer one voter", brokenQuorum + "server.1=a:1:2\nserver.2=b:1:2:observer\n", `zoo.cfg: server: observers without a quorum are an invalid configuration (one participant and standaloneEnabled)`},
+	{"no participants", brokenQuorum + "standaloneEnabled=false\n", `zoo.cfg: standaloneEnabled: standaloneEnabled=false needs at least one participant server`},
+	{"group", brokenQuorum + "server.1=a:1:2\ngroup.1=1\n", `zoo.cfg:7: group.1: hierarchical quorums (group.N/weight.N) are not supported by this server`},
+	{"static servers with dynamic file", brokenQuorum + "dynamicConfigFile=/x\nserver.1=a:1:2\n", `zoo.cfg:7: server.1: must be in the separate dynamic config file (dynamicConfigFile is set)`},
+	{"bad unicode", brokenBase + "foo=\\u12G4\n", `zoo.cfg:4: foo: malformed \uxxxx escape`},
+	{"multi address", brokenQuorum + "server.1=a:1:2|b:1:2\n", `zoo.cfg:6: server.1: multiple addresses (|) are not supported (upstream needs multiAddress.enabled)`},
+	{"sasl", brokenBase + "quorum.auth.serverRequireSasl=true\n", `zoo.cfg: quorum.auth.serverRequireSasl: quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.serverRequireSasl`},
+}
+
 func TestBrokenConfigs(t *testing.T) {
-	base := "tickTime=2000\ndataDir=/d\nclientPort=2181\n"
-	quorum := base + "initLimit=5\nsyncLimit=2\n"
-	cases := []struct {
-		name, text, want string
-	}{
-		{"not a number", base + "initLimit=ten\n", `zoo.cfg:4: initLimit: not a number: "ten"`},
-		{"no dataDir", "tickTime=2000\nclientPort=2181\n", `zoo.cfg: dataDir: is not set`},
-		{"tickTime zero", "tickTime=0\ndataDir=/d\nclientPort=1\n", `zoo.cfg: tickTime: is not set`},
-		{"tickTime negative", "tickTime=-5\ndataDir=/d\nclientPort=1\n", `zoo.cfg:1: tickTime: must not be negative: -5`},
-		{"no client port", "dataDir=/d\n", `zoo.cfg: clientPort: is not set (and no server.N line gives this server a client port)`},
-		{"address without port", "dataDir=/d\nclientPortAddress=127.0.0.1\n", `zoo.cfg: clientPortAddress: is set but clientPort is not set`},
-		{"port range", "dataDir=/d\nclientPort=70000\n", `zoo.cfg:2: clientPort: port out of range: 70000`},
-		{"min > max", base + "minSessionTimeout=50000\n", `zoo.cfg: minSessionTimeout: must not be larger than maxSessionTimeout (50000 > 40000)`},
-		{"max below default min", base + "maxSessionTimeout=1000\n", `zoo.cfg: minSessionTimeout: must not be larger than maxSessionTimeout (4000 > 1000)`},
-		{"bool", base + "standaloneEnabled=yes\n", `zoo.cfg:4: standaloneEnabled: invalid option "yes": choose 'true' or 'false'`},
-		{"electionAlg", base + "electionAlg=1\n", `zoo.cfg:4: electionAlg: invalid value 1: only 3 is supported`},
-		{"peerType", base + "peerType=leader\n", `zoo.cfg:4: peerType: unrecognised peer type "leader" (participant or observer)`},
-		{"no initLimit", base + "syncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n", `zoo.cfg: initLimit: is not set (required with more than one server)`},
-		{"no syncLimit", base + "initLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n", `zoo.cfg: syncLimit: is not set (required with more than one server)`},
-		{"one port", quorum + "server.1=a:2888\n", `zoo.cfg:6: server.1: "a:2888" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
-		{"five parts", quorum + "server.1=a:1:2:observer:x\n", `zoo.cfg:6: server.1: "a:1:2:observer:x" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
-		{"port out of range", quorum + "server.1=a:2888:70000\n", `zoo.cfg:6: server.1: election port out of range: 70000`},
-		{"port not a number", quorum + "server.1=a:x:3888\n", `zoo.cfg:6: server.1: quorum port "x" is not a number`},
-		{"trailing blank", quorum + "server.1=a:2888:3888 \n", `zoo.cfg:6: server.1: election port "3888 " is not a number (blanks are not allowed here; upstream rejects them too)`},
-		{"same ports", quorum + "server.1=a:2888:2888\n", `zoo.cfg:6: server.1: quorum and election port must be different (both 2888)`},
-		{"bad role", quorum + "server.1=a:1:2:leader\n", `zoo.cfg:6: server.1: unrecognised peer type "leader" (participant or observer)`},
-		{"bad id", quorum + "server.x=a:1:2\n", `zoo.cfg:6: server.x: server id "x" is not a number`},
-		{"dup id", quorum + "server.1=a:1:2\nserver.01=b:1:2\n", `zoo.cfg:7: server.01: server id 1 is already defined on line 6`},
-		{"dup addr", quorum + "server.1=a:1:2\nserver.2=a:3:1\nserver.3=c:1:2\n", `zoo.cfg:7: server.2: election address a:1 is already used as the quorum address of server.1`},
-		{"ipv6 no bracket end", quorum + "server.1=[::1:2888:3888\n", `zoo.cfg:6: server.1: "[::1:2888:3888" starts with '[' but has no matching ']:'`},
-		{"ipv6 no port", quorum + "server.1=[::1]:\n", `zoo.cfg:6: server.1: "[::1]:" doesn't have a port after colon`},
-		{"client part too long", quorum + "server.1=a:1:2;h:1:2\n", `zoo.cfg:6: server.1: "a:1:2;h:1:2" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
-		{"client port", quorum + "server.1=a:1:2;x\n", `zoo.cfg:6: server.1: client port "x" is not a number`},
-		{"observer only", quorum + "server.1=a:1:2:observer\n", `zoo.cfg: server: observers without participants are an invalid configuration`},
-		{"observer one voter", quorum + "server.1=a:1:2\nserver.2=b:1:2:observer\n", `zoo.cfg: server: observers without a quorum are an invalid configuration (one participant and standaloneEnabled)`},
-		{"no participants", quorum + "standaloneEnabled=false\n", `zoo.cfg: standaloneEnabled: standaloneEnabled=false needs at least one participant server`},
-		{"group", quorum + "server.1=a:1:2\ngroup.1=1\n", `zoo.cfg:7: group.1: hierarchical quorums (group.N/weight.N) are not supported by this server`},
-		{"static servers with dynamic file", quorum + "dynamicConfigFile=/x\nserver.1=a:1:2\n", `zoo.cfg:7: server.1: must be in the separate dynamic config file (dynamicConfigFile is set)`},
-		{"bad unicode", base + "foo=\\u12G4\n", `zoo.cfg:4: foo: malformed \uxxxx escape`},
-		{"multi address", quorum + "server.1=a:1:2|b:1:2\n", `zoo.cfg:6: server.1: multiple addresses (|) are not supported (upstream needs multiAddress.enabled)`},
-		{"sasl", base + "quorum.auth.serverRequireSasl=true\n", `zoo.cfg: quorum.auth.serverRequireSasl: quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.serverRequireSasl`},
-	}
-	for _, tc := range cases {
+	for _, tc := range brokenCases {
 		_, err := Parse(strings.NewReader(tc.text), "zoo.cfg", nil)
 		if err == nil {
 			t.Errorf("%s: no error", tc.name)
@@ -213,26 +215,27 @@ func TestBrokenConfigs(t *testing.T) {
 	}
 }
 
+var syntaxText = "# comment\n" +
+	"! also a comment \\\n" +
+	"tickTime 2000\n" + // key value
+	"   dataDir : /data/dir   \n" + // colon, blanks around, trailing trimmed
+	"clientPort=21\\\n" + // continuation
+	"   81\n" +
+	"\n" +
+	"a\\=b=c\\\\d\n" + // escaped separator in key, escaped backslash
+	"tab\\tkey=\\u0041\\u00e9\\n\n" +
+	"x==y\n" + // value starting with '='
+	"empty\n" + // no value
+	"crlf=1\r\n" +
+	"cr=2\rafter=3\r\n" +
+	"joined=a\\\r\n   b\r\n" +
+	"k\\ sp = v w \n" +
+	"  #comment=\\\n#x\n" + // a comment (even indented) is not continued; the next line is a comment too
+	"cont=\\\n  #x\n" + // but a continued line starting with # is content
+	"last=end\\"
+
 func TestPropertiesSyntax(t *testing.T) {
-	text := "# comment\n" +
-		"! also a comment \\\n" +
-		"tickTime 2000\n" + // key value
-		"   dataDir : /data/dir   \n" + // colon, blanks around, trailing trimmed
-		"clientPort=21\\\n" + // continuation
-		"   81\n" +
-		"\n" +
-		"a\\=b=c\\\\d\n" + // escaped separator in key, escaped backslash
-		"tab\\tkey=\\u0041\\u00e9\\n\n" +
-		"x==y\n" + // value starting with '='
-		"empty\n" + // no value
-		"crlf=1\r\n" +
-		"cr=2\rafter=3\r\n" +
-		"joined=a\\\r\n   b\r\n" +
-		"k\\ sp = v w \n" +
-		"  #comment=\\\n#x\n" + // a comment (even indented) is not continued; the next line is a comment too
-		"cont=\\\n  #x\n" + // but a continued line starting with # is content
-		"last=end\\"
-	c := mustParse(t, text)
+	c := mustParse(t, syntaxText)
 	if c.TickTime != 2000 || c.DataDir != "/data/dir" || c.ClientPort != 2181 {
 		t.Fatalf("got tick %d dataDir %q clientPort %d", c.TickTime, c.DataDir, c.ClientPort)
 	}
