@@ -80,6 +80,7 @@ type conn struct {
 	rbuf    []byte
 	reply   replies
 	session int64
+	idle    time.Duration // close after this long without a request (0: never)
 }
 
 // replies holds one reusable record of each reply type the reader sends,
@@ -172,6 +173,11 @@ func (c *conn) handshake() error {
 		resp.SessionID, resp.Passwd = c.s.newSession()
 	}
 	c.session = resp.SessionID
+	if req.TimeOut > 0 {
+		// A live client sends something (at least a ping) every third of
+		// its session timeout; one silent for twice the timeout is gone.
+		c.idle = 2 * time.Duration(req.TimeOut) * time.Millisecond
+	}
 	out := proto.AppendConnectResponse(nil, &resp, hasReadOnly)
 	if _, err := c.nc.Write(out); err != nil {
 		return fmt.Errorf("noop: connect response: %w", err)
@@ -184,6 +190,9 @@ func (c *conn) handshake() error {
 // away, sends closeSession or sends something malformed.
 func (c *conn) readLoop() error {
 	for {
+		if c.idle > 0 && c.br.Buffered() < 4 {
+			c.nc.SetReadDeadline(time.Now().Add(c.idle))
+		}
 		frame, err := proto.ReadFrame(c.br, c.rbuf, c.s.maxBuffer)
 		if err != nil {
 			return err

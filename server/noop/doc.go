@@ -30,7 +30,9 @@
 //     record; an opcode it does not know: error UNIMPLEMENTED with an empty
 //     body, as upstream 3.8 answers.
 //
-// A frame larger than MaxBuffer, a frame too short for a RequestHeader, or a
+// A connection silent for twice its session timeout is closed (the noop
+// keeps no sessions, so this is all that "expiry" means here). A frame
+// larger than MaxBuffer, a frame too short for a RequestHeader, or a
 // body that does not decode closes that connection only. The four-letter
 // words ruok, isro, srvr and stat are answered when they are the first four
 // bytes of a connection.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,7 +220,12 @@ func (r *rawConn) write(b []byte) {
 // connect response frame.
 func (r *rawConn) handshake(readOnly bool) []byte {
 	r.t.Helper()
-	req := proto.Marshal(&proto.ConnectRequest{TimeOut: 12345, Passwd: make([]byte, 16)})
+	return r.handshakeTimeout(readOnly, 12345)
+}
+
+func (r *rawConn) handshakeTimeout(readOnly bool, timeoutMs int32) []byte {
+	r.t.Helper()
+	req := proto.Marshal(&proto.ConnectRequest{TimeOut: timeoutMs, Passwd: make([]byte, 16)})
 	if !readOnly {
 		req = req[:len(req)-1]
 	}
@@ -422,5 +428,81 @@ func TestServeReturnsOnCancel(t *testing.T) {
 func TestPasswordStable(t *testing.T) {
 	if !bytes.Equal(passwordFor(42), passwordFor(42)) || bytes.Equal(passwordFor(42), passwordFor(43)) {
 		t.Fatal("passwordFor is not a function of the session id")
+	}
+}
+
+func TestIdleConnectionClosed(t *testing.T) {
+	addr := startServer(t, &Server{})
+	r := dialRaw(t, addr)
+	r.handshakeTimeout(false, 50) // silent for 100 ms: gone
+	r.expectClosed()
+
+	// A client that keeps pinging within its timeout stays connected.
+	r = dialRaw(t, addr)
+	r.handshakeTimeout(false, 300)
+	for i := 0; i < 5; i++ {
+		time.Sleep(100 * time.Millisecond)
+		r.write(proto.AppendRequest(nil, proto.RequestHeader{Xid: proto.XidPing, Type: proto.OpPing}, nil))
+		if h, _ := r.reply(); h.Xid != proto.XidPing {
+			t.Fatalf("ping %d: reply xid %d", i, h.Xid)
+		}
+	}
+}
+
+// countingListener counts the Write calls made on accepted connections.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// TestRepliesBatched checks that replies to pipelined requests leave in
+// batches, not one write each.
+func TestRepliesBatched(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&Server{}).Serve(ctx, countingListener{ln, &writes}) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	r := dialRaw(t, ln.Addr().String())
+	r.handshake(false)
+	before := writes.Load()
+	const n = 200
+	var batch []byte
+	for i := 1; i <= n; i++ {
+		batch = proto.AppendRequest(batch, proto.RequestHeader{Xid: int32(i), Type: proto.OpExists}, &proto.ExistsRequest{Path: "/p"})
+	}
+	r.write(batch)
+	for i := 1; i <= n; i++ {
+		if h, _ := r.reply(); h.Xid != int32(i) {
+			t.Fatalf("reply %d has xid %d", i, h.Xid)
+		}
+	}
+	if w := writes.Load() - before; w > n/4 {
+		t.Fatalf("%d replies took %d writes; want them batched (at most %d)", n, w, n/4)
+	} else {
+		t.Logf("%d replies in %d writes", n, w)
 	}
 }
