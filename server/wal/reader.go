@@ -210,6 +210,11 @@ func validRecordIn(lf logFile, from int64) (int64, error) {
 // (every valid txn before it has been delivered; run Repair before writing)
 // and ErrCorrupt otherwise. Both come as a *RecordError naming the file and
 // offset.
+//
+// To read a log that is being written (a leader sending a follower the txns
+// it missed), stop at the last durable zxid by returning an error of your
+// own from fn: records after it may be half-written, and would read as a
+// torn tail.
 func ReadFrom(dir string, fromZxid int64, fn func(zxid int64, rec []byte) error) error {
 	files, err := listLogFiles(dir)
 	if err != nil {
