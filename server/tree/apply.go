@@ -233,9 +233,12 @@ func newStat(zxid, time, owner int64) proto.StatPersisted {
 
 // createNode is upstream DataTree.createNode.
 func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64, parentCVersion int32, zxid, time int64) (proto.Stat, proto.ErrCode) {
+	if path == "/" {
+		return proto.Stat{}, proto.ErrNodeExists
+	}
 	parentPath, name := parentOf(path)
 	parent := t.nodes[parentPath]
-	if parent == nil || path == "/" {
+	if parent == nil {
 		return proto.Stat{}, proto.ErrNoNode
 	}
 	ref := t.acls.convert(acl)

@@ -2,8 +2,11 @@ package tree
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/zkbench/zkbench/server/proto"
 )
@@ -121,4 +124,76 @@ func TestParentOf(t *testing.T) {
 			t.Errorf("parentOf(%q) = %q %q", c.path, p, n)
 		}
 	}
+}
+
+// javaValidate is a literal transcription of upstream
+// PathUtils.validatePath(String) over UTF-16 code units, with Go's UTF-8 to
+// UTF-16 conversion standing in for Java's decoding (invalid bytes become
+// U+FFFD). It returns "" for a valid path.
+func javaValidate(path string) string {
+	chars := utf16.Encode([]rune(path))
+	if len(chars) == 0 {
+		return "Path length must be > 0"
+	}
+	if chars[0] != '/' {
+		return "Path must start with / character"
+	}
+	if len(chars) == 1 {
+		return ""
+	}
+	if chars[len(chars)-1] == '/' {
+		return "Path must not end with / character"
+	}
+	reason := ""
+	lastc := uint16('/')
+	for i := 1; i < len(chars); lastc, i = chars[i], i+1 {
+		c := chars[i]
+		if c == 0 {
+			reason = fmt.Sprintf("null character not allowed @%d", i)
+			break
+		} else if c == '/' && lastc == '/' {
+			reason = fmt.Sprintf("empty node name specified @%d", i)
+			break
+		} else if c == '.' && lastc == '.' {
+			if chars[i-2] == '/' && (i+1 == len(chars) || chars[i+1] == '/') {
+				reason = fmt.Sprintf("relative paths not allowed @%d", i)
+				break
+			}
+		} else if c == '.' {
+			if chars[i-1] == '/' && (i+1 == len(chars) || chars[i+1] == '/') {
+				reason = fmt.Sprintf("relative paths not allowed @%d", i)
+				break
+			}
+		} else if c > 0 && c <= 0x1f || c >= 0x7f && c <= 0x9f || c >= 0xd800 && c <= 0xf8ff || c >= 0xfff0 {
+			reason = fmt.Sprintf("invalid character @%d", i)
+			break
+		}
+	}
+	if reason != "" {
+		return fmt.Sprintf("Invalid path string \"%s\" caused by %s", path, reason)
+	}
+	return ""
+}
+
+func FuzzValidatePath(f *testing.F) {
+	for _, c := range pathCases {
+		f.Add(c.path)
+	}
+	f.Add("/a/\xc3")
+	f.Add("/\u00e9\U0001F600/.")
+	f.Fuzz(func(t *testing.T, path string) {
+		got := pathProblem(path)
+		want := javaValidate(path)
+		if !utf8.ValidString(path) {
+			// Java would see U+FFFD in the quoted path; compare validity
+			// and reason only.
+			if (got == "") != (want == "") {
+				t.Fatalf("pathProblem(%q) = %q, Java-style %q", path, got, want)
+			}
+			return
+		}
+		if got != want {
+			t.Fatalf("pathProblem(%q) = %q, Java-style %q", path, got, want)
+		}
+	})
 }

@@ -23,6 +23,9 @@ type NodeRecord struct {
 // was visited, and a node created or deleted during the walk may or may not
 // be seen. Replaying the txns after the snapshot's starting zxid repairs
 // that. Walk stops at fn's first error and returns it.
+//
+// A snapshot writer does what upstream does: note LastZxid, take ACLCache,
+// then Walk, and store the ACL cache before the nodes.
 func (t *Tree) Walk(fn func(NodeRecord) error) error {
 	return t.walk("", fn)
 }

@@ -256,8 +256,13 @@ type NodeInfo struct {
 	TTL int64
 }
 
-// Lookup returns what the prep stage needs to know about a node.
+// Lookup returns what the prep stage needs to know about a node. Like
+// upstream's node map it also accepts "" for the root (what
+// path[:lastIndex("/")] gives for a child of the root).
 func (t *Tree) Lookup(path string) (NodeInfo, bool) {
+	if path == "" {
+		path = "/"
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	n := t.nodes[path]
