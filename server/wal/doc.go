@@ -86,6 +86,10 @@
 // which is Repair then ReadFrom) before it opens the log for writing; a torn
 // tail followed by a newer file would otherwise read as corruption.
 //
+// Unlike upstream's "TxnLogToolkit -r", which rewrites a bad checksum to
+// match the damaged bytes, nothing here ever keeps a record that fails its
+// checksum.
+//
 // Truncate (Zab's TRUNC) drops every txn after a zxid, deleting later files
 // first so that a crash part-way leaves a prefix of the history.
 //

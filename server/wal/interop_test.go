@@ -90,6 +90,36 @@ func TestIntegration_TxnLogToolkitReadsOurLog(t *testing.T) {
 			t.Fatalf("%s: want %q in:\n%s", name, want, text)
 		}
 	}
+
+	// Tear the last record of the newest file, Repair, and the tool reads
+	// the cut file to its new end cleanly.
+	last := files[len(files)-1]
+	path := filepath.Join(dir, LogName(last[0]))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := int64(headerSize)
+	for _, z := range last {
+		end += int64(recordOverhead + len(txn(z, fmt.Sprintf("/n%x", z), []byte(fmt.Sprintf("v%x", z)))))
+	}
+	copy(b[end-10:], "torn!")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Repair(dir, nil); err != nil || rep.File != LogName(last[0]) {
+		t.Fatalf("Repair = %+v, %v", rep, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "java", "-Xmx128m", "-cp", zkJar,
+		"org.apache.zookeeper.server.persistence.TxnLogToolkit", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("TxnLogToolkit on the repaired file: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("EOF reached after %d txns.", len(last)-1); !strings.Contains(string(out), want) || strings.Contains(string(out), "CRC ERROR") {
+		t.Fatalf("repaired file: want %q and no CRC error in:\n%s", want, out)
+	}
 }
 
 // TestIntegration_ReadJavaServerLog runs a standalone Java ZooKeeper 3.8,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // payloadFor is the deterministic test payload of zxid.
@@ -337,5 +338,24 @@ func TestForceSyncOff(t *testing.T) {
 	}
 	if out2.String() != "" {
 		t.Fatalf("ForceSync on logged %q", out2.String())
+	}
+}
+
+func TestSlowSyncWarning(t *testing.T) {
+	var out logBuffer
+	l, err := Open(t.TempDir(), Options{ForceSync: true, SlowSyncWarn: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&out, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.fsync = func(f *os.File) error { time.Sleep(5 * time.Millisecond); return fdatasync(f) }
+	if err := l.Append(1, payloadFor(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "fsync of the transaction log was slow") || !strings.Contains(s, "file=log.1") {
+		t.Fatalf("no slow-fsync warning; log: %q", s)
 	}
 }

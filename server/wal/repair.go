@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -234,11 +233,4 @@ func Recover(dir string, fromZxid int64, logger *slog.Logger, fn func(zxid int64
 		return rep, err
 	}
 	return rep, nil
-}
-
-// errIsRecord reports whether err is a *RecordError (used by tests).
-func errIsRecord(err error) (*RecordError, bool) {
-	var re *RecordError
-	ok := errors.As(err, &re)
-	return re, ok
 }

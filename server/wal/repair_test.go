@@ -421,3 +421,10 @@ func TestRecover(t *testing.T) {
 		t.Fatalf("callback error came back as %v", err)
 	}
 }
+
+// errIsRecord returns err's *RecordError, if it has one.
+func errIsRecord(err error) (*RecordError, bool) {
+	var re *RecordError
+	ok := errors.As(err, &re)
+	return re, ok
+}
