@@ -1,0 +1,256 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// javaInstalled reports why Java ZooKeeper tests cannot run ("" if they can).
+func javaMissing() string {
+	if _, err := os.Stat(filepath.Join(debianJavaDir, "zookeeper.jar")); err != nil {
+		return "Java ZooKeeper is NOT INSTALLED (apt-get install -y zookeeper): skipping a test that needs it"
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return "java is NOT IN PATH (apt-get install -y zookeeper): skipping a test that needs it"
+	}
+	return ""
+}
+
+// impls lists the providers the process tests run against: java always
+// (skipped loudly if missing), go when TestMain could build cmd/zkserver.
+func impls(t *testing.T) []string {
+	out := []string{ImplJava}
+	if zkserverBin != "" {
+		out = append(out, ImplGo)
+	}
+	return out
+}
+
+// startEnsemble starts an ensemble for a test and makes sure, in
+// t.Cleanup, that it is closed and that no process it started survives.
+func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
+	t.Helper()
+	switch o.Impl {
+	case ImplJava:
+		if why := javaMissing(); why != "" {
+			t.Skip(why)
+		}
+		if o.JavaHeap == "" {
+			o.JavaHeap = "128m"
+		}
+		o.JavaOpts = append([]string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"}, o.JavaOpts...)
+	case ImplGo:
+		if zkserverBin == "" {
+			t.Skip("cmd/zkserver could not be built: skipping the go provider")
+		}
+		o.GoCommand = []string{zkserverBin, "start-foreground"}
+	}
+	if o.RunDir == "" {
+		o.RunDir = t.TempDir()
+	}
+	if o.TickTime == 0 {
+		o.TickTime = 500
+	}
+	e, err := Start(ctx, o)
+	if err != nil && o.Impl == ImplGo && strings.Contains(err.Error(), "not implemented") {
+		t.Skipf("THE GO SERVER CANNOT RUN THIS YET (skipping the go provider): %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Start(%s, %d servers): %v", o.Impl, o.Servers, err)
+	}
+	t.Cleanup(func() {
+		pids := allPIDs(e)
+		if err := e.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		assertDead(t, pids)
+		if t.Failed() {
+			dumpLogs(t, e)
+		}
+	})
+	return e
+}
+
+func allPIDs(e *Ensemble) []int {
+	var pids []int
+	for _, s := range e.Stats() {
+		pids = append(pids, s.PIDs...)
+	}
+	return pids
+}
+
+// assertDead fails if any pid is still a live (non-zombie) process.
+func assertDead(t *testing.T, pids []int) {
+	t.Helper()
+	if len(pids) == 0 {
+		t.Error("no pids recorded")
+	}
+	for _, pid := range pids {
+		if pidAlive(pid) {
+			t.Errorf("process %d outlived its ensemble", pid)
+		}
+	}
+}
+
+func dumpLogs(t *testing.T, e *Ensemble) {
+	for _, m := range e.Members() {
+		if m.Dir == "" {
+			continue
+		}
+		t.Logf("server %d log tail:\n%s", m.ID, lastLines(logTail(m.Dir), 20))
+	}
+}
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestIntegration_Standalone(t *testing.T) {
+	for _, impl := range impls(t) {
+		t.Run(impl, func(t *testing.T) {
+			e := startEnsemble(t, testCtx(t, 60*time.Second), Options{Impl: impl, Servers: 1})
+			ms := e.Members()
+			if len(ms) != 1 || ms[0].Role != RoleStandalone || !ms[0].Running || ms[0].PID == 0 {
+				t.Fatalf("members %+v", ms)
+			}
+			if id, ok := e.Leader(); !ok || id != 1 {
+				t.Fatalf("Leader() = %d, %v", id, ok)
+			}
+			cfg, err := os.ReadFile(filepath.Join(ms[0].Dir, "zoo.cfg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(cfg), "server.") {
+				t.Errorf("standalone config has server lines:\n%s", cfg)
+			}
+			st := e.Stats()
+			if len(st) != 1 || st[0].CPUSeconds < 0 || st[0].PeakRSSKiB <= 0 {
+				t.Errorf("stats %+v", st)
+			}
+			if err := e.Restart(1); !errors.Is(err, ErrRunning) {
+				t.Errorf("Restart of a running server: %v, want ErrRunning", err)
+			}
+			if err := e.Partition(1); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Partition without proxy: %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+func TestIntegration_KillLeaderElectsNew(t *testing.T) {
+	for _, impl := range impls(t) {
+		t.Run(impl, func(t *testing.T) {
+			ctx := testCtx(t, 90*time.Second)
+			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3, LeaderServes: true})
+			old, ok := e.Leader()
+			if !ok {
+				t.Fatal("no leader after start")
+			}
+			oldEpoch := e.Members()[old-1].Epoch
+			if err := e.Kill(old); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Kill(old); !errors.Is(err, ErrNotRunning) {
+				t.Fatalf("second Kill: %v, want ErrNotRunning", err)
+			}
+			if err := e.WaitServing(ctx); err != nil {
+				t.Fatal(err)
+			}
+			nl, ok := e.Leader()
+			if !ok || nl == old {
+				t.Fatalf("leader after kill: %d %v (old %d)", nl, ok, old)
+			}
+			if ep := e.Members()[nl-1].Epoch; ep <= oldEpoch {
+				t.Errorf("new leader's epoch %d, old %d", ep, oldEpoch)
+			}
+			if err := e.Restart(old); err != nil {
+				t.Fatal(err)
+			}
+			waitRole(t, ctx, e, old, RoleFollower)
+			sawNew := false
+			for _, s := range e.Timeline() {
+				if s.ID == nl && s.Role == RoleLeader {
+					sawNew = true
+				}
+			}
+			if !sawNew {
+				t.Errorf("timeline lacks the new leader: %+v", e.Timeline())
+			}
+		})
+	}
+}
+
+// waitRole waits until server id is seen in role want.
+func waitRole(t *testing.T, ctx context.Context, e *Ensemble, id int, want Role) {
+	t.Helper()
+	for {
+		if got := e.poll(ctx, id); got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("server %d never became %s: members %+v", id, want, e.Members())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestIntegration_FreezeThaw(t *testing.T) {
+	for _, impl := range impls(t) {
+		t.Run(impl, func(t *testing.T) {
+			ctx := testCtx(t, 90*time.Second)
+			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3})
+			l, _ := e.Leader()
+			f := l%3 + 1
+			if err := e.Freeze(f); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Freeze(f); !errors.Is(err, ErrFrozen) {
+				t.Fatalf("second Freeze: %v", err)
+			}
+			if m := e.Members()[f-1]; !m.Frozen || procState(m.PID) != 'T' {
+				t.Fatalf("frozen member %+v state %c", m, procState(m.PID))
+			}
+			// Two of three still make a quorum.
+			if err := e.WaitServing(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Thaw(f); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Thaw(f); !errors.Is(err, ErrNotFrozen) {
+				t.Fatalf("second Thaw: %v", err)
+			}
+			waitRole(t, ctx, e, f, RoleFollower)
+			// A frozen server can still be killed and restarted.
+			if err := e.Freeze(f); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Kill(f); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Restart(f); err != nil {
+				t.Fatal(err)
+			}
+			waitRole(t, ctx, e, f, RoleFollower)
+		})
+	}
+}
+
+func procState(pid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return b[i+2]
+}
