@@ -11,25 +11,14 @@ import (
 	"github.com/zkbench/zkbench/server/proto"
 )
 
-// txn returns the log payload of a create txn: TxnHeader + CreateTxn,
-// encoded with the proto primitives the way upstream serializes them.
+// txn returns the log payload of a create txn, TxnHeader + CreateTxn, as
+// server/proto encodes them (byte for byte what upstream writes).
 func txn(zxid int64, path string, data []byte) []byte {
 	var e proto.Encoder
-	// TxnHeader
-	e.Long(0x1000000abcd)        // clientId (session)
-	e.Int(int32(zxid & 0xffff))  // cxid
-	e.Long(zxid)                 // zxid
-	e.Long(1_700_000_000_000)    // time (ms)
-	e.Int(int32(proto.OpCreate)) // type
-	// CreateTxn
-	e.String(path)
-	e.Buffer(data)
-	e.Int(1) // one ACL: world:anyone, all perms
-	e.Int(proto.PermAll)
-	e.String(proto.AnyoneID.Scheme)
-	e.String(proto.AnyoneID.ID)
-	e.Bool(false) // ephemeral
-	e.Int(1)      // parentCVersion
+	hdr := proto.TxnHeader{ClientID: 0x1000000abcd, Cxid: int32(zxid & 0xffff), Zxid: zxid, Time: 1_700_000_000_000, Type: proto.OpCreate}
+	hdr.Encode(&e)
+	body := proto.CreateTxn{Path: path, Data: data, ACL: proto.OpenACLUnsafe, ParentCVersion: 1}
+	body.Encode(&e)
 	return e.Bytes()
 }
 
