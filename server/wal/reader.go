@@ -39,7 +39,10 @@ func (w *window) at(pos int64, n int) ([]byte, error) {
 	if keep > 0 {
 		copy(next, w.buf[pos-w.off:]) // copy handles the overlap
 	}
-	if _, err := w.f.ReadAt(next[keep:], pos+int64(keep)); err != nil && err != io.EOF {
+	if n, err := w.f.ReadAt(next[keep:], pos+int64(keep)); n < fill-keep {
+		if err == io.EOF {
+			err = fmt.Errorf("file shrank while being read: %w", io.ErrUnexpectedEOF)
+		}
 		return nil, err
 	}
 	w.off, w.buf = pos, next
