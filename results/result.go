@@ -140,6 +140,16 @@ type Driver struct {
 	CPUPer10kOps float64 `json:"cpu_per_10k_ops"`
 	// CPUCores is the average number of cores the driver used.
 	CPUCores float64 `json:"cpu_cores"`
+	// Unfinished counts, in open loop, the operations scheduled in the
+	// measured part that had not completed when it ended: the schedule fell
+	// behind (a stalled server, or a saturated driver). Their latency is at
+	// least the time from their intended start to the end of the run, and
+	// it is missing from the histograms.
+	Unfinished int64 `json:"unfinished,omitempty"`
+	// Reconnects counts sessions re-established after a lost connection.
+	Reconnects int64 `json:"reconnects"`
+	// Expirations counts sessions the servers expired.
+	Expirations int64 `json:"expirations"`
 	// MachineBusy is the fraction (0..1) of the whole machine's CPU that
 	// was busy over the measured part, or -1 if unknown.
 	MachineBusy float64 `json:"machine_busy"`

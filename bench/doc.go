@@ -1,0 +1,45 @@
+// Package bench is zkbench's load driver. Run applies a workloads.Spec to a
+// ZooKeeper ensemble and returns a results.Result.
+//
+// Run, in order:
+//
+//  1. validates the spec and options, and dials every member it was given,
+//     failing fast (ErrUnreachable, naming the address) before anything
+//     starts;
+//  2. sets up the key space (Spec.Keys znodes of Spec.ValueSize bytes under
+//     Options.Root) over one admin session;
+//  3. opens one session per simulated client (go-zookeeper/zk), placed on
+//     the members round-robin or on followers only (Options.Placement);
+//  4. runs the warm-up, then the measured part, and stops cleanly at the
+//     deadline or when ctx is cancelled, keeping partial results;
+//  5. closes the sessions and returns the result.
+//
+// Pacing. In closed loop each client keeps up to Spec.Outstanding requests
+// in flight on its session, as ZooKeeper's own load generator
+// (zookeeper-it GenerateLoad) kept 100, so that a few hundred clients
+// saturate an ensemble; Outstanding 1 is a strictly synchronous client.
+// go-zookeeper/zk has no asynchronous API, but its Conn is safe for
+// concurrent use and pipelines requests, so a client is Outstanding
+// goroutines sharing one *zk.Conn. In open loop operations are issued at
+// Spec.Rate in total, each client on a fixed schedule
+// (workloads.Spec.IntendedStart), and every latency is measured from the
+// operation's intended start: when the server stalls, the operations that
+// should have started during the stall carry the stall in their latency
+// (coordinated omission corrected). The naive latency, from the actual send,
+// is kept beside it (results.Result.Service).
+//
+// Recording. Latencies go into HDR histograms per operation type for the
+// whole measured part, and per 100 ms interval (throughput, errors by kind,
+// percentiles, the driver's CPU). Operations that started during warm-up are
+// not recorded. An operation counts in the histograms when it started inside
+// the measured part, and in the series interval in which it completed.
+//
+// Reconnects. go-zookeeper's default host provider shuffles the members and
+// pauses one second after each full round of servers it could not reach,
+// and its dialer waits up to a second; that would hide how fast servers
+// recover. Run uses ReconnectTight by default (its own zk.HostProvider:
+// the client's own member first, no shuffle, a short pause after a full
+// round, a short dial timeout). The policy used is recorded in the result.
+//
+// Run has no global state; everything comes in through Options.
+package bench

@@ -1,0 +1,268 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/bench/internal/fakezk"
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/workloads"
+)
+
+func startFake(t *testing.T, delay time.Duration) *fakezk.Server {
+	t.Helper()
+	s, err := fakezk.Start(fakezk.Options{Delay: delay, ValueSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func fakeSpec() workloads.Spec {
+	s := workloads.Default()
+	s.Name = "fake"
+	s.Clients = 4
+	s.Outstanding = 2
+	s.Keys = 50
+	s.Warmup = 200 * time.Millisecond
+	s.Duration = time.Second
+	return s
+}
+
+// The server answers after exactly 2 ms; the driver must report a median no
+// lower than that (it cannot be faster than the server) and not much
+// higher (what it adds itself is small).
+func TestFakeClosedLoopLatencyIsTruthful(t *testing.T) {
+	const delay = 2 * time.Millisecond
+	srv := startFake(t, delay)
+	spec := fakeSpec()
+	spec.SetMix([]workloads.OpWeight{
+		{Op: workloads.GetData, Weight: 3}, {Op: workloads.SetData, Weight: 1},
+		{Op: workloads.Exists, Weight: 1}, {Op: workloads.GetChildren, Weight: 1},
+		{Op: workloads.CreateDelete, Weight: 1}, {Op: workloads.Multi, Weight: 1},
+	})
+	var prog bytes.Buffer
+	res, err := Run(context.Background(), Options{
+		Spec:     spec,
+		Targets:  []Target{{Addr: srv.Addr(), Role: RoleStandalone, ID: 1}},
+		Progress: &prog,
+		TTY:      false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prog.Len() != 0 {
+		t.Errorf("progress written although not a terminal: %q", prog.String())
+	}
+	if res.Stop != results.StopDeadline || res.Measured != spec.Duration {
+		t.Errorf("stop %q after %v", res.Stop, res.Measured)
+	}
+	for _, op := range []string{"getData", "setData", "exists", "getChildren", "multi"} {
+		st := res.Ops[op]
+		if st == nil || st.Count == 0 {
+			t.Fatalf("no %s operations recorded: %+v", op, res.Ops)
+		}
+		if len(st.Errors) > 0 {
+			t.Errorf("%s errors: %v", op, st.Errors)
+		}
+		p50 := st.Latency.P50
+		if p50 < delay || p50 > delay+delay/2 {
+			t.Errorf("%s p50 %v, want within [%v, %v]", op, p50, delay, delay+delay/2)
+		}
+	}
+	// createDelete is two round trips.
+	if p50 := res.Ops["createDelete"].Latency.P50; p50 < 2*delay || p50 > 3*delay {
+		t.Errorf("createDelete p50 %v, want about %v", p50, 2*delay)
+	}
+	// 8 requests in flight, each taking ~2 ms: about 4,000 ops/s; the
+	// series must account for every successful operation.
+	sum := results.Summarize(res)
+	var seriesOps int64
+	for _, iv := range res.Series {
+		seriesOps += iv.Ops
+	}
+	if len(res.Series) != 10 {
+		t.Errorf("%d intervals, want 10", len(res.Series))
+	}
+	if seriesOps > sum.Ops || seriesOps < sum.Ops-int64(spec.Clients*spec.Outstanding) {
+		t.Errorf("series counts %d ops, totals %d", seriesOps, sum.Ops)
+	}
+	if sum.Throughput.Mean < 1000 || sum.Throughput.Mean > 4100 {
+		t.Errorf("throughput %.0f ops/s, want at most 8 in flight / 2 ms = 4000", sum.Throughput.Mean)
+	}
+	if res.Driver.CPUSeconds <= 0 || res.Driver.CPUPer10kOps <= 0 {
+		t.Errorf("driver CPU not measured: %+v", res.Driver)
+	}
+	if !strings.HasPrefix(res.Driver.Reconnect, "tight") || res.Ensemble.Members[0].Clients != spec.Clients {
+		t.Errorf("driver/ensemble not recorded: %+v %+v", res.Driver, res.Ensemble)
+	}
+	if got := srv.Sessions(); got != int64(spec.Clients)+1 {
+		t.Errorf("server saw %d sessions, want %d clients + 1 admin", got, spec.Clients)
+	}
+}
+
+// In open loop a 1 s stall must show in the tail of the corrected latency;
+// the naive (service-time) measurement of the same run hides it.
+func TestFakeOpenLoopShowsStall(t *testing.T) {
+	// A fast server (0.2 ms); 4 clients at 250 ops/s each, one request in
+	// flight per client: the driver has ample slack and catches up quickly
+	// after the stall. Of the 5,000 operations only the 4 in flight when
+	// the stall began take ~1 s as the naive measurement sees them
+	// (< 0.1 %, so below its p99.9).
+	const delay = 200 * time.Microsecond
+	srv := startFake(t, delay)
+	spec := fakeSpec()
+	spec.Clients = 4
+	spec.Outstanding = 1
+	spec.Mode = workloads.Open
+	spec.Rate = 1000
+	spec.Warmup = 200 * time.Millisecond
+	spec.Duration = 5 * time.Second
+	events := make(chan results.Event, 1)
+	go func() {
+		time.Sleep(spec.Warmup + 500*time.Millisecond)
+		srv.Stall(time.Second)
+		events <- results.Event{Name: "stall", Detail: "1s"}
+	}()
+	res, err := Run(context.Background(), Options{
+		Spec:    spec,
+		Targets: []Target{{Addr: srv.Addr()}},
+		Events:  events,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Ops["getData"]
+	if st == nil || st.Service == nil {
+		t.Fatalf("no open-loop stats: %+v", res.Ops)
+	}
+	t.Logf("corrected: p50 %v p99 %v p99.9 %v max %v", st.Latency.P50, st.Latency.P99, st.Latency.P999, st.Latency.Max)
+	t.Logf("naive:     p50 %v p99 %v p99.9 %v max %v", st.Service.P50, st.Service.P99, st.Service.P999, st.Service.Max)
+	if st.Latency.P999 < 900*time.Millisecond {
+		t.Errorf("corrected p99.9 %v: the 1 s stall is missing from the tail", st.Latency.P999)
+	}
+	if st.Latency.P99 < 300*time.Millisecond {
+		t.Errorf("corrected p99 %v: a third of the run's operations were held up, up to 1 s", st.Latency.P99)
+	}
+	// On an idle machine the naive p99.9 is a few milliseconds; on a
+	// machine so busy that the driver itself is delayed it grows, but stays
+	// far below the corrected tail.
+	if st.Service.P999 > st.Latency.P999/2 {
+		t.Errorf("naive p99.9 %v vs corrected %v: expected the naive measurement to hide the stall", st.Service.P999, st.Latency.P999)
+	}
+	if st.Service.Max < 900*time.Millisecond {
+		t.Errorf("naive max %v: the operations in flight during the stall took ~1 s", st.Service.Max)
+	}
+	// Roughly the target rate was issued.
+	total := st.Count
+	for _, n := range st.Errors {
+		total += n
+	}
+	if want := int64(spec.Rate * spec.Duration.Seconds()); total+res.Driver.Unfinished != want {
+		t.Errorf("%d operations + %d unfinished in %v at %v/s, want %d", total, res.Driver.Unfinished, spec.Duration, spec.Rate, want)
+	}
+	if total < 4800 {
+		t.Logf("only %d of 5000 scheduled operations completed: is the machine overloaded?", total)
+	}
+	if len(res.Events) != 1 || res.Events[0].At < 400*time.Millisecond || res.Events[0].At > time.Second {
+		t.Errorf("stall event not stamped: %+v", res.Events)
+	}
+	// The stall shows in the series: some interval has p99 near a second.
+	var worst time.Duration
+	for _, iv := range res.Series {
+		worst = max(worst, iv.Max)
+	}
+	if worst < 900*time.Millisecond {
+		t.Errorf("worst interval max %v", worst)
+	}
+}
+
+// Cancelling mid-run stops promptly and keeps what was measured.
+func TestFakeCancelKeepsPartialResults(t *testing.T) {
+	srv := startFake(t, time.Millisecond)
+	spec := fakeSpec()
+	spec.Duration = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(spec.Warmup+700*time.Millisecond, cancel)
+	t0 := time.Now()
+	res, err := Run(ctx, Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took > 10*time.Second {
+		t.Errorf("took %v to stop", took)
+	}
+	if res.Stop != results.StopCancelled || res.Measured < 600*time.Millisecond || res.Measured > 2*time.Second {
+		t.Errorf("stop %q measured %v", res.Stop, res.Measured)
+	}
+	if res.Ops["getData"] == nil || res.Ops["getData"].Count == 0 || len(res.Series) < 6 || len(res.Series) > 20 {
+		t.Errorf("partial results lost: %d intervals, ops %+v", len(res.Series), res.Ops)
+	}
+}
+
+func TestBadInputFailsBeforeStarting(t *testing.T) {
+	srv := startFake(t, 0)
+	good := Options{Spec: fakeSpec(), Targets: []Target{{Addr: srv.Addr()}}}
+	cases := []struct {
+		name string
+		edit func(*Options)
+		want error
+		text string
+	}{
+		{"percent", func(o *Options) { o.Spec.ReadPercent = 150 }, workloads.ErrInvalidSpec, "read_percent"},
+		{"clients", func(o *Options) { o.Spec.Clients = 0 }, workloads.ErrInvalidSpec, "clients"},
+		{"size", func(o *Options) { o.Spec.ValueSize = -1 }, workloads.ErrInvalidSpec, "value_size"},
+		{"op", func(o *Options) { o.Spec.Mix = []workloads.OpWeight{{Op: 42, Weight: 1}} }, workloads.ErrInvalidSpec, "mix[0].op"},
+		{"targets", func(o *Options) { o.Targets = nil }, ErrInvalidOptions, "Targets"},
+		{"placement", func(o *Options) { o.Placement = "everywhere" }, ErrInvalidOptions, "Placement"},
+		{"no followers", func(o *Options) { o.Placement = Followers }, ErrInvalidOptions, "follower"},
+		{"address", func(o *Options) { o.Targets = []Target{{Addr: "nohost"}} }, ErrInvalidOptions, "nohost"},
+	}
+	for _, c := range cases {
+		o := good
+		c.edit(&o)
+		_, err := Run(context.Background(), o)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%s: want %v naming %q, got %v", c.name, c.want, c.text, err)
+		}
+	}
+	if n := srv.Sessions(); n != 0 {
+		t.Errorf("bad input opened %d sessions", n)
+	}
+}
+
+func TestUnreachableFailsFast(t *testing.T) {
+	// A port nothing listens on: bind and close.
+	srv := startFake(t, 0)
+	dead := srv.Addr()
+	srv.Close()
+	o := Options{Spec: fakeSpec(), Targets: []Target{{Addr: dead, Role: RoleFollower}}}
+	t0 := time.Now()
+	_, err := Run(context.Background(), o)
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), dead) {
+		t.Errorf("want ErrUnreachable naming %s, got %v", dead, err)
+	}
+	if took := time.Since(t0); took > 3*time.Second {
+		t.Errorf("took %v to fail", took)
+	}
+}
+
+func TestProgressLineOnTTY(t *testing.T) {
+	srv := startFake(t, time.Millisecond)
+	spec := fakeSpec()
+	spec.Duration = 2 * time.Second
+	var prog bytes.Buffer
+	_, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, Progress: &prog, TTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := prog.String()
+	if strings.Count(out, "\r") != 2 || !strings.Contains(out, "ops/s") || !strings.Contains(out, "p99") || !strings.HasSuffix(out, "\n") {
+		t.Errorf("progress output %q", out)
+	}
+}

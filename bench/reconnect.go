@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// orderedHosts is the tight reconnect policy's zk.HostProvider. It ignores
+// the (shuffled) list zk.Connect passes to Init and uses its own order: the
+// client's member first, then the others. After a full round without a
+// successful connection it sleeps pause itself and never reports
+// retryStart, so go-zookeeper's fixed 1 s pause never happens.
+type orderedHosts struct {
+	mu      sync.Mutex
+	servers []string
+	pause   time.Duration
+	curr    int
+	last    int // index of the last server connected to, -1 before any
+	tried   int // servers tried since the last success
+}
+
+var _ zk.HostProvider = (*orderedHosts)(nil)
+
+func newOrderedHosts(servers []string, pause time.Duration) *orderedHosts {
+	return &orderedHosts{servers: servers, pause: pause, curr: -1, last: -1}
+}
+
+// Init implements zk.HostProvider; the order given at construction wins.
+func (h *orderedHosts) Init([]string) error {
+	if len(h.servers) == 0 {
+		return fmt.Errorf("bench: no servers")
+	}
+	return nil
+}
+
+// Len implements zk.HostProvider.
+func (h *orderedHosts) Len() int { return len(h.servers) }
+
+// Next implements zk.HostProvider.
+func (h *orderedHosts) Next() (string, bool) {
+	h.mu.Lock()
+	if h.tried >= len(h.servers) {
+		h.tried = 0
+		h.mu.Unlock()
+		time.Sleep(h.pause) // the connect loop's goroutine: nothing else waits on it
+		h.mu.Lock()
+	}
+	h.curr = (h.curr + 1) % len(h.servers)
+	h.tried++
+	s := h.servers[h.curr]
+	h.mu.Unlock()
+	return s, false
+}
+
+// Connected implements zk.HostProvider.
+func (h *orderedHosts) Connected() {
+	h.mu.Lock()
+	h.last = h.curr
+	h.tried = 0
+	h.mu.Unlock()
+}
+
+// clientServers returns the connection list of a client whose own member is
+// serving[primary]: that member first, then the others in order.
+func clientServers(serving []Target, primary int) []string {
+	out := make([]string, 0, len(serving))
+	for i := range serving {
+		out = append(out, serving[(primary+i)%len(serving)].Addr)
+	}
+	return out
+}
+
+// dial opens a session for one client (asynchronously: the session is
+// established in the background and reported to cb).
+func (o Options) dial(servers []string, logger *slog.Logger, cb zk.EventCallback) (*zk.Conn, error) {
+	opts := optList(
+		zk.WithLogger(zkLogger{logger}),
+		zk.WithLogInfo(false),
+		zk.WithEventCallback(cb),
+	)
+	if o.Reconnect.Mode == ReconnectTight {
+		timeout := o.Reconnect.DialTimeout
+		opts = append(opts,
+			zk.WithHostProvider(newOrderedHosts(servers, o.Reconnect.RoundPause)),
+			zk.WithDialer(func(network, addr string, _ time.Duration) (net.Conn, error) {
+				return net.DialTimeout(network, addr, timeout)
+			}))
+	}
+	conn, _, err := zk.Connect(servers, o.SessionTimeout, opts...)
+	return conn, err
+}
+
+// optList lets the compiler name go-zookeeper's unexported option type.
+func optList[T any](v ...T) []T { return v }
+
+// zkLogger sends go-zookeeper's log lines to slog at debug level.
+type zkLogger struct{ l *slog.Logger }
+
+func (z zkLogger) Printf(format string, args ...any) {
+	z.l.Debug(fmt.Sprintf(format, args...), "source", "go-zookeeper")
+}
