@@ -22,9 +22,10 @@
 //
 //   - Paths given to reads and Apply are already validated (ValidatePath).
 //   - The prep stage computes sequence suffixes and CreateTxn.ParentCVersion
-//     from the parent's stored cversion (NodeInfo.Persisted.Cversion + 1),
-//     not from the client-visible cversion in NodeInfo.Stat: upstream stores
-//     the number of child creations and reports cversion*2-numChildren.
+//     from the parent's stored cversion: NodeInfo.Stat.Cversion (+1), which
+//     is the stored value, not the client-visible one (NodeInfo.ClientStat):
+//     upstream stores the number of child creations and reports
+//     creations*2-numChildren to clients.
 //   - Apply never fails for a txn the prep stage produced; it tolerates
 //     replays (NodeExists on create, NoNode on delete) the way upstream's
 //     DataTree.processTxn does, and the error is reported in Result.Err.

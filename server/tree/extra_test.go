@@ -82,7 +82,8 @@ func TestContainersAndTTLs(t *testing.T) {
 		t.Fatalf("container create result %+v (Java reports owner 0)", r)
 	}
 	info, _ := tr.Lookup("/c")
-	if info.Kind != KindContainer || info.Persisted.EphemeralOwner != ContainerOwner {
+	if info.Kind != KindContainer || info.Persisted.EphemeralOwner != ContainerOwner ||
+		info.Stat.EphemeralOwner != ContainerOwner || info.ClientStat.EphemeralOwner != 0 {
 		t.Fatalf("container info %+v", info)
 	}
 	r = mk(proto.OpCreateTTL, &proto.CreateTTLTxn{Path: "/t", ParentCVersion: a.parentCV("/t"), TTL: 5000})

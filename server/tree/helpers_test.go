@@ -63,7 +63,7 @@ func (a *applier) parentCV(path string) int32 {
 	if !ok {
 		return -1
 	}
-	return info.Persisted.Cversion + 1
+	return info.Stat.Cversion + 1 // what the prep stage uses
 }
 
 func (a *applier) create(path string, data []byte, session int64) Result {

@@ -239,12 +239,18 @@ func (t *Tree) SessionEphemerals(sessionID int64) []string {
 
 // NodeInfo is what the prep stage needs to know about a node.
 type NodeInfo struct {
-	// Stat is the stat as clients see it.
+	// Stat is the node's stat as upstream's prep stage sees it (its
+	// ChangeRecord): Cversion is the STORED cversion, which counts child
+	// creations only, so sequence suffixes and CreateTxn.ParentCVersion
+	// (= Cversion+1) come straight from it; EphemeralOwner is the raw
+	// owner (ContainerOwner and TTLOwner encodings included). NumChildren
+	// and DataLength are filled in. Clients must be shown ClientStat.
 	Stat proto.Stat
-	// Persisted is the stored stat. Its Cversion counts child creations:
-	// sequence suffixes and CreateTxn.ParentCVersion (= Cversion+1) come
-	// from it. Its EphemeralOwner is the raw owner (TTL and container
-	// encodings included).
+	// ClientStat is the stat as clients see it (GetData, Exists, ...):
+	// cversion reported as creations*2-numChildren (creations plus
+	// deletions) and container/TTL owners shown as 0.
+	ClientStat proto.Stat
+	// Persisted is the stored stat, as snapshots hold it.
 	Persisted proto.StatPersisted
 	// ACL is the node's ACL (shared: do not modify).
 	ACL []proto.ACL
@@ -269,9 +275,14 @@ func (t *Tree) Lookup(path string) (NodeInfo, bool) {
 	if n == nil {
 		return NodeInfo{}, false
 	}
+	client := n.clientStat()
+	prep := client
+	prep.Cversion = n.stat.Cversion
+	prep.EphemeralOwner = n.stat.EphemeralOwner
 	info := NodeInfo{
-		Stat:      n.clientStat(),
-		Persisted: n.stat,
+		Stat:       prep,
+		ClientStat: client,
+		Persisted:  n.stat,
 		ACL:       t.acls.get(n.acl),
 		Children:  len(n.children),
 		Kind:      KindOf(n.stat.EphemeralOwner),

@@ -86,8 +86,13 @@ func TestCreateStats(t *testing.T) {
 	if st.Cversion != 2 || st.NumChildren != 0 || st.Pzxid != z3 {
 		t.Fatalf("parent after delete = %+v", st)
 	}
-	if info, _ := tr.Lookup("/a"); info.Persisted.Cversion != 1 {
-		t.Fatalf("persisted cversion after delete = %d, want 1", info.Persisted.Cversion)
+	if info, _ := tr.Lookup("/a"); info.Persisted.Cversion != 1 || info.Stat.Cversion != 1 || info.ClientStat.Cversion != 2 {
+		t.Fatalf("Lookup after delete: stored cversion %d, prep stat %d, client stat %d; want 1, 1, 2",
+			info.Persisted.Cversion, info.Stat.Cversion, info.ClientStat.Cversion)
+	}
+	// Java 3.8.0 names the next sequential child of /a ...0000000001.
+	if info, _ := tr.Lookup("/a"); info.Stat.Cversion != 1 {
+		t.Fatal("sequence suffix would differ from Java")
 	}
 	if got := tr.Ephemerals(0x77, ""); len(got) != 0 {
 		t.Fatalf("ephemerals after delete = %v", got)
