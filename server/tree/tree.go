@@ -283,9 +283,9 @@ func (t *Tree) Lookup(path string) (NodeInfo, bool) {
 		Stat:       prep,
 		ClientStat: client,
 		Persisted:  n.stat,
-		ACL:       t.acls.get(n.acl),
-		Children:  len(n.children),
-		Kind:      KindOf(n.stat.EphemeralOwner),
+		ACL:        t.acls.get(n.acl),
+		Children:   len(n.children),
+		Kind:       KindOf(n.stat.EphemeralOwner),
 	}
 	if info.Kind == KindTTL {
 		info.TTL = TTLOf(n.stat.EphemeralOwner)
