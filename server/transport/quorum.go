@@ -1,0 +1,220 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/zkbench/zkbench/server/proto"
+)
+
+// DefaultMaxPacket bounds the data of one quorum packet read from a stream,
+// like upstream's jute.maxbuffer (1 MiB).
+const DefaultMaxPacket = 1 << 20
+
+// maxAuthIDs bounds the auth info vector of a quorum packet.
+const maxAuthIDs = 64
+
+// QuorumConn is a stream of proto.QuorumPacket records between a leader
+// and a learner. One goroutine may Send (and Flush) while another Recvs.
+type QuorumConn struct {
+	c         net.Conn
+	br        *bufio.Reader
+	maxPacket int
+
+	wmu sync.Mutex // guards bw and enc
+	bw  *bufio.Writer
+	enc *proto.Encoder
+
+	rbuf []byte
+}
+
+func newQuorumConn(c net.Conn) *QuorumConn {
+	return &QuorumConn{
+		c: c, br: bufio.NewReaderSize(c, 64<<10), bw: bufio.NewWriterSize(c, 64<<10),
+		enc: proto.NewEncoder(nil), maxPacket: DefaultMaxPacket,
+	}
+}
+
+// SetMaxPacket sets the largest packet data Recv accepts (default
+// DefaultMaxPacket).
+func (q *QuorumConn) SetMaxPacket(n int) { q.maxPacket = n }
+
+// Send buffers p for writing; call Flush to push it out.
+func (q *QuorumConn) Send(p *proto.QuorumPacket) error {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	q.enc.Reset()
+	p.Encode(q.enc)
+	if _, err := q.bw.Write(q.enc.Bytes()); err != nil {
+		return fmt.Errorf("transport: quorum send to %s: %w", q.c.RemoteAddr(), err)
+	}
+	return nil
+}
+
+// Flush writes buffered packets.
+func (q *QuorumConn) Flush() error {
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	if err := q.bw.Flush(); err != nil {
+		return fmt.Errorf("transport: quorum flush to %s: %w", q.c.RemoteAddr(), err)
+	}
+	return nil
+}
+
+// Recv reads the next packet. Data longer than the maximum packet size,
+// negative lengths and oversized auth vectors fail with ErrTooLarge or
+// proto.ErrBadLength; the connection should then be closed.
+func (q *QuorumConn) Recv() (*proto.QuorumPacket, error) {
+	b, err := q.readRecord()
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("transport: quorum recv from %s: %w", q.c.RemoteAddr(), err)
+	}
+	var p proto.QuorumPacket
+	if err := proto.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("transport: quorum recv from %s: %w", q.c.RemoteAddr(), err)
+	}
+	return &p, nil
+}
+
+// readRecord collects the bytes of one jute QuorumPacket (int type, long
+// zxid, buffer data, vector<Id> authinfo) from the stream, checking every
+// length before reading it.
+func (q *QuorumConn) readRecord() ([]byte, error) {
+	b := q.rbuf[:0]
+	var err error
+	read := func(n int) []byte {
+		if err != nil {
+			return nil
+		}
+		start := len(b)
+		b = slices.Grow(b, n)[:start+n]
+		if _, e := io.ReadFull(q.br, b[start:]); e != nil {
+			if e == io.ErrUnexpectedEOF || (e == io.EOF && start > 0) {
+				e = fmt.Errorf("%w: stream ended inside a packet", io.ErrUnexpectedEOF)
+			}
+			err = e
+			return nil
+		}
+		return b[start:]
+	}
+	length := func(what string, limit int) int {
+		x := read(4)
+		if x == nil {
+			return 0
+		}
+		n := int32(binary.BigEndian.Uint32(x))
+		switch {
+		case n == -1:
+			return 0
+		case n < 0:
+			err = fmt.Errorf("%w: %s length %d", proto.ErrBadLength, what, n)
+		case int(n) > limit:
+			err = fmt.Errorf("%w: %s length %d exceeds %d", ErrTooLarge, what, n, limit)
+		}
+		return int(n)
+	}
+	read(12) // type, zxid
+	read(length("data", q.maxPacket))
+	ids := length("auth vector", maxAuthIDs)
+	for i := 0; i < ids && err == nil; i++ {
+		read(length("auth scheme", maxAddrBytes))
+		read(length("auth id", q.maxPacket))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cap(b) <= 1<<16 {
+		q.rbuf = b
+	}
+	return b, nil
+}
+
+// SetDeadline, SetReadDeadline and SetWriteDeadline set I/O deadlines on
+// the underlying connection (Zab's initLimit and syncLimit).
+func (q *QuorumConn) SetDeadline(t time.Time) error { return q.c.SetDeadline(t) }
+
+// SetReadDeadline sets the deadline for Recv.
+func (q *QuorumConn) SetReadDeadline(t time.Time) error { return q.c.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the deadline for Flush (and Sends that fill the buffer).
+func (q *QuorumConn) SetWriteDeadline(t time.Time) error { return q.c.SetWriteDeadline(t) }
+
+// RemoteAddr returns the peer's address.
+func (q *QuorumConn) RemoteAddr() net.Addr { return q.c.RemoteAddr() }
+
+// Close closes the connection; buffered packets not flushed are lost.
+func (q *QuorumConn) Close() error { return q.c.Close() }
+
+// QuorumListener accepts learner connections on the leader's quorum port.
+type QuorumListener struct {
+	ln net.Listener
+}
+
+// ListenQuorum listens for learners on addr ("host:port").
+func ListenQuorum(addr string) (*QuorumListener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen on quorum address %s: %w", addr, err)
+	}
+	return &QuorumListener{ln: ln}, nil
+}
+
+// Accept waits for the next learner connection or for ctx to end.
+func (l *QuorumListener) Accept(ctx context.Context) (*QuorumConn, error) {
+	stop := context.AfterFunc(ctx, func() {
+		if tl, ok := l.ln.(*net.TCPListener); ok {
+			tl.SetDeadline(time.Unix(1, 0)) // wake Accept
+		}
+	})
+	defer stop()
+	c, err := l.ln.Accept()
+	if err != nil {
+		if ctx.Err() != nil {
+			if tl, ok := l.ln.(*net.TCPListener); ok {
+				tl.SetDeadline(time.Time{})
+			}
+			return nil, fmt.Errorf("transport: quorum accept: %w", ctx.Err())
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, fmt.Errorf("transport: quorum accept: %w", ErrClosed)
+		}
+		return nil, fmt.Errorf("transport: quorum accept: %w", err)
+	}
+	setNoDelay(c)
+	return newQuorumConn(c), nil
+}
+
+// Addr returns the listening address.
+func (l *QuorumListener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops listening; established connections stay open.
+func (l *QuorumListener) Close() error { return l.ln.Close() }
+
+// DialQuorum connects a learner to the leader's quorum address, giving up
+// after timeout or when ctx ends.
+func DialQuorum(ctx context.Context, addr string, timeout time.Duration) (*QuorumConn, error) {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: dial quorum address %s: %w", addr, err)
+	}
+	setNoDelay(c)
+	return newQuorumConn(c), nil
+}
+
+func setNoDelay(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+}

@@ -1,0 +1,200 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/server/proto"
+)
+
+func quorumPair(t *testing.T) (leader, learner *QuorumConn) {
+	t.Helper()
+	ln, err := ListenQuorum("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan *QuorumConn, 1)
+	go func() {
+		c, err := ln.Accept(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- c
+	}()
+	learner, err = DialQuorum(ctx, ln.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader = <-done
+	if leader == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { leader.Close(); learner.Close() })
+	return leader, learner
+}
+
+func TestQuorumRoundTrip(t *testing.T) {
+	leader, learner := quorumPair(t)
+	pkts := []*proto.QuorumPacket{
+		{Type: 11, Zxid: 0x100000000, Data: []byte("learner info"), AuthInfo: nil},
+		{Type: 2, Zxid: 0x100000001, Data: bytes.Repeat([]byte{7}, 100000), AuthInfo: []proto.ID{{Scheme: "digest", ID: "u:p"}}},
+		{Type: 5, Zxid: -1, Data: nil, AuthInfo: []proto.ID{}},
+	}
+	for _, p := range pkts {
+		if err := learner.Send(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := learner.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range pkts {
+		got, err := leader.Recv()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("packet %d: got type %d zxid %x %d bytes %v, want %+v", i, got.Type, got.Zxid, len(got.Data), got.AuthInfo, want.AuthInfo)
+		}
+	}
+	learner.Close()
+	if _, err := leader.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after close at a packet boundary: %v, want io.EOF", err)
+	}
+}
+
+// TestQuorumWireIsUpstreams: packets go back to back as jute records,
+// with no extra framing, as upstream's BinaryOutputArchive writes them.
+func TestQuorumWireIsUpstreams(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	q, err := DialQuorum(context.Background(), ln.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	a := &proto.QuorumPacket{Type: 4, Zxid: 9, Data: []byte("ab")}
+	b := &proto.QuorumPacket{Type: 5, Zxid: 10}
+	q.Send(a)
+	q.Send(b)
+	q.Flush()
+	want := append(proto.Marshal(a), proto.Marshal(b)...)
+	got := make([]byte, len(want))
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(raw, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("wire:\n got %x\nwant %x", got, want)
+	}
+}
+
+func TestQuorumRejectsBadStreams(t *testing.T) {
+	hdr := func() []byte { return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, 2), 1) }
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+		want  error
+	}{
+		{"huge data", binary.BigEndian.AppendUint32(hdr(), DefaultMaxPacket+1), ErrTooLarge},
+		{"negative data", binary.BigEndian.AppendUint32(hdr(), 0xfffffff0), proto.ErrBadLength},
+		{"huge auth vector", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(hdr(), 0), 1000), ErrTooLarge},
+		{"truncated", append(binary.BigEndian.AppendUint32(hdr(), 10), "abc"...), io.ErrUnexpectedEOF},
+		{"truncated header", hdr()[:5], io.ErrUnexpectedEOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			q := newQuorumConn(server)
+			defer q.Close()
+			go func() {
+				client.Write(tc.bytes)
+				client.Close()
+			}()
+			_, err := q.Recv()
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestQuorumMaxPacketConfigurable(t *testing.T) {
+	leader, learner := quorumPair(t)
+	leader.SetMaxPacket(10)
+	learner.Send(&proto.QuorumPacket{Type: 1, Data: make([]byte, 11)})
+	learner.Flush()
+	if _, err := leader.Recv(); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+}
+
+func TestQuorumAcceptHonoursContext(t *testing.T) {
+	ln, err := ListenQuorum("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := ln.Accept(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+	// The listener still works afterwards.
+	go DialQuorum(context.Background(), ln.Addr().String(), time.Second)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	c, err := ln.Accept(ctx2)
+	if err != nil {
+		t.Fatalf("accept after a cancelled accept: %v", err)
+	}
+	c.Close()
+}
+
+func FuzzQuorumRecv(f *testing.F) {
+	f.Add(proto.Marshal(&proto.QuorumPacket{Type: 1, Zxid: 2, Data: []byte("x"), AuthInfo: []proto.ID{{Scheme: "s", ID: "i"}}}))
+	f.Add([]byte{0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		client, server := net.Pipe()
+		q := newQuorumConn(server)
+		q.SetMaxPacket(1 << 12)
+		go func() {
+			client.Write(b)
+			client.Close()
+		}()
+		rest := b
+		for range 100 {
+			p, err := q.Recv()
+			if err != nil {
+				break
+			}
+			if len(p.Data) > 1<<12 {
+				t.Fatalf("accepted %d bytes of data", len(p.Data))
+			}
+			// Each packet re-encodes to exactly the bytes it was read from.
+			enc := proto.Marshal(p)
+			if !bytes.HasPrefix(rest, enc) {
+				t.Fatalf("packet %+v does not re-encode to its input", p)
+			}
+			rest = rest[len(enc):]
+		}
+		q.Close()
+	})
+}
