@@ -1,0 +1,327 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Event is what happened at one step of a schedule.
+type Event struct {
+	Seq  int  // index of the step
+	Step Step // what the schedule asked for
+
+	Time   time.Time     // when the fault was injected (or the step skipped)
+	Offset time.Duration // Time minus the start of the schedule
+	ID     int           // the server acted on (0 if none could be chosen)
+	Role   Role          // its role at that moment
+
+	Skipped bool   // the step could not apply (e.g. kill of a server already down)
+	Reason  string // why it was skipped
+	Err     string // injecting failed
+
+	// Pending is true in the first onEvent call for a step whose recovery
+	// is still being measured; the final call and the returned slice have
+	// it false.
+	Pending bool
+	// Recovered and Recovery: for a fault, the ensemble took a probe write
+	// again Recovery after the injection; for a repair (restart, thaw,
+	// heal), the server reported a serving role again.
+	Recovered   bool
+	Recovery    time.Duration
+	RecoveredBy int // for a fault: the server that took the probe write
+	// LeaderLost is true when the fault hit the leader; Election is then
+	// the time until another server reported itself leader, NewLeader.
+	LeaderLost bool
+	Elected    bool
+	Election   time.Duration
+	NewLeader  int
+}
+
+// String is a one-line summary for logs.
+func (ev Event) String() string {
+	s := fmt.Sprintf("%8.3fs %s %s -> server %d (%s)", ev.Offset.Seconds(), ev.Step.Action, ev.Step.Target, ev.ID, ev.Role)
+	switch {
+	case ev.Skipped:
+		return s + " skipped: " + ev.Reason
+	case ev.Err != "":
+		return s + " failed: " + ev.Err
+	case ev.Pending:
+		return s + " measuring"
+	}
+	if ev.Recovered {
+		s += fmt.Sprintf(" recovered in %v", ev.Recovery.Round(time.Millisecond))
+	} else {
+		s += " not recovered"
+	}
+	if ev.LeaderLost {
+		if ev.Elected {
+			s += fmt.Sprintf(", new leader %d in %v", ev.NewLeader, ev.Election.Round(time.Millisecond))
+		} else {
+			s += ", no new leader seen"
+		}
+	}
+	return s
+}
+
+// recoveryTimeout bounds how long one step's recovery is measured.
+const recoveryTimeout = 60 * time.Second
+
+// RunSchedule plays sched against the ensemble, starting now. Each step
+// waits for its time, picks its server, and applies its fault; a step that
+// cannot apply is recorded as skipped. After a fault the harness writes
+// through its own clients every ~5 ms until a write succeeds (Recovery)
+// and, if the leader was hit, polls srvr every 10 ms until another server
+// is leader (Election). onEvent, if set, is called (serially) once when a
+// step is applied, with Pending set if a measurement follows, and again
+// when the measurement ends. RunSchedule returns after the last step's
+// measurement, or when ctx ends (with the events so far and ctx's error).
+func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func(Event)) ([]Event, error) {
+	if err := sched.Validate(len(e.Members())); err != nil {
+		return nil, err
+	}
+	for _, st := range sched.Steps {
+		f, _ := FaultByName(string(st.Action))
+		if f == nil {
+			return nil, fmt.Errorf("harness: schedule line %d: unknown action %q", st.Line, st.Action)
+		}
+		if err := f.Available(e); err != nil {
+			return nil, fmt.Errorf("harness: schedule line %d: %s: %w", st.Line, st.Action, err)
+		}
+	}
+	p := newProber()
+	defer p.close()
+	var (
+		mu     sync.Mutex // guards events and serialises onEvent
+		events = make([]Event, len(sched.Steps))
+		wg     sync.WaitGroup
+	)
+	emit := func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events[ev.Seq] = ev
+		if onEvent != nil {
+			onEvent(ev)
+		}
+	}
+	mctx, cancelMeasure := context.WithCancel(ctx)
+	defer cancelMeasure()
+	names := map[string]int{}
+	lastTarget := map[int]time.Time{} // when each server was last targeted
+	prev := 0
+	start := time.Now()
+	for i, st := range sched.Steps {
+		if d := time.Until(start.Add(st.At)); d > 0 {
+			select {
+			case <-ctx.Done():
+				cancelMeasure()
+				wg.Wait()
+				return events[:i], context.Cause(ctx)
+			case <-time.After(d):
+			}
+		}
+		ev := e.applyStep(ctx, st, names, prev, lastTarget)
+		ev.Seq, ev.Offset = i, ev.Time.Sub(start)
+		prev = ev.ID
+		if st.As != "" {
+			names[st.As] = ev.ID
+		}
+		if ev.ID != 0 {
+			lastTarget[ev.ID] = ev.Time
+		}
+		if ev.Skipped || ev.Err != "" || st.Action == Delay {
+			emit(ev)
+			continue
+		}
+		ev.Pending = true
+		emit(ev)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.measure(mctx, p, &ev)
+			ev.Pending = false
+			emit(ev)
+		}()
+	}
+	wg.Wait()
+	e.log.Info("harness: schedule done", "name", sched.Name, "steps", len(sched.Steps))
+	return events, ctx.Err()
+}
+
+// applyStep resolves a step's target and applies it.
+func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int, prev int, lastTarget map[int]time.Time) Event {
+	ev := Event{Step: st}
+	roles := e.pollAll(ctx) // fresh roles for role targets and for the record
+	id, reason := e.resolve(st.Target, roles, names, prev, lastTarget)
+	ev.Time = time.Now()
+	if id == 0 {
+		ev.Skipped, ev.Reason = true, reason
+		return ev
+	}
+	ev.ID, ev.Role = id, roles[id-1]
+	if reason := e.inapplicable(st.Action, id); reason != "" {
+		ev.Skipped, ev.Reason = true, reason
+		return ev
+	}
+	f, _ := FaultByName(string(st.Action))
+	ev.Time = time.Now()
+	if err := f.Inject(ctx, e, id, st.Arg); err != nil {
+		ev.Err = err.Error()
+	}
+	ev.LeaderLost = !f.Repairs() && st.Action != Delay && (ev.Role == RoleLeader || ev.Role == RoleStandalone)
+	e.log.Info("harness: fault", "action", st.Action, "target", st.Target.String(), "id", id, "role", ev.Role, "err", ev.Err)
+	return ev
+}
+
+// resolve picks the server for target t. It returns 0 and a reason when
+// none fits.
+func (e *Ensemble) resolve(t Target, roles []Role, names map[string]int, prev int, lastTarget map[int]time.Time) (int, string) {
+	switch t.Kind {
+	case TargetID:
+		return t.ID, ""
+	case TargetRef:
+		id := prev
+		if t.Ref != "it" {
+			id = names[t.Ref]
+		}
+		if id == 0 {
+			return 0, fmt.Sprintf("%q names no server (its step was skipped)", t.Ref)
+		}
+		return id, ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var cands []int
+	for i, s := range e.servers {
+		if !s.running || s.frozen || s.partitioned {
+			continue
+		}
+		r := roles[i]
+		switch t.Kind {
+		case TargetLeader:
+			if r == RoleLeader || r == RoleStandalone {
+				cands = append(cands, s.id)
+			}
+		case TargetFollower:
+			if r == RoleFollower {
+				cands = append(cands, s.id)
+			}
+		case TargetObserver:
+			if r == RoleObserver {
+				cands = append(cands, s.id)
+			}
+		case TargetAny:
+			cands = append(cands, s.id)
+		}
+	}
+	if len(cands) == 0 {
+		return 0, fmt.Sprintf("no running, reachable server is %s", t)
+	}
+	// Least recently targeted first (never targeted before all others);
+	// ties broken by the ensemble's seeded generator.
+	e.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	sort.SliceStable(cands, func(i, j int) bool {
+		return lastTarget[cands[i]].Before(lastTarget[cands[j]])
+	})
+	return cands[0], ""
+}
+
+// inapplicable says why action cannot apply to server id now ("" if it can).
+func (e *Ensemble) inapplicable(a Action, id int) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := e.server(id)
+	if err != nil {
+		return err.Error()
+	}
+	switch a {
+	case Kill, Partition, Delay:
+		if !s.running {
+			return fmt.Sprintf("server %d is already down", id)
+		}
+		if a == Partition && s.partitioned {
+			return fmt.Sprintf("server %d is already partitioned", id)
+		}
+	case Freeze:
+		if !s.running {
+			return fmt.Sprintf("server %d is down", id)
+		}
+		if s.frozen {
+			return fmt.Sprintf("server %d is already frozen", id)
+		}
+	case Restart:
+		if s.running {
+			return fmt.Sprintf("server %d is already running", id)
+		}
+	case Thaw:
+		if !s.frozen {
+			return fmt.Sprintf("server %d is not frozen", id)
+		}
+	case Heal:
+		if !s.partitioned && s.delay == 0 {
+			return fmt.Sprintf("server %d is neither partitioned nor delayed", id)
+		}
+	}
+	return ""
+}
+
+// measure fills in a step's recovery (and election) figures.
+func (e *Ensemble) measure(ctx context.Context, p *prober, ev *Event) {
+	ctx, cancel := context.WithTimeout(ctx, recoveryTimeout)
+	defer cancel()
+	f, _ := FaultByName(string(ev.Step.Action))
+	if f.Repairs() {
+		// Until the repaired server itself serves again.
+		if ok := e.pollUntil(ctx, 10*time.Millisecond, func(roles []Role) bool { return roles[ev.ID-1].Serving() }, ev.ID); ok {
+			ev.Recovered, ev.Recovery = true, time.Since(ev.Time)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	if ev.LeaderLost {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.pollUntil(ctx, 10*time.Millisecond, func(roles []Role) bool {
+				for i, r := range roles {
+					if i+1 != ev.ID && (r == RoleLeader || r == RoleStandalone) {
+						ev.Elected, ev.Election, ev.NewLeader = true, time.Since(ev.Time), i+1
+						return true
+					}
+				}
+				return false
+			}, 0)
+		}()
+	}
+	if id, err := e.probeWrite(ctx, p); err == nil {
+		ev.Recovered, ev.Recovery, ev.RecoveredBy = true, time.Since(ev.Time), id
+	}
+	wg.Wait()
+}
+
+// pollUntil polls srvr (every server, or only server only if nonzero) every
+// interval until done returns true; it reports whether it did.
+func (e *Ensemble) pollUntil(ctx context.Context, interval time.Duration, done func([]Role) bool, only int) bool {
+	for {
+		var roles []Role
+		if only != 0 {
+			roles = make([]Role, len(e.Members()))
+			roles[only-1] = e.poll(ctx, only)
+		} else {
+			roles = e.pollAll(ctx)
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if done(roles) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(interval):
+		}
+	}
+}
