@@ -245,3 +245,33 @@ func TestCommitterFailure(t *testing.T) {
 		t.Fatalf("stats %+v: no failed batch", st)
 	}
 }
+
+// TestCommitterCloseDrains: Close returns only after every submitted txn is
+// durable and acknowledged.
+func TestCommitterCloseDrains(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c := NewCommitter(l, WithQueueSize(1000))
+	acked := 0 // written only by the committer goroutine; read after Close
+	for z := int64(1); z <= 500; z++ {
+		c.Submit(z, payloadFor(z), func(err error) {
+			if err != nil {
+				t.Errorf("zxid %d: %v", z, err)
+			}
+			acked++
+		})
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if acked != 500 {
+		t.Fatalf("%d of 500 acknowledged when Close returned", acked)
+	}
+	if got, err := readAll(t, dir, 0); err != nil || len(got) != 500 {
+		t.Fatalf("log holds %d txns, %v", len(got), err)
+	}
+}

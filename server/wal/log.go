@@ -34,7 +34,8 @@ type Options struct {
 	// upstream default). When false, nothing is durable: for experiments
 	// only, and Open warns about it.
 	ForceSync bool
-	// Logger receives warnings (slow fsyncs, forceSync=no). Nil discards.
+	// Logger receives warnings (slow fsyncs, forceSync=no); nil means
+	// slog.Default(), so that they are never silently lost.
 	Logger *slog.Logger
 	// MaxBatch is the default largest group commit of a Committer on this
 	// log; zero means 1000.
@@ -49,7 +50,7 @@ func (o Options) withDefaults() Options {
 		o.PreAllocSize = DefaultPreAllocSize
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch

@@ -41,10 +41,11 @@ func (r RepairReport) Cut() bool { return r.File != "" || len(r.Removed) > 0 }
 // Repair changes nothing and returns a *RecordError wrapping ErrCorrupt.
 //
 // Repair reads only the newest files; ReadFrom checks the rest of the
-// history. Every cut is logged as a warning.
+// history. Every cut is logged as a warning (to slog.Default() when logger
+// is nil).
 func Repair(dir string, logger *slog.Logger) (RepairReport, error) {
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = slog.Default()
 	}
 	rep := RepairReport{LastZxid: -1}
 	files, err := listLogFiles(dir)
