@@ -21,7 +21,11 @@
 // RequestHeader then the record NewRequest(header.Type) returns; a reply is
 // a ReplyHeader then, when Err is 0, the record NewResponse returns (on
 // error the body is empty, multi and multiRead aside). Replies with xid -1
-// carry a WatcherEvent, -2 answer pings, -4 answer auth.
+// carry a WatcherEvent, -2 answer pings, -4 answer auth. A server should
+// never put a null vector (count -1) in a reply: upstream never does, and
+// go-zookeeper/zk tries to allocate 2^32 elements when it meets one. An
+// opcode upstream does not know is answered with ErrUnimplemented and an
+// empty body.
 //
 // # The readOnly byte of the handshake
 //
