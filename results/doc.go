@@ -12,7 +12,8 @@
 // result directory: result.json (the versioned document), intervals.csv
 // (the time series, one row per interval), latency.hlog (the whole-run
 // histogram of each operation type, tagged with its name) and intervals.hlog
-// (one histogram per interval), the last two in the HdrHistogram log format
+// (histograms of consecutive stretches of the run, with their times, which
+// the log keeps to within a millisecond), the last two in the HdrHistogram log format
 // that HdrHistogram's own tools (HistogramLogProcessor, plotters) read.
 //
 // Latencies are recorded in nanoseconds. SchemaVersion changes whenever a

@@ -289,50 +289,38 @@ func ReadLatencyLog(rd io.Reader, r *Result) error {
 	}
 }
 
-// WriteIntervalLog writes one histogram per series interval (an empty one
-// where an interval had no operations), in order, timed from r.Start.
+// WriteIntervalLog writes r.IntervalLatency, in order, each histogram with
+// its own start and end time (milliseconds since the epoch, as
+// hdrhistogram-go stamps them), relative to r.Start in the log.
 func WriteIntervalLog(w io.Writer, r *Result) error {
 	lw, err := newLogWriter(w, r, "zkbench latency per interval, all operations, nanoseconds")
 	if err != nil {
 		return fmt.Errorf("results: interval log: %w", err)
 	}
-	empty := NewHistogram(IntervalDigits)
-	for i, iv := range r.Series {
-		h := empty
-		if i < len(r.IntervalLatency) && r.IntervalLatency[i] != nil {
-			h = r.IntervalLatency[i]
+	for i, h := range r.IntervalLatency {
+		if h == nil {
+			continue
 		}
-		c := h.Clone()
-		c.SetStartTimeMs(startMs(r) + iv.Start.Milliseconds())
-		c.SetEndTimeMs(startMs(r) + (iv.Start + iv.Len).Milliseconds())
-		if err := lw.OutputIntervalHistogram(c); err != nil {
-			return fmt.Errorf("results: interval log: interval %d: %w", i, err)
+		if err := lw.OutputIntervalHistogram(h); err != nil {
+			return fmt.Errorf("results: interval log: histogram %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
 // ReadIntervalLog fills r.IntervalLatency from a log written by
-// WriteIntervalLog; it must hold one histogram per Series entry.
+// WriteIntervalLog.
 func ReadIntervalLog(rd io.Reader, r *Result) error {
 	lr := hdr.NewHistogramLogReader(rd)
-	var hs []*hdr.Histogram
+	r.IntervalLatency = nil
 	for {
 		h, err := lr.NextIntervalHistogram()
 		if err != nil {
 			return err
 		}
 		if h == nil {
-			break
+			return nil
 		}
-		if h.TotalCount() == 0 {
-			h = nil
-		}
-		hs = append(hs, h)
+		r.IntervalLatency = append(r.IntervalLatency, h)
 	}
-	if len(hs) != len(r.Series) {
-		return fmt.Errorf("%d histograms for %d intervals", len(hs), len(r.Series))
-	}
-	r.IntervalLatency = hs
-	return nil
 }

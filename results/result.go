@@ -92,8 +92,11 @@ type Result struct {
 	// naive way, from when the request was actually sent; comparing it with
 	// Latency shows how much coordinated omission would have hidden.
 	Service map[string]*hdr.Histogram `json:"-"`
-	// IntervalLatency holds one histogram of all operations per Series
-	// entry (nil where an interval had none). Written to intervals.hlog.
+	// IntervalLatency holds histograms of all operations over consecutive
+	// stretches of the measured part (a few Series intervals each, one
+	// second by default, so that long runs stay small), each stamped with
+	// its start and end time (StartTimeMs, EndTimeMs). Written to
+	// intervals.hlog.
 	IntervalLatency []*hdr.Histogram `json:"-"`
 }
 

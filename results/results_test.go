@@ -49,6 +49,8 @@ func sample(t *testing.T) *Result {
 			iv.Errors, iv.ErrorsByKind = 1, map[string]int64{KindConnectionLoss: 1}
 		}
 		r.Series = append(r.Series, iv)
+		h.SetStartTimeMs(r.Start.Add(iv.Start).UnixMilli())
+		h.SetEndTimeMs(r.Start.Add(iv.Start + iv.Len).UnixMilli())
 		r.IntervalLatency = append(r.IntervalLatency, h)
 	}
 	r.UpdateStats()
@@ -100,7 +102,14 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		t.Error("latency histogram changed")
 	}
 	if len(got.IntervalLatency) != 4 || got.IntervalLatency[2].TotalCount() != 300 {
-		t.Errorf("interval histograms: %d", len(got.IntervalLatency))
+		t.Fatalf("interval histograms: %d", len(got.IntervalLatency))
+	}
+	for i, h := range got.IntervalLatency {
+		want := r.IntervalLatency[i]
+		// The log keeps times as floating-point seconds: within a millisecond.
+		if abs(h.StartTimeMs()-want.StartTimeMs()) > 1 || abs(h.EndTimeMs()-want.EndTimeMs()) > 1 || !h.Equals(want) {
+			t.Errorf("interval histogram %d: %d..%d, want %d..%d", i, h.StartTimeMs(), h.EndTimeMs(), want.StartTimeMs(), want.EndTimeMs())
+		}
 	}
 	// The CSV has one row per interval with the counts.
 	f, _ := os.ReadFile(filepath.Join(dir, CSVFile))
@@ -135,4 +144,11 @@ func TestDistOf(t *testing.T) {
 	if d.Mean != 5 || d.Median != 4.5 || d.Min != 2 || d.Max != 9 || math.Abs(d.Stddev-2.138) > 0.001 {
 		t.Errorf("%+v", d)
 	}
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
