@@ -256,6 +256,7 @@ func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64
 	if parentCVersion > parent.stat.Cversion {
 		parent.stat.Cversion = parentCVersion
 		parent.stat.Pzxid = zxid
+		t.rehash(parentPath, parent)
 	}
 	child := &node{data: data, acl: ref, stat: newStat(zxid, time, owner)}
 	if parent.children == nil {
@@ -263,6 +264,7 @@ func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64
 	}
 	parent.children[name] = struct{}{}
 	t.nodes[path] = child
+	t.rehash(path, child)
 	t.dataSize += nodeSize(path, data)
 	switch KindOf(owner) {
 	case KindContainer:
@@ -298,12 +300,14 @@ func (t *Tree) deleteNode(path string, zxid int64) proto.ErrCode {
 	}
 	if zxid > parent.stat.Pzxid {
 		parent.stat.Pzxid = zxid
+		t.rehash(parentPath, parent)
 	}
 	n := t.nodes[path]
 	if n == nil {
 		return proto.ErrNoNode
 	}
 	delete(t.nodes, path)
+	t.unhash(n)
 	t.acls.removeUsage(n.acl)
 	t.dataSize -= nodeSize(path, n.data)
 	owner := n.stat.EphemeralOwner
@@ -338,6 +342,7 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid, time int64
 	n.stat.Mtime = time
 	n.stat.Mzxid = zxid
 	n.stat.Version = version
+	t.rehash(path, n)
 	st := n.clientStat()
 	t.dataSize += int64(len(data) - len(old))
 	t.quotaOnSetData(path, int64(len(data)-len(old)))
@@ -353,6 +358,7 @@ func (t *Tree) setACL(path string, acl []proto.ACL, version int32) (proto.Stat, 
 	}
 	t.acls.removeUsage(n.acl)
 	n.stat.Aversion = version
+	t.rehash(path, n)
 	n.acl = t.acls.convert(acl)
 	return n.clientStat(), proto.ErrOK
 }
@@ -370,6 +376,7 @@ func (t *Tree) setCversionPzxid(path string, cversion int32, zxid int64) bool {
 	if cversion > n.stat.Cversion {
 		n.stat.Cversion = cversion
 		n.stat.Pzxid = zxid
+		t.rehash(path, n)
 	}
 	return true
 }

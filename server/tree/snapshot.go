@@ -126,6 +126,7 @@ func Restore(acls map[int64][]proto.ACL, nodes func() (NodeRecord, bool, error),
 	// quota stats updates in its cached size; so do we.
 	for p, n := range t.nodes {
 		t.dataSize += nodeSize(p, n.data)
+		t.rehash(p, n)
 	}
 	t.setupQuota()
 	t.acls.purgeUnused()

@@ -102,6 +102,9 @@ func sameTreeSize(t *testing.T, got, want *Tree, sizeDiff int64) {
 	if got.NodeCount() != want.NodeCount() || got.ApproximateDataSize()-sizeDiff != want.ApproximateDataSize() {
 		t.Fatalf("counts %d/%d, want %d/%d", got.NodeCount(), got.ApproximateDataSize(), want.NodeCount(), want.ApproximateDataSize())
 	}
+	if got.Digest() != want.Digest() {
+		t.Fatalf("Digest %x, want %x", got.Digest(), want.Digest())
+	}
 	if got.LastZxid() != want.LastZxid() {
 		t.Fatalf("LastZxid %x, want %x", got.LastZxid(), want.LastZxid())
 	}

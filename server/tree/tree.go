@@ -22,6 +22,7 @@ type node struct {
 	acl      int64
 	stat     proto.StatPersisted // cversion counts child creations
 	children map[string]struct{} // nil when there are none
+	digest   int64               // this node's share of the tree digest
 }
 
 func (n *node) numChildren() int32 { return int32(len(n.children)) }
@@ -68,6 +69,7 @@ type Tree struct {
 	childW     *watchManager
 	lastZxid   int64
 	dataSize   int64
+	digest     int64
 	quotas     *quotaTrie
 }
 
@@ -105,6 +107,7 @@ func New() *Tree {
 	t.nodes[ConfigPath] = config
 	for p, n := range t.nodes {
 		t.dataSize += nodeSize(p, n.data)
+		t.rehash(p, n)
 	}
 	return t
 }
