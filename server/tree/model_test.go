@@ -3,8 +3,8 @@ package tree
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"fmt"
+	"hash/crc32"
 	"maps"
 	"math/rand"
 	"reflect"
