@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +265,119 @@ func TestProgressLineOnTTY(t *testing.T) {
 	out := prog.String()
 	if strings.Count(out, "\r") != 2 || !strings.Contains(out, "ops/s") || !strings.Contains(out, "p99") || !strings.HasSuffix(out, "\n") {
 		t.Errorf("progress output %q", out)
+	}
+}
+
+// outageGap returns the longest run of intervals without a successful
+// operation.
+func outageGap(res *results.Result) time.Duration {
+	var gap, cur time.Duration
+	for _, iv := range res.Series {
+		if iv.Ops == 0 {
+			cur += iv.Len
+			gap = max(gap, cur)
+		} else {
+			cur = 0
+		}
+	}
+	return gap
+}
+
+// The server goes away for 300 ms and comes back on the same address. With
+// the tight reconnect policy clients are back within about that; with
+// go-zookeeper's default policy they wait out its 1 s pause after a round
+// of refused servers, and the outage looks more than three times longer
+// than it was.
+func TestReconnectPolicy(t *testing.T) {
+	const outage = 300 * time.Millisecond
+	gaps := map[string]time.Duration{}
+	for _, mode := range []string{ReconnectTight, ReconnectLibrary} {
+		srv := startFake(t, 100*time.Microsecond)
+		addr := srv.Addr()
+		spec := fakeSpec()
+		spec.Warmup = 100 * time.Millisecond
+		spec.Duration = 2500 * time.Millisecond
+		restarted := make(chan *fakezk.Server, 1)
+		go func() {
+			time.Sleep(spec.Warmup + 500*time.Millisecond)
+			srv.Close()
+			time.Sleep(outage)
+			s2, err := fakezk.Start(fakezk.Options{Addr: addr, Delay: 100 * time.Microsecond})
+			if err != nil {
+				t.Errorf("restart on %s: %v", addr, err)
+			}
+			restarted <- s2
+		}()
+		res, err := Run(context.Background(), Options{
+			Spec: spec, Targets: []Target{{Addr: addr}}, SkipSetup: true,
+			Reconnect: ReconnectPolicy{Mode: mode},
+		})
+		if s2 := <-restarted; s2 != nil {
+			s2.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		gaps[mode] = outageGap(res)
+		t.Logf("%s: throughput gap %v for a %v outage; %d reconnects; %s", mode, gaps[mode], outage, res.Driver.Reconnects, res.Driver.Reconnect)
+		if res.Driver.Reconnects != int64(spec.Clients) {
+			t.Errorf("%s: %d reconnects, want %d", mode, res.Driver.Reconnects, spec.Clients)
+		}
+		if !strings.HasPrefix(res.Driver.Reconnect, mode) {
+			t.Errorf("policy recorded as %q", res.Driver.Reconnect)
+		}
+	}
+	if g := gaps[ReconnectTight]; g < outage-100*time.Millisecond || g > outage+300*time.Millisecond {
+		t.Errorf("tight policy: gap %v for a %v outage", g, outage)
+	}
+	// Whole empty 100 ms intervals: a 1 s pause shows as at least 800 ms.
+	if g := gaps[ReconnectLibrary]; g < 800*time.Millisecond || g < 2*gaps[ReconnectTight] {
+		t.Errorf("library policy: gap %v, expected its 1 s pause to show", g)
+	}
+}
+
+// traceRun runs spec against a fake server answering after delay and
+// returns every client session's first requests, sorted so that runs can
+// be compared whatever order the sessions were opened in.
+func traceRun(t *testing.T, spec workloads.Spec, delay time.Duration, n int) []string {
+	t.Helper()
+	srv, err := fakezk.Start(fakezk.Options{Delay: delay, Trace: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, SkipSetup: true}); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tr := range srv.Traces() {
+		if len(tr) < n {
+			t.Fatalf("a session sent only %d requests", len(tr))
+		}
+		// Create/delete paths name the client and slot; the sequence is
+		// what is compared.
+		out = append(out, strings.Join(tr, "\n"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The operations each client sends are fixed by the seed: a slower server
+// changes how many are sent, not which.
+func TestSameSeedSameOperationsWhateverTheServer(t *testing.T) {
+	spec, _ := workloads.Preset("smoke")
+	spec.Clients = 3
+	spec.Outstanding = 1 // the server sees each client's ops in generator order
+	spec.Warmup = 0
+	spec.Duration = 500 * time.Millisecond
+	const n = 60
+	a := traceRun(t, spec, 0, n)
+	b := traceRun(t, spec, 2*time.Millisecond, n)
+	if len(a) != spec.Clients || !slices.Equal(a, b) {
+		t.Fatalf("same seed, different operations:\n%v\n---\n%v", a, b)
+	}
+	spec.Seed++
+	if c := traceRun(t, spec, 0, n); slices.Equal(a, c) {
+		t.Fatal("different seeds sent the same operations")
 	}
 }

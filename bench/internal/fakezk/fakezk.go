@@ -27,6 +27,12 @@ type Options struct {
 	Delay time.Duration
 	// ValueSize is the size of the value getData returns.
 	ValueSize int
+	// Trace, if positive, keeps the first Trace requests of every session
+	// (opcode and path) for Traces.
+	Trace int
+	// Addr is the address to listen on (default 127.0.0.1:0, any free
+	// port); give a closed server's Addr to restart it in place.
+	Addr string
 }
 
 // Server is a running fake server. Close stops it.
@@ -41,12 +47,17 @@ type Server struct {
 	wg         sync.WaitGroup
 	mu         sync.Mutex
 	conns      map[net.Conn]bool
+	traces     map[int64][]string
 	closed     bool
 }
 
 // Start listens on a loopback port and serves until Close.
 func Start(opts Options) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fakezk: %w", err)
 	}
@@ -69,6 +80,53 @@ func (s *Server) Sessions() int64 { return s.sessions.Load() }
 // until d from now.
 func (s *Server) Stall(d time.Duration) {
 	s.stallUntil.Store(time.Now().Add(d).UnixNano())
+}
+
+// Traces returns, per session id, the first Options.Trace requests the
+// session sent, as "opcode path" strings (a multi lists its ops' paths).
+func (s *Server) Traces() map[int64][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int64][]string, len(s.traces))
+	for id, tr := range s.traces {
+		out[id] = append([]string(nil), tr...)
+	}
+	return out
+}
+
+func (s *Server) trace(session int64, h proto.RequestHeader, req proto.Record) {
+	if s.opts.Trace <= 0 || h.Type == proto.OpCloseSession {
+		return
+	}
+	entry := h.Type.String()
+	switch r := req.(type) {
+	case *proto.GetDataRequest:
+		entry += " " + r.Path
+	case *proto.SetDataRequest:
+		entry += " " + r.Path
+	case *proto.ExistsRequest:
+		entry += " " + r.Path
+	case *proto.GetChildren2Request:
+		entry += " " + r.Path
+	case *proto.CreateRequest:
+		entry += " " + r.Path
+	case *proto.DeleteRequest:
+		entry += " " + r.Path
+	case *proto.MultiRequest:
+		for _, op := range r.Ops {
+			if sd, ok := op.Op.(*proto.SetDataRequest); ok {
+				entry += " " + sd.Path
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.traces == nil {
+		s.traces = map[int64][]string{}
+	}
+	if len(s.traces[session]) < s.opts.Trace {
+		s.traces[session] = append(s.traces[session], entry)
+	}
 }
 
 // Close stops the server and closes every connection.
@@ -147,7 +205,7 @@ func (s *Server) serve(c net.Conn) {
 			return
 		}
 		arrived := time.Now()
-		frame, last := s.answer(buf)
+		frame, last := s.answer(id, buf)
 		due := arrived.Add(s.opts.Delay)
 		if st := time.Unix(0, s.stallUntil.Load()); st.After(due) {
 			due = st
@@ -190,7 +248,7 @@ func (s *Server) write(c net.Conn, replies <-chan reply) {
 }
 
 // answer builds the reply frame to one request frame.
-func (s *Server) answer(frame []byte) (out []byte, last bool) {
+func (s *Server) answer(session int64, frame []byte) (out []byte, last bool) {
 	d := proto.NewDecoder(frame)
 	var h proto.RequestHeader
 	h.Decode(d)
@@ -214,6 +272,7 @@ func (s *Server) answer(frame []byte) (out []byte, last bool) {
 		}
 		return proto.AppendReply(nil, rh, nil), false
 	}
+	s.trace(session, h, req)
 	var body proto.Record
 	switch h.Type {
 	case proto.OpGetData:
