@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/adler32"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -427,4 +428,50 @@ func errIsRecord(err error) (*RecordError, bool) {
 	var re *RecordError
 	ok := errors.As(err, &re)
 	return re, ok
+}
+
+// FuzzRepair writes arbitrary bytes as a log file. Whatever they are,
+// Repair either refuses with ErrCorrupt or leaves a log that reads without
+// a torn tail, and it keeps every txn the reader could read before.
+func FuzzRepair(f *testing.F) {
+	valid := appendFileHeader(nil)
+	for z := int64(1); z <= 4; z++ {
+		valid = appendRecord(valid, payloadFor(z))
+	}
+	f.Add(append(valid, make([]byte, 300)...))
+	f.Add(valid[:len(valid)-7])
+	f.Add(append(append([]byte(nil), valid...), 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 2, 'B'))
+	f.Add(appendFileHeader(nil))
+	f.Add([]byte("ZKLG"))
+	quiet := slog.New(slog.DiscardHandler)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, LogName(1)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		collect := func(out *[]int64) func(int64, []byte) error {
+			return func(z int64, _ []byte) error { *out = append(*out, z); return nil }
+		}
+		var before, after []int64
+		errBefore := ReadFrom(dir, 0, collect(&before))
+		_, err := Repair(dir, quiet)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Repair failed with %v, want only ErrCorrupt refusals", err)
+			}
+			if !bytes.Equal(mustRead(t, filepath.Join(dir, LogName(1))), b) {
+				t.Fatalf("Repair refused but changed the file")
+			}
+			return
+		}
+		errAfter := ReadFrom(dir, 0, collect(&after))
+		if errors.Is(errAfter, ErrTornTail) {
+			t.Fatalf("torn tail left after Repair: %v", errAfter)
+		}
+		if errBefore == nil || errors.Is(errBefore, ErrTornTail) {
+			if errAfter != nil || !slices.Equal(before, after) {
+				t.Fatalf("before repair read %v (%v); after, %v (%v)", before, errBefore, after, errAfter)
+			}
+		}
+	})
 }
