@@ -1,0 +1,98 @@
+// Package zab implements ZooKeeper's atomic broadcast protocol (Zab:
+// discovery, synchronization, broadcast) as a pure state machine, in the
+// style of etcd's raft package: messages and ticks go in, a Ready comes out
+// listing what to persist, what to send and what is committed, and the
+// driver calls Advance when it has done it. The package does no I/O, starts
+// no goroutine and reads no clock; time is counted in ticks.
+//
+// One Zab value serves one reign: the election (package election) decides
+// who leads, and the driver starts a machine with Config.Role and
+// Config.Leader. When the machine stops (Ready.RoleChange.Lost) the driver
+// runs the election again and starts a new machine.
+//
+// # Protocol
+//
+// The phases follow "Zab: High-performance broadcast for primary-backup
+// systems" (Junqueira, Reed, Serafini, DSN 2011) as upstream ZooKeeper
+// implements them (Leader, LearnerHandler, Learner, Follower, Observer):
+//
+//   - Discovery. A learner sends FOLLOWERINFO (OBSERVERINFO) with its
+//     acceptedEpoch. Once a quorum of voters, the leader included, has told
+//     theirs, the leader picks epoch = max+1, persists it as its
+//     acceptedEpoch and sends LEADERINFO. A learner accepts an epoch at most
+//     once: it persists acceptedEpoch and answers ACKEPOCH with its
+//     currentEpoch and last zxid (currentEpoch -1 if it had accepted this
+//     epoch before, as upstream). If a voter of the acking quorum is more
+//     recent than the leader, (currentEpoch, lastZxid) compared in that
+//     order, the leader stops (ErrFollowerAhead): election should not have
+//     chosen it.
+//   - Synchronization. Once a quorum acked the epoch the leader persists it
+//     as its currentEpoch; its whole log is the epoch's initial history.
+//     Each learner gets DIFF when the leader's log holds the learner's last
+//     zxid (the learner's history is then a prefix: a zxid names one
+//     proposal of one leader); TRUNC to the leader's last zxid below the
+//     learner's when both are of the same epoch (the learner has the
+//     leader's entry, and only uncommitted ones past it); SNAP (a snapshot
+//     from Config.Snapshotter) otherwise. Then the history the learner lacks
+//     as PROPOSALs, then NEWLEADER. A learner persists the history and its
+//     new currentEpoch and acks NEWLEADER. When a quorum acked, the leader
+//     is established: it commits its initial history and sends UPTODATE
+//     (with its commit point) to the acked learners, which start serving.
+//     Learners that join later are synced the same way, with every proposal
+//     the leader has logged in the history; from the moment the sync is
+//     queued they also receive the broadcasts, after it on the same FIFO
+//     connection.
+//   - Broadcast. Proposals are pipelined: PROPOSAL to every follower, ACK
+//     once durable (an ACK vouches for every earlier zxid too), COMMIT in
+//     zxid order once a quorum of voters, the leader counting only what it
+//     made durable, has logged it. Observers never ack and never count;
+//     they receive INFORM (the committed txn) instead.
+//
+// Liveness: the leader pings every learner each tick; a learner answers
+// pings. A learner stops when its leader is silent for SyncLimitTicks
+// (InitLimitTicks before UPTODATE), a leader when fewer than a quorum of
+// synced voters were heard from within SyncLimitTicks, or when it is not
+// established within InitLimitTicks of the last discovery step. A learner
+// that breaks the protocol (a gap in the zxids, a commit past its log) stops
+// with ErrProtocol rather than guess.
+//
+// Sync (the client's sync op): the leader answers once everything proposed
+// before the request is committed; the token returns in Ready.Synced on the
+// server that asked, after the commits that precede it.
+//
+// # The driver's duties
+//
+// The driver loop owns the clock, the disk and the sockets. Do not call
+// Step, Tick, Propose, Forward or Sync between Ready and Advance.
+//
+//  1. Call Tick once per tick (upstream tickTime), Step for each message
+//     received, Disconnected(peer) when a peer connection breaks; on the
+//     leader, Propose for each prepared write (Ready.Requests and local
+//     clients); Forward and Sync for client writes and syncs on learners.
+//  2. While HasReady, take rd := Ready() and, in this order:
+//  3. If rd.Snapshot is set, install it: replace the state and start the log
+//     afresh after rd.Snapshot.Zxid.
+//  4. If rd.Truncate is set, drop log entries after *rd.Truncate (and, if
+//     the applied state is past it, rebuild the state at *rd.Truncate).
+//  5. Append rd.Persist to the log and write rd.Epochs (acceptedEpoch,
+//     currentEpoch). Make 3-5 durable (fsync) before step 6: messages
+//     vouch for them (an ACK says the entry is on disk; LEADERINFO and
+//     NEWLEADER follow epochs that must never be forgotten). One fsync per
+//     Ready is the group commit.
+//  6. Send rd.Messages, in order per peer, on FIFO connections (TCP).
+//  7. Apply rd.Commit to the state in order; hand rd.Requests to the prep
+//     stage (leader); complete the syncs in rd.Synced (after applying).
+//  8. If rd.RoleChange is set: Active means serve clients; Lost means fail
+//     pending client requests and syncs, and go back to leader election.
+//  9. Call Advance(rd). A leader counts its own acknowledgement here, so a
+//     future driver may send a leader's PROPOSALs before its own fsync.
+//
+// Storage is read, never written, by this package; the driver writes it in
+// steps 3-5. MemoryStorage is an in-memory implementation for tests.
+//
+// # Known gaps
+//
+// Session pings and REVALIDATE (session traffic carried on Zab packets
+// upstream) are left to the driver; dynamic reconfiguration is not
+// implemented; SNAP carries the whole snapshot in one packet's Data.
+package zab

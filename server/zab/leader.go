@@ -1,0 +1,433 @@
+package zab
+
+import (
+	"fmt"
+	"slices"
+)
+
+// learner phases as the leader sees them (one LearnerHandler upstream).
+type lphase int
+
+const (
+	lpInfo    lphase = iota // FOLLOWERINFO received, epoch not decided yet
+	lpEpoch                 // LEADERINFO sent, waiting for ACKEPOCH
+	lpAcked                 // ACKEPOCH received, waiting for a quorum of them
+	lpSyncing               // sync and NEWLEADER queued; forwarded broadcasts
+	lpSynced                // NEWLEADER acked
+)
+
+type learner struct {
+	id        int64
+	observer  bool
+	phase     lphase
+	accepted  int64 // from FOLLOWERINFO
+	current   int64 // from ACKEPOCH (-1: already acked this epoch)
+	lastZxid  int64 // from ACKEPOCH
+	syncedTo  int64 // last zxid of the history sent in the sync
+	acked     int64 // highest zxid this follower has durably logged
+	lastHeard int
+	upToDate  bool
+}
+
+type pendingSync struct {
+	from    int64
+	token   []byte
+	waitFor int64
+}
+
+type leaderState struct {
+	epoch            int64 // 0 until decided
+	learners         map[int64]*learner
+	epochVotes       map[int64]int64 // voter -> acceptedEpoch, self included
+	ackEpoch         map[int64]bool  // voters whose ACKEPOCH counts, self included
+	electionFinished bool            // a quorum acked the epoch; syncs may start
+	newLeaderAcks    map[int64]bool
+	established      bool
+	phaseStart       int
+	selfCurrent      int64 // leader's currentEpoch at start (its ACKEPOCH summary)
+	selfLast         int64
+	committed        int64
+	selfDurable      int64   // last zxid the leader itself made durable
+	pending          []Entry // proposals after committed, in zxid order
+	syncs            []pendingSync
+}
+
+func (z *Zab) startLeader() {
+	z.l = &leaderState{
+		learners:      map[int64]*learner{},
+		epochVotes:    map[int64]int64{z.id: z.accepted},
+		ackEpoch:      map[int64]bool{},
+		newLeaderAcks: map[int64]bool{},
+		selfCurrent:   z.current,
+		selfLast:      z.log.lastZxid(),
+		committed:     z.applied,
+		selfDurable:   z.log.lastZxid(),
+	}
+	z.maybeDecideEpoch()
+}
+
+func (z *Zab) stepLeader(m Message) {
+	l := z.l
+	p := m.Packet
+	if p.Type == TypeFollowerInfo || p.Type == TypeObserverInfo {
+		z.leaderOnInfo(m)
+		return
+	}
+	lr := l.learners[m.From]
+	if lr == nil {
+		z.logger.Debug("zab: leader: message from unconnected learner", "id", z.id, "msg", m.String())
+		return
+	}
+	lr.lastHeard = z.tick
+	switch p.Type {
+	case TypeAckEpoch:
+		if lr.phase != lpEpoch {
+			return
+		}
+		cur, ok := getInt32(p.Data)
+		if !ok {
+			z.dropLearner(lr, fmt.Errorf("zab: ACKEPOCH from %d: short data: %w", lr.id, ErrProtocol))
+			return
+		}
+		lr.current, lr.lastZxid, lr.phase = int64(cur), p.Zxid, lpAcked
+		if l.electionFinished {
+			z.startSync(lr)
+			return
+		}
+		if cur != -1 && !lr.observer {
+			if int64(cur) > l.selfCurrent || int64(cur) == l.selfCurrent && p.Zxid > l.selfLast {
+				z.stop(fmt.Errorf("zab: follower %d has (epoch %d, %s) past leader's (epoch %d, %s): %w",
+					lr.id, cur, FormatZxid(p.Zxid), l.selfCurrent, FormatZxid(l.selfLast), ErrFollowerAhead))
+				return
+			}
+			l.ackEpoch[lr.id] = true
+		}
+		z.maybeFinishElection()
+	case TypeAck:
+		switch {
+		case lr.phase == lpSyncing && p.Zxid == Zxid(l.epoch, 0):
+			lr.phase = lpSynced
+			if !lr.observer {
+				lr.acked = max(lr.acked, lr.syncedTo)
+			}
+			if !l.established {
+				if !lr.observer {
+					l.newLeaderAcks[lr.id] = true
+				}
+				z.maybeEstablish()
+				return
+			}
+			z.sendUpToDate(lr)
+			z.maybeCommit()
+		case lr.phase == lpSynced && !lr.observer && EpochOf(p.Zxid) == l.epoch && p.Zxid <= z.log.lastZxid():
+			lr.acked = max(lr.acked, p.Zxid)
+			z.maybeCommit()
+		}
+	case TypePing:
+		// lastHeard is all a ping says here.
+	case TypeRequest:
+		if l.established && lr.phase == lpSynced {
+			z.out.Requests = append(z.out.Requests, Request{From: lr.id, Data: p.Data})
+		}
+	case TypeSync:
+		if l.established && lr.phase == lpSynced {
+			z.leaderSync(lr.id, p.Data)
+		}
+	default:
+		z.logger.Debug("zab: leader: unexpected packet", "id", z.id, "msg", m.String())
+	}
+}
+
+// leaderOnInfo starts a new handler for a learner that (re)connected.
+func (z *Zab) leaderOnInfo(m Message) {
+	l := z.l
+	observer := m.Packet.Type == TypeObserverInfo
+	if observer && !z.observers[m.From] || !observer && (!z.voters[m.From] || m.From == z.id) {
+		z.logger.Warn("zab: leader: info from a server not configured in that role", "id", z.id, "from", m.From, "type", TypeName(m.Packet.Type))
+		return
+	}
+	lr := &learner{id: m.From, observer: observer, accepted: EpochOf(m.Packet.Zxid), lastHeard: z.tick}
+	l.learners[m.From] = lr
+	if l.epoch == 0 {
+		if !observer {
+			l.epochVotes[m.From] = lr.accepted
+		}
+		z.maybeDecideEpoch()
+		return
+	}
+	z.sendLeaderInfo(lr)
+}
+
+// maybeDecideEpoch picks the new epoch once a quorum of voters (the leader
+// included) told their accepted epochs: one past the largest.
+func (z *Zab) maybeDecideEpoch() {
+	l := z.l
+	if l.epoch != 0 || len(l.epochVotes) < z.quorum {
+		return
+	}
+	var e int64
+	for _, a := range l.epochVotes {
+		e = max(e, a)
+	}
+	l.epoch = e + 1
+	l.phaseStart = z.tick
+	z.setEpochs(l.epoch, z.current)
+	z.logger.Debug("zab: leader: epoch decided", "id", z.id, "epoch", l.epoch)
+	l.ackEpoch[z.id] = true
+	for _, id := range sortedKeys(l.learners) {
+		z.sendLeaderInfo(l.learners[id])
+	}
+	z.maybeFinishElection()
+}
+
+func (z *Zab) sendLeaderInfo(lr *learner) {
+	lr.phase = lpEpoch
+	z.send(lr.id, TypeLeaderInfo, Zxid(z.l.epoch, 0), putInt32(ProtocolVersion))
+}
+
+// maybeFinishElection: once a quorum acked the epoch, and none of them is
+// ahead of the leader, the leader's history is the new epoch's initial
+// history and learners are synced to it.
+func (z *Zab) maybeFinishElection() {
+	l := z.l
+	if z.stopped || l.electionFinished || len(l.ackEpoch) < z.quorum {
+		return
+	}
+	l.electionFinished = true
+	l.phaseStart = z.tick
+	z.setEpochs(z.accepted, l.epoch)
+	l.newLeaderAcks[z.id] = true
+	for _, id := range sortedKeys(l.learners) {
+		if lr := l.learners[id]; lr.phase == lpAcked {
+			z.startSync(lr)
+		}
+	}
+	z.maybeEstablish()
+}
+
+// startSync queues a learner's synchronization: DIFF, TRUNC or SNAP, the
+// history it lacks as PROPOSALs, then NEWLEADER. From now on broadcasts
+// reach it too, after the sync on the same FIFO connection.
+func (z *Zab) startSync(lr *learner) {
+	l := z.l
+	end := z.log.lastZxid()
+	p := lr.lastZxid
+	from := p
+	f, err := z.log.floor(p)
+	switch {
+	case err == nil && f == p:
+		z.send(lr.id, TypeDiff, p, nil)
+	case err == nil && f != 0 && EpochOf(f) == EpochOf(p):
+		// The learner has entries past f that this history lacks. It has
+		// f itself: f and its later entries were proposed by the one
+		// leader of that epoch, in order, on one connection.
+		z.send(lr.id, TypeTrunc, f, nil)
+		from = f
+	default:
+		if z.cfg.Snapshotter == nil {
+			z.dropLearner(lr, fmt.Errorf("zab: learner %d at %s needs a snapshot and there is no Snapshotter: %w", lr.id, FormatZxid(p), ErrSnapshot))
+			return
+		}
+		snap, err := z.cfg.Snapshotter.Snapshot()
+		if err == nil && (snap.Zxid > z.applied || snap.Zxid < z.log.base()) {
+			err = fmt.Errorf("zab: snapshot at %s outside [log base %s, applied %s]", FormatZxid(snap.Zxid), FormatZxid(z.log.base()), FormatZxid(z.applied))
+		}
+		if err != nil {
+			z.dropLearner(lr, fmt.Errorf("zab: snapshot for learner %d: %w: %w", lr.id, ErrSnapshot, err))
+			return
+		}
+		z.send(lr.id, TypeSnap, snap.Zxid, snap.Data)
+		from = snap.Zxid
+	}
+	for from < end {
+		ents, err := z.log.entries(from, end, 1024)
+		if err == nil && len(ents) == 0 {
+			err = fmt.Errorf("zab: log ends before %s", FormatZxid(end))
+		}
+		if err != nil {
+			z.stop(fmt.Errorf("zab: leader: history for learner %d after %s: %w", lr.id, FormatZxid(from), err))
+			return
+		}
+		for _, e := range ents {
+			z.send(lr.id, TypeProposal, e.Zxid, e.Data)
+		}
+		from = ents[len(ents)-1].Zxid
+	}
+	z.send(lr.id, TypeNewLeader, Zxid(l.epoch, 0), nil)
+	lr.syncedTo = end
+	lr.phase = lpSyncing
+}
+
+func (z *Zab) dropLearner(lr *learner, err error) {
+	z.logger.Warn("zab: leader: dropping learner", "id", z.id, "learner", lr.id, "err", err)
+	delete(z.l.learners, lr.id)
+}
+
+// maybeEstablish: a quorum acked NEWLEADER, so the leader's whole initial
+// history is committed and it may propose.
+func (z *Zab) maybeEstablish() {
+	l := z.l
+	if z.stopped || l.established || len(l.newLeaderAcks) < z.quorum {
+		return
+	}
+	l.established = true
+	z.active = true
+	l.phaseStart = z.tick
+	last := z.log.lastZxid()
+	if err := z.commitTo(last); err != nil {
+		z.stop(err)
+		return
+	}
+	l.committed = last
+	z.logger.Debug("zab: leader established", "id", z.id, "epoch", l.epoch, "committed", FormatZxid(last))
+	for _, id := range sortedKeys(l.learners) {
+		if lr := l.learners[id]; lr.phase == lpSynced {
+			z.sendUpToDate(lr)
+		}
+	}
+	z.out.RoleChange = &RoleChange{Role: Leader, Epoch: l.epoch, Active: true}
+}
+
+func (z *Zab) sendUpToDate(lr *learner) {
+	if lr.upToDate {
+		return
+	}
+	lr.upToDate = true
+	z.send(lr.id, TypeUpToDate, z.l.committed, nil)
+}
+
+func (z *Zab) propose(data []byte) (int64, error) {
+	l := z.l
+	last := z.log.lastZxid()
+	var zxid int64
+	if EpochOf(last) == l.epoch {
+		if CounterOf(last) >= maxCounter {
+			z.stop(ErrZxidExhausted)
+			return 0, ErrZxidExhausted
+		}
+		zxid = last + 1
+	} else {
+		zxid = Zxid(l.epoch, 1)
+	}
+	e := Entry{Zxid: zxid, Data: data}
+	if err := z.log.append(e); err != nil {
+		return 0, err
+	}
+	l.pending = append(l.pending, e)
+	for _, id := range sortedKeys(l.learners) {
+		if lr := l.learners[id]; lr.phase >= lpSyncing && !lr.observer {
+			z.send(id, TypeProposal, zxid, data)
+		}
+	}
+	return zxid, nil
+}
+
+// maybeCommit commits pending proposals, in zxid order, each once a quorum
+// of voters (the leader counting only what it made durable) logged it.
+func (z *Zab) maybeCommit() {
+	l := z.l
+	if !l.established {
+		return
+	}
+	n := 0
+	for _, e := range l.pending {
+		votes := 0
+		if l.selfDurable >= e.Zxid {
+			votes++
+		}
+		for _, lr := range l.learners {
+			if lr.phase == lpSynced && !lr.observer && lr.acked >= e.Zxid {
+				votes++
+			}
+		}
+		if votes < z.quorum {
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	done := l.pending[:n]
+	l.pending = slices.Clone(l.pending[n:])
+	ids := sortedKeys(l.learners)
+	for _, e := range done {
+		l.committed = e.Zxid
+		z.applied = e.Zxid
+		z.out.Commit = append(z.out.Commit, e)
+		for _, id := range ids {
+			lr := l.learners[id]
+			switch {
+			case lr.phase < lpSyncing:
+			case lr.observer:
+				z.send(id, TypeInform, e.Zxid, e.Data)
+			default:
+				z.send(id, TypeCommit, e.Zxid, nil)
+			}
+		}
+	}
+	z.flushSyncs()
+}
+
+// leaderSync answers a sync once everything proposed before it is committed.
+func (z *Zab) leaderSync(from int64, token []byte) {
+	z.l.syncs = append(z.l.syncs, pendingSync{from: from, token: token, waitFor: z.log.lastZxid()})
+	z.flushSyncs()
+}
+
+func (z *Zab) flushSyncs() {
+	l := z.l
+	n := 0
+	for _, s := range l.syncs {
+		if s.waitFor > l.committed {
+			break
+		}
+		n++
+		if s.from == z.id {
+			z.out.Synced = append(z.out.Synced, s.token)
+		} else if lr := l.learners[s.from]; lr != nil && lr.phase == lpSynced {
+			z.send(s.from, TypeSync, l.committed, s.token)
+		}
+	}
+	l.syncs = slices.Clone(l.syncs[n:])
+}
+
+func (z *Zab) tickLeader() {
+	l := z.l
+	if !l.established {
+		if z.tick-l.phaseStart > z.cfg.InitLimitTicks {
+			z.stop(fmt.Errorf("zab: leader: epoch %d not established in %d ticks: %w", l.epoch, z.cfg.InitLimitTicks, ErrInitTimeout))
+			return
+		}
+	}
+	votes := 1
+	for _, id := range sortedKeys(l.learners) {
+		lr := l.learners[id]
+		limit := z.cfg.SyncLimitTicks
+		if lr.phase < lpSynced {
+			limit = z.cfg.InitLimitTicks
+		}
+		if z.tick-lr.lastHeard > limit {
+			z.dropLearner(lr, fmt.Errorf("zab: learner %d silent for %d ticks", id, z.tick-lr.lastHeard))
+			continue
+		}
+		if lr.phase >= lpSyncing {
+			z.send(id, TypePing, z.log.lastZxid(), nil)
+		}
+		if lr.phase == lpSynced && !lr.observer {
+			votes++
+		}
+	}
+	if l.established && votes < z.quorum {
+		z.stop(fmt.Errorf("zab: leader of epoch %d: %d of %d voters in touch: %w", l.epoch, votes, len(z.voters), ErrQuorumLost))
+	}
+}
+
+func sortedKeys[V any](m map[int64]V) []int64 {
+	ks := make([]int64, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,198 @@
+package zab
+
+import "fmt"
+
+// learner phases (Learner.syncWithLeader upstream).
+type fphase int
+
+const (
+	fpInfo      fphase = iota // FOLLOWERINFO/OBSERVERINFO sent
+	fpEpoch                   // ACKEPOCH sent
+	fpSync                    // DIFF/TRUNC/SNAP received; history arriving
+	fpNewLeader               // NEWLEADER acked
+	fpUpToDate                // serving
+)
+
+type learnerState struct {
+	phase     fphase
+	epoch     int64 // the leader's epoch, from LEADERINFO
+	target    int64 // highest zxid known committed
+	lastHeard int
+}
+
+func (z *Zab) startLearner() {
+	z.f = &learnerState{}
+	typ := int32(TypeFollowerInfo)
+	if z.role == Observer {
+		typ = TypeObserverInfo
+	}
+	z.send(z.leader, typ, Zxid(z.accepted, 0), learnerInfo(z.id))
+}
+
+func (z *Zab) protocolError(m Message, format string, args ...any) {
+	z.stop(fmt.Errorf("zab: %s from leader %d: %s: %w", TypeName(m.Packet.Type), m.From, fmt.Sprintf(format, args...), ErrProtocol))
+}
+
+func (z *Zab) stepLearner(m Message) {
+	if m.From != z.leader {
+		z.logger.Debug("zab: learner: message from a server that is not the leader", "id", z.id, "msg", m.String())
+		return
+	}
+	f := z.f
+	p := m.Packet
+	if f.phase == fpInfo && p.Type != TypeLeaderInfo {
+		// Left over from an earlier connection to this leader.
+		return
+	}
+	switch p.Type {
+	case TypeLeaderInfo, TypeDiff, TypeTrunc, TypeSnap, TypeProposal, TypeNewLeader, TypeCommit,
+		TypeInform, TypeUpToDate, TypePing, TypeSync:
+		f.lastHeard = z.tick
+	}
+	switch p.Type {
+	case TypeLeaderInfo:
+		if f.phase != fpInfo {
+			z.protocolError(m, "in phase %d", f.phase)
+			return
+		}
+		e := EpochOf(p.Zxid)
+		cur := int32(z.current)
+		switch {
+		case e < z.accepted:
+			z.stop(fmt.Errorf("zab: leader %d offers epoch %d, accepted %d: %w", m.From, e, z.accepted, ErrEpochBehind))
+			return
+		case e == z.accepted:
+			// This epoch was acked already (a reconnect): say so, so
+			// the leader does not count it twice in discovery.
+			cur = -1
+		default:
+			z.setEpochs(e, z.current)
+		}
+		f.epoch = e
+		f.phase = fpEpoch
+		z.send(z.leader, TypeAckEpoch, z.log.lastZxid(), putInt32(cur))
+	case TypeDiff, TypeTrunc, TypeSnap:
+		if f.phase != fpEpoch {
+			z.protocolError(m, "in phase %d", f.phase)
+			return
+		}
+		f.phase = fpSync
+		switch p.Type {
+		case TypeTrunc:
+			if err := z.log.truncate(p.Zxid); err != nil {
+				z.stop(fmt.Errorf("zab: TRUNC to %s: %w", FormatZxid(p.Zxid), err))
+				return
+			}
+			if z.applied > p.Zxid {
+				// Only a driver that applied uncommitted entries at
+				// start gets here; Ready.Truncate tells it to rebuild.
+				z.applied = p.Zxid
+			}
+		case TypeSnap:
+			z.log.installSnapshot(p.Zxid)
+			z.pendingSnap = &Snapshot{Zxid: p.Zxid, Data: p.Data}
+			z.applied = p.Zxid
+			f.target = max(f.target, p.Zxid)
+		}
+	case TypeProposal:
+		switch f.phase {
+		case fpSync:
+			if err := z.log.append(Entry{Zxid: p.Zxid, Data: p.Data}); err != nil {
+				z.protocolError(m, "history: %v", err)
+			}
+		case fpNewLeader, fpUpToDate:
+			if z.role == Observer {
+				z.protocolError(m, "observers get INFORM")
+				return
+			}
+			if last := z.log.lastZxid(); !follows(last, p.Zxid, f.epoch) {
+				z.protocolError(m, "%s does not follow %s in epoch %d", FormatZxid(p.Zxid), FormatZxid(last), f.epoch)
+				return
+			}
+			_ = z.log.append(Entry{Zxid: p.Zxid, Data: p.Data})
+			// Sent after Ready.Persist is durable: an ACK vouches for
+			// this entry and every one before it.
+			z.send(z.leader, TypeAck, p.Zxid, nil)
+		default:
+			z.protocolError(m, "in phase %d", f.phase)
+		}
+	case TypeNewLeader:
+		if f.phase != fpSync || EpochOf(p.Zxid) != f.epoch {
+			z.protocolError(m, "in phase %d for epoch %d", f.phase, f.epoch)
+			return
+		}
+		z.setEpochs(z.accepted, f.epoch)
+		f.phase = fpNewLeader
+		z.send(z.leader, TypeAck, p.Zxid, nil)
+	case TypeCommit:
+		if f.phase < fpNewLeader || z.role == Observer {
+			z.protocolError(m, "in phase %d", f.phase)
+			return
+		}
+		if p.Zxid > z.log.lastZxid() {
+			z.protocolError(m, "commit of %s past the log's end %s", FormatZxid(p.Zxid), FormatZxid(z.log.lastZxid()))
+			return
+		}
+		f.target = max(f.target, p.Zxid)
+		z.applyCommitted()
+	case TypeInform:
+		if f.phase < fpNewLeader || z.role != Observer {
+			z.protocolError(m, "in phase %d", f.phase)
+			return
+		}
+		if last := z.log.lastZxid(); p.Zxid > last {
+			if !follows(last, p.Zxid, f.epoch) {
+				z.protocolError(m, "%s does not follow %s in epoch %d", FormatZxid(p.Zxid), FormatZxid(last), f.epoch)
+				return
+			}
+			_ = z.log.append(Entry{Zxid: p.Zxid, Data: p.Data})
+		}
+		f.target = max(f.target, p.Zxid)
+		z.applyCommitted()
+	case TypeUpToDate:
+		if f.phase != fpNewLeader {
+			z.protocolError(m, "in phase %d", f.phase)
+			return
+		}
+		if p.Zxid > z.log.lastZxid() {
+			z.protocolError(m, "commit point %s past the log's end %s", FormatZxid(p.Zxid), FormatZxid(z.log.lastZxid()))
+			return
+		}
+		f.phase = fpUpToDate
+		f.target = max(f.target, p.Zxid)
+		z.active = true
+		z.applyCommitted()
+		if !z.stopped {
+			z.out.RoleChange = &RoleChange{Role: z.role, Epoch: f.epoch, Active: true}
+		}
+	case TypePing:
+		z.send(z.leader, TypePing, z.log.lastZxid(), nil)
+	case TypeSync:
+		if f.phase == fpUpToDate {
+			z.out.Synced = append(z.out.Synced, p.Data)
+		}
+	default:
+		z.logger.Debug("zab: learner: unexpected packet", "id", z.id, "msg", m.String())
+	}
+}
+
+// applyCommitted emits what is known committed, once serving.
+func (z *Zab) applyCommitted() {
+	if z.f.phase != fpUpToDate {
+		return
+	}
+	if err := z.commitTo(z.f.target); err != nil {
+		z.stop(err)
+	}
+}
+
+func (z *Zab) tickLearner() {
+	f := z.f
+	limit := z.cfg.SyncLimitTicks
+	if f.phase != fpUpToDate {
+		limit = z.cfg.InitLimitTicks
+	}
+	if z.tick-f.lastHeard > limit {
+		z.stop(fmt.Errorf("zab: %s: leader %d silent for %d ticks: %w", z.role, z.leader, z.tick-f.lastHeard, ErrLeaderTimeout))
+	}
+}

@@ -1,0 +1,825 @@
+package zab
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// This file is an in-process cluster simulator: every server runs the real
+// state machine with a MemoryStorage as its disk, a seeded scheduler
+// delivers messages on per-link FIFO queues, ticks, submits client writes
+// and syncs, and injects faults. Invariants are checked at every step.
+
+const (
+	simInitLimit = 10
+	simSyncLimit = 5
+)
+
+// simNode is one server: durable state (st, snap) survives a crash; the
+// state machine instance and the applied state do not.
+type simNode struct {
+	id       int64
+	observer bool
+	st       *MemoryStorage
+	snap     []Entry // durable snapshot: the applied entries it holds
+	applied  []Entry // the volatile state: entries applied, in order
+	z        *Zab    // nil while down or looking
+	inc      int     // incarnation of z
+	up       bool
+	syncs    map[string]int64 // token -> leader commit point when issued
+}
+
+func (n *simNode) appliedZxid() int64 {
+	if len(n.applied) == 0 {
+		return 0
+	}
+	return n.applied[len(n.applied)-1].Zxid
+}
+
+// Snapshot implements Snapshotter from the applied state.
+func (n *simNode) Snapshot() (Snapshot, error) {
+	return Snapshot{Zxid: n.appliedZxid(), Data: encodeEntries(n.applied)}, nil
+}
+
+func encodeEntries(ents []Entry) []byte {
+	var b []byte
+	for _, e := range ents {
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Zxid))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Data)))
+		b = append(b, e.Data...)
+	}
+	return b
+}
+
+func decodeEntries(b []byte) ([]Entry, error) {
+	var out []Entry
+	for len(b) > 0 {
+		if len(b) < 12 {
+			return nil, errors.New("short entry header")
+		}
+		z := int64(binary.BigEndian.Uint64(b))
+		n := int(binary.BigEndian.Uint32(b[8:]))
+		b = b[12:]
+		if len(b) < n {
+			return nil, errors.New("short entry data")
+		}
+		out = append(out, Entry{Zxid: z, Data: slices.Clone(b[:n])})
+		b = b[n:]
+	}
+	return out, nil
+}
+
+type linkKey struct{ from, to int64 }
+
+func pairOf(a, b int64) linkKey {
+	if a > b {
+		a, b = b, a
+	}
+	return linkKey{a, b}
+}
+
+type pendingDisc struct {
+	at      int
+	node    int64
+	inc     int
+	peer    int64
+	peerInc int
+}
+
+// simOptions tune a schedule.
+type simOptions struct {
+	voters, observers int
+	steps             int     // steps with faults
+	faultRate         float64 // per step
+	midReadyCrash     float64 // chance to crash between persisting and sending
+	randomLeader      float64 // chance the stand-in election picks a non-best candidate
+}
+
+type cluster struct {
+	t       testing.TB
+	seed    int64
+	rng     *rand.Rand
+	opts    simOptions
+	nodes   map[int64]*simNode
+	ids     []int64
+	voters  []int64
+	obs     []int64
+	links   map[linkKey][]Message
+	cut     map[linkKey]bool // partitioned pairs
+	broken  map[linkKey]bool // connection broken until a new instance at either end
+	discs   []pendingDisc
+	tick    int
+	nextInc int
+
+	committed   []Entry          // G: the one committed sequence, as applied anywhere
+	acked       map[string]int64 // client write -> zxid, once its leader applied it
+	epochLeader map[int64]int64
+	writes      int
+	trace       []string
+	failed      bool
+	quiet       bool // no more client ops
+
+	// counters for the report
+	stats simStats
+}
+
+type simStats struct {
+	delivered, dropped, crashes, midCrashes, cuts, heals, elections, established int
+	diffs, truncs, snaps, syncsDone, compactions, stepDowns                      int
+}
+
+func (s *simStats) add(o simStats) {
+	s.delivered += o.delivered
+	s.dropped += o.dropped
+	s.crashes += o.crashes
+	s.midCrashes += o.midCrashes
+	s.cuts += o.cuts
+	s.heals += o.heals
+	s.elections += o.elections
+	s.established += o.established
+	s.diffs += o.diffs
+	s.truncs += o.truncs
+	s.snaps += o.snaps
+	s.syncsDone += o.syncsDone
+	s.compactions += o.compactions
+	s.stepDowns += o.stepDowns
+}
+
+func newCluster(t testing.TB, seed int64, opts simOptions) *cluster {
+	c := &cluster{t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), opts: opts,
+		nodes: map[int64]*simNode{}, links: map[linkKey][]Message{}, cut: map[linkKey]bool{},
+		broken: map[linkKey]bool{}, acked: map[string]int64{}, epochLeader: map[int64]int64{}}
+	for i := 1; i <= opts.voters+opts.observers; i++ {
+		id := int64(i)
+		n := &simNode{id: id, observer: i > opts.voters, st: NewMemoryStorage(), up: true, syncs: map[string]int64{}}
+		c.nodes[id] = n
+		c.ids = append(c.ids, id)
+		if n.observer {
+			c.obs = append(c.obs, id)
+		} else {
+			c.voters = append(c.voters, id)
+		}
+	}
+	return c
+}
+
+func (c *cluster) logf(format string, args ...any) {
+	s := fmt.Sprintf("t%d ", c.tick) + fmt.Sprintf(format, args...)
+	c.trace = append(c.trace, s)
+	if len(c.trace) > 400 {
+		c.trace = slices.Clone(c.trace[200:])
+	}
+}
+
+func (c *cluster) fatalf(format string, args ...any) {
+	c.t.Helper()
+	if c.failed {
+		return
+	}
+	c.failed = true
+	c.t.Fatalf("seed %d: %s\nlast events:\n%s", c.seed, fmt.Sprintf(format, args...), strings.Join(c.trace, "\n"))
+}
+
+func (c *cluster) quorum() int { return len(c.voters)/2 + 1 }
+
+func (c *cluster) usable(a, b int64) bool {
+	k := pairOf(a, b)
+	return !c.cut[k] && !c.broken[k]
+}
+
+// reachable says whether a and b could connect (no partition between them).
+func (c *cluster) reachable(a, b int64) bool { return a == b || !c.cut[pairOf(a, b)] }
+
+// start creates a state machine on n following (or being) leader.
+func (c *cluster) start(n *simNode, leader int64) {
+	role := Follower
+	switch {
+	case leader == n.id:
+		role = Leader
+	case n.observer:
+		role = Observer
+	}
+	z, err := New(Config{ID: n.id, Voters: c.voters, Observers: c.obs, Leader: leader, Role: role,
+		InitLimitTicks: simInitLimit, SyncLimitTicks: simSyncLimit, Storage: n.st, Applied: n.appliedZxid(),
+		Snapshotter: n})
+	if err != nil {
+		c.fatalf("New on %d: %v", n.id, err)
+		return
+	}
+	c.nextInc++
+	n.z, n.inc = z, c.nextInc
+	n.syncs = map[string]int64{}
+	// A new instance opens fresh connections: what was in flight on the
+	// old ones is gone.
+	for _, o := range c.ids {
+		if o != n.id {
+			delete(c.broken, pairOf(n.id, o))
+			c.stats.dropped += len(c.links[linkKey{n.id, o}]) + len(c.links[linkKey{o, n.id}])
+			delete(c.links, linkKey{n.id, o})
+			delete(c.links, linkKey{o, n.id})
+		}
+	}
+	c.logf("start %d as %s of %d (epochs %d/%d last %s applied %s)", n.id, role, leader,
+		n.st.AcceptedEpoch(), n.st.CurrentEpoch(), FormatZxid(n.st.LastZxid()), FormatZxid(n.appliedZxid()))
+	c.process(n)
+}
+
+// breakLink drops what is in flight between a and b and breaks the
+// connection; each end may hear of it after a while, or only time out.
+func (c *cluster) breakLink(a, b int64) {
+	k := pairOf(a, b)
+	c.stats.dropped += len(c.links[linkKey{a, b}]) + len(c.links[linkKey{b, a}])
+	delete(c.links, linkKey{a, b})
+	delete(c.links, linkKey{b, a})
+	c.broken[k] = true
+	for _, end := range [][2]int64{{a, b}, {b, a}} {
+		n := c.nodes[end[0]]
+		if n.z != nil && c.rng.Intn(2) == 0 {
+			c.discs = append(c.discs, pendingDisc{at: c.tick + c.rng.Intn(3), node: end[0], inc: n.inc, peer: end[1], peerInc: c.nodes[end[1]].inc})
+		}
+	}
+}
+
+func (c *cluster) crash(n *simNode) {
+	c.logf("crash %d", n.id)
+	c.stats.crashes++
+	n.z = nil
+	n.up = false
+	n.applied = slices.Clone(n.snap)
+	for _, o := range c.ids {
+		if o != n.id {
+			c.breakLink(n.id, o)
+		}
+	}
+}
+
+// process runs n's Ready loop as a driver would.
+func (c *cluster) process(n *simNode) {
+	for n.z != nil && n.z.HasReady() && !c.failed {
+		z := n.z
+		rd := z.Ready()
+		if rd.Snapshot != nil {
+			ents, err := decodeEntries(rd.Snapshot.Data)
+			if err != nil {
+				c.fatalf("node %d: snapshot: %v", n.id, err)
+				return
+			}
+			if len(ents) > 0 && ents[len(ents)-1].Zxid != rd.Snapshot.Zxid || len(ents) == 0 && rd.Snapshot.Zxid != 0 {
+				c.fatalf("node %d: snapshot at %s holds entries up to %v", n.id, FormatZxid(rd.Snapshot.Zxid), ents)
+				return
+			}
+			c.checkPrefix(n.id, ents)
+			n.applied = ents
+			n.snap = slices.Clone(ents)
+			n.st.Reset(rd.Snapshot.Zxid)
+			c.logf("%d installs snapshot at %s", n.id, FormatZxid(rd.Snapshot.Zxid))
+		}
+		if rd.Truncate != nil {
+			if *rd.Truncate < n.appliedZxid() {
+				c.fatalf("node %d: truncate to %s below applied %s", n.id, FormatZxid(*rd.Truncate), FormatZxid(n.appliedZxid()))
+				return
+			}
+			if err := n.st.Truncate(*rd.Truncate); err != nil {
+				c.fatalf("node %d: %v", n.id, err)
+				return
+			}
+			c.logf("%d truncates to %s", n.id, FormatZxid(*rd.Truncate))
+		}
+		if err := n.st.Append(rd.Persist); err != nil {
+			c.fatalf("node %d: persist: %v", n.id, err)
+			return
+		}
+		if e := rd.Epochs; e != nil {
+			if e.Accepted < n.st.AcceptedEpoch() || e.Current < n.st.CurrentEpoch() || e.Current > e.Accepted {
+				c.fatalf("node %d: epochs %d/%d -> %d/%d", n.id, n.st.AcceptedEpoch(), n.st.CurrentEpoch(), e.Accepted, e.Current)
+				return
+			}
+			n.st.SetEpochs(*e)
+		}
+		if c.opts.midReadyCrash > 0 && c.rng.Float64() < c.opts.midReadyCrash {
+			c.stats.midCrashes++
+			c.logf("crash %d after persisting, before sending %d messages", n.id, len(rd.Messages))
+			c.crash(n)
+			return
+		}
+		for _, m := range rd.Messages {
+			c.sendMsg(m)
+		}
+		for _, e := range rd.Commit {
+			c.applyEntry(n, e)
+			if c.failed {
+				return
+			}
+		}
+		for _, tok := range rd.Synced {
+			c.syncDone(n, string(tok))
+		}
+		lost := false
+		if rc := rd.RoleChange; rc != nil {
+			c.logf("%d role change %+v", n.id, *rc)
+			if rc.Lost {
+				lost = true
+				c.stats.stepDowns++
+			} else if rc.Role == Leader {
+				c.established(n, rc.Epoch)
+			}
+		}
+		z.Advance(rd)
+		for _, r := range rd.Requests {
+			if _, err := z.Propose(r.Data); err != nil {
+				c.logf("%d: propose forwarded %q: %v", n.id, r.Data, err)
+			}
+		}
+		if lost {
+			n.z = nil
+			return
+		}
+	}
+}
+
+func (c *cluster) sendMsg(m Message) {
+	to := c.nodes[m.To]
+	if !to.up || !c.usable(m.From, m.To) {
+		c.stats.dropped++
+		return
+	}
+	switch m.Packet.Type {
+	case TypeDiff:
+		c.stats.diffs++
+	case TypeTrunc:
+		c.stats.truncs++
+	case TypeSnap:
+		c.stats.snaps++
+	}
+	k := linkKey{m.From, m.To}
+	c.links[k] = append(c.links[k], m)
+}
+
+// checkPrefix: ents must agree with the committed sequence G where they
+// overlap.
+func (c *cluster) checkPrefix(id int64, ents []Entry) {
+	for i, e := range ents {
+		if i >= len(c.committed) {
+			return
+		}
+		if g := c.committed[i]; g.Zxid != e.Zxid || !bytes.Equal(g.Data, e.Data) {
+			c.fatalf("node %d: entry %d is %s %q, committed sequence has %s %q", id, i, FormatZxid(e.Zxid), e.Data, FormatZxid(g.Zxid), g.Data)
+			return
+		}
+	}
+}
+
+func (c *cluster) applyEntry(n *simNode, e Entry) {
+	if e.Zxid <= n.appliedZxid() {
+		c.fatalf("node %d: applies %s after %s: zxids must increase", n.id, FormatZxid(e.Zxid), FormatZxid(n.appliedZxid()))
+		return
+	}
+	i := len(n.applied)
+	if i < len(c.committed) {
+		if g := c.committed[i]; g.Zxid != e.Zxid || !bytes.Equal(g.Data, e.Data) {
+			c.fatalf("node %d: applies #%d %s %q, but %s %q was committed there", n.id, i, FormatZxid(e.Zxid), e.Data, FormatZxid(g.Zxid), g.Data)
+			return
+		}
+	} else {
+		c.committed = append(c.committed, e)
+	}
+	n.applied = append(n.applied, e)
+	if n.z.role == Leader {
+		c.acked[string(e.Data)] = e.Zxid
+	}
+}
+
+// established checks Zab's core promise at the moment a leader takes over:
+// everything ever committed is in its history (it has just applied it), and
+// no other leader was established in its epoch.
+func (c *cluster) established(n *simNode, epoch int64) {
+	c.stats.established++
+	if other, ok := c.epochLeader[epoch]; ok && other != n.id {
+		c.fatalf("two leaders established in epoch %d: %d and %d", epoch, other, n.id)
+		return
+	}
+	c.epochLeader[epoch] = n.id
+	if len(n.applied) < len(c.committed) {
+		c.fatalf("leader %d of epoch %d has applied %d entries (last %s), but %d are committed (last %s)", n.id, epoch,
+			len(n.applied), FormatZxid(n.appliedZxid()), len(c.committed), FormatZxid(c.committed[len(c.committed)-1].Zxid))
+	}
+}
+
+func (c *cluster) syncDone(n *simNode, tok string) {
+	want, ok := n.syncs[tok]
+	if !ok {
+		c.fatalf("node %d: sync %q completed but was not issued by this instance", n.id, tok)
+		return
+	}
+	delete(n.syncs, tok)
+	if n.appliedZxid() < want {
+		c.fatalf("node %d: sync %q done at %s, leader had committed %s when it was issued", n.id, tok, FormatZxid(n.appliedZxid()), FormatZxid(want))
+	}
+	c.stats.syncsDone++
+}
+
+// deliver pops the head of one link's queue.
+func (c *cluster) deliver(k linkKey) {
+	q := c.links[k]
+	m := q[0]
+	if len(q) == 1 {
+		delete(c.links, k)
+	} else {
+		c.links[k] = q[1:]
+	}
+	n := c.nodes[m.To]
+	if n.z == nil {
+		c.stats.dropped++
+		return
+	}
+	c.stats.delivered++
+	_ = n.z.Step(m)
+	c.process(n)
+}
+
+func (c *cluster) nonEmptyLinks() []linkKey {
+	ks := make([]linkKey, 0, len(c.links))
+	for k := range c.links {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b linkKey) int {
+		if a.from != b.from {
+			return int(a.from - b.from)
+		}
+		return int(a.to - b.to)
+	})
+	return ks
+}
+
+func (c *cluster) doTick() {
+	c.tick++
+	for _, id := range c.ids {
+		if n := c.nodes[id]; n.z != nil {
+			n.z.Tick()
+			c.process(n)
+		}
+	}
+	var rest []pendingDisc
+	for _, d := range c.discs {
+		if d.at > c.tick {
+			rest = append(rest, d)
+			continue
+		}
+		// The notice is about one connection: it means nothing once
+		// either end has started a new instance (and connection).
+		if n := c.nodes[d.node]; n.z != nil && n.inc == d.inc && c.nodes[d.peer].inc == d.peerInc {
+			n.z.Disconnected(d.peer)
+			c.process(n)
+		}
+	}
+	c.discs = rest
+	c.elect()
+}
+
+// summary orders candidates as FLE does: (currentEpoch, lastZxid, id).
+func summaryLess(a, b *simNode) bool {
+	if a.st.CurrentEpoch() != b.st.CurrentEpoch() {
+		return a.st.CurrentEpoch() < b.st.CurrentEpoch()
+	}
+	if a.st.LastZxid() != b.st.LastZxid() {
+		return a.st.LastZxid() < b.st.LastZxid()
+	}
+	return a.id < b.id
+}
+
+// elect is the stand-in for Fast Leader Election: a looking server joins a
+// reachable leader, or a quorum of reachable looking voters elects the most
+// up-to-date of them (sometimes another one, which Zab must survive).
+func (c *cluster) elect() {
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		if !n.up || n.z != nil {
+			continue
+		}
+		for _, lid := range c.voters {
+			l := c.nodes[lid]
+			if l.z != nil && l.z.role == Leader && !l.z.stopped && c.reachable(id, lid) && c.rng.Intn(3) > 0 {
+				c.start(n, lid)
+				break
+			}
+		}
+	}
+	var looking []*simNode
+	for _, id := range c.voters {
+		if n := c.nodes[id]; n.up && n.z == nil {
+			looking = append(looking, n)
+		}
+	}
+	c.rng.Shuffle(len(looking), func(i, j int) { looking[i], looking[j] = looking[j], looking[i] })
+	for _, n := range looking {
+		if n.z != nil {
+			continue
+		}
+		var group []*simNode
+		for _, o := range looking {
+			if o.z == nil && c.reachable(n.id, o.id) {
+				group = append(group, o)
+			}
+		}
+		if len(group) < c.quorum() {
+			continue
+		}
+		best := group[0]
+		for _, o := range group[1:] {
+			if summaryLess(best, o) {
+				best = o
+			}
+		}
+		if c.rng.Float64() < c.opts.randomLeader {
+			best = group[c.rng.Intn(len(group))]
+		}
+		var followers []*simNode
+		for _, o := range group {
+			if o != best && c.reachable(best.id, o.id) {
+				followers = append(followers, o)
+			}
+		}
+		if len(followers)+1 < c.quorum() {
+			continue
+		}
+		c.stats.elections++
+		c.logf("elect %d with %d followers", best.id, len(followers))
+		c.start(best, best.id)
+		for _, o := range followers {
+			if o.up && o.z == nil {
+				c.start(o, best.id)
+			}
+		}
+		for _, oid := range c.obs {
+			if o := c.nodes[oid]; o.up && o.z == nil && c.reachable(best.id, oid) {
+				c.start(o, best.id)
+			}
+		}
+	}
+}
+
+// clientOp submits a write (at the leader, or forwarded by a learner) or a
+// sync on a random serving server.
+func (c *cluster) clientOp() {
+	var active []*simNode
+	for _, id := range c.ids {
+		if n := c.nodes[id]; n.z != nil && n.z.active {
+			active = append(active, n)
+		}
+	}
+	if len(active) == 0 {
+		return
+	}
+	n := active[c.rng.Intn(len(active))]
+	if c.rng.Intn(5) == 0 {
+		c.writes++
+		tok := fmt.Sprintf("sync%d", c.writes)
+		var want int64
+		if n.z.role == Leader {
+			want = n.z.l.committed
+		} else if l := c.nodes[n.z.leader]; l.z != nil && l.z.role == Leader {
+			want = l.z.l.committed
+		}
+		n.syncs[tok] = want
+		if err := n.z.Sync([]byte(tok)); err != nil {
+			c.fatalf("sync on active %d: %v", n.id, err)
+		}
+		c.process(n)
+		return
+	}
+	c.writes++
+	data := []byte(fmt.Sprintf("w%d", c.writes))
+	if n.z.role == Leader {
+		if _, err := n.z.Propose(data); err != nil {
+			c.logf("propose on %d: %v", n.id, err)
+		}
+	} else if err := n.z.Forward(data); err != nil {
+		c.fatalf("forward on active %d: %v", n.id, err)
+	}
+	c.process(n)
+}
+
+func (c *cluster) fault() {
+	r := c.rng.Intn(10)
+	switch {
+	case r < 3: // crash a server that is up
+		var up []*simNode
+		for _, id := range c.ids {
+			if n := c.nodes[id]; n.up {
+				up = append(up, n)
+			}
+		}
+		if len(up) > 0 {
+			c.crash(up[c.rng.Intn(len(up))])
+		}
+	case r < 5: // restart a crashed server
+		for _, id := range c.ids {
+			if n := c.nodes[id]; !n.up {
+				n.up = true
+				c.logf("restart %d", id)
+				break
+			}
+		}
+	case r < 6: // isolate one server
+		id := c.ids[c.rng.Intn(len(c.ids))]
+		c.logf("isolate %d", id)
+		c.stats.cuts++
+		for _, o := range c.ids {
+			if o != id {
+				c.cut[pairOf(id, o)] = true
+				c.breakLink(id, o)
+			}
+		}
+	case r < 7: // cut one link
+		a, b := c.ids[c.rng.Intn(len(c.ids))], c.ids[c.rng.Intn(len(c.ids))]
+		if a != b {
+			c.logf("cut %d-%d", a, b)
+			c.stats.cuts++
+			c.cut[pairOf(a, b)] = true
+			c.breakLink(a, b)
+		}
+	case r < 8: // heal everything
+		if len(c.cut) > 0 {
+			c.logf("heal")
+			c.stats.heals++
+			clear(c.cut)
+		}
+	default: // snapshot and compact the log of a server
+		id := c.ids[c.rng.Intn(len(c.ids))]
+		n := c.nodes[id]
+		if n.up && n.appliedZxid() >= n.st.BaseZxid() {
+			n.snap = slices.Clone(n.applied)
+			if err := n.st.Compact(n.appliedZxid()); err != nil {
+				c.fatalf("compact %d: %v", id, err)
+			}
+			c.stats.compactions++
+			c.logf("%d snapshots and compacts to %s", id, FormatZxid(n.appliedZxid()))
+		}
+	}
+}
+
+// step does one random thing.
+func (c *cluster) step(faults bool) {
+	r := c.rng.Float64()
+	links := c.nonEmptyLinks()
+	switch {
+	case len(links) > 0 && r < 0.90:
+		k := links[c.rng.Intn(len(links))]
+		for n := 1 + c.rng.Intn(4); n > 0 && len(c.links[k]) > 0 && !c.failed; n-- {
+			c.deliver(k)
+		}
+	case r < 0.915:
+		c.doTick()
+	case r < 0.97 || !faults:
+		if !c.quiet {
+			c.clientOp()
+		}
+	default:
+		if c.rng.Float64() < c.opts.faultRate/0.03 {
+			c.fault()
+		}
+	}
+}
+
+// settle heals every fault, restarts every server and runs without faults
+// until one leader serves everyone and a last write is applied everywhere.
+func (c *cluster) settle() {
+	clear(c.cut)
+	for _, id := range c.ids {
+		c.nodes[id].up = true
+	}
+	c.logf("settle: healed, all up")
+	c.opts.midReadyCrash = 0
+	var final []byte
+	var finalBy *Zab
+	for i := 0; i < 20000 && !c.failed; i++ {
+		if final != nil && c.allApplied(final) && c.allCaughtUp() {
+			c.checkConverged()
+			return
+		}
+		// Propose a last write through each new leader that serves
+		// everyone (one proposed to an earlier leader may be lost).
+		if l := c.servingLeader(); l != nil && l.z != finalBy && c.allServing(l) {
+			c.writes++
+			final = []byte(fmt.Sprintf("final%d", c.writes))
+			finalBy = l.z
+			c.quiet = true
+			if _, err := l.z.Propose(final); err != nil {
+				c.fatalf("final propose: %v", err)
+			}
+			c.process(l)
+		}
+		c.step(false)
+	}
+	if !c.failed {
+		c.fatalf("no progress after healing: committed %d, final write applied everywhere: %v", len(c.committed), final != nil)
+	}
+}
+
+func (c *cluster) servingLeader() *simNode {
+	for _, id := range c.voters {
+		if n := c.nodes[id]; n.z != nil && n.z.role == Leader && n.z.active {
+			return n
+		}
+	}
+	return nil
+}
+
+func (c *cluster) allServing(l *simNode) bool {
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		if n.z == nil || !n.z.active || n.z.leader != l.id {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *cluster) allApplied(data []byte) bool {
+	for _, id := range c.ids {
+		if !slices.ContainsFunc(c.nodes[id].applied, func(e Entry) bool { return bytes.Equal(e.Data, data) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *cluster) allCaughtUp() bool {
+	for _, id := range c.ids {
+		if len(c.nodes[id].applied) != len(c.committed) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkConverged: every server applied exactly the committed sequence, and
+// every write a client saw acknowledged is in it.
+func (c *cluster) checkConverged() {
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		if len(n.applied) != len(c.committed) {
+			c.fatalf("node %d applied %d entries, %d committed", id, len(n.applied), len(c.committed))
+			return
+		}
+		c.checkPrefix(id, n.applied)
+	}
+	in := map[string]int64{}
+	for _, e := range c.committed {
+		in[string(e.Data)] = e.Zxid
+	}
+	for w, z := range c.acked {
+		if in[w] != z {
+			c.fatalf("acknowledged write %q at %s lost", w, FormatZxid(z))
+			return
+		}
+	}
+	for i := 1; i < len(c.committed); i++ {
+		if c.committed[i].Zxid <= c.committed[i-1].Zxid {
+			c.fatalf("committed zxids not increasing at %d", i)
+		}
+	}
+}
+
+func runSchedule(t testing.TB, seed int64, opts simOptions) *cluster {
+	c := newCluster(t, seed, opts)
+	c.elect()
+	for i := 0; i < opts.steps && !c.failed; i++ {
+		c.step(true)
+	}
+	if !c.failed {
+		c.settle()
+	}
+	return c
+}
+
+func TestSimulatedSchedules(t *testing.T) {
+	seeds := 500
+	steps := 3000
+	if testing.Short() {
+		seeds, steps = 100, 2000
+	}
+	var total simStats
+	writes, committed := 0, 0
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		opts := simOptions{voters: 3 + 2*int(seed%2), observers: int(seed % 3 / 2), steps: steps,
+			faultRate: 0.01, midReadyCrash: 0.002, randomLeader: 0.1}
+		c := runSchedule(t, seed, opts)
+		if c.failed || t.Failed() {
+			return
+		}
+		total.add(c.stats)
+		writes += c.writes
+		committed += len(c.committed)
+	}
+	t.Logf("%d schedules: %d client ops, %d entries committed; %+v", seeds, writes, committed, total)
+	if total.truncs == 0 || total.snaps == 0 || total.diffs == 0 || total.established < seeds {
+		t.Errorf("schedules did not exercise every sync path: %+v", total)
+	}
+}

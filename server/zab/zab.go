@@ -1,0 +1,542 @@
+package zab
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/zkbench/zkbench/server/proto"
+)
+
+// Packet types of the leader/learner protocol, as upstream numbers them
+// (Leader.java).
+const (
+	TypeRequest      = 1  // learner -> leader: a client write to prepare (Data opaque)
+	TypeProposal     = 2  // leader -> follower: Zxid, Data = txn
+	TypeAck          = 3  // follower -> leader: Zxid durable (and everything before it)
+	TypeCommit       = 4  // leader -> follower: Zxid committed
+	TypePing         = 5  // both ways, every tick
+	TypeRevalidate   = 6  // session revalidation (not used by this package)
+	TypeSync         = 7  // learner -> leader: sync request; leader -> learner: done (Data = token)
+	TypeInform       = 8  // leader -> observer: Zxid committed, Data = txn
+	TypeNewLeader    = 10 // leader -> learner: end of the sync history, Zxid = epoch<<32
+	TypeFollowerInfo = 11 // follower -> leader: Zxid = acceptedEpoch<<32, Data = LearnerInfo
+	TypeUpToDate     = 12 // leader -> learner: start serving, Zxid = leader's commit point
+	TypeDiff         = 13 // leader -> learner: history follows after Zxid
+	TypeTrunc        = 14 // leader -> learner: drop entries after Zxid, history follows
+	TypeSnap         = 15 // leader -> learner: Data = snapshot at Zxid, history follows
+	TypeObserverInfo = 16 // observer -> leader: as FOLLOWERINFO
+	TypeLeaderInfo   = 17 // leader -> learner: Zxid = newEpoch<<32, Data = protocol version
+	TypeAckEpoch     = 18 // learner -> leader: Zxid = last logged zxid, Data = int32 currentEpoch or -1
+)
+
+// ProtocolVersion is sent in LEADERINFO and FOLLOWERINFO (upstream 0x10000).
+const ProtocolVersion = 0x10000
+
+// Errors the caller branches on. Errors that stop the machine are also
+// reported in Ready.RoleChange.Err.
+var (
+	ErrNotLeader     = errors.New("zab: not the leader")
+	ErrNotReady      = errors.New("zab: not established or synced yet")
+	ErrStopped       = errors.New("zab: stopped; run an election and start a new machine")
+	ErrProtocol      = errors.New("zab: protocol violation")
+	ErrQuorumLost    = errors.New("zab: leader lost its quorum")
+	ErrInitTimeout   = errors.New("zab: discovery/synchronization timed out")
+	ErrLeaderTimeout = errors.New("zab: nothing heard from the leader")
+	ErrDisconnected  = errors.New("zab: connection to the leader lost")
+	ErrFollowerAhead = errors.New("zab: a follower's history is more recent than the leader's")
+	ErrEpochBehind   = errors.New("zab: leader's epoch is older than the accepted epoch")
+	ErrZxidExhausted = errors.New("zab: zxid counter exhausted in this epoch")
+	ErrSnapshot      = errors.New("zab: snapshot for a learner failed")
+)
+
+// Role is what a server does in the ensemble once elected.
+type Role int
+
+// Roles.
+const (
+	Follower Role = iota
+	Leader
+	Observer
+)
+
+func (r Role) String() string {
+	switch r {
+	case Follower:
+		return "follower"
+	case Leader:
+		return "leader"
+	case Observer:
+		return "observer"
+	}
+	return fmt.Sprintf("Role(%d)", int(r))
+}
+
+// Entry is one transaction of the log. Data is the serialized TxnHeader and
+// txn; it is opaque to Zab.
+type Entry struct {
+	Zxid int64
+	Data []byte
+}
+
+// Epochs are the two durable epochs of upstream's acceptedEpoch and
+// currentEpoch files.
+type Epochs struct {
+	Accepted int64
+	Current  int64
+}
+
+// Snapshot is a serialized state at Zxid (every entry up to Zxid applied).
+// Its Data is opaque to Zab.
+type Snapshot struct {
+	Zxid int64
+	Data []byte
+}
+
+// Snapshotter gives a leader a snapshot of its applied state, to send to a
+// learner too far behind for a DIFF. The snapshot must reflect exactly the
+// entries the driver has applied from Ready.Commit (it is called from Step,
+// after the last Ready was applied), so its Zxid is at most the commit point.
+type Snapshotter interface {
+	Snapshot() (Snapshot, error)
+}
+
+// Message is one packet between two servers.
+type Message struct {
+	From, To int64
+	Packet   proto.QuorumPacket
+}
+
+func (m Message) String() string {
+	return fmt.Sprintf("%d->%d %s %s len=%d", m.From, m.To, TypeName(m.Packet.Type), FormatZxid(m.Packet.Zxid), len(m.Packet.Data))
+}
+
+// TypeName names a packet type as upstream does.
+func TypeName(t int32) string {
+	names := map[int32]string{
+		TypeRequest: "REQUEST", TypeProposal: "PROPOSAL", TypeAck: "ACK", TypeCommit: "COMMIT",
+		TypePing: "PING", TypeRevalidate: "REVALIDATE", TypeSync: "SYNC", TypeInform: "INFORM",
+		TypeNewLeader: "NEWLEADER", TypeFollowerInfo: "FOLLOWERINFO", TypeUpToDate: "UPTODATE",
+		TypeDiff: "DIFF", TypeTrunc: "TRUNC", TypeSnap: "SNAP", TypeObserverInfo: "OBSERVERINFO",
+		TypeLeaderInfo: "LEADERINFO", TypeAckEpoch: "ACKEPOCH",
+	}
+	if n, ok := names[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("TYPE%d", t)
+}
+
+// Request is a client write forwarded to the leader (REQUEST packet), for
+// the leader's prep stage.
+type Request struct {
+	From int64
+	Data []byte
+}
+
+// RoleChange tells the driver that the machine's standing changed.
+type RoleChange struct {
+	Role  Role
+	Epoch int64
+	// Active: a leader is established (a quorum acked NEWLEADER) or a
+	// learner is synced (UPTODATE). It may now serve.
+	Active bool
+	// Lost: the machine stopped (Err says why). The driver runs leader
+	// election again and starts a new machine with its result.
+	Lost bool
+	Err  error
+}
+
+// Ready is what the state machine asks the driver to do, in this order (see
+// the package documentation): install Snapshot, apply Truncate, append
+// Persist, write Epochs, and make all of it durable; then send Messages;
+// then apply Commit, hand Requests to prep, complete Synced; act on
+// RoleChange; then call Advance.
+type Ready struct {
+	// Snapshot, when set, replaces the state and the whole log: the
+	// driver installs it and the log continues after Snapshot.Zxid.
+	Snapshot *Snapshot
+	// Truncate, when set, drops every log entry after *Truncate. If the
+	// driver's applied state is past it, the driver rebuilds its state at
+	// *Truncate (a driver that applies only Ready.Commit never is).
+	Truncate *int64
+	// Persist lists entries to append to the log, in zxid order.
+	Persist []Entry
+	// Epochs, when set, are the epochs to write durably.
+	Epochs *Epochs
+	// Messages to send once the above is durable, in order per peer.
+	Messages []Message
+	// Commit lists committed entries to apply, in zxid order, after the
+	// above is durable.
+	Commit []Entry
+	// Requests are client writes forwarded by learners (leader only).
+	Requests []Request
+	// Synced are the tokens of Sync calls now complete: everything the
+	// leader had committed when it saw the sync is in Commit or earlier.
+	Synced [][]byte
+	// RoleChange, when set, reports that the machine became active or
+	// stopped.
+	RoleChange *RoleChange
+}
+
+// Empty reports whether rd asks for nothing.
+func (rd *Ready) Empty() bool {
+	return rd.Snapshot == nil && rd.Truncate == nil && len(rd.Persist) == 0 && rd.Epochs == nil &&
+		len(rd.Messages) == 0 && len(rd.Commit) == 0 && len(rd.Requests) == 0 && len(rd.Synced) == 0 &&
+		rd.RoleChange == nil
+}
+
+// Config starts a machine after an election.
+type Config struct {
+	// ID is this server's id (myid).
+	ID int64
+	// Voters are the ids of the participants (followers and the leader);
+	// Observers the ids of the observers.
+	Voters, Observers []int64
+	// Leader is the elected leader's id; Role is this server's role
+	// (Leader when Leader == ID).
+	Leader int64
+	Role   Role
+	// InitLimitTicks bounds each phase of discovery and synchronization;
+	// SyncLimitTicks bounds silence from the leader (or, at the leader,
+	// from a quorum) once synced.
+	InitLimitTicks, SyncLimitTicks int
+	// Storage is the durable log and epochs.
+	Storage Storage
+	// Applied is the zxid of the last entry the driver's state reflects
+	// at start (its snapshot plus whatever it replayed).
+	Applied int64
+	// Snapshotter serves SNAP syncs; a leader without one can sync only
+	// learners whose history its log covers.
+	Snapshotter Snapshotter
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Status is a summary of the machine, for tests and four-letter words.
+type Status struct {
+	ID, Leader        int64
+	Role              Role
+	Epoch             int64 // the epoch being established or served; 0 before it is known
+	Active, Stopped   bool
+	LastZxid, Applied int64
+	Committed         int64 // leader: commit point; learner: highest commit seen
+}
+
+// Zab is the state machine of one server for one leader's reign. It is not
+// safe for concurrent use: one driver loop owns it.
+type Zab struct {
+	cfg       Config
+	id        int64
+	role      Role
+	leader    int64
+	voters    map[int64]bool
+	observers map[int64]bool
+	quorum    int
+	logger    *slog.Logger
+
+	log      zlog
+	accepted int64
+	current  int64
+	applied  int64
+	tick     int
+	stopped  bool
+	active   bool
+
+	out          Ready
+	epochsDirty  bool
+	pendingSnap  *Snapshot
+	truncHandout bool
+
+	l *leaderState
+	f *learnerState
+}
+
+// New starts a machine in the role the election gave this server.
+func New(cfg Config) (*Zab, error) {
+	if cfg.Storage == nil {
+		return nil, errors.New("zab: config: nil Storage")
+	}
+	if cfg.InitLimitTicks <= 0 || cfg.SyncLimitTicks <= 0 {
+		return nil, fmt.Errorf("zab: config: initLimit %d and syncLimit %d must be positive", cfg.InitLimitTicks, cfg.SyncLimitTicks)
+	}
+	z := &Zab{
+		cfg:       cfg,
+		id:        cfg.ID,
+		role:      cfg.Role,
+		leader:    cfg.Leader,
+		voters:    map[int64]bool{},
+		observers: map[int64]bool{},
+		logger:    cfg.Logger,
+		log:       zlog{st: cfg.Storage},
+		accepted:  cfg.Storage.AcceptedEpoch(),
+		current:   cfg.Storage.CurrentEpoch(),
+		applied:   cfg.Applied,
+	}
+	if z.logger == nil {
+		z.logger = slog.New(slog.DiscardHandler)
+	}
+	for _, v := range cfg.Voters {
+		z.voters[v] = true
+	}
+	for _, o := range cfg.Observers {
+		if z.voters[o] {
+			return nil, fmt.Errorf("zab: config: server %d is both voter and observer", o)
+		}
+		z.observers[o] = true
+	}
+	z.quorum = len(z.voters)/2 + 1
+	if z.applied > z.log.lastZxid() || z.applied < z.log.base() {
+		return nil, fmt.Errorf("zab: config: applied %s outside log [%s, %s]", FormatZxid(z.applied), FormatZxid(z.log.base()), FormatZxid(z.log.lastZxid()))
+	}
+	switch cfg.Role {
+	case Leader:
+		if cfg.Leader != cfg.ID || !z.voters[cfg.ID] {
+			return nil, fmt.Errorf("zab: config: leader %d must be this server (%d) and a voter", cfg.Leader, cfg.ID)
+		}
+		z.startLeader()
+	case Follower, Observer:
+		if cfg.Leader == cfg.ID || !z.voters[cfg.Leader] {
+			return nil, fmt.Errorf("zab: config: leader %d must be another voter", cfg.Leader)
+		}
+		if cfg.Role == Follower && !z.voters[cfg.ID] || cfg.Role == Observer && !z.observers[cfg.ID] {
+			return nil, fmt.Errorf("zab: config: server %d is not configured as a %s", cfg.ID, cfg.Role)
+		}
+		z.startLearner()
+	default:
+		return nil, fmt.Errorf("zab: config: unknown role %d", cfg.Role)
+	}
+	return z, nil
+}
+
+// Step feeds one message received from a peer.
+func (z *Zab) Step(m Message) error {
+	if z.stopped {
+		return ErrStopped
+	}
+	if m.To != z.id {
+		return fmt.Errorf("zab: message for %d delivered to %d", m.To, z.id)
+	}
+	if z.role == Leader {
+		z.stepLeader(m)
+	} else {
+		z.stepLearner(m)
+	}
+	return nil
+}
+
+// Tick advances logical time by one tick (upstream tickTime).
+func (z *Zab) Tick() {
+	if z.stopped {
+		return
+	}
+	z.tick++
+	if z.role == Leader {
+		z.tickLeader()
+	} else {
+		z.tickLearner()
+	}
+}
+
+// Disconnected tells the machine that the connection to peer broke. A
+// learner whose leader connection broke stops; a leader forgets that
+// learner until it connects again.
+func (z *Zab) Disconnected(peer int64) {
+	if z.stopped {
+		return
+	}
+	if z.role == Leader {
+		if z.l.learners[peer] != nil {
+			z.logger.Debug("zab: learner disconnected", "id", z.id, "learner", peer)
+			delete(z.l.learners, peer)
+		}
+		return
+	}
+	if peer == z.leader {
+		z.stop(ErrDisconnected)
+	}
+}
+
+// Propose appends a new transaction at the leader and broadcasts it. It
+// returns the zxid given to it.
+func (z *Zab) Propose(data []byte) (int64, error) {
+	if z.stopped {
+		return 0, ErrStopped
+	}
+	if z.role != Leader {
+		return 0, ErrNotLeader
+	}
+	if !z.l.established {
+		return 0, ErrNotReady
+	}
+	return z.propose(data)
+}
+
+// Forward sends a client write to the leader (REQUEST); at the leader it
+// comes back in Ready.Requests, as forwarded writes do.
+func (z *Zab) Forward(req []byte) error {
+	if z.stopped {
+		return ErrStopped
+	}
+	if !z.active {
+		return ErrNotReady
+	}
+	if z.role == Leader {
+		z.out.Requests = append(z.out.Requests, Request{From: z.id, Data: req})
+		return nil
+	}
+	z.send(z.leader, TypeRequest, 0, req)
+	return nil
+}
+
+// Sync asks for everything the leader has committed to be applied here;
+// token comes back in Ready.Synced when it is (upstream's sync op). A
+// pending sync is lost if the machine stops: the driver fails it then.
+func (z *Zab) Sync(token []byte) error {
+	if z.stopped {
+		return ErrStopped
+	}
+	if !z.active {
+		return ErrNotReady
+	}
+	if z.role == Leader {
+		z.leaderSync(z.id, token)
+		return nil
+	}
+	z.send(z.leader, TypeSync, 0, token)
+	return nil
+}
+
+// HasReady reports whether Ready has anything to do.
+func (z *Zab) HasReady() bool {
+	z.fillReady()
+	return !z.out.Empty()
+}
+
+// Ready returns what the driver must do now. Call Advance when it is done;
+// do not call Step, Tick, Propose, Forward or Sync in between.
+func (z *Zab) Ready() Ready {
+	z.fillReady()
+	rd := z.out
+	rd.Persist = slices.Clone(z.log.unstable)
+	return rd
+}
+
+func (z *Zab) fillReady() {
+	if z.log.snapPending {
+		z.out.Snapshot = z.pendingSnap
+	}
+	if z.log.truncPending {
+		t := z.log.truncTo
+		z.out.Truncate = &t
+	}
+	if z.epochsDirty {
+		z.out.Epochs = &Epochs{Accepted: z.accepted, Current: z.current}
+	}
+	z.out.Persist = z.log.unstable
+}
+
+// Advance tells the machine that the driver did everything rd asked.
+func (z *Zab) Advance(rd Ready) {
+	z.log.stableTo(&rd)
+	if rd.Snapshot != nil {
+		z.pendingSnap = nil
+	}
+	if rd.Epochs != nil && rd.Epochs.Accepted == z.accepted && rd.Epochs.Current == z.current {
+		z.epochsDirty = false
+	}
+	z.out.Snapshot, z.out.Truncate, z.out.Epochs, z.out.Persist = nil, nil, nil, nil
+	z.out.Messages = trim(z.out.Messages, len(rd.Messages))
+	z.out.Commit = trim(z.out.Commit, len(rd.Commit))
+	z.out.Requests = trim(z.out.Requests, len(rd.Requests))
+	z.out.Synced = trim(z.out.Synced, len(rd.Synced))
+	if rd.RoleChange != nil && z.out.RoleChange == rd.RoleChange {
+		z.out.RoleChange = nil
+	}
+	if z.stopped {
+		return
+	}
+	if z.role == Leader && len(rd.Persist) > 0 {
+		z.l.selfDurable = max(z.l.selfDurable, rd.Persist[len(rd.Persist)-1].Zxid)
+		z.maybeCommit()
+	}
+}
+
+func trim[T any](s []T, n int) []T {
+	if n >= len(s) {
+		return nil
+	}
+	return append([]T(nil), s[n:]...)
+}
+
+// Status summarizes the machine.
+func (z *Zab) Status() Status {
+	s := Status{ID: z.id, Leader: z.leader, Role: z.role, Active: z.active, Stopped: z.stopped,
+		LastZxid: z.log.lastZxid(), Applied: z.applied}
+	if z.role == Leader {
+		s.Epoch = z.l.epoch
+		s.Committed = z.l.committed
+	} else {
+		s.Epoch = z.f.epoch
+		s.Committed = z.f.target
+	}
+	return s
+}
+
+func (z *Zab) send(to int64, typ int32, zxid int64, data []byte) {
+	z.out.Messages = append(z.out.Messages, Message{From: z.id, To: to,
+		Packet: proto.QuorumPacket{Type: typ, Zxid: zxid, Data: data}})
+}
+
+func (z *Zab) setEpochs(accepted, current int64) {
+	if accepted < z.accepted || current < z.current {
+		panic(fmt.Sprintf("zab: epochs going back: accepted %d->%d current %d->%d", z.accepted, accepted, z.current, current))
+	}
+	z.accepted, z.current = accepted, current
+	z.epochsDirty = true
+}
+
+// stop ends this machine's reign; the driver goes back to election.
+func (z *Zab) stop(err error) {
+	if z.stopped {
+		return
+	}
+	z.logger.Debug("zab: stopping", "id", z.id, "role", z.role, "err", err)
+	z.stopped = true
+	z.active = false
+	z.out.RoleChange = &RoleChange{Role: z.role, Epoch: z.Status().Epoch, Lost: true, Err: err}
+}
+
+// commitTo emits log entries (applied, upto] in Ready.Commit.
+func (z *Zab) commitTo(upto int64) error {
+	for z.applied < upto {
+		ents, err := z.log.entries(z.applied, upto, 1024)
+		if err != nil {
+			return fmt.Errorf("zab: commit %s..%s: %w", FormatZxid(z.applied), FormatZxid(upto), err)
+		}
+		if len(ents) == 0 {
+			return fmt.Errorf("zab: commit to %s but log ends at %s: %w", FormatZxid(upto), FormatZxid(z.log.lastZxid()), ErrProtocol)
+		}
+		z.out.Commit = append(z.out.Commit, ents...)
+		z.applied = ents[len(ents)-1].Zxid
+	}
+	return nil
+}
+
+func putInt32(v int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
+
+func getInt32(b []byte) (int32, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	return int32(binary.BigEndian.Uint32(b)), true
+}
+
+// learnerInfo encodes upstream's LearnerInfo record (jute: long serverid,
+// int protocolVersion, long configVersion).
+func learnerInfo(id int64) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(id))
+	b = binary.BigEndian.AppendUint32(b, ProtocolVersion)
+	return binary.BigEndian.AppendUint64(b, 0)
+}
