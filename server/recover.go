@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -68,15 +67,6 @@ func applyReplayed(st *state, lt proto.LoggedTxn) {
 	case proto.OpCloseSession:
 		delete(st.sessions, lt.Header.ClientID)
 	}
-}
-
-// errNoSnapshot is what loadSnapshot's source reports when there is none.
-var errNoSnapshot = errors.New("no snapshot")
-
-// loadSnapshot returns the state of the newest valid snapshot, or an empty
-// tree when there is no snapshot.
-func loadSnapshot(cfg *config.Config, log *slog.Logger) (*state, error) {
-	return &state{tree: tree.New(), sessions: map[int64]int32{}}, nil
 }
 
 func hex(v int64) string { return fmt.Sprintf("0x%x", v) }

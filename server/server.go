@@ -63,8 +63,10 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	}
 	committer := wal.NewCommitter(txnLog)
 	defer txnLog.Close()
+	var snaps *snapshotter
 	n := node.New(node.Options{
 		Log:             committer,
+		OnApplied:       func(zxid, _ int64) { snaps.applied(zxid) },
 		Tree:            st.tree,
 		Sessions:        st.sessions,
 		TickMs:          cfg.TickTime,
@@ -86,6 +88,8 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		Config:            confLines(cfg),
 	})
 	n.SetSessionCloser(srv)
+	snaps = newSnapshotter(cfg, log, txnLog, n.Tree(), n.Sessions)
+	go autopurge(ctx, cfg, log)
 
 	addr := net.JoinHostPort(cfg.ClientPortAddress, strconv.Itoa(cfg.ClientPort))
 	l, err := net.Listen("tcp", addr)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/zkbench/zkbench/server"
 	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/snap"
 )
 
 // NewCommand returns the zkserver root command. use is the name it is
@@ -30,7 +32,7 @@ func NewCommand(use string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(startCommand(), statusCommand(), versionCommand())
+	root.AddCommand(startCommand(), statusCommand(), purgeCommand(), versionCommand())
 	return root
 }
 
@@ -138,6 +140,36 @@ func Mode(addr string, timeout time.Duration) (string, error) {
 		return "", err
 	}
 	return "", errors.New("no Mode line in srvr output")
+}
+
+func purgeCommand() *cobra.Command {
+	var retain int
+	cmd := &cobra.Command{
+		Use:     "purge <zoo.cfg>",
+		Short:   "Remove old snapshots and the logs they no longer need (upstream zkCleanup.sh / PurgeTxnLog)",
+		Example: `  zkserver purge conf/zoo.cfg --retain 3`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(args[0], os.Environ())
+			if err != nil {
+				return err
+			}
+			if retain < 3 {
+				return fmt.Errorf("--retain must be at least 3 (upstream's minimum), got %d", retain)
+			}
+			removed, err := snap.Purge(filepath.Join(cfg.DataDir, "version-2"), filepath.Join(cfg.DataLogDir, "version-2"), retain)
+			if err != nil {
+				return err
+			}
+			for _, f := range removed {
+				fmt.Fprintln(cmd.OutOrStdout(), "removed", f)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "purged %d files, kept the newest %d snapshots\n", len(removed), retain)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&retain, "retain", 3, "number of snapshots to keep (at least 3)")
+	return cmd
 }
 
 func versionCommand() *cobra.Command {
