@@ -725,16 +725,19 @@ const wrongFormat = "does not have the form host:port:port[:role][;[clientHost:]
 func parseServer(id int64, value string) (Server, string) {
 	s := Server{ID: id, Role: Participant}
 	parts := javaSplit(value, ';')
-	if len(parts) > 2 {
+	if len(parts) > 2 || len(parts) == 0 {
 		return s, fmt.Sprintf("%q %s", value, wrongFormat)
 	}
 	addrs := javaSplit(parts[0], '|')
+	if len(addrs) == 0 {
+		return s, fmt.Sprintf("%q %s", value, wrongFormat)
+	}
 	if len(parts) == 2 {
 		cp, msg := hostAndPort(parts[1])
 		if msg != "" {
 			return s, msg
 		}
-		if len(cp) > 2 {
+		if len(cp) > 2 || len(cp) == 0 {
 			return s, fmt.Sprintf("%q %s", value, wrongFormat)
 		}
 		s.ClientHost = "0.0.0.0"

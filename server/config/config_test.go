@@ -194,6 +194,9 @@ var brokenCases = []struct {
 	{"group", brokenQuorum + "server.1=a:1:2\ngroup.1=1\n", `zoo.cfg:7: group.1: hierarchical quorums (group.N/weight.N) are not supported by this server`},
 	{"static servers with dynamic file", brokenQuorum + "dynamicConfigFile=/x\nserver.1=a:1:2\n", `zoo.cfg:7: server.1: must be in the separate dynamic config file (dynamicConfigFile is set)`},
 	{"bad unicode", brokenBase + "foo=\\u12G4\n", `zoo.cfg:4: foo: malformed \uxxxx escape`},
+	{"empty server value", brokenQuorum + "server.1=;\n", `zoo.cfg:6: server.1: ";" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
+	{"empty client part", brokenQuorum + "server.1=a:1:2;:\n", `zoo.cfg:6: server.1: "a:1:2;:" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
+	{"empty address", brokenQuorum + "server.1=|\n", `zoo.cfg:6: server.1: "|" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
 	{"multi address", brokenQuorum + "server.1=a:1:2|b:1:2\n", `zoo.cfg:6: server.1: multiple addresses (|) are not supported (upstream needs multiAddress.enabled)`},
 	{"sasl", brokenBase + "quorum.auth.serverRequireSasl=true\n", `zoo.cfg: quorum.auth.serverRequireSasl: quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.serverRequireSasl`},
 }
