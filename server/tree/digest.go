@@ -15,35 +15,37 @@ const DigestVersion int32 = 2
 // mzxid, pzxid, ctime, mtime (8 bytes each), version, cversion, aversion (4
 // bytes each) and ephemeralOwner (8 bytes), big-endian. Nodes under
 // "/zookeeper/" count as 0 (upstream leaves them out because quota stats
-// change locally).
-func nodeDigest(path string, n *node) int64 {
+// change locally). scratch is reused to keep the hashing allocation-free; it
+// is returned for the next call.
+func nodeDigest(path string, n *node, scratch []byte) (int64, []byte) {
 	if strings.HasPrefix(path, "/zookeeper/") {
-		return 0
+		return 0, scratch
 	}
 	if path == "/" {
 		path = ""
 	}
-	var b [60]byte
-	s := &n.stat
-	binary.BigEndian.PutUint64(b[0:], uint64(s.Czxid))
-	binary.BigEndian.PutUint64(b[8:], uint64(s.Mzxid))
-	binary.BigEndian.PutUint64(b[16:], uint64(s.Pzxid))
-	binary.BigEndian.PutUint64(b[24:], uint64(s.Ctime))
-	binary.BigEndian.PutUint64(b[32:], uint64(s.Mtime))
-	binary.BigEndian.PutUint32(b[40:], uint32(s.Version))
-	binary.BigEndian.PutUint32(b[44:], uint32(s.Cversion))
-	binary.BigEndian.PutUint32(b[48:], uint32(s.Aversion))
-	binary.BigEndian.PutUint64(b[52:], uint64(s.EphemeralOwner))
-	crc := crc32.Update(0, crc32.IEEETable, []byte(path))
+	b := append(scratch[:0], path...)
+	crc := crc32.Update(0, crc32.IEEETable, b)
 	crc = crc32.Update(crc, crc32.IEEETable, n.data)
-	crc = crc32.Update(crc, crc32.IEEETable, b[:])
-	return int64(crc)
+	s := &n.stat
+	b = binary.BigEndian.AppendUint64(b[:0], uint64(s.Czxid))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.Mzxid))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.Pzxid))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.Ctime))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.Mtime))
+	b = binary.BigEndian.AppendUint32(b, uint32(s.Version))
+	b = binary.BigEndian.AppendUint32(b, uint32(s.Cversion))
+	b = binary.BigEndian.AppendUint32(b, uint32(s.Aversion))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.EphemeralOwner))
+	crc = crc32.Update(crc, crc32.IEEETable, b)
+	return int64(crc), b
 }
 
-// rehash replaces n's contribution to the tree digest after n changed.
+// rehash replaces n's contribution to the tree digest after n changed. It
+// is called with the write lock held (or before the tree is shared).
 func (t *Tree) rehash(path string, n *node) {
 	t.digest -= n.digest
-	n.digest = nodeDigest(path, n)
+	n.digest, t.scratch = nodeDigest(path, n, t.scratch)
 	t.digest += n.digest
 }
 

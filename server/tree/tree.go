@@ -70,6 +70,7 @@ type Tree struct {
 	lastZxid   int64
 	dataSize   int64
 	digest     int64
+	scratch    []byte // for digests; used only by the writer
 	quotas     *quotaTrie
 }
 
