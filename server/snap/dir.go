@@ -164,8 +164,8 @@ func looksValid(f File) bool {
 // and log.* file of logDir whose zxid is lower than the oldest one kept,
 // except the newest log whose zxid is at most that snapshot's (it holds the
 // txns that follow it). retain must be at least 3. It returns the removed
-// paths, sorted; nothing is removed while fewer than one valid snapshot
-// exists.
+// paths, sorted; nothing is removed while no valid snapshot exists. A file
+// that cannot be removed is reported in the error and the others still go.
 func Purge(snapDir, logDir string, retain int) (removed []string, err error) {
 	if retain < 3 {
 		return nil, fmt.Errorf("snap: purge: retain count %d: it must be at least 3", retain)
@@ -223,15 +223,18 @@ func Purge(snapDir, logDir string, retain int) (removed []string, err error) {
 	}
 	sort.Strings(victims)
 	seen := map[string]bool{}
+	var errs []error
 	for _, v := range victims {
 		if seen[v] {
 			continue // snapDir == logDir
 		}
 		seen[v] = true
+		// Like upstream, a file that will not go does not stop the others.
 		if err := os.Remove(v); err != nil {
-			return removed, fmt.Errorf("snap: purge: %w", err)
+			errs = append(errs, fmt.Errorf("snap: purge: %w", err))
+			continue
 		}
 		removed = append(removed, v)
 	}
-	return removed, nil
+	return removed, errors.Join(errs...)
 }
