@@ -248,3 +248,15 @@ func (r *javaRandom) nextBytes(b []byte) {
 		}
 	}
 }
+
+// Schedule returns the expiry schedule, boundary -> session ids (sorted),
+// for upstream's dump four-letter word ("Session Sets").
+func (t *Table) Schedule() map[int64][]int64 {
+	m := make(map[int64][]int64, len(t.buckets))
+	for exp, b := range t.buckets {
+		ids := slices.Collect(maps.Keys(b))
+		slices.Sort(ids)
+		m[exp] = ids
+	}
+	return m
+}

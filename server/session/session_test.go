@@ -116,6 +116,9 @@ func TestTableLifecycle(t *testing.T) {
 	if tb.Touch(99, 2500) {
 		t.Fatal("Touch of unknown session succeeded")
 	}
+	if got := tb.Schedule(); !reflect.DeepEqual(got, map[int64][]int64{4000: {3}, 6000: {1, 2}}) {
+		t.Fatalf("Schedule = %v", got)
+	}
 	if next, ok := tb.NextExpiry(); !ok || next != 4000 {
 		t.Fatalf("NextExpiry = %d %v", next, ok)
 	}
