@@ -37,4 +37,17 @@
 //
 // Children are returned and walked in sorted order; upstream uses a HashSet
 // whose order is unspecified.
+//
+// # Fidelity
+//
+// Stats, replay behaviour, quota stats and the tree digest (Digest, the
+// value upstream logs with every txn and writes into snapshots) are checked
+// against Java ZooKeeper 3.8.0 itself: tests restore a snapshot and replay
+// a transaction log that Debian's 3.8.0 wrote, and must reproduce its
+// digest after every txn. Watches follow upstream's current WatchManager,
+// which lets one watcher hold a one-shot and a persistent watch on the same
+// path (3.8.0 let the later registration overwrite the earlier) and keeps
+// recursive watches only in the data registry; RemoveWatches/CheckWatches
+// with WatcherData or WatcherChildren therefore see only one-shot watches,
+// while 3.8.0 matched any mode. WatchCount reports 3.8.0's number.
 package tree
