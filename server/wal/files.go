@@ -105,3 +105,37 @@ func counter(zxid int64) uint32 { return uint32(zxid) }
 func follows(prev, next int64) bool {
 	return next == prev+1 || (epoch(next) > epoch(prev) && counter(next) == 1)
 }
+
+// LogDir returns the directory of the transaction log for a server's
+// dataDir and dataLogDir (either may be empty): dataLogDir, or dataDir when
+// it is unset, plus "version-2", as upstream lays it out.
+func LogDir(dataDir, dataLogDir string) string {
+	if dataLogDir == "" {
+		dataLogDir = dataDir
+	}
+	return filepath.Join(dataLogDir, "version-2")
+}
+
+// Purge removes the log files that ReadFrom(dir, zxid, ...) does not need:
+// every file older than the newest one starting at or before zxid+1 (the
+// rule upstream's PurgeTxnLog applies for the oldest snapshot it keeps).
+// It returns the names removed, oldest first. No file a Log is writing is
+// ever among them, as long as zxid is at most the last durable zxid.
+func Purge(dir string, zxid int64) ([]string, error) {
+	files, err := listLogFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	keep := filesFrom(files, zxid)
+	var removed []string
+	for _, lf := range files[:len(files)-len(keep)] {
+		if err := os.Remove(lf.path); err != nil {
+			return removed, fmt.Errorf("wal: purge: %w", err)
+		}
+		removed = append(removed, lf.name)
+	}
+	if len(removed) > 0 {
+		return removed, syncDir(dir)
+	}
+	return nil, nil
+}

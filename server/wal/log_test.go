@@ -359,3 +359,40 @@ func TestSlowSyncWarning(t *testing.T) {
 		t.Fatalf("no slow-fsync warning; log: %q", s)
 	}
 }
+
+func TestLogDir(t *testing.T) {
+	if got := LogDir("/data", ""); got != "/data/version-2" {
+		t.Errorf("LogDir without dataLogDir = %q", got)
+	}
+	if got := LogDir("/data", "/fastdisk/zk"); got != "/fastdisk/zk/version-2" {
+		t.Errorf("LogDir with dataLogDir = %q", got)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	layout := [][]int64{span(1, 5), span(6, 10), span(11, 15)}
+	tests := []struct {
+		zxid    int64
+		removed []string
+	}{
+		{0, nil},
+		{4, nil},
+		{5, []string{"log.1"}}, // log.6 starts at 5+1
+		{7, []string{"log.1"}},
+		{10, []string{"log.1", "log.6"}},
+		{15, []string{"log.1", "log.6"}}, // the newest file always stays
+		{99, []string{"log.1", "log.6"}},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		writeLog(t, dir, smallOpts(), layout...)
+		removed, err := Purge(dir, tt.zxid)
+		if err != nil || !slices.Equal(removed, tt.removed) {
+			t.Errorf("Purge(%d) = %v, %v; want %v", tt.zxid, removed, err, tt.removed)
+		}
+		want := span(tt.zxid+1, 15)
+		if got, err := readAll(t, dir, tt.zxid); err != nil || !slices.Equal(got, want) {
+			t.Errorf("after Purge(%d): ReadFrom = %v, %v; want %v", tt.zxid, got, err, want)
+		}
+	}
+}
