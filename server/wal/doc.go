@@ -6,7 +6,7 @@
 // # On-disk format
 //
 // The log lives in the directory <dataLogDir>/version-2 (dataDir when
-// dataLogDir is unset); the caller passes that directory. It holds a series
+// dataLogDir is unset; LogDir computes it); the caller passes that directory. It holds a series
 // of files named "log." followed by the zxid of the first txn in the file in
 // lower-case hexadecimal without leading zeros (log.100000001). Files whose
 // names do not parse that way (log.5.fixed, snapshots, tmp files) are ignored.
@@ -92,6 +92,20 @@
 //
 // Truncate (Zab's TRUNC) drops every txn after a zxid, deleting later files
 // first so that a crash part-way leaves a prefix of the history.
+//
+// Limits, by design: a bit flipped in the very last record is
+// indistinguishable from a torn write and is cut, with a warning (in an
+// ensemble the txn comes back from the leader). After a power loss the pages
+// of unsynced writes can reach the disk out of order, leaving zeros and then
+// whole records that were never acknowledged; that reads as ErrCorrupt, the
+// conservative answer. RecordError.LastZxid says where the valid history
+// ends, so the node (or operator) can Truncate there once it knows the
+// leader's history. And since the reader checks continuity, a follower that
+// installs a leader's snapshot (Zab SNAP) must Roll, so that its new history
+// starts a new file, and read from the snapshot's zxid.
+//
+// Purge removes the files that a read from a given zxid (the oldest
+// snapshot kept) no longer needs; the newest file always stays.
 //
 // Errors name the file and offset: "wal: log.100000001 at offset 4096:
 // checksum mismatch (torn tail)".
