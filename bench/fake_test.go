@@ -71,13 +71,18 @@ func TestFakeClosedLoopLatencyIsTruthful(t *testing.T) {
 		if len(st.Errors) > 0 {
 			t.Errorf("%s errors: %v", op, st.Errors)
 		}
+		// Never below the server's delay: that would be a measurement
+		// error. Above it by what the driver and a busy machine add: about
+		// 0.1 ms on an idle machine; the bound is loose because the test
+		// machine is shared.
 		p50 := st.Latency.P50
-		if p50 < delay || p50 > delay+delay/2 {
-			t.Errorf("%s p50 %v, want within [%v, %v]", op, p50, delay, delay+delay/2)
+		t.Logf("%s: p50 %v p99 %v (server delay %v)", op, p50, st.Latency.P99, delay)
+		if p50 < delay || p50 > 2*delay {
+			t.Errorf("%s p50 %v, want within [%v, %v]", op, p50, delay, 2*delay)
 		}
 	}
 	// createDelete is two round trips.
-	if p50 := res.Ops["createDelete"].Latency.P50; p50 < 2*delay || p50 > 3*delay {
+	if p50 := res.Ops["createDelete"].Latency.P50; p50 < 2*delay || p50 > 4*delay {
 		t.Errorf("createDelete p50 %v, want about %v", p50, 2*delay)
 	}
 	// 8 requests in flight, each taking ~2 ms: about 4,000 ops/s; the

@@ -238,8 +238,8 @@ func TestIntegration_JavaScale(t *testing.T) {
 	spec.Clients = 1000
 	spec.Outstanding = 2
 	spec.Keys = 1000
-	spec.Warmup = 2 * time.Second
-	spec.Duration = 5 * time.Second
+	spec.Warmup = time.Second
+	spec.Duration = 3 * time.Second
 	res, err := Run(context.Background(), Options{Spec: spec, Targets: targets, ConnectTimeout: 60 * time.Second,
 		Ensemble: results.Ensemble{Implementation: "java", Version: "3.8.0"}})
 	if err != nil {

@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/workloads"
+)
+
+// The per-operation path of the driver — next op, record — allocates
+// nothing: what a run allocates per operation is go-zookeeper's.
+func TestHotPathDoesNotAllocate(t *testing.T) {
+	start := time.Now()
+	rec := newRecorder(start, time.Hour, 100*time.Millisecond, true)
+	spec, _ := workloads.Preset("smoke")
+	c := &client{gen: spec.Generator(0)}
+	now := start.Add(time.Second)
+	rec.record(0, workloads.GetData, now, now, now.Add(time.Millisecond), nil) // the interval's first record allocates its accumulator
+	allocs := testing.AllocsPerRun(1000, func() {
+		op, _ := c.next()
+		rec.record(0, op.Type, now, now, now.Add(time.Millisecond), nil)
+		rec.record(0, op.Type, now, now, now.Add(time.Millisecond), zk.ErrConnectionClosed)
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per operation", allocs)
+	}
+}
+
+func TestRecorderSeriesAndTotals(t *testing.T) {
+	start := time.Unix(1000, 0)
+	const iv = 100 * time.Millisecond
+	rec := newRecorder(start, time.Second, iv, false)
+	col := newCollector(rec, 10)
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	// Warm-up and after-deadline starts are not counted.
+	if rec.record(1, workloads.GetData, at(-time.Millisecond), at(-time.Millisecond), at(time.Millisecond), nil) {
+		t.Error("warm-up operation counted")
+	}
+	if rec.record(1, workloads.GetData, at(time.Second), at(time.Second), at(time.Second+time.Millisecond), nil) {
+		t.Error("operation after the deadline counted")
+	}
+	// Interval 0: 3 getData of 1, 2, 3 ms from different shards; interval
+	// 4: a setData of 10 ms and a session expiry; one op started inside and
+	// completed after the end: totals only.
+	for i, lat := range []time.Duration{1, 2, 3} {
+		rec.record(i, workloads.GetData, at(10*time.Millisecond), at(10*time.Millisecond), at(10*time.Millisecond+lat*time.Millisecond), nil)
+	}
+	rec.record(5, workloads.SetData, at(400*time.Millisecond), at(400*time.Millisecond), at(410*time.Millisecond), nil)
+	rec.record(6, workloads.SetData, at(420*time.Millisecond), at(420*time.Millisecond), at(430*time.Millisecond), zk.ErrSessionExpired)
+	rec.record(7, workloads.GetData, at(990*time.Millisecond), at(990*time.Millisecond), at(1500*time.Millisecond), nil)
+	col.sweep(3)
+	col.sweep(10)
+	if len(col.series) != 10 {
+		t.Fatalf("%d intervals", len(col.series))
+	}
+	s0, s4 := col.series[0], col.series[4]
+	if s0.Ops != 3 || s0.ByOp["getData"] != 3 || s0.P50 < 2*time.Millisecond || s0.P50 > 2100*time.Microsecond || s0.Max < 3*time.Millisecond {
+		t.Errorf("interval 0: %+v", s0)
+	}
+	if s4.Ops != 1 || s4.Errors != 1 || s4.ErrorsByKind[results.KindSessionExpired] != 1 || s4.Start != 400*time.Millisecond {
+		t.Errorf("interval 4: %+v", s4)
+	}
+	var res results.Result
+	rec.totals(&res)
+	if g := res.Ops["getData"]; g.Count != 4 || g.Latency.Max < 500*time.Millisecond {
+		t.Errorf("getData totals %+v", g)
+	}
+	if s := res.Ops["setData"]; s.Count != 1 || s.Errors[results.KindSessionExpired] != 1 {
+		t.Errorf("setData totals %+v", s)
+	}
+	if len(col.logs) != 1 || col.logs[0].TotalCount() != 4 {
+		t.Errorf("log histograms: %d", len(col.logs))
+	}
+}
+
+func TestClassify(t *testing.T) {
+	cases := map[error]string{
+		zk.ErrConnectionClosed: results.KindConnectionLoss,
+		zk.ErrSessionExpired:   results.KindSessionExpired,
+		zk.ErrNoServer:         results.KindNoServer,
+		zk.ErrBadVersion:       "server:BADVERSION",
+		zk.ErrNoNode:           "server:NONODE",
+		errors.New("odd"):      results.KindOther,
+	}
+	for err, want := range cases {
+		if got := kindName(classify(err)); got != want {
+			t.Errorf("%v: %s, want %s", err, got, want)
+		}
+	}
+}
