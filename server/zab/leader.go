@@ -323,26 +323,36 @@ func (z *Zab) propose(data []byte) (int64, error) {
 }
 
 // maybeCommit commits pending proposals, in zxid order, each once a quorum
-// of voters (the leader counting only what it made durable) logged it.
+// of voters (the leader counting only what it made durable) logged it. An
+// ACK vouches for every earlier zxid, so the commit point is the quorum-th
+// highest acknowledged zxid.
 func (z *Zab) maybeCommit() {
 	l := z.l
-	if !l.established {
+	if !l.established || len(l.pending) == 0 {
 		return
 	}
-	n := 0
-	for _, e := range l.pending {
-		votes := 0
-		if l.selfDurable >= e.Zxid {
-			votes++
+	acks := make([]int64, 0, len(z.voters))
+	acks = append(acks, l.selfDurable)
+	for _, lr := range l.learners {
+		if lr.phase == lpSynced && !lr.observer {
+			acks = append(acks, lr.acked)
 		}
-		for _, lr := range l.learners {
-			if lr.phase == lpSynced && !lr.observer && lr.acked >= e.Zxid {
-				votes++
-			}
+	}
+	if len(acks) < z.quorum {
+		return
+	}
+	slices.Sort(acks)
+	point := acks[len(acks)-z.quorum]
+	n, _ := slices.BinarySearchFunc(l.pending, point, func(e Entry, zxid int64) int {
+		switch {
+		case e.Zxid < zxid:
+			return -1
+		case e.Zxid > zxid:
+			return 1
 		}
-		if votes < z.quorum {
-			break
-		}
+		return 0
+	})
+	if n < len(l.pending) && l.pending[n].Zxid == point {
 		n++
 	}
 	if n == 0 {
