@@ -65,6 +65,8 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	defer txnLog.Close()
 	var snaps *snapshotter
 	n := node.New(node.Options{
+		// Upstream's standalone server creates session ids as server 1.
+		ServerID:        1,
 		Log:             committer,
 		OnApplied:       func(zxid, _ int64) { snaps.applied(zxid) },
 		Tree:            st.tree,

@@ -469,11 +469,14 @@ func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Recor
 		return nil, proto.ErrBadArguments
 	}
 	parentPath := path[:lastSlash]
+	if parentPath == "" {
+		parentPath = "/" // upstream keys the root as ""; this overlay uses "/"
+	}
 	fixed, err := FixupACL(acl, req.Auth)
 	if err != nil {
 		return nil, err
 	}
-	parent, err := p.lookupParent(parentPath)
+	parent, err := p.lookup(parentPath)
 	if err != nil {
 		return nil, err
 	}
@@ -520,14 +523,6 @@ func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Recor
 		ACL: fixed,
 	})
 	return txn, nil
-}
-
-// lookupParent finds a create's parent; the root's parent path is "".
-func (p *Preparer) lookupParent(parentPath string) (Node, error) {
-	if parentPath == "" {
-		parentPath = "/"
-	}
-	return p.lookup(parentPath)
 }
 
 func parentForDelete(path string) (string, error) {

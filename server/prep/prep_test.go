@@ -1,0 +1,82 @@
+package prep
+
+import (
+	"testing"
+
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tree"
+)
+
+// treeStore adapts a tree for tests.
+type treeStore struct{ t *tree.Tree }
+
+func (s treeStore) Lookup(path string) (Node, bool) {
+	info, ok := s.t.Lookup(path)
+	if !ok {
+		return Node{}, false
+	}
+	return Node{Stat: info.Stat, ACL: info.ACL}, true
+}
+
+func (s treeStore) SessionEphemerals(id int64) []string { return s.t.SessionEphemerals(id) }
+
+func create(path string, mode proto.CreateMode) *Request {
+	return &Request{SessionID: 1, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: mode}}
+}
+
+// Pipelined creates under the root must see each other's pending changes:
+// the second one's sequence number counts the first (a regression: the
+// root's pending record was once kept under "" and looked up under "/").
+func TestPipelinedCreatesUnderRoot(t *testing.T) {
+	p := New(Options{Store: treeStore{tree.New()}})
+	first, err := p.Prepare(create("/a", proto.ModePersistent), 1, 0)
+	if err != nil || first.Err != proto.ErrOK {
+		t.Fatalf("create /a: %v %v", first, err)
+	}
+	second, err := p.Prepare(create("/b", proto.ModePersistentSequential), 2, 0)
+	if err != nil || second.Err != proto.ErrOK {
+		t.Fatalf("create /b: %v %v", second, err)
+	}
+	// A fresh tree's root has cversion 0 (/zookeeper is created at
+	// startup, not counted), so after /a the next sequence is 1, as Java.
+	if got := second.Body.(*proto.CreateTxn).Path; got != "/b0000000001" {
+		t.Fatalf("sequential create after a pending create under /: %s, want /b0000000001", got)
+	}
+	dup, _ := p.Prepare(create("/a", proto.ModePersistent), 3, 0)
+	if dup.Err != proto.ErrNodeExists {
+		t.Fatalf("create of a pending node: %v, want NODEEXISTS", dup.Err)
+	}
+}
+
+// Validation order decides the error code: upstream checks the parent
+// before the node, and ACLs before versions.
+func TestValidationOrder(t *testing.T) {
+	p := New(Options{Store: treeStore{tree.New()}})
+	cases := []struct {
+		name string
+		req  *Request
+		want proto.ErrCode
+	}{
+		{"bad flags", create("/x", 42), proto.ErrBadArguments},
+		{"missing parent", create("/no/x", proto.ModePersistent), proto.ErrNoNode},
+		{"relative path", create("/a/.", proto.ModePersistent), proto.ErrNoNode},
+		{"empty acl", &Request{Op: proto.OpCreate, Body: &proto.CreateRequest{Path: "/x"}}, proto.ErrInvalidACL},
+		{"ttl disabled", &Request{Op: proto.OpCreateTTL, Body: &proto.CreateTTLRequest{Path: "/t", ACL: proto.OpenACLUnsafe, Flags: proto.ModePersistentWithTTL, TTL: 10}}, proto.ErrUnimplemented},
+		{"delete root", &Request{Op: proto.OpDelete, Body: &proto.DeleteRequest{Path: "/", Version: -1}}, proto.ErrBadArguments},
+		{"setData missing", &Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/none", Version: -1}}, proto.ErrNoNode},
+		{"setData bad path", &Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "none", Version: -1}}, proto.ErrBadArguments},
+		{"reconfig disabled", &Request{Op: proto.OpReconfig, Body: &proto.ReconfigRequest{}}, proto.ErrReconfigDisabled},
+	}
+	for i, tc := range cases {
+		txn, err := p.Prepare(tc.req, int64(i+1), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if txn.Err != tc.want || txn.Header.Type != proto.OpError {
+			t.Errorf("%s: got %v (type %v), want %v", tc.name, txn.Err, txn.Header.Type, tc.want)
+		}
+		if txn.Header.Zxid != int64(i+1) {
+			t.Errorf("%s: a failed write must still consume its zxid", tc.name)
+		}
+	}
+}
