@@ -1,0 +1,272 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/montanaflynn/stats"
+	"github.com/zkbench/zkbench/results"
+)
+
+// ErrMismatch is returned by Regress when the baseline measured something
+// else (another workload, ensemble size or implementation).
+var ErrMismatch = errors.New("report: baseline measured a different workload")
+
+// RegressOptions tune a regression check. The zero value uses the defaults.
+type RegressOptions struct {
+	// Threshold is the smallest relative change that counts (default 0.10).
+	Threshold float64
+	// Alpha is the significance level (default 0.05).
+	Alpha float64
+	// Bucket is the width of one throughput sample (default 1 s): the
+	// series' 100 ms intervals are summed into buckets this wide, which
+	// makes neighbouring samples less dependent on each other.
+	Bucket time.Duration
+}
+
+func (o RegressOptions) withDefaults() RegressOptions {
+	if o.Threshold <= 0 {
+		o.Threshold = 0.10
+	}
+	if o.Alpha <= 0 {
+		o.Alpha = 0.05
+	}
+	if o.Bucket <= 0 {
+		o.Bucket = time.Second
+	}
+	return o
+}
+
+// Metric is one row of a regression table.
+type Metric struct {
+	// Name and Unit of the metric ("throughput", "ops/s").
+	Name, Unit string
+	// HigherIsBetter says which direction is an improvement.
+	HigherIsBetter bool
+	// Base and New are the samples' medians; BaseSpread and NewSpread
+	// their median absolute deviations relative to the medians.
+	Base, New             float64
+	BaseSpread, NewSpread float64
+	// N counts the samples.
+	BaseN, NewN int
+	// Delta is (New-Base)/Base.
+	Delta float64
+	// P is the two-sided Mann-Whitney U p-value.
+	P float64
+	// Significant is P < Alpha; Beyond is |Delta| >= Threshold.
+	Significant, Beyond bool
+	// Gates says whether this metric decides the verdict.
+	Gates bool
+}
+
+// Worse reports whether the metric got significantly worse by more than the
+// threshold.
+func (m Metric) Worse() bool {
+	if !m.Significant || !m.Beyond {
+		return false
+	}
+	return (m.Delta < 0) == m.HigherIsBetter
+}
+
+// Regression is the outcome of comparing a result with a baseline.
+type Regression struct {
+	Options RegressOptions
+	Metrics []Metric
+}
+
+// Regressed reports whether a gating metric got worse significantly and
+// beyond the threshold.
+func (g Regression) Regressed() bool {
+	for _, m := range g.Metrics {
+		if m.Gates && m.Worse() {
+			return true
+		}
+	}
+	return false
+}
+
+// Regress compares cur with base. Throughput (per-bucket samples) gates the
+// verdict; p99 latency per second (from the per-interval histograms, when
+// both results have them) is reported beside it.
+func Regress(base, cur *results.Result, o RegressOptions) (Regression, error) {
+	o = o.withDefaults()
+	if err := SameWorkload(base, cur); err != nil {
+		return Regression{}, err
+	}
+	bt, ct := Samples(base, o.Bucket), Samples(cur, o.Bucket)
+	if len(bt) < 3 || len(ct) < 3 {
+		return Regression{}, fmt.Errorf("report: regress: need at least 3 samples of %v in each result, have %d (baseline) and %d: run longer", o.Bucket, len(bt), len(ct))
+	}
+	g := Regression{Options: o}
+	g.Metrics = append(g.Metrics, metric("throughput", "ops/s", true, true, bt, ct, o))
+	bl, cl := p99s(base), p99s(cur)
+	if len(bl) >= 3 && len(cl) >= 3 {
+		g.Metrics = append(g.Metrics, metric("p99 latency", "ms", false, false, bl, cl, o))
+	}
+	return g, nil
+}
+
+func metric(name, unit string, higher, gates bool, b, c []float64, o RegressOptions) Metric {
+	bm, _ := stats.Median(b)
+	cm, _ := stats.Median(c)
+	m := Metric{Name: name, Unit: unit, HigherIsBetter: higher, Gates: gates, Base: bm, New: cm, BaseN: len(b), NewN: len(c)}
+	if bm != 0 {
+		m.Delta = (cm - bm) / bm
+		bd, _ := stats.MedianAbsoluteDeviationPopulation(b)
+		m.BaseSpread = bd / bm
+	}
+	if cm != 0 {
+		cd, _ := stats.MedianAbsoluteDeviationPopulation(c)
+		m.NewSpread = cd / cm
+	}
+	m.P = MannWhitney(b, c)
+	m.Significant = m.P < o.Alpha
+	m.Beyond = math.Abs(m.Delta) >= o.Threshold
+	return m
+}
+
+// SameWorkload returns an error wrapping ErrMismatch, naming every field
+// that differs, unless base and cur ran the same workload (seed and
+// duration may differ) on the same implementation and ensemble size.
+func SameWorkload(base, cur *results.Result) error {
+	var diffs []string
+	chk := func(name string, a, b any) {
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			diffs = append(diffs, fmt.Sprintf("%s %v (baseline) vs %v", name, a, b))
+		}
+	}
+	bs, cs := base.Spec, cur.Spec
+	chk("implementation", base.Ensemble.Implementation, cur.Ensemble.Implementation)
+	chk("servers", base.Ensemble.Size, cur.Ensemble.Size)
+	chk("read_percent", bs.ReadPercent, cs.ReadPercent)
+	chk("mix", bs.EffectiveMix(), cs.EffectiveMix())
+	chk("value_size", bs.ValueSize, cs.ValueSize)
+	chk("keys", bs.Keys, cs.Keys)
+	chk("clients", bs.Clients, cs.Clients)
+	chk("outstanding", bs.Outstanding, cs.Outstanding)
+	chk("mode", bs.Mode, cs.Mode)
+	chk("rate", bs.Rate, cs.Rate)
+	chk("key_dist", bs.KeyDist, cs.KeyDist)
+	chk("faults", base.Ensemble.Config["faults"], cur.Ensemble.Config["faults"])
+	if len(diffs) > 0 {
+		return fmt.Errorf("%w: %s; compare results of the same workload (or use zkbench compare)", ErrMismatch, strings.Join(diffs, ", "))
+	}
+	return nil
+}
+
+// Samples returns r's throughput (ops/s) in consecutive buckets of width b,
+// dropping a last bucket shorter than b.
+func Samples(r *results.Result, b time.Duration) []float64 {
+	var out []float64
+	var n int64
+	var length time.Duration
+	for _, iv := range r.Series {
+		n += iv.Ops
+		length += iv.Len
+		if length >= b {
+			out = append(out, float64(n)/length.Seconds())
+			n, length = 0, 0
+		}
+	}
+	return out
+}
+
+func p99s(r *results.Result) []float64 {
+	var out []float64
+	for _, h := range r.IntervalLatency {
+		if h.TotalCount() > 0 {
+			out = append(out, float64(h.ValueAtQuantile(99))/1e6)
+		}
+	}
+	return out
+}
+
+// MannWhitney returns the two-sided p-value of the Mann-Whitney U test of
+// samples a and b (normal approximation with tie and continuity
+// correction); 1 when either is empty or every value is equal.
+func MannWhitney(a, b []float64) float64 {
+	n1, n2 := float64(len(a)), float64(len(b))
+	if n1 == 0 || n2 == 0 {
+		return 1
+	}
+	type v struct {
+		x     float64
+		first bool
+	}
+	all := make([]v, 0, len(a)+len(b))
+	for _, x := range a {
+		all = append(all, v{x, true})
+	}
+	for _, x := range b {
+		all = append(all, v{x, false})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].x < all[j].x })
+	n := n1 + n2
+	var r1, ties float64
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].x == all[i].x {
+			j++
+		}
+		rank := float64(i+j+1) / 2 // average of ranks i+1..j
+		t := float64(j - i)
+		ties += t*t*t - t
+		for k := i; k < j; k++ {
+			if all[k].first {
+				r1 += rank
+			}
+		}
+		i = j
+	}
+	u := r1 - n1*(n1+1)/2
+	mu := n1 * n2 / 2
+	sigma := math.Sqrt(n1 * n2 / 12 * ((n + 1) - ties/(n*(n-1))))
+	if sigma == 0 {
+		return 1
+	}
+	d := math.Abs(u-mu) - 0.5
+	if d < 0 {
+		d = 0
+	}
+	return math.Min(1, 2*stats.NormSf(d/sigma, 0, 1))
+}
+
+// WriteTable writes the comparison as a benchstat-like table.
+func (g Regression) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-14s %22s %22s %10s %10s  %s\n", "metric", "baseline", "new", "delta", "p", "verdict")
+	for _, m := range g.Metrics {
+		verdict := "~ (no significant change)"
+		switch {
+		case m.Significant && !m.Beyond:
+			verdict = fmt.Sprintf("~ (significant, within %.0f%%)", 100*g.Options.Threshold)
+		case m.Worse():
+			verdict = "WORSE"
+		case m.Significant && m.Beyond:
+			verdict = "better"
+		}
+		if !m.Gates {
+			verdict += " [informational]"
+		}
+		fmt.Fprintf(&b, "%-14s %22s %22s %+9.1f%% %10.3g  %s\n", m.Name,
+			fmt.Sprintf("%s ±%.0f%% %s n=%d", num(m.Base), 100*m.BaseSpread, m.Unit, m.BaseN),
+			fmt.Sprintf("%s ±%.0f%% n=%d", num(m.New), 100*m.NewSpread, m.NewN),
+			100*m.Delta, m.P, verdict)
+	}
+	fmt.Fprintf(&b, "(medians ± median absolute deviation; two-sided Mann-Whitney U over %v samples; alpha %.2g, threshold %.0f%%)\n",
+		g.Options.Bucket, g.Options.Alpha, 100*g.Options.Threshold)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func num(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}

@@ -1,0 +1,152 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/internal/synth"
+	"github.com/zkbench/zkbench/results"
+)
+
+func TestMannWhitneyWorkedExamples(t *testing.T) {
+	var a, b []float64
+	for i := 1; i <= 10; i++ {
+		a = append(a, float64(i))
+		b = append(b, float64(i+10))
+	}
+	// U = 0, mu = 50, sigma = sqrt(10*10/12*21) = 13.229, z = (50-0.5)/sigma = 3.742,
+	// p = 2*(1-Phi(z)) = 0.000182672 (the formula of scipy's method="asymptotic").
+	if p := MannWhitney(a, b); math.Abs(p-0.000182672) > 1e-6 {
+		t.Errorf("p = %g, want 0.000182672", p)
+	}
+	// Interleaved samples: no evidence of a shift.
+	// U = 10, mu = 12.5, sigma = sqrt(25/12*11) = 4.787, z = 2/sigma, p = 0.6761033.
+	if p := MannWhitney([]float64{1, 3, 5, 7, 9}, []float64{2, 4, 6, 8, 10}); math.Abs(p-0.6761033) > 1e-6 {
+		t.Errorf("interleaved p = %g, want 0.6761033", p)
+	}
+	if p := MannWhitney([]float64{1, 1, 1}, []float64{1, 1, 1}); p != 1 {
+		t.Errorf("all ties: p = %g, want 1", p)
+	}
+}
+
+func run(seed uint64, tp float64) *results.Result {
+	return synth.Result(synth.Options{Servers: 3, ReadPercent: 70, Duration: 10 * time.Second, Throughput: tp, Noise: 0.05, Seed: seed})
+}
+
+func TestRegressFlagsSlowdownOnly(t *testing.T) {
+	base := run(1, 10000)
+	same, err := Regress(base, run(2, 10000), RegressOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Regressed() {
+		var b bytes.Buffer
+		same.WriteTable(&b)
+		t.Errorf("same throughput flagged:\n%s", &b)
+	}
+	slow, err := Regress(base, run(3, 8000), RegressOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slow.Regressed() {
+		t.Errorf("20%% slowdown not flagged: %+v", slow.Metrics[0])
+	}
+	var b bytes.Buffer
+	if err := slow.WriteTable(&b); err != nil || !strings.Contains(b.String(), "WORSE") {
+		t.Errorf("table lacks WORSE (err %v):\n%s", err, &b)
+	}
+	// A 5% slowdown is within the 10% threshold even if significant.
+	small, _ := Regress(base, run(4, 9500), RegressOptions{})
+	if small.Regressed() {
+		t.Errorf("5%% slowdown flagged with a 10%% threshold: %+v", small.Metrics[0])
+	}
+	// A speed-up is never a regression.
+	fast, _ := Regress(base, run(5, 13000), RegressOptions{})
+	if fast.Regressed() || !fast.Metrics[0].Significant {
+		t.Errorf("speed-up: regressed=%v significant=%v", fast.Regressed(), fast.Metrics[0].Significant)
+	}
+}
+
+func TestRegressRejectsOtherWorkload(t *testing.T) {
+	base := run(1, 10000)
+	other := run(2, 10000)
+	other.Spec.ReadPercent = 0
+	other.Ensemble.Size = 5
+	_, err := Regress(base, other, RegressOptions{})
+	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "read_percent 70 (baseline) vs 0") || !strings.Contains(err.Error(), "servers 3 (baseline) vs 5") {
+		t.Errorf("err = %v, want ErrMismatch naming read_percent and servers", err)
+	}
+	short := run(1, 10000)
+	short.Series = short.Series[:15]
+	if _, err := Regress(base, short, RegressOptions{}); err == nil || !strings.Contains(err.Error(), "at least 3 samples") {
+		t.Errorf("1.5 s result: err = %v", err)
+	}
+}
+
+func TestCapacity(t *testing.T) {
+	mk := func(n int, reads, tp float64, lat time.Duration) *results.Result {
+		return synth.Result(synth.Options{Servers: n, ReadPercent: reads, Duration: 2 * time.Second, Throughput: tp, Latency: lat, Seed: uint64(n)})
+	}
+	rs := []*results.Result{
+		mk(3, 0, 20000, time.Millisecond), mk(3, 100, 80000, time.Millisecond),
+		mk(5, 0, 15000, time.Millisecond), mk(5, 100, 160000, time.Millisecond),
+		mk(7, 0, 12000, 50*time.Millisecond), mk(7, 100, 250000, time.Millisecond),
+	}
+	plan, err := Capacity(rs, nil, CapacityOptions{P99: 10 * time.Millisecond, Load: 100000, ReadPercent: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Smallest["go"] != 5 {
+		t.Errorf("smallest ensemble for 100k reads/s = %d, want 5", plan.Smallest["go"])
+	}
+	if c, ok := plan.CapacityAt("go", 3, 50); !ok || math.Abs(c-50000)/50000 > 0.05 {
+		t.Errorf("3 servers at 50%% reads: %v %v, want ~50k (interpolated)", c, ok)
+	}
+	if c, _ := plan.cell("go", 7, 0); c.Met() {
+		t.Errorf("7 servers at 0%% reads met a 10 ms target with a 50 ms median: %+v", c)
+	}
+	var md, html bytes.Buffer
+	if err := plan.Markdown(&md, []Graph{{Title: "tp", File: "readratio.png"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"5 servers serve 100k ops/s", "| 3 |", "— (p99", "![tp](readratio.png)"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, &md)
+		}
+	}
+	if err := plan.HTML(&html, []Graph{{Title: "tp", PNG: []byte("\x89PNG fake")}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), `src="data:image/png;base64,iVBORyBmYWtl"`) {
+		t.Errorf("HTML does not embed the PNG as a data URI:\n%s", &html)
+	}
+	if _, err := Capacity(nil, nil, CapacityOptions{}); err == nil {
+		t.Error("Capacity(nil): no error")
+	}
+}
+
+func TestSummaryAndCompare(t *testing.T) {
+	a := run(1, 10000)
+	a.Events = []results.Event{{At: time.Second, Name: "kill", Detail: "1: kill server 2 (follower)"}}
+	var b bytes.Buffer
+	if err := Summary(&b, a, []Graph{{Title: "Throughput", File: "throughput.png"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"go, 3 servers, 30% writes", "| getData |", "1: kill server 2", "![Throughput](throughput.png)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, &b)
+		}
+	}
+	java := synth.Result(synth.Options{Impl: "java", Servers: 3, ReadPercent: 70, Throughput: 5000, Seed: 9})
+	b.Reset()
+	if err := Compare(&b, []Column{{"go", a}, {"java", java}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| go | java |") || !strings.Contains(b.String(), "(-50.") {
+		t.Errorf("comparison lacks headings or the -50%% throughput change:\n%s", &b)
+	}
+}
