@@ -66,9 +66,10 @@ const (
 type ReconnectPolicy struct {
 	// Mode is ReconnectTight (the default when empty) or ReconnectLibrary.
 	Mode string
-	// RoundPause is, in tight mode, how long a client waits after failing
-	// to reach every member once before starting the next round
-	// (default 10 ms).
+	// RoundPause is, in tight mode, about how long a client waits after
+	// failing to reach every member once before starting the next round
+	// (default 50 ms; each client's pause is spread over 0.5-1.5 times it,
+	// so that clients do not flood a recovering server in step).
 	RoundPause time.Duration
 	// DialTimeout bounds, in tight mode, each connection attempt
 	// (default 250 ms).
@@ -81,7 +82,7 @@ func (p ReconnectPolicy) withDefaults() ReconnectPolicy {
 	}
 	if p.Mode == ReconnectTight {
 		if p.RoundPause == 0 {
-			p.RoundPause = 10 * time.Millisecond
+			p.RoundPause = 50 * time.Millisecond
 		}
 		if p.DialTimeout == 0 {
 			p.DialTimeout = 250 * time.Millisecond
@@ -96,7 +97,7 @@ func (p ReconnectPolicy) String() string {
 	if p.Mode == ReconnectLibrary {
 		return "library: go-zookeeper DNSHostProvider (members shuffled), 1s pause after each full round of failed members, 1s dial timeout"
 	}
-	return fmt.Sprintf("tight: own zk.HostProvider (client's member first, then the others in order), %v pause after a full round of failed members, %v dial timeout", p.RoundPause, p.DialTimeout)
+	return fmt.Sprintf("tight: own zk.HostProvider (client's member first, then the others in order), %v pause (spread 0.5-1.5x over clients) after a full round of failed members, %v dial timeout", p.RoundPause, p.DialTimeout)
 }
 
 // Options configures Run.

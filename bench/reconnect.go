@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,8 +14,11 @@ import (
 // orderedHosts is the tight reconnect policy's zk.HostProvider. It ignores
 // the (shuffled) list zk.Connect passes to Init and uses its own order: the
 // client's member first, then the others. After a full round without a
-// successful connection it sleeps pause itself and never reports
-// retryStart, so go-zookeeper's fixed 1 s pause never happens.
+// successful connection it sleeps itself and never reports retryStart, so
+// go-zookeeper's fixed 1 s pause never happens. The pause is spread between
+// half and one and a half times the policy's RoundPause by the client's
+// index, so that a thousand clients do not knock on a recovering server in
+// step.
 type orderedHosts struct {
 	mu      sync.Mutex
 	servers []string
@@ -26,7 +30,12 @@ type orderedHosts struct {
 
 var _ zk.HostProvider = (*orderedHosts)(nil)
 
-func newOrderedHosts(servers []string, pause time.Duration) *orderedHosts {
+func newOrderedHosts(servers []string, pause time.Duration, client int) *orderedHosts {
+	// The fractional parts of multiples of the golden ratio spread evenly.
+	const phi = 0.6180339887498949
+	f := float64(client+1) * phi
+	f -= float64(int64(f))
+	pause = time.Duration(float64(pause) * (0.5 + f))
 	return &orderedHosts{servers: servers, pause: pause, curr: -1, last: -1}
 }
 
@@ -77,22 +86,33 @@ func clientServers(serving []Target, primary int) []string {
 
 // dial opens a session for one client (asynchronously: the session is
 // established in the background and reported to cb).
-func (o Options) dial(servers []string, logger *slog.Logger, cb zk.EventCallback) (*zk.Conn, error) {
+func (o Options) dial(client int, servers []string, logger *slog.Logger, cb zk.EventCallback) (*zk.Conn, error) {
+	// go-zookeeper gives every connection a 1.5 MiB send buffer and a
+	// 1.5 MiB receive buffer; a thousand clients do not need 3 GiB.
+	buf := o.bufferSize()
 	opts := optList(
 		zk.WithLogger(zkLogger{logger}),
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(cb),
+		zk.WithMaxConnBufferSize(buf),
+		zk.WithMaxBufferSize(buf),
 	)
 	if o.Reconnect.Mode == ReconnectTight {
 		timeout := o.Reconnect.DialTimeout
 		opts = append(opts,
-			zk.WithHostProvider(newOrderedHosts(servers, o.Reconnect.RoundPause)),
+			zk.WithHostProvider(newOrderedHosts(servers, o.Reconnect.RoundPause, client)),
 			zk.WithDialer(func(network, addr string, _ time.Duration) (net.Conn, error) {
 				return net.DialTimeout(network, addr, timeout)
 			}))
 	}
 	conn, _, err := zk.Connect(servers, o.SessionTimeout, opts...)
 	return conn, err
+}
+
+// bufferSize is the largest packet a client sends or receives: a multi of
+// MultiSize values (or one value), with room for headers and paths.
+func (o Options) bufferSize() int {
+	return max(64<<10, o.Spec.ValueSize*max(1, o.Spec.MultiSize)+16<<10)
 }
 
 // optList lets the compiler name go-zookeeper's unexported option type.
@@ -102,5 +122,8 @@ func optList[T any](v ...T) []T { return v }
 type zkLogger struct{ l *slog.Logger }
 
 func (z zkLogger) Printf(format string, args ...any) {
-	z.l.Debug(fmt.Sprintf(format, args...), "source", "go-zookeeper")
+	// Reconnect loops log every failed dial: format only when wanted.
+	if z.l.Enabled(context.Background(), slog.LevelDebug) {
+		z.l.Debug(fmt.Sprintf(format, args...), "source", "go-zookeeper")
+	}
 }

@@ -101,7 +101,7 @@ func waitSession(ctx context.Context, c *client, timeout time.Duration) error {
 func setup(ctx context.Context, opts Options, ks *keyspace) error {
 	serving := opts.servingTargets()
 	admin := &client{id: -1, primary: serving[0].Addr, ready: make(chan struct{})}
-	conn, err := opts.dial(clientServers(serving, 0), opts.Logger, admin.event)
+	conn, err := opts.dial(0, clientServers(serving, 0), opts.Logger, admin.event)
 	if err != nil {
 		return fmt.Errorf("bench: setup: %w", err)
 	}
@@ -165,7 +165,7 @@ func connectClients(ctx context.Context, opts Options, src *workloads.Source) ([
 	for i := range opts.Spec.Clients {
 		primary := i % len(serving)
 		c := &client{id: i, primary: serving[primary].Addr, ready: make(chan struct{}), gen: src.Generator(i)}
-		conn, err := opts.dial(clientServers(serving, primary), opts.Logger.With("client", i), c.event)
+		conn, err := opts.dial(i, clientServers(serving, primary), opts.Logger.With("client", i), c.event)
 		if err != nil {
 			return clients, fmt.Errorf("bench: client %d: %w", i, err)
 		}
@@ -296,6 +296,7 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 	col.onLogHist = prog.update
 	colDone := make(chan struct{})
 	colStop := make(chan struct{})
+	evc := opts.Events
 	go func() {
 		defer close(colDone)
 		tick := time.NewTicker(opts.Interval)
@@ -304,7 +305,11 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 			select {
 			case <-colStop:
 				return
-			case ev := <-opts.Events:
+			case ev, ok := <-evc:
+				if !ok {
+					evc = nil // closed: stop listening
+					continue
+				}
 				ev.At = time.Since(mStart)
 				events = append(events, ev)
 				log.Info("event", "name", ev.Name, "detail", ev.Detail, "at", ev.At)
