@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func BenchmarkAppendSync1KiB(b *testing.B) {
 // BenchmarkAppendNoSync1KiB: buffered appends only (forceSync=no), the
 // cost of framing and writing.
 func BenchmarkAppendNoSync1KiB(b *testing.B) {
-	l, err := Open(b.TempDir(), Options{ForceSync: false})
+	l, err := Open(b.TempDir(), Options{ForceSync: false, Logger: quietLogger})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func BenchmarkCommitter64(b *testing.B) {
 // BenchmarkReadFrom1KiB: recovery speed, reading 1 KiB txns back.
 func BenchmarkReadFrom1KiB(b *testing.B) {
 	dir := b.TempDir()
-	l, err := Open(dir, Options{ForceSync: false})
+	l, err := Open(dir, Options{ForceSync: false, Logger: quietLogger})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,3 +147,7 @@ func BenchmarkReadFrom1KiB(b *testing.B) {
 		}
 	}
 }
+
+// quietLogger drops the forceSync=no warning in benchmarks that measure
+// without fsync on purpose (TestForceSyncOff checks the warning).
+var quietLogger = slog.New(slog.DiscardHandler)
