@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -100,6 +101,23 @@ func TestFakeClosedLoopLatencyIsTruthful(t *testing.T) {
 	}
 	if sum.Throughput.Mean < 1000 || sum.Throughput.Mean > 4100 {
 		t.Errorf("throughput %.0f ops/s, want at most 8 in flight / 2 ms = 4000", sum.Throughput.Mean)
+	}
+	var withCPU int
+	for _, iv := range res.Series {
+		if iv.DriverCPU > 0 {
+			withCPU++
+		}
+		if iv.DriverCPU > float64(res.Machine.Cores) {
+			t.Errorf("interval at %v: driver used %.2f cores of %d", iv.Start, iv.DriverCPU, res.Machine.Cores)
+		}
+	}
+	if withCPU < len(res.Series)/2 {
+		t.Errorf("driver CPU measured in only %d of %d intervals", withCPU, len(res.Series))
+	}
+	if dir := os.Getenv("ZKBENCH_KEEP_RESULT"); dir != "" {
+		if err := results.Write(dir, res); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if res.Driver.CPUSeconds <= 0 || res.Driver.CPUPer10kOps <= 0 {
 		t.Errorf("driver CPU not measured: %+v", res.Driver)
