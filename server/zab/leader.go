@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -31,6 +32,7 @@ type learner struct {
 
 type pendingSync struct {
 	from    int64
+	lr      *learner // the connection it came on; nil for the leader's own
 	token   []byte
 	waitFor int64
 }
@@ -298,16 +300,13 @@ func (z *Zab) sendUpToDate(lr *learner) {
 
 func (z *Zab) propose(data []byte) (int64, error) {
 	l := z.l
-	last := z.log.lastZxid()
-	var zxid int64
-	if EpochOf(last) == l.epoch {
-		if CounterOf(last) >= maxCounter {
-			z.stop(ErrZxidExhausted)
-			return 0, ErrZxidExhausted
-		}
-		zxid = last + 1
-	} else {
-		zxid = Zxid(l.epoch, 1)
+	zxid, err := z.NextZxid()
+	if errors.Is(err, ErrZxidExhausted) {
+		// Upstream forces a new election, which starts a new epoch.
+		z.stop(err)
+	}
+	if err != nil {
+		return 0, err
 	}
 	e := Entry{Zxid: zxid, Data: data}
 	if err := z.log.append(e); err != nil {
@@ -381,7 +380,7 @@ func (z *Zab) maybeCommit() {
 
 // leaderSync answers a sync once everything proposed before it is committed.
 func (z *Zab) leaderSync(from int64, token []byte) {
-	z.l.syncs = append(z.l.syncs, pendingSync{from: from, token: token, waitFor: z.log.lastZxid()})
+	z.l.syncs = append(z.l.syncs, pendingSync{from: from, lr: z.l.learners[from], token: token, waitFor: z.log.lastZxid()})
 	z.flushSyncs()
 }
 
@@ -395,7 +394,9 @@ func (z *Zab) flushSyncs() {
 		n++
 		if s.from == z.id {
 			z.out.Synced = append(z.out.Synced, s.token)
-		} else if lr := l.learners[s.from]; lr != nil && lr.phase == lpSynced {
+		} else if lr := l.learners[s.from]; lr != nil && lr == s.lr {
+			// The answer goes on the connection the request came on;
+			// a learner that reconnected since has forgotten it.
 			z.send(s.from, TypeSync, l.committed, s.token)
 		}
 	}

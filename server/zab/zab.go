@@ -222,6 +222,9 @@ type Status struct {
 	Active, Stopped   bool
 	LastZxid, Applied int64
 	Committed         int64 // leader: commit point; learner: highest commit seen
+	// Leader only: synced followers and observers (NEWLEADER acked), and
+	// proposals not yet committed.
+	SyncedFollowers, SyncedObservers, Outstanding int
 }
 
 // Zab is the state machine of one server for one leader's reign. It is not
@@ -359,7 +362,7 @@ func (z *Zab) Disconnected(peer int64) {
 }
 
 // Propose appends a new transaction at the leader and broadcasts it. It
-// returns the zxid given to it.
+// returns the zxid given to it, the one NextZxid announced.
 func (z *Zab) Propose(data []byte) (int64, error) {
 	if z.stopped {
 		return 0, ErrStopped
@@ -371,6 +374,28 @@ func (z *Zab) Propose(data []byte) (int64, error) {
 		return 0, ErrNotReady
 	}
 	return z.propose(data)
+}
+
+// NextZxid returns the zxid the next Propose will assign, for the prep
+// stage to put in the txn header it serializes into the proposal's data.
+func (z *Zab) NextZxid() (int64, error) {
+	if z.stopped {
+		return 0, ErrStopped
+	}
+	if z.role != Leader {
+		return 0, ErrNotLeader
+	}
+	if !z.l.established {
+		return 0, ErrNotReady
+	}
+	last := z.log.lastZxid()
+	if EpochOf(last) != z.l.epoch {
+		return Zxid(z.l.epoch, 1), nil
+	}
+	if CounterOf(last) >= maxCounter {
+		return 0, ErrZxidExhausted
+	}
+	return last + 1, nil
 }
 
 // Forward sends a client write to the leader (REQUEST); at the leader it
@@ -477,6 +502,16 @@ func (z *Zab) Status() Status {
 	if z.role == Leader {
 		s.Epoch = z.l.epoch
 		s.Committed = z.l.committed
+		s.Outstanding = len(z.l.pending)
+		for _, lr := range z.l.learners {
+			switch {
+			case lr.phase != lpSynced:
+			case lr.observer:
+				s.SyncedObservers++
+			default:
+				s.SyncedFollowers++
+			}
+		}
 	} else {
 		s.Epoch = z.f.epoch
 		s.Committed = z.f.target

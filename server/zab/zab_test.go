@@ -673,3 +673,65 @@ func TestSimulatorIsDeterministic(t *testing.T) {
 		t.Fatal("seed 42 ran two different schedules")
 	}
 }
+
+// Regression (found by the simulator, seed 7868 of 20000): a sync pending at
+// the leader when its learner reconnected was answered on the new
+// connection, to a machine that never asked.
+func TestSyncAnswerStaysWithItsConnection(t *testing.T) {
+	c := newManual(t, 3, 0)
+	c.reign(1, 2, 3)
+	c.run()
+	c.write(1, "a") // outstanding: the sync waits for it
+	f := c.nodes[3]
+	f.syncs["s1"] = 0
+	if err := f.z.Sync([]byte("s1")); err != nil {
+		t.Fatal(err)
+	}
+	c.process(f)
+	c.runLink(3, 1)
+	c.crash(f)
+	f.up = true
+	c.start(f, 1) // a new connection and a new machine
+	// Resync 3 before 2 acks "a": 3's NEWLEADER ack commits "a" and the
+	// leader answers the syncs waiting for it.
+	for range 3 {
+		c.runLink(3, 1)
+		c.runLink(1, 3)
+	}
+	c.run() // syncDone fails the test if the new machine hears of s1
+	c.mustApply(3, "a")
+	if c.stats.syncsDone != 0 {
+		t.Fatalf("%d syncs completed", c.stats.syncsDone)
+	}
+}
+
+func TestNextZxidAndStatus(t *testing.T) {
+	c := newManual(t, 3, 1)
+	c.reign(1, 2, 3, 4)
+	c.run()
+	l := c.nodes[1].z
+	next, err := l.NextZxid()
+	if err != nil || next != Zxid(1, 1) {
+		t.Fatalf("NextZxid = %s, %v", FormatZxid(next), err)
+	}
+	if got := c.write(1, "a"); got != next {
+		t.Fatalf("Propose gave %s, NextZxid said %s", FormatZxid(got), FormatZxid(next))
+	}
+	st := l.Status()
+	if st.SyncedFollowers != 2 || st.SyncedObservers != 1 || st.Outstanding != 1 || st.Epoch != 1 || !st.Active {
+		t.Fatalf("leader status %+v", st)
+	}
+	if _, err := c.nodes[2].z.NextZxid(); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("NextZxid on a follower: %v", err)
+	}
+	// The last counter of an epoch forces a new election, as upstream.
+	if err := l.log.append(Entry{Zxid: Zxid(1, maxCounter)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Propose([]byte("b")); !errors.Is(err, ErrZxidExhausted) {
+		t.Fatalf("Propose past the counter: %v", err)
+	}
+	if !l.Status().Stopped {
+		t.Fatal("leader still running with an exhausted epoch")
+	}
+}
