@@ -29,6 +29,12 @@ func logDir(cfg *config.Config) string  { return filepath.Join(cfg.DataLogDir, "
 // it. A torn log tail is cut back with a warning (wal.Repair); corruption
 // before the tail or a gap in history is an error: never a partial tree.
 func recoverState(cfg *config.Config, log *slog.Logger) (*state, error) {
+	return recoverStateKeeping(cfg, log, nil)
+}
+
+// recoverStateKeeping is recoverState that also hands every replayed log
+// record to keep (an ensemble member serves DIFF syncs from them).
+func recoverStateKeeping(cfg *config.Config, log *slog.Logger, keep func(zxid int64, rec []byte)) (*state, error) {
 	st, err := loadSnapshot(cfg, log)
 	if err != nil {
 		return nil, err
@@ -39,6 +45,9 @@ func recoverState(cfg *config.Config, log *slog.Logger) (*state, error) {
 			return fmt.Errorf("replaying zxid 0x%x: %w", zxid, err)
 		}
 		applyReplayed(st, lt)
+		if keep != nil {
+			keep(zxid, rec)
+		}
 		return nil
 	})
 	if err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -25,10 +24,6 @@ type Options struct {
 	Ready func(clientAddr string)
 }
 
-// ErrEnsembleUnsupported is returned for a zoo.cfg that describes an
-// ensemble while replication is not available.
-var ErrEnsembleUnsupported = errors.New("server: ensemble mode (server.N lines) is not implemented yet; remove the server.N lines to run standalone")
-
 // Run runs the server cfg describes until ctx is done.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	log := opts.Logger
@@ -39,7 +34,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		log.Warn("config: " + w)
 	}
 	if !cfg.Standalone() {
-		return ErrEnsembleUnsupported
+		return runEnsemble(ctx, cfg, opts, log)
 	}
 	return runStandalone(ctx, cfg, opts, log)
 }
@@ -90,7 +85,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		Config:            confLines(cfg),
 	})
 	n.SetSessionCloser(srv)
-	snaps = newSnapshotter(cfg, log, txnLog, n.Tree(), n.Sessions)
+	snaps = newSnapshotter(cfg, log, txnLog.Roll, n.Tree, n.Sessions)
 	go autopurge(ctx, cfg, log)
 
 	addr := net.JoinHostPort(cfg.ClientPortAddress, strconv.Itoa(cfg.ClientPort))

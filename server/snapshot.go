@@ -12,7 +12,6 @@ import (
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/snap"
 	"github.com/zkbench/zkbench/server/tree"
-	"github.com/zkbench/zkbench/server/wal"
 )
 
 // writeSnapshot writes a (fuzzy) snapshot of t at zxid, with sessions, to
@@ -75,19 +74,19 @@ func loadSnapshot(cfg *config.Config, log *slog.Logger) (*state, error) {
 type snapshotter struct {
 	dir      string
 	log      *slog.Logger
-	txnLog   *wal.Log
-	tree     *tree.Tree
+	roll     func() error
+	tree     func() *tree.Tree
 	sessions func() map[int64]int32
 	every    int64
 	since    int64 // txns applied since the last snapshot began
 	running  atomic.Bool
 }
 
-func newSnapshotter(cfg *config.Config, log *slog.Logger, txnLog *wal.Log, t *tree.Tree, sessions func() map[int64]int32) *snapshotter {
+func newSnapshotter(cfg *config.Config, log *slog.Logger, roll func() error, t func() *tree.Tree, sessions func() map[int64]int32) *snapshotter {
 	count := int64(max(cfg.SnapCount, 2))
 	rnd := rand.New(rand.NewSource(time.Now().UnixNano()))
 	return &snapshotter{
-		dir: snapDir(cfg), log: log, txnLog: txnLog, tree: t, sessions: sessions,
+		dir: snapDir(cfg), log: log, roll: roll, tree: t, sessions: sessions,
 		every: count/2 + rnd.Int63n(count/2),
 	}
 }
@@ -99,14 +98,14 @@ func (s *snapshotter) applied(zxid int64) {
 		return
 	}
 	s.since = 0
-	if err := s.txnLog.Roll(); err != nil {
+	if err := s.roll(); err != nil {
 		s.log.Error("could not roll the transaction log before a snapshot", "err", err)
 	}
-	sessions := s.sessions()
+	sessions, t := s.sessions(), s.tree()
 	go func() {
 		defer s.running.Store(false)
 		start := time.Now()
-		path, err := writeSnapshot(s.dir, s.tree, sessions, zxid)
+		path, err := writeSnapshot(s.dir, t, sessions, zxid)
 		if err != nil {
 			s.log.Error("snapshot failed", "zxid", hex(zxid), "err", err)
 			return

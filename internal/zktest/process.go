@@ -76,6 +76,16 @@ func StartProcess(t testing.TB, extra ...string) *Process {
 // Start starts the process and waits until it serves.
 func (p *Process) Start() {
 	p.t.Helper()
+	logPath := p.launch()
+	if err := WaitServing(p.Addr, 20*time.Second); err != nil {
+		log, _ := os.ReadFile(logPath)
+		p.t.Fatalf("zktest: zkserver did not serve: %v\n%s", err, tail(log, 4000))
+	}
+}
+
+// launch starts the process without waiting; it returns the log path.
+func (p *Process) launch() string {
+	p.t.Helper()
 	p.mu.Lock()
 	p.starts++
 	logPath := filepath.Join(p.Dir, fmt.Sprintf("zkserver-%d.log", p.starts))
@@ -88,10 +98,7 @@ func (p *Process) Start() {
 	p.cmd = cmd
 	p.mu.Unlock()
 	go func() { cmd.Wait(); out.Close() }()
-	if err := WaitServing(p.Addr, 20*time.Second); err != nil {
-		log, _ := os.ReadFile(logPath)
-		p.t.Fatalf("zktest: zkserver did not serve: %v\n%s", err, tail(log, 4000))
-	}
+	return logPath
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.

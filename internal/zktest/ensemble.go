@@ -1,0 +1,93 @@
+package zktest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Ensemble is a set of zkserver processes forming one ensemble on loopback.
+type Ensemble struct {
+	Servers []*Process // Servers[i] has myid i+1
+}
+
+// StartEnsemble starts n zkserver processes as one ensemble (myid 1..n)
+// with extra zoo.cfg lines, and waits until each serves or the deadline
+// passes. Every process is killed in t.Cleanup.
+func StartEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
+	t.Helper()
+	bin := BuildZkserver(t)
+	root := t.TempDir()
+	type ports struct{ client, quorum, election int }
+	ps := make([]ports, n)
+	for i := range ps {
+		ps[i] = ports{FreePort(t), FreePort(t), FreePort(t)}
+	}
+	var lines []string
+	for i, p := range ps {
+		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i+1, p.quorum, p.election))
+	}
+	e := &Ensemble{}
+	for i, p := range ps {
+		dir := filepath.Join(root, fmt.Sprintf("s%d", i+1))
+		data := filepath.Join(dir, "data")
+		must(t, os.MkdirAll(data, 0o755))
+		must(t, os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644))
+		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+			"4lw.commands.whitelist=*\nmaxClientCnxns=0\n%s\n%s\n",
+			data, p.client, strings.Join(lines, "\n"), strings.Join(extra, "\n"))
+		proc := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", p.client), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t}
+		must(t, os.WriteFile(proc.CfgPath, []byte(text), 0o644))
+		t.Cleanup(proc.Kill)
+		proc.launch()
+		e.Servers = append(e.Servers, proc)
+	}
+	for _, s := range e.Servers {
+		if err := WaitServing(s.Addr, 30*time.Second); err != nil {
+			t.Fatalf("zktest: ensemble member %s: %v\n%s", s.Dir, err, tail([]byte(s.LogText(s.Starts())), 3000))
+		}
+	}
+	return e
+}
+
+// Addrs lists the client addresses.
+func (e *Ensemble) Addrs() []string {
+	var out []string
+	for _, s := range e.Servers {
+		out = append(out, s.Addr)
+	}
+	return out
+}
+
+// Mode asks server i (0-based) for its mode with srvr; "" if it does not
+// answer.
+func (e *Ensemble) Mode(i int) string {
+	out, err := FourLetterWord(e.Servers[i].Addr, "srvr", time.Second)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(line, "Mode: "); ok {
+			return m
+		}
+	}
+	return ""
+}
+
+// Leader returns the index of the server that says it leads, waiting up
+// to timeout; -1 if none does.
+func (e *Ensemble) Leader(timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for i := range e.Servers {
+			if e.Mode(i) == "leader" {
+				return i
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return -1
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/peer"
+	"github.com/zkbench/zkbench/server/serve"
+	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/wal"
+	"github.com/zkbench/zkbench/server/zab"
+)
+
+// runEnsemble runs one member of an ensemble: recovery, the peer (election
+// and Zab) and the client port, which refuses clients while the member is
+// not serving.
+func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
+	log = log.With("myid", cfg.MyID)
+	for _, dir := range []string{snapDir(cfg), logDir(cfg)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
+	var entries []zab.Entry
+	st, err := recoverStateKeeping(cfg, log, func(zxid int64, rec []byte) {
+		entries = append(entries, zab.Entry{Zxid: zxid, Data: rec})
+	})
+	if err != nil {
+		return err
+	}
+	if !cfg.ForceSync {
+		log.Warn("forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost on a crash. For experiments only.")
+	}
+	logOpts := wal.Options{PreAllocSize: cfg.PreAllocSize, ForceSync: cfg.ForceSync, Logger: log}
+	txnLog, err := wal.Open(logDir(cfg), logOpts)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	var snaps *snapshotter
+	p, err := peer.New(peer.Options{
+		Config: cfg, Logger: log,
+		Tree: st.tree, Sessions: st.sessions, SnapZxid: st.snapZxid, Entries: entries,
+		Log: txnLog, LogOptions: logOpts,
+		SnapshotDir: snapDir(cfg),
+		OnApplied:   func(zxid int64) { snaps.applied(zxid) },
+		Rebuild: func() (*tree.Tree, map[int64]int32, error) {
+			st, err := recoverState(cfg, log)
+			if err != nil {
+				return nil, nil, err
+			}
+			return st.tree, st.sessions, nil
+		},
+	})
+	if err != nil {
+		txnLog.Close()
+		return err
+	}
+	defer p.Close()
+	snaps = newSnapshotter(cfg, log, p.RollLog, p.Tree, p.Sessions)
+
+	srv := serve.New(serve.Options{
+		Backend:           p,
+		Logger:            log,
+		MaxBuffer:         cfg.MaxBuffer(),
+		MinSessionTimeout: int32(cfg.MinSessionTimeout),
+		MaxSessionTimeout: int32(cfg.MaxSessionTimeout),
+		MaxClientCnxns:    cfg.MaxClientCnxns,
+		FourLetterWords:   cfg.FourLetterWords,
+		SuperDigest:       cfg.SuperDigest(),
+		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
+		Config:            confLines(cfg),
+		ServerID:          cfg.MyID,
+		RefuseClients:     p.RefuseClients,
+	})
+	p.SetCloser(srv)
+
+	host, port := clientAddress(cfg)
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("server: bind client port: %w", err)
+	}
+	log.Info("client port bound; joining the ensemble", "addr", l.Addr().String(), "servers", len(cfg.Servers))
+	if opts.Ready != nil {
+		opts.Ready(l.Addr().String())
+	}
+	go autopurge(ctx, cfg, log)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- p.Run(ctx); cancel() }()
+	go func() { defer wg.Done(); errs <- srv.Serve(ctx, l); cancel() }()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clientAddress is where this member serves clients: its server line's
+// client address if it has one, else clientPortAddress:clientPort.
+func clientAddress(cfg *config.Config) (string, int) {
+	host, port := cfg.ClientPortAddress, cfg.ClientPort
+	if s, ok := cfg.Servers[cfg.MyID]; ok && s.ClientPort != 0 {
+		host, port = s.ClientHost, s.ClientPort
+	}
+	return host, port
+}

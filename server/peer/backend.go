@@ -1,0 +1,145 @@
+package peer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zkbench/zkbench/server/election"
+	"github.com/zkbench/zkbench/server/prep"
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/serve"
+	"github.com/zkbench/zkbench/server/session"
+	"github.com/zkbench/zkbench/server/tree"
+)
+
+// Tree is the local replica (serve.Backend).
+func (p *Peer) Tree() *tree.Tree { return p.tree.Load() }
+
+// LastZxid is the last applied zxid (serve.Backend).
+func (p *Peer) LastZxid() int64 { return p.lastApplied.Load() }
+
+// CreateSession makes a session through the leader (serve.Backend). The id
+// carries this server's id in its top byte, so ids never collide across
+// servers.
+func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
+	p.sessMu.Lock()
+	id := p.sessions.NextID()
+	p.sessMu.Unlock()
+	p.submit(&prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs}, func(r serve.WriteResult) {
+		if r.Err != proto.ErrOK {
+			done(0, nil, fmt.Errorf("peer: create session: %v", r.Err))
+			return
+		}
+		done(id, session.Password(id, superSecret), nil)
+	})
+}
+
+// ReattachSession validates a reconnecting session (serve.Backend): its
+// password, and that this server knows it as live.
+func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
+	if !session.CheckPassword(id, superSecret, passwd) {
+		done(false, 0)
+		return
+	}
+	p.sessMu.Lock()
+	_, ok := p.live[id]
+	if ok {
+		p.touched[id] = struct{}{}
+		p.sessions.Touch(id, time.Now().UnixMilli())
+	}
+	p.sessMu.Unlock()
+	done(ok, timeoutMs)
+}
+
+// Touch records session activity (serve.Backend).
+func (p *Peer) Touch(id int64) bool {
+	p.sessMu.Lock()
+	defer p.sessMu.Unlock()
+	if _, ok := p.live[id]; !ok {
+		return false
+	}
+	p.touched[id] = struct{}{}
+	p.sessions.Touch(id, time.Now().UnixMilli())
+	return true
+}
+
+// Submit sends a write to the leader through the peer loop (serve.Backend).
+func (p *Peer) Submit(req *prep.Request, done func(serve.WriteResult)) {
+	if req.Op == proto.OpCloseSession {
+		p.sessMu.Lock()
+		p.sessions.SetClosing(req.SessionID)
+		p.sessMu.Unlock()
+	}
+	p.submit(req, done)
+}
+
+func (p *Peer) submit(req *prep.Request, done func(serve.WriteResult)) {
+	k := reqKey{req.SessionID, req.Cxid}
+	p.waitMu.Lock()
+	p.waiters[k] = done
+	p.waitMu.Unlock()
+	select {
+	case p.reqCh <- request{write: req}:
+	case <-p.stop:
+		p.failRequest(request{write: req}, proto.ErrConnectionLoss)
+	}
+}
+
+// Sync completes once this server has applied everything the leader had
+// committed when it saw the sync (serve.Backend).
+func (p *Peer) Sync(_ int64, done func(proto.ErrCode)) {
+	p.waitMu.Lock()
+	p.nextSync++
+	t := p.nextSync
+	p.syncs[t] = done
+	p.waitMu.Unlock()
+	select {
+	case p.reqCh <- request{sync: true, token: t}:
+	case <-p.stop:
+		p.failRequest(request{sync: true, token: t}, proto.ErrConnectionLoss)
+	}
+}
+
+// ServerStats reports figures for the four-letter words (serve.Backend).
+func (p *Peer) ServerStats() serve.Stats {
+	mode := "follower"
+	switch election.State(p.state.Load()) {
+	case election.Leading:
+		mode = "leader"
+	case election.Observing:
+		mode = "observer"
+	case election.Looking:
+		mode = "looking"
+	}
+	p.waitMu.Lock()
+	outstanding := len(p.waiters)
+	p.waitMu.Unlock()
+	last := p.lastApplied.Load()
+	st := serve.Stats{
+		Mode:        mode,
+		LastZxid:    last,
+		Epoch:       last >> 32,
+		Outstanding: outstanding,
+		Extra: [][2]string{
+			{"zk_peer_state", mode},
+			{"zk_leader_id", fmt.Sprint(p.leader.Load())},
+			{"zk_current_epoch", fmt.Sprint(p.epoch.Load())},
+		},
+	}
+	if mode == "leader" {
+		st.Followers = int(p.learner.Load())
+		st.SyncedFollowers = int(p.learner.Load())
+	}
+	return st
+}
+
+// Sessions lists live sessions (serve.SessionLister).
+func (p *Peer) Sessions() map[int64]int32 {
+	p.sessMu.Lock()
+	defer p.sessMu.Unlock()
+	out := make(map[int64]int32, len(p.live))
+	for id, to := range p.live {
+		out[id] = to
+	}
+	return out
+}

@@ -1,0 +1,25 @@
+// Package peer drives one member of a ZooKeeper ensemble: it runs Fast
+// Leader Election (package election) over the election port, then Zab
+// (package zab) in the role the election gave it, serving clients while Zab
+// says it is active, and goes back to election when Zab stops.
+//
+// One goroutine, the peer loop, owns the election and Zab state machines,
+// the Zab storage (the transaction log plus an in-memory window of recent
+// entries and the epoch files), the prep stage (on the leader) and the
+// apply step; everything else talks to it through channels. For each Zab
+// Ready the loop follows zab's driver duties in order: install a snapshot or
+// truncate, append and fsync the log and epochs (one fsync per Ready: the
+// group commit), send messages, apply commits, then Advance.
+//
+// Writes: a client write on the leader is prepared (prep, with the zxid Zab
+// will assign) and proposed; on a follower or observer it is forwarded to
+// the leader (a REQUEST packet) and prepared there. Every server applies
+// committed txns in zxid order; the server that holds the client connection
+// answers it when it applies the txn.
+//
+// Sessions: every server learns sessions from the createSession and
+// closeSession txns it applies. Session ids carry the creating server's id
+// in their top byte, as upstream. The leader alone expires sessions, and
+// followers send it the ids their clients touched once per tick (a TOUCH
+// packet, type 100, handled by this package rather than by zab).
+package peer

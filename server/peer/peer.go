@@ -1,0 +1,401 @@
+package peer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/election"
+	"github.com/zkbench/zkbench/server/prep"
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/serve"
+	"github.com/zkbench/zkbench/server/session"
+	"github.com/zkbench/zkbench/server/transport"
+	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/wal"
+	"github.com/zkbench/zkbench/server/zab"
+)
+
+// superSecret is upstream's constant session passwords derive from.
+const superSecret int64 = 0x0B3415C00
+
+// Election timing. The election state machine counts ticks; these make an
+// election on loopback take a few ticks, well under upstream's fixed 200 ms
+// finalize wait, without weakening safety (Zab's discovery is what makes a
+// leader unique; see package election).
+const (
+	electionTick           = 10 * time.Millisecond
+	finalizeWaitTicks      = 3
+	maxNotifyIntervalTicks = 100
+)
+
+// Options configure a Peer.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Recovered state: the tree and sessions, the snapshot zxid the log
+	// window starts after, and the log entries replayed on top of it.
+	Tree     *tree.Tree
+	Sessions map[int64]int32
+	SnapZxid int64
+	Entries  []zab.Entry
+	// Log is the open transaction log (appends only), opened with LogOptions.
+	Log        *wal.Log
+	LogOptions wal.Options
+	// Rebuild reloads the state from disk (snapshot + log), after a TRUNC
+	// cut entries the state had already applied.
+	Rebuild func() (*tree.Tree, map[int64]int32, error)
+	// OnApplied is called on the peer loop after each applied txn.
+	OnApplied func(zxid int64)
+	// SnapshotDir is where SNAP syncs are written and read.
+	SnapshotDir string
+}
+
+// Peer is one ensemble member. It implements serve.Backend.
+type Peer struct {
+	opts  Options
+	cfg   *config.Config
+	log   *slog.Logger
+	id    int64
+	store *storage
+
+	tree        atomic.Pointer[tree.Tree]
+	lastApplied atomic.Int64
+
+	sessMu   sync.Mutex
+	sessions *session.Table
+	live     map[int64]int32 // every session this server applied, id -> timeout
+	touched  map[int64]struct{}
+
+	waitMu   sync.Mutex
+	waiters  map[reqKey]func(serve.WriteResult)
+	syncs    map[uint64]func(proto.ErrCode)
+	nextSync uint64
+
+	reqCh chan request
+
+	// Role state, read by other goroutines.
+	state   atomic.Int32 // election.State
+	serving atomic.Bool
+	leader  atomic.Int64
+	epoch   atomic.Int64
+	learner atomic.Int32 // leader: number of learners connected
+	synced  atomic.Int32 // leader: learners synced
+
+	closer interface {
+		CloseSession(id int64)
+		CloseAllClients(reason string)
+	}
+	prep *prep.Preparer
+	rng  *rand.Rand
+
+	// loop-owned
+	elect    *election.Election
+	etr      transport.Transport
+	accepted chan *transport.QuorumConn
+	stop     chan struct{}
+}
+
+type reqKey struct {
+	session int64
+	cxid    int32
+}
+
+// request is work handed to the peer loop.
+type request struct {
+	write *prep.Request
+	token uint64 // sync
+	sync  bool
+}
+
+// New builds a peer from recovered state. Call SetCloser, then Run.
+func New(opts Options) (*Peer, error) {
+	cfg := opts.Config
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Peer{
+		opts:     opts,
+		cfg:      cfg,
+		log:      opts.Logger,
+		id:       cfg.MyID,
+		live:     map[int64]int32{},
+		touched:  map[int64]struct{}{},
+		waiters:  map[reqKey]func(serve.WriteResult){},
+		syncs:    map[uint64]func(proto.ErrCode){},
+		reqCh:    make(chan request, 4096),
+		accepted: make(chan *transport.QuorumConn, 16),
+		stop:     make(chan struct{}),
+		rng:      rand.New(rand.NewSource(time.Now().UnixNano())),
+	}
+	p.tree.Store(opts.Tree)
+	p.lastApplied.Store(opts.Tree.LastZxid())
+	p.store = newStorage(opts.Log.Dir(), opts.SnapshotDir, opts.Log, opts.LogOptions, opts.SnapZxid)
+	p.store.remember(opts.Entries)
+	if err := p.store.loadEpochs(p.store.LastZxid()); err != nil {
+		return nil, err
+	}
+	now := time.Now().UnixMilli()
+	p.sessions = session.NewTable(int64(cfg.TickTime), p.id, now)
+	for id, to := range opts.Sessions {
+		p.live[id] = to
+		p.sessions.Add(id, to, now)
+	}
+	p.prep = prep.New(prep.Options{
+		Store:           treeStore{p},
+		SkipACL:         propertyTrue(cfg, "zookeeper.skipACL"),
+		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
+		ReconfigEnabled: cfg.ReconfigEnabled,
+	})
+	return p, nil
+}
+
+// RollLog ends the current log file (before a snapshot); call it only from
+// OnApplied, which runs on the peer loop.
+func (p *Peer) RollLog() error { return p.store.log.Roll() }
+
+// Close closes the transaction log; call it after Run returned.
+func (p *Peer) Close() error { return p.store.log.Close() }
+
+// SetCloser tells the peer how to close client connections (serve.Server).
+func (p *Peer) SetCloser(c interface {
+	CloseSession(id int64)
+	CloseAllClients(reason string)
+}) {
+	p.closer = c
+}
+
+// RefuseClients reports whether client connections must be refused now:
+// while not serving (looking, syncing) and on a leader with leaderServes=no.
+func (p *Peer) RefuseClients() bool {
+	if !p.serving.Load() {
+		return true
+	}
+	return !p.cfg.LeaderServes && election.State(p.state.Load()) == election.Leading
+}
+
+func propertyTrue(cfg *config.Config, key string) bool {
+	v, ok := cfg.Property(key)
+	return ok && (v == "yes" || v == "true")
+}
+
+func (p *Peer) voters() []int64 {
+	var ids []int64
+	for _, s := range p.cfg.Voters() {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+func (p *Peer) observers() []int64 {
+	var ids []int64
+	for _, s := range p.cfg.Observers() {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+func (p *Peer) isObserver() bool {
+	s, ok := p.cfg.Servers[p.id]
+	return ok && s.Role == config.Observer
+}
+
+// Run runs elections and reigns until ctx ends.
+func (p *Peer) Run(ctx context.Context) error {
+	me, ok := p.cfg.Servers[p.id]
+	if !ok {
+		return fmt.Errorf("peer: myid %d is not among the server.N lines", p.id)
+	}
+	peers := map[int64]string{}
+	for id, s := range p.cfg.Servers {
+		if id != p.id {
+			peers[id] = net.JoinHostPort(s.Host, strconv.Itoa(s.ElectionPort))
+		}
+	}
+	etr, err := transport.NewTCP(ctx, transport.TCPConfig{
+		MyID:       p.id,
+		ListenAddr: net.JoinHostPort(listenHost(p.cfg, me.Host), strconv.Itoa(me.ElectionPort)),
+		Peers:      peers,
+		Logger:     p.log.With("part", "election-transport"),
+	})
+	if err != nil {
+		return fmt.Errorf("peer: election port: %w", err)
+	}
+	p.etr = etr
+	defer etr.Close()
+	ql, err := transport.ListenQuorum(net.JoinHostPort(listenHost(p.cfg, me.Host), strconv.Itoa(me.QuorumPort)))
+	if err != nil {
+		return fmt.Errorf("peer: quorum port: %w", err)
+	}
+	defer ql.Close()
+	go func() {
+		for {
+			qc, err := ql.Accept(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case p.accepted <- qc:
+			case <-ctx.Done():
+				qc.Close()
+				return
+			}
+		}
+	}()
+	defer close(p.stop)
+	p.elect = election.New(election.Config{
+		ID: p.id, Voters: p.voters(), Observers: p.observers(),
+		TickMs: int(electionTick / time.Millisecond), FinalizeWaitTicks: finalizeWaitTicks,
+		MaxNotifyIntervalTicks: maxNotifyIntervalTicks, Rand: p.rng,
+		Logger: p.log.With("part", "election"),
+	}, p.store.LastZxid(), p.store.CurrentEpoch())
+	for ctx.Err() == nil {
+		start := time.Now()
+		dec, err := p.lookForLeader(ctx)
+		if err != nil {
+			break
+		}
+		p.log.Info("election decided", "state", dec.State, "leader", dec.Leader, "took", time.Since(start).Round(time.Microsecond))
+		err = p.reign(ctx, dec)
+		p.endReign(err)
+	}
+	return nil
+}
+
+// listenHost is the address to bind for a server line's host.
+func listenHost(cfg *config.Config, host string) string {
+	if cfg.QuorumListenOnAllIPs {
+		return "0.0.0.0"
+	}
+	return host
+}
+
+// lookForLeader runs Fast Leader Election until it decides.
+func (p *Peer) lookForLeader(ctx context.Context) (election.Decision, error) {
+	p.state.Store(int32(election.Looking))
+	p.serving.Store(false)
+	e := p.elect
+	e.SetHistory(p.store.LastZxid(), p.store.CurrentEpoch())
+	e.Start()
+	tick := time.NewTicker(electionTick)
+	defer tick.Stop()
+	for {
+		if dec := p.flushElection(); dec != nil {
+			return *dec, nil
+		}
+		select {
+		case m, ok := <-p.etr.Recv():
+			if !ok {
+				return election.Decision{}, errors.New("peer: election transport closed")
+			}
+			p.stepElection(m)
+		case <-tick.C:
+			e.Tick()
+		case qc := <-p.accepted:
+			qc.Close() // not leading
+		case r := <-p.reqCh:
+			p.failRequest(r, proto.ErrConnectionLoss)
+		case <-ctx.Done():
+			return election.Decision{}, ctx.Err()
+		}
+	}
+}
+
+func (p *Peer) stepElection(m transport.Message) {
+	n, _, err := election.DecodeNotification(m.Payload)
+	if err != nil {
+		p.log.Warn("dropping a malformed election notification", "from", m.From, "err", err)
+		return
+	}
+	n.From, n.To = m.From, p.id
+	p.elect.Step(n)
+}
+
+// flushElection sends what the election wants sent and returns its
+// decision, if any.
+func (p *Peer) flushElection() *election.Decision {
+	e := p.elect
+	if !e.HasReady() {
+		return nil
+	}
+	rd := e.Ready()
+	for _, n := range rd.Messages {
+		p.etr.Send(n.To, election.EncodeNotification(n, nil))
+	}
+	e.Advance()
+	return rd.Decided
+}
+
+// endReign is called when a reign ends: stop serving, fail what waits.
+func (p *Peer) endReign(err error) {
+	p.serving.Store(false)
+	p.state.Store(int32(election.Looking))
+	p.learner.Store(0)
+	p.synced.Store(0)
+	p.log.Info("left the ensemble role; back to leader election", "reason", err)
+	p.failAll(proto.ErrConnectionLoss)
+	if p.closer != nil {
+		p.closer.CloseAllClients("server lost its leader or quorum")
+	}
+}
+
+func (p *Peer) failAll(code proto.ErrCode) {
+	p.waitMu.Lock()
+	waiters, syncs := p.waiters, p.syncs
+	p.waiters = map[reqKey]func(serve.WriteResult){}
+	p.syncs = map[uint64]func(proto.ErrCode){}
+	p.waitMu.Unlock()
+	for _, done := range waiters {
+		done(serve.WriteResult{Err: code})
+	}
+	for _, done := range syncs {
+		done(code)
+	}
+	for {
+		select {
+		case r := <-p.reqCh:
+			p.failRequest(r, code)
+		default:
+			return
+		}
+	}
+}
+
+func (p *Peer) failRequest(r request, code proto.ErrCode) {
+	p.waitMu.Lock()
+	var w func(serve.WriteResult)
+	var s func(proto.ErrCode)
+	if r.sync {
+		s = p.syncs[r.token]
+		delete(p.syncs, r.token)
+	} else if r.write != nil {
+		k := reqKey{r.write.SessionID, r.write.Cxid}
+		w = p.waiters[k]
+		delete(p.waiters, k)
+	}
+	p.waitMu.Unlock()
+	if w != nil {
+		w(serve.WriteResult{Err: code})
+	}
+	if s != nil {
+		s(code)
+	}
+}
+
+func encodeToken(t uint64) []byte { return binary.BigEndian.AppendUint64(nil, t) }
+
+func decodeToken(b []byte) (uint64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}

@@ -1,0 +1,343 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/zkbench/zkbench/server/election"
+	"github.com/zkbench/zkbench/server/prep"
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/zab"
+)
+
+// reignState is what one reign (one Zab machine) keeps.
+type reignState struct {
+	z       *zab.Zab
+	role    zab.Role
+	leader  int64
+	in      chan inPacket
+	stop    chan struct{}
+	conns   map[int64]*qconn // leader: learners by id
+	toLead  *qconn           // learner: the connection to the leader
+	pending []zab.Request    // forwarded writes to prepare after Advance
+	dead    []int64          // peers whose connection broke while routing
+}
+
+// reign runs Zab in the decided role until the machine stops.
+func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
+	rs := &reignState{leader: dec.Leader, in: make(chan inPacket, 4096), stop: make(chan struct{}), conns: map[int64]*qconn{}}
+	defer func() {
+		close(rs.stop)
+		for _, c := range rs.conns {
+			c.close()
+		}
+		if rs.toLead != nil {
+			rs.toLead.close()
+		}
+	}()
+	switch dec.State {
+	case election.Leading:
+		rs.role = zab.Leader
+	case election.Observing:
+		rs.role = zab.Observer
+	default:
+		rs.role = zab.Follower
+	}
+	p.state.Store(int32(dec.State))
+	p.leader.Store(dec.Leader)
+	tickTime := time.Duration(p.cfg.TickTime) * time.Millisecond
+
+	if rs.role != zab.Leader {
+		s, ok := p.cfg.Servers[dec.Leader]
+		if !ok {
+			return fmt.Errorf("peer: elected leader %d is not in the configuration", dec.Leader)
+		}
+		addr := net.JoinHostPort(s.Host, strconv.Itoa(s.QuorumPort))
+		qc, err := dialRetry(rs.stop, addr, time.Now().Add(time.Duration(p.cfg.InitLimit)*tickTime))
+		if err != nil {
+			return err
+		}
+		rs.toLead = newQconn(qc, dec.Leader)
+		go rs.toLead.readLoop(rs.in, rs.stop)
+	} else {
+		p.prep.Reset()
+		now := time.Now().UnixMilli()
+		p.sessMu.Lock()
+		for id := range p.live {
+			p.sessions.Touch(id, now) // a new leader gives every session a full timeout
+		}
+		p.sessMu.Unlock()
+	}
+
+	z, err := zab.New(zab.Config{
+		ID: p.id, Voters: p.voters(), Observers: p.observers(),
+		Leader: dec.Leader, Role: rs.role,
+		InitLimitTicks: p.cfg.InitLimit, SyncLimitTicks: p.cfg.SyncLimit,
+		Storage: p.store, Applied: p.lastApplied.Load(),
+		Snapshotter: snapshotSource{p},
+		Logger:      p.log.With("part", "zab"),
+	})
+	if err != nil {
+		return err
+	}
+	rs.z = z
+	tick := time.NewTicker(tickTime)
+	defer tick.Stop()
+	for {
+		if err := p.drive(rs); err != nil {
+			return err
+		}
+		select {
+		case in := <-rs.in:
+			p.onPacket(rs, in)
+		case qc := <-p.accepted:
+			if rs.role == zab.Leader {
+				c := newQconn(qc, 0)
+				go c.readLoop(rs.in, rs.stop)
+			} else {
+				qc.Close()
+			}
+		case <-tick.C:
+			z.Tick()
+			p.onTick(rs)
+		case r := <-p.reqCh:
+			p.onRequest(rs, r)
+		case m, ok := <-p.etr.Recv():
+			if ok {
+				p.stepElection(m)
+				p.flushElection()
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// Take whatever else is already waiting, so one Ready (one
+		// fsync) covers it: the group commit.
+		for i := 0; i < 256; i++ {
+			select {
+			case in := <-rs.in:
+				p.onPacket(rs, in)
+				continue
+			case r := <-p.reqCh:
+				p.onRequest(rs, r)
+				continue
+			default:
+			}
+			break
+		}
+	}
+}
+
+func (p *Peer) onPacket(rs *reignState, in inPacket) {
+	if in.err != nil {
+		if in.conn.sid != 0 {
+			if rs.role == zab.Leader {
+				if rs.conns[in.conn.sid] == in.conn {
+					delete(rs.conns, in.conn.sid)
+					p.learner.Store(int32(len(rs.conns)))
+				}
+				rs.z.Disconnected(in.conn.sid)
+			} else {
+				rs.z.Disconnected(rs.leader)
+			}
+		}
+		return
+	}
+	sid := in.conn.sid
+	if rs.role == zab.Leader {
+		if old, ok := rs.conns[sid]; ok && old != in.conn {
+			old.close() // a learner reconnected: the old connection is dead
+		}
+		rs.conns[sid] = in.conn
+		p.learner.Store(int32(len(rs.conns)))
+	}
+	if in.pkt.Type == typeTouch {
+		if rs.role == zab.Leader {
+			now := time.Now().UnixMilli()
+			p.sessMu.Lock()
+			for _, id := range decodeTouches(in.pkt.Data) {
+				p.sessions.Touch(id, now)
+			}
+			p.sessMu.Unlock()
+		}
+		return
+	}
+	if err := rs.z.Step(zab.Message{From: sid, To: p.id, Packet: *in.pkt}); err != nil {
+		p.log.Debug("zab step", "from", sid, "type", zab.TypeName(in.pkt.Type), "err", err)
+	}
+}
+
+// onTick: the leader expires sessions; learners report touched sessions.
+func (p *Peer) onTick(rs *reignState) {
+	if !p.serving.Load() {
+		return
+	}
+	if rs.role == zab.Leader {
+		p.sessMu.Lock()
+		expired := p.sessions.Expired(time.Now().UnixMilli())
+		p.sessMu.Unlock()
+		for _, id := range expired {
+			p.log.Info("session expired", "session", fmt.Sprintf("0x%x", id))
+			p.propose(rs, &prep.Request{SessionID: id, Op: proto.OpCloseSession})
+		}
+		return
+	}
+	p.sessMu.Lock()
+	ids := make([]int64, 0, len(p.touched))
+	for id := range p.touched {
+		ids = append(ids, id)
+	}
+	clear(p.touched)
+	p.sessMu.Unlock()
+	if len(ids) > 0 && rs.toLead != nil {
+		rs.toLead.send(&proto.QuorumPacket{Type: typeTouch, Data: encodeTouches(ids)})
+	}
+}
+
+func (p *Peer) onRequest(rs *reignState, r request) {
+	if !p.serving.Load() {
+		p.failRequest(r, proto.ErrConnectionLoss)
+		return
+	}
+	var err error
+	switch {
+	case r.sync:
+		err = rs.z.Sync(encodeToken(r.token))
+	case rs.role == zab.Leader:
+		p.propose(rs, r.write)
+		return
+	default:
+		err = rs.z.Forward(encodeRequest(r.write))
+	}
+	if err != nil {
+		p.failRequest(r, proto.ErrConnectionLoss)
+	}
+}
+
+// propose prepares a write on the leader with the zxid Zab will give it,
+// and proposes it.
+func (p *Peer) propose(rs *reignState, req *prep.Request) {
+	st := rs.z.Status()
+	next := zab.Zxid(st.Epoch, 1)
+	if zab.EpochOf(st.LastZxid) == st.Epoch {
+		next = st.LastZxid + 1
+	}
+	txn, err := p.prep.Prepare(req, next, time.Now().UnixMilli())
+	if err != nil {
+		p.log.Warn("dropping a request the prep stage cannot handle", "op", req.Op, "err", err)
+		p.failRequest(request{write: req}, proto.ErrMarshallingError)
+		return
+	}
+	var e proto.Encoder
+	txn.Encode(&e)
+	zxid, err := rs.z.Propose(e.Bytes())
+	if err != nil {
+		p.prep.Reset()
+		p.failRequest(request{write: req}, proto.ErrConnectionLoss)
+		return
+	}
+	if zxid != next {
+		panic(fmt.Sprintf("peer: zab gave zxid 0x%x to a txn prepared as 0x%x", zxid, next))
+	}
+}
+
+// drive does what Zab's Ready asks, in the order of zab's driver duties,
+// until Zab has nothing more; it returns the reason the machine stopped.
+func (p *Peer) drive(rs *reignState) error {
+	z := rs.z
+	for z.HasReady() {
+		rd := z.Ready()
+		if rd.Snapshot != nil {
+			if err := p.installSnapshot(*rd.Snapshot); err != nil {
+				return err
+			}
+		}
+		if rd.Truncate != nil {
+			if err := p.truncate(*rd.Truncate); err != nil {
+				return err
+			}
+		}
+		if len(rd.Persist) > 0 {
+			if err := p.store.append(rd.Persist); err != nil {
+				return err
+			}
+		}
+		if rd.Epochs != nil {
+			if err := p.store.saveEpochs(*rd.Epochs); err != nil {
+				return err
+			}
+		}
+		if len(rd.Persist) > 0 {
+			if err := p.store.log.Sync(); err != nil {
+				return fmt.Errorf("peer: log fsync: %w", err)
+			}
+			p.store.remember(rd.Persist)
+		}
+		for i := range rd.Messages {
+			p.route(rs, &rd.Messages[i])
+		}
+		for _, e := range rd.Commit {
+			p.applyEntry(e, rs.role == zab.Leader)
+		}
+		rs.pending = append(rs.pending, rd.Requests...)
+		for _, tok := range rd.Synced {
+			p.completeSync(tok)
+		}
+		var stopped error
+		if rc := rd.RoleChange; rc != nil {
+			switch {
+			case rc.Lost:
+				stopped = rc.Err
+				if stopped == nil {
+					stopped = errors.New("peer: zab stopped")
+				}
+			case rc.Active:
+				p.epoch.Store(rc.Epoch)
+				p.serving.Store(true)
+				p.log.Info("serving", "role", rc.Role, "epoch", rc.Epoch, "leader", rs.leader,
+					"last_zxid", fmt.Sprintf("0x%x", p.lastApplied.Load()))
+			}
+		}
+		z.Advance(rd)
+		if stopped != nil {
+			return stopped
+		}
+		for _, id := range rs.dead {
+			z.Disconnected(id)
+		}
+		rs.dead = nil
+		if len(rs.pending) > 0 && rs.role == zab.Leader {
+			reqs := rs.pending
+			rs.pending = nil
+			for _, r := range reqs {
+				req, err := decodeRequest(r.Data)
+				if err != nil {
+					p.log.Warn("dropping a malformed forwarded request", "from", r.From, "err", err)
+					continue
+				}
+				p.propose(rs, req)
+			}
+		}
+	}
+	return nil
+}
+
+// route sends a zab message to its peer.
+func (p *Peer) route(rs *reignState, m *zab.Message) {
+	pkt := &m.Packet
+	if rs.role == zab.Leader {
+		if c, ok := rs.conns[m.To]; ok {
+			if !c.send(pkt) {
+				delete(rs.conns, m.To)
+				rs.dead = append(rs.dead, m.To)
+			}
+		}
+		return
+	}
+	if rs.toLead != nil && !rs.toLead.send(pkt) {
+		rs.dead = append(rs.dead, rs.leader)
+	}
+}

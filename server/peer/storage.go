@@ -1,0 +1,258 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zkbench/zkbench/server/wal"
+	"github.com/zkbench/zkbench/server/zab"
+)
+
+// storage is the peer's zab.Storage: the durable log (wal) and epochs, plus
+// an in-memory window of the most recent log entries that DIFF syncs are
+// served from. Entries older than the window are only on disk; a learner
+// that needs them gets a SNAP.
+type storage struct {
+	logDir, epochDir string
+	log              *wal.Log
+	logOpts          wal.Options
+
+	base    int64 // zxid before the first entry in the window
+	entries []zab.Entry
+	bytes   int64
+
+	accepted, current int64
+
+	maxEntries int
+	maxBytes   int64
+}
+
+const (
+	acceptedEpochFile = "acceptedEpoch"
+	currentEpochFile  = "currentEpoch"
+)
+
+func newStorage(logDir, epochDir string, log *wal.Log, logOpts wal.Options, base int64) *storage {
+	return &storage{logDir: logDir, epochDir: epochDir, log: log, logOpts: logOpts, base: base, maxEntries: 200000, maxBytes: 256 << 20}
+}
+
+// reopen closes the log and opens it afresh, so the next append may start
+// below the last one (after a TRUNC or a SNAP) in a new file.
+func (s *storage) reopen(change func() error) error {
+	if err := s.log.Close(); err != nil {
+		return fmt.Errorf("peer: closing the log: %w", err)
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	l, err := wal.Open(s.logDir, s.logOpts)
+	if err != nil {
+		return fmt.Errorf("peer: reopening the log: %w", err)
+	}
+	s.log = l
+	return nil
+}
+
+// BaseZxid implements zab.Storage.
+func (s *storage) BaseZxid() int64 { return s.base }
+
+// LastZxid implements zab.Storage.
+func (s *storage) LastZxid() int64 {
+	if n := len(s.entries); n > 0 {
+		return s.entries[n-1].Zxid
+	}
+	return s.base
+}
+
+// Entries implements zab.Storage.
+func (s *storage) Entries(after int64, max int) ([]zab.Entry, error) {
+	if after < s.base {
+		return nil, fmt.Errorf("peer: entries after 0x%x, window starts after 0x%x: %w", after, s.base, zab.ErrCompacted)
+	}
+	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Zxid > after })
+	j := len(s.entries)
+	if max >= 0 && j-i > max {
+		j = i + max
+	}
+	return append([]zab.Entry(nil), s.entries[i:j]...), nil
+}
+
+// Floor implements zab.Storage.
+func (s *storage) Floor(zxid int64) (int64, error) {
+	if zxid < s.base {
+		return 0, fmt.Errorf("peer: floor of 0x%x, window starts after 0x%x: %w", zxid, s.base, zab.ErrCompacted)
+	}
+	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Zxid > zxid })
+	if i == 0 {
+		return s.base, nil
+	}
+	return s.entries[i-1].Zxid, nil
+}
+
+// AcceptedEpoch implements zab.Storage.
+func (s *storage) AcceptedEpoch() int64 { return s.accepted }
+
+// CurrentEpoch implements zab.Storage.
+func (s *storage) CurrentEpoch() int64 { return s.current }
+
+// remember adds entries to the window (they are already durable), trimming
+// the oldest ones beyond the window's bounds.
+func (s *storage) remember(es []zab.Entry) {
+	for _, e := range es {
+		s.entries = append(s.entries, e)
+		s.bytes += int64(len(e.Data))
+	}
+	drop := 0
+	for len(s.entries)-drop > s.maxEntries || (s.bytes > s.maxBytes && len(s.entries)-drop > 1) {
+		s.bytes -= int64(len(s.entries[drop].Data))
+		drop++
+	}
+	if drop > 0 {
+		s.base = s.entries[drop-1].Zxid
+		s.entries = append([]zab.Entry(nil), s.entries[drop:]...)
+	}
+}
+
+// append writes entries to the log (not yet synced).
+func (s *storage) append(es []zab.Entry) error {
+	for _, e := range es {
+		if err := s.log.Append(e.Zxid, e.Data); err != nil {
+			return fmt.Errorf("peer: log append 0x%x: %w", e.Zxid, err)
+		}
+	}
+	return nil
+}
+
+// truncate drops log entries after zxid, on disk and in the window.
+func (s *storage) truncate(zxid int64) error {
+	err := s.reopen(func() error {
+		if err := wal.Truncate(s.logDir, zxid); err != nil {
+			return fmt.Errorf("peer: truncate log after 0x%x: %w", zxid, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Zxid > zxid })
+	for _, e := range s.entries[i:] {
+		s.bytes -= int64(len(e.Data))
+	}
+	s.entries = s.entries[:i]
+	if zxid < s.base {
+		s.base = zxid
+	}
+	return nil
+}
+
+// reset forgets the whole log after a snapshot at zxid was installed: the
+// snapshot (already durable) supersedes every older entry, and a log file
+// that still held divergent entries past it must never be replayed.
+func (s *storage) reset(zxid int64) error {
+	err := s.reopen(func() error {
+		files, _ := filepath.Glob(filepath.Join(s.logDir, "log.*"))
+		for _, f := range files {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("peer: removing %s after a snapshot install: %w", f, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.entries, s.bytes, s.base = nil, 0, zxid
+	return nil
+}
+
+// loadEpochs reads acceptedEpoch and currentEpoch (upstream's files in
+// dataDir/version-2); a missing file means the epoch of the last zxid.
+func (s *storage) loadEpochs(lastZxid int64) error {
+	def := zab.EpochOf(lastZxid)
+	var err error
+	if s.accepted, err = readEpoch(filepath.Join(s.epochDir, acceptedEpochFile), def); err != nil {
+		return err
+	}
+	if s.current, err = readEpoch(filepath.Join(s.epochDir, currentEpochFile), def); err != nil {
+		return err
+	}
+	if s.current > s.accepted {
+		return fmt.Errorf("peer: %s (%d) is newer than %s (%d)", currentEpochFile, s.current, acceptedEpochFile, s.accepted)
+	}
+	return nil
+}
+
+// saveEpochs writes changed epochs durably (temp file, fsync, rename,
+// fsync the directory).
+func (s *storage) saveEpochs(e zab.Epochs) error {
+	if e.Accepted != s.accepted {
+		if err := writeEpoch(s.epochDir, acceptedEpochFile, e.Accepted); err != nil {
+			return err
+		}
+		s.accepted = e.Accepted
+	}
+	if e.Current != s.current {
+		if err := writeEpoch(s.epochDir, currentEpochFile, e.Current); err != nil {
+			return err
+		}
+		s.current = e.Current
+	}
+	return nil
+}
+
+func readEpoch(path string, def int64) (int64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return def, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("peer: %w", err)
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("peer: %s: not an epoch: %q", path, strings.TrimSpace(string(b)))
+	}
+	return v, nil
+}
+
+func writeEpoch(dir, name string, v int64) error {
+	return writeFileDurably(filepath.Join(dir, name), []byte(strconv.FormatInt(v, 10)+"\n"))
+}
+
+// writeFileDurably writes a file under a temporary name, fsyncs it,
+// renames it into place and fsyncs the directory.
+func writeFileDurably(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("peer: write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("peer: fsync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("peer: fsync dir of %s: %w", path, err)
+	}
+	return nil
+}
