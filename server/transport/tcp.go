@@ -314,6 +314,14 @@ type tcpConn struct {
 	close sync.Once
 }
 
+// wake tells the connection's writer that there is work; it never blocks.
+func (tc *tcpConn) wake() {
+	select {
+	case tc.kick <- struct{}{}:
+	default:
+	}
+}
+
 func (tc *tcpConn) shut() {
 	tc.close.Do(func() {
 		close(tc.done)
@@ -331,10 +339,7 @@ func (p *tcpPeer) enqueue(payload []byte) {
 	tc := p.conn
 	p.mu.Unlock()
 	if tc != nil {
-		select {
-		case tc.kick <- struct{}{}:
-		default:
-		}
+		tc.wake()
 		return
 	}
 	p.maybeDial()
@@ -439,7 +444,7 @@ func (p *tcpPeer) install(c net.Conn, br *bufio.Reader) {
 		old.shut()
 	}
 	p.t.log.Debug("transport: connected", "sid", p.id, "remote", c.RemoteAddr().String())
-	tc.kick <- struct{}{}
+	tc.wake()
 	if !p.t.spawn(func() { p.writeLoop(tc) }) || !p.t.spawn(func() { p.readLoop(tc, br) }) {
 		p.lost(tc, nil)
 	}
