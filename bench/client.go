@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ type client struct {
 
 	sessions    atomic.Int64 // sessions established (first + reconnects)
 	expirations atomic.Int64
+	timeoutAt   atomic.Int64 // unix ns of the last connection read timeout
 
 	mu  sync.Mutex
 	gen *workloads.Generator
@@ -38,6 +40,22 @@ func (c *client) event(ev zk.Event) {
 	case zk.StateExpired:
 		c.expirations.Add(1)
 	}
+}
+
+// readTimedOut is called when a read on the client's connection times out.
+func (c *client) readTimedOut() { c.timeoutAt.Store(time.Now().UnixNano()) }
+
+// errTimedOut replaces go-zookeeper's connection-closed error for requests
+// lost on a connection that was dropped because no reply came in time.
+var errTimedOut = errors.New("bench: no reply within the session's receive timeout; connection dropped")
+
+// explain turns a connection loss into errTimedOut when the connection the
+// request was sent on died of a read timeout.
+func (c *client) explain(err error, sent time.Time) error {
+	if err == zk.ErrConnectionClosed && c.timeoutAt.Load() >= sent.UnixNano() {
+		return errTimedOut
+	}
+	return err
 }
 
 // next returns the client's next operation and its index in the sequence.

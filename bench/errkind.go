@@ -75,6 +75,8 @@ func classify(err error) errKind {
 		return kindSessionExpired
 	case zk.ErrNoServer:
 		return kindNoServer
+	case errTimedOut:
+		return kindTimeout
 	}
 	for i, sc := range serverCodes {
 		if err == sc.err {

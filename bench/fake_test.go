@@ -404,3 +404,32 @@ func TestSameSeedSameOperationsWhateverTheServer(t *testing.T) {
 		t.Fatal("different seeds sent the same operations")
 	}
 }
+
+// A server that hangs (rather than dies) costs the requests in flight when
+// the client gives up on it after its receive timeout (2/3 of the session
+// timeout); those are counted as timeouts, not as connection losses.
+func TestHungServerCountsTimeouts(t *testing.T) {
+	srv := startFake(t, 100*time.Microsecond)
+	spec := fakeSpec()
+	spec.Warmup = 100 * time.Millisecond
+	spec.Duration = 3 * time.Second
+	go func() {
+		time.Sleep(spec.Warmup + 500*time.Millisecond)
+		srv.Stall(1500 * time.Millisecond) // longer than the 1 s receive timeout
+	}()
+	res, err := Run(context.Background(), Options{
+		Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, SkipSetup: true,
+		SessionTimeout: 1500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := res.Ops["getData"].Errors
+	t.Logf("errors: %v, reconnects %d", errs, res.Driver.Reconnects)
+	if errs[results.KindTimeout] == 0 || errs[results.KindConnectionLoss] != 0 {
+		t.Errorf("errors %v: want timeouts only", errs)
+	}
+	if res.Driver.Reconnects == 0 {
+		t.Error("clients did not reconnect after timing out")
+	}
+}

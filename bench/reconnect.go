@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -87,7 +88,12 @@ func clientServers(serving []Target, primary int) []string {
 
 // dial opens a session for one client (asynchronously: the session is
 // established in the background and reported to cb).
-func (o Options) dial(client int, servers []string, logger *slog.Logger, cb zk.EventCallback) (*zk.Conn, error) {
+//
+// onTimeout, if not nil, is called when a connection's read times out:
+// go-zookeeper then drops the connection and fails the requests on it with
+// the same error as any connection loss; the callback lets the driver tell
+// the two apart.
+func (o Options) dial(client int, servers []string, logger *slog.Logger, cb zk.EventCallback, onTimeout func()) (*zk.Conn, error) {
 	// go-zookeeper gives every connection a 1.5 MiB send buffer and a
 	// 1.5 MiB receive buffer; a thousand clients do not need 3 GiB.
 	buf := o.bufferSize()
@@ -110,7 +116,7 @@ func (o Options) dial(client int, servers []string, logger *slog.Logger, cb zk.E
 		if err != nil {
 			return nil, err
 		}
-		return newReadBuffered(c), nil
+		return newReadBuffered(c, onTimeout), nil
 	}))
 	conn, _, err := zk.Connect(servers, o.SessionTimeout, opts...)
 	return conn, err
@@ -139,14 +145,25 @@ func (z zkLogger) Printf(format string, args ...any) {
 // reply with two unbuffered reads (length, then body): two system calls per
 // operation, and most of the driver's CPU. Through a buffer, a burst of
 // pipelined replies costs one.
+// It also reports read timeouts.
 type readBuffered struct {
 	net.Conn
-	r *bufio.Reader
+	r         *bufio.Reader
+	onTimeout func()
 }
 
-func newReadBuffered(c net.Conn) *readBuffered {
-	return &readBuffered{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}
+func newReadBuffered(c net.Conn, onTimeout func()) *readBuffered {
+	return &readBuffered{Conn: c, r: bufio.NewReaderSize(c, 16<<10), onTimeout: onTimeout}
 }
 
 // Read reads through the buffer.
-func (b *readBuffered) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *readBuffered) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && b.onTimeout != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			b.onTimeout()
+		}
+	}
+	return n, err
+}

@@ -85,6 +85,7 @@ func TestClassify(t *testing.T) {
 		zk.ErrBadVersion:       "server:BADVERSION",
 		zk.ErrNoNode:           "server:NONODE",
 		errors.New("odd"):      results.KindOther,
+		errTimedOut:            results.KindTimeout,
 	}
 	for err, want := range cases {
 		if got := kindName(classify(err)); got != want {

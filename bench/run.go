@@ -101,7 +101,7 @@ func waitSession(ctx context.Context, c *client, timeout time.Duration) error {
 func setup(ctx context.Context, opts Options, ks *keyspace) error {
 	serving := opts.servingTargets()
 	admin := &client{id: -1, primary: serving[0].Addr, ready: make(chan struct{})}
-	conn, err := opts.dial(0, clientServers(serving, 0), opts.Logger, admin.event)
+	conn, err := opts.dial(0, clientServers(serving, 0), opts.Logger, admin.event, nil)
 	if err != nil {
 		return fmt.Errorf("bench: setup: %w", err)
 	}
@@ -165,7 +165,7 @@ func connectClients(ctx context.Context, opts Options, src *workloads.Source) ([
 	for i := range opts.Spec.Clients {
 		primary := i % len(serving)
 		c := &client{id: i, primary: serving[primary].Addr, ready: make(chan struct{}), gen: src.Generator(i)}
-		conn, err := opts.dial(i, clientServers(serving, primary), opts.Logger.With("client", i), c.event)
+		conn, err := opts.dial(i, clientServers(serving, primary), opts.Logger.With("client", i), c.event, c.readTimedOut)
 		if err != nil {
 			return clients, fmt.Errorf("bench: client %d: %w", i, err)
 		}
@@ -237,7 +237,7 @@ func (r *run) closedLoop(w *worker) {
 	for !r.stopped.Load() {
 		op, _ := c.next()
 		sent := time.Now()
-		err := w.do(op)
+		err := c.explain(w.do(op), sent)
 		done := time.Now()
 		r.rec.record(shard, op.Type, sent, sent, done, err)
 		if err != nil && backoffKind(classify(err)) && !r.sleep(t, pause) {
@@ -261,7 +261,7 @@ func (r *run) openLoop(w *worker) {
 			return
 		}
 		sent := time.Now()
-		err := w.do(op)
+		err := c.explain(w.do(op), sent)
 		done := time.Now()
 		r.rec.record(shard, op.Type, intended, sent, done, err)
 	}

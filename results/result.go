@@ -34,7 +34,9 @@ const (
 	KindConnectionLoss = "connection_loss"
 	// KindSessionExpired is a request refused because the session expired.
 	KindSessionExpired = "session_expired"
-	// KindTimeout is a request that timed out in the client.
+	// KindTimeout is a request lost because its connection was dropped
+	// when no reply came within the client's receive timeout (two thirds
+	// of the session timeout): a hung, not a dead, server.
 	KindTimeout = "timeout"
 	// KindNoServer is a request failed because no server could be reached.
 	KindNoServer = "no_server"

@@ -311,7 +311,11 @@ func markEvents(p *gplot.Plot, evs []results.Event, top float64) error {
 // Describe is a short description of a run for titles:
 // "go, 7 servers, 30% writes, 60 clients".
 func Describe(r *results.Result) string {
-	return fmt.Sprintf("%s, %d servers, %s writes, %d clients", r.Ensemble.Implementation, r.Ensemble.Size, Percent(r.Spec.WritePercent()), r.Spec.Clients)
+	srv := fmt.Sprintf("%d servers", r.Ensemble.Size)
+	if r.Ensemble.Size == 1 {
+		srv = "1 server"
+	}
+	return fmt.Sprintf("%s, %s, %s writes, %d clients", r.Ensemble.Implementation, srv, Percent(r.Spec.WritePercent()), r.Spec.Clients)
 }
 
 // Percent formats a percentage without needless decimals.
@@ -459,8 +463,9 @@ func spectrumQuantiles(n int64) []float64 {
 }
 
 // LatencyOverTime draws latency percentiles over time: p50, p99 and p99.9 of
-// one run (from its per-interval histograms when it has them, else from the
-// series), or the p99 of each of several runs.
+// one run, or the p99 of each of several runs, from the series (or, for
+// series longer than 1,000 intervals, from the coarser per-interval
+// histograms).
 func LatencyOverTime(runs []Run, o Options) (*gplot.Plot, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("plot: latency over time: no results")
@@ -512,7 +517,7 @@ func LatencyOverTime(runs []Run, o Options) (*gplot.Plot, error) {
 
 func latencySeries(r *results.Result, qs []float64) []plotter.XYs {
 	out := make([]plotter.XYs, len(qs))
-	if len(r.IntervalLatency) > 0 {
+	if len(r.IntervalLatency) > 0 && (len(r.Series) > 1000 || len(r.Series) == 0) {
 		start := r.Start.UnixMilli()
 		for _, h := range r.IntervalLatency {
 			if h.TotalCount() == 0 {
