@@ -34,6 +34,23 @@
 // not recorded. An operation counts in the histograms when it started inside
 // the measured part, and in the series interval in which it completed.
 //
+// In open loop, operations scheduled in the measured part that had not
+// completed when it ended are counted (results.Driver.Unfinished): a
+// schedule that fell far behind is visible, not silently shortened.
+//
+// Errors are counted by kind: connection loss, session expired, no server,
+// timeout (a connection dropped because no reply came within the receive
+// timeout: a hung server rather than a dead one; go-zookeeper reports both
+// alike, the driver tells them apart from its connection's read deadline)
+// and each ZooKeeper error code a server returned.
+//
+// Cost. The driver measures its own CPU (getrusage) over the measured part
+// and per interval, reports CPU seconds per 10,000 operations, and warns in
+// the result when it, or the whole machine, was saturated. Per operation it
+// allocates nothing beyond what go-zookeeper does; it buffers
+// go-zookeeper's reads (one system call for a burst of replies instead of
+// two per reply) and sizes its connection buffers to the workload.
+//
 // Reconnects. go-zookeeper's default host provider shuffles the members and
 // pauses one second after each full round of servers it could not reach,
 // and its dialer waits up to a second; that would hide how fast servers

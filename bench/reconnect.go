@@ -134,6 +134,7 @@ func optList[T any](v ...T) []T { return v }
 // zkLogger sends go-zookeeper's log lines to slog at debug level.
 type zkLogger struct{ l *slog.Logger }
 
+// Printf implements zk.Logger.
 func (z zkLogger) Printf(format string, args ...any) {
 	// Reconnect loops log every failed dial: format only when wanted.
 	if z.l.Enabled(context.Background(), slog.LevelDebug) {

@@ -44,10 +44,12 @@ type fileOpWeight struct {
 // number as seconds.
 type fileDuration time.Duration
 
+// MarshalJSON writes the duration as a Go duration string.
 func (d fileDuration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
+// UnmarshalJSON reads a duration string, or a number of seconds.
 func (d *fileDuration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
