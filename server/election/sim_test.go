@@ -30,11 +30,11 @@ type simOptions struct {
 	stdMaxWait int // max delay after gst
 	// Node faults before gst: crashes (at most a minority of voters down at
 	// once) and restarts of crashed nodes with fresh state.
-	crashes  int
+	crashes int
 	// partition isolates a random minority of servers (observers may be
 	// among them) for a window before gst: messages across are lost.
 	partition bool
-	restarts bool
+	restarts  bool
 	// zabTimeout stands in for Zab: a follower whose leader is not leading,
 	// or a leader without a quorum of followers, goes back to LOOKING after
 	// this many ticks.
