@@ -48,8 +48,7 @@ func (c *cluster) drainAll() {
 			return
 		}
 		for _, k := range ks {
-			for len(c.links[k]) > 0 {
-				c.deliver(k)
+			for len(c.links[k]) > 0 && c.deliver(k) {
 			}
 		}
 	}

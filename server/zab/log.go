@@ -7,8 +7,13 @@ import (
 
 // zlog is the state machine's view of the log: the durable Storage, changed
 // by what the driver has not yet made durable (a snapshot to install, a
-// truncation, entries to append). Those changes are handed out in Ready and
-// forgotten at Advance, when Storage reflects them.
+// truncation, entries to append). Those changes are handed out in Ready;
+// Storage reflects them after Advance.
+//
+// tail caches, in memory, the entries this machine appended that are not
+// yet applied, so that commits (a follower's hot path) never read Storage
+// back. The tail entries past Storage's last zxid are the unstable ones,
+// those Ready.Persist hands out.
 type zlog struct {
 	st Storage
 
@@ -18,7 +23,8 @@ type zlog struct {
 	truncPending bool
 	truncTo      int64 // with truncPending: durable entries past truncTo are gone
 
-	unstable []Entry // entries after stableLast, not yet durable
+	tail     []Entry // entries after tailPrev, in order
+	tailPrev int64   // the zxid before tail[0] (meaningful when tail is not empty)
 }
 
 // stableLast is the last zxid of the durable part as it will be once the
@@ -42,17 +48,28 @@ func (l *zlog) base() int64 {
 }
 
 func (l *zlog) lastZxid() int64 {
-	if n := len(l.unstable); n > 0 {
-		return l.unstable[n-1].Zxid
+	if n := len(l.tail); n > 0 {
+		return l.tail[n-1].Zxid
 	}
 	return l.stableLast()
 }
 
+// unstable returns the entries not yet durable.
+func (l *zlog) unstable() []Entry {
+	s := l.stableLast()
+	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].Zxid > s })
+	return l.tail[i:]
+}
+
 func (l *zlog) append(e Entry) error {
-	if last := l.lastZxid(); e.Zxid <= last {
+	last := l.lastZxid()
+	if e.Zxid <= last {
 		return fmt.Errorf("zab: append %s after %s: %w", FormatZxid(e.Zxid), FormatZxid(last), ErrProtocol)
 	}
-	l.unstable = append(l.unstable, e)
+	if len(l.tail) == 0 {
+		l.tailPrev = last
+	}
+	l.tail = append(l.tail, e)
 	return nil
 }
 
@@ -64,8 +81,8 @@ func (l *zlog) truncate(zxid int64) error {
 	if zxid < l.base() {
 		return fmt.Errorf("zab: truncate to %s, log base %s: %w", FormatZxid(zxid), FormatZxid(l.base()), ErrCompacted)
 	}
-	i := sort.Search(len(l.unstable), func(i int) bool { return l.unstable[i].Zxid > zxid })
-	l.unstable = l.unstable[:i:i]
+	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].Zxid > zxid })
+	l.tail = l.tail[:i:i]
 	if zxid < l.stableLast() {
 		l.truncPending = true
 		l.truncTo = zxid
@@ -77,50 +94,57 @@ func (l *zlog) installSnapshot(zxid int64) {
 	l.snapPending = true
 	l.snapZxid = zxid
 	l.truncPending = false
-	l.unstable = nil
+	l.tail = nil
 }
 
 // entries returns up to max entries with zxid in (after, upto].
 func (l *zlog) entries(after, upto int64, max int) ([]Entry, error) {
-	var out []Entry
-	if after < l.stableLast() && !l.snapPending {
-		ents, err := l.st.Entries(after, max)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range ents {
-			if e.Zxid > upto || e.Zxid > l.stableLast() {
-				return out, nil
-			}
-			out = append(out, e)
-		}
-		if len(out) == max {
-			return out, nil
-		}
-		if len(out) > 0 {
-			after = out[len(out)-1].Zxid
-		}
-	} else if after < l.base() {
+	if after < l.base() {
 		return nil, fmt.Errorf("zab: entries after %s, log base %s: %w", FormatZxid(after), FormatZxid(l.base()), ErrCompacted)
 	}
-	i := sort.Search(len(l.unstable), func(i int) bool { return l.unstable[i].Zxid > after })
-	for ; i < len(l.unstable) && len(out) < max; i++ {
-		if l.unstable[i].Zxid > upto {
+	var out []Entry
+	if len(l.tail) == 0 || after < l.tailPrev {
+		// Some of them, at least, are only in Storage.
+		if stable := l.stableLast(); after < stable && !l.snapPending {
+			ents, err := l.st.Entries(after, max)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range ents {
+				if e.Zxid > upto {
+					return out, nil
+				}
+				if e.Zxid > stable {
+					break // truncated away; the tail follows
+				}
+				out = append(out, e)
+			}
+			if len(out) == max {
+				return out, nil
+			}
+			if len(out) > 0 {
+				after = out[len(out)-1].Zxid
+			}
+		}
+	}
+	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].Zxid > after })
+	for ; i < len(l.tail) && len(out) < max; i++ {
+		if l.tail[i].Zxid > upto {
 			break
 		}
-		out = append(out, l.unstable[i])
+		out = append(out, l.tail[i])
 	}
 	return out, nil
 }
 
 // floor returns the largest zxid <= zxid in the log, counting the base.
 func (l *zlog) floor(zxid int64) (int64, error) {
-	i := sort.Search(len(l.unstable), func(i int) bool { return l.unstable[i].Zxid > zxid })
-	if i > 0 {
-		return l.unstable[i-1].Zxid, nil
-	}
 	if zxid < l.base() {
 		return 0, fmt.Errorf("zab: floor of %s, log base %s: %w", FormatZxid(zxid), FormatZxid(l.base()), ErrCompacted)
+	}
+	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].Zxid > zxid })
+	if i > 0 {
+		return l.tail[i-1].Zxid, nil
 	}
 	if l.snapPending {
 		return l.snapZxid, nil
@@ -131,7 +155,9 @@ func (l *zlog) floor(zxid int64) (int64, error) {
 	return l.st.Floor(zxid)
 }
 
-// stableTo forgets what the driver has made durable with rd.
+// stableTo forgets the pending changes the driver made durable with rd.
+// (The entries of rd.Persist stop being unstable by themselves: Storage
+// now holds them.)
 func (l *zlog) stableTo(rd *Ready) {
 	if rd.Snapshot != nil {
 		l.snapPending = false
@@ -139,9 +165,15 @@ func (l *zlog) stableTo(rd *Ready) {
 	if rd.Truncate != nil {
 		l.truncPending = false
 	}
-	if n := len(rd.Persist); n > 0 {
-		last := rd.Persist[n-1].Zxid
-		i := sort.Search(len(l.unstable), func(i int) bool { return l.unstable[i].Zxid > last })
-		l.unstable = append([]Entry(nil), l.unstable[i:]...)
+}
+
+// release drops from the cache the durable entries up to zxid (applied).
+func (l *zlog) release(zxid int64) {
+	zxid = min(zxid, l.stableLast())
+	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].Zxid > zxid })
+	if i == 0 {
+		return
 	}
+	l.tailPrev = l.tail[i-1].Zxid
+	l.tail = l.tail[i:]
 }

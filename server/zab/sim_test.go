@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zkbench/zkbench/server/election"
 )
 
 // This file is an in-process cluster simulator: every server runs the real
@@ -31,7 +33,8 @@ type simNode struct {
 	snap     []Entry // durable snapshot: the applied entries it holds
 	applied  []Entry // the volatile state: entries applied, in order
 	z        *Zab    // nil while down or looking
-	inc      int     // incarnation of z
+	el       *election.Election
+	inc      int // incarnation of z
 	up       bool
 	syncs    map[string]int64 // token -> leader commit point when issued
 }
@@ -78,6 +81,12 @@ func decodeEntries(b []byte) ([]Entry, error) {
 
 type linkKey struct{ from, to int64 }
 
+// queued is a message in flight, with the instances it went between.
+type queued struct {
+	m              Message
+	fromInc, toInc int // toInc 0: the receiver had no machine yet
+}
+
 func pairOf(a, b int64) linkKey {
 	if a > b {
 		a, b = b, a
@@ -111,7 +120,7 @@ type cluster struct {
 	ids     []int64
 	voters  []int64
 	obs     []int64
-	links   map[linkKey][]Message
+	links   map[linkKey][]queued
 	cut     map[linkKey]bool // partitioned pairs
 	broken  map[linkKey]bool // connection broken until a new instance at either end
 	discs   []pendingDisc
@@ -126,6 +135,9 @@ type cluster struct {
 	failed      bool
 	quiet       bool // no more client ops
 	manual      bool // no stand-in election: tests start machines themselves
+	fle         bool // package election decides, over its own links
+	elinks      map[linkKey][]election.Notification
+	batch       bool // deliver without processing the Ready
 	sent        map[int32]int
 	rcs         map[int64][]RoleChange
 	sentTo      map[linkKey][]int32
@@ -161,7 +173,7 @@ func (s *simStats) add(o simStats) {
 
 func newCluster(t testing.TB, seed int64, opts simOptions) *cluster {
 	c := &cluster{t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), opts: opts,
-		nodes: map[int64]*simNode{}, links: map[linkKey][]Message{}, cut: map[linkKey]bool{},
+		nodes: map[int64]*simNode{}, links: map[linkKey][]queued{}, cut: map[linkKey]bool{},
 		broken: map[linkKey]bool{}, acked: map[string]int64{}, epochLeader: map[int64]int64{}}
 	for i := 1; i <= opts.voters+opts.observers; i++ {
 		id := int64(i)
@@ -223,14 +235,11 @@ func (c *cluster) start(n *simNode, leader int64) {
 	c.nextInc++
 	n.z, n.inc = z, c.nextInc
 	n.syncs = map[string]int64{}
-	// A new instance opens fresh connections: what was in flight on the
-	// old ones is gone.
+	// A new instance opens fresh connections (what was in flight on the
+	// old ones is dropped at delivery, see deliver).
 	for _, o := range c.ids {
 		if o != n.id {
 			delete(c.broken, pairOf(n.id, o))
-			c.stats.dropped += len(c.links[linkKey{n.id, o}]) + len(c.links[linkKey{o, n.id}])
-			delete(c.links, linkKey{n.id, o})
-			delete(c.links, linkKey{o, n.id})
 		}
 	}
 	c.logf("start %d as %s of %d (epochs %d/%d last %s applied %s)", n.id, role, leader,
@@ -258,6 +267,7 @@ func (c *cluster) crash(n *simNode) {
 	c.logf("crash %d", n.id)
 	c.stats.crashes++
 	n.z = nil
+	n.el = nil
 	n.up = false
 	n.applied = slices.Clone(n.snap)
 	for _, o := range c.ids {
@@ -362,6 +372,9 @@ func (c *cluster) process(n *simNode) {
 		}
 		if lost {
 			n.z = nil
+			if c.fle {
+				c.lookAgain(n)
+			}
 			return
 		}
 	}
@@ -382,7 +395,11 @@ func (c *cluster) sendMsg(m Message) {
 		c.stats.snaps++
 	}
 	k := linkKey{m.From, m.To}
-	c.links[k] = append(c.links[k], m)
+	q := queued{m: m, fromInc: c.nodes[m.From].inc}
+	if to.z != nil {
+		q.toInc = to.inc
+	}
+	c.links[k] = append(c.links[k], q)
 	if c.sent != nil {
 		c.sent[m.Packet.Type]++
 		c.sentTo[k] = append(c.sentTo[k], m.Packet.Type)
@@ -452,23 +469,33 @@ func (c *cluster) syncDone(n *simNode, tok string) {
 	c.stats.syncsDone++
 }
 
-// deliver pops the head of one link's queue.
-func (c *cluster) deliver(k linkKey) {
-	q := c.links[k]
-	m := q[0]
-	if len(q) == 1 {
+// deliver pops the head of one link's queue. A link is a connection
+// between two machine instances: what an instance sent dies with it, and
+// so does what was sent to an instance that is gone. What was sent to a
+// server that had no machine yet waits for the one it starts (a learner
+// retries connecting to its leader).
+func (c *cluster) deliver(k linkKey) (progress bool) {
+	head := c.links[k][0]
+	m := head.m
+	n, from := c.nodes[m.To], c.nodes[m.From]
+	if n.z == nil && n.up && head.toInc == 0 && from.z != nil && from.inc == head.fromInc {
+		return false
+	}
+	if q := c.links[k]; len(q) == 1 {
 		delete(c.links, k)
 	} else {
 		c.links[k] = q[1:]
 	}
-	n := c.nodes[m.To]
-	if n.z == nil {
+	if n.z == nil || from.z == nil || from.inc != head.fromInc || head.toInc != 0 && head.toInc != n.inc {
 		c.stats.dropped++
-		return
+		return true
 	}
 	c.stats.delivered++
 	_ = n.z.Step(m)
-	c.process(n)
+	if !c.batch {
+		c.process(n)
+	}
+	return true
 }
 
 func (c *cluster) nonEmptyLinks() []linkKey {
@@ -511,7 +538,9 @@ func (c *cluster) doTick() {
 		}
 	}
 	c.discs = rest
-	if !c.manual {
+	if c.fle {
+		c.tickElections()
+	} else if !c.manual {
 		c.elect()
 	}
 }
@@ -657,6 +686,9 @@ func (c *cluster) fault() {
 			if n := c.nodes[id]; !n.up {
 				n.up = true
 				c.logf("restart %d", id)
+				if c.fle {
+					c.lookAgain(n)
+				}
 				break
 			}
 		}
@@ -702,12 +734,19 @@ func (c *cluster) fault() {
 func (c *cluster) step(faults bool) {
 	r := c.rng.Float64()
 	links := c.nonEmptyLinks()
+	if c.fle && len(c.elinks) > 0 && (len(links) == 0 || c.rng.Intn(3) == 0) && r < 0.90 {
+		c.deliverElection()
+		return
+	}
 	switch {
 	case len(links) > 0 && r < 0.90:
+		// Like a driver draining its socket: a few Steps, then one Ready.
 		k := links[c.rng.Intn(len(links))]
-		for n := 1 + c.rng.Intn(4); n > 0 && len(c.links[k]) > 0 && !c.failed; n-- {
-			c.deliver(k)
+		c.batch = true
+		for n := 1 + c.rng.Intn(6); n > 0 && len(c.links[k]) > 0 && !c.failed && c.deliver(k); n-- {
 		}
+		c.batch = false
+		c.process(c.nodes[k.to])
 	case r < 0.915:
 		c.doTick()
 	case r < 0.97 || !faults:
@@ -726,7 +765,12 @@ func (c *cluster) step(faults bool) {
 func (c *cluster) settle() {
 	clear(c.cut)
 	for _, id := range c.ids {
-		c.nodes[id].up = true
+		if n := c.nodes[id]; !n.up {
+			n.up = true
+			if c.fle {
+				c.lookAgain(n)
+			}
+		}
 	}
 	c.logf("settle: healed, all up")
 	c.opts.midReadyCrash = 0

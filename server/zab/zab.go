@@ -444,7 +444,7 @@ func (z *Zab) HasReady() bool {
 func (z *Zab) Ready() Ready {
 	z.fillReady()
 	rd := z.out
-	rd.Persist = slices.Clone(z.log.unstable)
+	rd.Persist = slices.Clone(z.log.unstable())
 	return rd
 }
 
@@ -459,7 +459,7 @@ func (z *Zab) fillReady() {
 	if z.epochsDirty {
 		z.out.Epochs = &Epochs{Accepted: z.accepted, Current: z.current}
 	}
-	z.out.Persist = z.log.unstable
+	z.out.Persist = z.log.unstable()
 }
 
 // Advance tells the machine that the driver did everything rd asked.
@@ -482,6 +482,7 @@ func (z *Zab) Advance(rd Ready) {
 	if z.stopped {
 		return
 	}
+	z.log.release(z.applied)
 	if z.role == Leader && len(rd.Persist) > 0 {
 		z.l.selfDurable = max(z.l.selfDurable, rd.Persist[len(rd.Persist)-1].Zxid)
 		z.maybeCommit()

@@ -40,10 +40,14 @@ func (c *cluster) run() {
 		if len(ks) == 0 || c.failed {
 			return
 		}
+		progress := false
 		for _, k := range ks {
-			if len(c.links[k]) > 0 {
-				c.deliver(k)
+			if len(c.links[k]) > 0 && c.deliver(k) {
+				progress = true
 			}
+		}
+		if !progress {
+			return // only messages waiting for a machine to start
 		}
 	}
 	c.fatalf("messages still flowing after a million rounds")
@@ -52,8 +56,7 @@ func (c *cluster) run() {
 // runLink delivers what is queued on one link only.
 func (c *cluster) runLink(from, to int64) {
 	k := linkKey{from, to}
-	for len(c.links[k]) > 0 && !c.failed {
-		c.deliver(k)
+	for len(c.links[k]) > 0 && !c.failed && c.deliver(k) {
 	}
 }
 
