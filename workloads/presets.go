@@ -74,3 +74,25 @@ func Preset(name string) (Spec, error) {
 	}
 	return f(), nil
 }
+
+// ReadRatioSweep returns one spec per read percentage, each base with
+// ReadPercent set, its Mix cleared (reads are getData, writes setData) and
+// its Name "readratio-<percent>". With no percentages it uses 0, 10, ...,
+// 100, the x-axis of ZooKeeper's published graph. Every spec keeps base's
+// seed, so the points of a sweep are repeatable one by one.
+func ReadRatioSweep(base Spec, percents ...float64) []Spec {
+	if len(percents) == 0 {
+		for p := 0; p <= 100; p += 10 {
+			percents = append(percents, float64(p))
+		}
+	}
+	out := make([]Spec, 0, len(percents))
+	for _, p := range percents {
+		s := base
+		s.Mix = nil
+		s.ReadPercent = p
+		s.Name = fmt.Sprintf("readratio-%g", p)
+		out = append(out, s)
+	}
+	return out
+}

@@ -259,3 +259,24 @@ func BenchmarkGeneratorNext(b *testing.B) {
 		g.Next()
 	}
 }
+
+func TestReadRatioSweep(t *testing.T) {
+	base, _ := Preset("readratio")
+	sweep := ReadRatioSweep(base)
+	if len(sweep) != 11 || sweep[0].ReadPercent != 0 || sweep[10].ReadPercent != 100 || sweep[7].Name != "readratio-70" {
+		t.Fatalf("default sweep: %d points", len(sweep))
+	}
+	for _, s := range sweep {
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+	}
+	smoke, _ := Preset("smoke")
+	pts := ReadRatioSweep(smoke, 25)
+	if len(pts) != 1 || pts[0].Mix != nil || pts[0].ReadPercent != 25 || pts[0].Validate() != nil {
+		t.Errorf("sweep from a mixed spec: %+v", pts)
+	}
+	if smoke.Mix == nil {
+		t.Error("sweep changed its base")
+	}
+}
