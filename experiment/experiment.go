@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -31,6 +32,11 @@ type Config struct {
 	// Followers when the leader takes no clients (Harness.LeaderServes
 	// false, more than one server) and RoundRobin otherwise.
 	Placement string
+	// PeerDelay, if positive, is added to the leader's peer traffic in
+	// both directions (harness Delay; needs Harness.PeerProxy) once the
+	// ensemble serves, so that every quorum round trip gains twice it: an
+	// injected slowdown of writes.
+	PeerDelay time.Duration
 	// Interval is the time-series resolution (bench's default when zero).
 	Interval time.Duration
 	// Progress and TTY are handed to bench for the live progress line.
@@ -61,6 +67,9 @@ func (c Config) Validate() error {
 	}
 	if c.Harness.Impl != harness.ImplExternal && c.Harness.Servers < 1 {
 		return fmt.Errorf("%w: %d servers: want at least 1", ErrInvalid, c.Harness.Servers)
+	}
+	if c.PeerDelay > 0 && !c.Harness.PeerProxy {
+		return fmt.Errorf("%w: a peer delay needs the peer proxies (Harness.PeerProxy)", ErrInvalid)
 	}
 	if len(c.Schedule.Steps) > 0 {
 		n := c.Harness.Servers
@@ -93,6 +102,18 @@ func Run(ctx context.Context, c Config) (*results.Result, error) {
 		return nil, fmt.Errorf("experiment: start %s ensemble of %d: %w", ho.Impl, ho.Servers, err)
 	}
 	defer ens.Close()
+	if err := waitAllServing(ctx, ens, 15*time.Second); err != nil {
+		log.Warn("not every server serves; starting anyway", "err", err)
+	}
+	if c.PeerDelay > 0 {
+		id, ok := ens.Leader()
+		if !ok {
+			return nil, fmt.Errorf("experiment: peer delay: the ensemble has no leader")
+		}
+		if err := ens.Delay(id, c.PeerDelay); err != nil {
+			return nil, fmt.Errorf("experiment: peer delay on server %d: %w", id, err)
+		}
+	}
 	return Load(ctx, ens, c)
 }
 
@@ -129,14 +150,17 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	// The events channel is unbuffered: bench starts reading it when the
 	// warm-up starts, so the first send (the "load" mark) tells us when
 	// that is, and the schedule starts a warm-up later, with the measured
-	// part.
+	// part. The schedule's own events are stamped from the harness's
+	// clock readings afterwards, not when bench would receive them.
 	events := make(chan results.Event)
 	schedCtx, stopSched := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var schedErr error
+	var played *playLog
 	if len(c.Schedule.Steps) > 0 {
+		played = &playLog{last: map[int]harness.Event{}}
 		wg.Go(func() {
-			schedErr = play(schedCtx, ens, c, events, log)
+			schedErr = play(schedCtx, ens, c, events, played, log)
 		})
 	}
 	res, err := bench.Run(ctx, bench.Options{
@@ -158,8 +182,18 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	if schedErr != nil && !errors.Is(schedErr, context.Canceled) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("fault schedule: %v", schedErr))
 	}
+	if played != nil {
+		res.Events = append(res.Events, played.events(res.Start)...)
+		sort.SliceStable(res.Events, func(i, j int) bool { return res.Events[i].At < res.Events[j].At })
+	}
 	if len(c.Schedule.Steps) > 0 {
 		res.Ensemble.Config["faults"] = c.Schedule.Name
+	}
+	if c.Harness.PeerProxy {
+		res.Ensemble.Config["peer_proxy"] = "yes"
+	}
+	if c.PeerDelay > 0 {
+		res.Ensemble.Config["peer_delay"] = c.PeerDelay.String()
 	}
 	// Roles as they were at the end; the time line has the changes.
 	byID := map[int64]string{}
@@ -179,18 +213,27 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	return res, nil
 }
 
-// play waits for the warm-up to end and plays the schedule, turning its
-// events into result events.
-func play(ctx context.Context, ens *harness.Ensemble, c Config, events chan<- results.Event, log *slog.Logger) error {
-	send := func(ev results.Event) bool {
-		select {
-		case events <- ev:
-			return true
-		case <-ctx.Done():
-			return false
-		}
+// playLog keeps the latest report of every schedule step.
+type playLog struct {
+	mu   sync.Mutex
+	last map[int]harness.Event
+}
+
+func (l *playLog) events(start time.Time) []results.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []results.Event
+	for _, ev := range l.last {
+		out = append(out, ResultEvents(ev, start)...)
 	}
-	if !send(results.Event{Name: "load", Detail: "warm-up starts; fault schedule " + c.Schedule.Name + " follows it"}) {
+	return out
+}
+
+// play waits for the warm-up to end and plays the schedule.
+func play(ctx context.Context, ens *harness.Ensemble, c Config, events chan<- results.Event, l *playLog, log *slog.Logger) error {
+	select {
+	case events <- results.Event{Name: "load", Detail: "warm-up starts; fault schedule " + c.Schedule.Name + " follows it"}:
+	case <-ctx.Done():
 		return ctx.Err()
 	}
 	t := time.NewTimer(c.Spec.Warmup)
@@ -200,64 +243,90 @@ func play(ctx context.Context, ens *harness.Ensemble, c Config, events chan<- re
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	seen := map[int]bool{}
 	_, err := ens.RunSchedule(ctx, c.Schedule, func(ev harness.Event) {
 		log.Info("fault", "event", ev.String())
-		for _, re := range ResultEvents(ev, !seen[ev.Seq]) {
-			send(re)
-		}
-		seen[ev.Seq] = true
+		l.mu.Lock()
+		l.last[ev.Seq] = ev
+		l.mu.Unlock()
 	})
 	return err
 }
 
-// ResultEvents turns one harness schedule event (as RunSchedule reports it
-// through onEvent; first is true on the first report of a step) into
-// time-line marks: the fault itself when it is applied or skipped, and the
-// election or recovery when its measurement ends.
-func ResultEvents(ev harness.Event, first bool) []results.Event {
+// ResultEvents turns the last report of one schedule step into time-line
+// marks relative to start: the fault (or its skipping), and, when measured,
+// the election of a new leader and the recovery.
+func ResultEvents(ev harness.Event, start time.Time) []results.Event {
 	prefix := ""
 	if ev.Step.Note != "" {
 		prefix = ev.Step.Note + ": "
 	}
 	act := string(ev.Step.Action)
-	var out []results.Event
+	at := ev.Time.Sub(start)
 	if ev.Skipped {
-		return []results.Event{{Name: "skipped", Detail: fmt.Sprintf("%s%s %s skipped: %s", prefix, act, ev.Step.Target, ev.Reason)}}
+		return []results.Event{{At: at, Name: "skipped", Detail: fmt.Sprintf("%s%s %s skipped: %s", prefix, act, ev.Step.Target, ev.Reason)}}
 	}
-	if first {
-		d := fmt.Sprintf("%s%s server %d", prefix, act, ev.ID)
-		if ev.Role != "" {
-			d += " (" + string(ev.Role) + ")"
-		}
-		if ev.Err != "" {
-			d += ": " + ev.Err
-		}
-		out = append(out, results.Event{Name: act, Detail: d})
+	d := fmt.Sprintf("%s%s server %d", prefix, act, ev.ID)
+	if ev.Role != "" {
+		d += " (" + string(ev.Role) + ")"
 	}
+	if ev.Err != "" {
+		d += ": " + ev.Err
+	}
+	out := []results.Event{{At: at, Name: act, Detail: d}}
 	if ev.Pending {
 		return out
 	}
 	if ev.Elected {
-		out = append(out, results.Event{Name: "elected", Detail: fmt.Sprintf("%sserver %d leads after %v", prefix, ev.NewLeader, ev.Election.Round(time.Millisecond))})
+		out = append(out, results.Event{At: at + ev.Election, Name: "elected", Detail: fmt.Sprintf("%sserver %d leads after %v", prefix, ev.NewLeader, ev.Election.Round(time.Millisecond))})
 	}
 	if ev.Recovered {
 		if f, ok := harness.FaultByName(act); ok && f.Repairs() {
-			out = append(out, results.Event{Name: "serving", Detail: fmt.Sprintf("%sserver %d serves again after %v", prefix, ev.ID, ev.Recovery.Round(time.Millisecond))})
+			out = append(out, results.Event{At: at + ev.Recovery, Name: "serving", Detail: fmt.Sprintf("%sserver %d serves again after %v", prefix, ev.ID, ev.Recovery.Round(time.Millisecond))})
 		} else {
-			out = append(out, results.Event{Name: "recovered", Detail: fmt.Sprintf("%swrites served again after %v", prefix, ev.Recovery.Round(time.Millisecond))})
+			out = append(out, results.Event{At: at + ev.Recovery, Name: "recovered", Detail: fmt.Sprintf("%swrites served again after %v", prefix, ev.Recovery.Round(time.Millisecond))})
 		}
 	}
 	return out
 }
 
-// Targets lists the ensemble's running members for the load driver.
+// Targets lists the ensemble's members for the load driver, with their
+// roles when they serve (a member not serving has an unknown role).
 func Targets(ens *harness.Ensemble) []bench.Target {
 	var ts []bench.Target
 	for _, m := range ens.Members() {
-		ts = append(ts, bench.Target{Addr: m.ClientAddr, Role: string(m.Role), ID: int64(m.ID)})
+		t := bench.Target{Addr: m.ClientAddr, ID: int64(m.ID)}
+		if m.Role.Serving() {
+			t.Role = string(m.Role)
+		}
+		ts = append(ts, t)
 	}
 	return ts
+}
+
+// waitAllServing waits until every member reports a serving role: Start
+// returns once a quorum serves, but the driver places clients on every
+// member (or every follower), so a member still syncing would take none.
+func waitAllServing(ctx context.Context, ens *harness.Ensemble, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		var waiting []string
+		for _, m := range ens.Members() {
+			if !m.Role.Serving() {
+				waiting = append(waiting, fmt.Sprintf("server %d (%s)", m.ID, m.Role))
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("experiment: after %v, not serving: %v", limit, waiting)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func yesNo(b bool) string {

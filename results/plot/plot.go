@@ -93,8 +93,24 @@ var palette = []color.Color{
 
 func colorOf(i int) color.Color { return palette[i%len(palette)] }
 
+// plainTicks are gonum's default ticks labelled without needless
+// decimals ("7500", not "7500.00").
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []gplot.Tick {
+	ts := gplot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
+}
+
 func newPlot(title, x, y string) *gplot.Plot {
 	p := gplot.New()
+	p.X.Tick.Marker = plainTicks{}
+	p.Y.Tick.Marker = plainTicks{}
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
@@ -298,12 +314,6 @@ func markEvents(p *gplot.Plot, evs []results.Event, top float64) error {
 			labels.TextStyle[i].XAlign = -0.5
 		}
 		p.Add(labels)
-		fail, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}})
-		fail.LineStyle = draw.LineStyle{Color: color.RGBA{200, 0, 0, 255}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
-		rep, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}})
-		rep.LineStyle = draw.LineStyle{Color: color.Gray{150}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
-		p.Legend.Add("failure (numbered event)", fail)
-		p.Legend.Add("recovery", rep)
 	}
 	return nil
 }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	gplot "gonum.org/v1/plot"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/results/plot"
+	"github.com/zkbench/zkbench/results/report"
+)
+
+type compareOptions struct {
+	ens    ensembleOptions
+	impls  string
+	load   loadOptions
+	faults string
+	common
+}
+
+func newCompareCmd() *cobra.Command {
+	var o compareOptions
+	cmd := &cobra.Command{
+		Use:   "compare [RESULT_DIR...]",
+		Short: "Results side by side: a table and overlaid graphs",
+		Long: `compare puts results side by side: a Markdown table (throughput, latency
+percentiles, errors, driver cost, each with its change against the first)
+and overlaid graphs of throughput over time, latency over time (p99) and
+the latency spectrum. Given result directories, it reads them; given
+--impl with several implementations (go,java), it first runs the same
+workload on each, back to back, with the run flags below.
+
+It writes compare.md and the graphs into a new directory under --out.`,
+		Example: `  zkbench compare runs/2026-11-22T0630-go-3srv-30w runs/2026-11-22T0640-java-3srv-30w
+  zkbench compare --impl go,java --servers 3 --writes 30% --duration 10s`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCompare(cmd.Context(), o, args, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.ens.addFlags(cmd.Flags(), 3)
+	cmd.Flags().Lookup("impl").Usage = "implementations to run and compare, comma separated (go,java); not with result directories"
+	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, true)
+	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule for the runs: none, paper or a schedule file")
+	o.common.addFlags(cmd.Flags())
+	return cmd
+}
+
+func runCompare(ctx context.Context, o compareOptions, args []string, changed func(string) bool, stdout, stderr io.Writer) error {
+	var rs []*results.Result
+	var dirs []string
+	ts := time.Now().UTC().Format("2006-01-02T1504")
+	var outDir string
+	switch {
+	case len(args) > 0 && changed("impl"):
+		return fmt.Errorf("give result directories or --impl to run, not both")
+	case len(args) > 0:
+		var err error
+		if rs, dirs, err = experiment.ReadAll(args); err != nil {
+			return err
+		}
+	default:
+		impls := strings.Split(o.ens.impl, ",")
+		if len(impls) < 2 {
+			return fmt.Errorf("nothing to compare: give two or more result directories, or --impl go,java to run both")
+		}
+		spec, err := o.load.spec("compare", changed)
+		if err != nil {
+			return err
+		}
+		// Check every implementation's flags before running any.
+		var cfgs []experiment.Config
+		for _, impl := range impls {
+			e := o.ens
+			e.impl = strings.TrimSpace(impl)
+			cfg, err := config(e, spec, o.faults, o.common, stderr)
+			if err != nil {
+				return fmt.Errorf("--impl %s: %w", e.impl, err)
+			}
+			cfgs = append(cfgs, cfg)
+		}
+		if outDir, err = experiment.NewDir(o.out, ts+"-compare-"+strings.Join(impls, "-vs-")); err != nil {
+			return err
+		}
+		for _, cfg := range cfgs {
+			dir, err := runAndSave(ctx, cfg, outDir, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			r, err := results.Read(dir)
+			if err != nil {
+				return err
+			}
+			rs, dirs = append(rs, r), append(dirs, dir)
+		}
+	}
+	if len(rs) < 2 {
+		return fmt.Errorf("nothing to compare: %s holds one result; give two or more", strings.Join(args, " "))
+	}
+	if outDir == "" {
+		var err error
+		if outDir, err = experiment.NewDir(o.out, ts+"-compare"); err != nil {
+			return err
+		}
+	}
+	labels := labelsFor(rs, dirs)
+	cols := make([]report.Column, len(rs))
+	runs := make([]plot.Run, len(rs))
+	for i := range rs {
+		cols[i] = report.Column{Label: labels[i], Result: rs[i]}
+		runs[i] = plot.Run{Label: labels[i], Result: rs[i]}
+	}
+	graphs, err := compareGraphs(outDir, runs)
+	if err != nil {
+		return err
+	}
+	var md strings.Builder
+	if err := report.Compare(&md, cols, graphs); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "compare.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	var table strings.Builder
+	if err := report.Compare(&table, cols, nil); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, table.String())
+	fmt.Fprintf(stdout, "\n%s: compare.md", outDir)
+	for _, g := range graphs {
+		fmt.Fprintf(stdout, ", %s", g.File)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// labelsFor names each result by implementation when that tells them
+// apart, else by implementation and directory name.
+func labelsFor(rs []*results.Result, dirs []string) []string {
+	labels := make([]string, len(rs))
+	count := map[string]int{}
+	for i, r := range rs {
+		labels[i] = fmt.Sprintf("%s %d srv", r.Ensemble.Implementation, r.Ensemble.Size)
+		count[labels[i]]++
+	}
+	for i := range labels {
+		if count[labels[i]] > 1 {
+			labels[i] = filepath.Base(dirs[i])
+		}
+	}
+	return labels
+}
+
+func compareGraphs(dir string, runs []plot.Run) ([]report.Graph, error) {
+	var graphs []report.Graph
+	add := func(base, title string, p *gplot.Plot, err error) error {
+		if err != nil {
+			return err
+		}
+		g, err := experiment.SaveGraph(dir, base, title, p)
+		if err == nil {
+			graphs = append(graphs, g)
+		}
+		return err
+	}
+	p, err := plot.Throughput(runs, plot.Options{})
+	if err := add(experiment.ThroughputPlot, "Throughput over time", p, err); err != nil {
+		return nil, err
+	}
+	p, err = plot.LatencyOverTime(runs, plot.Options{})
+	if err := add(experiment.LatencyPlot, "p99 latency over time", p, err); err != nil {
+		return nil, err
+	}
+	withHist := true
+	for _, r := range runs {
+		withHist = withHist && plot.Merged(r.Result) != nil
+	}
+	if withHist {
+		p, err = plot.LatencySpectrum(runs, plot.Options{})
+		if err := add(experiment.SpectrumPlot, "Latency by percentile", p, err); err != nil {
+			return nil, err
+		}
+	}
+	return graphs, nil
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/workloads"
+)
+
+// percent is a flag holding a share in 0..100, written "30%" or "30".
+type percent struct {
+	v   float64
+	set bool
+}
+
+func (p *percent) String() string {
+	if !p.set {
+		return ""
+	}
+	return strconv.FormatFloat(p.v, 'f', -1, 64) + "%"
+}
+
+func (p *percent) Set(s string) error {
+	v, err := parsePercent(s)
+	if err != nil {
+		return err
+	}
+	p.v, p.set = v, true
+	return nil
+}
+
+func (p *percent) Type() string { return "percent" }
+
+func parsePercent(s string) (float64, error) {
+	t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a percentage: want a number from 0 to 100, e.g. 30%% or 30", s)
+	}
+	if v < 0 || v > 100 {
+		return 0, fmt.Errorf("%s is out of range: want a percentage from 0 to 100, e.g. 30%% or 30", s)
+	}
+	return v, nil
+}
+
+// parsePercents reads a comma-separated list of percentages.
+func parsePercents(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		v, err := parsePercent(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty list: want percentages such as 0,50,100")
+	}
+	return out, nil
+}
+
+// ensembleOptions say which ensemble to run against.
+type ensembleOptions struct {
+	impl         string
+	servers      int
+	connect      string
+	logDir       string
+	leaderServes bool
+	javaHeap     string
+	tickTime     int
+	peerDelay    time.Duration
+	peerProxy    bool
+}
+
+func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
+	fs.StringVar(&o.impl, "impl", harness.ImplGo, "implementation: go (the embedded Go server), java (upstream QuorumPeerMain) or external (--connect)")
+	fs.IntVar(&o.servers, "servers", servers, "number of voting servers in the ensemble (1 runs standalone)")
+	fs.StringVar(&o.connect, "connect", "", "connection string of a running ensemble, host:port,... (with --impl external)")
+	fs.StringVar(&o.logDir, "log-dir", "", "put each server's transaction log under this directory (another disk), as server-N")
+	fs.BoolVar(&o.leaderServes, "leader-serves", false, "let the leader accept clients (the paper's setup had leaderServes=no)")
+	fs.StringVar(&o.javaHeap, "java-heap", "256m", "maximum heap of each Java server (-Xmx)")
+	fs.IntVar(&o.tickTime, "tick-time", 2000, "tickTime in milliseconds")
+	fs.DurationVar(&o.peerDelay, "peer-delay", 0, "add this latency to the leader's peer traffic both ways (each quorum round trip gains twice it); implies --peer-proxy")
+	fs.BoolVar(&o.peerProxy, "peer-proxy", false, "route peer traffic through the harness's fault proxies (needed for partitions and delays)")
+}
+
+func (o ensembleOptions) validate() error {
+	switch o.impl {
+	case harness.ImplGo, harness.ImplJava:
+		if o.servers < 1 {
+			return fmt.Errorf("--servers %d: want at least 1 (1 runs standalone; 3, 5, 7 ... form a quorum)", o.servers)
+		}
+		if o.connect != "" {
+			return fmt.Errorf("--connect is for --impl external, not %s", o.impl)
+		}
+	case harness.ImplExternal:
+		if o.connect == "" {
+			return fmt.Errorf("--impl external needs --connect host:port,host:port,...")
+		}
+	default:
+		return fmt.Errorf("--impl %q: want go, java or external", o.impl)
+	}
+	if o.peerDelay < 0 {
+		return fmt.Errorf("--peer-delay %v: want a positive latency", o.peerDelay)
+	}
+	return nil
+}
+
+// harness returns the harness options for these flags.
+func (o ensembleOptions) harness(seed int64, log *slog.Logger) (harness.Options, error) {
+	if err := o.validate(); err != nil {
+		return harness.Options{}, err
+	}
+	h := harness.Options{
+		Impl:         o.impl,
+		Servers:      o.servers,
+		Connect:      o.connect,
+		LogDir:       o.logDir,
+		LeaderServes: o.leaderServes,
+		JavaHeap:     o.javaHeap,
+		TickTime:     o.tickTime,
+		PeerProxy:    o.peerProxy || o.peerDelay > 0,
+		ExtraConfig:  map[string]string{"4lw.commands.whitelist": "*"},
+		Seed:         seed,
+		Logger:       log,
+	}
+	if o.impl == harness.ImplExternal {
+		h.Servers = len(strings.Split(o.connect, ","))
+	}
+	if o.impl == harness.ImplGo {
+		exe, err := os.Executable()
+		if err != nil {
+			return h, fmt.Errorf("cannot find the zkbench binary to launch Go servers from: %w", err)
+		}
+		h.GoCommand = []string{exe, internalServer, "start-foreground"}
+	}
+	return h, nil
+}
+
+// loadOptions say what load to apply.
+type loadOptions struct {
+	writes, reads percent
+	specFile      string
+	clients       int
+	outstanding   int
+	valueSize     int
+	keys          int
+	duration      time.Duration
+	warmup        time.Duration
+	rate          float64
+	seed          int64
+}
+
+// loadDefaults are a command's defaults for its load flags.
+type loadDefaults struct {
+	writes   float64
+	clients  int
+	duration time.Duration
+	warmup   time.Duration
+}
+
+func (o *loadOptions) addFlags(fs *pflag.FlagSet, d loadDefaults, withMix bool) {
+	if withMix {
+		fs.Var(&o.writes, "writes", fmt.Sprintf("share of writes (setData), e.g. 30%% or 30 (default %g%%)", d.writes))
+		fs.Var(&o.reads, "reads", "share of reads (getData), e.g. 70%; the rest are writes")
+		o.writes.v = d.writes
+	}
+	fs.StringVar(&o.specFile, "spec", "", "workload spec file (YAML or JSON); flags given explicitly override it")
+	fs.IntVar(&o.clients, "clients", d.clients, "simulated clients, each with its own session")
+	fs.IntVar(&o.outstanding, "outstanding", workloads.DefaultOutstanding, "requests each client keeps in flight (1 = synchronous)")
+	fs.IntVar(&o.valueSize, "value-size", workloads.DefaultValueSize, "bytes per value read and written")
+	fs.IntVar(&o.keys, "keys", 1000, "znodes in the key space")
+	fs.DurationVar(&o.duration, "duration", d.duration, "measured duration")
+	fs.DurationVar(&o.warmup, "warmup", d.warmup, "warm-up before measuring")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: total operations per second (0 = closed loop, saturation)")
+	fs.Int64Var(&o.seed, "seed", 1, "seed of the operation sequences and of fault targets")
+}
+
+// spec builds the workload from the flags; changed reports whether a flag
+// was given on the command line.
+func (o loadOptions) spec(name string, changed func(string) bool) (workloads.Spec, error) {
+	if o.writes.set && o.reads.set {
+		return workloads.Spec{}, fmt.Errorf("give --writes or --reads, not both")
+	}
+	s := workloads.Default()
+	if o.specFile != "" {
+		var err error
+		if s, err = workloads.Load(o.specFile); err != nil {
+			return s, err
+		}
+	} else {
+		s.Name = name
+	}
+	fromFile := o.specFile != ""
+	use := func(flag string) bool { return !fromFile || changed(flag) }
+	switch {
+	case o.reads.set:
+		s.ReadPercent = o.reads.v
+		s.Mix = nil
+	case o.writes.set || !fromFile:
+		s.SetWritePercent(o.writes.v)
+		s.Mix = nil
+	}
+	if use("clients") {
+		s.Clients = o.clients
+	}
+	if use("outstanding") {
+		s.Outstanding = o.outstanding
+	}
+	if use("value-size") {
+		s.ValueSize = o.valueSize
+	}
+	if use("keys") {
+		s.Keys = o.keys
+	}
+	if use("duration") {
+		s.Duration = o.duration
+	}
+	if use("warmup") {
+		s.Warmup = o.warmup
+	}
+	if use("seed") {
+		s.Seed = o.seed
+	}
+	if use("rate") && o.rate > 0 {
+		s.Mode, s.Rate = workloads.Open, o.rate
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// faultSchedule resolves --faults: none, paper (scaled to the run) or a
+// schedule file.
+func faultSchedule(arg string, d time.Duration) (harness.Schedule, error) {
+	switch arg {
+	case "", "none":
+		return harness.Schedule{}, nil
+	case "paper":
+		return harness.PaperSchedule(d), nil
+	}
+	text, err := os.ReadFile(arg)
+	if err != nil {
+		return harness.Schedule{}, fmt.Errorf("--faults %s: want none, paper or a schedule file: %w", arg, err)
+	}
+	s, err := harness.ParseSchedule(string(text))
+	if err != nil {
+		return s, fmt.Errorf("--faults %s: %w", arg, err)
+	}
+	s.Name = arg
+	return s, nil
+}
+
+// common holds the flags every command that runs load shares.
+type common struct {
+	out     string
+	verbose bool
+}
+
+func (c *common) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.out, "out", "runs", "directory under which each run writes its own directory")
+	fs.BoolVarP(&c.verbose, "verbose", "v", false, "log the harness's and driver's diagnostics to stderr")
+}
+
+func (c common) logger(stderr io.Writer) *slog.Logger {
+	if !c.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// isTTY reports whether w is a terminal.
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// config assembles one run's configuration.
+func config(e ensembleOptions, spec workloads.Spec, faults string, c common, stderr io.Writer) (experiment.Config, error) {
+	log := c.logger(stderr)
+	h, err := e.harness(spec.Seed, log)
+	if err != nil {
+		return experiment.Config{}, err
+	}
+	sched, err := faultSchedule(faults, spec.Duration)
+	if err != nil {
+		return experiment.Config{}, err
+	}
+	cfg := experiment.Config{
+		Spec:      spec,
+		Harness:   h,
+		Schedule:  sched,
+		PeerDelay: e.peerDelay,
+		Progress:  stderr,
+		TTY:       isTTY(stderr),
+		Logger:    log,
+	}
+	return cfg, cfg.Validate()
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/internal/synth"
+	"github.com/zkbench/zkbench/results"
+)
+
+// TestMain lets the test binary stand in for zkbench when the go provider
+// launches servers as os.Executable() internal-zkserver start-foreground.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == internalServer {
+		cmd := newRoot(os.Stdout, os.Stderr)
+		cmd.SetArgs(os.Args[1:])
+		if err := cmd.Execute(); err != nil {
+			os.Stderr.WriteString("zkbench: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// zkbench runs the command line in-process.
+func zkbench(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := newRoot(&out, &errb)
+	cmd.SetArgs(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	err = cmd.ExecuteContext(ctx)
+	return out.String(), errb.String(), err
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "foreign")
+	os.MkdirAll(foreign, 0o755)
+	os.WriteFile(filepath.Join(foreign, results.JSONFile), []byte(`{"name": "not a zkbench result"}`), 0o644)
+	notJSON := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notJSON, []byte("hello"), 0o644)
+	good := writeSynth(t, dir, "good", synth.Options{ReadPercent: 70, Seed: 1})
+	otherWorkload := writeSynth(t, dir, "other", synth.Options{ReadPercent: 0, Servers: 5, Seed: 2})
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--writes", "130%"}, "130% is out of range: want a percentage from 0 to 100"},
+		{[]string{"run", "--reads", "-5"}, "want a percentage from 0 to 100"},
+		{[]string{"run", "--writes", "lots"}, `"lots" is not a percentage`},
+		{[]string{"run", "--writes", "30", "--reads", "70"}, "give --writes or --reads, not both"},
+		{[]string{"run", "--servers", "0"}, "--servers 0: want at least 1"},
+		{[]string{"run", "--impl", "rust"}, `--impl "rust": want go, java or external`},
+		{[]string{"run", "--impl", "external"}, "--impl external needs --connect"},
+		{[]string{"run", "--clients", "0"}, "clients"},
+		{[]string{"run", "--faults", filepath.Join(dir, "missing.txt")}, "want none, paper or a schedule file"},
+		{[]string{"run", "extra"}, "unknown command"},
+		{[]string{"sweep", "--sizes", "3,zero"}, `"zero" is not an ensemble size`},
+		{[]string{"sweep", "--reads", "0,150"}, "150 is out of range"},
+		{[]string{"reliability", "--faults", "none"}, "reliability needs a fault schedule"},
+		{[]string{"regress"}, `required flag(s) "baseline" not set`},
+		{[]string{"regress", "--baseline", filepath.Join(dir, "missing")}, "no such file or directory"},
+		{[]string{"regress", "--baseline", foreign, good}, "is not a result this zkbench can read"},
+		{[]string{"regress", "--baseline", notJSON, good}, "is not a result: want a run directory holding result.json"},
+		{[]string{"regress", "--baseline", good, otherWorkload}, "different workload: servers 3 (baseline) vs 5, read_percent 70 (baseline) vs 0"},
+		{[]string{"regress", "--baseline", good, good, "--threshold", "0"}, "--threshold 0%: want a positive percentage"},
+		{[]string{"compare", good}, "nothing to compare"},
+		{[]string{"compare"}, "nothing to compare"},
+		{[]string{"compare", "--impl", "go", good}, "not both"},
+		{[]string{"report"}, "requires at least 1 arg"},
+		{[]string{"report", dir + "/nothing-here"}, "no such file"},
+		{[]string{"report", "--p99", "0s", good}, "--p99 0s: want a positive latency"},
+	} {
+		_, _, err := zkbench(t, append(tc.args, "--out", dir)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("zkbench %s: err = %v, want one containing %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+func TestPercentFlag(t *testing.T) {
+	for in, want := range map[string]float64{"30%": 30, "30": 30, " 12.5 % ": 12.5, "0": 0, "100%": 100} {
+		var p percent
+		if err := p.Set(in); err != nil || p.v != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", in, p.v, err, want)
+		}
+	}
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, c := range []string{"run", "sweep", "reliability", "compare", "report", "regress"} {
+		out, _, err := zkbench(t, c, "--help")
+		if err != nil || !strings.Contains(out, "Examples:") || !strings.Contains(out, "zkbench "+c) {
+			t.Errorf("zkbench %s --help: err %v, no example:\n%s", c, err, out)
+		}
+	}
+	out, _, _ := zkbench(t, "--help")
+	if strings.Contains(out, internalServer) {
+		t.Errorf("the hidden %s command shows in help:\n%s", internalServer, out)
+	}
+}
+
+func writeSynth(t *testing.T, root, name string, o synth.Options) string {
+	t.Helper()
+	dir := filepath.Join(root, name)
+	if err := results.Write(dir, synth.Result(o)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestRegressFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	base := writeSynth(t, dir, "base", synth.Options{ReadPercent: 70, Throughput: 20000, Seed: 1})
+	same := writeSynth(t, dir, "same", synth.Options{ReadPercent: 70, Throughput: 20000, Seed: 2})
+	slow := writeSynth(t, dir, "slow", synth.Options{ReadPercent: 70, Throughput: 15000, Seed: 3})
+
+	out, _, err := zkbench(t, "regress", "--baseline", base, same)
+	if err != nil || !strings.Contains(out, "ok: no significant regression") {
+		t.Errorf("same throughput: err %v\n%s", err, out)
+	}
+	out, _, err = zkbench(t, "regress", "--baseline", base, slow)
+	if !errors.Is(err, errRegressed) || !strings.Contains(out, "WORSE") || !strings.Contains(out, "-25.") {
+		t.Errorf("25%% slower: err %v, want errRegressed and a WORSE row\n%s", err, out)
+	}
+	// A 30% threshold lets a 25% drop pass.
+	if _, _, err := zkbench(t, "regress", "--baseline", base, slow, "--threshold", "30%"); err != nil {
+		t.Errorf("25%% slower with a 30%% threshold: %v", err)
+	}
+}
+
+func TestReportAndCompareFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	sweep := filepath.Join(dir, "sweep")
+	for _, n := range []int{3, 5} {
+		for _, reads := range []float64{0, 50, 100} {
+			tp := 20000/float64(n)*(1-reads/100) + 20000*float64(n)*reads/100
+			r := synth.Result(synth.Options{Servers: n, ReadPercent: reads, Throughput: tp, Duration: 2 * time.Second, Seed: uint64(n)})
+			if _, err := experiment.Save(sweep, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, _, err := zkbench(t, "report", "--out", dir, "--p99", "20ms", "--load", "60000", "--reads", "100%", sweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "go: 5 servers serve 60k ops/s at 100% reads") {
+		t.Errorf("report does not name 5 servers for 60k reads/s:\n%s", out)
+	}
+	reports, _ := filepath.Glob(filepath.Join(dir, "*-report", "report.html"))
+	if len(reports) != 1 {
+		t.Fatalf("report.html: found %v", reports)
+	}
+	html, _ := os.ReadFile(reports[0])
+	if !strings.Contains(string(html), `src="data:image/png;base64,`) {
+		t.Error("report.html embeds no PNG")
+	}
+
+	runs, _ := filepath.Glob(filepath.Join(sweep, "*-go-3srv-*"))
+	if len(runs) != 3 {
+		t.Fatalf("sweep dirs: %v", runs)
+	}
+	for _, r := range runs {
+		for _, f := range []string{"result.json", "intervals.csv", "latency.hlog", "throughput.png", "throughput.svg", "latency-spectrum.png", "report.md"} {
+			if _, err := os.Stat(filepath.Join(r, f)); err != nil {
+				t.Errorf("run directory lacks %s: %v", f, err)
+			}
+		}
+	}
+	out, _, err = zkbench(t, "compare", "--out", dir, runs[0], runs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "throughput mean (ops/s)") || !strings.Contains(out, "compare.md") {
+		t.Errorf("compare output:\n%s", out)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "*-compare", "*.png"))
+	if len(pngs) != 3 {
+		t.Errorf("compare graphs: %v, want throughput, latency and spectrum", pngs)
+	}
+}
+
+// TestRunStandaloneGo runs the real thing briefly: a Go server launched from
+// this test binary (through internal-zkserver), two seconds of load.
+func TestRunStandaloneGo(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := zkbench(t, "run", "--servers", "1", "--duration", "2s", "--warmup", "300ms",
+		"--clients", "4", "--outstanding", "4", "--writes", "50%", "--out", dir)
+	if err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-1srv-50w"))
+	if len(runs) != 1 {
+		t.Fatalf("run directory named <time>-go-1srv-50w: found %v (stdout %s)", runs, out)
+	}
+	r, err := results.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := results.Summarize(r)
+	if s.Ops == 0 || r.Ensemble.Implementation != "go" || r.Spec.ReadPercent != 50 {
+		t.Errorf("result: %d ops, impl %q, reads %g%%", s.Ops, r.Ensemble.Implementation, r.Spec.ReadPercent)
+	}
+	if r.Ops["setData"] == nil || r.Ops["setData"].Count == 0 {
+		t.Error("no setData completed with 50% writes")
+	}
+	for _, f := range []string{"throughput.png", "latency.png", "latency-spectrum.svg", "report.md"} {
+		if _, err := os.Stat(filepath.Join(runs[0], f)); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/results/report"
+)
+
+// errRegressed is returned when regress finds a regression; the table
+// already said so, so main prints nothing more and exits 1.
+var errRegressed = errors.New("performance regression")
+
+type regressOptions struct {
+	baseline  string
+	threshold percent
+	alpha     float64
+	bucket    time.Duration
+	// For a new run of the baseline's workload.
+	connect   string
+	peerDelay time.Duration
+	javaHeap  string
+	common
+}
+
+func newRegressCmd() *cobra.Command {
+	var o regressOptions
+	o.threshold.v = 10
+	cmd := &cobra.Command{
+		Use:   "regress --baseline BASELINE_DIR [RESULT_DIR]",
+		Short: "Compare a result with a baseline; exit 1 on a significant slowdown",
+		Long: `regress compares a result with a baseline of the same workload. It splits
+both runs' throughput into samples (--bucket wide), compares them with a
+two-sided Mann-Whitney U test and prints a benchstat-like table (p99 latency
+per second is shown beside it, for information). It exits 1 only when
+throughput dropped by more than --threshold AND the drop is significant
+(p < --alpha); a difference within the threshold, or not significant,
+passes. Without RESULT_DIR it first runs the baseline's workload again on
+the same implementation and ensemble size and writes that run under --out.
+
+A baseline of a different workload (read share, clients, value size,
+ensemble size, implementation, faults) is refused: use compare.`,
+		Example: `  zkbench regress --baseline runs/base runs/2026-11-22T0630-go-3srv-30w
+  zkbench regress --baseline ci/baseline-go-3srv-30w --threshold 15%
+  zkbench regress --baseline ci/baseline-java-3srv --peer-delay 1ms   # injected slowdown`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRegress(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&o.baseline, "baseline", "", "the baseline's result directory (required)")
+	cmd.Flags().Var(&o.threshold, "threshold", "smallest throughput change that counts (default 10%)")
+	cmd.Flags().Float64Var(&o.alpha, "alpha", 0.05, "significance level of the test")
+	cmd.Flags().DurationVar(&o.bucket, "bucket", time.Second, "width of one throughput sample")
+	cmd.Flags().StringVar(&o.connect, "connect", "", "for a new run on an external baseline: its connection string")
+	cmd.Flags().DurationVar(&o.peerDelay, "peer-delay", 0, "for a new run: add this latency to the leader's peer traffic (an injected slowdown of writes)")
+	cmd.Flags().StringVar(&o.javaHeap, "java-heap", "256m", "for a new run on Java: each server's maximum heap")
+	o.common.addFlags(cmd.Flags())
+	_ = cmd.MarkFlagRequired("baseline")
+	return cmd
+}
+
+func runRegress(ctx context.Context, o regressOptions, args []string, stdout, stderr io.Writer) error {
+	if o.alpha <= 0 || o.alpha >= 1 {
+		return fmt.Errorf("--alpha %g: want a significance level between 0 and 1, e.g. 0.05", o.alpha)
+	}
+	if o.threshold.v <= 0 {
+		return fmt.Errorf("--threshold %s: want a positive percentage, e.g. 10%%", o.threshold.String())
+	}
+	bs, _, err := experiment.ReadAll([]string{o.baseline})
+	if err != nil {
+		return fmt.Errorf("--baseline: %w", err)
+	}
+	if len(bs) != 1 {
+		return fmt.Errorf("--baseline %s holds %d results: want one run directory", o.baseline, len(bs))
+	}
+	base := bs[0]
+	var cur *results.Result
+	if len(args) == 1 {
+		rs, _, err := experiment.ReadAll(args)
+		if err != nil {
+			return err
+		}
+		if len(rs) != 1 {
+			return fmt.Errorf("%s holds %d results: want one run directory", args[0], len(rs))
+		}
+		cur = rs[0]
+	} else {
+		cfg, err := o.rerun(base, stderr)
+		if err != nil {
+			return err
+		}
+		dir, err := runAndSave(ctx, cfg, o.out, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		if cur, err = results.Read(dir); err != nil {
+			return err
+		}
+	}
+	g, err := report.Regress(base, cur, report.RegressOptions{Threshold: o.threshold.v / 100, Alpha: o.alpha, Bucket: o.bucket})
+	if err != nil {
+		return err
+	}
+	if err := g.WriteTable(stdout); err != nil {
+		return err
+	}
+	if g.Regressed() {
+		fmt.Fprintln(stdout, "REGRESSION: throughput dropped significantly, by more than the threshold")
+		return errRegressed
+	}
+	fmt.Fprintln(stdout, "ok: no significant regression beyond the threshold")
+	return nil
+}
+
+// rerun builds a run of the baseline's workload on the same kind of
+// ensemble.
+func (o regressOptions) rerun(base *results.Result, stderr io.Writer) (experiment.Config, error) {
+	e := ensembleOptions{
+		impl:         base.Ensemble.Implementation,
+		servers:      base.Ensemble.Size,
+		connect:      o.connect,
+		leaderServes: base.Ensemble.Config["leaderServes"] == "yes" && base.Ensemble.Size > 1,
+		javaHeap:     o.javaHeap,
+		tickTime:     2000,
+		peerDelay:    o.peerDelay,
+		peerProxy:    base.Ensemble.Config["peer_proxy"] == "yes",
+	}
+	if e.impl == harness.ImplExternal && e.connect == "" {
+		return experiment.Config{}, fmt.Errorf("the baseline ran on an external ensemble: give --connect to run it again, or a RESULT_DIR")
+	}
+	faults := base.Ensemble.Config["faults"]
+	if faults != "" && faults != "paper" {
+		return experiment.Config{}, fmt.Errorf("the baseline ran fault schedule %q, which regress cannot find again: run it with zkbench run --faults and give the RESULT_DIR", faults)
+	}
+	return config(e, base.Spec, faults, o.common, stderr)
+}

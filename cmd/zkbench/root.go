@@ -1,0 +1,33 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// newRoot builds the zkbench command tree writing to stdout and stderr.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "zkbench",
+		Short: "Benchmark ZooKeeper ensembles (Go, upstream Java, or external)",
+		Long: `zkbench launches a ZooKeeper ensemble (the Go server it embeds by default,
+upstream Java ZooKeeper, or an external one), drives it with reproducible
+read/write workloads, injects failures, and writes results, graphs and
+reports into a directory per run.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newRunCmd(),
+		newSweepCmd(),
+		newReliabilityCmd(),
+		newCompareCmd(),
+		newReportCmd(),
+		newRegressCmd(),
+		newInternalServerCmd(),
+	)
+	return root
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/results"
+)
+
+type runOptions struct {
+	ens    ensembleOptions
+	load   loadOptions
+	faults string
+	common
+}
+
+func newRunCmd() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run one workload on one ensemble and write its result directory",
+		Long: `run starts an ensemble (3 Go servers by default), applies one workload
+(30% writes of 1 KiB values from 60 clients by default, 10 s after a 2 s
+warm-up), optionally injects faults, and writes a directory under --out named
+after what it measured (e.g. runs/2026-11-22T0630-go-7srv-30w) with
+result.json, intervals.csv, the HDR latency logs, graphs (PNG and SVG) and
+report.md.`,
+		Example: `  zkbench run
+  zkbench run --servers 7 --writes 30%
+  zkbench run --impl java --servers 3 --reads 90 --duration 20s
+  zkbench run --impl external --connect zk1:2181,zk2:2181,zk3:2181 --writes 10%
+  zkbench run --servers 5 --faults paper --duration 60s
+  zkbench run --log-dir /mnt/fastdisk --clients 100 --outstanding 10`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.ens.addFlags(cmd.Flags(), 3)
+	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, true)
+	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule: none, paper (the paper's five events, scaled to --duration) or a schedule file")
+	o.common.addFlags(cmd.Flags())
+	return cmd
+}
+
+func runRun(ctx context.Context, o runOptions, changed func(string) bool, stdout, stderr io.Writer) error {
+	if err := o.ens.validate(); err != nil {
+		return err
+	}
+	spec, err := o.load.spec("run", changed)
+	if err != nil {
+		return err
+	}
+	cfg, err := config(o.ens, spec, o.faults, o.common, stderr)
+	if err != nil {
+		return err
+	}
+	_, err = runAndSave(ctx, cfg, o.out, stdout, stderr)
+	return err
+}
+
+// runAndSave performs one run, writes its directory under out and prints a
+// one-line summary.
+func runAndSave(ctx context.Context, cfg experiment.Config, out string, stdout, stderr io.Writer) (string, error) {
+	fmt.Fprintf(stderr, "zkbench: %s ensemble of %d, %g%% writes, %d clients x %d outstanding, %v (+%v warm-up)\n",
+		cfg.Harness.Impl, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
+	res, err := experiment.Run(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	dir, err := experiment.Save(out, res)
+	if err != nil {
+		return dir, err
+	}
+	printLine(stdout, dir, res)
+	return dir, nil
+}
+
+func printLine(w io.Writer, dir string, r *results.Result) {
+	s := results.Summarize(r)
+	fmt.Fprintf(w, "%s: %.0f ops/s (±%.0f), p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %d errors\n",
+		dir, s.Throughput.Mean, s.Throughput.Stddev, ms(s.All.P50), ms(s.All.P99), ms(s.All.P999), s.Errors)
+	for _, w2 := range r.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", w2)
+	}
+}
+
+func ms(d time.Duration) float64 { return d.Seconds() * 1000 }

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/results/plot"
+)
+
+type sweepOptions struct {
+	ens   ensembleOptions
+	load  loadOptions
+	sizes string
+	reads string
+	common
+}
+
+func newSweepCmd() *cobra.Command {
+	var o sweepOptions
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Throughput as the read/write ratio varies, one line per ensemble size",
+		Long: `sweep runs the same saturation load at every read percentage (--reads) on
+ensembles of every size (--sizes), one ensemble per size, and draws
+throughput (ops/s) against the percentage of reads with one line per size:
+the "throughput as the read/write ratio varies" graph of ZooKeeper's
+overview (zkperfRW). It writes a directory under --out holding one run
+directory per point, readratio.png/.svg and sweep.md.
+
+Each point takes --warmup + --duration: the defaults (5 sizes x 11 read
+percentages x 12 s) take about 12 minutes.`,
+		Example: `  zkbench sweep
+  zkbench sweep --sizes 3,5,7 --reads 0,25,50,75,100 --duration 5s
+  zkbench sweep --impl java --sizes 1,3 --reads 0,50,100 --duration 3s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSweep(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.ens.addFlags(cmd.Flags(), 3)
+	o.load.addFlags(cmd.Flags(), loadDefaults{clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, false)
+	cmd.Flags().StringVar(&o.sizes, "sizes", "3,5,7,9,13", "ensemble sizes, comma separated")
+	cmd.Flags().StringVar(&o.reads, "reads", "0,10,20,30,40,50,60,70,80,90,100", "read percentages, comma separated")
+	o.common.addFlags(cmd.Flags())
+	return cmd
+}
+
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--sizes: %q is not an ensemble size: want whole numbers of servers >= 1, e.g. 3,5,7", f)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--sizes: empty: want ensemble sizes such as 3,5,7")
+	}
+	return out, nil
+}
+
+func runSweep(ctx context.Context, o sweepOptions, changed func(string) bool, stdout, stderr io.Writer) error {
+	sizes, err := parseSizes(o.sizes)
+	if err != nil {
+		return err
+	}
+	reads, err := parsePercents(o.reads)
+	if err != nil {
+		return fmt.Errorf("--reads: %w", err)
+	}
+	if o.ens.impl == harness.ImplExternal {
+		return fmt.Errorf("sweep starts ensembles of each size: use --impl go or java (for an external ensemble, use run)")
+	}
+	o.ens.servers = sizes[0]
+	if err := o.ens.validate(); err != nil {
+		return err
+	}
+	spec, err := o.load.spec("readratio", changed)
+	if err != nil {
+		return err
+	}
+	dir, err := experiment.NewDir(o.out, time.Now().UTC().Format("2006-01-02T1504")+"-sweep-"+o.ens.impl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "zkbench: sweep of %s ensembles %v over reads %v, %v per point, into %s\n", o.ens.impl, sizes, reads, spec.Warmup+spec.Duration, dir)
+	var all []*results.Result
+	for _, n := range sizes {
+		e := o.ens
+		e.servers = n
+		cfg, err := config(e, spec, "none", o.common, stderr)
+		if err != nil {
+			return err
+		}
+		rs, err := sweepSize(ctx, cfg, reads, dir, stdout)
+		all = append(all, rs...)
+		if err != nil {
+			return err
+		}
+	}
+	return writeSweep(dir, all, stdout)
+}
+
+// sweepSize runs every read percentage on one ensemble.
+func sweepSize(ctx context.Context, cfg experiment.Config, reads []float64, dir string, stdout io.Writer) ([]*results.Result, error) {
+	ens, err := harness.Start(ctx, cfg.Harness)
+	if err != nil {
+		return nil, fmt.Errorf("start %s ensemble of %d: %w", cfg.Harness.Impl, cfg.Harness.Servers, err)
+	}
+	defer ens.Close()
+	var rs []*results.Result
+	for _, pct := range reads {
+		c := cfg
+		c.Spec.ReadPercent = pct
+		r, err := experiment.Load(ctx, ens, c)
+		if err != nil {
+			return rs, err
+		}
+		rd, err := experiment.Save(dir, r)
+		if err != nil {
+			return rs, err
+		}
+		printLine(stdout, rd, r)
+		rs = append(rs, r)
+		if ctx.Err() != nil {
+			return rs, ctx.Err()
+		}
+	}
+	return rs, nil
+}
+
+// writeSweep draws the read-ratio graph and writes sweep.md.
+func writeSweep(dir string, rs []*results.Result, stdout io.Writer) error {
+	p, err := plot.ReadRatio(rs, plot.Options{})
+	if err != nil {
+		return err
+	}
+	g, err := experiment.SaveGraph(dir, experiment.ReadRatioPlot, "Throughput as the read/write ratio varies", p)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("# zkbench sweep: throughput (ops/s) as the read/write ratio varies\n\n")
+	tp := map[int]map[float64]float64{}
+	var sizes []int
+	var reads []float64
+	seenR := map[float64]bool{}
+	for _, r := range rs {
+		n := r.Ensemble.Size
+		if tp[n] == nil {
+			tp[n] = map[float64]float64{}
+			sizes = append(sizes, n)
+		}
+		tp[n][r.Spec.ReadPercent] = results.Summarize(r).Throughput.Mean
+		if !seenR[r.Spec.ReadPercent] {
+			seenR[r.Spec.ReadPercent] = true
+			reads = append(reads, r.Spec.ReadPercent)
+		}
+	}
+	sort.Ints(sizes)
+	sort.Float64s(reads)
+	if len(rs) > 0 {
+		fmt.Fprintf(&b, "%s, %d clients x %d outstanding, %d B values, %v per point.\n\n", rs[0].Ensemble.Implementation, rs[0].Spec.Clients, rs[0].Spec.Outstanding, rs[0].Spec.ValueSize, rs[0].Spec.Duration)
+	}
+	b.WriteString("| servers |")
+	for _, r := range reads {
+		fmt.Fprintf(&b, " %g%% reads |", r)
+	}
+	b.WriteString("\n| ---: |" + strings.Repeat(" ---: |", len(reads)) + "\n")
+	for _, n := range sizes {
+		fmt.Fprintf(&b, "| %d |", n)
+		for _, r := range reads {
+			if v, ok := tp[n][r]; ok {
+				fmt.Fprintf(&b, " %.0f |", v)
+			} else {
+				b.WriteString(" |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\n![%s](%s)\n", g.Title, g.File)
+	if err := os.WriteFile(filepath.Join(dir, "sweep.md"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s, sweep.md\n", dir, g.File)
+	return nil
+}
