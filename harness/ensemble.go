@@ -206,7 +206,7 @@ func Start(ctx context.Context, opts Options) (*Ensemble, error) {
 	e.stopCtx = context.AfterFunc(ctx, func() { e.Close() })
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		err = e.startOnce(ctx)
+		err = e.startOnce(ctx, attempt)
 		if err == nil || !errors.Is(err, errBind) || ctx.Err() != nil {
 			break
 		}
@@ -287,10 +287,17 @@ func (e *Ensemble) initDirs() error {
 
 // startOnce picks ports, writes configs, starts proxies and servers, and
 // waits for a serving quorum.
-func (e *Ensemble) startOnce(ctx context.Context) error {
+func (e *Ensemble) startOnce(ctx context.Context, attempt int) error {
 	if !e.external {
 		if err := e.assignPorts(); err != nil {
 			return err
+		}
+		if e.opts.afterPorts != nil {
+			var ports []int
+			for _, s := range e.servers {
+				ports = append(ports, s.clientPort)
+			}
+			e.opts.afterPorts(attempt, ports)
 		}
 		if err := e.writeConfigs(); err != nil {
 			return err
@@ -339,6 +346,11 @@ func (e *Ensemble) assignPorts() error {
 				}
 				e.proxies[linkKey{a.id, b.id, elect}] = p
 			}
+		}
+	}
+	for k, p := range e.proxies {
+		if k.elect {
+			p.SetRewriter(electionRewriter(e.proxies[linkKey{k.to, k.from, true}].Addr()))
 		}
 	}
 	return nil

@@ -58,7 +58,9 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 	if o.TickTime == 0 {
 		o.TickTime = 500
 	}
+	t0 := time.Now()
 	e, err := Start(ctx, o)
+	t.Logf("Start(%s, %d+%d servers) took %v", o.Impl, o.Servers, o.Observers, time.Since(t0))
 	if err != nil && o.Impl == ImplGo && strings.Contains(err.Error(), "not implemented") {
 		t.Skipf("THE GO SERVER CANNOT RUN THIS YET (skipping the go provider): %v", err)
 	}
@@ -67,9 +69,11 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 	}
 	t.Cleanup(func() {
 		pids := allPIDs(e)
+		t0 := time.Now()
 		if err := e.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
+		t.Logf("Close took %v", time.Since(t0))
 		assertDead(t, pids)
 		if t.Failed() {
 			dumpLogs(t, e)

@@ -46,12 +46,13 @@ type javaLauncher struct {
 func newJavaLauncher(o *Options) (*javaLauncher, error) {
 	j := &javaLauncher{bin: o.JavaBin, heap: o.JavaHeap, opts: o.JavaOpts, classpath: o.JavaClasspath}
 	if j.bin == "" {
-		p, err := exec.LookPath("java")
-		if err != nil {
-			return nil, fmt.Errorf("%w: no java in PATH; install it with `apt-get install -y zookeeper` (which brings a JRE) or set Options.JavaBin", ErrJavaMissing)
-		}
-		j.bin = p
+		j.bin = "java"
 	}
+	p, err := exec.LookPath(j.bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no Java runtime (%s): install it with `apt-get install -y zookeeper` (which brings a JRE) or set Options.JavaBin", ErrJavaMissing, j.bin)
+	}
+	j.bin = p
 	if j.classpath != "" {
 		return j, nil
 	}

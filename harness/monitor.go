@@ -79,7 +79,8 @@ func (e *Ensemble) poll(ctx context.Context, id int) Role {
 	}
 	role := Role(st.Mode)
 	switch {
-	case errors.Is(err, flw.ErrNotServing):
+	case errors.Is(err, flw.ErrNotServing), errors.Is(err, flw.ErrEmptyReply):
+		// Java says it is not serving; the Go server closes the connection.
 		role = RoleNotServing
 	case err != nil:
 		role = RoleUnreachable

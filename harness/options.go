@@ -86,6 +86,9 @@ type Options struct {
 	Seed int64
 	// Logger receives the harness's own log (default: discarded).
 	Logger *slog.Logger
+
+	// afterPorts, for tests, runs after each attempt's ports are chosen.
+	afterPorts func(attempt int, clientPorts []int)
 }
 
 // ExternalCommands are shell commands (run with sh -c) that act on one

@@ -66,12 +66,17 @@ func (ev Event) String() string {
 	return s
 }
 
+// roleWait bounds how long a step aimed at a role waits for a server to
+// have it.
+const roleWait = 5 * time.Second
+
 // recoveryTimeout bounds how long one step's recovery is measured.
 const recoveryTimeout = 60 * time.Second
 
 // RunSchedule plays sched against the ensemble, starting now. Each step
-// waits for its time, picks its server, and applies its fault; a step that
-// cannot apply is recorded as skipped. After a fault the harness writes
+// waits for its time, picks its server (a role target waits up to 5 s for
+// a server in that role), and applies its fault; a step that cannot apply
+// is recorded as skipped. After a fault the harness writes
 // through its own clients every ~5 ms until a write succeeds (Recovery)
 // and, if the leader was hit, polls srvr every 10 ms until another server
 // is leader (Election). onEvent, if set, is called (serially) once when a
@@ -93,6 +98,11 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 	}
 	p := newProber()
 	defer p.close()
+	// Connect the probe clients before the first fault, so that the first
+	// recovery does not include session setup.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, _ = e.probeWrite(wctx, p)
+	cancel()
 	var (
 		mu     sync.Mutex // guards events and serialises onEvent
 		events = make([]Event, len(sched.Steps))
@@ -153,8 +163,23 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 // applyStep resolves a step's target and applies it.
 func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int, prev int, lastTarget map[int]time.Time) Event {
 	ev := Event{Step: st}
-	roles := e.pollAll(ctx) // fresh roles for role targets and for the record
-	id, reason := e.resolve(st.Target, roles, names, prev, lastTarget)
+	// Fresh roles for role targets and for the record. A role target with
+	// no candidate (say "leader" during an election) waits a bounded time
+	// for one; Offset then shows how late the step ran.
+	deadline := time.Now().Add(roleWait)
+	var (
+		roles  []Role
+		id     int
+		reason string
+	)
+	for {
+		roles = e.pollAll(ctx)
+		id, reason = e.resolve(st.Target, roles, names, prev, lastTarget)
+		if id != 0 || st.Target.Kind == TargetID || st.Target.Kind == TargetRef || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	ev.Time = time.Now()
 	if id == 0 {
 		ev.Skipped, ev.Reason = true, reason

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -260,5 +261,30 @@ func TestOptionsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
 		}
+	}
+}
+
+func TestElectionRewriter(t *testing.T) {
+	msg := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 15}
+	msg = append(msg, "127.0.0.1:23456"...)
+	msg = append(msg, "vote"...)
+	r := strings.NewReader(string(msg))
+	got, err := electionRewriter("127.0.0.1:4")(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte{}, msg[:16]...), 0, 0, 0, 11)
+	want = append(want, "127.0.0.1:4"...)
+	if string(got) != string(want) {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	if rest, _ := io.ReadAll(r); string(rest) != "vote" {
+		t.Fatalf("rewriter read past the handshake: left %q", rest)
+	}
+	// Anything else passes through.
+	r = strings.NewReader("\x00\x00\x00\x00\x00\x00\x00\x02more")
+	got, err = electionRewriter("x")(r)
+	if err != nil || string(got) != "\x00\x00\x00\x00\x00\x00\x00\x02" {
+		t.Fatalf("old protocol: %q %v", got, err)
 	}
 }

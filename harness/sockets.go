@@ -26,11 +26,11 @@ type sockTable struct {
 }
 
 // established reports whether some established socket has local port port,
-// reading /proc/net/tcp{,6} at most every 50 ms.
+// reading /proc/net/tcp{,6} at most every 5 ms.
 func (t *sockTable) established(port int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if time.Since(t.at) > 50*time.Millisecond {
+	if time.Since(t.at) > 5*time.Millisecond {
 		t.ports = map[int]bool{}
 		for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 			readEstablished(f, t.ports)

@@ -20,6 +20,10 @@ var ErrNotServing = errors.New("flw: server is not currently serving requests")
 // is not in 4lw.commands.whitelist.
 var ErrNotWhitelisted = errors.New("flw: command is not in the server's 4lw.commands.whitelist")
 
+// ErrEmptyReply is returned when the server accepts the connection but
+// closes it without a word, as a server refusing clients may do.
+var ErrEmptyReply = errors.New("flw: server closed the connection without replying")
+
 // maxReply bounds how much of a reply is read; mntr on Java 3.8 is ~20 KiB.
 const maxReply = 4 << 20
 
@@ -94,6 +98,9 @@ func Command(ctx context.Context, addr, word string, timeout time.Duration) ([]b
 	b, err := io.ReadAll(io.LimitReader(conn, maxReply))
 	if err != nil {
 		return nil, fmt.Errorf("flw: %s %s: read: %w", word, addr, err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("flw: %s %s: %w", word, addr, ErrEmptyReply)
 	}
 	if strings.Contains(string(b), "is not executed because it is not in the whitelist") {
 		return nil, fmt.Errorf("flw: %s %s: %w", word, addr, ErrNotWhitelisted)

@@ -129,6 +129,8 @@ func TestAgainstFakeServer(t *testing.T) {
 			return "cons is not executed because it is not in the whitelist.\n"
 		case "wchs":
 			return "hang"
+		case "envi":
+			return ""
 		}
 		return ""
 	})
@@ -145,6 +147,9 @@ func TestAgainstFakeServer(t *testing.T) {
 	}
 	if _, err := Command(ctx, addr, "cons", time.Second); !errors.Is(err, ErrNotWhitelisted) {
 		t.Fatalf("cons: %v, want ErrNotWhitelisted", err)
+	}
+	if _, err := Command(ctx, addr, "envi", time.Second); !errors.Is(err, ErrEmptyReply) {
+		t.Fatalf("envi: %v, want ErrEmptyReply", err)
 	}
 	start := time.Now()
 	if _, err := Command(ctx, addr, "wchs", 100*time.Millisecond); err == nil {

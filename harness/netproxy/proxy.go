@@ -3,6 +3,7 @@ package netproxy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type Proxy struct {
 	delay   [2]time.Duration
 	changed chan struct{} // closed and replaced on every state change
 	conns   map[net.Conn]struct{}
+	rewrite func(client io.Reader) ([]byte, error)
 	closed  bool
 	done    chan struct{} // closed by Close
 	wg      sync.WaitGroup
@@ -79,6 +81,18 @@ func (p *Proxy) SetDelay(d Direction, delay time.Duration) {
 	p.mu.Lock()
 	p.delay[d] = delay
 	p.notifyLocked()
+	p.mu.Unlock()
+}
+
+// SetRewriter installs f, which each new connection runs once, after the
+// target is dialled and before any other byte is forwarded: f reads the
+// opening bytes the client sends (and no more) and returns what to send the
+// target in their place. An error from f closes the connection. Peers that
+// announce their own address in a handshake need this to keep replies
+// flowing through the proxy.
+func (p *Proxy) SetRewriter(f func(client io.Reader) ([]byte, error)) {
+	p.mu.Lock()
+	p.rewrite = f
 	p.mu.Unlock()
 }
 
@@ -186,6 +200,20 @@ func (p *Proxy) handle(client net.Conn) {
 		return
 	}
 	defer p.untrack(server)
+	p.mu.Lock()
+	rewrite := p.rewrite
+	p.mu.Unlock()
+	if rewrite != nil {
+		_ = client.SetReadDeadline(time.Now().Add(30 * time.Second))
+		b, err := rewrite(client)
+		_ = client.SetReadDeadline(time.Time{})
+		if err != nil {
+			return
+		}
+		if _, err := server.Write(b); err != nil {
+			return
+		}
+	}
 	done := make(chan struct{}, 2)
 	go func() { p.pump(server, client, Forward); done <- struct{}{} }()
 	go func() { p.pump(client, server, Backward); done <- struct{}{} }()

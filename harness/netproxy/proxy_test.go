@@ -162,3 +162,32 @@ func TestCutAndClose(t *testing.T) {
 		t.Fatal("closed proxy still accepts")
 	}
 }
+
+func TestRewriter(t *testing.T) {
+	p, err := Listen("127.0.0.1:0", echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.SetRewriter(func(r io.Reader) ([]byte, error) {
+		b := make([]byte, 6)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return []byte("HELLO-" + string(b[:5]) + "\n"), nil
+	})
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "hello\nrest\n")
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []string{"HELLO-hello\n", "rest\n"} {
+		got, err := r.ReadString('\n')
+		if err != nil || got != want {
+			t.Fatalf("got %q %v, want %q", got, err, want)
+		}
+	}
+}
