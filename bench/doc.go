@@ -47,9 +47,12 @@
 // Cost. The driver measures its own CPU (getrusage) over the measured part
 // and per interval, reports CPU seconds per 10,000 operations, and warns in
 // the result when it, or the whole machine, was saturated. Per operation it
-// allocates nothing beyond what go-zookeeper does; it buffers
-// go-zookeeper's reads (one system call for a burst of replies instead of
-// two per reply) and sizes its connection buffers to the workload.
+// allocates nothing beyond what go-zookeeper does. Most of its CPU is
+// go-zookeeper's system calls, so each connection buffers reads (one call
+// for a burst of replies instead of two per reply) and coalesces writes
+// (requests issued while a write is in progress share the next one; a lone
+// request is written at once), and connection buffers are sized to the
+// workload.
 //
 // Reconnects. go-zookeeper's default host provider shuffles the members and
 // pauses one second after each full round of servers it could not reach,

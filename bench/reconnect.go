@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -116,7 +114,7 @@ func (o Options) dial(client int, servers []string, logger *slog.Logger, cb zk.E
 		if err != nil {
 			return nil, err
 		}
-		return newReadBuffered(c, onTimeout), nil
+		return newDriverConn(c, o.SessionTimeout*2/3, onTimeout), nil
 	}))
 	conn, _, err := zk.Connect(servers, o.SessionTimeout, opts...)
 	return conn, err
@@ -140,31 +138,4 @@ func (z zkLogger) Printf(format string, args ...any) {
 	if z.l.Enabled(context.Background(), slog.LevelDebug) {
 		z.l.Debug(fmt.Sprintf(format, args...), "source", "go-zookeeper")
 	}
-}
-
-// readBuffered buffers a connection's reads. go-zookeeper reads every
-// reply with two unbuffered reads (length, then body): two system calls per
-// operation, and most of the driver's CPU. Through a buffer, a burst of
-// pipelined replies costs one.
-// It also reports read timeouts.
-type readBuffered struct {
-	net.Conn
-	r         *bufio.Reader
-	onTimeout func()
-}
-
-func newReadBuffered(c net.Conn, onTimeout func()) *readBuffered {
-	return &readBuffered{Conn: c, r: bufio.NewReaderSize(c, 16<<10), onTimeout: onTimeout}
-}
-
-// Read reads through the buffer.
-func (b *readBuffered) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && b.onTimeout != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			b.onTimeout()
-		}
-	}
-	return n, err
 }
