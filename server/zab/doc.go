@@ -85,7 +85,10 @@
 //  8. If rd.RoleChange is set: Active means serve clients; Lost means fail
 //     pending client requests and syncs, and go back to leader election.
 //  9. Call Advance(rd). A leader counts its own acknowledgement here, so a
-//     future driver may send a leader's PROPOSALs before its own fsync.
+//     leader's driver may send PROPOSAL, COMMIT, INFORM and PING messages
+//     before its own fsync, provided it keeps each peer's order: everything
+//     to a peer after its first other message waits for the fsync (the
+//     simulator checks this mode).
 //
 // Storage is read, never written, by this package; the driver writes it in
 // steps 3-5. MemoryStorage is an in-memory implementation for tests.
@@ -119,7 +122,10 @@
 // SNAP carries the snapshot in its Data rather than on the raw stream; a
 // learner's sync request is a SYNC packet with the caller's token, not a
 // REQUEST holding an OpSync; LEADERINFO/ACKEPOCH data are the bare ints.
-// Session pings and REVALIDATE (session traffic carried on Zab packets
+// A leader that hears FOLLOWERINFO from a voter that accepted a later epoch
+// (promised to a leader that then failed) steps down so that the next
+// election picks an epoch that voter can accept; upstream leaves the voter
+// out until the leader changes. Session pings and REVALIDATE (session traffic carried on Zab packets
 // upstream) are left to the driver; dynamic reconfiguration is not
 // implemented.
 package zab

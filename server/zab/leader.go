@@ -149,6 +149,14 @@ func (z *Zab) leaderOnInfo(m Message) {
 		return
 	}
 	lr := &learner{id: m.From, observer: observer, accepted: EpochOf(m.Packet.Zxid), lastHeard: z.tick}
+	if l.epoch != 0 && lr.accepted > l.epoch && !observer {
+		// The voter promised a later epoch (to a leader that failed to
+		// establish it) and will refuse this one. Upstream leaves it out
+		// until this leader goes; stepping down lets the next election
+		// pick an epoch every voter can accept.
+		z.stop(fmt.Errorf("zab: voter %d accepted epoch %d, past this leader's %d: %w", m.From, lr.accepted, l.epoch, ErrEpochBehind))
+		return
+	}
 	l.learners[m.From] = lr
 	if l.epoch == 0 {
 		if !observer {

@@ -47,7 +47,7 @@ var (
 	ErrLeaderTimeout = errors.New("zab: nothing heard from the leader")
 	ErrDisconnected  = errors.New("zab: connection to the leader lost")
 	ErrFollowerAhead = errors.New("zab: a follower's history is more recent than the leader's")
-	ErrEpochBehind   = errors.New("zab: leader's epoch is older than the accepted epoch")
+	ErrEpochBehind   = errors.New("zab: leader's epoch is older than an accepted epoch")
 	ErrZxidExhausted = errors.New("zab: zxid counter exhausted in this epoch")
 	ErrSnapshot      = errors.New("zab: snapshot for a learner failed")
 )

@@ -738,3 +738,33 @@ func TestNextZxidAndStatus(t *testing.T) {
 		t.Fatal("leader still running with an exhausted epoch")
 	}
 }
+
+// A voter that accepted a later epoch (from a leader that failed to
+// establish it) refuses this leader's; the leader steps down so the next
+// election can pick an epoch everyone accepts. Found by the simulator (a
+// schedule that never settled: two servers refused the leader forever).
+func TestLeaderStepsDownForLaterAcceptedEpoch(t *testing.T) {
+	c := newManual(t, 3, 0)
+	c.reign(1, 2, 3)
+	c.run()
+	c.write(1, "a")
+	c.run()
+	n := c.nodes[3]
+	c.crash(n)
+	n.st.SetEpochs(Epochs{Accepted: 5, Current: n.st.CurrentEpoch()})
+	n.up = true
+	c.start(n, 1)
+	c.run()
+	if err := c.lastErr(1); !errors.Is(err, ErrEpochBehind) {
+		t.Fatalf("leader stopped with %v, want ErrEpochBehind", err)
+	}
+	c.nodes[2].z = nil
+	n.z = nil
+	c.reign(1, 2, 3)
+	c.run()
+	c.mustServe(1, 2, 3)
+	if e := c.nodes[1].z.Status().Epoch; e != 6 {
+		t.Fatalf("new epoch %d, want 6", e)
+	}
+	c.mustApply(3, "a")
+}
