@@ -149,11 +149,13 @@ func (z *Zab) leaderOnInfo(m Message) {
 		return
 	}
 	lr := &learner{id: m.From, observer: observer, accepted: EpochOf(m.Packet.Zxid), lastHeard: z.tick}
-	if l.epoch != 0 && lr.accepted > l.epoch && !observer {
+	if l.established && lr.accepted > l.epoch && !observer {
 		// The voter promised a later epoch (to a leader that failed to
 		// establish it) and will refuse this one. Upstream leaves it out
 		// until this leader goes; stepping down lets the next election
-		// pick an epoch every voter can accept.
+		// pick a later epoch. (Before establishment the voter just
+		// refuses LEADERINFO: this attempt may still succeed without it.
+		// Each round raises the epoch, so this ends.)
 		z.stop(fmt.Errorf("zab: voter %d accepted epoch %d, past this leader's %d: %w", m.From, lr.accepted, l.epoch, ErrEpochBehind))
 		return
 	}
