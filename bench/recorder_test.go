@@ -2,6 +2,9 @@ package bench
 
 import (
 	"errors"
+	"math"
+	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +94,49 @@ func TestClassify(t *testing.T) {
 		if got := kindName(classify(err)); got != want {
 			t.Errorf("%v: %s, want %s", err, got, want)
 		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		d    results.Driver
+		p50  time.Duration
+		want []string
+	}{
+		{results.Driver{GOMAXPROCS: 2, CPUCores: 0.5, MachineBusy: 0.5, SchedP99: 50 * time.Microsecond}, ms, nil},
+		{results.Driver{GOMAXPROCS: 2, CPUCores: 1.9, MachineBusy: 0.5}, ms, []string{"driver saturated"}},
+		{results.Driver{GOMAXPROCS: 2, CPUCores: 0.5, MachineBusy: 0.99}, ms, []string{"machine CPU saturated"}},
+		{results.Driver{GOMAXPROCS: 2, CPUCores: 0.5, MachineBusy: 0.5, SchedP99: ms}, 2 * ms, []string{"driver starved"}},
+		// A millisecond of scheduling delay beside 60 ms operations is not
+		// what sets the pace.
+		{results.Driver{GOMAXPROCS: 2, CPUCores: 0.5, MachineBusy: 0.5, SchedP99: ms}, 60 * ms, nil},
+	}
+	for i, c := range cases {
+		got := warnings(c.d, 2, c.p50)
+		if len(got) != len(c.want) {
+			t.Errorf("case %d: %q, want %q", i, got, c.want)
+			continue
+		}
+		for j := range got {
+			if !strings.HasPrefix(got[j], c.want[j]) {
+				t.Errorf("case %d: %q, want %q...", i, got[j], c.want[j])
+			}
+		}
+	}
+}
+
+func TestSchedQuantile(t *testing.T) {
+	a := &metrics.Float64Histogram{Counts: []uint64{5, 5, 5}, Buckets: []float64{0, 1e-6, 1e-3, math.Inf(1)}}
+	b := &metrics.Float64Histogram{Counts: []uint64{95, 15, 5}, Buckets: a.Buckets}
+	// 90 new values up to 1 µs, 10 up to 1 ms: p50 1 µs, p99 1 ms.
+	if q := schedQuantile(a, b, 0.5); q != time.Microsecond {
+		t.Errorf("p50 %v", q)
+	}
+	if q := schedQuantile(a, b, 0.99); q != time.Millisecond {
+		t.Errorf("p99 %v", q)
+	}
+	if q := schedQuantile(nil, b, 0.99); q != 0 {
+		t.Errorf("no snapshot: %v", q)
 	}
 }

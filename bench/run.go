@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -334,6 +335,7 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 	warm := time.NewTimer(time.Until(mStart))
 	defer warm.Stop()
 	var cpu0 time.Duration
+	var sched0 *metrics.Float64Histogram
 	var busy0, total0 uint64
 	var haveTicks, measuring bool
 	stop := results.StopDeadline
@@ -343,6 +345,7 @@ wait:
 		case <-warm.C:
 			cpu0 = cpuTime()
 			busy0, total0, haveTicks = machineTicks()
+			sched0 = schedSnapshot()
 			measuring = true
 			log.Info("warm-up over, measuring", "duration", spec.Duration)
 		case <-deadline.C:
@@ -355,6 +358,7 @@ wait:
 	stopAt := time.Now()
 	cpu1 := cpuTime()
 	busy1, total1, haveTicks1 := machineTicks()
+	sched1 := schedSnapshot()
 	r.stop()
 	if !measuring {
 		drain(&workers, clients, opts.DrainTimeout, log)
@@ -405,6 +409,7 @@ wait:
 		GOMAXPROCS:     runtime.GOMAXPROCS(0),
 		CPUSeconds:     (cpu1 - cpu0).Seconds(),
 		MachineBusy:    -1,
+		SchedP99:       schedQuantile(sched0, sched1, 0.99),
 	}
 	if measured > 0 {
 		d.CPUCores = d.CPUSeconds / measured.Seconds()
@@ -425,7 +430,7 @@ wait:
 		d.Expirations += c.expirations.Load()
 	}
 	res.Driver = d
-	res.Warnings = warnings(d, res.Machine.Cores)
+	res.Warnings = warnings(d, res.Machine.Cores, results.Summarize(res).All.P50)
 	for _, w := range res.Warnings {
 		log.Warn(w)
 	}
@@ -493,8 +498,11 @@ func ensemble(opts Options, clients []*client) results.Ensemble {
 
 // warnings flags a driver that, rather than the servers, may have set the
 // pace.
-func warnings(d results.Driver, cores int) []string {
+func warnings(d results.Driver, cores int, p50 time.Duration) []string {
 	var out []string
+	if d.SchedP99 >= 200*time.Microsecond && d.SchedP99*4 >= p50 {
+		out = append(out, fmt.Sprintf("driver starved of CPU: its goroutines waited up to %v (p99) for a CPU, against a median operation latency of %v; latency and throughput are partly the driver's", d.SchedP99, p50))
+	}
 	if d.GOMAXPROCS > 0 && d.CPUCores >= 0.9*float64(d.GOMAXPROCS) {
 		out = append(out, fmt.Sprintf("driver saturated: it used %.2f of its %d cores; throughput may be the driver's limit, not the servers'", d.CPUCores, d.GOMAXPROCS))
 	}

@@ -3,9 +3,11 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,4 +132,48 @@ func clientVersion() string {
 		}
 	}
 	return v
+}
+
+// schedLatencyMetric is the Go runtime's histogram of how long goroutines
+// waited, runnable, for a CPU: when the driver is starved of CPU it grows,
+// whatever the servers do.
+const schedLatencyMetric = "/sched/latencies:seconds"
+
+// schedSnapshot reads the scheduling-latency histogram (nil if the runtime
+// does not offer it).
+func schedSnapshot() *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: schedLatencyMetric}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return nil
+	}
+	return s[0].Value.Float64Histogram()
+}
+
+// schedQuantile returns the q-quantile (0..1) of the scheduling latencies
+// recorded between snapshots a and b, as the upper bound of its bucket.
+func schedQuantile(a, b *metrics.Float64Histogram, q float64) time.Duration {
+	if a == nil || b == nil || len(a.Counts) != len(b.Counts) {
+		return 0
+	}
+	var total uint64
+	for i := range b.Counts {
+		total += b.Counts[i] - a.Counts[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(q * float64(total))
+	var seen uint64
+	for i := range b.Counts {
+		seen += b.Counts[i] - a.Counts[i]
+		if seen > rank {
+			up := b.Buckets[i+1]
+			if math.IsInf(up, 1) {
+				up = b.Buckets[i]
+			}
+			return time.Duration(up * float64(time.Second))
+		}
+	}
+	return 0
 }

@@ -145,6 +145,11 @@ type Driver struct {
 	CPUPer10kOps float64 `json:"cpu_per_10k_ops"`
 	// CPUCores is the average number of cores the driver used.
 	CPUCores float64 `json:"cpu_cores"`
+	// SchedP99 is the 99th percentile of how long the driver's goroutines
+	// waited for a CPU while runnable (Go runtime scheduling latency) over
+	// the measured part: large next to the operations' latency, the driver
+	// was starved and set the pace.
+	SchedP99 time.Duration `json:"sched_p99_ns"`
 	// Unfinished counts, in open loop, the operations scheduled in the
 	// measured part that had not completed when it ended: the schedule fell
 	// behind (a stalled server, or a saturated driver). Their latency is at
