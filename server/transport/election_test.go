@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,19 +27,35 @@ type elNode struct {
 
 type elCluster struct {
 	t      testing.TB
-	ids    []int64
+	ids    []int64 // every voter, Go or not
 	addrs  map[int64]string
 	lns    map[int64]net.Listener
 	zxids  map[int64]int64
+	epochs map[int64]int64
 	nodes  map[int64]*elNode
 	tickMs int
 }
 
 func newElCluster(t testing.TB, n int) *elCluster {
-	c := &elCluster{t: t, addrs: map[int64]string{}, lns: map[int64]net.Listener{}, zxids: map[int64]int64{},
-		nodes: map[int64]*elNode{}, tickMs: 10}
+	var ids []int64
 	for i := 1; i <= n; i++ {
-		id := int64(i)
+		ids = append(ids, int64(i))
+	}
+	c := newMixedCluster(t, ids, nil)
+	// Server 2 has the longest history; the rest tie on zxid.
+	for _, id := range ids {
+		c.zxids[id] = 1<<32 | 5
+	}
+	c.zxids[2] = 1<<32 | 9
+	return c
+}
+
+// newMixedCluster reserves election ports for the Go servers goIDs; other
+// voters (say, Java servers) are listed in others with their addresses.
+func newMixedCluster(t testing.TB, goIDs []int64, others map[int64]string) *elCluster {
+	c := &elCluster{t: t, addrs: map[int64]string{}, lns: map[int64]net.Listener{}, zxids: map[int64]int64{},
+		epochs: map[int64]int64{}, nodes: map[int64]*elNode{}, tickMs: 10}
+	for _, id := range goIDs {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -46,12 +63,13 @@ func newElCluster(t testing.TB, n int) *elCluster {
 		c.ids = append(c.ids, id)
 		c.lns[id] = ln
 		c.addrs[id] = ln.Addr().String()
-		// Server 2 has the longest history; the rest tie on zxid.
-		c.zxids[id] = 1<<32 | 5
-		if id == 2 {
-			c.zxids[id] = 1<<32 | 9
-		}
+		c.epochs[id] = 1
 	}
+	for id, addr := range others {
+		c.ids = append(c.ids, id)
+		c.addrs[id] = addr
+	}
+	slices.Sort(c.ids)
 	t.Cleanup(func() {
 		for _, nd := range c.nodes {
 			nd.stop()
@@ -81,7 +99,7 @@ func (c *elCluster) start(id int64) *elNode {
 		c.t.Fatal(err)
 	}
 	e := election.New(election.Config{ID: id, Voters: c.ids, TickMs: c.tickMs,
-		FinalizeWaitTicks: 4, MaxNotifyIntervalTicks: 20}, c.zxids[id], 1)
+		FinalizeWaitTicks: 4, MaxNotifyIntervalTicks: 20}, c.zxids[id], c.epochs[id])
 	ctx, cancel := context.WithCancel(context.Background())
 	nd := &elNode{id: id, tr: tr, e: e, cmds: make(chan func(), 4), decided: make(chan election.Decision, 16),
 		cancel: cancel, done: make(chan struct{})}

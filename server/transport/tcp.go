@@ -53,7 +53,8 @@ type TCPConfig struct {
 	// exchange; 0 means 5 s (upstream cnxTimeout).
 	DialTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the delay between failed connection
-	// attempts to one peer; 0 means 20 ms and 1 s.
+	// attempts to one peer; 0 means 20 ms and 1 s. A server asking a
+	// higher id to call it back asks again after MaxBackoff at the soonest.
 	MinBackoff, MaxBackoff time.Duration
 }
 
@@ -405,10 +406,15 @@ func (p *tcpPeer) dial() {
 		return
 	}
 	if p.id > t.cfg.MyID {
-		// We lose the challenge: the peer connects back. If it does not,
-		// try again after the backoff.
+		// We lose the challenge: the peer connects back. Asking again
+		// before it had the chance would make it drop the connection it
+		// is building, so the next ask waits MaxBackoff.
 		c.Close()
-		p.failed()
+		p.mu.Lock()
+		p.dialing = false
+		p.notUntil = time.Now().Add(t.cfg.MaxBackoff)
+		p.mu.Unlock()
+		p.maybeDial()
 		return
 	}
 	p.install(c, bufio.NewReader(c))

@@ -191,6 +191,20 @@ func TestTCPLowerIDAsksAndHangsUp(t *testing.T) {
 	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("lower id kept the connection open (read %d bytes, err %v)", n, err)
 	}
+	// Not called back: it asks again, but not before MaxBackoff (1 s by
+	// default), so that a slow call-back is not torn down by a new ask.
+	tr.Send(3, []byte("y"))
+	fake3.(*net.TCPListener).SetDeadline(time.Now().Add(300 * time.Millisecond))
+	if c2, err := fake3.Accept(); err == nil {
+		c2.Close()
+		t.Fatal("asked again within 300 ms")
+	}
+	fake3.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	c2, err := fake3.Accept()
+	if err != nil {
+		t.Fatalf("never asked again: %v", err)
+	}
+	c2.Close()
 }
 
 func TestTCPPeerNotUpYet(t *testing.T) {
