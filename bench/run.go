@@ -31,6 +31,9 @@ func Run(ctx context.Context, opts Options) (*results.Result, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
 	src, err := workloads.NewSource(opts.Spec)
 	if err != nil {
 		return nil, err
@@ -349,6 +352,12 @@ wait:
 			measuring = true
 			log.Info("warm-up over, measuring", "duration", spec.Duration)
 		case <-deadline.C:
+			if !measuring { // both timers fired before this goroutine ran
+				cpu0 = cpuTime()
+				busy0, total0, haveTicks = machineTicks()
+				sched0 = schedSnapshot()
+				measuring = true
+			}
 			break wait
 		case <-ctx.Done():
 			stop = results.StopCancelled
