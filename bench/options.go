@@ -128,7 +128,8 @@ type Options struct {
 	// Interval is the time-series resolution (default 100 ms).
 	Interval time.Duration
 	// LogInterval is the resolution of the per-interval histograms kept in
-	// the result and its HDR log (default 1 s; a multiple of Interval).
+	// the result and its HDR log: a multiple of Interval (default the
+	// smallest multiple of at least 1 s).
 	LogInterval time.Duration
 	// Ensemble describes the servers (implementation, version, launch);
 	// Run fills in Members from Targets.
@@ -168,8 +169,10 @@ func (o Options) withDefaults() Options {
 	if o.Interval == 0 {
 		o.Interval = 100 * time.Millisecond
 	}
-	if o.LogInterval == 0 {
-		o.LogInterval = time.Second
+	if o.LogInterval == 0 && o.Interval > 0 {
+		// The smallest multiple of Interval of at least a second.
+		n := (time.Second + o.Interval - 1) / o.Interval
+		o.LogInterval = n * o.Interval
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

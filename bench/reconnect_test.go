@@ -50,3 +50,14 @@ func TestOrderedHosts(t *testing.T) {
 		t.Error("clients 0 and 1 pause alike")
 	}
 }
+
+func TestOptionsDefaults(t *testing.T) {
+	o := Options{Interval: 300 * time.Millisecond}.withDefaults()
+	if o.LogInterval != 1200*time.Millisecond {
+		t.Errorf("log interval %v for a 300ms interval", o.LogInterval)
+	}
+	o = Options{}.withDefaults()
+	if o.Interval != 100*time.Millisecond || o.LogInterval != time.Second || o.Reconnect.Mode != ReconnectTight || o.Placement != RoundRobin {
+		t.Errorf("defaults: %+v", o)
+	}
+}
