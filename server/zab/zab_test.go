@@ -785,3 +785,56 @@ func TestLeaderStepsDownForLaterAcceptedEpoch(t *testing.T) {
 	}
 	c.mustApply(3, "a")
 }
+
+// A learner stops, rather than guess, on packets that do not fit its phase.
+func TestLearnerProtocolErrors(t *testing.T) {
+	qp := func(typ int32, zxid int64) proto.QuorumPacket { return proto.QuorumPacket{Type: typ, Zxid: zxid} }
+	li := qp(TypeLeaderInfo, Zxid(2, 0))
+	cases := []struct {
+		name    string
+		packets []proto.QuorumPacket
+		want    error // nil: still running
+	}{
+		{"sync before LEADERINFO is left over from an old connection", []proto.QuorumPacket{qp(TypeDiff, 0), qp(TypeCommit, 5)}, nil},
+		{"LEADERINFO twice", []proto.QuorumPacket{li, li}, ErrProtocol},
+		{"NEWLEADER before the sync mode", []proto.QuorumPacket{li, qp(TypeNewLeader, Zxid(2, 0))}, ErrProtocol},
+		{"NEWLEADER of another epoch", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeNewLeader, Zxid(3, 0))}, ErrProtocol},
+		{"UPTODATE before NEWLEADER", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeUpToDate, 0)}, ErrProtocol},
+		{"COMMIT past the log", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeNewLeader, Zxid(2, 0)), qp(TypeCommit, Zxid(2, 1))}, ErrProtocol},
+		{"UPTODATE past the log", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeNewLeader, Zxid(2, 0)), qp(TypeUpToDate, Zxid(1, 9))}, ErrProtocol},
+		{"INFORM to a follower", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeNewLeader, Zxid(2, 0)), qp(TypeInform, Zxid(2, 1))}, ErrProtocol},
+		{"history going back", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeProposal, Zxid(1, 2)), qp(TypeProposal, Zxid(1, 1))}, ErrProtocol},
+		{"proposal of an old epoch after NEWLEADER", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeNewLeader, Zxid(2, 0)), qp(TypeProposal, Zxid(1, 1))}, ErrProtocol},
+		{"TRUNC below the log's base", []proto.QuorumPacket{li, qp(TypeTrunc, Zxid(1, 1))}, ErrCompacted},
+		{"a clean sync", []proto.QuorumPacket{li, qp(TypeDiff, 0), qp(TypeProposal, Zxid(1, 1)), qp(TypeNewLeader, Zxid(2, 0)), qp(TypeUpToDate, Zxid(1, 1)), qp(TypeProposal, Zxid(2, 1)), qp(TypeCommit, Zxid(2, 1))}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := NewMemoryStorage()
+			if tc.want == ErrCompacted {
+				st.Reset(Zxid(1, 5))
+			}
+			z, err := New(Config{ID: 2, Voters: []int64{1, 2, 3}, Leader: 1, Role: Follower, InitLimitTicks: 10, SyncLimitTicks: 5, Storage: st, Applied: st.BaseZxid()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rcs []RoleChange
+			for _, p := range tc.packets {
+				if err := z.Step(Message{From: 1, To: 2, Packet: p}); err != nil {
+					t.Fatalf("Step %s: %v", TypeName(p.Type), err)
+				}
+				_, r := drain(z, st)
+				rcs = append(rcs, r...)
+			}
+			var got error
+			for _, rc := range rcs {
+				if rc.Lost {
+					got = rc.Err
+				}
+			}
+			if tc.want == nil && got != nil || tc.want != nil && !errors.Is(got, tc.want) {
+				t.Fatalf("stopped with %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
