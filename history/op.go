@@ -194,3 +194,39 @@ func (h *History) Keys() []string {
 	}
 	return sortedKeys(seen)
 }
+
+// Counts tallies a history by kind and outcome.
+type Counts struct {
+	Ops                                 int
+	ReadsOK, WritesOK, SyncsOK          int
+	WritesUnknown, WritesFailed, Failed int // Failed counts reads and syncs that failed
+	Sessions                            int
+}
+
+// Counts tallies h.
+func (h *History) Counts() Counts {
+	c := Counts{Ops: len(h.Ops)}
+	sessions := map[int64]bool{}
+	for i := range h.Ops {
+		o := &h.Ops[i]
+		if o.Session != 0 {
+			sessions[o.Session] = true
+		}
+		switch {
+		case o.Outcome == OutcomeOK && o.Op.Kind == KindRead:
+			c.ReadsOK++
+		case o.Outcome == OutcomeOK && o.Op.Kind == KindWrite:
+			c.WritesOK++
+		case o.Outcome == OutcomeOK && o.Op.Kind == KindSync:
+			c.SyncsOK++
+		case o.Op.Kind == KindWrite && o.Outcome == OutcomeFailed:
+			c.WritesFailed++
+		case o.Op.Kind == KindWrite:
+			c.WritesUnknown++
+		default:
+			c.Failed++
+		}
+	}
+	c.Sessions = len(sessions)
+	return c
+}
