@@ -15,9 +15,15 @@ import (
 	"github.com/zkbench/zkbench/server/proto"
 )
 
-// DefaultMaxPacket bounds the data of one quorum packet read from a stream,
-// like upstream's jute.maxbuffer (1 MiB).
-const DefaultMaxPacket = 1 << 20
+// DefaultMaxPacket bounds the data of one quorum packet read from a
+// stream. It is far above upstream's jute.maxbuffer (1 MiB) because SNAP
+// packets carry a whole snapshot in their data (upstream streams snapshots
+// outside packets). Memory grows only as bytes actually arrive, so a
+// corrupt length cannot make Recv allocate more than the peer sent.
+const DefaultMaxPacket = 1 << 30
+
+// readChunk is how much of a large buffer Recv reads (and allocates) at a time.
+const readChunk = 1 << 20
 
 // maxAuthIDs bounds the auth info vector of a quorum packet.
 const maxAuthIDs = 64
@@ -98,13 +104,17 @@ func (q *QuorumConn) readRecord() ([]byte, error) {
 			return nil
 		}
 		start := len(b)
-		b = slices.Grow(b, n)[:start+n]
-		if _, e := io.ReadFull(q.br, b[start:]); e != nil {
-			if e == io.ErrUnexpectedEOF || (e == io.EOF && start > 0) {
-				e = fmt.Errorf("%w: stream ended inside a packet", io.ErrUnexpectedEOF)
+		for len(b) < start+n {
+			k := min(start+n-len(b), readChunk)
+			at := len(b)
+			b = slices.Grow(b, k)[:at+k]
+			if _, e := io.ReadFull(q.br, b[at:]); e != nil {
+				if e == io.ErrUnexpectedEOF || (e == io.EOF && at > 0) {
+					e = fmt.Errorf("%w: stream ended inside a packet", io.ErrUnexpectedEOF)
+				}
+				err = e
+				return nil
 			}
-			err = e
-			return nil
 		}
 		return b[start:]
 	}

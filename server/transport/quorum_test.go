@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -136,6 +137,50 @@ func TestQuorumRejectsBadStreams(t *testing.T) {
 	}
 }
 
+// TestQuorumLargePacket: a SNAP packet carries a whole snapshot; tens of
+// MiB must pass, read in chunks.
+func TestQuorumLargePacket(t *testing.T) {
+	leader, learner := quorumPair(t)
+	data := make([]byte, 24<<20+123)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	go func() {
+		leader.Send(&proto.QuorumPacket{Type: 15, Zxid: 77, Data: data})
+		leader.Flush()
+	}()
+	p, err := learner.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Zxid != 77 || !bytes.Equal(p.Data, data) {
+		t.Fatalf("large packet corrupted: zxid %d, %d bytes", p.Zxid, len(p.Data))
+	}
+}
+
+// TestQuorumLyingLengthAllocatesLittle: a length of nearly the maximum
+// followed by a few bytes must fail without allocating the claimed size.
+func TestQuorumLyingLengthAllocatesLittle(t *testing.T) {
+	client, server := net.Pipe()
+	q := newQuorumConn(server)
+	defer q.Close()
+	go func() {
+		b := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, 15), 1)
+		client.Write(append(binary.BigEndian.AppendUint32(b, DefaultMaxPacket), "tiny"...))
+		client.Close()
+	}()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := q.Recv()
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v, want unexpected EOF", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Fatalf("allocated %d bytes for a 4-byte body", grew)
+	}
+}
+
 func TestQuorumMaxPacketConfigurable(t *testing.T) {
 	leader, learner := quorumPair(t)
 	leader.SetMaxPacket(10)
@@ -197,4 +242,51 @@ func FuzzQuorumRecv(f *testing.F) {
 		}
 		q.Close()
 	})
+}
+
+// BenchmarkQuorumConn streams 1 KiB proposals over loopback TCP, flushing
+// every 64 packets as a batching leader would.
+func BenchmarkQuorumConn(b *testing.B) {
+	ln, err := ListenQuorum("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept(context.Background())
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		for range b.N {
+			if _, err := c.Recv(); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	q, err := DialQuorum(context.Background(), ln.Addr().String(), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	p := &proto.QuorumPacket{Type: 2, Data: make([]byte, 1024)}
+	b.SetBytes(int64(len(proto.Marshal(p))))
+	b.ResetTimer()
+	for i := range b.N {
+		p.Zxid = int64(i)
+		if err := q.Send(p); err != nil {
+			b.Fatal(err)
+		}
+		if i%64 == 63 {
+			q.Flush()
+		}
+	}
+	q.Flush()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
 }
