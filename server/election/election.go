@@ -92,9 +92,12 @@ type Ready struct {
 
 // Config configures an Election.
 type Config struct {
-	ID        int64   // this server's id
-	Voters    []int64 // participant ids, this server included if it votes
-	Observers []int64 // observer ids
+	ID     int64   // this server's id
+	Voters []int64 // participant ids, this server included if it votes
+	// Observers lists the observer ids. Any server that is not a voter is
+	// treated as a non-voter (answered, never counted), so the list only
+	// serves validation: an id may not be both.
+	Observers []int64
 	// TickMs is the length of one logical tick the driver uses; the state
 	// machine only counts ticks, the value is for logs and callers.
 	TickMs int
@@ -195,6 +198,11 @@ func New(cfg Config, lastZxid, currentEpoch int64) *Election {
 	}
 	if len(e.voters) == 0 {
 		panic("election: no voters")
+	}
+	for _, o := range cfg.Observers {
+		if e.voters[o] {
+			panic(fmt.Sprintf("election: server %d is both a voter and an observer", o))
+		}
 	}
 	if cfg.FinalizeWaitTicks < 0 || cfg.MaxNotifyIntervalTicks < 0 {
 		panic(fmt.Sprintf("election: negative tick counts in config (finalize %d, max notify %d)",
