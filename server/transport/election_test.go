@@ -244,7 +244,7 @@ func TestIntegration_TCPElection(t *testing.T) {
 // last one decides. With every voter up the round ends without the
 // finalize wait.
 func BenchmarkTCPElection(b *testing.B) {
-	for _, n := range []int{3, 5, 7} {
+	for _, n := range []int{3, 5, 7, 13} {
 		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
 			c := newElCluster(b, n)
 			for _, id := range c.ids {

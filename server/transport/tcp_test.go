@@ -239,3 +239,42 @@ func TestReadInitialAcceptsOldAndV2(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTCPRoundTrip bounces one election-sized message (48 bytes)
+// between two transports on loopback: a notification round trip.
+func BenchmarkTCPRoundTrip(b *testing.B) {
+	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	peers := map[int64]string{1: ln1.Addr().String(), 2: ln2.Addr().String()}
+	t1, err := NewTCP(context.Background(), TCPConfig{MyID: 1, Listener: ln1, Peers: peers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer t1.Close()
+	t2, err := NewTCP(context.Background(), TCPConfig{MyID: 2, Listener: ln2, Peers: peers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer t2.Close()
+	go func() {
+		for m := range t2.Recv() {
+			t2.Send(1, m.Payload)
+		}
+	}()
+	msg := make([]byte, 48)
+	// Warm up: the first message sets up the connection.
+	for {
+		t1.Send(2, msg)
+		select {
+		case <-t1.Recv():
+		case <-time.After(100 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	b.ResetTimer()
+	for range b.N {
+		t1.Send(2, msg)
+		<-t1.Recv()
+	}
+}
