@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkbench/zkbench/bench"
 	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/harness/netproxy"
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/workloads"
 )
@@ -37,6 +38,14 @@ type Config struct {
 	// ensemble serves, so that every quorum round trip gains twice it: an
 	// injected slowdown of writes.
 	PeerDelay time.Duration
+	// ClientProxy routes every client connection through a loopback proxy
+	// (harness/netproxy); ClientDelay, if positive, makes the proxy hold
+	// every request that long before passing it on (implies ClientProxy):
+	// an injected slowdown of every operation, on any implementation. A
+	// baseline for a delayed run should use the proxy too, so that the
+	// delay is the only difference.
+	ClientProxy bool
+	ClientDelay time.Duration
 	// Interval is the time-series resolution (bench's default when zero).
 	Interval time.Duration
 	// Progress and TTY are handed to bench for the live progress line.
@@ -129,6 +138,13 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		log = slog.New(slog.DiscardHandler)
 	}
 	targets := Targets(ens)
+	if c.ClientProxy || c.ClientDelay > 0 {
+		closeProxies, err := proxyTargets(targets, c.ClientDelay)
+		if err != nil {
+			return nil, err
+		}
+		defer closeProxies()
+	}
 	placement := c.Placement
 	if placement == "" {
 		placement = bench.RoundRobin
@@ -194,6 +210,12 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	}
 	if c.PeerDelay > 0 {
 		res.Ensemble.Config["peer_delay"] = c.PeerDelay.String()
+	}
+	if c.ClientProxy || c.ClientDelay > 0 {
+		res.Ensemble.Config["client_proxy"] = "yes"
+	}
+	if c.ClientDelay > 0 {
+		res.Ensemble.Config["client_delay"] = c.ClientDelay.String()
 	}
 	// Roles as they were at the end; the time line has the changes.
 	byID := map[int64]string{}
@@ -301,6 +323,29 @@ func Targets(ens *harness.Ensemble) []bench.Target {
 		ts = append(ts, t)
 	}
 	return ts
+}
+
+// proxyTargets points every target at a new loopback proxy to it, which
+// delays client-to-server traffic by delay, and returns a function that
+// closes the proxies.
+func proxyTargets(targets []bench.Target, delay time.Duration) (func(), error) {
+	var proxies []*netproxy.Proxy
+	closeAll := func() {
+		for _, p := range proxies {
+			p.Close()
+		}
+	}
+	for i, t := range targets {
+		p, err := netproxy.Listen("127.0.0.1:0", t.Addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("experiment: client proxy to %s: %w", t.Addr, err)
+		}
+		p.SetDelay(netproxy.Forward, delay)
+		proxies = append(proxies, p)
+		targets[i].Addr = p.Addr()
+	}
+	return closeAll, nil
 }
 
 // waitAllServing waits until every member reports a serving role: Start

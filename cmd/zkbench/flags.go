@@ -82,6 +82,8 @@ type ensembleOptions struct {
 	tickTime     int
 	peerDelay    time.Duration
 	peerProxy    bool
+	clientDelay  time.Duration
+	clientProxy  bool
 }
 
 func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
@@ -94,6 +96,8 @@ func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
 	fs.IntVar(&o.tickTime, "tick-time", 2000, "tickTime in milliseconds")
 	fs.DurationVar(&o.peerDelay, "peer-delay", 0, "add this latency to the leader's peer traffic both ways (each quorum round trip gains twice it); implies --peer-proxy")
 	fs.BoolVar(&o.peerProxy, "peer-proxy", false, "route peer traffic through the harness's fault proxies (needed for partitions and delays)")
+	fs.DurationVar(&o.clientDelay, "client-delay", 0, "hold every client request this long in a proxy before the server sees it (an injected slowdown); implies --client-proxy")
+	fs.BoolVar(&o.clientProxy, "client-proxy", false, "route client connections through a loopback proxy (for a baseline of a --client-delay run)")
 }
 
 func (o ensembleOptions) validate() error {
@@ -114,6 +118,9 @@ func (o ensembleOptions) validate() error {
 	}
 	if o.peerDelay < 0 {
 		return fmt.Errorf("--peer-delay %v: want a positive latency", o.peerDelay)
+	}
+	if o.clientDelay < 0 {
+		return fmt.Errorf("--client-delay %v: want a positive latency", o.clientDelay)
 	}
 	return nil
 }
@@ -304,13 +311,15 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 		return experiment.Config{}, err
 	}
 	cfg := experiment.Config{
-		Spec:      spec,
-		Harness:   h,
-		Schedule:  sched,
-		PeerDelay: e.peerDelay,
-		Progress:  stderr,
-		TTY:       isTTY(stderr),
-		Logger:    log,
+		Spec:        spec,
+		Harness:     h,
+		Schedule:    sched,
+		PeerDelay:   e.peerDelay,
+		ClientProxy: e.clientProxy,
+		ClientDelay: e.clientDelay,
+		Progress:    stderr,
+		TTY:         isTTY(stderr),
+		Logger:      log,
 	}
 	return cfg, cfg.Validate()
 }

@@ -21,13 +21,15 @@ var errRegressed = errors.New("performance regression")
 
 type regressOptions struct {
 	baseline  string
+	count     int
 	threshold percent
 	alpha     float64
 	bucket    time.Duration
 	// For a new run of the baseline's workload.
-	connect   string
-	peerDelay time.Duration
-	javaHeap  string
+	connect     string
+	peerDelay   time.Duration
+	clientDelay time.Duration
+	javaHeap    string
 	common
 }
 
@@ -35,7 +37,7 @@ func newRegressCmd() *cobra.Command {
 	var o regressOptions
 	o.threshold.v = 10
 	cmd := &cobra.Command{
-		Use:   "regress --baseline BASELINE_DIR [RESULT_DIR]",
+		Use:   "regress --baseline BASELINE_DIR [RESULT_DIR...]",
 		Short: "Compare a result with a baseline; exit 1 on a significant slowdown",
 		Long: `regress compares a result with a baseline of the same workload. It splits
 both runs' throughput into samples (--bucket wide), compares them with a
@@ -43,25 +45,35 @@ two-sided Mann-Whitney U test and prints a benchstat-like table (p99 latency
 per second is shown beside it, for information). It exits 1 only when
 throughput dropped by more than --threshold AND the drop is significant
 (p < --alpha); a difference within the threshold, or not significant,
-passes. Without RESULT_DIR it first runs the baseline's workload again on
-the same implementation and ensemble size and writes that run under --out.
+passes. Without RESULT_DIR it first runs the baseline's workload again
+(--count times) on the same implementation and ensemble size and writes
+those runs under --out.
+
+BASELINE_DIR and RESULT_DIR may each hold several runs of the workload (a
+directory of run directories): their samples are pooled. On a busy machine
+one run differs from the next by more than its seconds differ among
+themselves, so a baseline of several runs, compared with several new runs,
+gives far fewer false alarms than one run against one.
 
 A baseline of a different workload (read share, clients, value size,
 ensemble size, implementation, faults) is refused: use compare.`,
 		Example: `  zkbench regress --baseline runs/base runs/2026-11-22T0630-go-3srv-30w
-  zkbench regress --baseline ci/baseline-go-3srv-30w --threshold 15%
-  zkbench regress --baseline ci/baseline-java-3srv --peer-delay 1ms   # injected slowdown`,
-		Args: cobra.MaximumNArgs(1),
+  zkbench regress --baseline ci/baseline-go-3srv-30w --count 3 --threshold 15%
+  zkbench regress --baseline ci/baseline-java-3srv --peer-delay 1ms     # injected slowdown of writes
+  zkbench regress --baseline ci/baseline-go-1srv --client-delay 200us  # injected slowdown of every op`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRegress(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&o.baseline, "baseline", "", "the baseline's result directory (required)")
+	cmd.Flags().IntVar(&o.count, "count", 1, "without RESULT_DIR: how many new runs to make and pool")
 	cmd.Flags().Var(&o.threshold, "threshold", "smallest throughput change that counts (default 10%)")
 	cmd.Flags().Float64Var(&o.alpha, "alpha", 0.05, "significance level of the test")
 	cmd.Flags().DurationVar(&o.bucket, "bucket", time.Second, "width of one throughput sample")
 	cmd.Flags().StringVar(&o.connect, "connect", "", "for a new run on an external baseline: its connection string")
 	cmd.Flags().DurationVar(&o.peerDelay, "peer-delay", 0, "for a new run: add this latency to the leader's peer traffic (an injected slowdown of writes)")
+	cmd.Flags().DurationVar(&o.clientDelay, "client-delay", 0, "for a new run: hold every request this long in the client proxy (an injected slowdown; the baseline must have used --client-proxy)")
 	cmd.Flags().StringVar(&o.javaHeap, "java-heap", "256m", "for a new run on Java: each server's maximum heap")
 	o.common.addFlags(cmd.Flags())
 	_ = cmd.MarkFlagRequired("baseline")
@@ -75,38 +87,36 @@ func runRegress(ctx context.Context, o regressOptions, args []string, stdout, st
 	if o.threshold.v <= 0 {
 		return fmt.Errorf("--threshold %s: want a positive percentage, e.g. 10%%", o.threshold.String())
 	}
-	bs, _, err := experiment.ReadAll([]string{o.baseline})
+	if o.count < 1 {
+		return fmt.Errorf("--count %d: want at least 1 run", o.count)
+	}
+	base, _, err := experiment.ReadAll([]string{o.baseline})
 	if err != nil {
 		return fmt.Errorf("--baseline: %w", err)
 	}
-	if len(bs) != 1 {
-		return fmt.Errorf("--baseline %s holds %d results: want one run directory", o.baseline, len(bs))
-	}
-	base := bs[0]
-	var cur *results.Result
-	if len(args) == 1 {
-		rs, _, err := experiment.ReadAll(args)
-		if err != nil {
+	var cur []*results.Result
+	if len(args) > 0 {
+		if cur, _, err = experiment.ReadAll(args); err != nil {
 			return err
 		}
-		if len(rs) != 1 {
-			return fmt.Errorf("%s holds %d results: want one run directory", args[0], len(rs))
-		}
-		cur = rs[0]
 	} else {
-		cfg, err := o.rerun(base, stderr)
+		cfg, err := o.rerun(base[0], stderr)
 		if err != nil {
 			return err
 		}
-		dir, err := runAndSave(ctx, cfg, o.out, stdout, stderr)
-		if err != nil {
-			return err
-		}
-		if cur, err = results.Read(dir); err != nil {
-			return err
+		for range o.count {
+			dir, err := runAndSave(ctx, cfg, o.out, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			r, err := results.Read(dir)
+			if err != nil {
+				return err
+			}
+			cur = append(cur, r)
 		}
 	}
-	g, err := report.Regress(base, cur, report.RegressOptions{Threshold: o.threshold.v / 100, Alpha: o.alpha, Bucket: o.bucket})
+	g, err := report.RegressRuns(base, cur, report.RegressOptions{Threshold: o.threshold.v / 100, Alpha: o.alpha, Bucket: o.bucket})
 	if err != nil {
 		return err
 	}
@@ -133,6 +143,8 @@ func (o regressOptions) rerun(base *results.Result, stderr io.Writer) (experimen
 		tickTime:     2000,
 		peerDelay:    o.peerDelay,
 		peerProxy:    base.Ensemble.Config["peer_proxy"] == "yes",
+		clientDelay:  o.clientDelay,
+		clientProxy:  base.Ensemble.Config["client_proxy"] == "yes",
 	}
 	if e.impl == harness.ImplExternal && e.connect == "" {
 		return experiment.Config{}, fmt.Errorf("the baseline ran on an external ensemble: give --connect to run it again, or a RESULT_DIR")

@@ -76,7 +76,9 @@ func (m Metric) Worse() bool {
 // Regression is the outcome of comparing a result with a baseline.
 type Regression struct {
 	Options RegressOptions
-	Metrics []Metric
+	// BaseRuns and NewRuns count the runs pooled on each side.
+	BaseRuns, NewRuns int
+	Metrics           []Metric
 }
 
 // Regressed reports whether a gating metric got worse significantly and
@@ -94,17 +96,38 @@ func (g Regression) Regressed() bool {
 // verdict; p99 latency per second (from the per-interval histograms, when
 // both results have them) is reported beside it.
 func Regress(base, cur *results.Result, o RegressOptions) (Regression, error) {
+	return RegressRuns([]*results.Result{base}, []*results.Result{cur}, o)
+}
+
+// RegressRuns compares several runs of a workload with several baseline
+// runs of it, pooling each side's samples. On a noisy machine one run
+// varies from the next by more than its intervals vary among themselves;
+// pooling runs puts that variation into both samples, where the test sees
+// it.
+func RegressRuns(base, cur []*results.Result, o RegressOptions) (Regression, error) {
 	o = o.withDefaults()
-	if err := SameWorkload(base, cur); err != nil {
-		return Regression{}, err
+	if len(base) == 0 || len(cur) == 0 {
+		return Regression{}, fmt.Errorf("report: regress: need at least one baseline and one new result, have %d and %d", len(base), len(cur))
 	}
-	bt, ct := Samples(base, o.Bucket), Samples(cur, o.Bucket)
+	for _, r := range append(base[1:], cur...) {
+		if err := SameWorkload(base[0], r); err != nil {
+			return Regression{}, err
+		}
+	}
+	var bt, ct, bl, cl []float64
+	for _, r := range base {
+		bt = append(bt, Samples(r, o.Bucket)...)
+		bl = append(bl, p99s(r)...)
+	}
+	for _, r := range cur {
+		ct = append(ct, Samples(r, o.Bucket)...)
+		cl = append(cl, p99s(r)...)
+	}
 	if len(bt) < 3 || len(ct) < 3 {
-		return Regression{}, fmt.Errorf("report: regress: need at least 3 samples of %v in each result, have %d (baseline) and %d: run longer", o.Bucket, len(bt), len(ct))
+		return Regression{}, fmt.Errorf("report: regress: need at least 3 samples of %v on each side, have %d (baseline) and %d: run longer", o.Bucket, len(bt), len(ct))
 	}
-	g := Regression{Options: o}
+	g := Regression{Options: o, BaseRuns: len(base), NewRuns: len(cur)}
 	g.Metrics = append(g.Metrics, metric("throughput", "ops/s", true, true, bt, ct, o))
-	bl, cl := p99s(base), p99s(cur)
 	if len(bl) >= 3 && len(cl) >= 3 {
 		g.Metrics = append(g.Metrics, metric("p99 latency", "ms", false, false, bl, cl, o))
 	}
@@ -153,6 +176,9 @@ func SameWorkload(base, cur *results.Result) error {
 	chk("rate", bs.Rate, cs.Rate)
 	chk("key_dist", bs.KeyDist, cs.KeyDist)
 	chk("faults", base.Ensemble.Config["faults"], cur.Ensemble.Config["faults"])
+	chk("leaderServes", base.Ensemble.Config["leaderServes"], cur.Ensemble.Config["leaderServes"])
+	chk("peer_proxy", base.Ensemble.Config["peer_proxy"], cur.Ensemble.Config["peer_proxy"])
+	chk("client_proxy", base.Ensemble.Config["client_proxy"], cur.Ensemble.Config["client_proxy"])
 	if len(diffs) > 0 {
 		return fmt.Errorf("%w: %s; compare results of the same workload (or use zkbench compare)", ErrMismatch, strings.Join(diffs, ", "))
 	}
@@ -258,8 +284,8 @@ func (g Regression) WriteTable(w io.Writer) error {
 			fmt.Sprintf("%s ±%.0f%% n=%d", num(m.New), 100*m.NewSpread, m.NewN),
 			100*m.Delta, m.P, verdict)
 	}
-	fmt.Fprintf(&b, "(medians ± median absolute deviation; two-sided Mann-Whitney U over %v samples; alpha %.2g, threshold %.0f%%)\n",
-		g.Options.Bucket, g.Options.Alpha, 100*g.Options.Threshold)
+	fmt.Fprintf(&b, "(medians ± median absolute deviation; two-sided Mann-Whitney U over %v samples of %d baseline and %d new runs; alpha %.2g, threshold %.0f%%)\n",
+		g.Options.Bucket, g.BaseRuns, g.NewRuns, g.Options.Alpha, 100*g.Options.Threshold)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -150,3 +150,26 @@ func TestSummaryAndCompare(t *testing.T) {
 		t.Errorf("comparison lacks headings or the -50%% throughput change:\n%s", &b)
 	}
 }
+
+func TestRegressRunsPoolsRuns(t *testing.T) {
+	var base []*results.Result
+	for i, tp := range []float64{10000, 9000, 11000} {
+		base = append(base, run(uint64(10+i), tp))
+	}
+	g, err := RegressRuns(base, []*results.Result{run(20, 9500), run(21, 10500)}, RegressOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Regressed() || g.BaseRuns != 3 || g.NewRuns != 2 || g.Metrics[0].BaseN != 30 {
+		t.Errorf("runs within the baseline's spread: regressed=%v runs %d/%d n=%d", g.Regressed(), g.BaseRuns, g.NewRuns, g.Metrics[0].BaseN)
+	}
+	g, _ = RegressRuns(base, []*results.Result{run(22, 7000), run(23, 7500)}, RegressOptions{})
+	if !g.Regressed() {
+		t.Errorf("27%% slower runs not flagged: %+v", g.Metrics[0])
+	}
+	other := run(24, 10000)
+	other.Spec.Clients = 99
+	if _, err := RegressRuns(base, []*results.Result{run(25, 10000), other}, RegressOptions{}); !errors.Is(err, ErrMismatch) {
+		t.Errorf("a new run of another workload: %v", err)
+	}
+}
