@@ -279,9 +279,9 @@ func TestUnreachableFailsFast(t *testing.T) {
 func TestProgressLineOnTTY(t *testing.T) {
 	srv := startFake(t, time.Millisecond)
 	spec := fakeSpec()
-	spec.Duration = 2 * time.Second
+	spec.Duration = time.Second
 	var prog bytes.Buffer
-	_, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, Progress: &prog, TTY: true})
+	_, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, Progress: &prog, TTY: true, LogInterval: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,10 +319,10 @@ func TestReconnectPolicy(t *testing.T) {
 		addr := srv.Addr()
 		spec := fakeSpec()
 		spec.Warmup = 100 * time.Millisecond
-		spec.Duration = 2500 * time.Millisecond
+		spec.Duration = 1700 * time.Millisecond
 		restarted := make(chan *fakezk.Server, 1)
 		go func() {
-			time.Sleep(spec.Warmup + 500*time.Millisecond)
+			time.Sleep(spec.Warmup + 300*time.Millisecond)
 			srv.Close()
 			time.Sleep(outage)
 			s2, err := fakezk.Start(fakezk.Options{Addr: addr, Delay: 100 * time.Microsecond})
@@ -412,9 +412,9 @@ func TestHungServerCountsTimeouts(t *testing.T) {
 	srv := startFake(t, 100*time.Microsecond)
 	spec := fakeSpec()
 	spec.Warmup = 100 * time.Millisecond
-	spec.Duration = 3 * time.Second
+	spec.Duration = 2200 * time.Millisecond
 	go func() {
-		time.Sleep(spec.Warmup + 500*time.Millisecond)
+		time.Sleep(spec.Warmup + 300*time.Millisecond)
 		srv.Stall(1500 * time.Millisecond) // longer than the 1 s receive timeout
 	}()
 	res, err := Run(context.Background(), Options{

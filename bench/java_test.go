@@ -229,7 +229,7 @@ func TestIntegration_Java(t *testing.T) {
 // costs. Long: skipped with -short.
 func TestIntegration_JavaScale(t *testing.T) {
 	if testing.Short() {
-		t.Skip("long test (1,000 sessions against 3 JVMs, ~30 s): skipped with -short")
+		t.Skip("long test (1,000 sessions against 3 JVMs, ~15 s): skipped with -short")
 	}
 	e := javazk.Start(t, 3, javazk.Options{})
 	targets := javaTargets(t, e)
@@ -239,7 +239,7 @@ func TestIntegration_JavaScale(t *testing.T) {
 	spec.Outstanding = 2
 	spec.Keys = 1000
 	spec.Warmup = time.Second
-	spec.Duration = 3 * time.Second
+	spec.Duration = 2 * time.Second
 	res, err := Run(context.Background(), Options{Spec: spec, Targets: targets, ConnectTimeout: 60 * time.Second,
 		Ensemble: results.Ensemble{Implementation: "java", Version: "3.8.0"}})
 	if err != nil {
