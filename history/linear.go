@@ -169,7 +169,7 @@ func (ix *index) explainIllegal(k string, model porcupine.Model, ops []porcupine
 	opOf := func(i int) Operation {
 		if i == finalIdx {
 			return Operation{ID: -1, Op: Read(k), Call: ops[i].Call, Return: ops[i].Return, Outcome: OutcomeOK,
-				Result: Result{Value: ops[i].Output.(string)}, Err: "(the final read)"}
+				Result: Result{Value: ops[i].Output.(string)}, Err: "the final read:"}
 		}
 		return *src[i]
 	}

@@ -36,7 +36,7 @@ func (ix *index) checkLostWrites() CheckResult {
 			}
 			continue
 		}
-		finalOp := Operation{ID: -1, Op: Read(k), Outcome: OutcomeOK, Result: Result{Value: f.Value, HasStat: f.HasStat, Version: f.Version, Zxid: f.Zxid}, Err: "(the final read)"}
+		finalOp := Operation{ID: -1, Op: Read(k), Outcome: OutcomeOK, Result: Result{Value: f.Value, HasStat: f.HasStat, Version: f.Version, Zxid: f.Zxid}, Err: "the final read:"}
 		init := ix.initial[k]
 		w := ix.writeOf(k, f.Value)
 		var wEnd int64 // when the write that left the final value returned

@@ -150,7 +150,15 @@ func (o *Operation) End() int64 {
 }
 
 func (o Operation) String() string {
-	s := fmt.Sprintf("#%d c%d s%#x %v @[%s, %s]", o.ID, o.Client, o.Session, o.Op, fmtTime(o.Call), fmtTime(o.End()))
+	var s string
+	if o.ID < 0 { // a state read outside the clients' history: initial or final
+		s = fmt.Sprintf("%v %v", o.Err, o.Op)
+		if o.Call != 0 || o.Return != 0 {
+			s += fmt.Sprintf(" @[%s, %s]", fmtTime(o.Call), fmtTime(o.Return))
+		}
+		return s + " -> " + State{o.Result.Value, o.Result.HasStat, o.Result.Version, o.Result.Zxid}.String()
+	}
+	s = fmt.Sprintf("#%d c%d s%#x %v @[%s, %s]", o.ID, o.Client, o.Session, o.Op, fmtTime(o.Call), fmtTime(o.End()))
 	switch {
 	case o.Outcome == OutcomeOK && o.Op.Kind == KindRead:
 		s += " -> " + State{o.Result.Value, o.Result.HasStat, o.Result.Version, o.Result.Zxid}.String()

@@ -103,32 +103,36 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 				}
 			case KindRead:
 				nReads++
+				before := len(travelBad)
+				if z, ok := ix.readZxid(k, o.Result.Value, o.Result); ok {
+					if p, ok := perKey[k]; ok && z < p.zxid {
+						msg := fmt.Sprintf("the znode went back in time: read mzxid %#x after the session saw mzxid %#x", z, p.zxid)
+						if p.op.Op.Kind == KindWrite {
+							msg = fmt.Sprintf("the session did not read its own write: read mzxid %#x after its write of zxid %#x", z, p.zxid)
+						}
+						travelBad = append(travelBad, Finding{Key: k, Session: sid, Message: msg, Ops: []Operation{*p.op, *o}})
+					} else if all.op != nil {
+						if w := firstWriteIn(k, z, all.zxid); w != nil {
+							orderBad = append(orderBad, Finding{Key: k, Session: sid,
+								Message: fmt.Sprintf("stale read: the session had seen zxid %#x, but read mzxid %#x of this key although a write to it committed at zxid %#x in between", all.zxid, z, mustZxid(ix, w)),
+								Ops:     []Operation{*all.op, *w, *o}})
+						}
+					}
+					note(k, z, o)
+				}
 				if o.Result.HasStat {
-					if p, ok := perKeyVersion[k]; ok && int64(o.Result.Version) < p.zxid {
+					// The version, for servers whose mzxids cannot be
+					// trusted: reported only if the mzxid did not already
+					// show the same thing.
+					if p, ok := perKeyVersion[k]; ok && int64(o.Result.Version) < p.zxid && len(travelBad) == before {
 						travelBad = append(travelBad, Finding{Key: k, Session: sid,
 							Message: fmt.Sprintf("the znode went back in time: version %d after the session saw version %d", o.Result.Version, p.zxid),
 							Ops:     []Operation{*p.op, *o}})
 					}
-					perKeyVersion[k] = seen{max(int64(o.Result.Version), perKeyVersion[k].zxid), o}
-				}
-				z, ok := ix.readZxid(k, o.Result.Value, o.Result)
-				if !ok {
-					continue
-				}
-				if p, ok := perKey[k]; ok && z < p.zxid {
-					msg := fmt.Sprintf("the znode went back in time: read mzxid %#x after the session saw mzxid %#x", z, p.zxid)
-					if p.op.Op.Kind == KindWrite {
-						msg = fmt.Sprintf("the session did not read its own write: read mzxid %#x after its write of zxid %#x", z, p.zxid)
-					}
-					travelBad = append(travelBad, Finding{Key: k, Session: sid, Message: msg, Ops: []Operation{*p.op, *o}})
-				} else if all.op != nil {
-					if w := firstWriteIn(k, z, all.zxid); w != nil {
-						orderBad = append(orderBad, Finding{Key: k, Session: sid,
-							Message: fmt.Sprintf("stale read: the session had seen zxid %#x, but read mzxid %#x of this key although a write to it committed at zxid %#x in between", all.zxid, z, mustZxid(ix, w)),
-							Ops:     []Operation{*all.op, *w, *o}})
+					if p, ok := perKeyVersion[k]; !ok || int64(o.Result.Version) > p.zxid {
+						perKeyVersion[k] = seen{int64(o.Result.Version), o}
 					}
 				}
-				note(k, z, o)
 			}
 		}
 	}

@@ -10,14 +10,15 @@ import (
 func (ix *index) checkStats() CheckResult {
 	var bad []Finding
 	type obs struct {
-		st State
-		op *Operation // nil for the initial or final state
+		key string
+		st  State
+		op  *Operation // nil for the initial or final state
 	}
 	describe := func(o obs, what string) []Operation {
 		if o.op != nil {
 			return []Operation{*o.op}
 		}
-		return []Operation{{ID: -1, Op: Read(""), Outcome: OutcomeOK, Result: Result{Value: o.st.Value, HasStat: true, Version: o.st.Version, Zxid: o.st.Zxid}, Err: what}}
+		return []Operation{{ID: -1, Op: Read(o.key), Outcome: OutcomeOK, Result: Result{Value: o.st.Value, HasStat: true, Version: o.st.Version, Zxid: o.st.Zxid}, Err: what}}
 	}
 	type zkey struct {
 		key, value string
@@ -28,7 +29,7 @@ func (ix *index) checkStats() CheckResult {
 	for _, k := range ix.keys {
 		var all []obs
 		if s := ix.initial[k]; s.HasStat {
-			all = append(all, obs{st: s})
+			all = append(all, obs{key: k, st: s})
 		}
 		for _, o := range ix.byKey[k] {
 			if o.Outcome != OutcomeOK || !o.Result.HasStat {
@@ -36,14 +37,14 @@ func (ix *index) checkStats() CheckResult {
 			}
 			switch o.Op.Kind {
 			case KindWrite:
-				all = append(all, obs{State{o.Op.Value, true, o.Result.Version, o.Result.Zxid}, o})
+				all = append(all, obs{k, State{o.Op.Value, true, o.Result.Version, o.Result.Zxid}, o})
 			case KindRead:
-				all = append(all, obs{State{o.Result.Value, true, o.Result.Version, o.Result.Zxid}, o})
+				all = append(all, obs{k, State{o.Result.Value, true, o.Result.Version, o.Result.Zxid}, o})
 			}
 		}
 		if ix.final != nil {
 			if s, ok := ix.final.Keys[k]; ok && s.HasStat {
-				all = append(all, obs{st: s})
+				all = append(all, obs{key: k, st: s})
 			}
 		}
 		nObs += len(all)
@@ -53,24 +54,24 @@ func (ix *index) checkStats() CheckResult {
 		for _, o := range all {
 			if p, ok := byValue[o.st.Value]; ok && (p.st.Version != o.st.Version || p.st.Zxid != o.st.Zxid) {
 				bad = append(bad, Finding{Key: k, Message: fmt.Sprintf("the value %q was reported with two different stats", o.st.Value),
-					Ops: append(describe(p, "(initial or final state)"), describe(o, "(initial or final state)")...)})
+					Ops: append(describe(p, "initial or final state:"), describe(o, "initial or final state:")...)})
 				continue
 			}
 			if p, ok := byZ[o.st.Zxid]; ok && p.st.Value != o.st.Value {
 				bad = append(bad, Finding{Key: k, Message: fmt.Sprintf("two values were reported with the same mzxid %#x", o.st.Zxid),
-					Ops: append(describe(p, "(initial or final state)"), describe(o, "(initial or final state)")...)})
+					Ops: append(describe(p, "initial or final state:"), describe(o, "initial or final state:")...)})
 				continue
 			}
 			byValue[o.st.Value] = o
 			byZ[o.st.Zxid] = o
 			if p, ok := byZxid[o.st.Zxid]; ok && p.key != k {
 				bad = append(bad, Finding{Key: k, Message: fmt.Sprintf("one zxid %#x wrote two keys (%s and %s)", o.st.Zxid, p.key, k),
-					Ops: append(byZxidOp[o.st.Zxid], describe(o, "(initial or final state)")...)})
+					Ops: append(byZxidOp[o.st.Zxid], describe(o, "initial or final state:")...)})
 				continue
 			}
 			if _, ok := byZxid[o.st.Zxid]; !ok {
 				byZxid[o.st.Zxid] = zkey{k, o.st.Value}
-				byZxidOp[o.st.Zxid] = describe(o, "(initial or final state)")
+				byZxidOp[o.st.Zxid] = describe(o, "initial or final state:")
 			}
 		}
 		// Versions grow with mzxid.
@@ -83,7 +84,7 @@ func (ix *index) checkStats() CheckResult {
 			a, b := distinct[i-1], distinct[i]
 			if b.st.Version <= a.st.Version {
 				bad = append(bad, Finding{Key: k, Message: fmt.Sprintf("version %d at mzxid %#x is not above version %d at the earlier mzxid %#x", b.st.Version, b.st.Zxid, a.st.Version, a.st.Zxid),
-					Ops: append(describe(a, "(initial or final state)"), describe(b, "(initial or final state)")...)})
+					Ops: append(describe(a, "initial or final state:"), describe(b, "initial or final state:")...)})
 			}
 		}
 	}

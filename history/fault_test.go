@@ -1,0 +1,96 @@
+package history
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/internal/zktest"
+)
+
+// TestIntegration_GoEnsembleKills runs the clients against a three-server
+// zkserver ensemble while a follower and then the leader are killed and
+// restarted, and requires the checkers to pass and the driver to keep going
+// through the faults within its time bounds.
+func TestIntegration_GoEnsembleKills(t *testing.T) {
+	e := zktest.StartEnsemble(t, 3)
+	leader := e.Leader(10 * time.Second)
+	if leader < 0 {
+		t.Fatal("no leader within 10s")
+	}
+	follower := (leader + 1) % 3
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	defer cancel()
+	opts := Options{Addrs: e.Addrs(), Clients: 4, Keys: 3, Seed: 7, Root: "/hist/faults", Timeout: 2 * time.Second,
+		MaxOps: 20000, Think: time.Millisecond}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		step := func(d time.Duration) bool {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(d):
+				return true
+			}
+		}
+		if !step(time.Second) {
+			return
+		}
+		e.Servers[follower].Kill()
+		if !step(time.Second) {
+			return
+		}
+		e.Servers[follower].Start()
+		if !step(500 * time.Millisecond) {
+			return
+		}
+		e.Servers[leader].Kill()
+		if !step(1500 * time.Millisecond) {
+			return
+		}
+		e.Servers[leader].Start()
+	}()
+	start := time.Now()
+	h, err := RunClients(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 6*time.Second+opts.Timeout+5*time.Second {
+		t.Errorf("RunClients took %v, beyond its bound", took)
+	}
+	<-done
+	for _, s := range e.Servers {
+		if err := zktest.WaitServing(s.Addr, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer fcancel()
+	final, err := FinalCheck(fctx, e.Addrs(), KeyPaths(opts.Root, opts.Keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Check(h, final)
+	c := h.Counts()
+	t.Logf("%+v\n%s", c, r)
+	if !r.OK() {
+		t.Fatalf("history under kills rejected:\n%s", r)
+	}
+	if c.WritesOK < 20 || c.Sessions < opts.Clients {
+		t.Fatalf("too little happened: %+v", c)
+	}
+	// The faults reached the clients, and they kept going to the end.
+	if c.WritesUnknown+c.Failed == 0 {
+		t.Errorf("no operation failed although servers were killed under the clients: %+v", c)
+	}
+	var last int64
+	for _, o := range h.Ops {
+		if o.Outcome == OutcomeOK {
+			last = max(last, o.Return)
+		}
+	}
+	if last < int64(5*time.Second) {
+		t.Errorf("the last successful operation returned at %v of a 6s run", time.Duration(last))
+	}
+}
