@@ -140,6 +140,13 @@ func New(opts Options) (*Peer, error) {
 	p.tree.Store(opts.Tree)
 	p.lastApplied.Store(opts.Tree.LastZxid())
 	p.store = newStorage(opts.Log.Dir(), opts.SnapshotDir, opts.Log, opts.LogOptions, opts.SnapZxid)
+	if v, ok := cfg.Property("zookeeper.commitLogCount"); ok {
+		// Upstream's size of the in-memory committed log that DIFF syncs
+		// are served from; older history means a SNAP.
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			p.store.maxEntries = n
+		}
+	}
 	p.store.remember(opts.Entries)
 	if err := p.store.loadEpochs(p.store.LastZxid()); err != nil {
 		return nil, err

@@ -220,10 +220,10 @@ func (p *Peer) onRequest(rs *reignState, r request) {
 // propose prepares a write on the leader with the zxid Zab will give it,
 // and proposes it.
 func (p *Peer) propose(rs *reignState, req *prep.Request) {
-	st := rs.z.Status()
-	next := zab.Zxid(st.Epoch, 1)
-	if zab.EpochOf(st.LastZxid) == st.Epoch {
-		next = st.LastZxid + 1
+	next, err := rs.z.NextZxid()
+	if err != nil {
+		p.failRequest(request{write: req}, proto.ErrConnectionLoss)
+		return
 	}
 	txn, err := p.prep.Prepare(req, next, time.Now().UnixMilli())
 	if err != nil {
