@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,5 +93,63 @@ func TestIntegration_GoEnsembleKills(t *testing.T) {
 	}
 	if last < int64(5*time.Second) {
 		t.Errorf("the last successful operation returned at %v of a 6s run", time.Duration(last))
+	}
+}
+
+// TestIntegration_JavaPause freezes a standalone upstream server (SIGSTOP)
+// for longer than the operation timeout: operations in flight time out,
+// clients give up their sessions and open new ones once it thaws, and the
+// history, with its writes of unknown outcome, still checks.
+func TestIntegration_JavaPause(t *testing.T) {
+	s := zktest.StartJava(t)
+	t.Cleanup(func() { syscall.Kill(s.PID, syscall.SIGCONT) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	opts := Options{Addrs: []string{s.Addr}, Clients: 3, Keys: 2, Seed: 3, Root: "/hist/pause",
+		Timeout: time.Second, SessionTimeout: 10 * time.Second, MaxOps: 20000, Think: time.Millisecond}
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		syscall.Kill(s.PID, syscall.SIGSTOP)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+		syscall.Kill(s.PID, syscall.SIGCONT)
+	}()
+	start := time.Now()
+	h, err := RunClients(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second+opts.Timeout+5*time.Second {
+		t.Errorf("RunClients took %v, beyond its bound", took)
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer fcancel()
+	final, err := FinalCheck(fctx, []string{s.Addr}, KeyPaths(opts.Root, opts.Keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Check(h, final)
+	c := h.Counts()
+	t.Logf("%+v\n%s", c, r)
+	if !r.OK() {
+		t.Fatalf("history across a pause rejected:\n%s", r)
+	}
+	if c.WritesUnknown+c.Failed == 0 || c.Sessions <= opts.Clients {
+		t.Errorf("the pause did not time operations out and renew sessions: %+v", c)
+	}
+	var last int64
+	for _, o := range h.Ops {
+		if o.Outcome == OutcomeOK {
+			last = max(last, o.Return)
+		}
+	}
+	if last < int64(4*time.Second) {
+		t.Errorf("no success after the thaw: last at %v", time.Duration(last))
 	}
 }
