@@ -267,6 +267,9 @@ func TestIntegration_External(t *testing.T) {
 	if err := e.Freeze(1); err != nil {
 		t.Fatal(err)
 	}
+	for deadline := time.Now().Add(2 * time.Second); procState(pid) != 'T' && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if procState(pid) != 'T' {
 		t.Fatalf("freeze command did not stop %d", pid)
 	}

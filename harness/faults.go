@@ -102,6 +102,10 @@ func (e *Ensemble) signal(id int, sig syscall.Signal, freeze bool) error {
 	if freeze {
 		s.role = RoleUnreachable
 		e.recordLocked(s, time.Now())
+		// Signals are delivered asynchronously: return once it has stopped.
+		for deadline := time.Now().Add(2 * time.Second); procStateOf(s.pid) != 'T' && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	return nil
 }

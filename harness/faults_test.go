@@ -123,7 +123,12 @@ func TestIntegration_PaperSchedule(t *testing.T) {
 			ctx := testCtx(t, 120*time.Second)
 			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3, Seed: 1})
 			stop := writers(t, e.ConnectString(), 4)
-			sched := PaperSchedule(15 * time.Second)
+			// Java servers take ~2s to restart and rejoin; Go ones well under 1s.
+			d := 12 * time.Second
+			if impl == ImplGo {
+				d = 10 * time.Second
+			}
+			sched := PaperSchedule(d)
 			var calls atomic.Int32
 			evs, err := e.RunSchedule(ctx, sched, func(ev Event) { calls.Add(1); t.Log(ev) })
 			if err != nil {
@@ -188,7 +193,7 @@ func TestIntegration_PaperSchedule(t *testing.T) {
 
 func TestIntegration_SkipsInapplicable(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
-	e := startEnsemble(t, ctx, Options{Impl: ImplJava, Servers: 3})
+	e := startEnsemble(t, ctx, Options{Impl: fastestImpl(), Servers: 3})
 	sched, err := ParseSchedule("at 0s kill 2; at 0s kill 2; at 0s freeze 2; at 0s thaw 3; at 100ms restart 2; at 100ms restart 2")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +32,14 @@ func impls(t *testing.T) []string {
 	return out
 }
 
+// fastestImpl is the provider that starts quickest (go when built).
+func fastestImpl() string {
+	if zkserverBin != "" {
+		return ImplGo
+	}
+	return ImplJava
+}
+
 // startEnsemble starts an ensemble for a test and makes sure, in
 // t.Cleanup, that it is closed and that no process it started survives.
 func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
@@ -56,7 +63,7 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 		o.RunDir = t.TempDir()
 	}
 	if o.TickTime == 0 {
-		o.TickTime = 500
+		o.TickTime = 300
 	}
 	t0 := time.Now()
 	e, err := Start(ctx, o)
@@ -250,11 +257,4 @@ func TestIntegration_FreezeThaw(t *testing.T) {
 	}
 }
 
-func procState(pid int) byte {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return b[i+2]
-}
+func procState(pid int) byte { return procStateOf(pid) }

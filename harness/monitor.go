@@ -60,6 +60,11 @@ func (e *Ensemble) startMonitor() {
 // poll asks server id for srvr and records what it says. It returns the
 // role seen.
 func (e *Ensemble) poll(ctx context.Context, id int) Role {
+	return e.pollTimeout(ctx, id, max(e.opts.PollInterval, 500*time.Millisecond))
+}
+
+// pollTimeout is poll with a given srvr timeout.
+func (e *Ensemble) pollTimeout(ctx context.Context, id int, timeout time.Duration) Role {
 	e.mu.Lock()
 	s := e.servers[id-1]
 	running, frozen, addr, pid := s.running, s.frozen, s.clientAddr(), s.pid
@@ -72,7 +77,6 @@ func (e *Ensemble) poll(ctx context.Context, id int) Role {
 		e.observe(id, pid, RoleUnreachable, -1, false)
 		return RoleUnreachable
 	}
-	timeout := max(e.opts.PollInterval, 500*time.Millisecond)
 	st, err := flw.Srvr(ctx, addr, timeout)
 	if ctx.Err() != nil {
 		return RoleUnknown
@@ -174,6 +178,11 @@ func (e *Ensemble) snapshotMntr(ctx context.Context) {
 // pollAll polls every server once, concurrently, and returns the roles seen
 // indexed by id-1.
 func (e *Ensemble) pollAll(ctx context.Context) []Role {
+	return e.pollAllTimeout(ctx, max(e.opts.PollInterval, 500*time.Millisecond))
+}
+
+// pollAllTimeout is pollAll with a given srvr timeout.
+func (e *Ensemble) pollAllTimeout(ctx context.Context, timeout time.Duration) []Role {
 	e.mu.Lock()
 	n := len(e.servers)
 	e.mu.Unlock()
@@ -181,7 +190,7 @@ func (e *Ensemble) pollAll(ctx context.Context) []Role {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
-		go func() { defer wg.Done(); roles[i] = e.poll(ctx, i+1) }()
+		go func() { defer wg.Done(); roles[i] = e.pollTimeout(ctx, i+1, timeout) }()
 	}
 	wg.Wait()
 	return roles

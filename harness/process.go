@@ -130,13 +130,23 @@ func readProc(pid int) (procSample, error) {
 	return s, nil
 }
 
+// procStateOf returns the state letter of /proc/<pid>/stat (R, S, T, Z...),
+// or 0 if there is no such process.
+func procStateOf(pid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || len(b) <= i+2 {
+		return 0
+	}
+	return b[i+2]
+}
+
 // pidAlive reports whether pid names a process that has not been reaped
 // and is not a zombie.
 func pidAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && len(b) > i+2 && b[i+2] != 'Z'
+	st := procStateOf(pid)
+	return st != 0 && st != 'Z'
 }

@@ -70,6 +70,10 @@ func (ev Event) String() string {
 // have it.
 const roleWait = 5 * time.Second
 
+// tightTimeout is the srvr timeout while timing an election or a rejoin: a
+// slow answer is asked again rather than waited for.
+const tightTimeout = 100 * time.Millisecond
+
 // recoveryTimeout bounds how long one step's recovery is measured.
 const recoveryTimeout = 60 * time.Second
 
@@ -333,9 +337,9 @@ func (e *Ensemble) pollUntil(ctx context.Context, interval time.Duration, done f
 		var roles []Role
 		if only != 0 {
 			roles = make([]Role, len(e.Members()))
-			roles[only-1] = e.poll(ctx, only)
+			roles[only-1] = e.pollTimeout(ctx, only, tightTimeout)
 		} else {
-			roles = e.pollAll(ctx)
+			roles = e.pollAllTimeout(ctx, tightTimeout)
 		}
 		if ctx.Err() != nil {
 			return false

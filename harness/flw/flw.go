@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -21,7 +22,7 @@ var ErrNotServing = errors.New("flw: server is not currently serving requests")
 var ErrNotWhitelisted = errors.New("flw: command is not in the server's 4lw.commands.whitelist")
 
 // ErrEmptyReply is returned when the server accepts the connection but
-// closes it without a word, as a server refusing clients may do.
+// closes (or resets) it without a word, as a server refusing clients may do.
 var ErrEmptyReply = errors.New("flw: server closed the connection without replying")
 
 // maxReply bounds how much of a reply is read; mntr on Java 3.8 is ~20 KiB.
@@ -93,10 +94,16 @@ func Command(ctx context.Context, addr, word string, timeout time.Duration) ([]b
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if _, err := io.WriteString(conn, word); err != nil {
+		if refused(err) {
+			return nil, fmt.Errorf("flw: %s %s: %w (%v)", word, addr, ErrEmptyReply, err)
+		}
 		return nil, fmt.Errorf("flw: %s %s: write: %w", word, addr, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(conn, maxReply))
 	if err != nil {
+		if len(b) == 0 && refused(err) {
+			return nil, fmt.Errorf("flw: %s %s: %w (%v)", word, addr, ErrEmptyReply, err)
+		}
 		return nil, fmt.Errorf("flw: %s %s: read: %w", word, addr, err)
 	}
 	if len(b) == 0 {
@@ -106,6 +113,12 @@ func Command(ctx context.Context, addr, word string, timeout time.Duration) ([]b
 		return nil, fmt.Errorf("flw: %s %s: %w", word, addr, ErrNotWhitelisted)
 	}
 	return b, nil
+}
+
+// refused reports whether err means the server, once connected, dropped
+// the connection (a reset or broken pipe) rather than timing out.
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // Srvr asks the server at addr for srvr and parses the reply.
