@@ -370,3 +370,15 @@ func (s *script) multi(res []zk.MultiResponse) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// The same cross-check on 3-server ensembles, the clients on a follower so
+// that every write is forwarded to the leader and committed by a quorum.
+func TestIntegrationCrossCheckEnsemble(t *testing.T) {
+	java := zktest.StartJavaEnsemble(t, 3, extraConfig...)
+	gosrv := zktest.StartEnsemble(t, 3, extraConfig...)
+	jf := (java.Leader(20*time.Second) + 1) % 3
+	gf := (gosrv.Leader(20*time.Second) + 1) % 3
+	want := runScript(t, java.Servers[jf].Addr)
+	got := runScript(t, gosrv.Servers[gf].Addr)
+	compareTranscripts(t, want, got)
+}

@@ -19,7 +19,22 @@ type Ensemble struct {
 // passes. Every process is killed in t.Cleanup.
 func StartEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
 	t.Helper()
-	bin := BuildZkserver(t)
+	return startEnsemble(t, "go", n, extra)
+}
+
+// StartJavaEnsemble is StartEnsemble for upstream Java ZooKeeper.
+func StartJavaEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
+	t.Helper()
+	RequireJava(t)
+	return startEnsemble(t, "java", n, extra)
+}
+
+func startEnsemble(t testing.TB, impl string, n int, extra []string) *Ensemble {
+	t.Helper()
+	var bin string
+	if impl == "go" {
+		bin = BuildZkserver(t)
+	}
 	root := t.TempDir()
 	type ports struct{ client, quorum, election int }
 	ps := make([]ports, n)
@@ -37,9 +52,9 @@ func StartEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
 		must(t, os.MkdirAll(data, 0o755))
 		must(t, os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644))
 		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-			"4lw.commands.whitelist=*\nmaxClientCnxns=0\n%s\n%s\n",
+			"4lw.commands.whitelist=*\nmaxClientCnxns=0\nadmin.enableServer=false\n%s\n%s\n",
 			data, p.client, strings.Join(lines, "\n"), strings.Join(extra, "\n"))
-		proc := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", p.client), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t}
+		proc := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", p.client), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t, java: impl == "java"}
 		must(t, os.WriteFile(proc.CfgPath, []byte(text), 0o644))
 		t.Cleanup(proc.Kill)
 		proc.launch()

@@ -81,15 +81,7 @@ func StartJava(t testing.TB, extra ...string) *Server {
 		filepath.Join(dir, "data"), port, strings.Join(extra, "\n"))
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(
-		"log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n"+
-			"log4j.appender.F.File="+filepath.Join(dir, "zookeeper.log")+"\n"+
-			"log4j.appender.F.layout=org.apache.log4j.PatternLayout\n"+
-			"log4j.appender.F.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n\n"), 0o644))
-	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
-		"-cp", strings.Join(append([]string{dir}, JavaClasspath...), ":"),
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	cmd := javaCommand(dir, cfgPath)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := os.Create(filepath.Join(dir, "stdout.log"))
@@ -103,6 +95,22 @@ func StartJava(t testing.TB, extra ...string) *Server {
 		t.Fatalf("zktest: java zookeeper did not start: %v\n%s", err, tail(log, 3000))
 	}
 	return s
+}
+
+// javaCommand is the command that runs upstream ZooKeeper on cfgPath, with
+// its log4j output going to dir/zookeeper.log.
+func javaCommand(dir, cfgPath string) *exec.Cmd {
+	os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(
+		"log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n"+
+			"log4j.appender.F.File="+filepath.Join(dir, "zookeeper.log")+"\n"+
+			"log4j.appender.F.layout=org.apache.log4j.PatternLayout\n"+
+			"log4j.appender.F.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n\n"), 0o644)
+	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
+		"-cp", strings.Join(append([]string{dir}, JavaClasspath...), ":"),
+		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
+	cmd.Dir = dir
+	return cmd
 }
 
 // Kill stops a process server with SIGKILL and reaps it; safe to call twice.

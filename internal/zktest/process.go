@@ -52,6 +52,7 @@ type Process struct {
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	starts  int
+	java    bool // upstream Java ZooKeeper instead of zkserver
 }
 
 // StartProcess writes a standalone zoo.cfg (plus extra lines) into a fresh
@@ -92,6 +93,9 @@ func (p *Process) launch() string {
 	out, err := os.Create(logPath)
 	must(p.t, err)
 	cmd := exec.Command(p.bin, "start-foreground", p.CfgPath)
+	if p.java {
+		cmd = javaCommand(p.Dir, p.CfgPath)
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	must(p.t, cmd.Start())

@@ -1024,3 +1024,21 @@ func joinHostPort(host string, port int) string {
 	}
 	return fmt.Sprintf("%s:%d", host, port)
 }
+
+// Membership renders the ensemble as upstream's QuorumVerifier.toString
+// does, the content of the /zookeeper/config znode: one
+// "server.N=host:quorumPort:electionPort:role[;clientHost:clientPort]" line
+// per server in id order, then "version=<hex>".
+func (c *Config) Membership() string {
+	var b strings.Builder
+	for _, id := range sortedIDs(c.Servers) {
+		s := c.Servers[id]
+		fmt.Fprintf(&b, "server.%d=%s:%d:%d:%s", id, s.Host, s.QuorumPort, s.ElectionPort, s.Role)
+		if s.ClientPort != 0 {
+			fmt.Fprintf(&b, ";%s:%d", s.ClientHost, s.ClientPort)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "version=%x", c.ConfigVersion)
+	return b.String()
+}

@@ -156,6 +156,7 @@ func (p *Peer) truncate(zxid int64) error {
 }
 
 func (p *Peer) replaceState(t *tree.Tree, sessions map[int64]int32) {
+	p.setConfigNode(t)
 	p.tree.Store(t)
 	p.lastApplied.Store(t.LastZxid())
 	now := time.Now().UnixMilli()

@@ -138,6 +138,7 @@ func New(opts Options) (*Peer, error) {
 		rng:      rand.New(rand.NewSource(time.Now().UnixNano())),
 	}
 	p.tree.Store(opts.Tree)
+	p.setConfigNode(opts.Tree)
 	p.lastApplied.Store(opts.Tree.LastZxid())
 	p.store = newStorage(opts.Log.Dir(), opts.SnapshotDir, opts.Log, opts.LogOptions, opts.SnapZxid)
 	if v, ok := cfg.Property("zookeeper.commitLogCount"); ok {
@@ -164,6 +165,14 @@ func New(opts Options) (*Peer, error) {
 		ReconfigEnabled: cfg.ReconfigEnabled,
 	})
 	return p, nil
+}
+
+// setConfigNode puts the membership into /zookeeper/config as upstream
+// does at startup (QuorumPeer.initConfigInZKDatabase): data version -1,
+// mzxid the config version; not a txn.
+func (p *Peer) setConfigNode(t *tree.Tree) {
+	t.Apply(&proto.TxnHeader{Zxid: p.cfg.ConfigVersion, Time: time.Now().UnixMilli(), Type: proto.OpSetData},
+		&proto.SetDataTxn{Path: "/zookeeper/config", Data: []byte(p.cfg.Membership()), Version: -1})
 }
 
 // RollLog ends the current log file (before a snapshot); call it only from
