@@ -22,8 +22,13 @@
 // fails or never returns observed nothing.
 //
 // [RunClients] drives real servers with go-zookeeper clients and records
-// everything; [FinalCheck] reads the state after healing; [Check] runs every
-// checker and returns a [Report].
+// everything: each client keeps one session, starts at its own server and
+// fails over round robin with a tight reconnect policy (a short backoff after
+// a full round of refusals, a bounded session handshake), and gives its
+// session up for a new one when an operation gets no reply within
+// Options.Timeout. [FinalCheck] reads the state after healing; [Check] runs
+// every checker and returns a [Report]. A [Record] saves a history and its
+// final state as JSON, to look at or re-check a failed run later.
 //
 // # What ZooKeeper promises, and what is checked
 //

@@ -35,6 +35,9 @@ type Options struct {
 	// Once a session has synced, all its later reads are checked as
 	// linearizable reads (see doc.go).
 	ReadWeight, WriteWeight, SyncWeight int
+	// SyncEvery, if positive, makes every SyncEvery-th operation of each
+	// client a sync (of a random key), in addition to the weighted mix.
+	SyncEvery int
 	// Timeout bounds each operation (default 3s): an operation still
 	// unanswered then is recorded as failed (a write: of unknown outcome)
 	// and the client starts over with a new session.
@@ -320,6 +323,9 @@ func (c *client) run(ctx context.Context) {
 
 func (c *client) next(n int) Op {
 	k := c.keys[c.rng.IntN(len(c.keys))]
+	if c.opts.SyncEvery > 0 && n%c.opts.SyncEvery == c.opts.SyncEvery-1 {
+		return Sync(k)
+	}
 	total := max(c.opts.ReadWeight, 0) + max(c.opts.WriteWeight, 0) + max(c.opts.SyncWeight, 0)
 	x := c.rng.IntN(total)
 	switch {
