@@ -599,3 +599,28 @@ func (e *Ensemble) Stats() []ServerStats {
 	}
 	return out
 }
+
+// Launch reports how the servers were started, checking each running
+// server's session against the driver's.
+func (e *Ensemble) Launch() LaunchInfo {
+	sid := procSession(os.Getpid())
+	li := LaunchInfo{Impl: e.opts.Impl, Method: LaunchMethod, DriverSession: sid, SameSession: !e.external}
+	if e.external {
+		li.Method = "external"
+		return li
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.servers) > 0 && e.launcher != nil {
+		li.Command, _ = e.launcher.argv(e.servers[0])
+	}
+	for _, s := range e.servers {
+		if !s.running {
+			continue
+		}
+		if procSession(s.pid) != sid {
+			li.SameSession = false
+		}
+	}
+	return li
+}

@@ -147,6 +147,10 @@ func TestIntegration_Standalone(t *testing.T) {
 			if len(st) != 1 || st[0].CPUSeconds < 0 || st[0].PeakRSSKiB <= 0 {
 				t.Errorf("stats %+v", st)
 			}
+			li := e.Launch()
+			if !li.SameSession || li.Impl != impl || len(li.Command) == 0 || !strings.HasSuffix(li.Command[len(li.Command)-1], "zoo.cfg") {
+				t.Errorf("launch info %+v", li)
+			}
 			if err := e.Restart(1); !errors.Is(err, ErrRunning) {
 				t.Errorf("Restart of a running server: %v, want ErrRunning", err)
 			}
@@ -157,7 +161,7 @@ func TestIntegration_Standalone(t *testing.T) {
 	}
 }
 
-func TestIntegration_KillLeaderElectsNew(t *testing.T) {
+func TestIntegration_KillFreezeRestart(t *testing.T) {
 	for _, impl := range impls(t) {
 		t.Run(impl, func(t *testing.T) {
 			ctx := testCtx(t, 90*time.Second)
@@ -196,30 +200,10 @@ func TestIntegration_KillLeaderElectsNew(t *testing.T) {
 			if !sawNew {
 				t.Errorf("timeline lacks the new leader: %+v", e.Timeline())
 			}
-		})
-	}
-}
-
-// waitRole waits until server id is seen in role want.
-func waitRole(t *testing.T, ctx context.Context, e *Ensemble, id int, want Role) {
-	t.Helper()
-	for {
-		if got := e.poll(ctx, id); got == want {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("server %d never became %s: members %+v", id, want, e.Members())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func TestIntegration_FreezeThaw(t *testing.T) {
-	for _, impl := range impls(t) {
-		t.Run(impl, func(t *testing.T) {
-			ctx := testCtx(t, 90*time.Second)
-			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3})
+			if st := e.Stats()[old-1]; len(st.PIDs) != 2 || st.CPUSeconds <= 0 || st.PeakRSSKiB <= 0 {
+				t.Errorf("stats of the restarted server: %+v", st)
+			}
+			// Freeze and thaw a follower; two of three keep serving.
 			l, _ := e.Leader()
 			f := l%3 + 1
 			if err := e.Freeze(f); err != nil {
@@ -257,4 +241,40 @@ func TestIntegration_FreezeThaw(t *testing.T) {
 	}
 }
 
+// waitRole waits until server id is seen in role want.
+func waitRole(t *testing.T, ctx context.Context, e *Ensemble, id int, want Role) {
+	t.Helper()
+	for {
+		if got := e.poll(ctx, id); got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("server %d never became %s: members %+v", id, want, e.Members())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func procState(pid int) byte { return procStateOf(pid) }
+
+func TestIntegration_Observer(t *testing.T) {
+	for _, impl := range impls(t) {
+		t.Run(impl, func(t *testing.T) {
+			ctx := testCtx(t, 60*time.Second)
+			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3, Observers: 1, LeaderServes: true})
+			ms := e.Members()
+			if len(ms) != 4 || !ms[3].Observer {
+				t.Fatalf("members %+v", ms)
+			}
+			waitRole(t, ctx, e, 4, RoleObserver)
+			cfg, err := os.ReadFile(filepath.Join(ms[0].Dir, "zoo.cfg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(cfg), ":observer") || !strings.Contains(string(cfg), "leaderServes=yes") {
+				t.Errorf("config:\n%s", cfg)
+			}
+		})
+	}
+}

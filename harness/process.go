@@ -144,9 +144,43 @@ func procStateOf(pid int) byte {
 	return b[i+2]
 }
 
+// procSession returns the session id of pid (field 6 of /proc/<pid>/stat),
+// or -1.
+func procSession(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 4 {
+		return -1
+	}
+	sid, err := strconv.Atoi(f[3])
+	if err != nil {
+		return -1
+	}
+	return sid
+}
+
 // pidAlive reports whether pid names a process that has not been reaped
 // and is not a zombie.
 func pidAlive(pid int) bool {
 	st := procStateOf(pid)
 	return st != 0 && st != 'Z'
+}
+
+// LaunchInfo records how the ensemble's processes were started, for the
+// run's record.
+type LaunchInfo struct {
+	Impl          string
+	Method        string   // LaunchMethod, or "external"
+	Command       []string // the command line of server 1 (config path last)
+	DriverSession int      // the driver's session id
+	// SameSession is true when every running server was found in the
+	// driver's session (as LaunchMethod promises).
+	SameSession bool
 }
