@@ -123,6 +123,16 @@ func runRegress(ctx context.Context, o regressOptions, args []string, stdout, st
 	if err := g.WriteTable(stdout); err != nil {
 		return err
 	}
+	busy := func(side string, rs []*results.Result) {
+		for _, r := range rs {
+			if r.Driver.MachineBusy >= 0.9 {
+				fmt.Fprintf(stdout, "warning: a %s run had the machine %.0f%% busy: a difference may be the machine's, not the build's\n", side, 100*r.Driver.MachineBusy)
+				return
+			}
+		}
+	}
+	busy("baseline", base)
+	busy("new", cur)
 	if g.Regressed() {
 		fmt.Fprintln(stdout, "REGRESSION: throughput dropped significantly, by more than the threshold")
 		return errRegressed

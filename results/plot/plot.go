@@ -377,6 +377,11 @@ func ReadRatio(rs []*results.Result, o Options) (*gplot.Plot, error) {
 	}
 	p := newPlot(title, "reads (% of operations)", "throughput (ops/s)")
 	p.X.Min, p.X.Max, p.Y.Min = 0, 100, 0
+	var ticks []gplot.Tick
+	for x := 0; x <= 100; x += 10 {
+		ticks = append(ticks, gplot.Tick{Value: float64(x), Label: strconv.Itoa(x)})
+	}
+	p.X.Tick.Marker = gplot.ConstantTicks(ticks)
 	p.Legend.Left = true
 	for i, k := range keys {
 		var xys plotter.XYs

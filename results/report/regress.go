@@ -58,7 +58,13 @@ type Metric struct {
 	Delta float64
 	// P is the two-sided Mann-Whitney U p-value.
 	P float64
-	// Significant is P < Alpha; Beyond is |Delta| >= Threshold.
+	// BaseRunSpread is (max-min)/median of the baseline's per-run
+	// medians, when it has several runs.
+	BaseRunSpread float64
+	// Significant is P < Alpha. Beyond is |Delta| >= Threshold for one
+	// baseline run; for several, New must also lie beyond the threshold
+	// from the baseline's worst run (for a change for the worse) or best
+	// run (for the better).
 	Significant, Beyond bool
 	// Gates says whether this metric decides the verdict.
 	Gates bool
@@ -115,9 +121,16 @@ func RegressRuns(base, cur []*results.Result, o RegressOptions) (Regression, err
 		}
 	}
 	var bt, ct, bl, cl []float64
+	var btRuns, blRuns []float64 // per-run medians of the baseline
 	for _, r := range base {
-		bt = append(bt, Samples(r, o.Bucket)...)
-		bl = append(bl, p99s(r)...)
+		s, l := Samples(r, o.Bucket), p99s(r)
+		bt, bl = append(bt, s...), append(bl, l...)
+		if m, err := stats.Median(s); err == nil {
+			btRuns = append(btRuns, m)
+		}
+		if m, err := stats.Median(l); err == nil {
+			blRuns = append(blRuns, m)
+		}
 	}
 	for _, r := range cur {
 		ct = append(ct, Samples(r, o.Bucket)...)
@@ -127,14 +140,19 @@ func RegressRuns(base, cur []*results.Result, o RegressOptions) (Regression, err
 		return Regression{}, fmt.Errorf("report: regress: need at least 3 samples of %v on each side, have %d (baseline) and %d: run longer", o.Bucket, len(bt), len(ct))
 	}
 	g := Regression{Options: o, BaseRuns: len(base), NewRuns: len(cur)}
-	g.Metrics = append(g.Metrics, metric("throughput", "ops/s", true, true, bt, ct, o))
+	g.Metrics = append(g.Metrics, metric("throughput", "ops/s", true, true, bt, ct, btRuns, o))
 	if len(bl) >= 3 && len(cl) >= 3 {
-		g.Metrics = append(g.Metrics, metric("p99 latency", "ms", false, false, bl, cl, o))
+		g.Metrics = append(g.Metrics, metric("p99 latency", "ms", false, false, bl, cl, blRuns, o))
 	}
 	return g, nil
 }
 
-func metric(name, unit string, higher, gates bool, b, c []float64, o RegressOptions) Metric {
+// metric compares samples b (baseline) and c. runs are the medians of the
+// baseline's runs: with several, a change must clear the threshold from the
+// worst of them (the slowest run for throughput), not just from their
+// pooled median, so that the baseline's own run-to-run spread is not taken
+// for a change.
+func metric(name, unit string, higher, gates bool, b, c, runs []float64, o RegressOptions) Metric {
 	bm, _ := stats.Median(b)
 	cm, _ := stats.Median(c)
 	m := Metric{Name: name, Unit: unit, HigherIsBetter: higher, Gates: gates, Base: bm, New: cm, BaseN: len(b), NewN: len(c)}
@@ -150,6 +168,20 @@ func metric(name, unit string, higher, gates bool, b, c []float64, o RegressOpti
 	m.P = MannWhitney(b, c)
 	m.Significant = m.P < o.Alpha
 	m.Beyond = math.Abs(m.Delta) >= o.Threshold
+	if len(runs) > 1 {
+		lo, _ := stats.Min(runs)
+		hi, _ := stats.Max(runs)
+		m.BaseRunSpread = (hi - lo) / bm
+		worse, better := lo, hi // the worst and best baseline run
+		if !higher {
+			worse, better = hi, lo
+		}
+		if (m.Delta < 0) == higher { // a change for the worse
+			m.Beyond = worse != 0 && math.Abs(cm-worse)/worse >= o.Threshold && (cm-worse)*(cm-bm) > 0
+		} else {
+			m.Beyond = better != 0 && math.Abs(cm-better)/better >= o.Threshold && (cm-better)*(cm-bm) > 0
+		}
+	}
 	return m
 }
 
@@ -283,6 +315,11 @@ func (g Regression) WriteTable(w io.Writer) error {
 			fmt.Sprintf("%s ±%.0f%% %s n=%d", num(m.Base), 100*m.BaseSpread, m.Unit, m.BaseN),
 			fmt.Sprintf("%s ±%.0f%% n=%d", num(m.New), 100*m.NewSpread, m.NewN),
 			100*m.Delta, m.P, verdict)
+	}
+	for _, m := range g.Metrics {
+		if m.BaseRunSpread > 0 {
+			fmt.Fprintf(&b, "%s: the baseline's runs differ by %.0f%% among themselves; a change must clear the threshold from the worst of them\n", m.Name, 100*m.BaseRunSpread)
+		}
 	}
 	fmt.Fprintf(&b, "(medians ± median absolute deviation; two-sided Mann-Whitney U over %v samples of %d baseline and %d new runs; alpha %.2g, threshold %.0f%%)\n",
 		g.Options.Bucket, g.BaseRuns, g.NewRuns, g.Options.Alpha, 100*g.Options.Threshold)

@@ -173,3 +173,23 @@ func TestRegressRunsPoolsRuns(t *testing.T) {
 		t.Errorf("a new run of another workload: %v", err)
 	}
 }
+
+func TestRegressRunsNeedsToClearTheWorstBaselineRun(t *testing.T) {
+	// Baseline runs at 10k, 8k and 12k: a new run at 8.5k is 15% below
+	// the pooled median but above the slowest baseline run.
+	base := []*results.Result{run(30, 10000), run(31, 8000), run(32, 12000)}
+	g, err := RegressRuns(base, []*results.Result{run(33, 8500)}, RegressOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Regressed() {
+		t.Errorf("a run within the baseline's own spread flagged: %+v", g.Metrics[0])
+	}
+	if s := g.Metrics[0].BaseRunSpread; s < 0.3 || s > 0.5 {
+		t.Errorf("BaseRunSpread = %v, want about 0.4", s)
+	}
+	g, _ = RegressRuns(base, []*results.Result{run(34, 6500)}, RegressOptions{})
+	if !g.Regressed() {
+		t.Errorf("a run 19%% below the slowest baseline run not flagged: %+v", g.Metrics[0])
+	}
+}
