@@ -2,6 +2,8 @@ package history
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +226,13 @@ func TestNonLinearizableWriteOrder(t *testing.T) {
 	c, _ := r.Get(CheckLinearizable)
 	if !strings.Contains(c.Findings[0].Message, "longest linearization") {
 		t.Fatalf("finding does not explain: %v", c.Findings[0])
+	}
+
+	dir := t.TempDir()
+	CheckWith(&b.h, nil, CheckOptions{VisualizeDir: dir})
+	html, err := os.ReadFile(filepath.Join(dir, "k.html"))
+	if err != nil || !strings.Contains(string(html), "<html") {
+		t.Fatalf("no porcupine visualization of /k written: %v", err)
 	}
 }
 
