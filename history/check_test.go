@@ -302,3 +302,16 @@ func TestLinearizabilityTimeoutIsUnknown(t *testing.T) {
 		t.Fatalf("an undecided report must not be OK: OK=%v err=%v", r.OK(), r.Err())
 	}
 }
+
+func TestLatestSyncBoundsTheRead(t *testing.T) {
+	// Only an early sync: the read may linearize before the write.
+	b := newBuilder()
+	b.sync(1, 11, "/k", 0, 1)
+	b.write(0, 10, "/k", "a", 5, 10, 1, 3)
+	b.read(1, 11, "/j", "init-j", 11, 12, 0, 2)
+	b.read(1, 11, "/k", "init", 22, 23, 0, 1)
+	mustVerdict(t, Check(&b.h, nil), CheckLinearizable, Pass, "")
+	// A later sync, invoked after the write returned, must expose it.
+	b.sync(1, 11, "/j", 20, 21) // any path
+	mustVerdict(t, Check(&b.h, nil), CheckLinearizable, Fail, `read(/k) @[22ns, 23ns] -> "init"`)
+}

@@ -54,7 +54,10 @@ func keyModel(initial string) porcupine.Model {
 // each entry stands for (nil for the final read).
 func (ix *index) linearHistory(k string) ([]porcupine.Operation, []*Operation, int) {
 	// The latest sync each session completed before each read.
-	type syncRec struct{ call, ret int64 }
+	type syncRec struct {
+		call, ret int64
+		latest    int64 // the latest call among this and the syncs that returned before it
+	}
 	syncs := map[int64][]syncRec{}
 	var maxT int64
 	for i := range ix.h.Ops {
@@ -66,11 +69,14 @@ func (ix *index) linearHistory(k string) ([]porcupine.Operation, []*Operation, i
 			maxT = e
 		}
 		if o.Op.Kind == KindSync && o.Outcome == OutcomeOK && o.Session != 0 {
-			syncs[o.Session] = append(syncs[o.Session], syncRec{o.Call, o.Return})
+			syncs[o.Session] = append(syncs[o.Session], syncRec{o.Call, o.Return, o.Call})
 		}
 	}
 	for _, s := range syncs {
 		slices.SortFunc(s, func(a, b syncRec) int { return cmpInt(a.ret, b.ret) })
+		for i := 1; i < len(s); i++ {
+			s[i].latest = max(s[i].call, s[i-1].latest)
+		}
 	}
 	// syncedFrom returns the invocation time of the latest sync that
 	// session completed no later than t.
@@ -80,11 +86,7 @@ func (ix *index) linearHistory(k string) ([]porcupine.Operation, []*Operation, i
 		if i == 0 {
 			return 0, false
 		}
-		best := s[0].call
-		for _, r := range s[:i] {
-			best = max(best, r.call)
-		}
-		return best, true
+		return s[i-1].latest, true
 	}
 
 	var reads []porcupine.Operation
