@@ -62,7 +62,12 @@ func Compare(w io.Writer, cols []Column, graphs []Graph) error {
 	text("measured", func(c Column) string { return c.Result.Measured.Round(1e6).String() })
 	num("throughput mean (ops/s)", func(s results.Summary) float64 { return s.Throughput.Mean }, ops)
 	num("throughput stddev (ops/s)", func(s results.Summary) float64 { return s.Throughput.Stddev }, ops)
-	msf := func(v float64) string { return fmt.Sprintf("%.3g", v) }
+	msf := func(v float64) string {
+		if v >= 100 {
+			return fmt.Sprintf("%.0f", v)
+		}
+		return fmt.Sprintf("%.3g", v)
+	}
 	num("p50 (ms)", func(s results.Summary) float64 { return s.All.P50.Seconds() * 1000 }, msf)
 	num("p99 (ms)", func(s results.Summary) float64 { return s.All.P99.Seconds() * 1000 }, msf)
 	num("p99.9 (ms)", func(s results.Summary) float64 { return s.All.P999.Seconds() * 1000 }, msf)

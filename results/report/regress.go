@@ -99,8 +99,8 @@ func (g Regression) Regressed() bool {
 }
 
 // Regress compares cur with base. Throughput (per-bucket samples) gates the
-// verdict; p99 latency per second (from the per-interval histograms, when
-// both results have them) is reported beside it.
+// verdict; p50 and p99 latency per second (from the per-interval
+// histograms, when both results have them) are reported beside it.
 func Regress(base, cur *results.Result, o RegressOptions) (Regression, error) {
 	return RegressRuns([]*results.Result{base}, []*results.Result{cur}, o)
 }
@@ -120,27 +120,33 @@ func RegressRuns(base, cur []*results.Result, o RegressOptions) (Regression, err
 			return Regression{}, err
 		}
 	}
-	var bt, ct, bl, cl []float64
-	var btRuns, blRuns []float64 // per-run medians of the baseline
+	var bt, ct, b50, c50, bl, cl []float64
+	var btRuns, b50Runs, blRuns []float64 // per-run medians of the baseline
+	med := func(runs *[]float64, xs []float64) {
+		if m, err := stats.Median(xs); err == nil {
+			*runs = append(*runs, m)
+		}
+	}
 	for _, r := range base {
-		s, l := Samples(r, o.Bucket), p99s(r)
-		bt, bl = append(bt, s...), append(bl, l...)
-		if m, err := stats.Median(s); err == nil {
-			btRuns = append(btRuns, m)
-		}
-		if m, err := stats.Median(l); err == nil {
-			blRuns = append(blRuns, m)
-		}
+		s, p50, p99 := Samples(r, o.Bucket), quantiles(r, 50), quantiles(r, 99)
+		bt, b50, bl = append(bt, s...), append(b50, p50...), append(bl, p99...)
+		med(&btRuns, s)
+		med(&b50Runs, p50)
+		med(&blRuns, p99)
 	}
 	for _, r := range cur {
 		ct = append(ct, Samples(r, o.Bucket)...)
-		cl = append(cl, p99s(r)...)
+		c50 = append(c50, quantiles(r, 50)...)
+		cl = append(cl, quantiles(r, 99)...)
 	}
 	if len(bt) < 3 || len(ct) < 3 {
 		return Regression{}, fmt.Errorf("report: regress: need at least 3 samples of %v on each side, have %d (baseline) and %d: run longer", o.Bucket, len(bt), len(ct))
 	}
 	g := Regression{Options: o, BaseRuns: len(base), NewRuns: len(cur)}
 	g.Metrics = append(g.Metrics, metric("throughput", "ops/s", true, true, bt, ct, btRuns, o))
+	if len(b50) >= 3 && len(c50) >= 3 {
+		g.Metrics = append(g.Metrics, metric("p50 latency", "ms", false, false, b50, c50, b50Runs, o))
+	}
 	if len(bl) >= 3 && len(cl) >= 3 {
 		g.Metrics = append(g.Metrics, metric("p99 latency", "ms", false, false, bl, cl, blRuns, o))
 	}
@@ -234,11 +240,13 @@ func Samples(r *results.Result, b time.Duration) []float64 {
 	return out
 }
 
-func p99s(r *results.Result) []float64 {
+// quantiles returns the q-th percentile latency (ms) of each of r's
+// per-interval histograms (one a second by default).
+func quantiles(r *results.Result, q float64) []float64 {
 	var out []float64
 	for _, h := range r.IntervalLatency {
 		if h.TotalCount() > 0 {
-			out = append(out, float64(h.ValueAtQuantile(99))/1e6)
+			out = append(out, float64(h.ValueAtQuantile(q))/1e6)
 		}
 	}
 	return out
