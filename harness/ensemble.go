@@ -419,11 +419,16 @@ func (e *Ensemble) launchLocked(s *server) error {
 		err := cmd.Wait()
 		out.Close()
 		e.mu.Lock()
+		// CPU from wait4 is exact. Its ru_maxrss is not usable: it includes
+		// the driver's own RSS, which the child shared between fork and
+		// exec, so the peak comes from the last VmHWM sample (taken at
+		// every poll and just before Kill).
+		if s.cmd == cmd {
+			s.peakKiB = max(s.peakKiB, s.last.hwmKiB)
+		}
 		if ps := cmd.ProcessState; ps != nil {
 			if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-				cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-				s.deadCPU += cpu
-				s.peakKiB = max(s.peakKiB, ru.Maxrss) // KiB on Linux
+				s.deadCPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 			}
 		}
 		if s.cmd == cmd {
@@ -580,8 +585,11 @@ func (e *Ensemble) MntrSnapshots() []MntrSnapshot {
 	return append([]MntrSnapshot(nil), e.mntr...)
 }
 
-// Stats returns each server's CPU seconds and peak RSS so far (exact for
-// processes that exited, from wait4; sampled from /proc for running ones).
+// Stats returns each server's CPU seconds and peak RSS so far. CPU is exact
+// for processes that exited (wait4) and sampled from /proc for running
+// ones; the peak RSS is VmHWM from /proc, sampled at every role poll and
+// just before a kill (a process that dies on its own may have grown after
+// the last sample).
 func (e *Ensemble) Stats() []ServerStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()

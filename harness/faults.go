@@ -30,6 +30,7 @@ func (e *Ensemble) Kill(id int) error {
 	}
 	if ps, err := readProc(s.pid); err == nil {
 		s.last = ps
+		s.peakKiB = max(s.peakKiB, ps.hwmKiB)
 	}
 	pid, exited := s.pid, s.exited
 	err = killGroup(pid, syscall.SIGKILL)

@@ -180,6 +180,9 @@ func TestIntegration_KillFreezeRestart(t *testing.T) {
 			if err := e.WaitServing(ctx); err != nil {
 				t.Fatal(err)
 			}
+			// Poll after the test write: upstream reports the new epoch as
+			// soon as it leads, a server may only after its first write.
+			e.pollAll(ctx)
 			nl, ok := e.Leader()
 			if !ok || nl == old {
 				t.Fatalf("leader after kill: %d %v (old %d)", nl, ok, old)
