@@ -60,12 +60,27 @@ func startEnsemble(t testing.TB, impl string, n int, extra []string) *Ensemble {
 		proc.launch()
 		e.Servers = append(e.Servers, proc)
 	}
-	for _, s := range e.Servers {
-		if err := WaitServing(s.Addr, 30*time.Second); err != nil {
-			t.Fatalf("zktest: ensemble member %s: %v\n%s", s.Dir, err, tail([]byte(s.LogText(s.Starts())), 3000))
+	e.WaitRoles(t, 30*time.Second)
+	return e
+}
+
+// WaitRoles waits until every member reports a role (leader, follower or
+// observer) in srvr: the ensemble has elected and synced.
+func (e *Ensemble) WaitRoles(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for i, s := range e.Servers {
+		for {
+			m := e.Mode(i)
+			if m == "leader" || m == "follower" || m == "observer" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("zktest: ensemble member %s has no role after %v (mode %q)\n%s", s.Dir, timeout, m, tail([]byte(s.LogText(s.Starts())), 3000))
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	return e
 }
 
 // Addrs lists the client addresses.
@@ -105,4 +120,21 @@ func (e *Ensemble) Leader(timeout time.Duration) int {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return -1
+}
+
+// StartFromConfigs launches one zkserver per config file (each with its
+// myid already in place) and waits until every one serves. addrs are the
+// client addresses, in the same order.
+func StartFromConfigs(t testing.TB, cfgPaths, addrs []string) *Ensemble {
+	t.Helper()
+	bin := BuildZkserver(t)
+	e := &Ensemble{}
+	for i, cfg := range cfgPaths {
+		proc := &Process{Addr: addrs[i], Dir: filepath.Dir(cfg), CfgPath: cfg, bin: bin, t: t}
+		t.Cleanup(proc.Kill)
+		proc.launch()
+		e.Servers = append(e.Servers, proc)
+	}
+	e.WaitRoles(t, 30*time.Second)
+	return e
 }

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,16 +60,36 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago. Ports
+// come from below the kernel's ephemeral range (which starts at 32768 by
+// default), so outgoing client connections cannot take one between this
+// check and the server's bind; each is handed out once per test binary.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("zktest: free port: %v", err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for tries := 0; tries < 1000; tries++ {
+		port := 20000 + portRand.Intn(12000)
+		if portsUsed[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsUsed[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("zktest: no free port found in 20000-32000")
+	return 0
 }
+
+var (
+	portMu    sync.Mutex
+	portRand  = rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(os.Getpid())))
+	portsUsed = map[int]bool{}
+)
 
 // StartJava starts a standalone upstream ZooKeeper with extra zoo.cfg lines
 // and waits until it answers.
@@ -136,6 +158,26 @@ func WaitServing(addr string, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("%s not serving after %v (last error: %v)", addr, timeout, last)
+}
+
+// WaitMode waits until addr reports a serving mode in srvr (standalone,
+// leader, follower or observer): it has joined its ensemble and serves.
+func WaitMode(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		out, err := FourLetterWord(addr, "srvr", time.Second)
+		if err == nil {
+			for _, line := range strings.Split(out, "\n") {
+				if m, ok := strings.CutPrefix(line, "Mode: "); ok && m != "looking" {
+					return nil
+				}
+			}
+			last = strings.TrimSpace(out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s reports no serving mode after %v (last srvr: %q)", addr, timeout, last)
 }
 
 // FourLetterWord sends cmd to addr and returns the whole reply.

@@ -78,7 +78,7 @@ func StartProcess(t testing.TB, extra ...string) *Process {
 func (p *Process) Start() {
 	p.t.Helper()
 	logPath := p.launch()
-	if err := WaitServing(p.Addr, 20*time.Second); err != nil {
+	if err := WaitMode(p.Addr, 20*time.Second); err != nil {
 		log, _ := os.ReadFile(logPath)
 		p.t.Fatalf("zktest: zkserver did not serve: %v\n%s", err, tail(log, 4000))
 	}

@@ -111,6 +111,12 @@ func (p *Peer) ServerStats() serve.Stats {
 	case election.Looking:
 		mode = "looking"
 	}
+	if !p.serving.Load() {
+		// Elected but not yet established (or synced): not serving, as
+		// upstream reports it. FLE may briefly make two servers believe
+		// they lead; only the one Zab establishes ever serves.
+		mode = "looking"
+	}
 	p.waitMu.Lock()
 	outstanding := len(p.waiters)
 	p.waitMu.Unlock()

@@ -102,7 +102,16 @@ type Peer struct {
 	elect    *election.Election
 	etr      transport.Transport
 	accepted chan *transport.QuorumConn
+	early    []earlyConn // learner connections that arrived while electing
 	stop     chan struct{}
+}
+
+// earlyConn is a learner that connected before this server finished its
+// own election: it decided faster. If this server leads, the connection
+// is used; otherwise it is closed.
+type earlyConn struct {
+	qc *transport.QuorumConn
+	at time.Time
 }
 
 type reqKey struct {
@@ -317,7 +326,7 @@ func (p *Peer) lookForLeader(ctx context.Context) (election.Decision, error) {
 		case <-tick.C:
 			e.Tick()
 		case qc := <-p.accepted:
-			qc.Close() // not leading
+			p.early = append(p.early, earlyConn{qc, time.Now()})
 		case r := <-p.reqCh:
 			p.failRequest(r, proto.ErrConnectionLoss)
 		case <-ctx.Done():

@@ -52,6 +52,10 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	tickTime := time.Duration(p.cfg.TickTime) * time.Millisecond
 
 	if rs.role != zab.Leader {
+		for _, ec := range p.early {
+			ec.qc.Close()
+		}
+		p.early = nil
 		s, ok := p.cfg.Servers[dec.Leader]
 		if !ok {
 			return fmt.Errorf("peer: elected leader %d is not in the configuration", dec.Leader)
@@ -64,6 +68,17 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		rs.toLead = newQconn(qc, dec.Leader)
 		go rs.toLead.readLoop(rs.in, rs.stop)
 	} else {
+		// Learners that decided before we did connected already.
+		maxAge := time.Duration(p.cfg.InitLimit) * tickTime
+		for _, ec := range p.early {
+			if time.Since(ec.at) < maxAge {
+				c := newQconn(ec.qc, 0)
+				go c.readLoop(rs.in, rs.stop)
+			} else {
+				ec.qc.Close()
+			}
+		}
+		p.early = nil
 		p.prep.Reset()
 		now := time.Now().UnixMilli()
 		p.sessMu.Lock()

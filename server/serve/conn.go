@@ -123,6 +123,12 @@ func (c *conn) serve() {
 		c.fourLetterWord(cmd)
 		return
 	}
+	if f := c.srv.opts.RefuseClients; f != nil && f() {
+		// Not serving (electing, syncing, or a leader with leaderServes=no):
+		// four-letter words are answered, sessions are not.
+		c.log.Debug("refusing a client session: this server is not serving clients now")
+		return
+	}
 	frame, err := proto.ReadFrame(c.br, c.rbuf, c.srv.opts.MaxBuffer)
 	if err != nil {
 		c.log.Warn("closing connection: bad connect request", "err", err)

@@ -70,6 +70,12 @@ func (s *Server) FourLetterWord(cmd string) string {
 			return "ro"
 		}
 		return "rw"
+	case "srvr", "stat":
+		if st.Mode == "looking" {
+			return "This ZooKeeper instance is not currently serving requests\n"
+		}
+	}
+	switch cmd {
 	case "srvr":
 		fmt.Fprintf(&sb, "Zookeeper version: %s\n", s.opts.Version)
 		s.writeStats(&sb, st)

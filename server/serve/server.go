@@ -151,11 +151,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 
 func (s *Server) accept(nc net.Conn) {
 	addr := remoteAddr(nc)
-	if f := s.opts.RefuseClients; f != nil && f() {
-		s.log.Debug("refusing client connection: this server does not serve clients", "remote", nc.RemoteAddr())
-		nc.Close()
-		return
-	}
 	s.mu.Lock()
 	if s.opts.MaxClientCnxns > 0 && s.perIP[addr] >= s.opts.MaxClientCnxns {
 		s.mu.Unlock()
