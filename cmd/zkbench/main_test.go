@@ -68,6 +68,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "extra"}, "unknown command"},
 		{[]string{"sweep", "--sizes", "3,zero"}, `"zero" is not an ensemble size`},
 		{[]string{"sweep", "--reads", "0,150"}, "150 is out of range"},
+		{[]string{"sweep", "--rates", "1000,fast"}, `--rates: "fast" is not a rate`},
+		{[]string{"sweep", "--impl", "external", "--connect", "h:1"}, "sweep starts ensembles"},
 		{[]string{"reliability", "--faults", "none"}, "reliability needs a fault schedule"},
 		{[]string{"regress"}, `required flag(s) "baseline" not set`},
 		{[]string{"regress", "--baseline", filepath.Join(dir, "missing")}, "no such file or directory"},
@@ -220,5 +222,46 @@ func TestRunStandaloneGo(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(runs[0], f)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestSweepStandaloneGo sweeps two read percentages, closed loop and at an
+// open-loop rate, on one Go server, and plans capacity from the files.
+func TestSweepStandaloneGo(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := zkbench(t, "sweep", "--sizes", "1", "--reads", "0,100", "--rates", "200",
+		"--duration", "1s", "--warmup", "200ms", "--clients", "2", "--outstanding", "2", "--out", dir)
+	if err != nil {
+		t.Fatalf("sweep: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	sweeps, _ := filepath.Glob(filepath.Join(dir, "*-sweep-go"))
+	if len(sweeps) != 1 {
+		t.Fatalf("sweep directory: %v", sweeps)
+	}
+	for _, f := range []string{"readratio.png", "readratio.svg", "sweep.md"} {
+		if _, err := os.Stat(filepath.Join(sweeps[0], f)); err != nil {
+			t.Error(err)
+		}
+	}
+	runs, _ := filepath.Glob(filepath.Join(sweeps[0], "*-go-1srv-*w-200ops"))
+	if len(runs) != 2 {
+		t.Fatalf("open-loop runs named ...-200ops: %v", runs)
+	}
+	rs, _, err := experiment.ReadAll(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Spec.Mode != "open" || r.Spec.Rate != 200 {
+			t.Errorf("run %s: mode %s rate %g, want open at 200", r.Spec.Name, r.Spec.Mode, r.Spec.Rate)
+		}
+		// Paced, not saturating: never much above the rate.
+		if tp := results.Summarize(r).Throughput.Mean; tp <= 0 || tp > 300 {
+			t.Errorf("open loop at 200 ops/s achieved %.0f ops/s", tp)
+		}
+	}
+	out, _, err = zkbench(t, "report", "--out", dir, "--p99", "1s", "--load", "150", "--reads", "50", sweeps[0])
+	if err != nil || !strings.Contains(out, "1 server serves 150 ops/s at 50% reads") {
+		t.Errorf("report: %v\n%s", err, out)
 	}
 }

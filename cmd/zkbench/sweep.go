@@ -17,6 +17,7 @@ import (
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/results/plot"
+	"github.com/zkbench/zkbench/workloads"
 )
 
 type sweepOptions struct {
@@ -24,6 +25,7 @@ type sweepOptions struct {
 	load  loadOptions
 	sizes string
 	reads string
+	rates string
 	common
 }
 
@@ -43,6 +45,7 @@ Each point takes --warmup + --duration: the defaults (5 sizes x 11 read
 percentages x 12 s) take about 12 minutes.`,
 		Example: `  zkbench sweep
   zkbench sweep --sizes 3,5,7 --reads 0,25,50,75,100 --duration 5s
+  zkbench sweep --sizes 3,5 --reads 50,90 --rates 5000,10000,20000,40000 --duration 5s
   zkbench sweep --impl java --sizes 1,3 --reads 0,50,100 --duration 3s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,6 +56,7 @@ percentages x 12 s) take about 12 minutes.`,
 	o.load.addFlags(cmd.Flags(), loadDefaults{clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, false)
 	cmd.Flags().StringVar(&o.sizes, "sizes", "3,5,7,9,13", "ensemble sizes, comma separated")
 	cmd.Flags().StringVar(&o.reads, "reads", "0,10,20,30,40,50,60,70,80,90,100", "read percentages, comma separated")
+	cmd.Flags().StringVar(&o.rates, "rates", "", "open-loop rates in ops/s, comma separated: run every point at each (for zkbench report's latency knee); default closed loop at saturation")
 	o.common.addFlags(cmd.Flags())
 	return cmd
 }
@@ -85,6 +89,10 @@ func runSweep(ctx context.Context, o sweepOptions, changed func(string) bool, st
 	if err != nil {
 		return fmt.Errorf("--reads: %w", err)
 	}
+	rates, err := parseRates(o.rates)
+	if err != nil {
+		return err
+	}
 	if o.ens.impl == harness.ImplExternal {
 		return fmt.Errorf("sweep starts ensembles of each size: use --impl go or java (for an external ensemble, use run)")
 	}
@@ -109,7 +117,7 @@ func runSweep(ctx context.Context, o sweepOptions, changed func(string) bool, st
 		if err != nil {
 			return err
 		}
-		rs, err := sweepSize(ctx, cfg, reads, dir, stdout)
+		rs, err := sweepSize(ctx, cfg, reads, rates, dir, stdout)
 		all = append(all, rs...)
 		if err != nil {
 			return err
@@ -118,8 +126,25 @@ func runSweep(ctx context.Context, o sweepOptions, changed func(string) bool, st
 	return writeSweep(dir, all, stdout)
 }
 
-// sweepSize runs every read percentage on one ensemble.
-func sweepSize(ctx context.Context, cfg experiment.Config, reads []float64, dir string, stdout io.Writer) ([]*results.Result, error) {
+// parseRates reads --rates: positive ops/s, comma separated; empty means
+// one closed-loop run per point (a nil slice with one zero rate).
+func parseRates(s string) ([]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return []float64{0}, nil
+	}
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("--rates: %q is not a rate: want positive operations per second, e.g. 5000,10000", strings.TrimSpace(f))
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// sweepSize runs every read percentage (at every rate) on one ensemble.
+func sweepSize(ctx context.Context, cfg experiment.Config, reads, rates []float64, dir string, stdout io.Writer) ([]*results.Result, error) {
 	ens, err := harness.Start(ctx, cfg.Harness)
 	if err != nil {
 		return nil, fmt.Errorf("start %s ensemble of %d: %w", cfg.Harness.Impl, cfg.Harness.Servers, err)
@@ -127,20 +152,28 @@ func sweepSize(ctx context.Context, cfg experiment.Config, reads []float64, dir 
 	defer ens.Close()
 	var rs []*results.Result
 	for _, pct := range reads {
-		c := cfg
-		c.Spec.ReadPercent = pct
-		r, err := experiment.Load(ctx, ens, c)
-		if err != nil {
-			return rs, err
-		}
-		rd, err := experiment.Save(dir, r)
-		if err != nil {
-			return rs, err
-		}
-		printLine(stdout, rd, r)
-		rs = append(rs, r)
-		if ctx.Err() != nil {
-			return rs, ctx.Err()
+		for _, rate := range rates {
+			c := cfg
+			c.Spec.ReadPercent = pct
+			if rate > 0 {
+				c.Spec.Mode, c.Spec.Rate = workloads.Open, rate
+			}
+			if err := c.Spec.Validate(); err != nil {
+				return rs, err
+			}
+			r, err := experiment.Load(ctx, ens, c)
+			if err != nil {
+				return rs, err
+			}
+			rd, err := experiment.Save(dir, r)
+			if err != nil {
+				return rs, err
+			}
+			printLine(stdout, rd, r)
+			rs = append(rs, r)
+			if ctx.Err() != nil {
+				return rs, ctx.Err()
+			}
 		}
 	}
 	return rs, nil

@@ -335,8 +335,9 @@ func Percent(p float64) string {
 
 // ReadRatio draws mean throughput against the percentage of reads, one line
 // per ensemble size (per implementation and size when the runs mix
-// implementations), as ZooKeeper's zkperfRW graph. Labels of runs are
-// ignored; lines are named by ensemble size.
+// implementations), as ZooKeeper's zkperfRW graph. Lines are named by
+// ensemble size. Runs of the same point are averaged; when a point was run
+// at several open-loop rates, it shows the highest throughput reached.
 func ReadRatio(rs []*results.Result, o Options) (*gplot.Plot, error) {
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("plot: read ratio: no results")
@@ -349,14 +350,28 @@ func ReadRatio(rs []*results.Result, o Options) (*gplot.Plot, error) {
 		impl string
 		size int
 	}
-	groups := map[key]map[float64][]float64{}
+	// Runs of one point at the same open-loop rate (or closed loop) are
+	// averaged; of several rates, the point shows the highest throughput.
+	type point struct{ reads, rate float64 }
+	sums := map[key]map[point][]float64{}
 	for _, r := range rs {
 		k := key{r.Ensemble.Implementation, r.Ensemble.Size}
-		if groups[k] == nil {
-			groups[k] = map[float64][]float64{}
+		if sums[k] == nil {
+			sums[k] = map[point][]float64{}
 		}
-		tp := results.Summarize(r).Throughput.Mean
-		groups[k][r.Spec.ReadPercent] = append(groups[k][r.Spec.ReadPercent], tp)
+		pt := point{r.Spec.ReadPercent, r.Spec.Rate}
+		sums[k][pt] = append(sums[k][pt], results.Summarize(r).Throughput.Mean)
+	}
+	groups := map[key]map[float64]float64{}
+	for k, pts := range sums {
+		groups[k] = map[float64]float64{}
+		for pt, tps := range pts {
+			var sum float64
+			for _, t := range tps {
+				sum += t
+			}
+			groups[k][pt.reads] = math.Max(groups[k][pt.reads], sum/float64(len(tps)))
+		}
 	}
 	keys := make([]key, 0, len(groups))
 	for k := range groups {
@@ -385,12 +400,8 @@ func ReadRatio(rs []*results.Result, o Options) (*gplot.Plot, error) {
 	p.Legend.Left = true
 	for i, k := range keys {
 		var xys plotter.XYs
-		for pct, tps := range groups[k] {
-			var sum float64
-			for _, t := range tps {
-				sum += t
-			}
-			xys = append(xys, plotter.XY{X: pct, Y: sum / float64(len(tps))})
+		for pct, tp := range groups[k] {
+			xys = append(xys, plotter.XY{X: pct, Y: tp})
 		}
 		sort.Slice(xys, func(a, b int) bool { return xys[a].X < xys[b].X })
 		label := fmt.Sprintf("%d servers", k.size)

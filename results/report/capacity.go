@@ -244,8 +244,12 @@ func (p Plan) answers() []string {
 	var out []string
 	for _, impl := range p.impls() {
 		if n, ok := p.Smallest[impl]; ok {
-			out = append(out, fmt.Sprintf("%s: %s serve %s ops/s at %s reads with p99 ≤ %s ms (capacity there %s ops/s).",
-				impl, servers(n), ops(p.Options.Load), pct(p.Options.ReadPercent), ms(p.Options.P99), ops(p.At[impl])))
+			verb := "serve"
+			if n == 1 {
+				verb = "serves"
+			}
+			out = append(out, fmt.Sprintf("%s: %s %s %s ops/s at %s reads with p99 ≤ %s ms (capacity there %s ops/s).",
+				impl, servers(n), verb, ops(p.Options.Load), pct(p.Options.ReadPercent), ms(p.Options.P99), ops(p.At[impl])))
 		} else {
 			out = append(out, fmt.Sprintf("%s: no measured ensemble serves %s ops/s at %s reads with p99 ≤ %s ms.",
 				impl, ops(p.Options.Load), pct(p.Options.ReadPercent), ms(p.Options.P99)))
@@ -254,7 +258,7 @@ func (p Plan) answers() []string {
 	return out
 }
 
-const method = "Each cell is the highest mean throughput among the runs of that implementation, size and read share whose whole-run p99 latency met the target; \"—\" means no run met it (the lowest p99 seen is shown). Closed-loop runs at saturation queue requests in the clients, so their p99 grows with the load: to find the knee, run at several client counts or open-loop rates."
+const method = "Each cell is the highest mean throughput among the runs of that implementation, size and read share whose whole-run p99 latency met the target; \"—\" means no run met it (the lowest p99 seen is shown). Closed-loop runs at saturation queue requests in the clients, so their p99 grows with the load: to find the knee, sweep open-loop rates (zkbench sweep --rates)."
 
 // Markdown writes the plan as Markdown, linking to graphs by file name.
 func (p Plan) Markdown(w io.Writer, graphs []Graph) error {
