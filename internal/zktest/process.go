@@ -136,3 +136,13 @@ func (p *Process) Starts() int {
 	defer p.mu.Unlock()
 	return p.starts
 }
+
+// PID is the running process's id, 0 when it is not running.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
