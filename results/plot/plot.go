@@ -212,7 +212,7 @@ func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 		}
 	}
 	p := newPlot(title, "time (s)", "throughput (ops/s)")
-	p.Y.Min = 0
+	p.X.Min, p.Y.Min = 0, 0
 	var ymax float64
 	for i, run := range runs {
 		if len(run.Result.Series) == 0 {
@@ -506,7 +506,7 @@ func LatencyOverTime(runs []Run, o Options) (*gplot.Plot, error) {
 		}
 	}
 	p := newPlot(title, "time (s)", "latency (ms)")
-	p.Y.Min = 0
+	p.X.Min, p.Y.Min = 0, 0
 	qs := []float64{50, 99, 99.9}
 	if len(runs) > 1 {
 		qs = []float64{99}
