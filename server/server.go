@@ -56,7 +56,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	committer := wal.NewCommitter(txnLog)
+	committer := committerStats{wal.NewCommitter(txnLog)}
 	defer txnLog.Close()
 	var snaps *snapshotter
 	n := node.New(node.Options{
@@ -114,6 +114,24 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		}
 	}
 	return first
+}
+
+// committerStats is the group-commit log with its figures in mntr.
+type committerStats struct{ *wal.Committer }
+
+// MntrStats implements node.StatsReporter: upstream has no such lines;
+// they say how well group commit batches (mean txns per fsync).
+func (c committerStats) MntrStats() [][2]string {
+	s := c.Stats()
+	return [][2]string{
+		{"zk_fsync_count", strconv.FormatUint(s.Syncs, 10)},
+		{"zk_fsync_txns", strconv.FormatUint(s.Txns, 10)},
+		{"zk_fsync_mean_batch", strconv.FormatFloat(s.MeanBatch, 'f', 2, 64)},
+		{"zk_fsync_max_batch", strconv.Itoa(s.MaxBatch)},
+		{"zk_fsync_p50_us", strconv.FormatInt(s.SyncP50.Microseconds(), 10)},
+		{"zk_fsync_p99_us", strconv.FormatInt(s.SyncP99.Microseconds(), 10)},
+		{"zk_commit_p99_us", strconv.FormatInt(s.CommitP99.Microseconds(), 10)},
+	}
 }
 
 func propertyTrue(cfg *config.Config, key string) bool {

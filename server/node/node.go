@@ -367,15 +367,25 @@ func (n *Node) Sync(_ int64, done func(proto.ErrCode)) {
 	n.mu.Unlock()
 }
 
+// StatsReporter is implemented by Logs that have figures for mntr (the
+// group-commit log: txns per fsync, fsync latency).
+type StatsReporter interface {
+	MntrStats() [][2]string
+}
+
 // ServerStats reports figures for the four-letter words (serve.Backend).
 func (n *Node) ServerStats() serve.Stats {
 	last := n.lastApplied.Load()
-	return serve.Stats{
+	st := serve.Stats{
 		Mode:        "standalone",
 		LastZxid:    last,
 		Epoch:       last >> 32,
 		Outstanding: int(max(n.outstanding.Load(), 0)),
 	}
+	if r, ok := n.wal.(StatsReporter); ok {
+		st.Extra = r.MntrStats()
+	}
+	return st
 }
 
 // Sessions lists live sessions (serve.SessionLister).

@@ -130,6 +130,9 @@ func (p *Peer) ServerStats() serve.Stats {
 			{"zk_peer_state", mode},
 			{"zk_leader_id", fmt.Sprint(p.leader.Load())},
 			{"zk_current_epoch", fmt.Sprint(p.epoch.Load())},
+			{"zk_fsync_count", fmt.Sprint(p.fsyncs.Load())},
+			{"zk_fsync_txns", fmt.Sprint(p.fsyncTxns.Load())},
+			{"zk_fsync_mean_batch", fmt.Sprintf("%.2f", float64(p.fsyncTxns.Load())/float64(max(p.fsyncs.Load(), 1)))},
 		},
 	}
 	if mode == "leader" {

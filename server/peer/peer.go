@@ -91,6 +91,8 @@ type Peer struct {
 	learner atomic.Int32 // leader: number of learners connected
 	synced  atomic.Int32 // leader: learners synced
 
+	fsyncs, fsyncTxns atomic.Int64 // group commit figures for mntr
+
 	closer interface {
 		CloseSession(id int64)
 		CloseAllClients(reason string)

@@ -289,6 +289,8 @@ func (p *Peer) drive(rs *reignState) error {
 			if err := p.store.log.Sync(); err != nil {
 				return fmt.Errorf("peer: log fsync: %w", err)
 			}
+			p.fsyncs.Add(1)
+			p.fsyncTxns.Add(int64(len(rd.Persist)))
 			p.store.remember(rd.Persist)
 		}
 		for i := range rd.Messages {
