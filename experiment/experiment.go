@@ -106,14 +106,11 @@ func Run(ctx context.Context, c Config) (*results.Result, error) {
 	if ho.Logger == nil {
 		ho.Logger = log
 	}
-	ens, err := harness.Start(ctx, ho)
+	ens, closeEns, err := StartEnsemble(ctx, ho)
 	if err != nil {
-		return nil, fmt.Errorf("experiment: start %s ensemble of %d: %w", ho.Impl, ho.Servers, err)
+		return nil, err
 	}
-	defer ens.Close()
-	if err := waitAllServing(ctx, ens, 15*time.Second); err != nil {
-		log.Warn("not every server serves; starting anyway", "err", err)
-	}
+	defer closeEns()
 	if c.PeerDelay > 0 {
 		id, ok := ens.Leader()
 		if !ok {
@@ -124,6 +121,30 @@ func Run(ctx context.Context, c Config) (*results.Result, error) {
 		}
 	}
 	return Load(ctx, ens, c)
+}
+
+// StartEnsemble starts an ensemble for runs and waits (up to 15 s) until
+// every member serves, not just a quorum. Cancelling ctx interrupts the
+// start; once the ensemble serves, ctx no longer reaches it, so that a
+// cancelled load can drain its requests before the caller's Close kills
+// the servers. The returned function closes the ensemble.
+func StartEnsemble(ctx context.Context, ho harness.Options) (*harness.Ensemble, func(), error) {
+	ensCtx, cancelEns := context.WithCancel(context.WithoutCancel(ctx))
+	stopPropagating := context.AfterFunc(ctx, cancelEns)
+	ens, err := harness.Start(ensCtx, ho)
+	stopPropagating()
+	if err != nil {
+		cancelEns()
+		return nil, nil, fmt.Errorf("experiment: start %s ensemble of %d: %w", ho.Impl, ho.Servers, err)
+	}
+	closeEns := func() {
+		ens.Close()
+		cancelEns()
+	}
+	if err := waitAllServing(ctx, ens, 15*time.Second); err != nil && ho.Logger != nil {
+		ho.Logger.Warn("not every server serves; starting anyway", "err", err)
+	}
+	return ens, closeEns, nil
 }
 
 // Load applies c's load and schedule to a running ensemble (Run without

@@ -83,8 +83,12 @@ func runAndSave(ctx context.Context, cfg experiment.Config, out string, stdout, 
 
 func printLine(w io.Writer, dir string, r *results.Result) {
 	s := results.Summarize(r)
-	fmt.Fprintf(w, "%s: %.0f ops/s (±%.0f), p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %d errors\n",
-		dir, s.Throughput.Mean, s.Throughput.Stddev, ms(s.All.P50), ms(s.All.P99), ms(s.All.P999), s.Errors)
+	stop := ""
+	if r.Stop == results.StopCancelled {
+		stop = fmt.Sprintf(" (cancelled after %v: partial result)", r.Measured.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "%s: %.0f ops/s (±%.0f), p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %d errors%s\n",
+		dir, s.Throughput.Mean, s.Throughput.Stddev, ms(s.All.P50), ms(s.All.P99), ms(s.All.P999), s.Errors, stop)
 	for _, w2 := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", w2)
 	}

@@ -145,11 +145,11 @@ func parseRates(s string) ([]float64, error) {
 
 // sweepSize runs every read percentage (at every rate) on one ensemble.
 func sweepSize(ctx context.Context, cfg experiment.Config, reads, rates []float64, dir string, stdout io.Writer) ([]*results.Result, error) {
-	ens, err := harness.Start(ctx, cfg.Harness)
+	ens, closeEns, err := experiment.StartEnsemble(ctx, cfg.Harness)
 	if err != nil {
-		return nil, fmt.Errorf("start %s ensemble of %d: %w", cfg.Harness.Impl, cfg.Harness.Servers, err)
+		return nil, err
 	}
-	defer ens.Close()
+	defer closeEns()
 	var rs []*results.Result
 	for _, pct := range reads {
 		for _, rate := range rates {
