@@ -12,10 +12,15 @@
 //     plays the schedule while the load runs, and always closes the ensemble
 //     (no server process outlives Run, even on error or cancellation).
 //   - A fault schedule starts when the measured part of the load starts
-//     (after the warm-up), so that its times are offsets in the result's
-//     time line. Every applied step becomes a results.Event whose Detail
-//     starts with the step's note (the paper's event number) and a colon
-//     when the step has one, e.g. "1: kill server 3 (follower)".
+//     (after the warm-up; the result's first event, "load", marks the start
+//     of the warm-up), so that its times are offsets in the result's time
+//     line. Every applied step becomes a results.Event stamped from the
+//     harness's own clock readings, whose Detail starts with the step's note
+//     (the paper's event number) and a colon when the step has one, e.g.
+//     "1: kill server 3 (follower)"; a measured election or recovery adds
+//     an "elected", "recovered" or "serving" event at the time it ended.
+//   - Run writes nothing; Save and WriteRun write a run directory (result
+//     files, graphs, report.md) and never overwrite one.
 //   - Cancelling ctx during the measured part keeps the partial result
 //     (bench's contract); the caller decides whether to write it.
 package experiment

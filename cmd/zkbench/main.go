@@ -1,17 +1,3 @@
-// Command zkbench benchmarks ZooKeeper ensembles: the Go ensemble it embeds,
-// upstream Java ZooKeeper, or any running ensemble.
-//
-//	zkbench run --servers 7 --writes 30%
-//	zkbench sweep --sizes 3,5,7 --reads 0,50,100
-//	zkbench reliability
-//	zkbench compare runs/a runs/b
-//	zkbench report --p99 10ms runs/sweep-...
-//	zkbench regress --baseline runs/base runs/new
-//
-// Every run writes a directory under --out (default runs/) holding the
-// result (result.json, intervals.csv, HDR logs), its graphs (PNG and SVG)
-// and a Markdown report; compare, report and regress work from those
-// directories alone.
 package main
 
 import (

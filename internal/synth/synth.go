@@ -1,7 +1,3 @@
-// Package synth makes synthetic benchmark results for tests and examples:
-// plausible time series, histograms and events, drawn from a seeded
-// generator, so that graphs, reports and regression checks can be tested
-// without running servers.
 package synth
 
 import (
