@@ -265,3 +265,24 @@ func TestSweepStandaloneGo(t *testing.T) {
 		t.Errorf("report: %v\n%s", err, out)
 	}
 }
+
+func TestSpecFileWithFlagOverrides(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "w.yaml")
+	if err := os.WriteFile(f, []byte("name: mine\nread_percent: 90\nclients: 5\nvalue_size: 100\nduration: 7s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := loadOptions{specFile: f, clients: 60, outstanding: 100, valueSize: 1024, keys: 1000, duration: 10 * time.Second, seed: 1}
+	o.writes.v = 30 // the default, not given
+	// Only --clients was given on the command line.
+	s, err := o.spec("run", func(flag string) bool { return flag == "clients" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "mine" || s.ReadPercent != 90 || s.ValueSize != 100 || s.Duration != 7*time.Second || s.Clients != 60 {
+		t.Errorf("spec from file with --clients 60: %+v", s)
+	}
+	o.writes.set = true
+	if s, _ := o.spec("run", func(string) bool { return false }); s.ReadPercent != 70 {
+		t.Errorf("--writes 30%% over a file's 90%% reads: read_percent %g, want 70", s.ReadPercent)
+	}
+}
