@@ -81,8 +81,13 @@ func TestIntegration_BigRandom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if os.Getenv("HARNESS_TIMELINE") != "" {
+				for _, s := range e.Timeline() {
+					t.Logf("timeline %s %d %s %d", s.Time.Format("05.000"), s.ID, s.Role, s.Epoch)
+				}
+			}
 			for _, ev := range evs {
-				t.Logf("%v", ev)
+				t.Logf("%v (at %s, by %d)", ev, ev.Time.Format("05.000"), ev.RecoveredBy)
 				if ev.Err != "" || (!ev.Skipped && !ev.Recovered) {
 					t.Errorf("step did not apply or recover: %v", ev)
 				}

@@ -89,7 +89,9 @@ func (e *Ensemble) pollTimeout(ctx context.Context, id int, timeout time.Duratio
 	case err != nil:
 		role = RoleUnreachable
 	}
-	if role == RoleNotServing && e.leaderHidden(id) {
+	// A leader that does not serve clients, or that is too busy to answer
+	// srvr in time, is still found by its learners' connections.
+	if (role == RoleNotServing || role == RoleUnreachable) && e.leaderHidden(id) {
 		role = RoleLeader
 	}
 	if err == nil {
@@ -127,11 +129,10 @@ func (e *Ensemble) observe(id, pid int, role Role, zxid int64, haveZxid bool) {
 	}
 }
 
-// leaderHidden reports whether server id, which says it is not serving, is
-// in fact a leader that does not serve clients (leaderServes=no): see
-// sockets.go.
+// leaderHidden reports whether server id, which says it is not serving (or
+// does not answer), is in fact a leader: see sockets.go.
 func (e *Ensemble) leaderHidden(id int) bool {
-	if e.external || e.opts.LeaderServes || !e.opts.quorumed() {
+	if e.external || !e.opts.quorumed() {
 		return false
 	}
 	e.mu.Lock()

@@ -33,7 +33,8 @@ type Event struct {
 	Recovery    time.Duration
 	RecoveredBy int // for a fault: the server that took the probe write
 	// LeaderLost is true when the fault hit the leader; Election is then
-	// the time until another server reported itself leader, NewLeader.
+	// the time until another server (or the target, once repaired)
+	// reported itself leader: NewLeader.
 	LeaderLost bool
 	Elected    bool
 	Election   time.Duration
@@ -72,7 +73,7 @@ const roleWait = 5 * time.Second
 
 // tightTimeout is the srvr timeout while timing an election or a rejoin: a
 // slow answer is asked again rather than waited for.
-const tightTimeout = 100 * time.Millisecond
+const tightTimeout = 300 * time.Millisecond
 
 // recoveryTimeout bounds how long one step's recovery is measured.
 const recoveryTimeout = 60 * time.Second
@@ -315,7 +316,9 @@ func (e *Ensemble) measure(ctx context.Context, p *prober, ev *Event) {
 			defer wg.Done()
 			e.pollUntil(ctx, 10*time.Millisecond, func(roles []Role) bool {
 				for i, r := range roles {
-					if i+1 != ev.ID && (r == RoleLeader || r == RoleStandalone) {
+					// The target counts again once its fault is repaired
+					// (a short partition may not cost it the lead).
+					if (i+1 != ev.ID || !e.faulted(ev.ID)) && (r == RoleLeader || r == RoleStandalone) {
 						ev.Elected, ev.Election, ev.NewLeader = true, time.Since(ev.Time), i+1
 						return true
 					}
@@ -328,6 +331,14 @@ func (e *Ensemble) measure(ctx context.Context, p *prober, ev *Event) {
 		ev.Recovered, ev.Recovery, ev.RecoveredBy = true, time.Since(ev.Time), id
 	}
 	wg.Wait()
+}
+
+// faulted reports whether server id is down, frozen or partitioned.
+func (e *Ensemble) faulted(id int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.servers[id-1]
+	return !s.running || s.frozen || s.partitioned
 }
 
 // pollUntil polls srvr (every server, or only server only if nonzero) every
