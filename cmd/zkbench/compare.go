@@ -45,7 +45,7 @@ It writes compare.md and the graphs into a new directory under --out.`,
 			return runCompare(cmd.Context(), o, args, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	o.ens.addFlags(cmd.Flags(), 3)
+	o.ens.addFlags(cmd.Flags(), defaultServers)
 	cmd.Flags().Lookup("impl").Usage = "implementations to run and compare, comma separated (go,java); not with result directories"
 	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, true)
 	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule for the runs: none, paper or a schedule file")

@@ -6,6 +6,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// defaultServers is the ensemble size of run and compare when --servers is
+// not given.
+const defaultServers = 3
+
 // newRoot builds the zkbench command tree writing to stdout and stderr.
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{

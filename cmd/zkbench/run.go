@@ -41,7 +41,7 @@ report.md.`,
 			return runRun(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	o.ens.addFlags(cmd.Flags(), 3)
+	o.ens.addFlags(cmd.Flags(), defaultServers)
 	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, true)
 	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule: none, paper (the paper's five events, scaled to --duration) or a schedule file")
 	o.common.addFlags(cmd.Flags())
