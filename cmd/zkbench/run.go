@@ -24,7 +24,7 @@ func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run one workload on one ensemble and write its result directory",
-		Long: `run starts an ensemble (3 Go servers by default), applies one workload
+		Long: `run starts an ensemble (` + fmt.Sprint(defaultServers) + ` Go servers by default), applies one workload
 (30% writes of 1 KiB values from 60 clients by default, 10 s after a 2 s
 warm-up), optionally injects faults, and writes a directory under --out named
 after what it measured (e.g. runs/2026-11-22T0630-go-7srv-30w) with

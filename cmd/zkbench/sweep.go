@@ -54,6 +54,7 @@ percentages x 12 s) take about 12 minutes.`,
 	}
 	o.ens.addFlags(cmd.Flags(), 3)
 	o.load.addFlags(cmd.Flags(), loadDefaults{clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, false)
+	_ = cmd.Flags().MarkHidden("servers") // --sizes says it
 	cmd.Flags().StringVar(&o.sizes, "sizes", "3,5,7,9,13", "ensemble sizes, comma separated")
 	cmd.Flags().StringVar(&o.reads, "reads", "0,10,20,30,40,50,60,70,80,90,100", "read percentages, comma separated")
 	cmd.Flags().StringVar(&o.rates, "rates", "", "open-loop rates in ops/s, comma separated: run every point at each (for zkbench report's latency knee); default closed loop at saturation")
