@@ -13,9 +13,12 @@ help: ## list targets
 build: ## build zkserver, zkbench and zknoop into ./bin
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# -p 1: test packages run one at a time. Many of them start real server
+# processes (Go and Java ensembles); on two cores, two such packages at once
+# starve each other's servers into timeouts that test nothing.
 test: ## vet and run every test (needs Debian's zookeeper, python3-kazoo; .ci/run installs them)
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 test-short: ## the fast subset: no long soaks
 	$(GO) test -short -count=1 $(PKGS)
