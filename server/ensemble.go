@@ -76,7 +76,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
 		Config:            confLines(cfg),
 		ServerID:          cfg.MyID,
-		RefuseClients:     p.RefuseClients,
+		Admit:             p.Admit,
 	})
 	p.SetCloser(srv)
 

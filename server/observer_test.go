@@ -137,3 +137,47 @@ func TestIntegrationLeaderServesNo(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	check(L2)
 }
+
+// Read-only mode: with two of three servers killed, the survivor serves
+// read-only clients (kazoo asks for read-only sessions), refuses their
+// writes, reports isro=ro, and takes writes again once the quorum returns.
+func TestIntegrationReadOnlyMode(t *testing.T) {
+	requireTool(t, "/usr/lib/python3/dist-packages/kazoo", "python3-kazoo")
+	e := zktest.StartEnsembleEnv(t, 3, []string{"SERVER_JVMFLAGS=-Dreadonlymode.enabled=true"})
+	c := connect(t, e.Servers[0].Addr)
+	if _, err := c.Create("/ro", []byte("before"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	survivor := e.Servers[0]
+	// Wait until the survivor has the write, then cut it off.
+	sc := connect(t, survivor.Addr)
+	sc.Sync("/ro")
+	sc.Close()
+	e.Servers[1].Kill()
+	e.Servers[2].Kill()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, _ := zktest.FourLetterWord(survivor.Addr, "isro", time.Second)
+		if out == "ro" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("isro never said ro (last %q)", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, err := exec.Command("/usr/bin/python3", "testdata/kazoo_readonly.py", survivor.Addr, "ro").CombinedOutput()
+	if err != nil {
+		t.Fatalf("read-only phase: %v\n%s", err, out)
+	}
+	e.Servers[1].Start()
+	e.Servers[2].Start()
+	if isro, _ := zktest.FourLetterWord(survivor.Addr, "isro", time.Second); isro != "rw" {
+		t.Errorf("isro after the quorum returned: %q, want rw", isro)
+	}
+	out, err = exec.Command("/usr/bin/python3", "testdata/kazoo_readonly.py", survivor.Addr, "rw").CombinedOutput()
+	if err != nil {
+		t.Fatalf("read-write phase: %v\n%s", err, out)
+	}
+}

@@ -19,17 +19,24 @@ type Ensemble struct {
 // passes. Every process is killed in t.Cleanup.
 func StartEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
 	t.Helper()
-	return startEnsemble(t, "go", n, extra)
+	return startEnsemble(t, "go", n, nil, extra)
+}
+
+// StartEnsembleEnv is StartEnsemble with extra environment variables for
+// every process (e.g. SERVER_JVMFLAGS=-Dreadonlymode.enabled=true).
+func StartEnsembleEnv(t testing.TB, n int, env []string, extra ...string) *Ensemble {
+	t.Helper()
+	return startEnsemble(t, "go", n, env, extra)
 }
 
 // StartJavaEnsemble is StartEnsemble for upstream Java ZooKeeper.
 func StartJavaEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
 	t.Helper()
 	RequireJava(t)
-	return startEnsemble(t, "java", n, extra)
+	return startEnsemble(t, "java", n, nil, extra)
 }
 
-func startEnsemble(t testing.TB, impl string, n int, extra []string) *Ensemble {
+func startEnsemble(t testing.TB, impl string, n int, env, extra []string) *Ensemble {
 	t.Helper()
 	var bin string
 	if impl == "go" {
@@ -54,7 +61,7 @@ func startEnsemble(t testing.TB, impl string, n int, extra []string) *Ensemble {
 		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 			"4lw.commands.whitelist=*\nmaxClientCnxns=0\nadmin.enableServer=false\n%s\n%s\n",
 			data, p.client, strings.Join(lines, "\n"), strings.Join(extra, "\n"))
-		proc := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", p.client), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t, java: impl == "java"}
+		proc := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", p.client), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t, java: impl == "java", Env: env}
 		must(t, os.WriteFile(proc.CfgPath, []byte(text), 0o644))
 		t.Cleanup(proc.Kill)
 		proc.launch()

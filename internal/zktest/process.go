@@ -53,6 +53,8 @@ type Process struct {
 	cmd     *exec.Cmd
 	starts  int
 	java    bool // upstream Java ZooKeeper instead of zkserver
+	// Env is added to the process's environment (e.g. SERVER_JVMFLAGS).
+	Env []string
 }
 
 // StartProcess writes a standalone zoo.cfg (plus extra lines) into a fresh
@@ -97,6 +99,9 @@ func (p *Process) launch() string {
 		cmd = javaCommand(p.Dir, p.CfgPath)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
+	if len(p.Env) > 0 {
+		cmd.Env = append(os.Environ(), p.Env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	must(p.t, cmd.Start())
 	p.cmd = cmd

@@ -24,6 +24,13 @@ func (p *Peer) LastZxid() int64 { return p.lastApplied.Load() }
 func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
 	p.sessMu.Lock()
 	id := p.sessions.NextID()
+	if p.readOnly.Load() {
+		// A read-only session is local: no leader to agree it with.
+		p.local[id] = timeoutMs
+		p.sessMu.Unlock()
+		done(id, session.Password(id, superSecret), nil)
+		return
+	}
 	p.sessMu.Unlock()
 	p.submit(&prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs}, func(r serve.WriteResult) {
 		if r.Err != proto.ErrOK {
@@ -43,6 +50,9 @@ func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done fu
 	}
 	p.sessMu.Lock()
 	_, ok := p.live[id]
+	if _, local := p.local[id]; local {
+		ok = true
+	}
 	if ok {
 		p.touched[id] = struct{}{}
 		p.sessions.Touch(id, time.Now().UnixMilli())
@@ -55,6 +65,9 @@ func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done fu
 func (p *Peer) Touch(id int64) bool {
 	p.sessMu.Lock()
 	defer p.sessMu.Unlock()
+	if _, ok := p.local[id]; ok {
+		return true
+	}
 	if _, ok := p.live[id]; !ok {
 		return false
 	}
@@ -65,6 +78,17 @@ func (p *Peer) Touch(id int64) bool {
 
 // Submit sends a write to the leader through the peer loop (serve.Backend).
 func (p *Peer) Submit(req *prep.Request, done func(serve.WriteResult)) {
+	if p.readOnly.Load() {
+		if req.Op == proto.OpCloseSession {
+			p.sessMu.Lock()
+			delete(p.local, req.SessionID)
+			p.sessMu.Unlock()
+			done(serve.WriteResult{Zxid: p.lastApplied.Load()})
+			return
+		}
+		done(serve.WriteResult{Err: proto.ErrNotReadOnly})
+		return
+	}
 	if req.Op == proto.OpCloseSession {
 		p.sessMu.Lock()
 		p.sessions.SetClosing(req.SessionID)
@@ -88,6 +112,10 @@ func (p *Peer) submit(req *prep.Request, done func(serve.WriteResult)) {
 // Sync completes once this server has applied everything the leader had
 // committed when it saw the sync (serve.Backend).
 func (p *Peer) Sync(_ int64, done func(proto.ErrCode)) {
+	if p.readOnly.Load() {
+		done(proto.ErrNotReadOnly)
+		return
+	}
 	p.waitMu.Lock()
 	p.nextSync++
 	t := p.nextSync
@@ -111,7 +139,9 @@ func (p *Peer) ServerStats() serve.Stats {
 	case election.Looking:
 		mode = "looking"
 	}
-	if !p.serving.Load() {
+	if p.readOnly.Load() {
+		mode = "read-only"
+	} else if !p.serving.Load() {
 		// Elected but not yet established (or synced): not serving, as
 		// upstream reports it. FLE may briefly make two servers believe
 		// they lead; only the one Zab establishes ever serves.

@@ -93,6 +93,11 @@ type Peer struct {
 
 	fsyncs, fsyncTxns atomic.Int64 // group commit figures for mntr
 
+	// readOnly: electing for long enough with readonlymode.enabled, so
+	// serving read-only clients from the local tree with local sessions.
+	readOnly atomic.Bool
+	local    map[int64]int32 // read-only sessions (guarded by sessMu)
+
 	closer interface {
 		CloseSession(id int64)
 		CloseAllClients(reason string)
@@ -140,6 +145,7 @@ func New(opts Options) (*Peer, error) {
 		log:      opts.Logger,
 		id:       cfg.MyID,
 		live:     map[int64]int32{},
+		local:    map[int64]int32{},
 		touched:  map[int64]struct{}{},
 		waiters:  map[reqKey]func(serve.WriteResult){},
 		syncs:    map[uint64]func(proto.ErrCode){},
@@ -201,14 +207,22 @@ func (p *Peer) SetCloser(c interface {
 	p.closer = c
 }
 
-// RefuseClients reports whether client connections must be refused now:
-// while not serving (looking, syncing) and on a leader with leaderServes=no.
-func (p *Peer) RefuseClients() bool {
-	if !p.serving.Load() {
-		return true
+// Admit reports whether a client may open a session now (serve.Options.Admit):
+// not while electing or syncing, not on a leader with leaderServes=no, and
+// only read-only clients while this member serves read-only.
+func (p *Peer) Admit(readOnlyClient bool) bool {
+	if p.readOnly.Load() {
+		return readOnlyClient
 	}
-	return !p.cfg.LeaderServes && election.State(p.state.Load()) == election.Leading
+	if !p.serving.Load() {
+		return false
+	}
+	return p.cfg.LeaderServes || election.State(p.state.Load()) != election.Leading
 }
+
+// ReadOnly reports whether this member serves read-only now (cut off from
+// its quorum, readonlymode.enabled).
+func (p *Peer) ReadOnly() bool { return p.readOnly.Load() }
 
 func propertyTrue(cfg *config.Config, key string) bool {
 	v, ok := cfg.Property(key)
@@ -315,11 +329,21 @@ func (p *Peer) lookForLeader(ctx context.Context) (election.Decision, error) {
 	e.Start()
 	tick := time.NewTicker(electionTick)
 	defer tick.Stop()
+	// Upstream starts a read-only server after max(2 s, tickTime) of
+	// looking, when readonlymode.enabled is set.
+	var roTimer <-chan time.Time
+	if p.cfg.ReadOnlyModeEnabled() {
+		roTimer = time.After(max(2*time.Second, time.Duration(p.cfg.TickTime)*time.Millisecond))
+	}
+	defer p.leaveReadOnly()
 	for {
 		if dec := p.flushElection(); dec != nil {
 			return *dec, nil
 		}
 		select {
+		case <-roTimer:
+			p.readOnly.Store(true)
+			p.log.Warn("no quorum: serving read-only clients from the local state", "last_zxid", fmt.Sprintf("0x%x", p.lastApplied.Load()))
 		case m, ok := <-p.etr.Recv():
 			if !ok {
 				return election.Decision{}, errors.New("peer: election transport closed")
@@ -335,6 +359,20 @@ func (p *Peer) lookForLeader(ctx context.Context) (election.Decision, error) {
 			return election.Decision{}, ctx.Err()
 		}
 	}
+}
+
+// leaveReadOnly ends read-only service: its clients and local sessions go.
+func (p *Peer) leaveReadOnly() {
+	if !p.readOnly.Swap(false) {
+		return
+	}
+	p.sessMu.Lock()
+	p.local = map[int64]int32{}
+	p.sessMu.Unlock()
+	if p.closer != nil {
+		p.closer.CloseAllClients("leaving read-only mode: the quorum is back")
+	}
+	p.log.Info("quorum regained: leaving read-only mode")
 }
 
 func (p *Peer) stepElection(m transport.Message) {

@@ -60,3 +60,10 @@ type Backend interface {
 type SessionCloser interface {
 	CloseSession(id int64)
 }
+
+// ReadOnlyReporter is implemented by Backends that can serve read-only
+// (partitioned from their quorum): sessions made then are read-only, and
+// the connect response says so.
+type ReadOnlyReporter interface {
+	ReadOnly() bool
+}

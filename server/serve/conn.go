@@ -123,12 +123,6 @@ func (c *conn) serve() {
 		c.fourLetterWord(cmd)
 		return
 	}
-	if f := c.srv.opts.RefuseClients; f != nil && f() {
-		// Not serving (electing, syncing, or a leader with leaderServes=no):
-		// four-letter words are answered, sessions are not.
-		c.log.Debug("refusing a client session: this server is not serving clients now")
-		return
-	}
 	frame, err := proto.ReadFrame(c.br, c.rbuf, c.srv.opts.MaxBuffer)
 	if err != nil {
 		c.log.Warn("closing connection: bad connect request", "err", err)
@@ -172,6 +166,10 @@ func (c *conn) handshake(frame []byte) bool {
 		return false
 	}
 	c.legacyClient = !withReadOnly
+	if admit := c.srv.opts.Admit; admit != nil && !admit(req.ReadOnly) {
+		c.log.Debug("refusing a client session: this server is not serving such clients now", "read_only_client", req.ReadOnly)
+		return false
+	}
 	b := c.srv.opts.Backend
 	if last := b.LastZxid(); req.LastZxidSeen > last {
 		c.log.Info("refusing session request: client has seen a newer zxid than this server; it must try another server",
@@ -219,7 +217,11 @@ func (c *conn) handshake(frame []byte) bool {
 	c.session.Store(res.id)
 	c.timeoutMs.Store(res.timeout)
 	c.srv.bindSession(res.id, c)
-	c.sendConnect(proto.ConnectResponse{TimeOut: res.timeout, SessionID: res.id, Passwd: res.passwd})
+	resp := proto.ConnectResponse{TimeOut: res.timeout, SessionID: res.id, Passwd: res.passwd}
+	if ro, ok := b.(ReadOnlyReporter); ok && ro.ReadOnly() {
+		resp.ReadOnly = true
+	}
+	c.sendConnect(resp)
 	c.log.Debug("session established", "session", hex(res.id), "timeout_ms", res.timeout)
 	return true
 }

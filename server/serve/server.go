@@ -40,9 +40,12 @@ type Options struct {
 	Env [][2]string
 	// ServerID is this server's id (0 for standalone).
 	ServerID int64
-	// RefuseClients makes the server close client connections at once (a
-	// leader with leaderServes=no); it may change while serving.
-	RefuseClients func() bool
+	// Admit decides, per connect request, whether to open a session: an
+	// ensemble member that is electing or syncing refuses clients, a
+	// leader with leaderServes=no refuses them, and a member serving
+	// read-only admits only clients that asked for read-only sessions. Nil
+	// admits everyone. Four-letter words are answered regardless.
+	Admit func(readOnlyClient bool) bool
 }
 
 // Server accepts client connections. Create it with New and run Serve.
