@@ -6,24 +6,55 @@
 // how long the ensemble takes to elect a leader and to serve writes again,
 // collects server-side CPU and memory figures, and stops everything.
 //
-// Contract:
+// # Processes
 //
-//   - Every server process is a direct child of the driver, in the driver's
-//     own session (never setsid, which would change its CPU share under
-//     autogroup scheduling), in its own process group, with
-//     Pdeathsig=SIGKILL set from a dedicated OS thread so it dies with the
-//     driver. Close kills every process group and waits for it; it is
-//     idempotent and is also run when Start fails or its context is
-//     cancelled. No process outlives its Ensemble.
-//   - Go and Java ensembles get a generated zoo.cfg and myid per server,
-//     their own data directories under Options.RunDir, and free loopback
-//     ports; a server that fails to bind makes Start retry with new ports.
-//   - With Options.PeerProxy, each server's zoo.cfg points at proxies (one
-//     per ordered pair of peers and port, see package netproxy) so that
-//     Partition and Delay can cut or slow the traffic between peers.
-//   - Faults are named values (see Faults); a fault aimed at a server that
-//     cannot take it (already down, already frozen) is recorded as skipped,
-//     never a crash.
-//   - Schedules are pure values: Parse, PaperSchedule and RandomSchedule
-//     build them; Ensemble.RunSchedule plays one against real servers.
+// Every server process is a direct child of the driver, in the driver's own
+// session (never setsid, which changes its CPU share under autogroup
+// scheduling), in its own process group, with Pdeathsig=SIGKILL set from a
+// dedicated OS thread so that it dies with the driver. Launch reports how
+// and checks the sessions. Close kills every process group and waits; it is
+// idempotent and also runs when Start fails or when Start's context is
+// cancelled. No process outlives its Ensemble.
+//
+// Go and Java ensembles get a generated zoo.cfg and myid per server under
+// Options.RunDir/server-N (with server.log and stdout.log), and loopback
+// ports drawn below the ephemeral range and checked free; a server that
+// fails to bind makes Start retry the whole ensemble with new ports (three
+// attempts). Java runs as QuorumPeerMain with a generated log4j (and
+// logback) configuration from Debian's jars, a ZooKeeper home, or a given
+// class path; ErrJavaMissing says what to install.
+//
+// # Roles
+//
+// Each server is polled with srvr every Options.PollInterval; changes of
+// role or epoch go to Timeline. A leader with leaderServes=no answers no
+// four-letter word (Java says it is not serving, the Go server closes the
+// connection), so a server that does not report a role but has an
+// established connection on its own quorum port (only a leader accepts
+// learners there) is taken to be the leader; such a leader's epoch is the
+// last one it reported. mntr snapshots are taken every Options.MntrInterval.
+//
+// # Faults
+//
+// Kill, Restart, Freeze and Thaw act on processes (or run the user's
+// commands for an external ensemble). With Options.PeerProxy every server's
+// zoo.cfg points its peers at proxies (package netproxy), one per ordered
+// pair of servers and port, so Partition and Delay act on the traffic
+// between peers; the proxies rewrite the address a server announces when it
+// opens an election connection, so that connections made back to it also go
+// through a proxy. Faults are named values (Faults, FaultByName) with
+// Available and Inject, as in etcd's robustness tests.
+//
+// # Schedules
+//
+// Schedules are pure values built by ParseSchedule ("at 10s kill follower
+// as a; at 15s restart a; ..."), PaperSchedule (the five events of the
+// ZooKeeper paper's reliability figure) and RandomSchedule (seeded; never
+// faults more than a minority longer than asked). RunSchedule plays one:
+// steps run at their offsets from its start (a step aimed at a role waits
+// up to 5 s for a server in it, without shifting later steps); a step that
+// cannot apply is recorded as skipped; after each fault the harness writes
+// through its own go-zookeeper clients (one per server, reconnecting every
+// 10 ms) every 5 ms until a write succeeds, and times the election by
+// polling srvr every 10 ms.
 package harness

@@ -170,6 +170,15 @@ func TestIntegration_KillFreezeRestart(t *testing.T) {
 			if !ok {
 				t.Fatal("no leader after start")
 			}
+			if id, err := e.Pick(ctx, Target{Kind: TargetLeader}); err != nil || id != old {
+				t.Fatalf("Pick(leader) = %d, %v; Leader() = %d", id, err, old)
+			}
+			if id, err := e.Pick(ctx, Target{Kind: TargetFollower}); err != nil || id == old {
+				t.Fatalf("Pick(follower) = %d, %v; leader %d", id, err, old)
+			}
+			if _, err := e.Pick(ctx, Target{Kind: TargetObserver}); !errors.Is(err, ErrNoServer) {
+				t.Fatalf("Pick(observer) without observers: %v", err)
+			}
 			oldEpoch := e.Members()[old-1].Epoch
 			if err := e.Kill(old); err != nil {
 				t.Fatal(err)

@@ -365,3 +365,36 @@ func (e *Ensemble) pollUntil(ctx context.Context, interval time.Duration, done f
 		}
 	}
 }
+
+// Pick returns the server a role target names now ("leader", "follower",
+// "observer", "any" or an id), polling every server first, so that callers
+// can kill or freeze by role: e.Kill(e.Pick(ctx, Target{Kind: TargetLeader})).
+// Among several followers it prefers the lowest id.
+func (e *Ensemble) Pick(ctx context.Context, t Target) (int, error) {
+	if t.Kind == TargetRef {
+		return 0, fmt.Errorf("harness: pick %q: names only mean something inside a schedule", t.Ref)
+	}
+	roles := e.pollAll(ctx)
+	if t.Kind == TargetID {
+		if _, err := e.server(t.ID); err != nil {
+			return 0, err
+		}
+		return t.ID, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, s := range e.servers {
+		if !s.running || s.frozen || s.partitioned {
+			continue
+		}
+		r := roles[i]
+		switch {
+		case t.Kind == TargetAny,
+			t.Kind == TargetLeader && (r == RoleLeader || r == RoleStandalone),
+			t.Kind == TargetFollower && r == RoleFollower,
+			t.Kind == TargetObserver && r == RoleObserver:
+			return s.id, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: no running, reachable server is %s", ErrNoServer, t)
+}
