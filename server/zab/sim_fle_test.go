@@ -87,11 +87,11 @@ func TestSimulatedSchedulesWithFLE(t *testing.T) {
 		seeds = max(1, seeds/5)
 	}
 	var total simStats
-	committed := 0
+	committed, checked := 0, 0
 	for seed := *simFirst; seed < *simFirst+int64(seeds); seed++ {
 		sizes := []int{3, 5, 3, 5, 7, 1, 2, 4}
 		opts := simOptions{voters: sizes[seed%int64(len(sizes))], observers: int(seed % 3), steps: *simSteps,
-			faultRate: 0.01, midReadyCrash: 0.002}
+			faultRate: 0.01, midReadyCrash: 0.002, clients: 2 + int(seed%3)}
 		c := newCluster(t, seed, opts)
 		c.fle = true
 		c.elinks = map[linkKey][]election.Notification{}
@@ -104,13 +104,18 @@ func TestSimulatedSchedulesWithFLE(t *testing.T) {
 		if !c.failed {
 			c.settle()
 		}
+		if !c.failed {
+			c.h.finish()
+		}
+		c.checkHistory()
 		if c.failed || t.Failed() {
 			return
 		}
 		total.add(c.stats)
+		checked += len(c.h.rec.History().Ops)
 		committed += len(c.committed)
 	}
-	t.Logf("%d schedules with FLE: %d entries committed; %+v", seeds, committed, total)
+	t.Logf("%d schedules with FLE: %d entries committed, %d client operations checked; %+v", seeds, committed, checked, total)
 	if seeds >= 50 && total.established < seeds {
 		t.Errorf("too few leaders established: %+v", total)
 	}

@@ -110,6 +110,8 @@ type simOptions struct {
 	midReadyCrash     float64 // chance to crash between persisting and sending
 	randomLeader      float64 // chance the stand-in election picks a non-best candidate
 	leaderEarlySend   bool    // leaders send broadcasts before persisting
+	clients           int     // simulated ZooKeeper clients, recorded and checked (sim_history_test.go); 0: bare writes and syncs
+	bug               simBug  // a deliberate server bug for the clients to find
 }
 
 type cluster struct {
@@ -142,6 +144,8 @@ type cluster struct {
 	sent        map[int32]int
 	rcs         map[int64][]RoleChange
 	sentTo      map[linkKey][]int32
+
+	h *simHistory // the clients and their history, if opts.clients > 0
 
 	// counters for the report
 	stats simStats
@@ -186,6 +190,9 @@ func newCluster(t testing.TB, seed int64, opts simOptions) *cluster {
 		} else {
 			c.voters = append(c.voters, id)
 		}
+	}
+	if opts.clients > 0 {
+		c.h = newSimHistory(c, opts.clients, opts.bug)
 	}
 	return c
 }
@@ -458,6 +465,9 @@ func (c *cluster) applyEntry(n *simNode, e Entry) {
 	if n.z.role == Leader {
 		c.acked[string(e.Data)] = e.Zxid
 	}
+	if c.h != nil {
+		c.h.applied(n, e)
+	}
 }
 
 // established checks Zab's core promise at the moment a leader takes over:
@@ -487,6 +497,9 @@ func (c *cluster) syncDone(n *simNode, tok string) {
 		c.fatalf("node %d: sync %q done at %s, leader had committed %s when it was issued", n.id, tok, FormatZxid(n.appliedZxid()), FormatZxid(want))
 	}
 	c.stats.syncsDone++
+	if c.h != nil {
+		c.h.synced(n, tok)
+	}
 }
 
 // deliver pops the head of one link's queue. A link is a connection
@@ -558,6 +571,9 @@ func (c *cluster) doTick() {
 		}
 	}
 	c.discs = rest
+	if c.h != nil {
+		c.h.tick()
+	}
 	if c.fle {
 		c.tickElections()
 	} else if !c.manual {
@@ -650,6 +666,10 @@ func (c *cluster) elect() {
 // clientOp submits a write (at the leader, or forwarded by a learner) or a
 // sync on a random serving server.
 func (c *cluster) clientOp() {
+	if c.h != nil {
+		c.h.clientOp()
+		return
+	}
 	var active []*simNode
 	for _, id := range c.ids {
 		if n := c.nodes[id]; n.z != nil && n.z.active {
@@ -663,13 +683,7 @@ func (c *cluster) clientOp() {
 	if c.rng.Intn(5) == 0 {
 		c.writes++
 		tok := fmt.Sprintf("sync%d", c.writes)
-		var want int64
-		if n.z.role == Leader {
-			want = n.z.l.committed
-		} else if l := c.nodes[n.z.leader]; l.z != nil && l.z.role == Leader {
-			want = l.z.l.committed
-		}
-		n.syncs[tok] = want
+		n.syncs[tok] = c.leaderCommitted(n)
 		if err := n.z.Sync([]byte(tok)); err != nil {
 			c.fatalf("sync on active %d: %v", n.id, err)
 		}
@@ -686,6 +700,18 @@ func (c *cluster) clientOp() {
 		c.fatalf("forward on active %d: %v", n.id, err)
 	}
 	c.process(n)
+}
+
+// leaderCommitted is the commit point of n's leader now: a sync n issues
+// now must see at least that much.
+func (c *cluster) leaderCommitted(n *simNode) int64 {
+	if n.z.role == Leader {
+		return n.z.l.committed
+	}
+	if l := c.nodes[n.z.leader]; l.z != nil && l.z.role == Leader {
+		return l.z.l.committed
+	}
+	return 0
 }
 
 func (c *cluster) fault() {
@@ -752,6 +778,9 @@ func (c *cluster) fault() {
 
 // step does one random thing.
 func (c *cluster) step(faults bool) {
+	if c.h != nil {
+		c.h.steps++
+	}
 	r := c.rng.Float64()
 	links := c.nonEmptyLinks()
 	if c.fle && len(c.elinks) > 0 && (len(links) == 0 || c.rng.Intn(3) == 0) && r < 0.90 {
@@ -894,6 +923,9 @@ func runSchedule(t testing.TB, seed int64, opts simOptions) *cluster {
 	if !c.failed {
 		c.settle()
 	}
+	if c.h != nil && !c.failed {
+		c.h.finish()
+	}
 	return c
 }
 
@@ -912,20 +944,28 @@ func TestSimulatedSchedules(t *testing.T) {
 		seeds = max(1, seeds/5)
 	}
 	var total simStats
-	writes, committed := 0, 0
+	var hist simHistoryStats
+	committed, checked := 0, 0
 	for seed := *simFirst; seed < *simFirst+int64(seeds); seed++ {
 		sizes := []int{3, 5, 3, 5, 7, 1, 2, 4}
 		opts := simOptions{voters: sizes[seed%int64(len(sizes))], observers: int(seed % 3), steps: steps,
-			faultRate: 0.01, midReadyCrash: 0.002, randomLeader: 0.1, leaderEarlySend: seed%4 >= 2}
+			faultRate: 0.01, midReadyCrash: 0.002, randomLeader: 0.1, leaderEarlySend: seed%4 >= 2,
+			clients: 2 + int(seed%4)}
 		c := runSchedule(t, seed, opts)
+		c.checkHistory()
 		if c.failed || t.Failed() {
 			return
 		}
 		total.add(c.stats)
-		writes += c.writes
+		hist.add(c.h.stats)
+		checked += len(c.h.rec.History().Ops)
 		committed += len(c.committed)
 	}
-	t.Logf("%d schedules: %d client ops, %d entries committed; %+v", seeds, writes, committed, total)
+	t.Logf("%d schedules: %d entries committed; %+v", seeds, committed, total)
+	t.Logf("history: %d operations checked, every schedule passed; %+v", checked, hist)
+	if seeds >= 100 && (hist.writesAcked == 0 || hist.writesUnknown == 0 || hist.syncs == 0 || hist.refused == 0) {
+		t.Errorf("clients did not meet every outcome: %+v", hist)
+	}
 	if seeds >= 100 && (total.truncs == 0 || total.snaps == 0 || total.diffs == 0 || total.established < seeds) {
 		t.Errorf("schedules did not exercise every sync path: %+v", total)
 	}

@@ -1,0 +1,463 @@
+package zab
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/zkbench/zkbench/history"
+)
+
+// Simulated ZooKeeper clients on top of the simulated cluster, recorded by
+// package history and judged by history.Check after every schedule: the
+// cluster's own invariants say Zab agreed on one sequence; the history says
+// what clients could see of it is what ZooKeeper promises (linearizable
+// writes, synced reads, per-session order, no time travel, no lost
+// acknowledged writes).
+//
+// Each server keeps a register map (key -> value, version, mzxid) applied
+// from Ready.Commit in order. A client holds one session, attached to one
+// serving server at a time, with at most one operation in flight:
+//
+//   - Write(key, unique value): the entry "key=value" goes through Propose
+//     (leader) or Forward (learner) and is acknowledged when the client's
+//     own server applies it, with the version and zxid it produced.
+//   - Read(key): answered at once from the server's applied registers
+//     (stale reads are allowed).
+//   - Sync(key): Zab's Sync; done when the token returns in Ready.Synced on
+//     that server.
+//
+// A client whose server crashes or stops serving (its Zab machine is gone),
+// or whose operation gets no answer within simClientTimeout ticks, loses the
+// connection: a write in flight becomes of unknown outcome, a read or sync
+// failed. It then re-attaches, with the same session, to a serving server
+// whose applied zxid is not behind the last zxid the session saw (a server
+// behind it refuses the session, as upstream; go-zookeeper tries the next).
+// Every reply carries the server's applied zxid, which the session keeps, as
+// upstream's reply header does.
+//
+// Time, for the recorder, is simulator time: one step is a millisecond, and
+// events within a step are a nanosecond apart, in the order they happened.
+
+const (
+	simKeys          = 3
+	simClientTimeout = 30 // ticks without an answer before a client gives up its connection
+)
+
+// simBug is a deliberate fault in the simulated servers, to show that the
+// history checks catch it.
+type simBug int
+
+const (
+	bugNone simBug = iota
+	// bugStaleReads: a server answers reads from a copy of its registers
+	// refreshed only every few ticks, so a read after a sync (or after the
+	// session's own write) may return an older value.
+	bugStaleReads
+	// bugEarlyAck: a leader acknowledges a write to its own client when it
+	// proposes it, before a quorum has logged it.
+	bugEarlyAck
+)
+
+func (b simBug) String() string {
+	switch b {
+	case bugNone:
+		return "none"
+	case bugStaleReads:
+		return "stale reads"
+	case bugEarlyAck:
+		return "ack before commit"
+	}
+	return fmt.Sprintf("simBug(%d)", int(b))
+}
+
+var (
+	errSimTimeout  = errors.New("no answer: connection given up")
+	errSimConnLost = errors.New("connection lost: server down or not serving")
+)
+
+type simHistory struct {
+	c       *cluster
+	bug     simBug
+	rec     *history.Recorder
+	keys    []string
+	clients []*simClient
+	writes  map[string]*simClient // value -> client awaiting its ack
+	syncs   map[string]*simClient // sync token -> client awaiting it
+	regs    map[int64]*simRegs
+	// finalSyncs are the syncs of the final read still to complete.
+	finalSyncs map[string]bool
+	steps      int64 // simulator time, in steps
+	last       int64 // last timestamp handed out
+	seq        int
+
+	report history.Report
+	final  *history.Final
+	stats  simHistoryStats
+}
+
+type simHistoryStats struct {
+	ops, writesAcked, writesUnknown, writesFailed, reads, syncs, syncsFailed, readsFailed int
+	attaches, refused, timeouts                                                           int
+}
+
+func (s *simHistoryStats) add(o simHistoryStats) {
+	s.ops += o.ops
+	s.writesAcked += o.writesAcked
+	s.writesUnknown += o.writesUnknown
+	s.writesFailed += o.writesFailed
+	s.reads += o.reads
+	s.syncs += o.syncs
+	s.syncsFailed += o.syncsFailed
+	s.readsFailed += o.readsFailed
+	s.attaches += o.attaches
+	s.refused += o.refused
+	s.timeouts += o.timeouts
+}
+
+// simRegs is one server's register map: the state after its first n applied
+// entries. Every server applies a prefix of the one committed sequence (the
+// cluster checks it), so the map is advanced lazily and rebuilt only when
+// the server's applied state went back (a crash).
+type simRegs struct {
+	n     int
+	m     map[string]history.State
+	cache map[string]history.State // bugStaleReads: what reads see
+	at    int                      // tick the cache was taken
+}
+
+type simClient struct {
+	id       int
+	session  int64
+	server   int64 // 0: not attached
+	inc      int   // the server's machine instance the connection is to
+	lastZxid int64
+	op       *simClientOp
+}
+
+type simClientOp struct {
+	kind     history.Kind
+	value    string // write
+	token    string // sync
+	p        *history.Pending
+	deadline int // tick
+}
+
+func newSimHistory(c *cluster, clients int, bug simBug) *simHistory {
+	h := &simHistory{c: c, bug: bug, writes: map[string]*simClient{}, syncs: map[string]*simClient{}, regs: map[int64]*simRegs{}}
+	h.rec = history.NewRecorderClock(h.now)
+	for i := 0; i < simKeys; i++ {
+		k := fmt.Sprintf("/k%d", i)
+		h.keys = append(h.keys, k)
+		h.rec.SetInitial(k, h.initial(i))
+	}
+	for i := 1; i <= clients; i++ {
+		h.clients = append(h.clients, &simClient{id: i, session: 0x1000 + int64(i)})
+	}
+	return h
+}
+
+// initial is key i's state before the run: created, as if before the first
+// election, at zxid i+1 of epoch 0 (below every zxid Zab gives).
+func (h *simHistory) initial(i int) history.State {
+	return history.State{Value: "init", HasStat: true, Zxid: int64(i + 1)}
+}
+
+// now is the recorder's clock: strictly increasing, one millisecond a step.
+func (h *simHistory) now() int64 {
+	t := h.steps * 1_000_000
+	if t <= h.last {
+		t = h.last + 1
+	}
+	h.last = t
+	return t
+}
+
+// state returns n's applied registers.
+func (h *simHistory) state(n *simNode) map[string]history.State {
+	r := h.regs[n.id]
+	if r == nil || r.n > len(n.applied) {
+		r = &simRegs{m: map[string]history.State{}}
+		for i, k := range h.keys {
+			r.m[k] = h.initial(i)
+		}
+		h.regs[n.id] = r
+	}
+	for _, e := range n.applied[r.n:] {
+		k, v, ok := strings.Cut(string(e.Data), "=")
+		if !ok {
+			continue // not a client write (the settling write)
+		}
+		s := r.m[k]
+		r.m[k] = history.State{Value: v, HasStat: true, Version: s.Version + 1, Zxid: e.Zxid}
+	}
+	r.n = len(n.applied)
+	return r.m
+}
+
+// readState is what a read on n returns.
+func (h *simHistory) readState(n *simNode, key string) history.State {
+	m := h.state(n)
+	if h.bug != bugStaleReads {
+		return m[key]
+	}
+	r := h.regs[n.id]
+	if r.cache == nil || h.c.tick-r.at >= 8 {
+		r.cache = make(map[string]history.State, len(m))
+		for k, s := range m {
+			r.cache[k] = s
+		}
+		r.at = h.c.tick
+	}
+	return r.cache[key]
+}
+
+func (h *simHistory) see(cl *simClient, zxid int64) { cl.lastZxid = max(cl.lastZxid, zxid) }
+
+// attached says whether cl's connection is alive: its server is serving
+// with the machine instance the client connected to.
+func (h *simHistory) attached(cl *simClient) bool {
+	if cl.server == 0 {
+		return false
+	}
+	n := h.c.nodes[cl.server]
+	return n.up && n.z != nil && n.inc == cl.inc && n.z.active
+}
+
+// detach drops cl's connection, failing what it had in flight.
+func (h *simHistory) detach(cl *simClient, err error) {
+	if op := cl.op; op != nil {
+		cl.op = nil
+		switch op.kind {
+		case history.KindWrite:
+			delete(h.writes, op.value)
+			h.stats.writesUnknown++
+			op.p.Fail(err, true)
+		case history.KindSync:
+			delete(h.syncs, op.token)
+			h.stats.syncsFailed++
+			op.p.Fail(err, false)
+		default:
+			h.stats.readsFailed++
+			op.p.Fail(err, false)
+		}
+		h.c.logf("client %d: %v fails: %v", cl.id, op.kind, err)
+	}
+	cl.server, cl.inc = 0, 0
+}
+
+// attach connects cl to a serving server that is not behind it.
+func (h *simHistory) attach(cl *simClient) bool {
+	c := h.c
+	var ok []*simNode
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		if !n.up || n.z == nil || !n.z.active {
+			continue
+		}
+		if n.appliedZxid() < cl.lastZxid {
+			h.stats.refused++
+			continue
+		}
+		ok = append(ok, n)
+	}
+	if len(ok) == 0 {
+		return false
+	}
+	n := ok[c.rng.Intn(len(ok))]
+	cl.server, cl.inc = n.id, n.inc
+	h.stats.attaches++
+	c.logf("client %d attaches to %d (session saw %s, server applied %s)", cl.id, n.id, FormatZxid(cl.lastZxid), FormatZxid(n.appliedZxid()))
+	return true
+}
+
+// tick notices broken connections and operations that took too long.
+func (h *simHistory) tick() {
+	for _, cl := range h.clients {
+		switch {
+		case cl.server != 0 && !h.attached(cl):
+			h.detach(cl, errSimConnLost)
+		case cl.op != nil && h.c.tick > cl.op.deadline:
+			h.stats.timeouts++
+			h.detach(cl, errSimTimeout)
+		}
+	}
+}
+
+// clientOp lets one client do its next operation, if it is idle.
+func (h *simHistory) clientOp() {
+	c := h.c
+	cl := h.clients[c.rng.Intn(len(h.clients))]
+	if cl.server != 0 && !h.attached(cl) {
+		h.detach(cl, errSimConnLost)
+	}
+	if cl.op != nil || cl.server == 0 && !h.attach(cl) {
+		return
+	}
+	n := c.nodes[cl.server]
+	key := h.keys[c.rng.Intn(len(h.keys))]
+	h.stats.ops++
+	switch r := c.rng.Intn(20); {
+	case r < 9:
+		h.write(cl, n, key)
+	case r < 16:
+		h.stats.reads++
+		p := h.rec.Invoke(cl.id, cl.session, history.Read(key))
+		s := h.readState(n, key)
+		h.see(cl, n.appliedZxid())
+		p.Return(history.Result{Value: s.Value, HasStat: true, Version: s.Version, Zxid: s.Zxid})
+	default:
+		h.sync(cl, n, key)
+	}
+}
+
+func (h *simHistory) write(cl *simClient, n *simNode, key string) {
+	c := h.c
+	h.seq++
+	value := fmt.Sprintf("c%d-%d", cl.id, h.seq)
+	p := h.rec.Invoke(cl.id, cl.session, history.Write(key, value))
+	data := []byte(key + "=" + value)
+	op := &simClientOp{kind: history.KindWrite, value: value, p: p, deadline: c.tick + simClientTimeout}
+	cl.op = op
+	h.writes[value] = cl
+	var err error
+	if n.z.role == Leader {
+		var zxid int64
+		zxid, err = n.z.Propose(data)
+		if err == nil && h.bug == bugEarlyAck {
+			cl.op = nil
+			delete(h.writes, value)
+			h.see(cl, zxid)
+			h.stats.writesAcked++
+			p.Return(history.Result{Zxid: zxid})
+		}
+	} else {
+		err = n.z.Forward(data)
+	}
+	if err != nil {
+		// Refused before it went anywhere: certainly not applied.
+		cl.op = nil
+		delete(h.writes, value)
+		h.stats.writesFailed++
+		p.Fail(err, false)
+		return
+	}
+	c.process(n)
+}
+
+func (h *simHistory) sync(cl *simClient, n *simNode, key string) {
+	c := h.c
+	h.seq++
+	tok := fmt.Sprintf("csync%d", h.seq)
+	p := h.rec.Invoke(cl.id, cl.session, history.Sync(key))
+	n.syncs[tok] = c.leaderCommitted(n)
+	if err := n.z.Sync([]byte(tok)); err != nil {
+		delete(n.syncs, tok)
+		h.stats.syncsFailed++
+		p.Fail(err, false)
+		return
+	}
+	cl.op = &simClientOp{kind: history.KindSync, token: tok, p: p, deadline: c.tick + simClientTimeout}
+	h.syncs[tok] = cl
+	c.process(n)
+}
+
+// applied is called after n applied e: the client waiting for it on n gets
+// its acknowledgement.
+func (h *simHistory) applied(n *simNode, e Entry) {
+	k, v, ok := strings.Cut(string(e.Data), "=")
+	if !ok {
+		return
+	}
+	cl := h.writes[v]
+	if cl == nil || cl.server != n.id || cl.inc != n.inc {
+		return
+	}
+	op := cl.op
+	cl.op = nil
+	delete(h.writes, v)
+	s := h.state(n)[k]
+	if s.Value != v || s.Zxid != e.Zxid {
+		h.c.fatalf("node %d: applied %s %q but its registers say %v", n.id, FormatZxid(e.Zxid), e.Data, s)
+		return
+	}
+	h.see(cl, n.appliedZxid())
+	h.stats.writesAcked++
+	op.p.Return(history.Result{HasStat: true, Version: s.Version, Zxid: s.Zxid})
+}
+
+// synced is called when n completes the sync tok.
+func (h *simHistory) synced(n *simNode, tok string) {
+	delete(h.finalSyncs, tok)
+	cl := h.syncs[tok]
+	if cl == nil {
+		return
+	}
+	delete(h.syncs, tok)
+	if cl.server != n.id || cl.inc != n.inc || cl.op == nil || cl.op.token != tok {
+		return
+	}
+	op := cl.op
+	cl.op = nil
+	h.stats.syncs++
+	h.see(cl, n.appliedZxid())
+	op.p.Return(history.Result{})
+}
+
+// finish reads the final state once the cluster has settled: on every
+// server, a sync and then every key, and checks the history against it.
+func (h *simHistory) finish() {
+	c := h.c
+	for _, cl := range h.clients {
+		if cl.server != 0 && !h.attached(cl) {
+			h.detach(cl, errSimConnLost)
+		}
+	}
+	h.finalSyncs = map[string]bool{}
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		tok := fmt.Sprintf("final-sync-%d", id)
+		n.syncs[tok] = c.leaderCommitted(n)
+		if err := n.z.Sync([]byte(tok)); err != nil {
+			c.fatalf("final sync on %d: %v", id, err)
+			return
+		}
+		h.finalSyncs[tok] = true
+		c.process(n)
+	}
+	for i := 0; len(h.finalSyncs) > 0 && !c.failed; i++ {
+		if i == 20000 {
+			c.fatalf("final syncs do not complete: %v", h.finalSyncs)
+			return
+		}
+		c.step(false)
+	}
+	if c.failed {
+		return
+	}
+	f := &history.Final{Keys: map[string]history.State{}, Servers: map[string]map[string]history.State{}}
+	for i, id := range c.ids {
+		m := map[string]history.State{}
+		for _, k := range h.keys {
+			m[k] = h.state(c.nodes[id])[k]
+		}
+		f.Servers[fmt.Sprintf("server %d", id)] = m
+		if i == 0 {
+			f.Keys = m
+		}
+	}
+	h.final = f
+	h.report = history.Check(h.rec.History(), f)
+}
+
+// checkHistory fails the test, with the seed, the report and the last
+// events, if the schedule's client history broke a promise.
+func (c *cluster) checkHistory() {
+	if c.h == nil || c.failed {
+		return
+	}
+	if !c.h.report.OK() {
+		c.fatalf("client history (%d operations, bug %v) breaks ZooKeeper's promises:\n%s\nreplay: go test ./server/zab -run '^%s$' -zab.seed=%d -zab.seeds=1",
+			len(c.h.rec.History().Ops), c.h.bug, c.h.report, c.t.Name(), c.seed)
+	}
+}
