@@ -34,12 +34,15 @@ func newCompareCmd() *cobra.Command {
 		Long: `compare puts results side by side: a Markdown table (throughput, latency
 percentiles, errors, driver cost, each with its change against the first)
 and overlaid graphs of throughput over time, latency over time (p99) and
-the latency spectrum. Given result directories, it reads them; given
+the latency spectrum (for up to 8 results; results of several read
+percentages, such as two sweeps, also get the read-ratio graph with a
+line per implementation and size). Given result directories, it reads them; given
 --impl with several implementations (go,java), it first runs the same
 workload on each, back to back, with the run flags below.
 
 It writes compare.md and the graphs into a new directory under --out.`,
 		Example: `  zkbench compare runs/2026-11-22T0630-go-3srv-30w runs/2026-11-22T0640-java-3srv-30w
+  zkbench compare runs/2026-11-22T0700-sweep-go runs/2026-11-22T0720-sweep-java
   zkbench compare --impl go,java --servers 3 --writes 30% --duration 10s`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCompare(cmd.Context(), o, args, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -158,8 +161,32 @@ func labelsFor(rs []*results.Result, dirs []string) []string {
 	return labels
 }
 
+// maxOverlay is the most runs drawn as lines of one time-series graph.
+const maxOverlay = 8
+
 func compareGraphs(dir string, runs []plot.Run) ([]report.Graph, error) {
 	var graphs []report.Graph
+	reads := map[float64]bool{}
+	var rs []*results.Result
+	for _, r := range runs {
+		reads[r.Result.Spec.ReadPercent] = true
+		rs = append(rs, r.Result)
+	}
+	if len(reads) > 1 {
+		// Sweeps: one line per implementation and size.
+		p, err := plot.ReadRatio(rs, plot.Options{})
+		if err != nil {
+			return nil, err
+		}
+		g, err := experiment.SaveGraph(dir, experiment.ReadRatioPlot, "Throughput as the read/write ratio varies", p)
+		if err != nil {
+			return nil, err
+		}
+		graphs = append(graphs, g)
+	}
+	if len(runs) > maxOverlay {
+		return graphs, nil
+	}
 	add := func(base, title string, p *gplot.Plot, err error) error {
 		if err != nil {
 			return err

@@ -119,10 +119,12 @@ func newPlot(title, x, y string) *gplot.Plot {
 	return p
 }
 
-func line(p *gplot.Plot, xys plotter.XYs, i int, label string, points bool) error {
+// line adds a line (with its points marked if points) in colour i and, if
+// label is not empty, a legend entry; it returns the line for restyling.
+func line(p *gplot.Plot, xys plotter.XYs, i int, label string, points bool) (*plotter.Line, error) {
 	l, err := plotter.NewLine(xys)
 	if err != nil {
-		return fmt.Errorf("plot: line %q: %w", label, err)
+		return nil, fmt.Errorf("plot: line %q: %w", label, err)
 	}
 	l.Color = colorOf(i)
 	l.Width = vg.Points(1.5)
@@ -130,7 +132,7 @@ func line(p *gplot.Plot, xys plotter.XYs, i int, label string, points bool) erro
 	if points {
 		s, err := plotter.NewScatter(xys)
 		if err != nil {
-			return fmt.Errorf("plot: points %q: %w", label, err)
+			return nil, fmt.Errorf("plot: points %q: %w", label, err)
 		}
 		s.Color = colorOf(i)
 		s.Shape = shapes[i%len(shapes)]
@@ -138,12 +140,12 @@ func line(p *gplot.Plot, xys plotter.XYs, i int, label string, points bool) erro
 		if label != "" {
 			p.Legend.Add(label, l, s)
 		}
-		return nil
+		return l, nil
 	}
 	if label != "" {
 		p.Legend.Add(label, l)
 	}
-	return nil
+	return l, nil
 }
 
 var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}, draw.RingGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}}
@@ -231,7 +233,7 @@ func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 			label = ""
 			p.Title.Text += fmt.Sprintf(" (%v buckets)", b)
 		}
-		if err := line(p, xys, i, label, false); err != nil {
+		if _, err := line(p, xys, i, label, false); err != nil {
 			return nil, err
 		}
 	}
@@ -398,7 +400,24 @@ func ReadRatio(rs []*results.Result, o Options) (*gplot.Plot, error) {
 	}
 	p.X.Tick.Marker = gplot.ConstantTicks(ticks)
 	p.Legend.Left = true
-	for i, k := range keys {
+	// With several implementations, a size keeps its colour and each
+	// implementation after the first is dashed.
+	sizeIdx, implIdx := map[int]int{}, map[string]int{}
+	for _, k := range keys {
+		if _, ok := sizeIdx[k.size]; !ok {
+			sizeIdx[k.size] = len(sizeIdx)
+		}
+		if _, ok := implIdx[k.impl]; !ok {
+			implIdx[k.impl] = len(implIdx)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].size != keys[j].size {
+			return keys[i].size < keys[j].size
+		}
+		return keys[i].impl < keys[j].impl
+	})
+	for _, k := range keys {
 		var xys plotter.XYs
 		for pct, tp := range groups[k] {
 			xys = append(xys, plotter.XY{X: pct, Y: tp})
@@ -411,8 +430,12 @@ func ReadRatio(rs []*results.Result, o Options) (*gplot.Plot, error) {
 		if len(impls) > 1 {
 			label = k.impl + ", " + label
 		}
-		if err := line(p, xys, i, label, true); err != nil {
+		l, err := line(p, xys, sizeIdx[k.size], label, true)
+		if err != nil {
 			return nil, err
+		}
+		if n := implIdx[k.impl]; n > 0 {
+			l.Dashes = []vg.Length{vg.Points(6 / float64(n)), vg.Points(3)}
 		}
 	}
 	return p, nil
@@ -465,7 +488,7 @@ func LatencySpectrum(runs []Run, o Options) (*gplot.Plot, error) {
 		if len(runs) == 1 {
 			label = ""
 		}
-		if err := line(p, xys, i, label, false); err != nil {
+		if _, err := line(p, xys, i, label, false); err != nil {
 			return nil, err
 		}
 	}
@@ -522,7 +545,7 @@ func LatencyOverTime(runs []Run, o Options) (*gplot.Plot, error) {
 			if len(runs) > 1 {
 				label = run.Label
 			}
-			if err := line(p, series[j], n, label, false); err != nil {
+			if _, err := line(p, series[j], n, label, false); err != nil {
 				return nil, err
 			}
 			n++
