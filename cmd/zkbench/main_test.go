@@ -188,9 +188,14 @@ func TestReportAndCompareFromFiles(t *testing.T) {
 	if !strings.Contains(out, "throughput mean (ops/s)") || !strings.Contains(out, "compare.md") {
 		t.Errorf("compare output:\n%s", out)
 	}
+	// Two read percentages: the read-ratio overlay too.
 	pngs, _ := filepath.Glob(filepath.Join(dir, "*-compare", "*.png"))
-	if len(pngs) != 3 {
-		t.Errorf("compare graphs: %v, want throughput, latency and spectrum", pngs)
+	var names []string
+	for _, p := range pngs {
+		names = append(names, filepath.Base(p))
+	}
+	if got := strings.Join(names, " "); got != "latency-spectrum.png latency.png readratio.png throughput.png" {
+		t.Errorf("compare graphs: %s, want latency-spectrum, latency, readratio and throughput", got)
 	}
 }
 
