@@ -42,7 +42,7 @@ import (
 
 const (
 	simKeys          = 3
-	simClientTimeout = 30 // ticks without an answer before a client gives up its connection
+	simClientTimeout = 10 // ticks without an answer before a client gives up its connection
 )
 
 // simBug is a deliberate fault in the simulated servers, to show that the
@@ -75,6 +75,7 @@ func (b simBug) String() string {
 var (
 	errSimTimeout  = errors.New("no answer: connection given up")
 	errSimConnLost = errors.New("connection lost: server down or not serving")
+	errSimDropped  = errors.New("connection dropped by the network")
 )
 
 type simHistory struct {
@@ -300,6 +301,10 @@ func (h *simHistory) clientStep(cl *simClient) {
 	c := h.c
 	if cl.server != 0 && !h.attached(cl) {
 		h.detach(cl, errSimConnLost)
+	}
+	if cl.op == nil && cl.server != 0 && c.rng.Intn(25) == 0 {
+		// The network drops the connection; the client moves on.
+		h.detach(cl, errSimDropped)
 	}
 	if cl.op != nil || cl.server == 0 && !h.attach(cl) {
 		return
