@@ -168,6 +168,7 @@ type Ensemble struct {
 	stopCtx   func() bool
 	closeOnce sync.Once
 	closeErr  error
+	done      chan struct{} // closed by Close
 }
 
 // Start starts the ensemble described by opts and waits until a quorum
@@ -182,6 +183,7 @@ func Start(ctx context.Context, opts Options) (*Ensemble, error) {
 		log:     opts.Logger,
 		proxies: map[linkKey]*netproxy.Proxy{},
 		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
+		done:    make(chan struct{}),
 	}
 	switch opts.Impl {
 	case ImplExternal:
@@ -502,6 +504,7 @@ func (e *Ensemble) Close() error {
 		if e.ownDir {
 			e.closeErr = os.RemoveAll(e.runDir)
 		}
+		close(e.done)
 	})
 	return e.closeErr
 }

@@ -221,3 +221,21 @@ func TestIntegration_SkipsInapplicable(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+func TestIntegration_CloseEndsSchedule(t *testing.T) {
+	ctx := testCtx(t, 60*time.Second)
+	e := startEnsemble(t, ctx, Options{Impl: fastestImpl(), Servers: 1})
+	sched, err := ParseSchedule("at 0s kill 1; at 30s restart 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(500*time.Millisecond, func() { e.Close() })
+	start := time.Now()
+	evs, err := e.RunSchedule(ctx, sched, nil)
+	if !errors.Is(err, ErrClosed) || time.Since(start) > 10*time.Second {
+		t.Fatalf("RunSchedule after Close: %v after %v", err, time.Since(start))
+	}
+	if len(evs) != 1 || evs[0].Step.Action != Kill {
+		t.Fatalf("events %+v", evs)
+	}
+}

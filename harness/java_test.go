@@ -128,7 +128,8 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 func TestIntegration_Standalone(t *testing.T) {
 	for _, impl := range impls(t) {
 		t.Run(impl, func(t *testing.T) {
-			e := startEnsemble(t, testCtx(t, 60*time.Second), Options{Impl: impl, Servers: 1})
+			logDir := t.TempDir()
+			e := startEnsemble(t, testCtx(t, 60*time.Second), Options{Impl: impl, Servers: 1, LogDir: logDir + "/{id}/txlog"})
 			ms := e.Members()
 			if len(ms) != 1 || ms[0].Role != RoleStandalone || !ms[0].Running || ms[0].PID == 0 {
 				t.Fatalf("members %+v", ms)
@@ -139,6 +140,12 @@ func TestIntegration_Standalone(t *testing.T) {
 			cfg, err := os.ReadFile(filepath.Join(ms[0].Dir, "zoo.cfg"))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !strings.Contains(string(cfg), "dataLogDir="+logDir+"/1/txlog\n") {
+				t.Errorf("config lacks the log dir:\n%s", cfg)
+			}
+			if _, err := os.Stat(filepath.Join(logDir, "1", "txlog")); err != nil {
+				t.Errorf("log dir: %v", err)
 			}
 			if strings.Contains(string(cfg), "server.") {
 				t.Errorf("standalone config has server lines:\n%s", cfg)

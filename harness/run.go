@@ -87,11 +87,22 @@ const recoveryTimeout = 60 * time.Second
 // is leader (Election). onEvent, if set, is called (serially) once when a
 // step is applied, with Pending set if a measurement follows, and again
 // when the measurement ends. RunSchedule returns after the last step's
-// measurement, or when ctx ends (with the events so far and ctx's error).
+// measurement, or when ctx ends or the ensemble is closed (with the events
+// so far and the cause).
 func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func(Event)) ([]Event, error) {
 	if err := sched.Validate(len(e.Members())); err != nil {
 		return nil, err
 	}
+	// Closing the ensemble ends the schedule too.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-e.done:
+			cancel(ErrClosed)
+		case <-ctx.Done():
+		}
+	}()
 	for _, st := range sched.Steps {
 		f, _ := FaultByName(string(st.Action))
 		if f == nil {
@@ -105,9 +116,9 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 	defer p.close()
 	// Connect the probe clients before the first fault, so that the first
 	// recovery does not include session setup.
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	_, _ = e.probeWrite(wctx, p)
-	cancel()
+	wcancel()
 	var (
 		mu     sync.Mutex // guards events and serialises onEvent
 		events = make([]Event, len(sched.Steps))
@@ -162,7 +173,10 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 	}
 	wg.Wait()
 	e.log.Info("harness: schedule done", "name", sched.Name, "steps", len(sched.Steps))
-	return events, ctx.Err()
+	if ctx.Err() != nil {
+		return events, context.Cause(ctx)
+	}
+	return events, nil
 }
 
 // applyStep resolves a step's target and applies it.
