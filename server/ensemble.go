@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"sync"
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/peer"
@@ -64,20 +63,9 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	defer p.Close()
 	snaps = newSnapshotter(cfg, log, p.RollLog, p.Tree, p.Sessions)
 
-	srv := serve.New(serve.Options{
-		Backend:           p,
-		Logger:            log,
-		MaxBuffer:         cfg.MaxBuffer(),
-		MinSessionTimeout: int32(cfg.MinSessionTimeout),
-		MaxSessionTimeout: int32(cfg.MaxSessionTimeout),
-		MaxClientCnxns:    cfg.MaxClientCnxns,
-		FourLetterWords:   cfg.FourLetterWords,
-		SuperDigest:       cfg.SuperDigest(),
-		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
-		Config:            confLines(cfg),
-		ServerID:          cfg.MyID,
-		Admit:             p.Admit,
-	})
+	so := serveOptions(cfg, p, log)
+	so.Admit = p.Admit
+	srv := serve.New(so)
 	p.SetCloser(srv)
 
 	host, port := clientAddress(cfg)
@@ -91,21 +79,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	}
 	go autopurge(ctx, cfg, log)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Add(2)
-	go func() { defer wg.Done(); errs <- p.Run(ctx); cancel() }()
-	go func() { defer wg.Done(); errs <- srv.Serve(ctx, l); cancel() }()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return runUntilOneStops(ctx, p.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })
 }
 
 // clientAddress is where this member serves clients: its server line's

@@ -72,18 +72,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
 		ReconfigEnabled: cfg.ReconfigEnabled,
 	})
-	srv := serve.New(serve.Options{
-		Backend:           n,
-		Logger:            log,
-		MaxBuffer:         cfg.MaxBuffer(),
-		MinSessionTimeout: int32(cfg.MinSessionTimeout),
-		MaxSessionTimeout: int32(cfg.MaxSessionTimeout),
-		MaxClientCnxns:    cfg.MaxClientCnxns,
-		FourLetterWords:   cfg.FourLetterWords,
-		SuperDigest:       cfg.SuperDigest(),
-		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
-		Config:            confLines(cfg),
-	})
+	srv := serve.New(serveOptions(cfg, n, log))
 	n.SetSessionCloser(srv)
 	snaps = newSnapshotter(cfg, log, txnLog.Roll, n.Tree, n.Sessions)
 	go autopurge(ctx, cfg, log)
@@ -98,22 +87,45 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		opts.Ready(l.Addr().String())
 	}
 
+	return runUntilOneStops(ctx, n.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })
+}
+
+// serveOptions configures the client side from zoo.cfg.
+func serveOptions(cfg *config.Config, b serve.Backend, log *slog.Logger) serve.Options {
+	return serve.Options{
+		Backend:           b,
+		Logger:            log,
+		MaxBuffer:         cfg.MaxBuffer(),
+		MinSessionTimeout: int32(cfg.MinSessionTimeout),
+		MaxSessionTimeout: int32(cfg.MaxSessionTimeout),
+		MaxClientCnxns:    cfg.MaxClientCnxns,
+		FourLetterWords:   cfg.FourLetterWords,
+		SuperDigest:       cfg.SuperDigest(),
+		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
+		Config:            confLines(cfg),
+		ServerID:          cfg.MyID,
+	}
+}
+
+// runUntilOneStops runs the parts of a server until ctx ends or one of them
+// stops, then stops the others and returns the first error.
+func runUntilOneStops(ctx context.Context, parts ...func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Add(2)
-	go func() { defer wg.Done(); errs <- n.Run(ctx); cancel() }()
-	go func() { defer wg.Done(); errs <- srv.Serve(ctx, l); cancel() }()
+	errs := make(chan error, len(parts))
+	for _, run := range parts {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- run(ctx); cancel() }()
+	}
 	wg.Wait()
 	close(errs)
-	var first error
 	for err := range errs {
-		if err != nil && first == nil {
-			first = err
+		if err != nil {
+			return err
 		}
 	}
-	return first
+	return nil
 }
 
 // committerStats is the group-commit log with its figures in mntr.
