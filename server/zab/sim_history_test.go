@@ -316,14 +316,19 @@ func (h *simHistory) clientStep(cl *simClient) {
 	case r < 9:
 		h.write(cl, n, key)
 	case r < 16:
-		h.stats.reads++
-		p := h.rec.Invoke(cl.id, cl.session, history.Read(key))
-		s := h.readState(n, key)
-		h.see(cl, n.appliedZxid())
-		p.Return(history.Result{Value: s.Value, HasStat: true, Version: s.Version, Zxid: s.Zxid})
+		h.read(cl, n, key)
 	default:
 		h.sync(cl, n, key)
 	}
+}
+
+// read answers at once from n's applied registers.
+func (h *simHistory) read(cl *simClient, n *simNode, key string) {
+	h.stats.reads++
+	p := h.rec.Invoke(cl.id, cl.session, history.Read(key))
+	s := h.readState(n, key)
+	h.see(cl, n.appliedZxid())
+	p.Return(history.Result{Value: s.Value, HasStat: true, Version: s.Version, Zxid: s.Zxid})
 }
 
 func (h *simHistory) write(cl *simClient, n *simNode, key string) {
@@ -538,4 +543,71 @@ func TestHistoryCatchesInjectedBugs(t *testing.T) {
 			t.Errorf("bug %q not caught in %d schedules", bug, maxSeeds)
 		})
 	}
+}
+
+// A known gap, the same as upstream's (ZooKeeper's sync is not a quorum
+// operation): a leader that has been partitioned away, and has not noticed
+// yet, answers a sync at once when it has nothing outstanding, so a read
+// after that sync may miss a write the new leader's quorum had already
+// acknowledged. history.Check reports it as the violation of the sync
+// promise that it is. The random schedules have not reached this window
+// (40,000 seeds); this scenario drives it by hand, so that the gap stays
+// visible, and so that the test fails, to be updated, if sync changes.
+func TestSyncAtDeposedLeaderIsCaught(t *testing.T) {
+	c := newManual(t, 3, 0)
+	c.h = newSimHistory(c, 2, bugNone)
+	h := c.h
+	c.reign(1, 2, 3)
+	c.run()
+	c.mustServe(1, 2, 3)
+	old, cl1, cl2 := c.nodes[1], h.clients[0], h.clients[1]
+	cl1.server, cl1.inc = 1, old.inc
+
+	// Leader 1 is cut off; its followers notice at once, it does not.
+	c.isolate(1)
+	c.discs = nil
+	for _, id := range []int64{2, 3} {
+		c.nodes[id].z.Disconnected(1)
+		c.process(c.nodes[id])
+	}
+	c.reign(2, 3)
+	c.run()
+	c.mustServe(1, 2, 3) // two leaders serve: 1 has not noticed yet
+	cl2.server, cl2.inc = 2, c.nodes[2].inc
+	h.write(cl2, c.nodes[2], "/k0")
+	c.run()
+	if cl2.op != nil {
+		t.Fatal("the write at the new leader was not acknowledged")
+	}
+	h.sync(cl1, old, "/k0")
+	if cl1.op != nil {
+		t.Fatal("the deposed leader did not answer the sync at once")
+	}
+	h.read(cl1, old, "/k0") // a synced read, and stale
+
+	// Heal: 1 notices it lost its quorum and rejoins as a follower.
+	clear(c.cut)
+	for i := 0; i < 3*simSyncLimit && old.z != nil; i++ {
+		c.doTick()
+		c.run()
+	}
+	if old.z != nil {
+		t.Fatal("the deposed leader did not step down")
+	}
+	c.start(old, 2)
+	c.run()
+	h.finish()
+	if c.failed {
+		return
+	}
+	lin, _ := h.report.Get(history.CheckLinearizable)
+	if lin.Verdict != history.Fail {
+		t.Fatalf("a stale read after a sync at a deposed leader passed the linearizability check:\n%s", h.report)
+	}
+	for _, r := range h.report.Results {
+		if r.Name != history.CheckLinearizable && r.Verdict != history.Pass {
+			t.Errorf("check %s: %v, want only the linearizability check to fail:\n%s", r.Name, r.Verdict, h.report)
+		}
+	}
+	t.Logf("caught as expected:\n%s", lin.Findings[0])
 }
