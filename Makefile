@@ -29,6 +29,11 @@ run: build ## the main job: a short benchmark on a local 3-server Go ensemble
 bench: ## micro-benchmarks (codec, tree, wal)
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
 
+# Go vs Java at 1, 3, 7 servers x 0, 70, 100 % reads, 3 repetitions, the
+# no-op bound, memory, start-up and profiles: about 20 minutes.
+bench-compare: ## Go vs Java ZooKeeper throughput/latency/memory ratios -> out/bench-compare/
+	ZKBENCH_PERF=1 $(GO) test -count=1 -run '^TestBenchCompare$$' -v -timeout 60m ./perf
+
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet $(PKGS)

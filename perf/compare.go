@@ -1,0 +1,368 @@
+package perf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zkbench/zkbench/bench"
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/workloads"
+)
+
+// ImplNoop names the no-op responders in samples and reports.
+const ImplNoop = "noop"
+
+// ErrInvalid wraps every problem with a Config found before anything starts.
+var ErrInvalid = errors.New("perf: invalid configuration")
+
+// Config is one comparison. The zero value of every field but GoCommand
+// (and NoopCommand when the no-op bound is wanted) has a usable default.
+type Config struct {
+	// Sizes are the ensemble sizes (default 1, 3, 7).
+	Sizes []int
+	// ReadPercents are the read percentages (default 0, 70, 100).
+	ReadPercents []float64
+	// Reps is how many times every point is measured (default 3).
+	Reps int
+	// Impls are the implementations measured, in the order of the first
+	// repetition: harness.ImplGo, harness.ImplJava, ImplNoop (default all
+	// three). Go and Java swap places in every other repetition.
+	Impls []string
+	// Clients, Outstanding, ValueSize and Keys shape the load (defaults
+	// 60 clients, 100 outstanding requests each, 1 KiB values, 1,000 keys).
+	Clients, Outstanding, ValueSize, Keys int
+	// Warmup and Duration are the unmeasured and measured parts of every
+	// run (defaults 1 s and 5 s).
+	Warmup, Duration time.Duration
+	// GoCommand starts a Go server (harness.Options.GoCommand).
+	GoCommand []string
+	// NoopCommand starts one no-op responder; "-addr host:port" is
+	// appended (e.g. {"/tmp/x/zknoop"}).
+	NoopCommand []string
+	// Seed seeds every workload (default 1).
+	Seed int64
+	// Log receives one line per run; nil discards them.
+	Log io.Writer
+	// Logger receives diagnostics from the harness and the driver.
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() error {
+	if len(c.Sizes) == 0 {
+		c.Sizes = []int{1, 3, 7}
+	}
+	if len(c.ReadPercents) == 0 {
+		c.ReadPercents = []float64{0, 70, 100}
+	}
+	if c.Reps == 0 {
+		c.Reps = 3
+	}
+	if len(c.Impls) == 0 {
+		c.Impls = []string{harness.ImplGo, harness.ImplJava, ImplNoop}
+	}
+	if c.Clients == 0 {
+		c.Clients = 60
+	}
+	if c.Outstanding == 0 {
+		c.Outstanding = workloads.DefaultOutstanding
+	}
+	if c.ValueSize == 0 {
+		c.ValueSize = workloads.DefaultValueSize
+	}
+	if c.Keys == 0 {
+		c.Keys = 1000
+	}
+	if c.Warmup == 0 {
+		c.Warmup = time.Second
+	}
+	if c.Duration == 0 {
+		c.Duration = 5 * time.Second
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Reps < 1 {
+		return fmt.Errorf("%w: %d repetitions", ErrInvalid, c.Reps)
+	}
+	for _, n := range c.Sizes {
+		if n < 1 {
+			return fmt.Errorf("%w: ensemble size %d", ErrInvalid, n)
+		}
+	}
+	for _, impl := range c.Impls {
+		switch impl {
+		case harness.ImplGo:
+			if len(c.GoCommand) == 0 {
+				return fmt.Errorf("%w: the go implementation needs GoCommand", ErrInvalid)
+			}
+		case harness.ImplJava:
+		case ImplNoop:
+			if len(c.NoopCommand) == 0 {
+				return fmt.Errorf("%w: the no-op bound needs NoopCommand", ErrInvalid)
+			}
+		default:
+			return fmt.Errorf("%w: unknown implementation %q", ErrInvalid, impl)
+		}
+	}
+	if _, err := c.spec(c.ReadPercents[0]); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// spec is the workload of one point.
+func (c *Config) spec(reads float64) (workloads.Spec, error) {
+	s := workloads.Default()
+	s.Name = fmt.Sprintf("perf-%gr", reads)
+	s.ReadPercent = reads
+	s.Clients, s.Outstanding, s.ValueSize, s.Keys = c.Clients, c.Outstanding, c.ValueSize, c.Keys
+	s.Warmup, s.Duration, s.Seed = c.Warmup, c.Duration, c.Seed
+	return s, s.Validate()
+}
+
+// Sample is one measured run.
+type Sample struct {
+	Impl        string  `json:"impl"`
+	Size        int     `json:"size"`
+	ReadPercent float64 `json:"read_percent"`
+	Rep         int     `json:"rep"`
+	// Throughput is the mean of the run's per-interval throughputs (ops/s).
+	Throughput float64       `json:"throughput"`
+	P50        time.Duration `json:"p50_ns"`
+	P99        time.Duration `json:"p99_ns"`
+	Ops        int64         `json:"ops"`
+	Errors     int64         `json:"errors"`
+	// DriverCores is the average number of cores the driver used.
+	DriverCores float64 `json:"driver_cores"`
+	// Load1 is the machine's one-minute load average when the run ended.
+	Load1 float64 `json:"load1"`
+}
+
+// Memory is the resident memory of one ensemble's servers in one
+// repetition (KiB, one entry per server).
+type Memory struct {
+	Impl string `json:"impl"`
+	Size int    `json:"size"`
+	Rep  int    `json:"rep"`
+	// IdleKiB is VmRSS after the ensemble serves, before any load.
+	IdleKiB []int64 `json:"idle_kib"`
+	// PeakKiB is VmHWM after every load of the repetition ran.
+	PeakKiB []int64 `json:"peak_kib"`
+}
+
+// Startup is how long one ensemble took from launch until every member
+// served (a test write included).
+type Startup struct {
+	Impl    string        `json:"impl"`
+	Size    int           `json:"size"`
+	Rep     int           `json:"rep"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Report is a finished comparison.
+type Report struct {
+	Started  time.Time            `json:"started"`
+	Elapsed  time.Duration        `json:"elapsed_ns"`
+	Config   ReportConfig         `json:"config"`
+	Samples  []Sample             `json:"samples"`
+	Memory   []Memory             `json:"memory"`
+	Startups []Startup            `json:"startups"`
+	Launch   []harness.LaunchInfo `json:"launch"`
+	Machine  results.Machine      `json:"machine"`
+	Build    results.Build        `json:"build"`
+	// Profiles are the profile summaries added by Profile, if any.
+	Profiles []ProfileSummary `json:"profiles,omitempty"`
+}
+
+// ReportConfig is the part of Config a report records.
+type ReportConfig struct {
+	Sizes        []int         `json:"sizes"`
+	ReadPercents []float64     `json:"read_percents"`
+	Reps         int           `json:"reps"`
+	Impls        []string      `json:"impls"`
+	Clients      int           `json:"clients"`
+	Outstanding  int           `json:"outstanding"`
+	ValueSize    int           `json:"value_size"`
+	Keys         int           `json:"keys"`
+	Warmup       time.Duration `json:"warmup_ns"`
+	Duration     time.Duration `json:"duration_ns"`
+	GoCommand    []string      `json:"go_command"`
+	NoopCommand  []string      `json:"noop_command"`
+}
+
+// Compare runs the comparison c describes and returns its report. A
+// cancelled ctx stops it after the run in progress; the report then holds
+// what was measured and the error says why it is short.
+func Compare(ctx context.Context, c Config) (*Report, error) {
+	if err := c.withDefaults(); err != nil {
+		return nil, err
+	}
+	rep := &Report{
+		Started: time.Now(),
+		Config: ReportConfig{
+			Sizes: c.Sizes, ReadPercents: c.ReadPercents, Reps: c.Reps, Impls: c.Impls,
+			Clients: c.Clients, Outstanding: c.Outstanding, ValueSize: c.ValueSize, Keys: c.Keys,
+			Warmup: c.Warmup, Duration: c.Duration, GoCommand: c.GoCommand, NoopCommand: c.NoopCommand,
+		},
+	}
+	defer func() { rep.Elapsed = time.Since(rep.Started) }()
+	launched := map[string]bool{}
+	for r := 0; r < c.Reps; r++ {
+		order := append([]string(nil), c.Impls...)
+		if r%2 == 1 {
+			swapGoJava(order)
+		}
+		for _, size := range c.Sizes {
+			for _, impl := range order {
+				if err := ctx.Err(); err != nil {
+					return rep, fmt.Errorf("perf: cancelled: %w", err)
+				}
+				if err := c.runEnsemble(ctx, rep, impl, size, r, launched); err != nil {
+					return rep, err
+				}
+			}
+		}
+	}
+	return rep, nil
+}
+
+// swapGoJava swaps go and java in order, if both are there.
+func swapGoJava(order []string) {
+	gi, ji := -1, -1
+	for i, s := range order {
+		switch s {
+		case harness.ImplGo:
+			gi = i
+		case harness.ImplJava:
+			ji = i
+		}
+	}
+	if gi >= 0 && ji >= 0 {
+		order[gi], order[ji] = order[ji], order[gi]
+	}
+}
+
+// runEnsemble starts one ensemble and runs every read percentage on it.
+func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size, r int, launched map[string]bool) error {
+	ho := harness.Options{Impl: impl, Servers: size, GoCommand: c.GoCommand, Logger: c.Logger}
+	serving := size
+	if size > 1 {
+		serving = size - 1 // leaderServes=no: clients use the followers
+	}
+	var stopNoop func()
+	if impl == ImplNoop {
+		addrs, stop, err := startNoops(ctx, c.NoopCommand, serving)
+		if err != nil {
+			return err
+		}
+		stopNoop = stop
+		defer stopNoop()
+		ho = harness.Options{Impl: harness.ImplExternal, Connect: strings.Join(addrs, ","), SkipWriteCheck: true, Logger: c.Logger, MntrInterval: -1}
+	}
+	t0 := time.Now()
+	ens, closeEns, err := experiment.StartEnsemble(ctx, ho)
+	if err != nil {
+		return fmt.Errorf("perf: %s, %d servers, rep %d: %w", impl, size, r+1, err)
+	}
+	defer closeEns()
+	elapsed := time.Since(t0)
+	if impl != ImplNoop {
+		rep.Startups = append(rep.Startups, Startup{Impl: impl, Size: size, Rep: r + 1, Elapsed: elapsed})
+		if !launched[impl] {
+			launched[impl] = true
+			rep.Launch = append(rep.Launch, ens.Launch())
+		}
+	}
+	fmt.Fprintf(c.Log, "perf: rep %d: %s x%d serving after %v\n", r+1, impl, size, elapsed.Round(time.Millisecond))
+	var mem Memory
+	if impl != ImplNoop {
+		time.Sleep(500 * time.Millisecond) // let start-up garbage go
+		mem = Memory{Impl: impl, Size: size, Rep: r + 1}
+		for _, st := range ens.Stats() {
+			var kib int64
+			if len(st.PIDs) > 0 {
+				kib, _ = rssKiB(st.PIDs[len(st.PIDs)-1])
+			}
+			mem.IdleKiB = append(mem.IdleKiB, kib)
+		}
+	}
+	for _, reads := range c.ReadPercents {
+		spec, err := c.spec(reads)
+		if err != nil {
+			return err
+		}
+		ec := experiment.Config{Spec: spec, Harness: ho, Logger: c.Logger}
+		if impl == ImplNoop {
+			ec.Placement = bench.RoundRobin
+		}
+		res, err := experiment.Load(ctx, ens, ec)
+		if err != nil {
+			return fmt.Errorf("perf: %s, %d servers, %g%% reads, rep %d: %w", impl, size, reads, r+1, err)
+		}
+		if rep.Machine.Cores == 0 {
+			rep.Machine, rep.Build = res.Machine, res.Build
+		}
+		sum := results.Summarize(res)
+		s := Sample{
+			Impl: impl, Size: size, ReadPercent: reads, Rep: r + 1,
+			Throughput: sum.Throughput.Mean, P50: sum.All.P50, P99: sum.All.P99,
+			Ops: sum.Ops, Errors: sum.Errors, DriverCores: res.Driver.CPUCores, Load1: load1(),
+		}
+		rep.Samples = append(rep.Samples, s)
+		fmt.Fprintf(c.Log, "perf: rep %d: %-4s x%d %3g%% reads: %8.0f ops/s  p50 %v  p99 %v  errors %d  load %.1f\n",
+			r+1, impl, size, reads, s.Throughput, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Errors, s.Load1)
+	}
+	if impl != ImplNoop {
+		for _, st := range ens.Stats() {
+			mem.PeakKiB = append(mem.PeakKiB, st.PeakRSSKiB)
+		}
+		rep.Memory = append(rep.Memory, mem)
+	}
+	return nil
+}
+
+// rssKiB returns the resident set of process pid (VmRSS).
+func rssKiB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("perf: rss of %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				return strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("perf: rss of %d: no VmRSS line", pid)
+}
+
+// load1 returns the one-minute load average, or 0 if unknown.
+func load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}

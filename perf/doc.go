@@ -1,0 +1,27 @@
+// Package perf compares the Go server with upstream Java ZooKeeper on the
+// same machine, workloads and driver, and measures how close both come to
+// the no-op bound (server/noop: a responder that does no work).
+//
+// Compare runs, for every repetition, every ensemble size and every read
+// percentage, the Go ensemble, the Java ensemble and the no-op responders
+// back to back (the order of Go and Java alternates between repetitions),
+// so that every ratio comes from runs made under the same machine load.
+// It also records each server's resident memory idle (after start, before
+// any load) and its peak under load, and how long a Go ensemble takes from
+// launch to serving.
+//
+// Contract:
+//
+//   - Every server process is started by the harness (or, for the no-op
+//     responders, by this package) as a direct child of the caller, in the
+//     caller's session, and is killed before Compare returns, also on error
+//     or cancellation.
+//   - Figures are ratios of runs made in the same repetition; the spread
+//     of a figure is its minimum and maximum over the repetitions.
+//   - Compare writes nothing; Report.Markdown and Report.WriteFiles render
+//     and save a finished report.
+//
+// The long comparison is a test gated by an environment variable
+// (ZKBENCH_PERF=1 go test -run TestBenchCompare -v -timeout 60m ./perf),
+// run by `make bench-compare`.
+package perf

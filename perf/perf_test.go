@@ -1,0 +1,227 @@
+package perf
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/harness"
+)
+
+func TestSpreadOf(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want Spread
+	}{
+		{nil, Spread{}},
+		{[]float64{5}, Spread{N: 1, Median: 5, Min: 5, Max: 5}},
+		{[]float64{3, 1, 2}, Spread{N: 3, Median: 2, Min: 1, Max: 3}},
+		{[]float64{4, 1, 2, 3}, Spread{N: 4, Median: 2.5, Min: 1, Max: 4}},
+	} {
+		if got := SpreadOf(tc.in); got != tc.want {
+			t.Errorf("SpreadOf(%v) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestPointsPairRepetitions checks that ratios pair runs of the same
+// repetition and that the target follows the no-op bound rule.
+func TestPointsPairRepetitions(t *testing.T) {
+	r := &Report{Config: ReportConfig{Sizes: []int{1}, ReadPercents: []float64{0, 100}, Reps: 2}}
+	add := func(impl string, reads float64, rep int, tput float64, p99 time.Duration) {
+		r.Samples = append(r.Samples, Sample{Impl: impl, Size: 1, ReadPercent: reads, Rep: rep, Throughput: tput, P99: p99})
+	}
+	// 0 % reads: Go 3.5x and 2.5x Java in the two repetitions.
+	add(harness.ImplGo, 0, 1, 35000, time.Millisecond)
+	add(harness.ImplJava, 0, 1, 10000, 4*time.Millisecond)
+	add(harness.ImplGo, 0, 2, 10000, time.Millisecond)
+	add(harness.ImplJava, 0, 2, 4000, 4*time.Millisecond)
+	add(ImplNoop, 0, 1, 80000, 0)
+	add(ImplNoop, 0, 2, 80000, 0)
+	// 100 % reads: 3x Java would pass the bound; Go is at 90 % of it.
+	add(harness.ImplGo, 100, 1, 72000, 3*time.Millisecond)
+	add(harness.ImplJava, 100, 1, 40000, 4*time.Millisecond)
+	add(ImplNoop, 100, 1, 80000, 0)
+	pts := r.Points()
+	if len(pts) != 2 {
+		t.Fatalf("got %d points, want 2", len(pts))
+	}
+	p := pts[0]
+	if p.Ratio.N != 2 || p.Ratio.Min != 2.5 || p.Ratio.Max != 3.5 || p.Ratio.Median != 3 {
+		t.Errorf("0%% reads: ratio %+v, want 2.5..3.5 median 3", p.Ratio)
+	}
+	if tp, lt := p.Target(); !tp || !lt {
+		t.Errorf("0%% reads: target (%v, %v), want both met", tp, lt)
+	}
+	q := pts[1]
+	if q.GoOfNoop.Median != 0.9 {
+		t.Errorf("100%% reads: Go/bound %v, want 0.9", q.GoOfNoop.Median)
+	}
+	if tp, lt := q.Target(); !tp || lt {
+		t.Errorf("100%% reads: target (%v, %v), want throughput met (bound rule), latency not (0.75 > 0.5)", tp, lt)
+	}
+	md := r.Markdown()
+	for _, want := range []string{"| 1 | 0 % | 22500 (10000–35000) |", "3.00 (2.50–3.50)", "**no**"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// build compiles the main packages into dir and returns their paths.
+func build(t *testing.T, dir string, pkgs ...string) []string {
+	t.Helper()
+	var out []string
+	for _, pkg := range pkgs {
+		bin := filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+		out = append(out, bin)
+	}
+	return out
+}
+
+// TestCompareSmoke runs the comparison end to end at its smallest: one
+// standalone Go server and one no-op responder, one short run each.
+func TestCompareSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes; skipped with -short")
+	}
+	bins := build(t, t.TempDir(), "github.com/zkbench/zkbench/cmd/zkserver", "github.com/zkbench/zkbench/cmd/zknoop")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Compare(ctx, Config{
+		Sizes: []int{1}, ReadPercents: []float64{70}, Reps: 1,
+		Impls:   []string{harness.ImplGo, ImplNoop},
+		Clients: 4, Outstanding: 4, Keys: 50,
+		Warmup: 200 * time.Millisecond, Duration: time.Second,
+		GoCommand: []string{bins[0], "start-foreground"}, NoopCommand: []string{bins[1]},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Samples) != 2 {
+		t.Fatalf("%d samples, want 2 (go, noop): %+v", len(rep.Samples), rep.Samples)
+	}
+	for _, s := range rep.Samples {
+		if s.Ops == 0 || s.Throughput <= 0 {
+			t.Errorf("%s: no operations measured: %+v", s.Impl, s)
+		}
+	}
+	if len(rep.Memory) != 1 || rep.Memory[0].IdleKiB[0] <= 0 || rep.Memory[0].PeakKiB[0] < rep.Memory[0].IdleKiB[0] {
+		t.Errorf("memory figures missing or inconsistent: %+v", rep.Memory)
+	}
+	if len(rep.Launch) != 1 || !rep.Launch[0].SameSession {
+		t.Errorf("launch record: %+v, want the Go server in the driver's session", rep.Launch)
+	}
+	dir := t.TempDir()
+	if err := rep.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "report.json"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+}
+
+func envInts(t *testing.T, name string) []int {
+	var out []int
+	for _, f := range strings.Split(os.Getenv(name), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func envFloats(t *testing.T, name string) []float64 {
+	var out []float64
+	for _, n := range envInts(t, name) {
+		out = append(out, float64(n))
+	}
+	return out
+}
+
+// TestBenchCompare is `make bench-compare`: Go, Java and the no-op bound at
+// 1, 3 and 7 servers and 0, 70 and 100 % reads, 3 repetitions, then
+// profiles of the Go server. It takes about 20 minutes, so it runs only
+// with ZKBENCH_PERF=1. Knobs: ZKBENCH_PERF_SIZES=1,3,7
+// ZKBENCH_PERF_READS=0,70,100 ZKBENCH_PERF_REPS=3 ZKBENCH_PERF_DURATION=5s
+// ZKBENCH_PERF_OUT=dir (default ../out/bench-compare)
+// ZKBENCH_PERF_PROFILE=0 (skip the profiles).
+func TestBenchCompare(t *testing.T) {
+	if os.Getenv("ZKBENCH_PERF") != "1" {
+		t.Skip("SKIPPED: the Go-vs-Java comparison takes ~20 minutes; run it with ZKBENCH_PERF=1 (make bench-compare)")
+	}
+	if _, err := os.Stat("/usr/share/java/zookeeper.jar"); err != nil {
+		t.Fatalf("Java ZooKeeper is missing (/usr/share/java/zookeeper.jar): install Debian's zookeeper package: %v", err)
+	}
+	binDir := t.TempDir()
+	bins := build(t, binDir, "github.com/zkbench/zkbench/cmd/zkserver", "github.com/zkbench/zkbench/cmd/zknoop",
+		"github.com/zkbench/zkbench/perf/internal/profsrv")
+	c := Config{
+		Sizes: envInts(t, "ZKBENCH_PERF_SIZES"), ReadPercents: envFloats(t, "ZKBENCH_PERF_READS"),
+		GoCommand: []string{bins[0], "start-foreground"}, NoopCommand: []string{bins[1]},
+		Log: os.Stderr,
+	}
+	if n := envInts(t, "ZKBENCH_PERF_REPS"); len(n) == 1 {
+		c.Reps = n[0]
+	}
+	if n := envInts(t, "ZKBENCH_PERF_CLIENTS"); len(n) == 1 {
+		c.Clients = n[0]
+	}
+	if d := os.Getenv("ZKBENCH_PERF_DURATION"); d != "" {
+		var err error
+		if c.Duration, err = time.ParseDuration(d); err != nil {
+			t.Fatalf("ZKBENCH_PERF_DURATION: %v", err)
+		}
+	}
+	out := os.Getenv("ZKBENCH_PERF_OUT")
+	if out == "" {
+		out = filepath.Join("..", "out", "bench-compare")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
+	defer cancel()
+	rep, err := Compare(ctx, c)
+	if rep != nil {
+		if werr := rep.WriteFiles(out); werr != nil {
+			t.Error(werr)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("ZKBENCH_PERF_PROFILE") != "0" {
+		for _, pc := range []ProfileConfig{
+			{Name: "standalone-70r", Size: 1, ReadPercent: 70},
+			{Name: "standalone-0r", Size: 1, ReadPercent: 0},
+			{Name: "ensemble3-0r", Size: 3, ReadPercent: 0},
+		} {
+			pc.Load, pc.Command, pc.Binary, pc.Dir = c, []string{bins[2], "start-foreground"}, bins[2], filepath.Join(out, "profiles")
+			pc.Load.Log = nil
+			ps, err := Profile(ctx, pc)
+			if err != nil {
+				t.Errorf("profile %s: %v", pc.Name, err)
+				continue
+			}
+			rep.Profiles = append(rep.Profiles, ps...)
+		}
+		if err := rep.WriteFiles(out); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("report written to %s\n%s", out, rep.Markdown())
+}

@@ -1,0 +1,309 @@
+package perf
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zkbench/zkbench/harness"
+)
+
+// Spread is a figure measured once per repetition: its median and range.
+type Spread struct {
+	N      int     `json:"n"`
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+// SpreadOf summarises xs; the zero Spread for none.
+func SpreadOf(xs []float64) Spread {
+	if len(xs) == 0 {
+		return Spread{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{N: len(s), Median: m, Min: s[0], Max: s[len(s)-1]}
+}
+
+// Point is the comparison at one ensemble size and read percentage.
+type Point struct {
+	Size        int     `json:"size"`
+	ReadPercent float64 `json:"read_percent"`
+	// Go, Java and Noop are throughputs (ops/s) over the repetitions.
+	Go, Java, Noop Spread
+	// Ratio is Go/Java throughput, one ratio per repetition.
+	Ratio Spread `json:"ratio"`
+	// GoOfNoop and JavaOfNoop are throughput / no-op bound per repetition.
+	GoOfNoop, JavaOfNoop Spread
+	// GoP99 and JavaP99 are p99 latencies in milliseconds; P99Ratio is
+	// Go/Java per repetition.
+	GoP99, JavaP99, P99Ratio Spread
+	// GoErrors and JavaErrors count failed operations over every run.
+	GoErrors, JavaErrors int64
+}
+
+// Target says whether the point meets issue 9's target: at least 3x Java's
+// throughput, or within 15 % of the no-op bound where 3x Java would pass
+// it; and a p99 at most half of Java's. Medians are compared.
+func (p Point) Target() (throughput, latency bool) {
+	if p.Ratio.N == 0 {
+		return false, false
+	}
+	throughput = p.Ratio.Median >= 3
+	if !throughput && p.Noop.N > 0 && 3*p.Java.Median > p.Noop.Median {
+		throughput = p.GoOfNoop.Median >= 0.85
+	}
+	latency = p.P99Ratio.N > 0 && p.P99Ratio.Median <= 0.5
+	return throughput, latency
+}
+
+// Points aggregates the report's samples per size and read percentage,
+// pairing runs of the same repetition.
+func (r *Report) Points() []Point {
+	type key struct {
+		size  int
+		reads float64
+		rep   int
+	}
+	by := map[string]map[key]Sample{}
+	for _, s := range r.Samples {
+		if by[s.Impl] == nil {
+			by[s.Impl] = map[key]Sample{}
+		}
+		by[s.Impl][key{s.Size, s.ReadPercent, s.Rep}] = s
+	}
+	var out []Point
+	for _, size := range r.Config.Sizes {
+		for _, reads := range r.Config.ReadPercents {
+			p := Point{Size: size, ReadPercent: reads}
+			var g, j, n, ratio, gn, jn, gp, jp, pr []float64
+			for rep := 1; rep <= r.Config.Reps; rep++ {
+				k := key{size, reads, rep}
+				gs, gok := by[harness.ImplGo][k]
+				js, jok := by[harness.ImplJava][k]
+				ns, nok := by[ImplNoop][k]
+				if gok {
+					g = append(g, gs.Throughput)
+					gp = append(gp, ms(gs.P99))
+					p.GoErrors += gs.Errors
+				}
+				if jok {
+					j = append(j, js.Throughput)
+					jp = append(jp, ms(js.P99))
+					p.JavaErrors += js.Errors
+				}
+				if nok {
+					n = append(n, ns.Throughput)
+				}
+				if gok && jok && js.Throughput > 0 {
+					ratio = append(ratio, gs.Throughput/js.Throughput)
+					if js.P99 > 0 {
+						pr = append(pr, float64(gs.P99)/float64(js.P99))
+					}
+				}
+				if nok && ns.Throughput > 0 {
+					if gok {
+						gn = append(gn, gs.Throughput/ns.Throughput)
+					}
+					if jok {
+						jn = append(jn, js.Throughput/ns.Throughput)
+					}
+				}
+			}
+			p.Go, p.Java, p.Noop, p.Ratio = SpreadOf(g), SpreadOf(j), SpreadOf(n), SpreadOf(ratio)
+			p.GoOfNoop, p.JavaOfNoop = SpreadOf(gn), SpreadOf(jn)
+			p.GoP99, p.JavaP99, p.P99Ratio = SpreadOf(gp), SpreadOf(jp), SpreadOf(pr)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// MemoryFigure is the memory of one implementation and size over the
+// repetitions: the largest server's idle and peak RSS in MiB.
+type MemoryFigure struct {
+	Impl    string `json:"impl"`
+	Size    int    `json:"size"`
+	IdleMiB Spread `json:"idle_mib"`
+	PeakMiB Spread `json:"peak_mib"`
+}
+
+// MemoryFigures aggregates the report's memory samples.
+func (r *Report) MemoryFigures() []MemoryFigure {
+	var out []MemoryFigure
+	for _, impl := range []string{harness.ImplGo, harness.ImplJava} {
+		for _, size := range r.Config.Sizes {
+			var idle, peak []float64
+			for _, m := range r.Memory {
+				if m.Impl == impl && m.Size == size {
+					idle = append(idle, float64(slices.Max(append([]int64{0}, m.IdleKiB...)))/1024)
+					peak = append(peak, float64(slices.Max(append([]int64{0}, m.PeakKiB...)))/1024)
+				}
+			}
+			if len(idle) > 0 {
+				out = append(out, MemoryFigure{Impl: impl, Size: size, IdleMiB: SpreadOf(idle), PeakMiB: SpreadOf(peak)})
+			}
+		}
+	}
+	return out
+}
+
+// StartupFigure is how long an ensemble took to serve, in seconds.
+type StartupFigure struct {
+	Impl    string `json:"impl"`
+	Size    int    `json:"size"`
+	Seconds Spread `json:"seconds"`
+}
+
+// StartupFigures aggregates the report's start-up times.
+func (r *Report) StartupFigures() []StartupFigure {
+	var out []StartupFigure
+	for _, impl := range []string{harness.ImplGo, harness.ImplJava} {
+		for _, size := range r.Config.Sizes {
+			var xs []float64
+			for _, s := range r.Startups {
+				if s.Impl == impl && s.Size == size {
+					xs = append(xs, s.Elapsed.Seconds())
+				}
+			}
+			if len(xs) > 0 {
+				out = append(out, StartupFigure{Impl: impl, Size: size, Seconds: SpreadOf(xs)})
+			}
+		}
+	}
+	return out
+}
+
+func fmtSpread(s Spread, format string) string {
+	if s.N == 0 {
+		return "–"
+	}
+	if s.N == 1 {
+		return fmt.Sprintf(format, s.Median)
+	}
+	return fmt.Sprintf(format+" ("+format+"–"+format+")", s.Median, s.Min, s.Max)
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// Markdown renders the report as a Markdown document.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	c := r.Config
+	fmt.Fprintf(&b, "# Go vs Java ZooKeeper: bench-compare\n\n")
+	fmt.Fprintf(&b, "Started %s, took %v. %d clients x %d outstanding, %d B values, %d keys, %v warm-up + %v measured per run, %d repetitions; ",
+		r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), c.Clients, c.Outstanding, c.ValueSize, c.Keys, c.Warmup, c.Duration, c.Reps)
+	fmt.Fprintf(&b, "Go and Java back to back in every repetition (order swapped every other one). Machine: %d cores, %s. Revision %s",
+		r.Machine.Cores, r.Machine.CPUModel, r.Build.Revision)
+	if r.Build.Modified {
+		b.WriteString(" (modified)")
+	}
+	b.WriteString(".\n\n")
+	b.WriteString("Figures are medians over the repetitions, with (min–max); every ratio pairs runs of the same repetition. ")
+	b.WriteString("The no-op bound is server/noop (cmd/zknoop) driven the same way, one responder per member that takes clients ")
+	b.WriteString("(ensembles run with leaderServes=no, so an ensemble of n > 1 serves clients from n-1 followers).\n\n")
+
+	b.WriteString("## Throughput (ops/s)\n\n")
+	b.WriteString("| servers | reads | Go | Java | Go/Java | no-op bound | Go/bound | Java/bound | target met |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n")
+	pts := r.Points()
+	for _, p := range pts {
+		tp, _ := p.Target()
+		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
+			fmtSpread(p.Go, "%.0f"), fmtSpread(p.Java, "%.0f"), fmtSpread(p.Ratio, "%.2f"),
+			fmtSpread(p.Noop, "%.0f"), fmtSpread(p.GoOfNoop, "%.2f"), fmtSpread(p.JavaOfNoop, "%.2f"), yes(tp))
+	}
+	b.WriteString("\nTarget: Go/Java >= 3, or Go/bound >= 0.85 where 3x Java would exceed the bound.\n\n")
+
+	b.WriteString("## p99 latency (ms)\n\n")
+	b.WriteString("| servers | reads | Go p99 | Java p99 | Go/Java | target met (<= 0.5) | errors Go / Java |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | :---: | ---: |\n")
+	for _, p := range pts {
+		_, lt := p.Target()
+		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %d / %d |\n", p.Size, p.ReadPercent,
+			fmtSpread(p.GoP99, "%.1f"), fmtSpread(p.JavaP99, "%.1f"), fmtSpread(p.P99Ratio, "%.2f"), yes(lt), p.GoErrors, p.JavaErrors)
+	}
+
+	b.WriteString("\n## Memory (MiB, the largest server of the ensemble)\n\n")
+	b.WriteString("Idle: VmRSS after the ensemble serves, before load. Under load: VmHWM after every read percentage ran on it (1,000 znodes of 1 KiB).\n\n")
+	b.WriteString("| impl | servers | idle RSS | peak RSS under load | target met (Go: < 20 idle, < 60 loaded) |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | :---: |\n")
+	for _, m := range r.MemoryFigures() {
+		t := ""
+		if m.Impl == harness.ImplGo {
+			t = yes(m.IdleMiB.Max < 20 && m.PeakMiB.Max < 60)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", m.Impl, m.Size, fmtSpread(m.IdleMiB, "%.1f"), fmtSpread(m.PeakMiB, "%.1f"), t)
+	}
+
+	b.WriteString("\n## Start-up (s, launch until every member serves and a test write succeeded)\n\n")
+	b.WriteString("| impl | servers | seconds | target met (Go x7 < 1 s) |\n| --- | ---: | ---: | :---: |\n")
+	for _, s := range r.StartupFigures() {
+		t := ""
+		if s.Impl == harness.ImplGo && s.Size == 7 {
+			t = yes(s.Seconds.Max < 1)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", s.Impl, s.Size, fmtSpread(s.Seconds, "%.2f"), t)
+	}
+
+	b.WriteString("\n## How the servers were launched\n\n")
+	for _, l := range r.Launch {
+		fmt.Fprintf(&b, "* %s: %s; same session as the driver: %v; command: `%s`\n", l.Impl, l.Method, l.SameSession, strings.Join(l.Command, " "))
+	}
+	b.WriteString("* noop: direct children of the driver, driver's session (no setsid), own process group, Pdeathsig=SIGKILL\n")
+
+	if len(r.Profiles) > 0 {
+		b.WriteString("\n## Profiles (Go server under load)\n")
+		for _, p := range r.Profiles {
+			fmt.Fprintf(&b, "\n### %s\n\n```\n%s\n```\n", p.Title, strings.TrimRight(p.Top, "\n"))
+		}
+	}
+
+	b.WriteString("\n## Runs\n\n| rep | impl | servers | reads | ops/s | p50 ms | p99 ms | errors | driver cores | load1 |\n")
+	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, s := range r.Samples {
+		fmt.Fprintf(&b, "| %d | %s | %d | %g | %.0f | %.2f | %.2f | %d | %.2f | %.1f |\n",
+			s.Rep, s.Impl, s.Size, s.ReadPercent, s.Throughput, ms(s.P50), ms(s.P99), s.Errors, s.DriverCores, s.Load1)
+	}
+	return b.String()
+}
+
+// WriteFiles writes report.md and report.json into dir (created if needed).
+func (r *Report) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("perf: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.Markdown()), 0o644); err != nil {
+		return fmt.Errorf("perf: %w", err)
+	}
+	doc := struct {
+		*Report
+		Points  []Point         `json:"points"`
+		Memory  []MemoryFigure  `json:"memory_figures"`
+		Startup []StartupFigure `json:"startup_figures"`
+	}{r, r.Points(), r.MemoryFigures(), r.StartupFigures()}
+	js, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("perf: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), js, 0o644); err != nil {
+		return fmt.Errorf("perf: %w", err)
+	}
+	return nil
+}
