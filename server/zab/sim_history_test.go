@@ -3,6 +3,7 @@ package zab
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,18 +132,27 @@ type simRegs struct {
 type simClient struct {
 	id       int
 	session  int64
+	depth    int   // how many operations it pipelines
 	server   int64 // 0: not attached
 	inc      int   // the server's machine instance the connection is to
 	lastZxid int64
-	op       *simClientOp
+	ops      []*simClientOp // in flight, in the order issued
 }
 
 type simClientOp struct {
 	kind     history.Kind
+	key      string
 	value    string // write
 	token    string // sync
 	p        *history.Pending
 	deadline int // tick
+}
+
+// done removes op from cl's operations in flight.
+func (cl *simClient) done(op *simClientOp) {
+	if i := slices.Index(cl.ops, op); i >= 0 {
+		cl.ops = slices.Delete(cl.ops, i, i+1)
+	}
 }
 
 func newSimHistory(c *cluster, clients int, bug simBug) *simHistory {
@@ -154,7 +164,7 @@ func newSimHistory(c *cluster, clients int, bug simBug) *simHistory {
 		h.rec.SetInitial(k, h.initial(i))
 	}
 	for i := 1; i <= clients; i++ {
-		h.clients = append(h.clients, &simClient{id: i, session: 0x1000 + int64(i)})
+		h.clients = append(h.clients, &simClient{id: i, session: 0x1000 + int64(i), depth: 1 + i%3})
 	}
 	return h
 }
@@ -228,8 +238,7 @@ func (h *simHistory) attached(cl *simClient) bool {
 
 // detach drops cl's connection, failing what it had in flight.
 func (h *simHistory) detach(cl *simClient, err error) {
-	if op := cl.op; op != nil {
-		cl.op = nil
+	for _, op := range cl.ops {
 		switch op.kind {
 		case history.KindWrite:
 			delete(h.writes, op.value)
@@ -245,6 +254,7 @@ func (h *simHistory) detach(cl *simClient, err error) {
 		}
 		h.c.logf("client %d: %v fails: %v", cl.id, op.kind, err)
 	}
+	cl.ops = nil
 	cl.server, cl.inc = 0, 0
 }
 
@@ -279,7 +289,7 @@ func (h *simHistory) tick() {
 		switch {
 		case cl.server != 0 && !h.attached(cl):
 			h.detach(cl, errSimConnLost)
-		case cl.op != nil && h.c.tick > cl.op.deadline:
+		case len(cl.ops) > 0 && h.c.tick > cl.ops[0].deadline:
 			h.stats.timeouts++
 			h.detach(cl, errSimTimeout)
 		}
@@ -296,17 +306,18 @@ func (h *simHistory) clientOp() {
 	}
 }
 
-// clientStep lets cl do its next operation, if it is idle.
+// clientStep lets cl issue its next operation, if it has fewer than its
+// depth in flight.
 func (h *simHistory) clientStep(cl *simClient) {
 	c := h.c
 	if cl.server != 0 && !h.attached(cl) {
 		h.detach(cl, errSimConnLost)
 	}
-	if cl.op == nil && cl.server != 0 && c.rng.Intn(25) == 0 {
+	if len(cl.ops) == 0 && cl.server != 0 && c.rng.Intn(25) == 0 {
 		// The network drops the connection; the client moves on.
 		h.detach(cl, errSimDropped)
 	}
-	if cl.op != nil || cl.server == 0 && !h.attach(cl) {
+	if len(cl.ops) >= cl.depth || cl.server == 0 && !h.attach(cl) {
 		return
 	}
 	n := c.nodes[cl.server]
@@ -322,13 +333,25 @@ func (h *simHistory) clientStep(cl *simClient) {
 	}
 }
 
-// read answers at once from n's applied registers.
+// read is answered from n's applied registers once the session's earlier
+// operations are answered (a server holds a session's read behind its
+// pending writes and syncs, as upstream's CommitProcessor does).
 func (h *simHistory) read(cl *simClient, n *simNode, key string) {
 	h.stats.reads++
 	p := h.rec.Invoke(cl.id, cl.session, history.Read(key))
-	s := h.readState(n, key)
-	h.see(cl, n.appliedZxid())
-	p.Return(history.Result{Value: s.Value, HasStat: true, Version: s.Version, Zxid: s.Zxid})
+	cl.ops = append(cl.ops, &simClientOp{kind: history.KindRead, key: key, p: p, deadline: h.c.tick + simClientTimeout})
+	h.serveReads(cl, n)
+}
+
+// serveReads answers the reads at the head of cl's operations.
+func (h *simHistory) serveReads(cl *simClient, n *simNode) {
+	for len(cl.ops) > 0 && cl.ops[0].kind == history.KindRead {
+		op := cl.ops[0]
+		cl.ops = cl.ops[1:]
+		s := h.readState(n, op.key)
+		h.see(cl, n.appliedZxid())
+		op.p.Return(history.Result{Value: s.Value, HasStat: true, Version: s.Version, Zxid: s.Zxid})
+	}
 }
 
 func (h *simHistory) write(cl *simClient, n *simNode, key string) {
@@ -337,15 +360,15 @@ func (h *simHistory) write(cl *simClient, n *simNode, key string) {
 	value := fmt.Sprintf("c%d-%d", cl.id, h.seq)
 	p := h.rec.Invoke(cl.id, cl.session, history.Write(key, value))
 	data := []byte(key + "=" + value)
-	op := &simClientOp{kind: history.KindWrite, value: value, p: p, deadline: c.tick + simClientTimeout}
-	cl.op = op
+	op := &simClientOp{kind: history.KindWrite, key: key, value: value, p: p, deadline: c.tick + simClientTimeout}
+	cl.ops = append(cl.ops, op)
 	h.writes[value] = cl
 	var err error
 	if n.z.role == Leader {
 		var zxid int64
 		zxid, err = n.z.Propose(data)
 		if err == nil && h.bug == bugEarlyAck {
-			cl.op = nil
+			cl.done(op)
 			delete(h.writes, value)
 			h.see(cl, zxid)
 			h.stats.writesAcked++
@@ -356,7 +379,7 @@ func (h *simHistory) write(cl *simClient, n *simNode, key string) {
 	}
 	if err != nil {
 		// Refused before it went anywhere: certainly not applied.
-		cl.op = nil
+		cl.done(op)
 		delete(h.writes, value)
 		h.stats.writesFailed++
 		p.Fail(err, false)
@@ -377,7 +400,7 @@ func (h *simHistory) sync(cl *simClient, n *simNode, key string) {
 		p.Fail(err, false)
 		return
 	}
-	cl.op = &simClientOp{kind: history.KindSync, token: tok, p: p, deadline: c.tick + simClientTimeout}
+	cl.ops = append(cl.ops, &simClientOp{kind: history.KindSync, key: key, token: tok, p: p, deadline: c.tick + simClientTimeout})
 	h.syncs[tok] = cl
 	c.process(n)
 }
@@ -393,8 +416,13 @@ func (h *simHistory) applied(n *simNode, e Entry) {
 	if cl == nil || cl.server != n.id || cl.inc != n.inc {
 		return
 	}
-	op := cl.op
-	cl.op = nil
+	i := slices.IndexFunc(cl.ops, func(op *simClientOp) bool { return op.kind == history.KindWrite && op.value == v })
+	if i < 0 {
+		h.c.fatalf("client %d: write %q awaited but not in flight", cl.id, v)
+		return
+	}
+	op := cl.ops[i]
+	cl.done(op)
 	delete(h.writes, v)
 	s := h.state(n)[k]
 	if s.Value != v || s.Zxid != e.Zxid {
@@ -404,6 +432,7 @@ func (h *simHistory) applied(n *simNode, e Entry) {
 	h.see(cl, n.appliedZxid())
 	h.stats.writesAcked++
 	op.p.Return(history.Result{HasStat: true, Version: s.Version, Zxid: s.Zxid})
+	h.serveReads(cl, n)
 }
 
 // synced is called when n completes the sync tok.
@@ -414,14 +443,16 @@ func (h *simHistory) synced(n *simNode, tok string) {
 		return
 	}
 	delete(h.syncs, tok)
-	if cl.server != n.id || cl.inc != n.inc || cl.op == nil || cl.op.token != tok {
+	i := slices.IndexFunc(cl.ops, func(op *simClientOp) bool { return op.kind == history.KindSync && op.token == tok })
+	if cl.server != n.id || cl.inc != n.inc || i < 0 {
 		return
 	}
-	op := cl.op
-	cl.op = nil
+	op := cl.ops[i]
+	cl.done(op)
 	h.stats.syncs++
 	h.see(cl, n.appliedZxid())
 	op.p.Return(history.Result{})
+	h.serveReads(cl, n)
 }
 
 // finish reads the final state once the cluster has settled: on every
@@ -576,11 +607,11 @@ func TestSyncAtDeposedLeaderIsCaught(t *testing.T) {
 	cl2.server, cl2.inc = 2, c.nodes[2].inc
 	h.write(cl2, c.nodes[2], "/k0")
 	c.run()
-	if cl2.op != nil {
+	if len(cl2.ops) > 0 {
 		t.Fatal("the write at the new leader was not acknowledged")
 	}
 	h.sync(cl1, old, "/k0")
-	if cl1.op != nil {
+	if len(cl1.ops) > 0 {
 		t.Fatal("the deposed leader did not answer the sync at once")
 	}
 	h.read(cl1, old, "/k0") // a synced read, and stale
