@@ -52,7 +52,7 @@
 // ZooKeeper paper's reliability figure) and RandomSchedule (seeded; never
 // faults more than a minority longer than asked). RunSchedule plays one:
 // steps run at their offsets from its start (a step aimed at a role waits
-// up to 5 s for a server in it, without shifting later steps); a step that
+// up to 5 s for a server in it, and later steps shift by the wait); a step that
 // cannot apply is recorded as skipped; after each fault the harness writes
 // through its own go-zookeeper clients (one per server, reconnecting every
 // 10 ms) every 5 ms until a write succeeds, and times the election by

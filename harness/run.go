@@ -28,7 +28,8 @@ type Event struct {
 	Pending bool
 	// Recovered and Recovery: for a fault, the ensemble took a probe write
 	// again Recovery after the injection; for a repair (restart, thaw,
-	// heal), the server reported a serving role again.
+	// heal), the server reported a serving role again (not recovered if
+	// another fault hit it first).
 	Recovered   bool
 	Recovery    time.Duration
 	RecoveredBy int // for a fault: the server that took the probe write
@@ -79,9 +80,11 @@ const tightTimeout = 300 * time.Millisecond
 const recoveryTimeout = 60 * time.Second
 
 // RunSchedule plays sched against the ensemble, starting now. Each step
-// waits for its time, picks its server (a role target waits up to 5 s for
-// a server in that role), and applies its fault; a step that cannot apply
-// is recorded as skipped. After a fault the harness writes
+// waits for its time, picks its server, and applies its fault; a step that
+// cannot apply is recorded as skipped. A step aimed at a role waits up to
+// 5 s for a server to have it (say, during an election), and the steps
+// after it move by as long, so that a repair still follows its fault by
+// the scheduled time; Event.Offset is the real time since the start. After a fault the harness writes
 // through its own clients every ~5 ms until a write succeeds (Recovery)
 // and, if the leader was hit, polls srvr every 10 ms until another server
 // is leader (Election). onEvent, if set, is called (serially) once when a
@@ -137,7 +140,8 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 	names := map[string]int{}
 	lastTarget := map[int]time.Time{} // when each server was last targeted
 	prev := 0
-	start := time.Now()
+	origin := time.Now()
+	start := origin
 	for i, st := range sched.Steps {
 		if d := time.Until(start.Add(st.At)); d > 0 {
 			select {
@@ -148,8 +152,11 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 			case <-time.After(d):
 			}
 		}
-		ev := e.applyStep(ctx, st, names, prev, lastTarget)
-		ev.Seq, ev.Offset = i, ev.Time.Sub(start)
+		ev, waited := e.applyStep(ctx, st, names, prev, lastTarget)
+		ev.Seq, ev.Offset = i, ev.Time.Sub(origin)
+		// Waiting for a role pauses the schedule's clock, so that a repair
+		// still comes as long after its fault as the schedule says.
+		start = start.Add(waited)
 		prev = ev.ID
 		if st.As != "" {
 			names[st.As] = ev.ID
@@ -179,13 +186,15 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 	return events, nil
 }
 
-// applyStep resolves a step's target and applies it.
-func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int, prev int, lastTarget map[int]time.Time) Event {
+// applyStep resolves a step's target and applies it. It also returns how
+// long it waited for a server to take the role the step aims at.
+func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int, prev int, lastTarget map[int]time.Time) (Event, time.Duration) {
 	ev := Event{Step: st}
 	// Fresh roles for role targets and for the record. A role target with
 	// no candidate (say "leader" during an election) waits a bounded time
 	// for one; Offset then shows how late the step ran.
-	deadline := time.Now().Add(roleWait)
+	began := time.Now()
+	deadline := began.Add(roleWait)
 	var (
 		roles  []Role
 		id     int
@@ -200,14 +209,18 @@ func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int,
 		time.Sleep(20 * time.Millisecond)
 	}
 	ev.Time = time.Now()
+	var waited time.Duration
+	if st.Target.Kind != TargetID && st.Target.Kind != TargetRef {
+		waited = ev.Time.Sub(began)
+	}
 	if id == 0 {
 		ev.Skipped, ev.Reason = true, reason
-		return ev
+		return ev, waited
 	}
 	ev.ID, ev.Role = id, roles[id-1]
 	if reason := e.inapplicable(st.Action, id); reason != "" {
 		ev.Skipped, ev.Reason = true, reason
-		return ev
+		return ev, waited
 	}
 	f, _ := FaultByName(string(st.Action))
 	ev.Time = time.Now()
@@ -216,7 +229,7 @@ func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int,
 	}
 	ev.LeaderLost = !f.Repairs() && st.Action != Delay && (ev.Role == RoleLeader || ev.Role == RoleStandalone)
 	e.log.Info("harness: fault", "action", st.Action, "target", st.Target.String(), "id", id, "role", ev.Role, "err", ev.Err)
-	return ev
+	return ev, waited
 }
 
 // resolve picks the server for target t. It returns 0 and a reason when
@@ -317,8 +330,17 @@ func (e *Ensemble) measure(ctx context.Context, p *prober, ev *Event) {
 	defer cancel()
 	f, _ := FaultByName(string(ev.Step.Action))
 	if f.Repairs() {
-		// Until the repaired server itself serves again.
-		if ok := e.pollUntil(ctx, 10*time.Millisecond, func(roles []Role) bool { return roles[ev.ID-1].Serving() }, ev.ID); ok {
+		// Until the repaired server itself serves again, unless a later
+		// fault hits it first.
+		hitAgain := false
+		served := e.pollUntil(ctx, 10*time.Millisecond, func(roles []Role) bool {
+			if roles[ev.ID-1].Serving() {
+				return true
+			}
+			hitAgain = e.faulted(ev.ID)
+			return hitAgain
+		}, ev.ID)
+		if served && !hitAgain {
 			ev.Recovered, ev.Recovery = true, time.Since(ev.Time)
 		}
 		return
