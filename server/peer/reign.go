@@ -285,6 +285,15 @@ func (p *Peer) drive(rs *reignState) error {
 				return err
 			}
 		}
+		// A leader may send broadcast traffic before its own fsync, so
+		// that its fsync overlaps the followers' (zab's driver duty 9);
+		// anything that vouches for durable state waits for the fsync.
+		early := rs.role == zab.Leader && rd.Snapshot == nil && rd.Truncate == nil && rd.Epochs == nil && onlyBroadcast(rd.Messages)
+		if early {
+			for i := range rd.Messages {
+				p.route(rs, &rd.Messages[i])
+			}
+		}
 		if len(rd.Persist) > 0 {
 			if err := p.store.log.Sync(); err != nil {
 				return fmt.Errorf("peer: log fsync: %w", err)
@@ -293,8 +302,10 @@ func (p *Peer) drive(rs *reignState) error {
 			p.fsyncTxns.Add(int64(len(rd.Persist)))
 			p.store.remember(rd.Persist)
 		}
-		for i := range rd.Messages {
-			p.route(rs, &rd.Messages[i])
+		if !early {
+			for i := range rd.Messages {
+				p.route(rs, &rd.Messages[i])
+			}
 		}
 		for _, e := range rd.Commit {
 			p.applyEntry(e, rs.role == zab.Leader)
@@ -357,4 +368,19 @@ func (p *Peer) route(rs *reignState, m *zab.Message) {
 	if rs.toLead != nil && !rs.toLead.send(pkt) {
 		rs.dead = append(rs.dead, rs.leader)
 	}
+}
+
+// onlyBroadcast reports whether msgs hold only the packets a leader may
+// send before its own fsync: proposals, commits, informs and pings. A
+// Ready that also holds sync or epoch traffic is sent whole after the
+// fsync, so each peer's order is kept.
+func onlyBroadcast(msgs []zab.Message) bool {
+	for i := range msgs {
+		switch msgs[i].Packet.Type {
+		case zab.TypeProposal, zab.TypeCommit, zab.TypeInform, zab.TypePing:
+		default:
+			return false
+		}
+	}
+	return true
 }
