@@ -3,6 +3,7 @@ package zab
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -641,4 +642,21 @@ func TestSyncAtDeposedLeaderIsCaught(t *testing.T) {
 		}
 	}
 	t.Logf("caught as expected:\n%s", lin.Findings[0])
+}
+
+// A seed replays the same client history, operation for operation.
+func TestSimulatedHistoryReplays(t *testing.T) {
+	opts := simOptions{voters: 5, observers: 1, steps: 1500, faultRate: 0.01, midReadyCrash: 0.002, randomLeader: 0.1, clients: 4}
+	a := runSchedule(t, 42, opts)
+	b := runSchedule(t, 42, opts)
+	if a.failed || b.failed {
+		return
+	}
+	ha, hb := a.h.rec.History(), b.h.rec.History()
+	if len(ha.Ops) < 20 {
+		t.Fatalf("seed 42 recorded only %d operations", len(ha.Ops))
+	}
+	if !slices.Equal(a.trace, b.trace) || !reflect.DeepEqual(ha, hb) || !reflect.DeepEqual(a.h.final, b.h.final) {
+		t.Fatal("seed 42 recorded two different histories")
+	}
 }
