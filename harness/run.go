@@ -343,6 +343,16 @@ func (e *Ensemble) measure(ctx context.Context, p *prober, ev *Event) {
 		if served && !hitAgain {
 			ev.Recovered, ev.Recovery = true, time.Since(ev.Time)
 		}
+		if hitAgain {
+			// Another poll (say, the one that chose it as the next
+			// target) may have seen it serve in between.
+			for _, rs := range e.Timeline() {
+				if rs.ID == ev.ID && rs.Time.After(ev.Time) && rs.Role.Serving() {
+					ev.Recovered, ev.Recovery = true, rs.Time.Sub(ev.Time)
+					break
+				}
+			}
+		}
 		return
 	}
 	var wg sync.WaitGroup
