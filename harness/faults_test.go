@@ -124,9 +124,9 @@ func TestIntegration_PaperSchedule(t *testing.T) {
 			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3, Seed: 1})
 			stop := writers(t, e.ConnectString(), 4)
 			// Java servers take ~2s to restart and rejoin; Go ones well under 1s.
-			d := 12 * time.Second
+			d := 10 * time.Second
 			if impl == ImplGo {
-				d = 10 * time.Second
+				d = 8 * time.Second
 			}
 			sched := PaperSchedule(d)
 			var calls atomic.Int32

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,6 +140,21 @@ func ParseSchedule(text string) (Schedule, error) {
 		return Schedule{}, errors.New("harness: schedule has no steps")
 	}
 	return sched, nil
+}
+
+// ReadScheduleFile parses the schedule in the named file; errors name the
+// file and line.
+func ReadScheduleFile(path string) (Schedule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("harness: schedule: %w", err)
+	}
+	s, err := ParseSchedule(string(b))
+	if err != nil {
+		return Schedule{}, fmt.Errorf("%s: %w", path, err)
+	}
+	s.Name = filepath.Base(path)
+	return s, nil
 }
 
 func parseStep(f []string, bound map[string]bool, havePrev bool) (Step, error) {

@@ -3,6 +3,7 @@ package harness
 import (
 	"io"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -286,5 +287,23 @@ func TestElectionRewriter(t *testing.T) {
 	got, err = electionRewriter("x")(r)
 	if err != nil || string(got) != "\x00\x00\x00\x00\x00\x00\x00\x02" {
 		t.Fatalf("old protocol: %q %v", got, err)
+	}
+}
+
+func TestReadScheduleFile(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/good.txt"
+	bad := dir + "/bad.txt"
+	os.WriteFile(good, []byte("at 1s kill leader\n"), 0o644)
+	os.WriteFile(bad, []byte("at 1s kill leader\nat 2s explode it\n"), 0o644)
+	s, err := ReadScheduleFile(good)
+	if err != nil || len(s.Steps) != 1 || s.Name != "good.txt" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if _, err := ReadScheduleFile(bad); err == nil || !strings.HasPrefix(err.Error(), bad+": harness: schedule line 2:") {
+		t.Fatalf("bad file: %v", err)
+	}
+	if _, err := ReadScheduleFile(dir + "/missing"); err == nil {
+		t.Fatal("missing file: no error")
 	}
 }
