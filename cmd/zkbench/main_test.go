@@ -291,3 +291,38 @@ func TestSpecFileWithFlagOverrides(t *testing.T) {
 		t.Errorf("--writes 30%% over a file's 90%% reads: read_percent %g, want 70", s.ReadPercent)
 	}
 }
+
+// TestRunGoEnsemble runs two seconds of load on three Go servers launched
+// from this binary: clients go to the followers only (leaderServes=no, as in
+// the paper's setup).
+func TestRunGoEnsemble(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := zkbench(t, "run", "--duration", "2s", "--warmup", "300ms",
+		"--clients", "4", "--outstanding", "2", "--out", dir)
+	if err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	rs, _, err := experiment.ReadAll([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs[0]
+	if r.Ensemble.Size != 3 || r.Ensemble.Config["leaderServes"] != "no" || r.Driver.Placement != "followers" {
+		t.Errorf("ensemble %+v, placement %q: want 3 servers, leaderServes=no, clients on followers", r.Ensemble, r.Driver.Placement)
+	}
+	leaders := 0
+	for _, m := range r.Ensemble.Members {
+		if m.Role == "leader" {
+			leaders++
+			if m.Clients != 0 {
+				t.Errorf("the leader took %d clients", m.Clients)
+			}
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d leaders among %+v", leaders, r.Ensemble.Members)
+	}
+	if s := results.Summarize(r); s.Ops == 0 {
+		t.Error("no operation completed")
+	}
+}
