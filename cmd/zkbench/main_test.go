@@ -326,3 +326,49 @@ func TestRunGoEnsemble(t *testing.T) {
 		t.Error("no operation completed")
 	}
 }
+
+// TestRunWithFaults kills and restarts a follower of a 3-server Go ensemble
+// during a short run and checks the time line.
+func TestRunWithFaults(t *testing.T) {
+	dir := t.TempDir()
+	sched := filepath.Join(dir, "follower.txt")
+	if err := os.WriteFile(sched, []byte("at 500ms kill follower as f # 1\nat 1200ms restart f # 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := zkbench(t, "run", "--duration", "4s", "--warmup", "300ms", "--clients", "4", "--outstanding", "2",
+		"--faults", sched, "--out", dir)
+	if err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-3srv-30w-follower"))
+	if len(runs) != 1 {
+		t.Fatalf("run directory named after the schedule: %v", runs)
+	}
+	r, err := results.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kill, restart *results.Event
+	for i, ev := range r.Events {
+		switch ev.Name {
+		case "kill":
+			kill = &r.Events[i]
+		case "restart":
+			restart = &r.Events[i]
+		}
+	}
+	if kill == nil || restart == nil {
+		t.Fatalf("events %+v: want a kill and a restart", r.Events)
+	}
+	if !strings.HasPrefix(kill.Detail, "1: kill server ") || !strings.Contains(kill.Detail, "(follower)") {
+		t.Errorf("kill event %q: want it numbered 1 and naming a follower", kill.Detail)
+	}
+	// The schedule starts with the measured part: the kill comes after
+	// 500 ms and before the restart.
+	if kill.At < 500*time.Millisecond || restart.At <= kill.At {
+		t.Errorf("kill at %v, restart at %v: want the kill 500 ms or more into the measured part, then the restart", kill.At, restart.At)
+	}
+	if _, err := os.Stat(filepath.Join(runs[0], "throughput.png")); err != nil {
+		t.Error(err)
+	}
+}
