@@ -466,34 +466,17 @@ func (h *simHistory) finish() {
 	for _, cl := range h.clients {
 		h.detach(cl, errSimConnLost)
 	}
-	for i := 0; !h.quiescent() && !c.failed; i++ {
-		if i == 20000 {
-			c.fatalf("writes still in flight after healing")
+	// A reign may still end (a leader starved of pings steps down even
+	// without faults), and a sync pending then is lost with its machine:
+	// start over when it happens.
+	for round := 0; ; round++ {
+		if round == 20 {
+			c.fatalf("no final read: the reign keeps changing")
 			return
 		}
-		c.step(false)
-	}
-	if c.failed {
-		return
-	}
-	h.finalSyncs = map[string]bool{}
-	for _, id := range c.ids {
-		n := c.nodes[id]
-		tok := fmt.Sprintf("final-sync-%d", id)
-		n.syncs[tok] = c.leaderCommitted(n)
-		if err := n.z.Sync([]byte(tok)); err != nil {
-			c.fatalf("final sync on %d: %v", id, err)
-			return
+		if !h.waitQuiescent() || h.finalSync(round) {
+			break
 		}
-		h.finalSyncs[tok] = true
-		c.process(n)
-	}
-	for i := 0; len(h.finalSyncs) > 0 && !c.failed; i++ {
-		if i == 20000 {
-			c.fatalf("final syncs do not complete: %v", h.finalSyncs)
-			return
-		}
-		c.step(false)
 	}
 	if c.failed {
 		return
@@ -511,6 +494,52 @@ func (h *simHistory) finish() {
 	}
 	h.final = f
 	h.report = history.Check(h.rec.History(), f)
+}
+
+// waitQuiescent steps until no write is in flight.
+func (h *simHistory) waitQuiescent() bool {
+	c := h.c
+	for i := 0; !h.quiescent() && !c.failed; i++ {
+		if i == 20000 {
+			c.fatalf("writes still in flight after healing")
+		}
+		c.step(false)
+	}
+	return !c.failed
+}
+
+// finalSync syncs every server and steps until every sync is done; false
+// if some server's machine changed meanwhile.
+func (h *simHistory) finalSync(round int) bool {
+	c := h.c
+	h.finalSyncs = map[string]bool{}
+	incs := map[int64]int{}
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		tok := fmt.Sprintf("final-sync-%d-%d", round, id)
+		n.syncs[tok] = c.leaderCommitted(n)
+		if err := n.z.Sync([]byte(tok)); err != nil {
+			c.fatalf("final sync on %d: %v", id, err)
+			return false
+		}
+		h.finalSyncs[tok] = true
+		incs[id] = n.inc
+		c.process(n)
+	}
+	for i := 0; len(h.finalSyncs) > 0 && !c.failed; i++ {
+		for _, id := range c.ids {
+			if n := c.nodes[id]; n.z == nil || n.inc != incs[id] {
+				c.logf("final sync round %d: %d's machine changed", round, id)
+				return false
+			}
+		}
+		if i == 20000 {
+			c.fatalf("final syncs do not complete: %v", h.finalSyncs)
+			return false
+		}
+		c.step(false)
+	}
+	return !c.failed && h.quiescent()
 }
 
 // quiescent says no write is in flight: one leader serves everyone, has
