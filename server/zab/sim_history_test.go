@@ -20,24 +20,27 @@ import (
 //
 // Each server keeps a register map (key -> value, version, mzxid) applied
 // from Ready.Commit in order. A client holds one session, attached to one
-// serving server at a time, with at most one operation in flight:
+// serving server at a time, and pipelines up to 1-3 operations:
 //
 //   - Write(key, unique value): the entry "key=value" goes through Propose
 //     (leader) or Forward (learner) and is acknowledged when the client's
 //     own server applies it, with the version and zxid it produced.
-//   - Read(key): answered at once from the server's applied registers
-//     (stale reads are allowed).
+//   - Read(key): answered from the server's applied registers (stale reads
+//     are allowed) as soon as the session's earlier operations are answered.
 //   - Sync(key): Zab's Sync; done when the token returns in Ready.Synced on
 //     that server.
 //
 // A client whose server crashes or stops serving (its Zab machine is gone),
-// or whose operation gets no answer within simClientTimeout ticks, loses the
-// connection: a write in flight becomes of unknown outcome, a read or sync
-// failed. It then re-attaches, with the same session, to a serving server
+// whose connection the network drops, or whose oldest operation gets no
+// answer within simClientTimeout ticks, loses the connection: a write in
+// flight becomes of unknown outcome, a read or sync failed. It then re-attaches, with the same session, to a serving server
 // whose applied zxid is not behind the last zxid the session saw (a server
 // behind it refuses the session, as upstream; go-zookeeper tries the next).
 // Every reply carries the server's applied zxid, which the session keeps, as
 // upstream's reply header does.
+//
+// After healing the clients stop, the cluster quiesces, every server syncs,
+// and what each then holds is the history.Final.
 //
 // Time, for the recorder, is simulator time: one step is a millisecond, and
 // events within a step are a nanosecond apart, in the order they happened.
