@@ -166,6 +166,9 @@ func ReadAll(paths []string) ([]*results.Result, []string, error) {
 	var dirs []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("experiment: no result at %s: want a run directory (holding %s) written by zkbench: %w", p, results.JSONFile, err)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("experiment: result %s: %w", p, err)
 		}
