@@ -13,7 +13,7 @@ import (
 )
 
 func TestIntegration_PartitionLeader(t *testing.T) {
-	for _, impl := range impls(t) {
+	for _, impl := range heavyImpls(t) {
 		t.Run(impl, func(t *testing.T) {
 			ctx := testCtx(t, 90*time.Second)
 			// syncLimit 2 x tickTime 500ms: a cut-off leader is noticed in ~1s.
@@ -118,7 +118,7 @@ func writers(t *testing.T, connect string, n int) func() (int64, time.Time) {
 }
 
 func TestIntegration_PaperSchedule(t *testing.T) {
-	for _, impl := range impls(t) {
+	for _, impl := range heavyImpls(t) {
 		t.Run(impl, func(t *testing.T) {
 			ctx := testCtx(t, 120*time.Second)
 			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3, Seed: 1})

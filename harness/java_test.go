@@ -32,6 +32,16 @@ func impls(t *testing.T) []string {
 	return out
 }
 
+// heavyImpls is impls for the slow scenario tests: under -short, when the
+// Go server is built, only it (each Java scenario costs 5-30 s of JVMs).
+func heavyImpls(t *testing.T) []string {
+	if testing.Short() && zkserverBin != "" {
+		t.Log("-short: running this scenario on the go provider only; without -short it runs on java too")
+		return []string{ImplGo}
+	}
+	return impls(t)
+}
+
 // fastestImpl is the provider that starts quickest (go when built).
 func fastestImpl() string {
 	if zkserverBin != "" {
@@ -278,7 +288,7 @@ func waitRole(t *testing.T, ctx context.Context, e *Ensemble, id int, want Role)
 func procState(pid int) byte { return procStateOf(pid) }
 
 func TestIntegration_Observer(t *testing.T) {
-	for _, impl := range impls(t) {
+	for _, impl := range heavyImpls(t) {
 		t.Run(impl, func(t *testing.T) {
 			ctx := testCtx(t, 60*time.Second)
 			e := startEnsemble(t, ctx, Options{Impl: impl, Servers: 3, Observers: 1, LeaderServes: true})
