@@ -5,7 +5,7 @@ PKGS     ?= ./...
 # The whole suite must stay well under CI's 30-minute budget on 2 cores.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build test test-short run bench bench-compare lint fuzz clean
+.PHONY: help build test test-short run bench bench-compare bench-before-after lint fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,12 @@ bench: ## micro-benchmarks (codec, tree, wal)
 # no-op bound, memory, start-up and profiles: about 20 minutes.
 bench-compare: ## Go vs Java ZooKeeper throughput/latency/memory ratios -> out/bench-compare/
 	ZKBENCH_PERF=1 $(GO) test -count=1 -run '^TestBenchCompare$$' -v -timeout 60m ./perf
+
+# The working tree's Go server against its build at BASE (a git revision),
+# in the same run: e.g. make bench-before-after BASE=HEAD~1 SIZES=1 READS=0,100
+bench-before-after: ## Go server before/after ratios against BASE=rev -> out/bench-compare/
+	ZKBENCH_PERF_BASE=$(BASE) ZKBENCH_PERF_SIZES=$(SIZES) ZKBENCH_PERF_READS=$(READS) \
+		$(GO) test -count=1 -run '^TestBeforeAfter$$' -v -timeout 60m ./perf
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -45,6 +45,10 @@ type Config struct {
 	Warmup, Duration time.Duration
 	// GoCommand starts a Go server (harness.Options.GoCommand).
 	GoCommand []string
+	// GoVariants are other builds of the Go server, by implementation name
+	// (e.g. "go-before": the build before an optimisation), measured like
+	// "go" when Impls lists them, for before/after ratios from one run.
+	GoVariants map[string][]string
 	// NoopCommand starts one no-op responder; "-addr host:port" is
 	// appended (e.g. {"/tmp/x/zknoop"}).
 	NoopCommand []string
@@ -116,7 +120,9 @@ func (c *Config) withDefaults() error {
 				return fmt.Errorf("%w: the no-op bound needs NoopCommand", ErrInvalid)
 			}
 		default:
-			return fmt.Errorf("%w: unknown implementation %q", ErrInvalid, impl)
+			if len(c.GoVariants[impl]) == 0 {
+				return fmt.Errorf("%w: unknown implementation %q (not go, java, noop or a GoVariants key)", ErrInvalid, impl)
+			}
 		}
 	}
 	if _, err := c.spec(c.ReadPercents[0]); err != nil {
@@ -191,18 +197,19 @@ type Report struct {
 
 // ReportConfig is the part of Config a report records.
 type ReportConfig struct {
-	Sizes        []int         `json:"sizes"`
-	ReadPercents []float64     `json:"read_percents"`
-	Reps         int           `json:"reps"`
-	Impls        []string      `json:"impls"`
-	Clients      int           `json:"clients"`
-	Outstanding  int           `json:"outstanding"`
-	ValueSize    int           `json:"value_size"`
-	Keys         int           `json:"keys"`
-	Warmup       time.Duration `json:"warmup_ns"`
-	Duration     time.Duration `json:"duration_ns"`
-	GoCommand    []string      `json:"go_command"`
-	NoopCommand  []string      `json:"noop_command"`
+	Sizes        []int               `json:"sizes"`
+	ReadPercents []float64           `json:"read_percents"`
+	Reps         int                 `json:"reps"`
+	Impls        []string            `json:"impls"`
+	Clients      int                 `json:"clients"`
+	Outstanding  int                 `json:"outstanding"`
+	ValueSize    int                 `json:"value_size"`
+	Keys         int                 `json:"keys"`
+	Warmup       time.Duration       `json:"warmup_ns"`
+	Duration     time.Duration       `json:"duration_ns"`
+	GoCommand    []string            `json:"go_command"`
+	NoopCommand  []string            `json:"noop_command"`
+	GoVariants   map[string][]string `json:"go_variants,omitempty"`
 }
 
 // Compare runs the comparison c describes and returns its report. A
@@ -217,7 +224,7 @@ func Compare(ctx context.Context, c Config) (*Report, error) {
 		Config: ReportConfig{
 			Sizes: c.Sizes, ReadPercents: c.ReadPercents, Reps: c.Reps, Impls: c.Impls,
 			Clients: c.Clients, Outstanding: c.Outstanding, ValueSize: c.ValueSize, Keys: c.Keys,
-			Warmup: c.Warmup, Duration: c.Duration, GoCommand: c.GoCommand, NoopCommand: c.NoopCommand,
+			Warmup: c.Warmup, Duration: c.Duration, GoCommand: c.GoCommand, NoopCommand: c.NoopCommand, GoVariants: c.GoVariants,
 		},
 	}
 	defer func() { rep.Elapsed = time.Since(rep.Started) }()
@@ -241,25 +248,26 @@ func Compare(ctx context.Context, c Config) (*Report, error) {
 	return rep, nil
 }
 
-// swapGoJava swaps go and java in order, if both are there.
+// swapGoJava reverses the order of every implementation but the no-op
+// bound (which keeps its place), so that no build always runs first.
 func swapGoJava(order []string) {
-	gi, ji := -1, -1
+	var idx []int
 	for i, s := range order {
-		switch s {
-		case harness.ImplGo:
-			gi = i
-		case harness.ImplJava:
-			ji = i
+		if s != ImplNoop {
+			idx = append(idx, i)
 		}
 	}
-	if gi >= 0 && ji >= 0 {
-		order[gi], order[ji] = order[ji], order[gi]
+	for i, j := 0, len(idx)-1; i < j; i, j = i+1, j-1 {
+		order[idx[i]], order[idx[j]] = order[idx[j]], order[idx[i]]
 	}
 }
 
 // runEnsemble starts one ensemble and runs every read percentage on it.
 func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size, r int, launched map[string]bool) error {
 	ho := harness.Options{Impl: impl, Servers: size, GoCommand: c.GoCommand, Logger: c.Logger}
+	if cmd, ok := c.GoVariants[impl]; ok {
+		ho.Impl, ho.GoCommand = harness.ImplGo, cmd
+	}
 	serving := size
 	if size > 1 {
 		serving = size - 1 // leaderServes=no: clients use the followers
@@ -285,7 +293,9 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		rep.Startups = append(rep.Startups, Startup{Impl: impl, Size: size, Rep: r + 1, Elapsed: elapsed})
 		if !launched[impl] {
 			launched[impl] = true
-			rep.Launch = append(rep.Launch, ens.Launch())
+			li := ens.Launch()
+			li.Impl = impl
+			rep.Launch = append(rep.Launch, li)
 		}
 	}
 	fmt.Fprintf(c.Log, "perf: rep %d: %s x%d serving after %v\n", r+1, impl, size, elapsed.Round(time.Millisecond))

@@ -225,3 +225,86 @@ func TestBenchCompare(t *testing.T) {
 	}
 	t.Logf("report written to %s\n%s", out, rep.Markdown())
 }
+
+// buildAt compiles cmd/zkserver as it was at git revision rev into dir.
+func buildAt(t *testing.T, rev, dir string) string {
+	t.Helper()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	archive := exec.Command("sh", "-c", "git -C .. archive "+rev+" | tar -x -C "+src)
+	if b, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("git archive %s: %v\n%s", rev, err, b)
+	}
+	bin := filepath.Join(dir, "zkserver-"+rev)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zkserver")
+	cmd.Dir = src
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build at %s: %v\n%s", rev, err, b)
+	}
+	return bin
+}
+
+// TestBeforeAfter measures the working tree's Go server against its build
+// at ZKBENCH_PERF_BASE (a git revision) in the same run: `make
+// bench-before-after BASE=rev`. The knobs of TestBenchCompare apply;
+// ZKBENCH_PERF_IMPLS adds java and noop (default: go and the variants);
+// ZKBENCH_PERF_VARIANTS=name=/path/zkserver,... adds prebuilt servers and
+// ZKBENCH_PERF_GO=/path/zkserver replaces the working tree's build.
+func TestBeforeAfter(t *testing.T) {
+	base, variants := os.Getenv("ZKBENCH_PERF_BASE"), os.Getenv("ZKBENCH_PERF_VARIANTS")
+	if base == "" && variants == "" {
+		t.Skip("SKIPPED: set ZKBENCH_PERF_BASE=<git revision> to compare the Go server against that build (make bench-before-after BASE=rev)")
+	}
+	dir := t.TempDir()
+	bins := build(t, dir, "github.com/zkbench/zkbench/cmd/zkserver", "github.com/zkbench/zkbench/cmd/zknoop")
+	if g := os.Getenv("ZKBENCH_PERF_GO"); g != "" {
+		bins[0] = g
+	}
+	c := Config{
+		Sizes: envInts(t, "ZKBENCH_PERF_SIZES"), ReadPercents: envFloats(t, "ZKBENCH_PERF_READS"),
+		Impls:     []string{harness.ImplGo},
+		GoCommand: []string{bins[0], "start-foreground"}, NoopCommand: []string{bins[1]},
+		GoVariants: map[string][]string{},
+		Log:        os.Stderr,
+	}
+	if base != "" {
+		c.GoVariants["go-before"] = []string{buildAt(t, base, dir), "start-foreground"}
+		c.Impls = append(c.Impls, "go-before")
+	}
+	for _, v := range strings.Split(variants, ",") {
+		if name, bin, ok := strings.Cut(v, "="); ok {
+			c.GoVariants[name] = []string{bin, "start-foreground"}
+			c.Impls = append(c.Impls, name)
+		}
+	}
+	if s := os.Getenv("ZKBENCH_PERF_IMPLS"); s != "" {
+		c.Impls = strings.Split(s, ",")
+	}
+	if n := envInts(t, "ZKBENCH_PERF_REPS"); len(n) == 1 {
+		c.Reps = n[0]
+	}
+	if d := os.Getenv("ZKBENCH_PERF_DURATION"); d != "" {
+		var err error
+		if c.Duration, err = time.ParseDuration(d); err != nil {
+			t.Fatalf("ZKBENCH_PERF_DURATION: %v", err)
+		}
+	}
+	out := os.Getenv("ZKBENCH_PERF_OUT")
+	if out == "" {
+		out = filepath.Join("..", "out", "bench-compare", "before-after")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
+	defer cancel()
+	rep, err := Compare(ctx, c)
+	if rep != nil {
+		if werr := rep.WriteFiles(out); werr != nil {
+			t.Error(werr)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report written to %s\n%s", out, rep.Markdown())
+}

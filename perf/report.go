@@ -128,6 +128,64 @@ func (r *Report) Points() []Point {
 	return out
 }
 
+// RatioPoint compares two implementations at one point: throughput and
+// p99 of a over b, one ratio per repetition.
+type RatioPoint struct {
+	Size        int     `json:"size"`
+	ReadPercent float64 `json:"read_percent"`
+	A, B        Spread  // throughputs (ops/s)
+	Throughput  Spread  `json:"throughput_ratio"`
+	P99         Spread  `json:"p99_ratio"`
+}
+
+// Ratios compares implementation a with b at every point, pairing runs of
+// the same repetition (e.g. "go" after an optimisation against
+// "go-before").
+func (r *Report) Ratios(a, b string) []RatioPoint {
+	type key struct {
+		size  int
+		reads float64
+		rep   int
+	}
+	get := func(impl string) map[key]Sample {
+		m := map[key]Sample{}
+		for _, s := range r.Samples {
+			if s.Impl == impl {
+				m[key{s.Size, s.ReadPercent, s.Rep}] = s
+			}
+		}
+		return m
+	}
+	as, bs := get(a), get(b)
+	var out []RatioPoint
+	for _, size := range r.Config.Sizes {
+		for _, reads := range r.Config.ReadPercents {
+			var at, bt, tr, pr []float64
+			for rep := 1; rep <= r.Config.Reps; rep++ {
+				k := key{size, reads, rep}
+				x, xok := as[k]
+				y, yok := bs[k]
+				if xok {
+					at = append(at, x.Throughput)
+				}
+				if yok {
+					bt = append(bt, y.Throughput)
+				}
+				if xok && yok && y.Throughput > 0 {
+					tr = append(tr, x.Throughput/y.Throughput)
+					if y.P99 > 0 {
+						pr = append(pr, float64(x.P99)/float64(y.P99))
+					}
+				}
+			}
+			if len(tr) > 0 {
+				out = append(out, RatioPoint{Size: size, ReadPercent: reads, A: SpreadOf(at), B: SpreadOf(bt), Throughput: SpreadOf(tr), P99: SpreadOf(pr)})
+			}
+		}
+	}
+	return out
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // MemoryFigure is the memory of one implementation and size over the
@@ -230,6 +288,20 @@ func (r *Report) Markdown() string {
 			fmtSpread(p.Noop, "%.0f"), fmtSpread(p.GoOfNoop, "%.2f"), fmtSpread(p.JavaOfNoop, "%.2f"), yes(tp))
 	}
 	b.WriteString("\nTarget: Go/Java >= 3, or Go/bound >= 0.85 where 3x Java would exceed the bound.\n\n")
+
+	for _, v := range r.Config.Impls {
+		if _, ok := r.Config.GoVariants[v]; !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "## go against %s (same run)\n\n", v)
+		b.WriteString("| servers | reads | go ops/s | " + v + " ops/s | throughput go/" + v + " | p99 go/" + v + " |\n")
+		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, p := range r.Ratios(harness.ImplGo, v) {
+			fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
+				fmtSpread(p.A, "%.0f"), fmtSpread(p.B, "%.0f"), fmtSpread(p.Throughput, "%.2f"), fmtSpread(p.P99, "%.2f"))
+		}
+		b.WriteString("\n")
+	}
 
 	b.WriteString("## p99 latency (ms)\n\n")
 	b.WriteString("| servers | reads | Go p99 | Java p99 | Go/Java | target met (<= 0.5) | errors Go / Java |\n")
