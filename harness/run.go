@@ -34,8 +34,11 @@ type Event struct {
 	Recovery    time.Duration
 	RecoveredBy int // for a fault: the server that took the probe write
 	// LeaderLost is true when the fault hit the leader; Election is then
-	// the time until another server (or the target, once repaired)
-	// reported itself leader: NewLeader.
+	// the time until another server (or the target, once repaired) was
+	// seen leading, NewLeader: it reports leader in srvr, or, while it does
+	// not answer as a leader (syncing, or leaderServes=no), learners have
+	// connected to its quorum port. Serving writes may take longer
+	// (Recovery).
 	LeaderLost bool
 	Elected    bool
 	Election   time.Duration
