@@ -11,6 +11,7 @@ import (
 	"github.com/zkbench/zkbench/experiment"
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/results/plot"
+	"github.com/zkbench/zkbench/results/report"
 )
 
 // ReliabilityPlot is the reliability graph's file name (without extension).
@@ -92,6 +93,9 @@ func runReliability(ctx context.Context, o reliabilityOptions, changed func(stri
 		if ev.At >= 0 {
 			fmt.Fprintf(stdout, "  %7.2fs  %-9s %s\n", ev.At.Seconds(), ev.Name, ev.Detail)
 		}
+	}
+	for _, line := range report.FaultSummary(res) {
+		fmt.Fprintf(stdout, "%s\n", line)
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", dir, g.File)
 	return nil

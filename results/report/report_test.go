@@ -193,3 +193,27 @@ func TestRegressRunsNeedsToClearTheWorstBaselineRun(t *testing.T) {
 		t.Errorf("a run 19%% below the slowest baseline run not flagged: %+v", g.Metrics[0])
 	}
 }
+
+func TestFaultSummary(t *testing.T) {
+	r := run(1, 10000)
+	ev := func(at time.Duration, name, detail string) results.Event {
+		return results.Event{At: at, Name: name, Detail: detail}
+	}
+	r.Events = []results.Event{
+		ev(-time.Second, "load", "warm-up starts"),
+		ev(2*time.Second, "kill", "3: kill server 7 (leader)"),
+		ev(2*time.Second+97*time.Millisecond, "recovered", "3: writes served again after 97ms"),
+		ev(2*time.Second+184*time.Millisecond, "elected", "3: server 6 leads after 184ms"),
+		ev(4*time.Second, "restart", "3: restart server 7 (down)"),
+		ev(5*time.Second, "kill", "4: kill server 5 (follower)"),
+		ev(5*time.Second+40*time.Millisecond, "kill", "4: kill server 3 (follower)"),
+		ev(5*time.Second+60*time.Millisecond, "recovered", "4: writes served again after 60ms"),
+		ev(5*time.Second+75*time.Millisecond, "recovered", "4: writes served again after 35ms"),
+	}
+	got := strings.Join(FaultSummary(r), "\n")
+	want := "event 3 at 2.0s: kill server 7 (leader); new leader after 184ms; writes served again after 97ms\n" +
+		"event 4 at 5.0s: kill server 5 (follower), kill server 3 (follower); writes served again after 75ms"
+	if got != want {
+		t.Errorf("FaultSummary:\n%s\nwant:\n%s", got, want)
+	}
+}

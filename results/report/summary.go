@@ -83,6 +83,12 @@ func Summary(w io.Writer, r *results.Result, graphs []Graph) error {
 		l := st.Latency
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n", name, st.Count, ms(l.P50), ms(l.P99), ms(l.P999), ms(l.Max), errorList(st.Errors))
 	}
+	if fs := FaultSummary(r); len(fs) > 0 {
+		b.WriteString("\n## Faults\n\n")
+		for _, f := range fs {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
+	}
 	if len(r.Events) > 0 {
 		b.WriteString("\n## Events\n\n| at (s) | event | detail |\n| ---: | --- | --- |\n")
 		for _, ev := range r.Events {
