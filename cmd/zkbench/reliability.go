@@ -14,7 +14,7 @@ import (
 	"github.com/zkbench/zkbench/results/report"
 )
 
-// ReliabilityPlot is the reliability graph's file name (without extension).
+// reliabilityPlot is the reliability graph's file name (without extension).
 const reliabilityPlot = "reliability"
 
 type reliabilityOptions struct {
