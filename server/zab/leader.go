@@ -384,8 +384,10 @@ func (z *Zab) maybeCommit() {
 				z.send(id, TypeCommit, e.Zxid, nil)
 			}
 		}
+		// Answer the syncs that waited for e before later commits,
+		// as upstream does.
+		z.flushSyncs()
 	}
-	z.flushSyncs()
 }
 
 // leaderSync answers a sync once everything proposed before it is committed.
@@ -403,7 +405,7 @@ func (z *Zab) flushSyncs() {
 		}
 		n++
 		if s.from == z.id {
-			z.out.Synced = append(z.out.Synced, s.token)
+			z.synced(s.token)
 		} else if lr := l.learners[s.from]; lr != nil && lr == s.lr {
 			// The answer goes on the connection the request came on;
 			// a learner that reconnected since has forgotten it.

@@ -169,7 +169,7 @@ func (z *Zab) stepLearner(m Message) {
 		z.send(z.leader, TypePing, z.log.lastZxid(), nil)
 	case TypeSync:
 		if f.phase == fpUpToDate {
-			z.out.Synced = append(z.out.Synced, p.Data)
+			z.synced(p.Data)
 		}
 	default:
 		z.logger.Debug("zab: learner: unexpected packet", "id", z.id, "msg", m.String())

@@ -145,7 +145,8 @@ type cluster struct {
 	rcs         map[int64][]RoleChange
 	sentTo      map[linkKey][]int32
 
-	h *simHistory // the clients and their history, if opts.clients > 0
+	h     *simHistory // the clients and their history, if opts.clients > 0
+	order []string    // if non-nil, applies and sync completions as the driver did them
 
 	// counters for the report
 	stats simStats
@@ -462,6 +463,9 @@ func (c *cluster) applyEntry(n *simNode, e Entry) {
 		c.committed = append(c.committed, e)
 	}
 	n.applied = append(n.applied, e)
+	if c.order != nil {
+		c.order = append(c.order, fmt.Sprintf("%d applies %s", n.id, e.Data))
+	}
 	if n.z.role == Leader {
 		c.acked[string(e.Data)] = e.Zxid
 	}
@@ -497,6 +501,9 @@ func (c *cluster) syncDone(n *simNode, tok string) {
 		c.fatalf("node %d: sync %q done at %s, leader had committed %s when it was issued", n.id, tok, FormatZxid(n.appliedZxid()), FormatZxid(want))
 	}
 	c.stats.syncsDone++
+	if c.order != nil {
+		c.order = append(c.order, fmt.Sprintf("%d syncs %s", n.id, tok))
+	}
 	if c.h != nil {
 		c.h.synced(n, tok)
 	}

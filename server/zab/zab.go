@@ -173,7 +173,10 @@ type Ready struct {
 	// Requests are client writes forwarded by learners (leader only).
 	Requests []Request
 	// Synced are the tokens of Sync calls now complete: everything the
-	// leader had committed when it saw the sync is in Commit or earlier.
+	// leader had committed when it saw the sync is in Commit or earlier,
+	// and nothing committed after the sync's answer is in Commit (it
+	// comes in a later Ready), so that a client's requests queued behind
+	// its sync see the state as of the sync.
 	Synced [][]byte
 	// RoleChange, when set, reports that the machine became active or
 	// stopped.
@@ -248,6 +251,7 @@ type Zab struct {
 	active   bool
 
 	out          Ready
+	syncedAt     []int // for each of out.Synced, how many of out.Commit precede it
 	epochsDirty  bool
 	pendingSnap  *Snapshot
 	truncHandout bool
@@ -445,7 +449,23 @@ func (z *Zab) Ready() Ready {
 	z.fillReady()
 	rd := z.out
 	rd.Persist = slices.Clone(z.log.unstable())
+	if len(rd.Synced) > 0 {
+		// Stop at the first completed sync: later commits and syncs
+		// wait for the next Ready.
+		at := z.syncedAt[0]
+		k := 1
+		for k < len(z.syncedAt) && z.syncedAt[k] == at {
+			k++
+		}
+		rd.Commit, rd.Synced = rd.Commit[:at:at], rd.Synced[:k:k]
+	}
 	return rd
+}
+
+// synced completes a sync after what is in z.out.Commit so far.
+func (z *Zab) synced(token []byte) {
+	z.out.Synced = append(z.out.Synced, token)
+	z.syncedAt = append(z.syncedAt, len(z.out.Commit))
 }
 
 func (z *Zab) fillReady() {
@@ -476,6 +496,10 @@ func (z *Zab) Advance(rd Ready) {
 	z.out.Commit = trim(z.out.Commit, len(rd.Commit))
 	z.out.Requests = trim(z.out.Requests, len(rd.Requests))
 	z.out.Synced = trim(z.out.Synced, len(rd.Synced))
+	z.syncedAt = trim(z.syncedAt, len(rd.Synced))
+	for i := range z.syncedAt {
+		z.syncedAt[i] -= len(rd.Commit)
+	}
 	if rd.RoleChange != nil && z.out.RoleChange == rd.RoleChange {
 		z.out.RoleChange = nil
 	}
