@@ -151,6 +151,11 @@ func (p *Peer) ServerStats() serve.Stats {
 	outstanding := len(p.waiters)
 	p.waitMu.Unlock()
 	last := p.lastApplied.Load()
+	if e := p.epoch.Load(); p.serving.Load() && last>>32 < e {
+		// Upstream reports the new epoch as soon as it serves in it
+		// (zxid epoch<<32), before the epoch's first txn.
+		last = e << 32
+	}
 	st := serve.Stats{
 		Mode:        mode,
 		LastZxid:    last,
