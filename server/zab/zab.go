@@ -457,7 +457,10 @@ func (z *Zab) Ready() Ready {
 		for k < len(z.syncedAt) && z.syncedAt[k] == at {
 			k++
 		}
-		rd.Commit, rd.Synced = rd.Commit[:at:at], rd.Synced[:k:k]
+		if at < len(rd.Commit) || k < len(rd.Synced) {
+			// A role change comes after everything before it.
+			rd.Commit, rd.Synced, rd.RoleChange = rd.Commit[:at:at], rd.Synced[:k:k], nil
+		}
 	}
 	return rd
 }
