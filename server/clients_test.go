@@ -82,3 +82,48 @@ func TestIntegrationKazoo(t *testing.T) {
 	}
 	t.Logf("kazoo:\n%s", out)
 }
+
+// The C client's cli_mt (Debian's zookeeper-bin). It is asynchronous, so
+// the commands are paced; each answer is checked.
+func TestIntegrationCClient(t *testing.T) {
+	const cliMt = "/usr/lib/zookeeper/bin/cli_mt"
+	requireTool(t, cliMt, "zookeeper-bin")
+	srv := zktest.StartGo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cliMt, srv.Addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"create /c", "set /c world", "get /c", "create +e /c/eph", "ls /c", "delete /c/eph", "delete /c", "exists /c", "quit"} {
+		time.Sleep(300 * time.Millisecond)
+		stdin.Write([]byte(c + "\n"))
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("cli_mt: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		"[/c]: rc = 0",
+		"value_len = 5",
+		"world",
+		"[/c/eph]: rc = 0",
+		"\teph",
+		"Watcher CHILD_EVENT",
+		"Error -101 for /c",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("cli_mt output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("cli_mt output:\n%s", text)
+	}
+}
