@@ -282,6 +282,10 @@ func (c *cluster) crash(n *simNode) {
 	for _, o := range c.ids {
 		if o != n.id {
 			c.breakLink(n.id, o)
+			// Election notifications travel on connections too: what
+			// was in flight to or from the crashed server is lost.
+			delete(c.elinks, linkKey{n.id, o})
+			delete(c.elinks, linkKey{o, n.id})
 		}
 	}
 }
@@ -390,6 +394,15 @@ func (c *cluster) process(n *simNode) {
 				c.stats.stepDowns++
 			} else if rc.Role == Leader {
 				c.established(n, rc.Epoch)
+			}
+			if rc.Active && c.fle && n.el != nil {
+				// Advertise the new epoch to looking servers, as
+				// upstream's updateElectionVote does (package
+				// election, driver duty 5): a looking server joins only
+				// when the leader's vote and its followers' agree.
+				v := n.el.Vote()
+				v.PeerEpoch = rc.Epoch
+				n.el.SetState(n.el.State(), v)
 			}
 		}
 		z.Advance(rd)
