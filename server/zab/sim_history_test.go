@@ -615,8 +615,9 @@ func TestHistoryCatchesInjectedBugs(t *testing.T) {
 // after that sync may miss a write the new leader's quorum had already
 // acknowledged. history.Check reports it as the violation of the sync
 // promise that it is. The random schedules have not reached this window
-// (40,000 seeds); this scenario drives it by hand, so that the gap stays
-// visible, and so that the test fails, to be updated, if sync changes.
+// (none of over 100,000 seeds); this scenario drives it by hand, so that the
+// gap stays visible, and so that the test fails, to be updated, if sync
+// changes.
 func TestSyncAtDeposedLeaderIsCaught(t *testing.T) {
 	c := newManual(t, 3, 0)
 	c.h = newSimHistory(c, 2, bugNone)
