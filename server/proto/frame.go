@@ -99,6 +99,37 @@ func AppendReply(dst []byte, h ReplyHeader, body Record) []byte {
 	return putEncoder(e)
 }
 
+// AppendGetDataReply is AppendReply for a getData reply (r nil when h
+// carries an error). Taking the concrete type keeps r off the heap: the
+// commonest reply of a read load encodes without allocating.
+func AppendGetDataReply(dst []byte, h ReplyHeader, r *GetDataResponse) []byte {
+	e := getEncoder(dst)
+	start := e.StartFrame()
+	e.Int(h.Xid)
+	e.Long(h.Zxid)
+	e.Int(int32(h.Err))
+	if r != nil {
+		r.Encode(e)
+	}
+	e.FinishFrame(start)
+	return putEncoder(e)
+}
+
+// AppendExistsReply is AppendReply for an exists reply (r nil when h
+// carries an error), without allocating.
+func AppendExistsReply(dst []byte, h ReplyHeader, r *ExistsResponse) []byte {
+	e := getEncoder(dst)
+	start := e.StartFrame()
+	e.Int(h.Xid)
+	e.Long(h.Zxid)
+	e.Int(int32(h.Err))
+	if r != nil {
+		r.Encode(e)
+	}
+	e.FinishFrame(start)
+	return putEncoder(e)
+}
+
 // AppendRequest appends a complete request frame — length, h, then body —
 // to dst. body may be nil.
 func AppendRequest(dst []byte, h RequestHeader, body Record) []byte {

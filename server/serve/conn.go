@@ -43,6 +43,7 @@ type conn struct {
 	br   *bufio.Reader
 	log  *slog.Logger
 	rbuf []byte
+	dec  proto.Decoder // the reader goroutine's, reused for every request
 
 	// legacyClient: the connect request had no readOnly byte, so the
 	// connect response leaves it out too (upstream does the same).
@@ -229,7 +230,8 @@ func (c *conn) handshake(frame []byte) bool {
 // handle processes one request frame; false closes the connection.
 func (c *conn) handle(frame []byte) bool {
 	var hdr proto.RequestHeader
-	d := proto.NewDecoder(frame)
+	d := &c.dec
+	d.Reset(frame)
 	hdr.Decode(d)
 	if d.Err() != nil {
 		c.log.Warn("closing connection: malformed request header", "session", hex(c.session.Load()), "err", d.Err())
@@ -252,6 +254,10 @@ func (c *conn) handle(frame []byte) bool {
 		return true
 	case proto.OpAuth:
 		return c.handleAuth(hdr, d)
+	case proto.OpGetData, proto.OpExists:
+		if handled, keep := c.quickRead(hdr, d); handled {
+			return keep
+		}
 	case proto.OpCloseSession:
 		o := &op{xid: hdr.Xid, code: hdr.Type, start: time.Now(), write: true}
 		c.enqueue(o)
@@ -477,6 +483,42 @@ func (c *conn) send(h proto.ReplyHeader, body proto.Record) {
 		return
 	}
 	c.out = proto.AppendReply(c.out, h, body)
+	c.outMu.Unlock()
+	c.srv.stats.sent.Add(1)
+	c.sent.Add(1)
+	c.signal()
+}
+
+// sendGetData is send for a getData reply (resp ignored on error),
+// without allocating.
+func (c *conn) sendGetData(h proto.ReplyHeader, resp *proto.GetDataResponse) {
+	if h.Err != proto.ErrOK {
+		resp = nil
+	}
+	c.outMu.Lock()
+	if c.outClosed {
+		c.outMu.Unlock()
+		return
+	}
+	c.out = proto.AppendGetDataReply(c.out, h, resp)
+	c.outMu.Unlock()
+	c.srv.stats.sent.Add(1)
+	c.sent.Add(1)
+	c.signal()
+}
+
+// sendExists is send for an exists reply (resp ignored on error), without
+// allocating.
+func (c *conn) sendExists(h proto.ReplyHeader, resp *proto.ExistsResponse) {
+	if h.Err != proto.ErrOK {
+		resp = nil
+	}
+	c.outMu.Lock()
+	if c.outClosed {
+		c.outMu.Unlock()
+		return
+	}
+	c.out = proto.AppendExistsReply(c.out, h, resp)
 	c.outMu.Unlock()
 	c.srv.stats.sent.Add(1)
 	c.sent.Add(1)

@@ -266,6 +266,23 @@ type NodeInfo struct {
 	TTL int64
 }
 
+// ACL returns the ACL of the node at path, false if there is none. It is
+// Lookup for the read path, which needs nothing else to check permission.
+// The slice is shared: callers must not modify it. Like Lookup it accepts
+// "" for the root.
+func (t *Tree) ACL(path string) ([]proto.ACL, bool) {
+	if path == "" {
+		path = "/"
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.nodes[path]
+	if n == nil {
+		return nil, false
+	}
+	return t.acls.get(n.acl), true
+}
+
 // Lookup returns what the prep stage needs to know about a node. Like
 // upstream's node map it also accepts "" for the root (what
 // path[:lastIndex("/")] gives for a child of the root).
