@@ -2,6 +2,7 @@ package perf
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,7 +162,8 @@ func envFloats(t *testing.T, name string) []float64 {
 // with ZKBENCH_PERF=1. Knobs: ZKBENCH_PERF_SIZES=1,3,7
 // ZKBENCH_PERF_READS=0,70,100 ZKBENCH_PERF_REPS=3 ZKBENCH_PERF_DURATION=5s
 // ZKBENCH_PERF_OUT=dir (default ../out/bench-compare)
-// ZKBENCH_PERF_PROFILE=0 (skip the profiles).
+// ZKBENCH_PERF_PROFILE=0 (skip the profiles), ZKBENCH_PERF_PROFILES=1:0,3:0
+// (which profiles: size:reads pairs).
 func TestBenchCompare(t *testing.T) {
 	if os.Getenv("ZKBENCH_PERF") != "1" {
 		t.Skip("SKIPPED: the Go-vs-Java comparison takes ~20 minutes; run it with ZKBENCH_PERF=1 (make bench-compare)")
@@ -205,11 +207,7 @@ func TestBenchCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	if os.Getenv("ZKBENCH_PERF_PROFILE") != "0" {
-		for _, pc := range []ProfileConfig{
-			{Name: "standalone-70r", Size: 1, ReadPercent: 70},
-			{Name: "standalone-0r", Size: 1, ReadPercent: 0},
-			{Name: "ensemble3-0r", Size: 3, ReadPercent: 0},
-		} {
+		for _, pc := range profileConfigs(t) {
 			pc.Load, pc.Command, pc.Binary, pc.Dir = c, []string{bins[2], "start-foreground"}, bins[2], filepath.Join(out, "profiles")
 			pc.Load.Log = nil
 			ps, err := Profile(ctx, pc)
@@ -224,6 +222,30 @@ func TestBenchCompare(t *testing.T) {
 		}
 	}
 	t.Logf("report written to %s\n%s", out, rep.Markdown())
+}
+
+// profileConfigs are the profiled runs: ZKBENCH_PERF_PROFILES lists
+// size:reads pairs (default 1:100,1:70,1:0,3:0).
+func profileConfigs(t *testing.T) []ProfileConfig {
+	spec := os.Getenv("ZKBENCH_PERF_PROFILES")
+	if spec == "" {
+		spec = "1:100,1:70,1:0,3:0"
+	}
+	var out []ProfileConfig
+	for _, f := range strings.Split(spec, ",") {
+		a, b, ok := strings.Cut(strings.TrimSpace(f), ":")
+		size, err1 := strconv.Atoi(a)
+		reads, err2 := strconv.ParseFloat(b, 64)
+		if !ok || err1 != nil || err2 != nil {
+			t.Fatalf("ZKBENCH_PERF_PROFILES: %q is not size:reads", f)
+		}
+		name := fmt.Sprintf("ensemble%d-%gr", size, reads)
+		if size == 1 {
+			name = fmt.Sprintf("standalone-%gr", reads)
+		}
+		out = append(out, ProfileConfig{Name: name, Size: size, ReadPercent: reads})
+	}
+	return out
 }
 
 // buildAt compiles cmd/zkserver as it was at git revision rev into dir.
