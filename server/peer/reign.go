@@ -325,6 +325,12 @@ func (p *Peer) drive(rs *reignState) error {
 			case rc.Active:
 				p.epoch.Store(rc.Epoch)
 				p.serving.Store(true)
+				// Advertise the established epoch in our vote, as upstream's
+				// updateElectionVote: a restarted server joins the leader
+				// only when the votes it hears agree on the epoch too.
+				v := p.elect.Vote()
+				v.PeerEpoch = rc.Epoch
+				p.elect.SetState(p.elect.State(), v)
 				p.log.Info("serving", "role", rc.Role, "epoch", rc.Epoch, "leader", rs.leader,
 					"last_zxid", fmt.Sprintf("0x%x", p.lastApplied.Load()))
 			}

@@ -107,8 +107,11 @@
 // servers apply one sequence, that each new leader holds every committed
 // entry, one leader per epoch, epochs that never go back, syncs that see
 // what was committed before them, and, after healing, that every server
-// applied every acknowledged write. A failure prints its seed and the last
-// events; replay one with
+// applied every acknowledged write. Simulated clients with sessions also
+// record their reads, writes and syncs, and every schedule's client history
+// passes history.Check (linearizable writes and synced reads, session
+// order, no time travel, no lost acknowledged write). A failure prints its
+// seed and the last events; replay one with
 //
 //	go test ./server/zab -run TestSimulatedSchedules -zab.seed=N -zab.seeds=1
 //
