@@ -29,8 +29,8 @@ func BenchmarkStandaloneWrites(b *testing.B) {
 	}
 	defer os.RemoveAll(shm)
 	servers := []struct {
-		name string
-		addr string
+		name  string
+		addr  string
 		goSrv bool
 	}{
 		{"go", zktest.StartProcess(b).Addr, true},
