@@ -132,8 +132,18 @@ func (c *conn) serve() {
 	if !c.handshake(frame) {
 		return
 	}
+	// The connection is closed when no request arrives for the session
+	// timeout. Moving the read deadline costs a poller timer update, so it
+	// is moved forward at most every quarter of the timeout, always to a
+	// quarter beyond it: it stays between one and 1.25 timeouts after the
+	// last request, and a pipelining client costs no timer work per request.
+	var deadlineSet time.Time
 	for {
-		c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.timeoutMs.Load()) * time.Millisecond))
+		timeout := time.Duration(c.timeoutMs.Load()) * time.Millisecond
+		if now := time.Now(); now.Sub(deadlineSet) >= timeout/4 {
+			c.nc.SetReadDeadline(now.Add(timeout + timeout/4))
+			deadlineSet = now
+		}
 		frame, err = proto.ReadFrame(c.br, c.rbuf, c.srv.opts.MaxBuffer)
 		if err != nil {
 			switch {
@@ -533,6 +543,7 @@ func (c *conn) signal() {
 }
 
 func (c *conn) writeLoop() {
+	var writeDeadlineSet time.Time
 	for {
 		select {
 		case <-c.wake:
@@ -545,7 +556,12 @@ func (c *conn) writeLoop() {
 		closing := c.closeAfter
 		c.outMu.Unlock()
 		if len(buf) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(handshakeTimeout))
+			// As for reads: the deadline moves at most every quarter of
+			// handshakeTimeout, and stays at least handshakeTimeout away.
+			if now := time.Now(); now.Sub(writeDeadlineSet) >= handshakeTimeout/4 {
+				c.nc.SetWriteDeadline(now.Add(handshakeTimeout + handshakeTimeout/4))
+				writeDeadlineSet = now
+			}
 			if _, err := c.nc.Write(buf); err != nil {
 				c.close("write failed: " + err.Error())
 				return
