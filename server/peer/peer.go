@@ -267,6 +267,10 @@ func (p *Peer) Run(ctx context.Context) error {
 		ListenAddr: net.JoinHostPort(listenHost(p.cfg, me.Host), strconv.Itoa(me.ElectionPort)),
 		Peers:      peers,
 		Logger:     p.log.With("part", "election-transport"),
+		// Reconnect quickly: peers of a starting or recovering ensemble
+		// appear within milliseconds of each other on one host or LAN.
+		MinBackoff: 5 * time.Millisecond,
+		MaxBackoff: 100 * time.Millisecond,
 	})
 	if err != nil {
 		return fmt.Errorf("peer: election port: %w", err)

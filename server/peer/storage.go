@@ -32,13 +32,24 @@ type storage struct {
 	maxBytes   int64
 }
 
+// The DIFF window's default bounds. Upstream keeps 500 committed proposals
+// in memory (zookeeper.commitLogCount) and reads older ones from the log;
+// this window is larger, so a follower that was down for a few seconds
+// under load still syncs by DIFF, and bounded in bytes, so a server stays
+// small under load (1 KiB txns: about 10 MiB).
+const (
+	defaultWindowEntries = 10000
+	defaultWindowBytes   = 16 << 20
+)
+
 const (
 	acceptedEpochFile = "acceptedEpoch"
 	currentEpochFile  = "currentEpoch"
 )
 
 func newStorage(logDir, epochDir string, log *wal.Log, logOpts wal.Options, base int64) *storage {
-	return &storage{logDir: logDir, epochDir: epochDir, log: log, logOpts: logOpts, base: base, maxEntries: 200000, maxBytes: 256 << 20}
+	return &storage{logDir: logDir, epochDir: epochDir, log: log, logOpts: logOpts, base: base,
+		maxEntries: defaultWindowEntries, maxBytes: defaultWindowBytes}
 }
 
 // reopen closes the log and opens it afresh, so the next append may start

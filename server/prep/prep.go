@@ -77,6 +77,17 @@ type Preparer struct {
 
 	mu      sync.Mutex
 	pending map[string]change
+	// order lists overlay writes in zxid order (the order Prepare runs),
+	// so Applied drops what the store now reflects without scanning the
+	// whole overlay: amortized O(1) per txn, however many are in flight.
+	order []pendingRef
+	head  int
+}
+
+// pendingRef is one overlay write: path was recorded at zxid.
+type pendingRef struct {
+	zxid int64
+	path string
 }
 
 // New returns a Preparer over opts.Store.
@@ -89,10 +100,20 @@ func New(opts Options) *Preparer {
 func (p *Preparer) Applied(zxid int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for path, c := range p.pending {
-		if c.zxid <= zxid {
-			delete(p.pending, path)
+	for p.head < len(p.order) && p.order[p.head].zxid <= zxid {
+		ref := p.order[p.head]
+		p.order[p.head] = pendingRef{}
+		p.head++
+		// A later change to the same path keeps its entry; so does a
+		// multi's rollback to an entry still ahead of the store.
+		if c, ok := p.pending[ref.path]; ok && c.zxid <= zxid {
+			delete(p.pending, ref.path)
 		}
+	}
+	if p.head > 1024 && p.head*2 > len(p.order) {
+		n := copy(p.order, p.order[p.head:])
+		clear(p.order[n:])
+		p.order, p.head = p.order[:n], 0
 	}
 }
 
@@ -100,6 +121,7 @@ func (p *Preparer) Applied(zxid int64) {
 func (p *Preparer) Reset() {
 	p.mu.Lock()
 	p.pending = make(map[string]change)
+	p.order, p.head = nil, 0
 	p.mu.Unlock()
 }
 
@@ -216,6 +238,8 @@ func (p *Preparer) restorePaths(saved map[string]*change) {
 		if c == nil {
 			delete(p.pending, path)
 		} else {
+			// The restored entry's zxid is already in order (it was
+			// recorded before this multi), so Applied will drop it.
 			p.pending[path] = *c
 		}
 	}
@@ -254,6 +278,7 @@ func (p *Preparer) lookup(path string) (Node, error) {
 }
 
 func (p *Preparer) record(path string, zxid int64, n *Node) {
+	p.order = append(p.order, pendingRef{zxid: zxid, path: path})
 	if n == nil {
 		p.pending[path] = change{zxid: zxid}
 		return

@@ -1,6 +1,7 @@
 package prep
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/zkbench/zkbench/server/proto"
@@ -78,5 +79,50 @@ func TestValidationOrder(t *testing.T) {
 		if txn.Header.Zxid != int64(i+1) {
 			t.Errorf("%s: a failed write must still consume its zxid", tc.name)
 		}
+	}
+}
+
+// The overlay forgets exactly what the store has applied: an entry stays
+// while a later change to the same path is still in flight.
+func TestAppliedDropsOnlyWhatTheStoreHas(t *testing.T) {
+	tr := tree.New()
+	p := New(Options{Store: treeStore{tr}})
+	mustPrep := func(req *Request, zxid int64) *Txn {
+		t.Helper()
+		txn, err := p.Prepare(req, zxid, 0)
+		if err != nil || txn.Err != proto.ErrOK {
+			t.Fatalf("prepare %v at %d: %v %v", req.Op, zxid, txn, err)
+		}
+		return txn
+	}
+	apply := func(txn *Txn) {
+		hdr := txn.Header
+		tr.Apply(&hdr, txn.Body)
+		p.Applied(hdr.Zxid)
+	}
+	t1 := mustPrep(create("/a", proto.ModePersistent), 1)
+	t2 := mustPrep(&Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a", Data: []byte("x"), Version: 0}}, 2)
+	apply(t1)
+	// /a's pending setData (zxid 2) must still be visible: a second setData
+	// with version 1 is valid only if prep sees version 1.
+	if txn, _ := p.Prepare(&Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a", Version: 1}}, 3, 0); txn.Err != proto.ErrOK {
+		t.Fatalf("setData after a pending setData: %v", txn.Err)
+	}
+	apply(t2)
+	if p.Outstanding() == 0 {
+		t.Fatal("the overlay forgot a change (zxid 3) the store has not applied")
+	}
+	p.Applied(3)
+	if n := p.Outstanding(); n != 0 {
+		t.Fatalf("%d overlay entries left after everything was applied", n)
+	}
+	// Many in flight, applied in order: the overlay empties.
+	for z := int64(10); z < 5010; z++ {
+		mustPrep(&Request{Op: proto.OpCheck, Body: &proto.CheckVersionRequest{Path: "/", Version: -1}}, z)
+		mustPrep(create(fmt.Sprintf("/n%d", z), proto.ModePersistent), z)
+	}
+	p.Applied(5010)
+	if n := p.Outstanding(); n != 0 {
+		t.Fatalf("%d overlay entries left after applying all of them", n)
 	}
 }
