@@ -103,7 +103,6 @@ func serveOptions(cfg *config.Config, b serve.Backend, log *slog.Logger) serve.O
 		SuperDigest:       cfg.SuperDigest(),
 		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
 		Config:            confLines(cfg),
-		ServerID:          cfg.MyID,
 	}
 }
 

@@ -172,7 +172,7 @@ func (p *Peer) ServerStats() serve.Stats {
 	}
 	if mode == "leader" {
 		st.Followers = int(p.learner.Load())
-		st.SyncedFollowers = int(p.learner.Load())
+		st.SyncedFollowers = int(p.synced.Load())
 	}
 	return st
 }

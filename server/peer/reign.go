@@ -339,6 +339,9 @@ func (p *Peer) drive(rs *reignState) error {
 		if stopped != nil {
 			return stopped
 		}
+		if rs.role == zab.Leader {
+			p.synced.Store(int32(z.Status().SyncedFollowers))
+		}
 		for _, id := range rs.dead {
 			z.Disconnected(id)
 		}

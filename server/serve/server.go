@@ -38,8 +38,6 @@ type Options struct {
 	Config [][2]string
 	// Env lines for the envi four-letter word, in order.
 	Env [][2]string
-	// ServerID is this server's id (0 for standalone).
-	ServerID int64
 	// Admit decides, per connect request, whether to open a session: an
 	// ensemble member that is electing or syncing refuses clients, a
 	// leader with leaderServes=no refuses them, and a member serving
