@@ -487,16 +487,7 @@ func (c *conn) sendConnect(r proto.ConnectResponse) {
 
 // send appends one reply frame to the output buffer.
 func (c *conn) send(h proto.ReplyHeader, body proto.Record) {
-	c.outMu.Lock()
-	if c.outClosed {
-		c.outMu.Unlock()
-		return
-	}
-	c.out = proto.AppendReply(c.out, h, body)
-	c.outMu.Unlock()
-	c.srv.stats.sent.Add(1)
-	c.sent.Add(1)
-	c.signal()
+	c.appendReply(func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
 }
 
 // sendGetData is send for a getData reply (resp ignored on error),
@@ -505,16 +496,7 @@ func (c *conn) sendGetData(h proto.ReplyHeader, resp *proto.GetDataResponse) {
 	if h.Err != proto.ErrOK {
 		resp = nil
 	}
-	c.outMu.Lock()
-	if c.outClosed {
-		c.outMu.Unlock()
-		return
-	}
-	c.out = proto.AppendGetDataReply(c.out, h, resp)
-	c.outMu.Unlock()
-	c.srv.stats.sent.Add(1)
-	c.sent.Add(1)
-	c.signal()
+	c.appendReply(func(dst []byte) []byte { return proto.AppendGetDataReply(dst, h, resp) })
 }
 
 // sendExists is send for an exists reply (resp ignored on error), without
@@ -523,12 +505,19 @@ func (c *conn) sendExists(h proto.ReplyHeader, resp *proto.ExistsResponse) {
 	if h.Err != proto.ErrOK {
 		resp = nil
 	}
+	c.appendReply(func(dst []byte) []byte { return proto.AppendExistsReply(dst, h, resp) })
+}
+
+// appendReply appends one reply frame, built by encode, to the output
+// buffer and wakes the writer. encode runs under outMu and must not block;
+// it does not escape, so the callers' closures stay on the stack.
+func (c *conn) appendReply(encode func(dst []byte) []byte) {
 	c.outMu.Lock()
 	if c.outClosed {
 		c.outMu.Unlock()
 		return
 	}
-	c.out = proto.AppendExistsReply(c.out, h, resp)
+	c.out = encode(c.out)
 	c.outMu.Unlock()
 	c.srv.stats.sent.Add(1)
 	c.sent.Add(1)
