@@ -78,6 +78,20 @@ func appendFrame(dst []byte, body Record) []byte {
 	if body != nil {
 		body.Encode(e)
 	}
+	return endFrame(e, start)
+}
+
+// beginReply starts a reply frame on dst: a pooled encoder, the reserved
+// length, and the header.
+func beginReply(dst []byte, h ReplyHeader) (*Encoder, int) {
+	e := getEncoder(dst)
+	start := e.StartFrame()
+	h.Encode(e)
+	return e, start
+}
+
+// endFrame patches the frame's length and returns the extended slice.
+func endFrame(e *Encoder, start int) []byte {
 	e.FinishFrame(start)
 	return putEncoder(e)
 }
@@ -87,47 +101,32 @@ func appendFrame(dst []byte, body Record) []byte {
 // encodes in place (reserving the length and patching it afterwards) and
 // does not allocate when dst has capacity.
 func AppendReply(dst []byte, h ReplyHeader, body Record) []byte {
-	e := getEncoder(dst)
-	start := e.StartFrame()
-	e.Int(h.Xid)
-	e.Long(h.Zxid)
-	e.Int(int32(h.Err))
+	e, start := beginReply(dst, h)
 	if body != nil {
 		body.Encode(e)
 	}
-	e.FinishFrame(start)
-	return putEncoder(e)
+	return endFrame(e, start)
 }
 
 // AppendGetDataReply is AppendReply for a getData reply (r nil when h
 // carries an error). Taking the concrete type keeps r off the heap: the
 // commonest reply of a read load encodes without allocating.
 func AppendGetDataReply(dst []byte, h ReplyHeader, r *GetDataResponse) []byte {
-	e := getEncoder(dst)
-	start := e.StartFrame()
-	e.Int(h.Xid)
-	e.Long(h.Zxid)
-	e.Int(int32(h.Err))
+	e, start := beginReply(dst, h)
 	if r != nil {
 		r.Encode(e)
 	}
-	e.FinishFrame(start)
-	return putEncoder(e)
+	return endFrame(e, start)
 }
 
 // AppendExistsReply is AppendReply for an exists reply (r nil when h
 // carries an error), without allocating.
 func AppendExistsReply(dst []byte, h ReplyHeader, r *ExistsResponse) []byte {
-	e := getEncoder(dst)
-	start := e.StartFrame()
-	e.Int(h.Xid)
-	e.Long(h.Zxid)
-	e.Int(int32(h.Err))
+	e, start := beginReply(dst, h)
 	if r != nil {
 		r.Encode(e)
 	}
-	e.FinishFrame(start)
-	return putEncoder(e)
+	return endFrame(e, start)
 }
 
 // AppendRequest appends a complete request frame — length, h, then body —
@@ -140,8 +139,7 @@ func AppendRequest(dst []byte, h RequestHeader, body Record) []byte {
 	if body != nil {
 		body.Encode(e)
 	}
-	e.FinishFrame(start)
-	return putEncoder(e)
+	return endFrame(e, start)
 }
 
 // AppendFrame appends a frame holding just r (no header), the form of the
