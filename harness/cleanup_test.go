@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/internal/testenv"
 )
 
 // procsMentioning returns the pids of live processes whose command line
@@ -64,7 +66,7 @@ func javaOpts(dir string) Options {
 
 func needJava(t *testing.T) {
 	if why := javaMissing(); why != "" {
-		t.Skip(why)
+		testenv.Missing(t, "%s", why)
 	}
 }
 

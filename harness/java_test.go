@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/internal/testenv"
 )
 
 // javaInstalled reports why Java ZooKeeper tests cannot run ("" if they can).
@@ -57,7 +59,7 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 	switch o.Impl {
 	case ImplJava:
 		if why := javaMissing(); why != "" {
-			t.Skip(why)
+			testenv.Missing(t, "%s", why)
 		}
 		if o.JavaHeap == "" {
 			o.JavaHeap = "128m"
@@ -65,7 +67,7 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 		o.JavaOpts = append([]string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"}, o.JavaOpts...)
 	case ImplGo:
 		if zkserverBin == "" {
-			t.Skip("cmd/zkserver could not be built: skipping the go provider")
+			t.Fatal("cmd/zkserver could not be built (see TestMain's output)")
 		}
 		o.GoCommand = []string{zkserverBin, "start-foreground"}
 	}
@@ -78,9 +80,6 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 	t0 := time.Now()
 	e, err := Start(ctx, o)
 	t.Logf("Start(%s, %d+%d servers) took %v", o.Impl, o.Servers, o.Observers, time.Since(t0))
-	if err != nil && o.Impl == ImplGo && strings.Contains(err.Error(), "not implemented") {
-		t.Skipf("THE GO SERVER CANNOT RUN THIS YET (skipping the go provider): %v", err)
-	}
 	if err != nil {
 		t.Fatalf("Start(%s, %d servers): %v", o.Impl, o.Servers, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zktest"
 )
 
@@ -17,10 +18,7 @@ import (
 func requireTool(t *testing.T, path, pkg string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must install %s (%s missing)", pkg, path)
-		}
-		t.Skipf("SKIPPING: %s not installed: apt-get install -y %s", path, pkg)
+		testenv.Missing(t, "%s not installed: apt-get install -y %s", path, pkg)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zktest"
 )
 
@@ -23,10 +24,7 @@ func TestIntegrationObserverFixtures(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		src, err := os.ReadFile(fmt.Sprintf("../../shared/fixtures/zoo.cfg/pseudo-cluster-observer-node%d.cfg", i))
 		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("CI runs with shared/ beside the repository, but its fixtures are missing: %v", err)
-			}
-			t.Skipf("SKIPPING: shared/ fixtures not found beside the repository: %v", err)
+			testenv.Missing(t, "shared/ fixtures not found beside the repository: %v", err)
 		}
 		data := filepath.Join(dir, fmt.Sprintf("zk%d", i))
 		if err := os.MkdirAll(data, 0o755); err != nil {

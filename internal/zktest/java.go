@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/internal/testenv"
 )
 
 // JavaClasspath is the classpath that runs Debian's upstream ZooKeeper with
@@ -45,10 +47,7 @@ func JavaAvailable() error {
 func RequireJava(t testing.TB) {
 	t.Helper()
 	if err := JavaAvailable(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must install upstream ZooKeeper: %v", err)
-		}
-		t.Skipf("SKIPPING: %v", err)
+		testenv.Missing(t, "%v", err)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/zkbench/zkbench/internal/testenv"
 )
 
 // javaClasspath finds upstream ZooKeeper's jars (Debian's zookeeper package)
@@ -18,14 +20,14 @@ func javaClasspath(t *testing.T) (string, string) {
 	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
-		t.Skip("SKIPPED LOUDLY: no java on PATH: install Debian's zookeeper package (openjdk + /usr/share/java/zookeeper.jar) to compare with upstream's parser")
+		testenv.Missing(t, "no java on PATH: install Debian's zookeeper package to compare with upstream's parser")
 	}
 	jars := []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-nop.jar"}
 	var cp []string
 	for _, j := range jars {
 		p := filepath.Join("/usr/share/java", j)
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("SKIPPED LOUDLY: %s missing: install Debian's zookeeper and libslf4j-java packages to compare with upstream's parser", p)
+			testenv.Missing(t, "%s missing: install Debian's zookeeper package to compare with upstream's parser", p)
 		}
 		cp = append(cp, p)
 	}

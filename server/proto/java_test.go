@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zkbench/zkbench/internal/testenv"
 )
 
 // javaGoldenRecords are the values testdata/JuteGolden.java encodes with
@@ -74,12 +76,12 @@ func TestIntegration_JavaJute(t *testing.T) {
 	jars := []string{"/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/slf4j-api.jar"}
 	for _, j := range jars {
 		if _, err := os.Stat(j); err != nil {
-			t.Skipf("JAVA ZOOKEEPER MISSING: %s not found (apt-get install -y zookeeper); upstream byte comparison NOT RUN", j)
+			testenv.Missing(t, "%s not found (apt-get install -y zookeeper); upstream byte comparison not run", j)
 		}
 	}
 	javac, err := exec.LookPath("javac")
 	if err != nil {
-		t.Skip("JAVAC MISSING: install a JDK; upstream byte comparison NOT RUN")
+		testenv.Missing(t, "javac not found: install a JDK; upstream byte comparison not run")
 	}
 	dir := t.TempDir()
 	cp := strings.Join(jars, ":")

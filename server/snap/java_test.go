@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -25,13 +26,13 @@ func javaEnv(t *testing.T) (java, classpath string) {
 	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
-		t.Skip("SKIPPED LOUDLY: no java on PATH: install Debian's zookeeper package to test snapshot interchange with upstream")
+		testenv.Missing(t, "no java on PATH: install Debian's zookeeper package to test snapshot interchange with upstream")
 	}
 	var cp []string
 	for _, j := range []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-simple.jar"} {
 		p := filepath.Join("/usr/share/java", j)
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("SKIPPED LOUDLY: %s missing: install Debian's zookeeper and libslf4j-java packages to test snapshot interchange with upstream", p)
+			testenv.Missing(t, "%s missing: install Debian's zookeeper package to test snapshot interchange with upstream", p)
 		}
 		cp = append(cp, p)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -25,10 +26,10 @@ const (
 func requireJavaZooKeeper(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("java"); err != nil {
-		t.Skip("SKIPPING upstream interop test: no java on PATH (apt-get install -y zookeeper default-jre-headless)")
+		testenv.Missing(t, "no java on PATH (apt-get install -y zookeeper)")
 	}
 	if _, err := os.Stat(zkJar); err != nil {
-		t.Skipf("SKIPPING upstream interop test: %s missing (apt-get install -y zookeeper)", zkJar)
+		testenv.Missing(t, "%s missing (apt-get install -y zookeeper)", zkJar)
 	}
 }
 
@@ -127,7 +128,7 @@ func TestIntegration_TxnLogToolkitReadsOurLog(t *testing.T) {
 func TestIntegration_ReadJavaServerLog(t *testing.T) {
 	requireJavaZooKeeper(t)
 	if _, err := os.Stat(zkCliPath); err != nil {
-		t.Skipf("SKIPPING upstream interop test: %s missing (apt-get install -y zookeeper)", zkCliPath)
+		testenv.Missing(t, "%s missing (apt-get install -y zookeeper)", zkCliPath)
 	}
 	if testing.Short() {
 		t.Skip("SKIPPING Java server interop test in -short mode (takes ~15 s)")
@@ -227,7 +228,7 @@ type javaServer struct {
 func startJavaZooKeeper(t *testing.T, dataDir string, jvmFlags ...string) javaServer {
 	t.Helper()
 	if _, err := os.Stat(zkCliPath); err != nil {
-		t.Skipf("SKIPPING upstream interop test: %s missing (apt-get install -y zookeeper)", zkCliPath)
+		testenv.Missing(t, "%s missing (apt-get install -y zookeeper)", zkCliPath)
 	}
 	tmp := t.TempDir()
 	port := freePort(t)

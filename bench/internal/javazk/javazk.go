@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/internal/testenv"
 )
 
 // Jars is the classpath: zookeeper.jar's manifest names its other
@@ -89,7 +91,7 @@ func freePorts(t testing.TB, n int) []int {
 func Start(t testing.TB, n int, opts Options) *Ensemble {
 	t.Helper()
 	if why := Available(); why != "" {
-		t.Skipf("LOUD SKIP: upstream Java ZooKeeper is not installed (%s); install Debian's zookeeper package (apt-get install -y zookeeper) to run this test", why)
+		testenv.Missing(t, "upstream Java ZooKeeper is not installed (%s); apt-get install -y zookeeper", why)
 	}
 	if opts.Heap == "" {
 		opts.Heap = "256m"
