@@ -677,23 +677,8 @@ func (p *parser) parseQuorum(entries []entry, dynamic bool) error {
 	p.haveQuorum = true
 
 	// Two servers may not share a quorum or election address.
-	type addr struct {
-		host string
-		port int
-	}
-	used := map[addr]string{}
-	for _, id := range sortedIDs(c.Servers) {
-		s := c.Servers[id]
-		for _, a := range []struct {
-			what string
-			port int
-		}{{"quorum", s.QuorumPort}, {"election", s.ElectionPort}} {
-			k := addr{strings.ToLower(s.Host), a.port}
-			if other, dup := used[k]; dup {
-				return errf(lines[id], fmt.Sprintf("server.%d", id), "%s address %s is already used as the %s", a.what, joinHostPort(s.Host, a.port), other)
-			}
-			used[k] = fmt.Sprintf("%s address of server.%d", a.what, id)
-		}
+	if id, msg := duplicateAddress(c.Servers); msg != "" {
+		return errf(lines[id], fmt.Sprintf("server.%d", id), "%s", msg)
 	}
 
 	voters, observers := len(c.Voters()), len(c.Observers())
@@ -1025,20 +1010,6 @@ func joinHostPort(host string, port int) string {
 	return fmt.Sprintf("%s:%d", host, port)
 }
 
-// Membership renders the ensemble as upstream's QuorumVerifier.toString
-// does, the content of the /zookeeper/config znode: one
-// "server.N=host:quorumPort:electionPort:role[;clientHost:clientPort]" line
-// per server in id order, then "version=<hex>".
-func (c *Config) Membership() string {
-	var b strings.Builder
-	for _, id := range sortedIDs(c.Servers) {
-		s := c.Servers[id]
-		fmt.Fprintf(&b, "server.%d=%s:%d:%d:%s", id, s.Host, s.QuorumPort, s.ElectionPort, s.Role)
-		if s.ClientPort != 0 {
-			fmt.Fprintf(&b, ";%s:%d", s.ClientHost, s.ClientPort)
-		}
-		b.WriteString("\n")
-	}
-	fmt.Fprintf(&b, "version=%x", c.ConfigVersion)
-	return b.String()
-}
+// Membership renders the ensemble as the /zookeeper/config znode holds
+// it (see Members.String).
+func (c *Config) Membership() string { return c.Members().String() }

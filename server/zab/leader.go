@@ -96,7 +96,7 @@ func (z *Zab) stepLeader(m Message) {
 			z.startSync(lr)
 			return
 		}
-		if cur != -1 && !lr.observer {
+		if cur != -1 && !lr.observer && z.isVoter(lr.id) {
 			if int64(cur) > l.selfCurrent || int64(cur) == l.selfCurrent && p.Zxid > l.selfLast {
 				z.stop(fmt.Errorf("zab: follower %d has (epoch %d, %s) past leader's (epoch %d, %s): %w",
 					lr.id, cur, FormatZxid(p.Zxid), l.selfCurrent, FormatZxid(l.selfLast), ErrFollowerAhead))
@@ -113,7 +113,7 @@ func (z *Zab) stepLeader(m Message) {
 				lr.acked = max(lr.acked, lr.syncedTo)
 			}
 			if !l.established {
-				if !lr.observer {
+				if !lr.observer && z.isVoter(lr.id) {
 					l.newLeaderAcks[lr.id] = true
 				}
 				z.maybeEstablish()
@@ -144,7 +144,9 @@ func (z *Zab) stepLeader(m Message) {
 func (z *Zab) leaderOnInfo(m Message) {
 	l := z.l
 	observer := m.Packet.Type == TypeObserverInfo
-	if observer && !z.observers[m.From] || !observer && (!z.voters[m.From] || m.From == z.id) {
+	// Observers must not vote; anyone else may follow, counted only if it
+	// votes (a server about to be added syncs before the reconfig).
+	if m.From == z.id || observer && z.isVoter(m.From) || !observer && (z.members.observers[m.From] || z.next != nil && z.next.set.observers[m.From]) {
 		z.logger.Warn("zab: leader: info from a server not configured in that role", "id", z.id, "from", m.From, "type", TypeName(m.Packet.Type))
 		return
 	}
@@ -161,7 +163,7 @@ func (z *Zab) leaderOnInfo(m Message) {
 	}
 	l.learners[m.From] = lr
 	if l.epoch == 0 {
-		if !observer {
+		if !observer && z.isVoter(m.From) {
 			l.epochVotes[m.From] = lr.accepted
 		}
 		z.maybeDecideEpoch()
@@ -174,7 +176,7 @@ func (z *Zab) leaderOnInfo(m Message) {
 // included) told their accepted epochs: one past the largest.
 func (z *Zab) maybeDecideEpoch() {
 	l := z.l
-	if l.epoch != 0 || len(l.epochVotes) < z.quorum {
+	if l.epoch != 0 || !z.hasQuorum(voteSet(l.epochVotes)) {
 		return
 	}
 	var e int64
@@ -202,7 +204,7 @@ func (z *Zab) sendLeaderInfo(lr *learner) {
 // history and learners are synced to it.
 func (z *Zab) maybeFinishElection() {
 	l := z.l
-	if z.stopped || l.electionFinished || len(l.ackEpoch) < z.quorum {
+	if z.stopped || l.electionFinished || !z.hasQuorum(l.ackEpoch) {
 		return
 	}
 	l.electionFinished = true
@@ -279,7 +281,7 @@ func (z *Zab) dropLearner(lr *learner, err error) {
 // history is committed and it may propose.
 func (z *Zab) maybeEstablish() {
 	l := z.l
-	if z.stopped || l.established || len(l.newLeaderAcks) < z.quorum {
+	if z.stopped || l.established || !z.hasQuorum(l.newLeaderAcks) {
 		return
 	}
 	l.established = true
@@ -296,6 +298,12 @@ func (z *Zab) maybeEstablish() {
 		if lr := l.learners[id]; lr.phase == lpSynced {
 			z.sendUpToDate(lr)
 		}
+	}
+	if z.next != nil && z.next.zxid <= last && !z.activate() {
+		// The history held a reconfig that removed this leader: it is
+		// committed now; let a voter of the new membership lead.
+		z.stop(fmt.Errorf("zab: leader %d after reconfig at %s: %w", z.id, FormatZxid(last), ErrRemoved))
+		return
 	}
 	z.out.RoleChange = &RoleChange{Role: Leader, Epoch: l.epoch, Active: true}
 }
@@ -340,18 +348,20 @@ func (z *Zab) maybeCommit() {
 	if !l.established || len(l.pending) == 0 {
 		return
 	}
-	acks := make([]int64, 0, len(z.voters))
-	acks = append(acks, l.selfDurable)
-	for _, lr := range l.learners {
+	acked := map[int64]int64{z.id: l.selfDurable}
+	for id, lr := range l.learners {
 		if lr.phase == lpSynced && !lr.observer {
-			acks = append(acks, lr.acked)
+			acked[id] = lr.acked
 		}
 	}
-	if len(acks) < z.quorum {
+	point := z.members.commitPoint(acked)
+	if r := z.next; r != nil && point >= r.zxid {
+		// From the reconfig entry on, the next voters must have it too.
+		point = max(r.zxid-1, min(point, r.set.commitPoint(acked)))
+	}
+	if point == 0 {
 		return
 	}
-	slices.Sort(acks)
-	point := acks[len(acks)-z.quorum]
 	n, _ := slices.BinarySearchFunc(l.pending, point, func(e Entry, zxid int64) int {
 		switch {
 		case e.Zxid < zxid:
@@ -391,6 +401,15 @@ func (z *Zab) maybeCommit() {
 		// Answer the syncs that waited for e before later commits,
 		// as upstream does.
 		z.flushSyncs()
+		if z.next != nil && e.Zxid == z.next.zxid && !z.activate() {
+			// Upstream's leader stops committing once it committed a
+			// membership without itself; the rest of the window is
+			// left to the next leader (a quorum of the new voters
+			// logged the reconfig, and what came after was proposed
+			// to them too).
+			z.stop(fmt.Errorf("zab: leader %d after reconfig at %s: %w", z.id, FormatZxid(e.Zxid), ErrRemoved))
+			return
+		}
 	}
 }
 
@@ -442,13 +461,22 @@ func (z *Zab) tickLeader() {
 		if lr.phase >= lpSyncing {
 			z.send(id, TypePing, z.log.lastZxid(), nil)
 		}
-		if lr.phase == lpSynced && !lr.observer {
+		if lr.phase == lpSynced && !lr.observer && z.members.voters[id] {
 			votes++
 		}
 	}
-	if l.established && votes < z.quorum {
-		z.stop(fmt.Errorf("zab: leader of epoch %d: %d of %d voters in touch: %w", l.epoch, votes, len(z.voters), ErrQuorumLost))
+	if l.established && votes < z.members.quorum {
+		z.stop(fmt.Errorf("zab: leader of epoch %d: %d of %d voters in touch: %w", l.epoch, votes, len(z.members.voters), ErrQuorumLost))
 	}
+}
+
+// voteSet is the set of ids that told their epoch.
+func voteSet(votes map[int64]int64) map[int64]bool {
+	ids := make(map[int64]bool, len(votes))
+	for id := range votes {
+		ids[id] = true
+	}
+	return ids
 }
 
 func sortedKeys[V any](m map[int64]V) []int64 {

@@ -50,6 +50,11 @@ var (
 	ErrEpochBehind   = errors.New("zab: leader's epoch is older than an accepted epoch")
 	ErrZxidExhausted = errors.New("zab: zxid counter exhausted in this epoch")
 	ErrSnapshot      = errors.New("zab: snapshot for a learner failed")
+	// ErrReconfigInProgress: a membership change is proposed and not yet
+	// committed; upstream allows one at a time.
+	ErrReconfigInProgress = errors.New("zab: a reconfiguration is in progress")
+	// ErrRemoved: the leader committed a membership it does not vote in.
+	ErrRemoved = errors.New("zab: leader is not a voter of the new membership")
 )
 
 // Role is what a server does in the ensemble once elected.
@@ -197,6 +202,11 @@ type Config struct {
 	// Voters are the ids of the participants (followers and the leader);
 	// Observers the ids of the observers.
 	Voters, Observers []int64
+	// Pending is a reconfig entry in the log past the committed point (a
+	// leader's history may hold one its predecessor did not commit): a
+	// new leader needs a quorum of both memberships to establish itself,
+	// and switches to Next when it commits its history.
+	Pending *Reconfig
 	// Leader is the elected leader's id; Role is this server's role
 	// (Leader when Leader == ID).
 	Leader int64
@@ -237,9 +247,8 @@ type Zab struct {
 	id        int64
 	role      Role
 	leader    int64
-	voters    map[int64]bool
-	observers map[int64]bool
-	quorum    int
+	members   quorumSet        // the membership in force
+	next      *pendingReconfig // a proposed membership not yet committed
 	logger    *slog.Logger
 
 	log      zlog
@@ -273,8 +282,6 @@ func New(cfg Config) (*Zab, error) {
 		id:        cfg.ID,
 		role:      cfg.Role,
 		leader:    cfg.Leader,
-		voters:    map[int64]bool{},
-		observers: map[int64]bool{},
 		logger:    cfg.Logger,
 		log:       zlog{st: cfg.Storage},
 		accepted:  cfg.Storage.AcceptedEpoch(),
@@ -284,30 +291,33 @@ func New(cfg Config) (*Zab, error) {
 	if z.logger == nil {
 		z.logger = slog.New(slog.DiscardHandler)
 	}
-	for _, v := range cfg.Voters {
-		z.voters[v] = true
+	var err error
+	if z.members, err = newQuorumSet(Membership{Voters: cfg.Voters, Observers: cfg.Observers}); err != nil {
+		return nil, err
 	}
-	for _, o := range cfg.Observers {
-		if z.voters[o] {
-			return nil, fmt.Errorf("zab: config: server %d is both voter and observer", o)
+	if cfg.Pending != nil {
+		set, err := newQuorumSet(cfg.Pending.Next)
+		if err != nil {
+			return nil, fmt.Errorf("zab: config: pending reconfig: %w", err)
 		}
-		z.observers[o] = true
+		z.next = &pendingReconfig{zxid: cfg.Pending.Zxid, set: set}
 	}
-	z.quorum = len(z.voters)/2 + 1
 	if z.applied > z.log.lastZxid() || z.applied < z.log.base() {
 		return nil, fmt.Errorf("zab: config: applied %s outside log [%s, %s]", FormatZxid(z.applied), FormatZxid(z.log.base()), FormatZxid(z.log.lastZxid()))
 	}
 	switch cfg.Role {
 	case Leader:
-		if cfg.Leader != cfg.ID || !z.voters[cfg.ID] {
+		if cfg.Leader != cfg.ID || !z.members.voters[cfg.ID] {
 			return nil, fmt.Errorf("zab: config: leader %d must be this server (%d) and a voter", cfg.Leader, cfg.ID)
 		}
 		z.startLeader()
 	case Follower, Observer:
-		if cfg.Leader == cfg.ID || !z.voters[cfg.Leader] {
-			return nil, fmt.Errorf("zab: config: leader %d must be another voter", cfg.Leader)
+		if cfg.Leader == cfg.ID {
+			return nil, fmt.Errorf("zab: config: leader %d must be another server", cfg.Leader)
 		}
-		if cfg.Role == Follower && !z.voters[cfg.ID] || cfg.Role == Observer && !z.observers[cfg.ID] {
+		// A follower need not be a voter: a server being added, or one
+		// removed, follows without being counted.
+		if cfg.Role == Follower && z.members.observers[cfg.ID] || cfg.Role == Observer && z.members.voters[cfg.ID] {
 			return nil, fmt.Errorf("zab: config: server %d is not configured as a %s", cfg.ID, cfg.Role)
 		}
 		z.startLearner()

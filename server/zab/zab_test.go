@@ -652,11 +652,11 @@ func TestAPIErrors(t *testing.T) {
 	bad := []func(c *Config){
 		func(c *Config) { c.Storage = nil },
 		func(c *Config) { c.InitLimitTicks = 0 },
-		func(c *Config) { c.Leader = 2 },                            // leader role, other leader
-		func(c *Config) { c.Role, c.ID = Follower, 4 },              // not a voter
-		func(c *Config) { c.Role, c.ID, c.Leader = Observer, 2, 4 }, // leader not a voter
-		func(c *Config) { c.Observers = []int64{3} },                // both
-		func(c *Config) { c.Applied = 7 },                           // past the log
+		func(c *Config) { c.Leader = 2 },                                        // leader role, other leader
+		func(c *Config) { c.Role, c.ID, c.Observers = Follower, 4, []int64{4} }, // an observer
+		func(c *Config) { c.Role, c.ID, c.Leader = Observer, 2, 4 },             // leader not a voter
+		func(c *Config) { c.Observers = []int64{3} },                            // both
+		func(c *Config) { c.Applied = 7 },                                       // past the log
 	}
 	for i, mut := range bad {
 		c := base
