@@ -243,13 +243,13 @@ type Status struct {
 // Zab is the state machine of one server for one leader's reign. It is not
 // safe for concurrent use: one driver loop owns it.
 type Zab struct {
-	cfg       Config
-	id        int64
-	role      Role
-	leader    int64
-	members   quorumSet        // the membership in force
-	next      *pendingReconfig // a proposed membership not yet committed
-	logger    *slog.Logger
+	cfg     Config
+	id      int64
+	role    Role
+	leader  int64
+	members quorumSet        // the membership in force
+	next    *pendingReconfig // a proposed membership not yet committed
+	logger  *slog.Logger
 
 	log      zlog
 	accepted int64
@@ -278,15 +278,15 @@ func New(cfg Config) (*Zab, error) {
 		return nil, fmt.Errorf("zab: config: initLimit %d and syncLimit %d must be positive", cfg.InitLimitTicks, cfg.SyncLimitTicks)
 	}
 	z := &Zab{
-		cfg:       cfg,
-		id:        cfg.ID,
-		role:      cfg.Role,
-		leader:    cfg.Leader,
-		logger:    cfg.Logger,
-		log:       zlog{st: cfg.Storage},
-		accepted:  cfg.Storage.AcceptedEpoch(),
-		current:   cfg.Storage.CurrentEpoch(),
-		applied:   cfg.Applied,
+		cfg:      cfg,
+		id:       cfg.ID,
+		role:     cfg.Role,
+		leader:   cfg.Leader,
+		logger:   cfg.Logger,
+		log:      zlog{st: cfg.Storage},
+		accepted: cfg.Storage.AcceptedEpoch(),
+		current:  cfg.Storage.CurrentEpoch(),
+		applied:  cfg.Applied,
 	}
 	if z.logger == nil {
 		z.logger = slog.New(slog.DiscardHandler)
