@@ -67,8 +67,10 @@ type TCP struct {
 	advertise string
 	ctx       context.Context
 	cancel    context.CancelFunc
-	peers     map[int64]*tcpPeer
 	in        *inbox
+
+	pmu   sync.RWMutex // guards peers: servers join by reconfig or by calling in
+	peers map[int64]*tcpPeer
 
 	mu     sync.Mutex // guards closed and wg.Add
 	closed bool
@@ -149,7 +151,7 @@ func (t *TCP) Send(to int64, payload []byte) {
 		t.in.put(Message{From: to, To: to, Payload: payload})
 		return
 	}
-	p := t.peers[to]
+	p := t.peer(to)
 	if p == nil {
 		t.log.Warn("transport: dropping message to unknown server", "to", to)
 		return
@@ -169,9 +171,11 @@ func (t *TCP) Close() error {
 	}
 	t.cancel()
 	t.ln.Close()
+	t.pmu.RLock()
 	for _, p := range t.peers {
 		p.shutdown()
 	}
+	t.pmu.RUnlock()
 	t.wg.Wait()
 	t.in.close()
 	return nil
@@ -219,7 +223,14 @@ func (t *TCP) handleIncoming(c net.Conn) {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	p := t.peers[sid]
+	p := t.peer(sid)
+	if p == nil && sid != t.cfg.MyID && addr != "" {
+		// A server this one's configuration does not list (one being
+		// added by a reconfig) announces its address; upstream answers
+		// it, so that it can learn the ensemble's leader.
+		t.log.Info("transport: connection from a server not in the configuration", "sid", sid, "addr", addr)
+		p = t.addPeer(sid, addr)
+	}
 	switch {
 	case sid == t.cfg.MyID:
 		t.log.Error("transport: connection claims our own id: configuration error", "remote", c.RemoteAddr().String(), "addr", addr)
@@ -233,6 +244,34 @@ func (t *TCP) handleIncoming(c net.Conn) {
 		p.callBack()
 	default:
 		p.install(c, br)
+	}
+}
+
+func (t *TCP) peer(id int64) *tcpPeer {
+	t.pmu.RLock()
+	defer t.pmu.RUnlock()
+	return t.peers[id]
+}
+
+// addPeer returns the peer for id, creating it with addr if it is new.
+func (t *TCP) addPeer(id int64, addr string) *tcpPeer {
+	t.pmu.Lock()
+	defer t.pmu.Unlock()
+	p := t.peers[id]
+	if p == nil {
+		p = &tcpPeer{t: t, id: id, addr: addr, backoff: t.cfg.MinBackoff}
+		t.peers[id] = p
+	}
+	return p
+}
+
+// AddPeers adds servers to talk to (a reconfiguration added them); the
+// address of a server already known is kept.
+func (t *TCP) AddPeers(addrs map[int64]string) {
+	for id, addr := range addrs {
+		if id != t.cfg.MyID {
+			t.addPeer(id, addr)
+		}
 	}
 }
 

@@ -59,7 +59,6 @@ func TestTCPGarbageIsDroppedAndLogged(t *testing.T) {
 		{"binary noise", "unknown protocol version", []byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8}},
 		{"huge address length", "unreasonable address length", rawInitial(ProtocolVersion, 3, "")[:20]},
 		{"bad address", "badly formed address", rawInitial(ProtocolVersion, 3, "no-port-here")},
-		{"unknown server", "unknown server", rawInitial(ProtocolVersion, 99, "127.0.0.1:1")},
 		{"huge frame", "frame length 2147483647", hugeFrame},
 		{"negative frame", "frame length -1", append(rawInitial(ProtocolVersion, 3, "127.0.0.1:1"), 0xff, 0xff, 0xff, 0xff)},
 	} {
@@ -82,6 +81,30 @@ func TestTCPGarbageIsDroppedAndLogged(t *testing.T) {
 	}
 	// The transport survived all of it.
 	deliver(t, nw, a, 1, 2, cb, []byte("still working"))
+}
+
+// A server missing from the configuration (one a reconfig is about to add)
+// that announces its address is answered, on the lower-id side by calling
+// it back, and AddPeers lets a server talk to new members first.
+func TestTCPServerNotInConfigurationIsAnswered(t *testing.T) {
+	nw := newTCPNet(t, []int64{1, 2, 9}, nil)
+	known := map[int64]string{1: nw.addrs[1], 2: nw.addrs[2]} // 1 and 2 do not know 9
+	open := func(id int64, peers map[int64]string) *TCP {
+		tr, err := NewTCP(context.Background(), TCPConfig{MyID: id, Listener: nw.lns[id], Peers: peers,
+			MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr
+	}
+	t1, t2, t9 := open(1, known), open(2, known), open(9, nw.addrs)
+	c1, c2, c9 := collect(t1), collect(t2), collect(t9)
+	deliver(t, nw, t9, 9, 2, c2, []byte("hello from 9"))
+	deliver(t, nw, t2, 2, 9, c9, []byte("2 answers 9"))
+	t1.AddPeers(map[int64]string{9: nw.addrs[9]})
+	deliver(t, nw, t1, 1, 9, c9, []byte("1 talks first"))
+	deliver(t, nw, t9, 9, 1, c1, []byte("9 answers 1"))
 }
 
 // TestTCPConnectionRules plays a fake peer on both sides of server 2:
