@@ -176,7 +176,6 @@ func New(cfg Config, lastZxid, currentEpoch int64) *Election {
 	e := &Election{
 		cfg:          cfg,
 		log:          cfg.Logger,
-		voters:       make(map[int64]bool, len(cfg.Voters)),
 		lastZxid:     lastZxid,
 		currentEpoch: currentEpoch,
 		recv:         map[int64]ballot{},
@@ -185,12 +184,30 @@ func New(cfg Config, lastZxid, currentEpoch int64) *Election {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	for _, v := range cfg.Voters {
+	e.setMembers(cfg.Voters, cfg.Observers)
+	if cfg.FinalizeWaitTicks < 0 || cfg.MaxNotifyIntervalTicks < 0 {
+		panic(fmt.Sprintf("election: negative tick counts in config (finalize %d, max notify %d)",
+			cfg.FinalizeWaitTicks, cfg.MaxNotifyIntervalTicks))
+	}
+	e.current = e.initVote()
+	return e
+}
+
+// SetMembership replaces the voters and observers, after a reconfiguration
+// committed; it takes effect for the votes counted from now on.
+func (e *Election) SetMembership(voters, observers []int64) {
+	e.setMembers(voters, observers)
+}
+
+func (e *Election) setMembers(voters, observers []int64) {
+	e.voters = make(map[int64]bool, len(voters))
+	e.peers, e.isVoter = nil, false
+	for _, v := range voters {
 		if e.voters[v] {
 			panic(fmt.Sprintf("election: voter %d listed twice", v))
 		}
 		e.voters[v] = true
-		if v == cfg.ID {
+		if v == e.cfg.ID {
 			e.isVoter = true
 		} else {
 			e.peers = append(e.peers, v)
@@ -199,19 +216,13 @@ func New(cfg Config, lastZxid, currentEpoch int64) *Election {
 	if len(e.voters) == 0 {
 		panic("election: no voters")
 	}
-	for _, o := range cfg.Observers {
+	for _, o := range observers {
 		if e.voters[o] {
 			panic(fmt.Sprintf("election: server %d is both a voter and an observer", o))
 		}
 	}
-	if cfg.FinalizeWaitTicks < 0 || cfg.MaxNotifyIntervalTicks < 0 {
-		panic(fmt.Sprintf("election: negative tick counts in config (finalize %d, max notify %d)",
-			cfg.FinalizeWaitTicks, cfg.MaxNotifyIntervalTicks))
-	}
 	slices.Sort(e.peers)
 	e.quorum = len(e.voters)/2 + 1
-	e.current = e.initVote()
-	return e
 }
 
 // SetHistory updates the last logged zxid and current epoch that the next

@@ -280,3 +280,26 @@ func TestSingleVoterLeadsAtOnce(t *testing.T) {
 		t.Fatalf("single voter: %+v", rd)
 	}
 }
+
+// A server a reconfig removed votes for nobody and follows the leader the
+// new voters follow; a server it added counts from then on.
+func TestSetMembership(t *testing.T) {
+	h := newHarness(t, 3, []int64{1, 2, 3}, nil, 5, 1, 3)
+	h.e.SetMembership([]int64{1, 2, 4}, nil)
+	if h.e.Quorum() != 2 {
+		t.Fatalf("quorum %d of three voters, want 2", h.e.Quorum())
+	}
+	h.e.Start()
+	rd := h.take()
+	if v := h.e.Vote(); v.Leader != NoVote {
+		t.Fatalf("removed server votes %+v, want no vote", v)
+	}
+	if len(rd.Messages) != 3 {
+		t.Fatalf("Start sent %d notifications, want 3 (voters 1, 2 and 4)", len(rd.Messages))
+	}
+	h.notify(1, Leading, 4, 1, 9, 2)
+	rd = h.notify(4, Following, 4, 1, 9, 2)
+	if rd.Decided == nil || rd.Decided.Leader != 1 || rd.Decided.State != Observing {
+		t.Fatalf("decision %+v, want to follow 1 without a vote", rd.Decided)
+	}
+}
