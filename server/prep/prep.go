@@ -32,6 +32,13 @@ type Options struct {
 	ExtendedTypes bool
 	// ReconfigEnabled allows the reconfig op.
 	ReconfigEnabled bool
+	// Ensemble answers the reconfig op's questions on an ensemble's
+	// leader; nil on a standalone server, where reconfig is
+	// UNIMPLEMENTED as upstream.
+	Ensemble Ensemble
+	// StandaloneEnabled is standaloneEnabled: a reconfig must then leave
+	// at least two voters (one otherwise).
+	StandaloneEnabled bool
 }
 
 // Request is a client request as the prep stage sees it.
@@ -452,10 +459,11 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 		sortStrings(paths)
 		return &proto.CloseSessionTxn{Paths2Delete: paths}, nil
 	case proto.OpReconfig:
-		if !p.opts.ReconfigEnabled {
-			return nil, proto.ErrReconfigDisabled
+		r, ok := body.(*proto.ReconfigRequest)
+		if !ok {
+			return nil, fmt.Errorf("prep: reconfig with body %T", body)
 		}
-		return nil, proto.ErrUnimplemented
+		return p.prepareReconfig(req, r, hdr)
 	}
 	return nil, fmt.Errorf("prep: %v is not a write", op)
 }

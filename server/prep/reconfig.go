@@ -1,0 +1,125 @@
+package prep
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tree"
+)
+
+// Ensemble is what the reconfig op needs to know from the ensemble's
+// leader.
+type Ensemble interface {
+	// LastSeenMembers returns the newest membership: the one in force,
+	// or one proposed and not committed yet (inProgress).
+	LastSeenMembers() (m config.Members, inProgress bool)
+	// QuorumSynced reports whether the leader and the learners it has
+	// synced hold a quorum of m's voters.
+	QuorumSynced(m config.Members) bool
+}
+
+// prepareReconfig turns a reconfig request into the txn that replaces
+// /zookeeper/config, checking what upstream's PrepRequestProcessor checks,
+// in its order. The new membership's version is the txn's zxid.
+func (p *Preparer) prepareReconfig(req *Request, r *proto.ReconfigRequest, hdr *proto.TxnHeader) (proto.Record, error) {
+	if !p.opts.ReconfigEnabled {
+		return nil, proto.ErrReconfigDisabled
+	}
+	ens := p.opts.Ensemble
+	if ens == nil {
+		return nil, proto.ErrUnimplemented // standalone
+	}
+	last, inProgress := ens.LastSeenMembers()
+	if inProgress {
+		return nil, proto.ErrReconfigInProgress
+	}
+	if r.CurConfigID != -1 && r.CurConfigID != last.Version {
+		return nil, proto.ErrBadVersion
+	}
+	next, err := nextMembers(last, r)
+	if err != nil {
+		return nil, err
+	}
+	next.Version = hdr.Zxid
+	voters := len(next.Voters())
+	if p.opts.StandaloneEnabled && voters < 2 || voters < 1 {
+		return nil, proto.ErrBadArguments
+	}
+	if !ens.QuorumSynced(next) {
+		return nil, proto.ErrNewConfigNoQuorum
+	}
+	node, err := p.lookup(tree.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkACL(node.ACL, proto.PermWrite, req.Auth); err != nil {
+		return nil, err
+	}
+	data := []byte(next.String())
+	node.Stat.Version = -1
+	node.Stat.Mtime = hdr.Time
+	node.Stat.Mzxid = hdr.Zxid
+	node.Stat.DataLength = int32(len(data))
+	p.record(tree.ConfigPath, hdr.Zxid, &node)
+	return &proto.SetDataTxn{Path: tree.ConfigPath, Data: data, Version: -1}, nil
+}
+
+// nextMembers computes the requested membership: the new member list when
+// one is given, otherwise last with the leaving servers removed and the
+// joining ones added or replaced. Malformed input is BADARGUMENTS.
+func nextMembers(last config.Members, r *proto.ReconfigRequest) (config.Members, error) {
+	if r.NewMembers != "" {
+		m, err := config.ParseMembers(r.NewMembers)
+		if err != nil || len(m.Servers) == 0 {
+			return config.Members{}, proto.ErrBadArguments
+		}
+		return m, nil
+	}
+	next := config.Members{Servers: map[int64]config.Server{}}
+	for id, s := range last.Servers {
+		next.Servers[id] = s
+	}
+	for _, leaving := range splitList(r.LeavingServers) {
+		id, err := strconv.ParseInt(leaving, 10, 64)
+		if err != nil {
+			return config.Members{}, proto.ErrBadArguments
+		}
+		delete(next.Servers, id)
+	}
+	for _, joining := range splitList(r.JoiningServers) {
+		key, value, ok := strings.Cut(joining, "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || strings.Contains(value, "=") {
+			return config.Members{}, proto.ErrBadArguments // "Wrong format of server string"
+		}
+		s, err := config.ParseServerLine("server."+key[strings.LastIndexByte(key, '.')+1:], value)
+		if err != nil || s.ClientPort == 0 {
+			// Upstream wants quorum, election and client ports.
+			return config.Members{}, proto.ErrBadArguments
+		}
+		delete(next.Servers, s.ID)
+		others := config.Members{Servers: map[int64]config.Server{s.ID: s}}
+		for id, o := range next.Servers {
+			others.Servers[id] = o
+		}
+		if others.CheckAddresses() != nil {
+			return config.Members{}, proto.ErrBadArguments // "Reconfiguration failed"
+		}
+		next.Servers[s.ID] = s
+	}
+	return next, nil
+}
+
+// splitList splits a comma-separated list as upstream's StringUtils.split
+// does: blanks trimmed, empty items dropped.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
