@@ -66,7 +66,7 @@ func TestReconfig(t *testing.T) {
 				"server.3=127.0.0.1:2003:3003:participant;127.0.0.1:4003\n" +
 				"server.4=127.0.0.1:2004:3004:participant;127.0.0.1:4004\nversion=200000005"},
 		{name: "add unsynced", opts: func(_ *Options, e *fakeEnsemble) { delete(e.synced, 2) },
-			req: proto.ReconfigRequest{JoiningServers: add4 + ",server.5=127.0.0.1:2005:3005:participant;4005", CurConfigID: -1},
+			req:  proto.ReconfigRequest{JoiningServers: add4 + ",server.5=127.0.0.1:2005:3005:participant;4005", CurConfigID: -1},
 			auth: super, want: proto.ErrNewConfigNoQuorum},
 		{name: "no quorum left", req: proto.ReconfigRequest{LeavingServers: "1,2,3", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
 		{name: "one voter with standaloneEnabled", opts: func(o *Options, _ *fakeEnsemble) { o.StandaloneEnabled = true },
