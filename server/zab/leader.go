@@ -267,7 +267,7 @@ func (z *Zab) startSync(lr *learner) {
 		}
 		from = ents[len(ents)-1].Zxid
 	}
-	z.send(lr.id, TypeNewLeader, Zxid(l.epoch, 0), nil)
+	z.send(lr.id, TypeNewLeader, Zxid(l.epoch, 0), z.cfg.MembershipData)
 	lr.syncedTo = end
 	lr.phase = lpSyncing
 }

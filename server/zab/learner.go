@@ -123,6 +123,9 @@ func (z *Zab) stepLearner(m Message) {
 		}
 		z.setEpochs(z.accepted, f.epoch)
 		f.phase = fpNewLeader
+		if len(p.Data) > 0 {
+			z.out.LeaderMembership = p.Data
+		}
 		z.send(z.leader, TypeAck, p.Zxid, nil)
 	case TypeCommit:
 		if f.phase < fpNewLeader || z.role == Observer {

@@ -186,13 +186,17 @@ type Ready struct {
 	// RoleChange, when set, reports that the machine became active or
 	// stopped.
 	RoleChange *RoleChange
+	// LeaderMembership, on a learner, is the leader's Config.MembershipData
+	// as NEWLEADER carried it: the configuration the new epoch runs with
+	// (upstream sends its last seen quorum verifier there).
+	LeaderMembership []byte
 }
 
 // Empty reports whether rd asks for nothing.
 func (rd *Ready) Empty() bool {
 	return rd.Snapshot == nil && rd.Truncate == nil && len(rd.Persist) == 0 && rd.Epochs == nil &&
 		len(rd.Messages) == 0 && len(rd.Commit) == 0 && len(rd.Requests) == 0 && len(rd.Synced) == 0 &&
-		rd.RoleChange == nil
+		rd.RoleChange == nil && rd.LeaderMembership == nil
 }
 
 // Config starts a machine after an election.
@@ -207,6 +211,9 @@ type Config struct {
 	// new leader needs a quorum of both memberships to establish itself,
 	// and switches to Next when it commits its history.
 	Pending *Reconfig
+	// MembershipData is opaque to Zab: a leader sends it in NEWLEADER and
+	// a learner hands it over in Ready.LeaderMembership.
+	MembershipData []byte
 	// Leader is the elected leader's id; Role is this server's role
 	// (Leader when Leader == ID).
 	Leader int64
@@ -505,6 +512,9 @@ func (z *Zab) Advance(rd Ready) {
 		z.epochsDirty = false
 	}
 	z.out.Snapshot, z.out.Truncate, z.out.Epochs, z.out.Persist = nil, nil, nil, nil
+	if rd.LeaderMembership != nil {
+		z.out.LeaderMembership = nil
+	}
 	z.out.Messages = trim(z.out.Messages, len(rd.Messages))
 	z.out.Commit = trim(z.out.Commit, len(rd.Commit))
 	z.out.Requests = trim(z.out.Requests, len(rd.Requests))

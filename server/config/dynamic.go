@@ -1,0 +1,95 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// DynamicFileName is where upstream keeps the configuration of version v:
+// beside the static file, "<zoo.cfg>.dynamic.<hex version>".
+func DynamicFileName(staticPath string, v int64) string {
+	return fmt.Sprintf("%s.dynamic.%x", staticPath, v)
+}
+
+// WriteDynamic stores m as upstream does when a configuration takes
+// effect (QuorumPeer.setQuorumVerifier): the server lines, sorted, in
+// DynamicFileName(staticPath, m.Version); then the static file loses its
+// membership lines (server.N, peerType, an older dynamicConfigFile, and
+// clientPort/clientPortAddress when myID's server line carries a client
+// address) and points at the new file. Both files are replaced atomically.
+// It returns the dynamic file's path.
+func WriteDynamic(staticPath string, myID int64, m Members) (string, error) {
+	dynPath := DynamicFileName(staticPath, m.Version)
+	var lines []string
+	for _, id := range sortedIDs(m.Servers) {
+		lines = append(lines, fmt.Sprintf("server.%d=%s", id, m.Servers[id].Spec()))
+	}
+	// Upstream sorts the lines as strings (server.10 before server.2).
+	slices.Sort(lines)
+	if err := writeAtomically(dynPath, []byte(strings.Join(lines, "\n"))); err != nil {
+		return "", err
+	}
+	old, err := os.ReadFile(staticPath)
+	if err != nil {
+		return "", fmt.Errorf("config: rewriting %s: %w", staticPath, err)
+	}
+	eraseClient := m.Servers[myID].ClientPort != 0
+	abs, err := filepath.Abs(dynPath)
+	if err != nil {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	var out bytes.Buffer
+	entries, err := readProperties(old)
+	if err != nil {
+		return "", fmt.Errorf("config: rewriting %s: %w", staticPath, err)
+	}
+	for _, e := range entries {
+		key := javaTrim(e.Key)
+		switch {
+		case strings.HasPrefix(key, "server."), strings.HasPrefix(key, "group"), strings.HasPrefix(key, "weight"),
+			strings.HasPrefix(key, "dynamicConfigFile"), strings.HasPrefix(key, "peerType"):
+			continue
+		case eraseClient && strings.HasPrefix(key, "clientPort"):
+			continue
+		}
+		fmt.Fprintf(&out, "%s=%s\n", escapeKey(key), escapeValue(javaTrim(e.Value)))
+	}
+	fmt.Fprintf(&out, "dynamicConfigFile=%s\n", escapeValue(abs))
+	if err := writeAtomically(staticPath, out.Bytes()); err != nil {
+		return "", err
+	}
+	return dynPath, nil
+}
+
+// writeAtomically replaces path with data: a synced temporary file renamed
+// over it, and the directory synced.
+func writeAtomically(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("config: writing %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("config: writing %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
