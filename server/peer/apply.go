@@ -34,6 +34,12 @@ func (p *Peer) applyEntry(e zab.Entry, leader bool) {
 			p.sessions.Add(lt.Header.ClientID, cs.TimeOut, time.Now().UnixMilli())
 			p.sessMu.Unlock()
 		}
+	case proto.OpReconfig:
+		if res.Err == proto.ErrOK {
+			if m, ok := reconfigMembers(e.Data); ok {
+				p.adoptMembers(m, "reconfig committed", false)
+			}
+		}
 	case proto.OpCloseSession:
 		p.sessMu.Lock()
 		delete(p.live, lt.Header.ClientID)
@@ -156,7 +162,7 @@ func (p *Peer) truncate(zxid int64) error {
 }
 
 func (p *Peer) replaceState(t *tree.Tree, sessions map[int64]int32) {
-	p.setConfigNode(t)
+	p.syncConfigNode(t)
 	p.tree.Store(t)
 	p.lastApplied.Store(t.LastZxid())
 	now := time.Now().UnixMilli()

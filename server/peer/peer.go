@@ -63,7 +63,7 @@ type Options struct {
 // Peer is one ensemble member. It implements serve.Backend.
 type Peer struct {
 	opts  Options
-	cfg   *config.Config
+	cfg   *config.Config // the loop's; replaced when the membership changes
 	log   *slog.Logger
 	id    int64
 	store *storage
@@ -104,6 +104,12 @@ type Peer struct {
 	}
 	prep *prep.Preparer
 	rng  *rand.Rand
+
+	leaderServes bool // zookeeper.leaderServes, read by client goroutines
+
+	// loop-owned membership state (see reconfig.go)
+	members config.Members // the membership in force
+	zab     *zab.Zab       // the current reign's machine, nil between reigns
 
 	// loop-owned
 	elect    *election.Election
@@ -154,8 +160,9 @@ func New(opts Options) (*Peer, error) {
 		stop:     make(chan struct{}),
 		rng:      rand.New(rand.NewSource(time.Now().UnixNano())),
 	}
+	p.leaderServes = cfg.LeaderServes
 	p.tree.Store(opts.Tree)
-	p.setConfigNode(opts.Tree)
+	p.initMembers(opts.Tree)
 	p.lastApplied.Store(opts.Tree.LastZxid())
 	p.store = newStorage(opts.Log.Dir(), opts.SnapshotDir, opts.Log, opts.LogOptions, opts.SnapZxid)
 	if v, ok := cfg.Property("zookeeper.commitLogCount"); ok {
@@ -179,17 +186,11 @@ func New(opts Options) (*Peer, error) {
 		Store:           treeStore{p},
 		SkipACL:         propertyTrue(cfg, "zookeeper.skipACL"),
 		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
-		ReconfigEnabled: cfg.ReconfigEnabled,
+		ReconfigEnabled:   cfg.ReconfigEnabled,
+		Ensemble:          ensembleView{p},
+		StandaloneEnabled: cfg.StandaloneEnabled,
 	})
 	return p, nil
-}
-
-// setConfigNode puts the membership into /zookeeper/config as upstream
-// does at startup (QuorumPeer.initConfigInZKDatabase): data version -1,
-// mzxid the config version; not a txn.
-func (p *Peer) setConfigNode(t *tree.Tree) {
-	t.Apply(&proto.TxnHeader{Zxid: p.cfg.ConfigVersion, Time: time.Now().UnixMilli(), Type: proto.OpSetData},
-		&proto.SetDataTxn{Path: "/zookeeper/config", Data: []byte(p.cfg.Membership()), Version: -1})
 }
 
 // RollLog ends the current log file (before a snapshot); call it only from
@@ -217,7 +218,7 @@ func (p *Peer) Admit(readOnlyClient bool) bool {
 	if !p.serving.Load() {
 		return false
 	}
-	return p.cfg.LeaderServes || election.State(p.state.Load()) != election.Leading
+	return p.leaderServes || election.State(p.state.Load()) != election.Leading
 }
 
 // ReadOnly reports whether this member serves read-only now (cut off from
@@ -229,24 +230,8 @@ func propertyTrue(cfg *config.Config, key string) bool {
 	return ok && (v == "yes" || v == "true")
 }
 
-func (p *Peer) voters() []int64 {
-	var ids []int64
-	for _, s := range p.cfg.Voters() {
-		ids = append(ids, s.ID)
-	}
-	return ids
-}
-
-func (p *Peer) observers() []int64 {
-	var ids []int64
-	for _, s := range p.cfg.Observers() {
-		ids = append(ids, s.ID)
-	}
-	return ids
-}
-
 func (p *Peer) isObserver() bool {
-	s, ok := p.cfg.Servers[p.id]
+	s, ok := p.members.Servers[p.id]
 	return ok && s.Role == config.Observer
 }
 
@@ -298,7 +283,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	}()
 	defer close(p.stop)
 	p.elect = election.New(election.Config{
-		ID: p.id, Voters: p.voters(), Observers: p.observers(),
+		ID: p.id, Voters: p.members.Voters(), Observers: p.members.Observers(),
 		TickMs: int(electionTick / time.Millisecond), FinalizeWaitTicks: finalizeWaitTicks,
 		MaxNotifyIntervalTicks: maxNotifyIntervalTicks, Rand: p.rng,
 		Logger: p.log.With("part", "election"),

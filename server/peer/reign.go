@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
@@ -39,13 +40,17 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 			rs.toLead.close()
 		}
 	}()
-	switch dec.State {
-	case election.Leading:
+	switch {
+	case dec.State == election.Leading:
 		rs.role = zab.Leader
-	case election.Observing:
+	case dec.State == election.Observing && p.isObserver():
 		rs.role = zab.Observer
 	default:
+		// A participant that is not a voter (a reconfig removed it, or
+		// is about to add it) follows without being counted, as
+		// upstream's non-voting participants do.
 		rs.role = zab.Follower
+		dec.State = election.Following
 	}
 	p.state.Store(int32(dec.State))
 	p.leader.Store(dec.Leader)
@@ -88,8 +93,13 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		p.sessMu.Unlock()
 	}
 
+	var membership []byte
+	if rs.role == zab.Leader {
+		membership = []byte(p.members.String())
+	}
 	z, err := zab.New(zab.Config{
-		ID: p.id, Voters: p.voters(), Observers: p.observers(),
+		ID: p.id, Voters: p.members.Voters(), Observers: p.members.Observers(),
+		Pending: p.pendingReconfig(), MembershipData: membership,
 		Leader: dec.Leader, Role: rs.role,
 		InitLimitTicks: p.cfg.InitLimit, SyncLimitTicks: p.cfg.SyncLimit,
 		Storage: p.store, Applied: p.lastApplied.Load(),
@@ -100,6 +110,8 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		return err
 	}
 	rs.z = z
+	p.zab = z
+	defer func() { p.zab = nil }()
 	tick := time.NewTicker(tickTime)
 	defer tick.Stop()
 	for {
@@ -248,7 +260,13 @@ func (p *Peer) propose(rs *reignState, req *prep.Request) {
 	}
 	var e proto.Encoder
 	txn.Encode(&e)
-	zxid, err := rs.z.Propose(e.Bytes())
+	var zxid int64
+	if txn.Header.Type == proto.OpReconfig {
+		m, _ := reconfigMembers(e.Bytes())
+		zxid, err = rs.z.ProposeReconfig(e.Bytes(), zabMembership(m))
+	} else {
+		zxid, err = rs.z.Propose(e.Bytes())
+	}
 	if err != nil {
 		p.prep.Reset()
 		p.failRequest(request{write: req}, proto.ErrConnectionLoss)
@@ -307,6 +325,11 @@ func (p *Peer) drive(rs *reignState) error {
 				p.route(rs, &rd.Messages[i])
 			}
 		}
+		if rd.LeaderMembership != nil {
+			if m, err := config.ParseMembers(string(rd.LeaderMembership)); err == nil && m.Version >= p.members.Version {
+				p.adoptMembers(m, "the leader's configuration", true)
+			}
+		}
 		for _, e := range rd.Commit {
 			p.applyEntry(e, rs.role == zab.Leader)
 		}
@@ -324,6 +347,13 @@ func (p *Peer) drive(rs *reignState) error {
 				}
 			case rc.Active:
 				p.epoch.Store(rc.Epoch)
+				if p.cfg.ReconfigEnabled && p.members.Version == 0 {
+					// ZOOKEEPER-1783: an established initial configuration
+					// takes the epoch's NEWLEADER zxid as its version.
+					m := p.members
+					m.Version = zab.Zxid(rc.Epoch, 0)
+					p.adoptMembers(m, "epoch established", true)
+				}
 				p.serving.Store(true)
 				// Advertise the established epoch in our vote, as upstream's
 				// updateElectionVote: a restarted server joins the leader

@@ -405,6 +405,9 @@ func writeReply(o *op) (proto.Record, proto.ErrCode) {
 		return &proto.SetACLResponse{Stat: res.Stat}, proto.ErrOK
 	case proto.OpCheck:
 		return &proto.SetDataResponse{Stat: res.Stat}, proto.ErrOK
+	case proto.OpReconfig:
+		// Upstream answers with the configuration now in force.
+		return &proto.GetDataResponse{Data: res.Data, Stat: res.Stat}, proto.ErrOK
 	}
 	return nil, proto.ErrOK
 }

@@ -22,6 +22,9 @@ type Result struct {
 	Multi []Result
 	// Op is the txn's type (for a failed multi's ops: proto.OpError).
 	Op proto.OpCode
+	// Data is the new configuration a reconfig txn stored, which its
+	// reply carries.
+	Data []byte
 }
 
 // Apply applies one committed txn and fires the watches it triggers. Txn
@@ -111,6 +114,9 @@ func (t *Tree) process(typ proto.OpCode, hdr *proto.TxnHeader, txn proto.Record)
 		}
 		r.Path = s.Path
 		r.Stat, r.Err = t.setData(s.Path, s.Data, s.Version, hdr.Zxid, hdr.Time)
+		if hdr.Type == proto.OpReconfig {
+			r.Data = s.Data
+		}
 	case proto.OpSetACL:
 		s, ok := txn.(*proto.SetACLTxn)
 		if !ok {
