@@ -183,9 +183,9 @@ func New(opts Options) (*Peer, error) {
 		p.sessions.Add(id, to, now)
 	}
 	p.prep = prep.New(prep.Options{
-		Store:           treeStore{p},
-		SkipACL:         propertyTrue(cfg, "zookeeper.skipACL"),
-		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
+		Store:             treeStore{p},
+		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
+		ExtendedTypes:     cfg.ExtendedTypesEnabled(),
 		ReconfigEnabled:   cfg.ReconfigEnabled,
 		Ensemble:          ensembleView{p},
 		StandaloneEnabled: cfg.StandaloneEnabled,
