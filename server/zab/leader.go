@@ -97,7 +97,16 @@ func (z *Zab) stepLeader(m Message) {
 			return
 		}
 		if cur != -1 && !lr.observer && z.isVoter(lr.id) {
-			if int64(cur) > l.selfCurrent || int64(cur) == l.selfCurrent && p.Zxid > l.selfLast {
+			ahead := int64(cur) > l.selfCurrent || int64(cur) == l.selfCurrent && p.Zxid > l.selfLast
+			if ahead && z.aheadOnlyPastReconfig(lr.id, int64(cur)) {
+				// Its extra entries follow the pending reconfig, which
+				// this leader holds: they could commit only with a quorum
+				// of the next voters, which it is not one of, and the
+				// next voters' own ACKEPOCHs show whether any did. The
+				// sync truncates them.
+				ahead = false
+			}
+			if ahead {
 				z.stop(fmt.Errorf("zab: follower %d has (epoch %d, %s) past leader's (epoch %d, %s): %w",
 					lr.id, cur, FormatZxid(p.Zxid), l.selfCurrent, FormatZxid(l.selfLast), ErrFollowerAhead))
 				return
@@ -170,6 +179,15 @@ func (z *Zab) leaderOnInfo(m Message) {
 		return
 	}
 	z.sendLeaderInfo(lr)
+}
+
+// aheadOnlyPastReconfig reports whether a voter that is ahead of this
+// leader can only be ahead with entries past the pending reconfig: it is
+// not a voter of the next membership, and it synced with the same epoch
+// as the leader, whose history reaches the reconfig entry.
+func (z *Zab) aheadOnlyPastReconfig(id, current int64) bool {
+	r := z.next
+	return r != nil && !r.set.voters[id] && current == z.l.selfCurrent && z.l.selfLast >= r.zxid
 }
 
 // maybeDecideEpoch picks the new epoch once a quorum of voters (the leader

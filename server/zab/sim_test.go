@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,6 +113,7 @@ type simOptions struct {
 	leaderEarlySend   bool    // leaders send broadcasts before persisting
 	clients           int     // simulated ZooKeeper clients, recorded and checked (sim_history_test.go); 0: bare writes and syncs
 	bug               simBug  // a deliberate server bug for the clients to find
+	reconfig          float64 // per step: a serving leader proposes a new set of voters
 }
 
 type cluster struct {
@@ -154,7 +156,7 @@ type cluster struct {
 
 type simStats struct {
 	delivered, dropped, crashes, midCrashes, cuts, heals, elections, established int
-	diffs, truncs, snaps, syncsDone, compactions, stepDowns                      int
+	diffs, truncs, snaps, syncsDone, compactions, stepDowns, reconfigs           int
 	ticks, servingTicks                                                          int
 }
 
@@ -173,6 +175,7 @@ func (s *simStats) add(o simStats) {
 	s.syncsDone += o.syncsDone
 	s.compactions += o.compactions
 	s.stepDowns += o.stepDowns
+	s.reconfigs += o.reconfigs
 	s.ticks += o.ticks
 	s.servingTicks += o.servingTicks
 }
@@ -201,8 +204,8 @@ func newCluster(t testing.TB, seed int64, opts simOptions) *cluster {
 func (c *cluster) logf(format string, args ...any) {
 	s := fmt.Sprintf("t%d ", c.tick) + fmt.Sprintf(format, args...)
 	c.trace = append(c.trace, s)
-	if len(c.trace) > 400 {
-		c.trace = slices.Clone(c.trace[200:])
+	if len(c.trace) > *simTrace*2 {
+		c.trace = slices.Clone(c.trace[*simTrace:])
 	}
 }
 
@@ -215,7 +218,71 @@ func (c *cluster) fatalf(format string, args ...any) {
 	c.t.Fatalf("seed %d: %s\nlast events:\n%s", c.seed, fmt.Sprintf(format, args...), strings.Join(c.trace, "\n"))
 }
 
-func (c *cluster) quorum() int { return len(c.voters)/2 + 1 }
+// reconfigPrefix marks a simulated reconfig entry: "reconfig:1,3,4" makes
+// 1, 3 and 4 the voters (observers stay as configured).
+const reconfigPrefix = "reconfig:"
+
+func parseReconfig(data []byte) ([]int64, bool) {
+	rest, ok := strings.CutPrefix(string(data), reconfigPrefix)
+	if !ok {
+		return nil, false
+	}
+	var ids []int64
+	for _, f := range strings.Split(rest, ",") {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+// view is n's membership as a driver would know it: the last reconfig it
+// applied (or the initial voters), and a reconfig logged after that. Of
+// several logged after it, all but the last are committed: a leader
+// proposes a reconfig only when the one before it committed.
+func (c *cluster) view(n *simNode) (Membership, *Reconfig) {
+	m := Membership{Voters: c.voters, Observers: c.obs}
+	for i := len(n.applied) - 1; i >= 0; i-- {
+		if v, ok := parseReconfig(n.applied[i].Data); ok {
+			m.Voters = v
+			break
+		}
+	}
+	var pending *Reconfig
+	after := n.appliedZxid()
+	for {
+		ents, err := n.st.Entries(after, 1024)
+		if err != nil || len(ents) == 0 {
+			break
+		}
+		for _, e := range ents {
+			if v, ok := parseReconfig(e.Data); ok {
+				if pending != nil {
+					m = pending.Next
+				}
+				pending = &Reconfig{Zxid: e.Zxid, Next: Membership{Voters: v, Observers: c.obs}}
+			}
+		}
+		after = ents[len(ents)-1].Zxid
+	}
+	return m, pending
+}
+
+// quorumOf reports whether ids hold a quorum of m's voters.
+func quorumOf(m Membership, ids map[int64]bool) bool {
+	n := 0
+	for _, v := range m.Voters {
+		if ids[v] {
+			n++
+		}
+	}
+	return n >= len(m.Voters)/2+1
+}
+
+// votes reports whether id votes in m.
+func votes(m Membership, id int64) bool { return slices.Contains(m.Voters, id) }
 
 func (c *cluster) usable(a, b int64) bool {
 	k := pairOf(a, b)
@@ -234,7 +301,8 @@ func (c *cluster) start(n *simNode, leader int64) {
 	case n.observer:
 		role = Observer
 	}
-	z, err := New(Config{ID: n.id, Voters: c.voters, Observers: c.obs, Leader: leader, Role: role,
+	m, pending := c.view(n)
+	z, err := New(Config{ID: n.id, Voters: m.Voters, Observers: m.Observers, Pending: pending, Leader: leader, Role: role,
 		InitLimitTicks: simInitLimit, SyncLimitTicks: simSyncLimit, Storage: n.st, Applied: n.appliedZxid(),
 		Snapshotter: n})
 	if err != nil {
@@ -621,7 +689,7 @@ func (c *cluster) elect() {
 		if !n.up || n.z != nil {
 			continue
 		}
-		for _, lid := range c.voters {
+		for _, lid := range c.ids {
 			l := c.nodes[lid]
 			if l.z != nil && l.z.role == Leader && !l.z.stopped && c.reachable(id, lid) && c.rng.Intn(3) > 0 {
 				c.start(n, lid)
@@ -629,6 +697,8 @@ func (c *cluster) elect() {
 			}
 		}
 	}
+	// Participants look; each server's view says whether it may lead and
+	// whose support counts (a reconfig changes both).
 	var looking []*simNode
 	for _, id := range c.voters {
 		if n := c.nodes[id]; n.up && n.z == nil {
@@ -640,35 +710,41 @@ func (c *cluster) elect() {
 		if n.z != nil {
 			continue
 		}
-		var group []*simNode
+		var group, candidates []*simNode
 		for _, o := range looking {
 			if o.z == nil && c.reachable(n.id, o.id) {
 				group = append(group, o)
+				if m, pending := c.view(o); votes(m, o.id) || pending != nil && votes(pending.Next, o.id) {
+					candidates = append(candidates, o)
+				}
 			}
 		}
-		if len(group) < c.quorum() {
+		if len(candidates) == 0 {
 			continue
 		}
-		best := group[0]
-		for _, o := range group[1:] {
+		best := candidates[0]
+		for _, o := range candidates[1:] {
 			if summaryLess(best, o) {
 				best = o
 			}
 		}
 		if c.rng.Float64() < c.opts.randomLeader {
-			best = group[c.rng.Intn(len(group))]
+			best = candidates[c.rng.Intn(len(candidates))]
 		}
+		m, pending := c.view(best)
 		var followers []*simNode
+		support := map[int64]bool{best.id: true}
 		for _, o := range group {
 			if o != best && c.reachable(best.id, o.id) {
 				followers = append(followers, o)
+				support[o.id] = true
 			}
 		}
-		if len(followers)+1 < c.quorum() {
+		if !quorumOf(m, support) || pending != nil && !quorumOf(pending.Next, support) {
 			continue
 		}
 		c.stats.elections++
-		c.logf("elect %d with %d followers", best.id, len(followers))
+		c.logf("elect %d with %d followers (voters %v)", best.id, len(followers), m.Voters)
 		c.start(best, best.id)
 		for _, o := range followers {
 			if o.up && o.z == nil {
@@ -681,6 +757,36 @@ func (c *cluster) elect() {
 			}
 		}
 	}
+}
+
+// reconfigOp has a serving leader propose a random new set of voters from
+// the participants, unless a reconfig is pending.
+func (c *cluster) reconfigOp() {
+	l := c.servingLeader()
+	if l == nil || l.z.ReconfigPending() {
+		return
+	}
+	var next []int64
+	for _, id := range c.voters {
+		if c.rng.Intn(3) > 0 {
+			next = append(next, id)
+		}
+	}
+	if len(next) == 0 {
+		next = append(next, c.voters[c.rng.Intn(len(c.voters))])
+	}
+	parts := make([]string, len(next))
+	for i, id := range next {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	data := []byte(reconfigPrefix + strings.Join(parts, ","))
+	c.stats.reconfigs++
+	if _, err := l.z.ProposeReconfig(data, Membership{Voters: next, Observers: c.obs}); err != nil {
+		c.logf("reconfig on %d: %v", l.id, err)
+		return
+	}
+	c.logf("%d proposes %s", l.id, data)
+	c.process(l)
 }
 
 // clientOp submits a write (at the leader, or forwarded by a learner) or a
@@ -819,7 +925,12 @@ func (c *cluster) step(faults bool) {
 	case r < 0.915:
 		c.doTick()
 	case r < 0.97 || !faults:
-		if !c.quiet {
+		if c.quiet {
+			break
+		}
+		if c.opts.reconfig > 0 && c.rng.Float64() < c.opts.reconfig/0.055 {
+			c.reconfigOp()
+		} else {
 			c.clientOp()
 		}
 	default:
@@ -865,12 +976,24 @@ func (c *cluster) settle() {
 		c.step(false)
 	}
 	if !c.failed {
-		c.fatalf("no progress after healing: committed %d, final write applied everywhere: %v", len(c.committed), final != nil)
+		var views []string
+		for _, e := range c.committed {
+			if _, ok := parseReconfig(e.Data); ok {
+				views = append(views, fmt.Sprintf("committed %s %s", FormatZxid(e.Zxid), e.Data))
+			}
+		}
+		for _, id := range c.ids {
+			n := c.nodes[id]
+			m, pending := c.view(n)
+			views = append(views, fmt.Sprintf("node %d: epochs %d/%d last %s applied %s view %v pending %+v",
+				id, n.st.AcceptedEpoch(), n.st.CurrentEpoch(), FormatZxid(n.st.LastZxid()), FormatZxid(n.appliedZxid()), m.Voters, pending))
+		}
+		c.fatalf("no progress after healing: committed %d, final write applied everywhere: %v\n%s", len(c.committed), final != nil, strings.Join(views, "\n"))
 	}
 }
 
 func (c *cluster) servingLeader() *simNode {
-	for _, id := range c.voters {
+	for _, id := range c.ids {
 		if n := c.nodes[id]; n.z != nil && n.z.role == Leader && n.z.active {
 			return n
 		}
@@ -954,6 +1077,39 @@ var (
 	simFirst = flag.Int64("zab.seed", 1, "first seed of TestSimulatedSchedules; with -zab.seeds=1 it replays one schedule")
 	simSteps = flag.Int("zab.steps", 4000, "faulty steps per schedule")
 )
+
+var simTrace = flag.Int("zab.trace", 200, "events a failing schedule prints (at least)")
+
+var simReconfigSeeds = flag.Int("zab.reconfigseeds", 200, "number of seeded schedules TestSimulatedReconfigSchedules runs (-short: a fifth)")
+
+// TestSimulatedReconfigSchedules runs fault schedules in which serving
+// leaders also change the set of voters (any non-empty subset of the
+// participants), with clients whose history is checked.
+func TestSimulatedReconfigSchedules(t *testing.T) {
+	seeds := *simReconfigSeeds
+	if testing.Short() {
+		seeds = max(1, seeds/5)
+	}
+	var total simStats
+	committed := 0
+	for seed := *simFirst; seed < *simFirst+int64(seeds); seed++ {
+		sizes := []int{3, 5, 4, 2, 6}
+		opts := simOptions{voters: sizes[seed%int64(len(sizes))], observers: int(seed % 2), steps: *simSteps,
+			faultRate: 0.01, midReadyCrash: 0.002, randomLeader: 0.1, leaderEarlySend: seed%4 >= 2,
+			clients: 2 + int(seed%3), reconfig: 0.004}
+		c := runSchedule(t, seed, opts)
+		c.checkHistory()
+		if c.failed || t.Failed() {
+			return
+		}
+		total.add(c.stats)
+		committed += len(c.committed)
+	}
+	t.Logf("%d schedules: %d entries committed; %+v", seeds, committed, total)
+	if seeds >= 100 && (total.reconfigs < seeds || total.established < seeds) {
+		t.Errorf("schedules did not exercise reconfiguration: %+v", total)
+	}
+}
 
 // TestSimulatedSchedules runs seeded fault schedules on clusters of 1 to 7
 // voters and up to 2 observers. A failure prints its seed and the last

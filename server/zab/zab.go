@@ -314,7 +314,10 @@ func New(cfg Config) (*Zab, error) {
 	}
 	switch cfg.Role {
 	case Leader:
-		if cfg.Leader != cfg.ID || !z.members.voters[cfg.ID] {
+		// A leader may be a voter of the pending membership only: its
+		// history holds the reconfig that makes it one, committed once
+		// it is established.
+		if cfg.Leader != cfg.ID || !z.isVoter(cfg.ID) {
 			return nil, fmt.Errorf("zab: config: leader %d must be this server (%d) and a voter", cfg.Leader, cfg.ID)
 		}
 		z.startLeader()
