@@ -109,6 +109,7 @@ type Peer struct {
 
 	// loop-owned membership state (see reconfig.go)
 	members config.Members // the membership in force
+	pending *zab.Reconfig  // a logged reconfig that may not be committed
 	zab     *zab.Zab       // the current reign's machine, nil between reigns
 
 	// loop-owned
@@ -314,6 +315,7 @@ func (p *Peer) lookForLeader(ctx context.Context) (election.Decision, error) {
 	p.state.Store(int32(election.Looking))
 	p.serving.Store(false)
 	e := p.elect
+	p.refreshPending()
 	e.SetHistory(p.store.LastZxid(), p.store.CurrentEpoch())
 	e.Start()
 	tick := time.NewTicker(electionTick)

@@ -1,8 +1,10 @@
 package peer
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,27 +34,18 @@ func zabMembership(m config.Members) zab.Membership {
 	return zab.Membership{Voters: m.Voters(), Observers: m.Observers()}
 }
 
-// initMembers picks the starting membership: the configuration files', or
-// the recovered /zookeeper/config when a replayed reconfig made it newer.
+// initMembers takes the starting membership from the configuration files,
+// which are written only when a configuration takes effect, and puts it in
+// /zookeeper/config (upstream's initConfigInZKDatabase). Reconfig txns the
+// log holds past it are sorted out by refreshPending.
 func (p *Peer) initMembers(t *tree.Tree) {
 	p.members = p.cfg.Members()
-	if m, ok := configNodeMembers(t); ok && m.Version > p.members.Version {
-		p.log.Info("the recovered state holds a newer configuration than the files", "version", fmt.Sprintf("%x", m.Version))
-		p.adoptMembers(m, "recovered", false)
-		return
-	}
 	p.setConfigNode(t)
 }
 
-// syncConfigNode, after the state was replaced (SNAP, TRUNC), adopts the
-// state's configuration if it is newer, or writes ours into it.
-func (p *Peer) syncConfigNode(t *tree.Tree) {
-	if m, ok := configNodeMembers(t); ok && m.Version > p.members.Version {
-		p.adoptMembers(m, "installed state", false)
-		return
-	}
-	p.setConfigNode(t)
-}
+// syncConfigNode, after the state was replaced (SNAP, TRUNC), puts the
+// membership in force into it; the leader's own comes with NEWLEADER.
+func (p *Peer) syncConfigNode(t *tree.Tree) { p.setConfigNode(t) }
 
 // configNodeMembers parses /zookeeper/config of t.
 func configNodeMembers(t *tree.Tree) (config.Members, bool) {
@@ -111,29 +104,75 @@ func (p *Peer) adoptMembers(m config.Members, why string, setNode bool) {
 	}
 }
 
-// pendingReconfig finds a reconfig entry logged after the applied state
-// (proposed by a leader that did not see it commit): a leader starting
-// with it must win quorums of both memberships.
-func (p *Peer) pendingReconfig() *zab.Reconfig {
-	after := p.lastApplied.Load()
-	var found *zab.Reconfig
+// refreshPending, before an election, looks for reconfig entries the log
+// holds past the membership in force (replayed after a restart, or logged
+// but not committed when a reign ended). All but the last are committed (a
+// leader proposes a reconfig only once the one before it committed) and
+// take effect; the last may not be, and stays pending: the election counts
+// the voters of both memberships, and a new leader needs a quorum of each.
+func (p *Peer) refreshPending() {
+	p.pending = nil
+	var last *config.Members
+	var lastZxid int64
+	after := p.store.BaseZxid()
 	for {
 		ents, err := p.store.Entries(after, 1024)
 		if err != nil || len(ents) == 0 {
-			return found
+			break
 		}
 		for _, e := range ents {
+			if e.Zxid <= p.members.Version {
+				continue
+			}
 			if m, ok := reconfigMembers(e.Data); ok {
-				found = &zab.Reconfig{Zxid: e.Zxid, Next: zabMembership(m)}
+				if last != nil {
+					p.adoptMembers(*last, "a later reconfig in the log shows it committed", true)
+				}
+				last, lastZxid = &m, e.Zxid
 			}
 		}
 		after = ents[len(ents)-1].Zxid
 	}
+	if last != nil && last.Version > p.members.Version {
+		p.pending = &zab.Reconfig{Zxid: lastZxid, Next: zabMembership(*last)}
+	}
+	voters, observers := p.members.Voters(), p.members.Observers()
+	if p.pending != nil {
+		voters = union(voters, p.pending.Next.Voters)
+		observers = minus(union(observers, p.pending.Next.Observers), voters)
+	}
+	p.elect.SetMembership(voters, observers)
+}
+
+func union(a, b []int64) []int64 {
+	out := slices.Clone(a)
+	for _, id := range b {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func minus(a, b []int64) []int64 {
+	var out []int64
+	for _, id := range a {
+		if !slices.Contains(b, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // reconfigMembers decodes a logged txn and, if it is a reconfig, its new
 // membership.
 func reconfigMembers(data []byte) (config.Members, bool) {
+	// The txn header's type is at byte 28 (clientId, cxid, zxid, time
+	// before it): most entries are rejected without decoding.
+	if len(data) < 32 || proto.OpCode(int32(binary.BigEndian.Uint32(data[28:32]))) != proto.OpReconfig {
+		return config.Members{}, false
+	}
 	lt, err := proto.DecodeLoggedTxn(data)
 	if err != nil || lt.Header.Type != proto.OpReconfig {
 		return config.Members{}, false

@@ -99,7 +99,7 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	}
 	z, err := zab.New(zab.Config{
 		ID: p.id, Voters: p.members.Voters(), Observers: p.members.Observers(),
-		Pending: p.pendingReconfig(), MembershipData: membership,
+		Pending: p.pending, MembershipData: membership,
 		Leader: dec.Leader, Role: rs.role,
 		InitLimitTicks: p.cfg.InitLimit, SyncLimitTicks: p.cfg.SyncLimit,
 		Storage: p.store, Applied: p.lastApplied.Load(),
