@@ -129,6 +129,17 @@
 // (promised to a leader that then failed) steps down so that the next
 // election picks an epoch that voter can accept; upstream leaves the voter
 // out until the leader changes. Session pings and REVALIDATE (session traffic carried on Zab packets
-// upstream) are left to the driver; dynamic reconfiguration is not
-// implemented.
+// upstream) are left to the driver.
+//
+// # Reconfiguration
+//
+// The leader proposes a membership change with ProposeReconfig, one at a
+// time. From that entry on, every proposal needs a quorum of both the
+// current and the next voters; when the entry commits, the next membership
+// is in force, and a leader that is not one of its voters stops
+// (ErrRemoved). A leader whose history holds a reconfig not known to be
+// committed starts with Config.Pending: it needs both quorums to establish
+// and switches once it has. Servers in neither list may follow (joiners,
+// removed servers) and are never counted. NEWLEADER carries
+// Config.MembershipData, opaque here, to Ready.LeaderMembership.
 package zab
