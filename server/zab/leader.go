@@ -156,7 +156,11 @@ func (z *Zab) leaderOnInfo(m Message) {
 	// Observers must not vote; anyone else may follow, counted only if it
 	// votes (a server about to be added syncs before the reconfig).
 	if m.From == z.id || observer && z.isVoter(m.From) || !observer && (z.members.observers[m.From] || z.next != nil && z.next.set.observers[m.From]) {
-		z.logger.Warn("zab: leader: info from a server not configured in that role", "id", z.id, "from", m.From, "type", TypeName(m.Packet.Type))
+		// Upstream counts such a server by its own configuration and
+		// loses a voter silently; refusing it makes the disagreement
+		// visible in the logs of both.
+		z.logger.Warn("zab: leader: refusing a learner whose role disagrees with this server's configuration (check both servers' server.N lines)",
+			"id", z.id, "from", m.From, "connected_as", TypeName(m.Packet.Type), "voter_here", z.isVoter(m.From))
 		return
 	}
 	lr := &learner{id: m.From, observer: observer, accepted: EpochOf(m.Packet.Zxid), lastHeard: z.tick}
