@@ -15,6 +15,13 @@ import (
 	"github.com/zkbench/zkbench/server/zab"
 )
 
+// discoveryWait is how long an elected leader waits for a quorum of voters
+// to connect before it concludes they chose another leader.
+const discoveryWait = 500 * time.Millisecond
+
+// errSplitDecision: the election decided differently elsewhere.
+var errSplitDecision = errors.New("the election decided another leader elsewhere")
+
 // reignState is what one reign (one Zab machine) keeps.
 type reignState struct {
 	z       *zab.Zab
@@ -114,6 +121,15 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	defer func() { p.zab = nil }()
 	tick := time.NewTicker(tickTime)
 	defer tick.Stop()
+	// Fast Leader Election can let two servers each decide that it leads
+	// (they saw votes in different orders). Followers connect within
+	// milliseconds of deciding, so a leader that has not heard from a
+	// quorum of voters by discoveryWait (no epoch decided) lost that race:
+	// it elects again at once rather than waiting out initLimit ticks.
+	var discovery <-chan time.Time
+	if rs.role == zab.Leader {
+		discovery = time.After(discoveryWait)
+	}
 	for {
 		if err := p.drive(rs); err != nil {
 			return err
@@ -131,6 +147,10 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		case <-tick.C:
 			z.Tick()
 			p.onTick(rs)
+		case <-discovery:
+			if z.Status().Epoch == 0 {
+				return fmt.Errorf("peer: no quorum of voters connected within %v of being elected: %w", discoveryWait, errSplitDecision)
+			}
 		case r := <-p.reqCh:
 			p.onRequest(rs, r)
 		case m, ok := <-p.etr.Recv():
