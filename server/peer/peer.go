@@ -174,6 +174,7 @@ func New(opts Options) (*Peer, error) {
 		}
 	}
 	p.store.remember(opts.Entries)
+	p.store.trim(p.lastApplied.Load())
 	if err := p.store.loadEpochs(p.store.LastZxid()); err != nil {
 		return nil, err
 	}

@@ -353,6 +353,7 @@ func (p *Peer) drive(rs *reignState) error {
 		for _, e := range rd.Commit {
 			p.applyEntry(e, rs.role == zab.Leader)
 		}
+		p.store.trim(p.lastApplied.Load())
 		rs.pending = append(rs.pending, rd.Requests...)
 		for _, tok := range rd.Synced {
 			p.completeSync(tok)

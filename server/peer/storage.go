@@ -111,22 +111,34 @@ func (s *storage) AcceptedEpoch() int64 { return s.accepted }
 // CurrentEpoch implements zab.Storage.
 func (s *storage) CurrentEpoch() int64 { return s.current }
 
-// remember adds entries to the window (they are already durable), trimming
-// the oldest ones beyond the window's bounds.
+// remember adds entries to the window (they are already durable). Call
+// trim once the state has applied what it can.
 func (s *storage) remember(es []zab.Entry) {
 	for _, e := range es {
 		s.entries = append(s.entries, e)
 		s.bytes += int64(len(e.Data))
 	}
+}
+
+// trim drops the oldest entries beyond the window's bounds, but never one
+// past applied: Zab reads entries it has not committed yet (or that the
+// state has not applied) from the window, however many are in flight.
+func (s *storage) trim(applied int64) {
 	drop := 0
-	for len(s.entries)-drop > s.maxEntries || (s.bytes > s.maxBytes && len(s.entries)-drop > 1) {
+	for drop < len(s.entries) && s.entries[drop].Zxid <= applied &&
+		(len(s.entries)-drop > s.maxEntries || s.bytes > s.maxBytes && len(s.entries)-drop > 1) {
 		s.bytes -= int64(len(s.entries[drop].Data))
 		drop++
 	}
-	if drop > 0 {
-		s.base = s.entries[drop-1].Zxid
-		s.entries = append([]zab.Entry(nil), s.entries[drop:]...)
+	if drop == 0 {
+		return
 	}
+	s.base = s.entries[drop-1].Zxid
+	// Reslice, releasing the dropped entries' data; the array itself is
+	// replaced by the appends that outgrow it (copying the whole window
+	// on every trim cost a loaded member a memmove per Ready).
+	clear(s.entries[:drop])
+	s.entries = s.entries[drop:]
 }
 
 // append writes entries to the log (not yet synced).

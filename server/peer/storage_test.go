@@ -40,6 +40,16 @@ func TestStorageWindow(t *testing.T) {
 		es = append(es, entry(z))
 	}
 	s.remember(es)
+	// Nothing applied yet: nothing may go, however far past the bounds.
+	s.trim(0)
+	if s.BaseZxid() != 0 || s.LastZxid() != 5 {
+		t.Fatalf("window (base %d, last %d) with nothing applied, want (0, 5)", s.BaseZxid(), s.LastZxid())
+	}
+	s.trim(1)
+	if s.BaseZxid() != 1 {
+		t.Fatalf("window base %d with 1 applied, want 1: entries past applied stay", s.BaseZxid())
+	}
+	s.trim(5)
 	if s.BaseZxid() != 2 || s.LastZxid() != 5 {
 		t.Fatalf("window (base %d, last %d), want (2, 5)", s.BaseZxid(), s.LastZxid())
 	}
