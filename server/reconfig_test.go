@@ -493,6 +493,9 @@ func runReconfigScript(t *testing.T, java bool) []string {
 	}
 	r.settle(10*time.Second, []int{2, 4}, 1, 2, 3, 4)
 	r.state("leader 3 removed", 1, 2, 3, 4)
+	after := r.dial(4)
+	h, err = after.Do(proto.OpCreate, &proto.CreateRequest{Path: "/after-handoff", Data: []byte("v"), ACL: []proto.ACL{{Perms: 31, ID: proto.ID{Scheme: "world", ID: "anyone"}}}}, &cr)
+	r.log("create after the hand-off: %v zxid=%#x %v", h.Err, h.Zxid, err)
 
 	// A removed server restarted on its rewritten config.
 	r.procs[1].Kill()
