@@ -61,6 +61,7 @@ type Node struct {
 	sessions    *session.Table
 	nextZxid    int64
 	syncs       []syncWaiter
+	nsyncs      atomic.Int64 // len(syncs), read without mu by the apply loop
 	outstanding atomic.Int64
 	lastApplied atomic.Int64
 	applied     atomic.Int64 // number of txns applied since start
@@ -286,6 +287,9 @@ func (n *Node) finish(it *item, r serve.WriteResult) {
 }
 
 func (n *Node) releaseSyncs(applied int64) {
+	if n.nsyncs.Load() == 0 {
+		return
+	}
 	n.mu.Lock()
 	var ready []syncWaiter
 	i := 0
@@ -293,6 +297,7 @@ func (n *Node) releaseSyncs(applied int64) {
 		ready = append(ready, n.syncs[i])
 	}
 	n.syncs = n.syncs[i:]
+	n.nsyncs.Store(int64(len(n.syncs)))
 	n.mu.Unlock()
 	for _, s := range ready {
 		s.done(proto.ErrOK)
@@ -382,6 +387,7 @@ func (n *Node) Sync(_ int64, done func(proto.ErrCode)) {
 		return
 	}
 	n.syncs = append(n.syncs, syncWaiter{zxid: target, done: done})
+	n.nsyncs.Store(int64(len(n.syncs)))
 	n.mu.Unlock()
 }
 

@@ -29,10 +29,21 @@ type op struct {
 	xid   int32
 	code  proto.OpCode
 	body  proto.Record
-	start time.Time
-	write bool // answered by the write path (or sync), not from the tree
-	ready bool // write: its result has arrived
+	start time.Time // when the batch of frames it came in was read
+	write bool      // answered by the write path (or sync), not from the tree
+	// ready: a write's result has arrived in res. It is stored by the
+	// goroutine that applied the write and loaded by the connection's
+	// writer, which answers the op.
+	ready atomic.Bool
 	res   WriteResult
+}
+
+// latRun is a run of replies, appended one after another, to requests
+// read in the same batch (the same start): their latencies are taken
+// together when the writer sends them.
+type latRun struct {
+	start time.Time
+	n     int64
 }
 
 // conn is one client connection.
@@ -66,13 +77,21 @@ type conn struct {
 	mu      sync.Mutex // guards pending
 	pending []*op
 
-	outMu      sync.Mutex // leaf lock: guards out, spare, outClosed
+	outMu      sync.Mutex // leaf lock: guards out, spare, lat, latSpare, unsent, outClosed, closeAfter
 	out, spare []byte
-	outClosed  bool
-	closeAfter bool
-	wake       chan struct{}
-	quit       chan struct{}
-	closeOnce  sync.Once
+	// lat are the start times of the request replies in out, in runs;
+	// unsent counts the frames in out (replies and events).
+	lat, latSpare []latRun
+	unsent        int64
+	outClosed     bool
+	closeAfter    bool
+	// events counts the watch events appended to out (changed under
+	// outMu): a read that sets a watch checks it did not change between
+	// its tree read and the append of its reply.
+	events    atomic.Uint64
+	wake      chan struct{}
+	quit      chan struct{}
+	closeOnce sync.Once
 }
 
 func newConn(s *Server, nc net.Conn, addr netip.Addr) *conn {
@@ -137,14 +156,31 @@ func (c *conn) serve() {
 	// is moved forward at most every quarter of the timeout, always to a
 	// quarter beyond it: it stays between one and 1.25 timeouts after the
 	// last request, and a pipelining client costs no timer work per request.
-	var deadlineSet time.Time
+	//
+	// The frames of one socket read are one batch: the clock is read once
+	// per batch (the start of their latencies, the deadline), the session
+	// touched once, and the server-wide received count bumped once.
+	var (
+		deadlineSet time.Time
+		b           batch
+		received    int64
+	)
+	defer func() { c.srv.stats.received.Add(received) }()
+	if timeout := time.Duration(c.timeoutMs.Load()) * time.Millisecond; timeout > 0 {
+		deadlineSet = time.Now()
+		c.nc.SetReadDeadline(deadlineSet.Add(timeout + timeout/4))
+	}
 	for {
-		timeout := time.Duration(c.timeoutMs.Load()) * time.Millisecond
-		if now := time.Now(); now.Sub(deadlineSet) >= timeout/4 {
-			c.nc.SetReadDeadline(now.Add(timeout + timeout/4))
-			deadlineSet = now
-		}
+		fresh := c.br.Buffered() == 0
 		frame, err = proto.ReadFrame(c.br, c.rbuf, c.srv.opts.MaxBuffer)
+		if fresh || b.start.IsZero() {
+			b = batch{start: time.Now()}
+			timeout := time.Duration(c.timeoutMs.Load()) * time.Millisecond
+			if b.start.Sub(deadlineSet) >= timeout/4 {
+				c.nc.SetReadDeadline(b.start.Add(timeout + timeout/4))
+				deadlineSet = b.start
+			}
+		}
 		if err != nil {
 			switch {
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
@@ -163,10 +199,22 @@ func (c *conn) serve() {
 		if cap(frame) > cap(c.rbuf) {
 			c.rbuf = frame[:0]
 		}
-		if !c.handle(frame) {
+		// The count is published before the batch's last request is
+		// handled, so a client that has its replies sees them counted.
+		if received++; c.br.Buffered() == 0 {
+			c.srv.stats.received.Add(received)
+			received = 0
+		}
+		if !c.handle(frame, &b) {
 			return
 		}
 	}
+}
+
+// batch is what the requests of one socket read share.
+type batch struct {
+	start   time.Time // when the read returned
+	touched bool      // the session was touched for this batch
 }
 
 // handshake handles the connect request; false closes the connection.
@@ -237,8 +285,9 @@ func (c *conn) handshake(frame []byte) bool {
 	return true
 }
 
-// handle processes one request frame; false closes the connection.
-func (c *conn) handle(frame []byte) bool {
+// handle processes one request frame of batch bt; false closes the
+// connection.
+func (c *conn) handle(frame []byte, bt *batch) bool {
 	var hdr proto.RequestHeader
 	d := &c.dec
 	d.Reset(frame)
@@ -247,16 +296,20 @@ func (c *conn) handle(frame []byte) bool {
 		c.log.Warn("closing connection: malformed request header", "session", hex(c.session.Load()), "err", d.Err())
 		return false
 	}
-	c.srv.stats.received.Add(1)
 	c.received.Add(1)
 	c.lastCxid.Store(hdr.Xid)
 	c.lastOp.Store(int32(hdr.Type))
 	sid := c.session.Load()
 	b := c.srv.opts.Backend
-	if !b.Touch(sid) && hdr.Type != proto.OpCloseSession {
-		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid(), Err: proto.ErrSessionExpired}, nil)
-		c.closeAfterFlush("request on an expired session")
-		return false
+	if !bt.touched || hdr.Type == proto.OpCloseSession {
+		if !b.Touch(sid) && hdr.Type != proto.OpCloseSession {
+			c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid(), Err: proto.ErrSessionExpired}, nil)
+			c.closeAfterFlush("request on an expired session")
+			return false
+		}
+		// After a closeSession the next request must find the session
+		// closing.
+		bt.touched = hdr.Type != proto.OpCloseSession
 	}
 	switch hdr.Type {
 	case proto.OpPing:
@@ -265,11 +318,11 @@ func (c *conn) handle(frame []byte) bool {
 	case proto.OpAuth:
 		return c.handleAuth(hdr, d)
 	case proto.OpGetData, proto.OpExists:
-		if handled, keep := c.quickRead(hdr, d); handled {
+		if handled, keep := c.quickRead(hdr, d, bt.start); handled {
 			return keep
 		}
 	case proto.OpCloseSession:
-		o := &op{xid: hdr.Xid, code: hdr.Type, start: time.Now(), write: true}
+		o := &op{xid: hdr.Xid, code: hdr.Type, start: bt.start, write: true}
 		c.enqueue(o)
 		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: proto.OpCloseSession, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
@@ -287,7 +340,7 @@ func (c *conn) handle(frame []byte) bool {
 			return false
 		}
 	}
-	o := &op{xid: hdr.Xid, code: hdr.Type, body: body, start: time.Now()}
+	o := &op{xid: hdr.Xid, code: hdr.Type, body: body, start: bt.start}
 	switch {
 	case hdr.Type == proto.OpSync:
 		o.write = true
@@ -316,15 +369,28 @@ func (c *conn) enqueue(o *op) {
 	c.mu.Unlock()
 }
 
-// complete records a write's result and answers every request at the head
-// of the queue that can now be answered.
+// complete records a write's result and wakes the connection's writer,
+// which answers it and the requests queued behind it. It runs on the
+// goroutine that applied the write (the node's apply loop), so it does
+// no more than that: the replies, and the reads behind the write, are the
+// writer's work.
 func (c *conn) complete(o *op, r WriteResult) {
+	o.res = r
+	o.ready.Store(true)
+	c.signal()
+}
+
+// drain answers, in order, every request at the head of the queue that
+// can be answered: completed writes and the reads behind them. It runs on
+// the writer goroutine. It reports whether the queue still holds a
+// closeSession waiting for its result, whose reply must go out before the
+// connection closes.
+func (c *conn) drain() (closeSessionPending bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	o.res, o.ready = r, true
 	for len(c.pending) > 0 {
 		head := c.pending[0]
-		if head.write && !head.ready {
+		if head.write && !head.ready.Load() {
 			break
 		}
 		c.pending[0] = nil
@@ -334,38 +400,70 @@ func (c *conn) complete(o *op, r WriteResult) {
 	if len(c.pending) == 0 {
 		c.pending = c.pending[:0:0]
 	}
+	for _, o := range c.pending {
+		if o.code == proto.OpCloseSession {
+			return true
+		}
+	}
+	return false
 }
+
+// maxReadRetries bounds how often a watch-setting read is redone because
+// watch events were queued on the connection while it ran (see answer).
+const maxReadRetries = 64
 
 // answer sends the reply of o; called with c.mu held, in session order.
 func (c *conn) answer(o *op) {
 	b := c.srv.opts.Backend
-	var (
-		body proto.Record
-		err  proto.ErrCode
-		zxid int64
-	)
 	if o.write {
-		zxid = b.LastZxid()
-		body, err = writeReply(o)
+		body, err := writeReply(o)
+		c.sendReply(proto.ReplyHeader{Xid: o.xid, Zxid: b.LastZxid(), Err: err}, body, o.start)
 	} else {
-		zxid = b.LastZxid()
-		body, err = c.read(o)
+		// A read that sets a watch must not have its reply overtaken by
+		// an event of that watch: if a change applied between the tree
+		// read and the append queued events here, the read is redone, so
+		// the reply follows the events and shows the change, as if the
+		// read ran after the write.
+		watch := setsWatch(o.body)
+		for try := 0; ; try++ {
+			ev := c.events.Load()
+			zxid := b.LastZxid()
+			body, err := c.read(o)
+			if c.appendReplyIf(watch && try < maxReadRetries, ev, o.start,
+				func(dst []byte) []byte {
+					return proto.AppendReply(dst, proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body)
+				}) {
+				break
+			}
+		}
 	}
-	c.send(proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body)
-	d := time.Since(o.start)
-	c.srv.stats.observe(d)
-	c.observe(d, zxid)
+	c.lastZxid.Store(b.LastZxid())
 	if o.code == proto.OpCloseSession {
 		c.closeAfterFlush("client closed its session")
 	}
 }
 
-func (c *conn) observe(d time.Duration, zxid int64) {
+// setsWatch reports whether a read request asks for a watch.
+func setsWatch(body proto.Record) bool {
+	switch r := body.(type) {
+	case *proto.GetDataRequest:
+		return r.Watch
+	case *proto.ExistsRequest:
+		return r.Watch
+	case *proto.GetChildrenRequest:
+		return r.Watch
+	case *proto.GetChildren2Request:
+		return r.Watch
+	}
+	return false
+}
+
+// observe records the latencies of n requests that took d each.
+func (c *conn) observe(d time.Duration, n int64) {
 	us := d.Microseconds()
-	c.lastZxid.Store(zxid)
 	c.lastLatencyMicros.Store(us)
-	c.latTotal.Add(us)
-	c.latCount.Add(1)
+	c.latTotal.Add(us * n)
+	c.latCount.Add(n)
 	if cur := c.maxLat.Load(); us > cur {
 		c.maxLat.Store(us)
 	}
@@ -476,9 +574,20 @@ func DigestID(userPassword string) string {
 	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// Event delivers a watch event; it implements tree.Watcher.
+// Event delivers a watch event; it implements tree.Watcher. The tree
+// calls it under its write lock, while applying the change.
 func (c *conn) Event(ev proto.WatcherEvent, zxid int64) {
-	c.send(proto.ReplyHeader{Xid: proto.XidWatcherEvent, Zxid: zxid}, &ev)
+	h := proto.ReplyHeader{Xid: proto.XidWatcherEvent, Zxid: zxid}
+	c.outMu.Lock()
+	if c.outClosed {
+		c.outMu.Unlock()
+		return
+	}
+	c.out = proto.AppendReply(c.out, h, &ev)
+	c.unsent++
+	c.events.Add(1)
+	c.outMu.Unlock()
+	c.signal()
 }
 
 func (c *conn) sendConnect(r proto.ConnectResponse) {
@@ -488,43 +597,46 @@ func (c *conn) sendConnect(r proto.ConnectResponse) {
 	c.signal()
 }
 
-// send appends one reply frame to the output buffer.
+// send appends one frame that answers no timed request (a ping, an auth
+// reply, an error before the request was queued) to the output buffer.
 func (c *conn) send(h proto.ReplyHeader, body proto.Record) {
-	c.appendReply(func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
+	c.appendReplyIf(false, 0, time.Time{}, func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
 }
 
-// sendGetData is send for a getData reply (resp ignored on error),
-// without allocating.
-func (c *conn) sendGetData(h proto.ReplyHeader, resp *proto.GetDataResponse) {
-	if h.Err != proto.ErrOK {
-		resp = nil
-	}
-	c.appendReply(func(dst []byte) []byte { return proto.AppendGetDataReply(dst, h, resp) })
+// sendReply appends the reply of a request read at start.
+func (c *conn) sendReply(h proto.ReplyHeader, body proto.Record, start time.Time) {
+	c.appendReplyIf(false, 0, start, func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
 }
 
-// sendExists is send for an exists reply (resp ignored on error), without
-// allocating.
-func (c *conn) sendExists(h proto.ReplyHeader, resp *proto.ExistsResponse) {
-	if h.Err != proto.ErrOK {
-		resp = nil
-	}
-	c.appendReply(func(dst []byte) []byte { return proto.AppendExistsReply(dst, h, resp) })
-}
-
-// appendReply appends one reply frame, built by encode, to the output
-// buffer and wakes the writer. encode runs under outMu and must not block;
-// it does not escape, so the callers' closures stay on the stack.
-func (c *conn) appendReply(encode func(dst []byte) []byte) {
+// appendReplyIf appends one reply frame, built by encode, to the output
+// buffer and wakes the writer. If check is set and watch events were
+// appended since the count was events, it appends nothing and reports
+// false. A non-zero start is when the answered request was read: its
+// latency is taken when the writer sends it. encode runs under outMu and
+// must not block; it does not escape, so the callers' closures stay on
+// the stack.
+func (c *conn) appendReplyIf(check bool, events uint64, start time.Time, encode func(dst []byte) []byte) bool {
 	c.outMu.Lock()
+	if check && c.events.Load() != events {
+		c.outMu.Unlock()
+		return false
+	}
 	if c.outClosed {
 		c.outMu.Unlock()
-		return
+		return true
 	}
 	c.out = encode(c.out)
+	c.unsent++
+	if !start.IsZero() {
+		if n := len(c.lat); n > 0 && c.lat[n-1].start.Equal(start) {
+			c.lat[n-1].n++
+		} else {
+			c.lat = append(c.lat, latRun{start: start, n: 1})
+		}
+	}
 	c.outMu.Unlock()
-	c.srv.stats.sent.Add(1)
-	c.sent.Add(1)
 	c.signal()
+	return true
 }
 
 func (c *conn) signal() {
@@ -534,6 +646,10 @@ func (c *conn) signal() {
 	}
 }
 
+// writeLoop is the connection's writer. On every wakeup it answers the
+// queued requests that can now be answered (drain), then sends everything
+// queued with one write, reading the clock once for the deadline and the
+// latencies of the replies sent.
 func (c *conn) writeLoop() {
 	var writeDeadlineSet time.Time
 	for {
@@ -542,15 +658,24 @@ func (c *conn) writeLoop() {
 		case <-c.quit:
 			return
 		}
+		waitClose := c.drain()
 		c.outMu.Lock()
-		buf := c.out
-		c.out = c.spare[:0]
-		closing := c.closeAfter
+		buf, lat, sent := c.out, c.lat, c.unsent
+		c.out, c.lat, c.unsent = c.spare[:0], c.latSpare[:0], 0
+		closing := c.closeAfter && !waitClose
 		c.outMu.Unlock()
 		if len(buf) > 0 {
+			now := time.Now()
+			c.srv.stats.sent.Add(sent)
+			c.sent.Add(sent)
+			for _, r := range lat {
+				d := now.Sub(r.start)
+				c.srv.stats.observe(d, r.n)
+				c.observe(d, r.n)
+			}
 			// As for reads: the deadline moves at most every quarter of
 			// handshakeTimeout, and stays at least handshakeTimeout away.
-			if now := time.Now(); now.Sub(writeDeadlineSet) >= handshakeTimeout/4 {
+			if now.Sub(writeDeadlineSet) >= handshakeTimeout/4 {
 				c.nc.SetWriteDeadline(now.Add(handshakeTimeout + handshakeTimeout/4))
 				writeDeadlineSet = now
 			}
@@ -562,6 +687,9 @@ func (c *conn) writeLoop() {
 		c.outMu.Lock()
 		if cap(buf) <= 1<<20 {
 			c.spare = buf[:0]
+		}
+		if cap(lat) <= 1<<10 {
+			c.latSpare = lat[:0]
 		}
 		more := len(c.out) > 0
 		c.outMu.Unlock()

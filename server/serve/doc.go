@@ -9,11 +9,27 @@
 // a read that arrives while writes of its session are in flight waits in the
 // connection's queue and runs when the writes before it have been applied.
 //
+// Who does what: a connection's reader goroutine decodes requests and
+// answers a read at once when nothing of its session is queued. The
+// Backend's completion callback (on the apply goroutine) only records the
+// result and wakes the connection's writer goroutine; the writer answers
+// the queue's head in order (the completed writes and the reads behind
+// them), then sends everything queued with one write. So applying never
+// waits for read work, and replies leave in request order.
+//
+// Clock and counters: the frames of one socket read share one clock
+// reading (the start of their latencies) and one session touch; the
+// writer reads the clock once per wakeup, for its deadline and the
+// latencies of the replies it sends.
+//
 // Ordering of watch events against replies: a watch event is appended to the
 // connection's output when the txn that triggers it is applied (under the
 // tree's write lock), and a read that observes the change runs after that
 // apply, so its reply is appended later. Both go through one output buffer,
-// so the client sees the event first, as ZooKeeper promises.
+// so the client sees the event first, as ZooKeeper promises. A read that
+// sets a watch is redone if an event was appended between its tree read
+// and its reply, so that its reply never follows an event of the watch
+// it set while showing the data from before the change.
 //
 // Locks, in the only order they are taken: conn.mu (the pending queue), then
 // the tree's lock (inside tree calls), then conn.outMu (the output buffer).

@@ -145,17 +145,17 @@ func (c *conn) exists(t *tree.Tree, path string, watch bool) (proto.Stat, proto.
 
 // quickRead answers a getData or exists that has no write of its session
 // ahead of it straight from the frame, the commonest requests of a read
-// load, without allocating an op, a request or a response. It reports
-// handled false, having consumed nothing, when a write is pending (the
-// general path queues the read), and keep false when the connection must
-// close (a malformed request).
-func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder) (handled, keep bool) {
+// load, without allocating an op, a request or a response. start is when
+// its batch was read. It reports handled false, having consumed nothing,
+// when requests are queued (the general path queues the read behind
+// them), and keep false when the connection must close (a malformed
+// request).
+func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder, start time.Time) (handled, keep bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.pending) > 0 {
 		return false, true
 	}
-	start := time.Now()
 	var req proto.GetDataRequest // an ExistsRequest has the same fields
 	req.Decode(d)
 	if d.Err() != nil {
@@ -164,20 +164,37 @@ func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder) (handled, ke
 	}
 	b := c.srv.opts.Backend
 	t := b.Tree()
-	h := proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid()}
-	if hdr.Type == proto.OpExists {
-		var resp proto.ExistsResponse
-		resp.Stat, h.Err = c.exists(t, req.Path, req.Watch)
-		c.sendExists(h, &resp)
-	} else {
-		var resp proto.GetDataResponse
-		resp.Data, resp.Stat, h.Err = c.data(t, req.Path, req.Watch)
-		c.sendGetData(h, &resp)
+	// As in answer: a watch-setting read is redone if events were queued
+	// while it ran, so its reply never precedes an event of its watch.
+	for try := 0; ; try++ {
+		ev := c.events.Load()
+		check := req.Watch && try < maxReadRetries
+		h := proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid()}
+		var ok bool
+		if hdr.Type == proto.OpExists {
+			var resp proto.ExistsResponse
+			resp.Stat, h.Err = c.exists(t, req.Path, req.Watch)
+			ok = c.appendReplyIf(check, ev, start, func(dst []byte) []byte {
+				if h.Err != proto.ErrOK {
+					return proto.AppendExistsReply(dst, h, nil)
+				}
+				return proto.AppendExistsReply(dst, h, &resp)
+			})
+		} else {
+			var resp proto.GetDataResponse
+			resp.Data, resp.Stat, h.Err = c.data(t, req.Path, req.Watch)
+			ok = c.appendReplyIf(check, ev, start, func(dst []byte) []byte {
+				if h.Err != proto.ErrOK {
+					return proto.AppendGetDataReply(dst, h, nil)
+				}
+				return proto.AppendGetDataReply(dst, h, &resp)
+			})
+		}
+		if ok {
+			c.lastZxid.Store(h.Zxid)
+			return true, true
+		}
 	}
-	d2 := time.Since(start)
-	c.srv.stats.observe(d2)
-	c.observe(d2, h.Zxid)
-	return true, true
 }
 
 func (c *conn) getChildren(t *tree.Tree, r *proto.GetChildrenRequest) (proto.Record, proto.ErrCode) {

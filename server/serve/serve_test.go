@@ -3,7 +3,10 @@ package serve
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +24,9 @@ type fakeBackend struct {
 	zxid     int64
 	sessions int64
 	release  chan struct{}
+	// closer is told about closed sessions before their closeSession is
+	// answered, as the node does.
+	closer SessionCloser
 }
 
 func newFake() *fakeBackend { return &fakeBackend{t: tree.New(), release: make(chan struct{}, 16)} }
@@ -43,6 +49,16 @@ func (f *fakeBackend) ServerStats() Stats                     { return Stats{Mod
 
 // Submit applies a create once the test sends on release.
 func (f *fakeBackend) Submit(req *prep.Request, done func(WriteResult)) {
+	if req.Op == proto.OpCloseSession {
+		go func() {
+			// As the node: the session's connection is told to close
+			// when the txn is applied, before the request completes.
+			f.closer.CloseSession(req.SessionID)
+			time.Sleep(20 * time.Millisecond)
+			done(WriteResult{Zxid: f.t.LastZxid()})
+		}()
+		return
+	}
 	cr, ok := req.Body.(*proto.CreateRequest)
 	if !ok {
 		done(WriteResult{Err: proto.ErrUnimplemented})
@@ -67,6 +83,9 @@ func startServe(t *testing.T, b Backend, opts Options) string {
 	}
 	opts.Backend = b
 	s := New(opts)
+	if f, ok := b.(*fakeBackend); ok {
+		f.closer = s
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Serve(ctx, l); close(done) }()
@@ -189,5 +208,60 @@ func TestFourLetterWordsAndAdmit(t *testing.T) {
 	nc.Write(proto.AppendFrame(nil, &proto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}))
 	if _, err := proto.ReadFrame(nc, nil, proto.DefaultMaxBuffer); err == nil {
 		t.Fatal("a session was opened although Admit refused it")
+	}
+}
+
+// A closeSession is answered before its connection closes, although the
+// backend asks for the close before the request completes.
+func TestCloseSessionAnsweredBeforeClose(t *testing.T) {
+	c := dial(t, startServe(t, newFake(), Options{}))
+	c.send(1, proto.OpExists, &proto.ExistsRequest{Path: "/"})
+	c.send(2, proto.OpCloseSession, nil)
+	for _, want := range []int32{1, 2} {
+		if h, _ := c.reply(); h.Xid != want || h.Err != proto.ErrOK {
+			t.Fatalf("reply %+v, want xid %d OK", h, want)
+		}
+	}
+	if _, err := c.br.ReadByte(); err == nil {
+		t.Fatal("the connection stayed open after closeSession was answered")
+	}
+}
+
+// Reads queued behind a write are answered in order after it, with
+// replies carrying the zxid the write reached, and the server's request
+// count and latency figures count every request.
+func TestQueuedReadsAnsweredInOrder(t *testing.T) {
+	f := newFake()
+	addr := startServe(t, f, Options{})
+	c := dial(t, addr)
+	c.send(1, proto.OpCreate, &proto.CreateRequest{Path: "/q", Data: []byte("x"), ACL: proto.OpenACLUnsafe})
+	const reads = 50
+	for i := range reads {
+		c.send(int32(2+i), proto.OpGetData, &proto.GetDataRequest{Path: "/q"})
+	}
+	f.release <- struct{}{}
+	for i := range reads + 1 {
+		h, d := c.reply()
+		if h.Xid != int32(1+i) || h.Err != proto.ErrOK || h.Zxid < 1 {
+			t.Fatalf("reply %d: %+v, want xid %d OK at zxid >= 1", i, h, 1+i)
+		}
+		if i > 0 {
+			var gd proto.GetDataResponse
+			gd.Decode(d)
+			if string(gd.Data) != "x" {
+				t.Fatalf("read %d saw %q", i, gd.Data)
+			}
+		}
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	nc.Write([]byte("srvr"))
+	out, _ := io.ReadAll(nc)
+	if !strings.Contains(string(out), fmt.Sprintf("Received: %d\n", reads+1)) {
+		t.Fatalf("srvr does not count %d requests:\n%s", reads+1, out)
 	}
 }

@@ -66,10 +66,11 @@ type counters struct {
 	latencyMin, latencyMax   atomic.Int64
 }
 
-func (c *counters) observe(d time.Duration) {
+// observe records the latencies of n requests that took d each.
+func (c *counters) observe(d time.Duration, n int64) {
 	us := d.Microseconds()
-	c.latencyTotal.Add(us)
-	c.latencyCnt.Add(1)
+	c.latencyTotal.Add(us * n)
+	c.latencyCnt.Add(n)
 	for {
 		cur := c.latencyMax.Load()
 		if us <= cur || c.latencyMax.CompareAndSwap(cur, us) {
