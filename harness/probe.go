@@ -98,9 +98,25 @@ func (p *prober) close() {
 	default:
 	}
 	close(p.stop)
+	// go-zookeeper's Close sends closeSession and waits up to a second for
+	// the reply, which a client without a session (refused by a leader
+	// that does not serve clients, or by a server still electing) never
+	// gets. Waiting for those would add a second to every start-up
+	// figure: they are closed in the background; sessions that exist are
+	// closed before close returns, all at once.
+	var wg sync.WaitGroup
 	for _, c := range p.conns {
-		c.Close()
+		if c.State() != zk.StateHasSession {
+			go c.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Close()
+		}()
 	}
+	wg.Wait()
 }
 
 // write sets the probe znode through server id, creating it if needed.
