@@ -46,6 +46,14 @@ func TestIntegrationReconfigDisabledMatchesJava(t *testing.T) {
 	rcCompare(t, want, got)
 }
 
+// With skipACL=yes anyone may reconfig, as upstream documents.
+func TestIntegrationReconfigSkipACLMatchesJava(t *testing.T) {
+	zktest.RequireJava(t)
+	want := runReconfigSkipACL(t, true)
+	got := runReconfigSkipACL(t, false)
+	rcCompare(t, want, got)
+}
+
 // A server whose own config gives it a different role (observer or
 // participant) from the one the running ensemble's config gives it adopts
 // the ensemble's config when it joins.
@@ -419,8 +427,16 @@ func runReconfigScript(t *testing.T, java bool) []string {
 	r.reconfig(anon, "anonymous, no quorum", &rcReconfig{joining: rcStr(fake.spec[5] + "," + fake.spec[6] + "," + fake.spec[7]), from: -1})
 	r.reconfig(anon, "anonymous, valid", &rcReconfig{leaving: rcStr("1"), from: -1})
 
+	var acl proto.GetACLResponse
+	h, err := anon.Do(proto.OpGetACL, &proto.GetACLRequest{Path: "/zookeeper/config"}, &acl)
+	r.log("getACL /zookeeper/config: %v %+v stat: %s %v", h.Err, acl.ACL, rcStat(acl.Stat), err)
+	bob := r.dial(1)
+	code, err := bob.AddAuth("digest", []byte("bob:secret"))
+	r.log("addauth digest bob: %v %v", code, err)
+	r.reconfig(bob, "digest user, not super", &rcReconfig{leaving: rcStr("1"), from: -1})
+
 	admin := r.dial(1)
-	code, err := admin.AddAuth("digest", []byte(reconfigSecret))
+	code, err = admin.AddAuth("digest", []byte(reconfigSecret))
 	if err != nil || code != proto.ErrOK {
 		t.Fatalf("addauth: %v %v", code, err)
 	}
@@ -464,7 +480,7 @@ func runReconfigScript(t *testing.T, java bool) []string {
 	c4 := r.dial(4)
 	c4.Do(proto.OpSync, &proto.SyncRequest{Path: "/r2"}, &proto.SyncResponse{})
 	var gd proto.GetDataResponse
-	h, err := c4.Do(proto.OpGetData, &proto.GetDataRequest{Path: "/r2"}, &gd)
+	h, err = c4.Do(proto.OpGetData, &proto.GetDataRequest{Path: "/r2"}, &gd)
 	r.log("server 4 reads /r2: %v %q stat: %s %v", h.Err, gd.Data, rcStat(gd.Stat), err)
 
 	r.reconfig(admin, "leave a non-member", &rcReconfig{leaving: rcStr("7"), from: -1})
@@ -540,5 +556,19 @@ func runReconfigRoleMismatch(t *testing.T, java bool, own, others string) []stri
 	p.Launch()
 	r.settle(8*time.Second, []int{1, 2}, 1, 2, 3)
 	r.state(fmt.Sprintf("server 3 started as %s, listed by the others as %s", own, others), 1, 2, 3)
+	return r.lines
+}
+
+func runReconfigSkipACL(t *testing.T, java bool) []string {
+	r := newRCRun(t, java, 1, 2, 3)
+	three := []string{r.spec[1], r.spec[2], r.spec[3]}
+	var cfgs []string
+	for id := 1; id <= 3; id++ {
+		cfgs = append(cfgs, r.writeConfig(id, []string{"reconfigEnabled=true", "skipACL=yes"}, three...))
+	}
+	zktest.StartConfigs(t, java, cfgs, []string{r.addr[1], r.addr[2], r.addr[3]})
+	c := r.dial(1)
+	r.reconfig(c, "anonymous, skipACL", &rcReconfig{leaving: rcStr("9"), from: -1})
+	r.getConfig(2)
 	return r.lines
 }
