@@ -46,11 +46,37 @@ func TestIntegrationReconfigDisabledMatchesJava(t *testing.T) {
 	rcCompare(t, want, got)
 }
 
-// With skipACL=yes anyone may reconfig, as upstream documents.
+// With skipACL=yes anyone may reconfig, as upstream documents; with
+// standaloneEnabled=true (the default) a new config needs two voters.
 func TestIntegrationReconfigSkipACLMatchesJava(t *testing.T) {
 	zktest.RequireJava(t)
 	want := runReconfigSkipACL(t, true)
 	got := runReconfigSkipACL(t, false)
+	rcCompare(t, want, got)
+}
+
+// A standalone server refuses reconfig: it has no quorum to change.
+func TestIntegrationReconfigStandaloneMatchesJava(t *testing.T) {
+	zktest.RequireJava(t)
+	extra := []string{"reconfigEnabled=true", "skipACL=yes"}
+	var want, got []string
+	for _, java := range []bool{true, false} {
+		var addr string
+		if java {
+			addr = zktest.StartJava(t, extra...).Addr
+		} else {
+			addr = zktest.StartGo(t, extra...).Addr
+		}
+		r := newRCRun(t, java)
+		r.addr[1] = addr
+		c := r.dial(1)
+		r.reconfig(c, "standalone", &rcReconfig{leaving: rcStr("1"), from: -1})
+		if java {
+			want = r.lines
+		} else {
+			got = r.lines
+		}
+	}
 	rcCompare(t, want, got)
 }
 
@@ -178,8 +204,10 @@ func (r *rcRun) writeConfig(id int, extra []string, servers ...string) string {
 	user, _, _ := strings.Cut(reconfigSecret, ":")
 	lines := []string{"tickTime=200", "initLimit=10", "syncLimit=5", "dataDir=" + data,
 		"4lw.commands.whitelist=*", "admin.enableServer=false", "maxClientCnxns=0",
-		"standaloneEnabled=false",
 		"DigestAuthenticationProvider.superDigest=" + user + ":" + base64.StdEncoding.EncodeToString(sum[:])}
+	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "standaloneEnabled=") }) {
+		lines = append(lines, "standaloneEnabled=false")
+	}
 	lines = append(lines, extra...)
 	lines = append(lines, servers...)
 	cfg := filepath.Join(dir, "zoo.cfg")
@@ -192,7 +220,14 @@ func (r *rcRun) writeConfig(id int, extra []string, servers ...string) string {
 // dial opens a raw session with server id.
 func (r *rcRun) dial(id int) *zktest.RawClient {
 	r.t.Helper()
-	c, err := zktest.DialRaw(r.addr[id], 10*time.Second)
+	var c *zktest.RawClient
+	var err error
+	for try := 0; try < 50; try++ {
+		if c, err = zktest.DialRaw(r.addr[id], 10*time.Second); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		r.t.Fatalf("dial server %d: %v", id, err)
 	}
@@ -564,11 +599,15 @@ func runReconfigSkipACL(t *testing.T, java bool) []string {
 	three := []string{r.spec[1], r.spec[2], r.spec[3]}
 	var cfgs []string
 	for id := 1; id <= 3; id++ {
-		cfgs = append(cfgs, r.writeConfig(id, []string{"reconfigEnabled=true", "skipACL=yes"}, three...))
+		cfgs = append(cfgs, r.writeConfig(id, []string{"reconfigEnabled=true", "skipACL=yes", "standaloneEnabled=true"}, three...))
 	}
 	zktest.StartConfigs(t, java, cfgs, []string{r.addr[1], r.addr[2], r.addr[3]})
 	c := r.dial(1)
 	r.reconfig(c, "anonymous, skipACL", &rcReconfig{leaving: rcStr("9"), from: -1})
+	r.getConfig(2)
+	// standaloneEnabled=true: a new config needs two voters.
+	r.reconfig(c, "one voter left", &rcReconfig{leaving: rcStr("2,3"), from: -1})
+	r.reconfig(c, "two voters left", &rcReconfig{leaving: rcStr("1"), from: -1})
 	r.getConfig(2)
 	return r.lines
 }
