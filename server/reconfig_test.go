@@ -55,6 +55,16 @@ func TestIntegrationReconfigSkipACLMatchesJava(t *testing.T) {
 	rcCompare(t, want, got)
 }
 
+// A config in the old format (server lines without client ports, and
+// clientPort in the static file): the client port stays in the static file
+// until a reconfig gives the server one.
+func TestIntegrationReconfigLegacyConfigMatchesJava(t *testing.T) {
+	zktest.RequireJava(t)
+	want := runReconfigLegacy(t, true)
+	got := runReconfigLegacy(t, false)
+	rcCompare(t, want, got)
+}
+
 // A standalone server refuses reconfig: it has no quorum to change.
 func TestIntegrationReconfigStandaloneMatchesJava(t *testing.T) {
 	zktest.RequireJava(t)
@@ -151,12 +161,14 @@ type rcRun struct {
 	spec   map[int]string // server id -> its "server.N=..." line (participant)
 	addr   map[int]string // server id -> client address
 	quorum map[int]int    // server id -> quorum port
+	legacy map[int]string // server id -> "server.N=host:quorum:election"
+	client map[int]int    // server id -> client port
 	procs  map[int]*zktest.Process
 }
 
 func newRCRun(t *testing.T, java bool, ids ...int) *rcRun {
 	r := &rcRun{t: t, java: java, root: t.TempDir(), ports: map[int]string{},
-		spec: map[int]string{}, addr: map[int]string{}, quorum: map[int]int{}, procs: map[int]*zktest.Process{}}
+		spec: map[int]string{}, addr: map[int]string{}, quorum: map[int]int{}, legacy: map[int]string{}, client: map[int]int{}, procs: map[int]*zktest.Process{}}
 	for _, id := range ids {
 		c, q, e := zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t)
 		r.ports[c] = fmt.Sprintf("PORT_client_%d", id)
@@ -165,6 +177,8 @@ func newRCRun(t *testing.T, java bool, ids ...int) *rcRun {
 		r.spec[id] = fmt.Sprintf("server.%d=127.0.0.1:%d:%d:participant;127.0.0.1:%d", id, q, e, c)
 		r.addr[id] = fmt.Sprintf("127.0.0.1:%d", c)
 		r.quorum[id] = q
+		r.client[id] = c
+		r.legacy[id] = fmt.Sprintf("server.%d=127.0.0.1:%d:%d", id, q, e)
 	}
 	return r
 }
@@ -609,5 +623,23 @@ func runReconfigSkipACL(t *testing.T, java bool) []string {
 	r.reconfig(c, "one voter left", &rcReconfig{leaving: rcStr("2,3"), from: -1})
 	r.reconfig(c, "two voters left", &rcReconfig{leaving: rcStr("1"), from: -1})
 	r.getConfig(2)
+	return r.lines
+}
+
+func runReconfigLegacy(t *testing.T, java bool) []string {
+	r := newRCRun(t, java, 1, 2, 3)
+	var cfgs []string
+	for id := 1; id <= 3; id++ {
+		extra := []string{"reconfigEnabled=true", "skipACL=yes", fmt.Sprintf("clientPort=%d", r.client[id]), "clientPortAddress=127.0.0.1"}
+		cfgs = append(cfgs, r.writeConfig(id, extra, r.legacy[1], r.legacy[2], r.legacy[3]))
+	}
+	e := zktest.StartConfigs(t, java, cfgs[1:], []string{r.addr[2], r.addr[3]})
+	r.procs[2], r.procs[3] = e.Servers[0], e.Servers[1]
+	r.procs[1] = zktest.NewProcess(t, java, cfgs[0], r.addr[1])
+	r.procs[1].Start()
+	r.state("three servers, old format", 1, 2, 3)
+	c := r.dial(1)
+	r.reconfig(c, "give server 1 its client port", &rcReconfig{joining: rcStr(r.spec[1]), from: -1})
+	r.state("server 1 has a client port", 1, 2, 3)
 	return r.lines
 }
