@@ -304,6 +304,29 @@ func (r *rcRun) reconfig(c *zktest.RawClient, name string, q *rcReconfig) proto.
 	return h.Err
 }
 
+// pipelined sends n copies of q on c without waiting and logs each reply.
+func (r *rcRun) pipelined(c *zktest.RawClient, name string, n int, q *rcReconfig) {
+	r.t.Helper()
+	var buf []byte
+	for i := 0; i < n; i++ {
+		buf = proto.AppendRequest(buf, proto.RequestHeader{Xid: int32(1000 + i), Type: proto.OpReconfig}, q)
+	}
+	if err := c.Raw(buf); err != nil {
+		r.t.Fatalf("%s: %v", name, err)
+	}
+	for i := 0; i < n; i++ {
+		c.Conn().SetReadDeadline(time.Now().Add(10 * time.Second))
+		frame, err := proto.ReadFrame(c.Conn(), nil, proto.DefaultMaxBuffer)
+		if err != nil {
+			r.t.Fatalf("%s: reply %d: %v", name, i, err)
+		}
+		d := proto.NewDecoder(frame)
+		var h proto.ReplyHeader
+		h.Decode(d)
+		r.log("%s: %v #%d -> %v zxid=%#x", name, q, h.Xid-1000, h.Err, h.Zxid)
+	}
+}
+
 // getConfig logs /zookeeper/config as server id sees it after a sync.
 func (r *rcRun) getConfig(id int) {
 	r.t.Helper()
@@ -622,6 +645,9 @@ func runReconfigSkipACL(t *testing.T, java bool) []string {
 	// standaloneEnabled=true: a new config needs two voters.
 	r.reconfig(c, "one voter left", &rcReconfig{leaving: rcStr("2,3"), from: -1})
 	r.reconfig(c, "two voters left", &rcReconfig{leaving: rcStr("1"), from: -1})
+	r.getConfig(2)
+	// Three reconfigs at once: the later two find the first uncommitted.
+	r.pipelined(c, "three at once", 3, &rcReconfig{leaving: rcStr("9"), from: -1})
 	r.getConfig(2)
 	return r.lines
 }
