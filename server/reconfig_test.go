@@ -525,10 +525,18 @@ func runReconfigScript(t *testing.T, java bool) []string {
 	r.reconfig(admin, "no voters", &rcReconfig{leaving: rcStr("1,2,3"), from: -1})
 	r.reconfig(admin, "no '='", &rcReconfig{joining: rcStr("server.5"), from: -1})
 	r.reconfig(admin, "no client port", &rcReconfig{joining: rcStr(strings.Split(fake.spec[5], ";")[0]), from: -1})
+	// Upstream's duplicate-address check skips loopback and wildcard
+	// addresses, so this one is accepted (server 5 is a voter that never
+	// runs until the non-incremental reconfig below drops it); between two
+	// non-loopback joiners it is BADARGUMENTS.
 	dupAddr := strings.Replace(fake.spec[5], fmt.Sprint(fake.quorum[5]), fmt.Sprint(r.quorum[1]), 1)
 	r.reconfig(admin, "quorum address of server 1", &rcReconfig{joining: rcStr(dupAddr), from: -1})
 	r.reconfig(admin, "two joiners share an address", &rcReconfig{joining: rcStr("server.5=10.0.0.5:1000:1001:participant;10.0.0.5:1002,server.6=10.0.0.5:1000:1003:participant;10.0.0.5:1004," + fake.spec[7]), from: -1})
+	// A repeated id: the last spec wins, no error of its own.
 	r.reconfig(admin, "same id twice", &rcReconfig{joining: rcStr(fake.spec[5] + "," + strings.Replace(fake.spec[6], "server.6", "server.5", 1) + "," + fake.spec[6] + "," + fake.spec[7]), from: -1})
+	// Upstream's number parse and its empty-config parse throw runtime
+	// exceptions: MARSHALLINGERROR. A "" members string (not null) means a
+	// non-incremental reconfig.
 	r.reconfig(admin, "leaving not a number", &rcReconfig{leaving: rcStr("x"), from: -1})
 	r.reconfig(admin, "empty new members", &rcReconfig{members: rcStr(""), from: -1})
 	r.reconfig(admin, "non-incremental, no quorum", &rcReconfig{members: rcStr(strings.Join([]string{r.spec[1], fake.spec[5], fake.spec[6]}, ",")), from: -1})
