@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,7 @@ type conn struct {
 	mu      sync.Mutex // guards pending
 	pending []*op
 
-	outMu      sync.Mutex // leaf lock: guards out, spare, lat, latSpare, unsent, outClosed, closeAfter
+	outMu      sync.Mutex // leaf lock: guards out, spare, lat, latSpare, unsent, outClosed, closeAfter, flushing
 	out, spare []byte
 	// lat are the start times of the request replies in out, in runs;
 	// unsent counts the frames in out (replies and events).
@@ -85,6 +86,12 @@ type conn struct {
 	unsent        int64
 	outClosed     bool
 	closeAfter    bool
+	// flushing: a goroutine (the reader or the writer) has taken out and
+	// is writing it; no other writes until it is done.
+	flushing bool
+	// writeDeadlineSet is when the write deadline was last moved; only
+	// the goroutine that is flushing touches it.
+	writeDeadlineSet time.Time
 	// events counts the watch events appended to out (changed under
 	// outMu): a read that sets a watch checks it did not change between
 	// its tree read and the append of its reply.
@@ -208,7 +215,25 @@ func (c *conn) serve() {
 		if !c.handle(frame, &b) {
 			return
 		}
+		// The replies this goroutine appended go out before it may block
+		// reading: in one write per batch, from here, without waking the
+		// writer.
+		if !c.frameBuffered() && !c.flush() {
+			return
+		}
 	}
+}
+
+// frameBuffered reports whether a whole request frame is buffered, so
+// that reading it will not block.
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 4 {
+		return false
+	}
+	head, _ := c.br.Peek(4)
+	size := int(binary.BigEndian.Uint32(head))
+	return size >= 0 && n-4 >= size
 }
 
 // batch is what the requests of one socket read share.
@@ -609,7 +634,8 @@ func (c *conn) sendReply(h proto.ReplyHeader, body proto.Record, start time.Time
 }
 
 // appendReplyIf appends one reply frame, built by encode, to the output
-// buffer and wakes the writer. If check is set and watch events were
+// buffer. It does not wake the writer: its callers run on the reader,
+// which flushes at the end of its batch, or on the writer itself. If check is set and watch events were
 // appended since the count was events, it appends nothing and reports
 // false. A non-zero start is when the answered request was read: its
 // latency is taken when the writer sends it. encode runs under outMu and
@@ -635,7 +661,6 @@ func (c *conn) appendReplyIf(check bool, events uint64, start time.Time, encode 
 		}
 	}
 	c.outMu.Unlock()
-	c.signal()
 	return true
 }
 
@@ -648,10 +673,9 @@ func (c *conn) signal() {
 
 // writeLoop is the connection's writer. On every wakeup it answers the
 // queued requests that can now be answered (drain), then sends everything
-// queued with one write, reading the clock once for the deadline and the
-// latencies of the replies sent.
+// queued with one write, unless the reader is sending (it wakes the
+// writer again when it is done, if more is queued).
 func (c *conn) writeLoop() {
-	var writeDeadlineSet time.Time
 	for {
 		select {
 		case <-c.wake:
@@ -659,48 +683,67 @@ func (c *conn) writeLoop() {
 			return
 		}
 		waitClose := c.drain()
-		c.outMu.Lock()
-		buf, lat, sent := c.out, c.lat, c.unsent
-		c.out, c.lat, c.unsent = c.spare[:0], c.latSpare[:0], 0
-		closing := c.closeAfter && !waitClose
-		c.outMu.Unlock()
-		if len(buf) > 0 {
-			now := time.Now()
-			c.srv.stats.sent.Add(sent)
-			c.sent.Add(sent)
-			for _, r := range lat {
-				d := now.Sub(r.start)
-				c.srv.stats.observe(d, r.n)
-				c.observe(d, r.n)
-			}
-			// As for reads: the deadline moves at most every quarter of
-			// handshakeTimeout, and stays at least handshakeTimeout away.
-			if now.Sub(writeDeadlineSet) >= handshakeTimeout/4 {
-				c.nc.SetWriteDeadline(now.Add(handshakeTimeout + handshakeTimeout/4))
-				writeDeadlineSet = now
-			}
-			if _, err := c.nc.Write(buf); err != nil {
-				c.close("write failed: " + err.Error())
-				return
-			}
+		if !c.flush() {
+			return
 		}
 		c.outMu.Lock()
-		if cap(buf) <= 1<<20 {
-			c.spare = buf[:0]
-		}
-		if cap(lat) <= 1<<10 {
-			c.latSpare = lat[:0]
-		}
-		more := len(c.out) > 0
+		closing := c.closeAfter && !waitClose && !c.flushing && len(c.out) == 0
 		c.outMu.Unlock()
-		if closing && !more {
+		if closing {
 			c.close("")
 			return
 		}
-		if more {
-			c.signal()
-		}
 	}
+}
+
+// flush sends everything queued with one write, unless another goroutine
+// is sending; it reads the clock once, for the deadline and the latencies
+// of the replies sent. If more is queued when it is done, or the
+// connection is to close, it wakes the writer. It reports false if the
+// write failed (the connection is then closed).
+func (c *conn) flush() bool {
+	c.outMu.Lock()
+	if c.flushing || len(c.out) == 0 {
+		c.outMu.Unlock()
+		return true
+	}
+	c.flushing = true
+	buf, lat, sent := c.out, c.lat, c.unsent
+	c.out, c.lat, c.unsent = c.spare[:0], c.latSpare[:0], 0
+	c.outMu.Unlock()
+	now := time.Now()
+	c.srv.stats.sent.Add(sent)
+	c.sent.Add(sent)
+	for _, r := range lat {
+		d := now.Sub(r.start)
+		c.srv.stats.observe(d, r.n)
+		c.observe(d, r.n)
+	}
+	// As for reads: the deadline moves at most every quarter of
+	// handshakeTimeout, and stays at least handshakeTimeout away.
+	if now.Sub(c.writeDeadlineSet) >= handshakeTimeout/4 {
+		c.nc.SetWriteDeadline(now.Add(handshakeTimeout + handshakeTimeout/4))
+		c.writeDeadlineSet = now
+	}
+	_, err := c.nc.Write(buf)
+	c.outMu.Lock()
+	c.flushing = false
+	if cap(buf) <= 1<<20 {
+		c.spare = buf[:0]
+	}
+	if cap(lat) <= 1<<10 {
+		c.latSpare = lat[:0]
+	}
+	wake := len(c.out) > 0 || c.closeAfter
+	c.outMu.Unlock()
+	if err != nil {
+		c.close("write failed: " + err.Error())
+		return false
+	}
+	if wake {
+		c.signal()
+	}
+	return true
 }
 
 // closeAfterFlush closes the connection once what is already queued has
