@@ -43,9 +43,10 @@ type ProfileSummary struct {
 }
 
 // Profile runs one load on a Go ensemble started with pc.Command and
-// returns the CPU profile (during the measured part) and the allocation
-// profile (over the load) of the server that does most of the work: the
-// standalone server or the leader, and for ensembles one follower too.
+// returns the CPU profile (during the measured part), the heap in use
+// (right after it, load still running) and the allocation profile (over
+// the load) of the server that does most of the work: the standalone
+// server or the leader, and for ensembles one follower too.
 func Profile(ctx context.Context, pc ProfileConfig) ([]ProfileSummary, error) {
 	c := pc.Load
 	c.GoCommand = pc.Command
@@ -95,6 +96,10 @@ func Profile(ctx context.Context, pc ProfileConfig) ([]ProfileSummary, error) {
 	}
 	cpu := make([][]byte, len(targets))
 	cpuErr := make([]error, len(targets))
+	// The heap in use (as of the last GC) is taken while the load still
+	// runs, right after the CPU profile: what a server holds under load.
+	heap := make([][]byte, len(targets))
+	heapErr := make([]error, len(targets))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -109,6 +114,7 @@ func Profile(ctx context.Context, pc ProfileConfig) ([]ProfileSummary, error) {
 		for i, t := range targets {
 			go func() {
 				cpu[i], cpuErr[i] = fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.addr, secs))
+				heap[i], heapErr[i] = fetch(ctx, "http://"+t.addr+"/debug/pprof/heap")
 				errs <- struct{}{}
 			}()
 		}
@@ -129,6 +135,9 @@ func Profile(ctx context.Context, pc ProfileConfig) ([]ProfileSummary, error) {
 		}
 		base := fmt.Sprintf("%s-%s", pc.Name, t.role)
 		files := map[string][]byte{base + ".cpu.pprof": cpu[i], base + ".allocs-before.pprof": before[i], base + ".allocs.pprof": after}
+		if heapErr[i] == nil {
+			files[base+".heap.pprof"] = heap[i]
+		}
 		for name, b := range files {
 			if err := os.WriteFile(filepath.Join(pc.Dir, name), b, 0o644); err != nil {
 				return nil, fmt.Errorf("perf: %w", err)
@@ -140,6 +149,13 @@ func Profile(ctx context.Context, pc ProfileConfig) ([]ProfileSummary, error) {
 				return nil, err
 			}
 			out = append(out, ProfileSummary{Title: fmt.Sprintf("CPU, %s (%d servers, %g%% reads)", t.role, pc.Size, pc.ReadPercent), File: base + ".cpu.pprof", Top: top})
+		}
+		if heapErr[i] == nil {
+			top, err := pprofTop(ctx, pc.Go, "-top", "-nodecount=25", "-sample_index=inuse_space", pc.Binary, filepath.Join(pc.Dir, base+".heap.pprof"))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ProfileSummary{Title: fmt.Sprintf("heap in use under load, %s (%d servers, %g%% reads)", t.role, pc.Size, pc.ReadPercent), File: base + ".heap.pprof", Top: top})
 		}
 		top, err := pprofTop(ctx, pc.Go, "-top", "-nodecount=25", "-sample_index=alloc_space",
 			"-base", filepath.Join(pc.Dir, base+".allocs-before.pprof"), pc.Binary, filepath.Join(pc.Dir, base+".allocs.pprof"))
