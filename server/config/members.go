@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -83,8 +84,9 @@ func (s Server) Spec() string {
 
 // ParseMembers parses a configuration in the form /zookeeper/config and
 // reconfig's new-members list hold it: "server.N=spec" lines (or
-// comma-separated entries) and an optional "version=<hex>". The servers'
-// quorum and election addresses must be distinct.
+// comma-separated entries) and an optional "version=<hex>". Addresses are
+// not checked for duplicates: upstream accepts a reconfig that repeats a
+// loopback address, and every member must then read the result.
 func ParseMembers(text string) (Members, error) {
 	m := Members{Servers: map[int64]Server{}}
 	text = strings.ReplaceAll(text, ",", "\n")
@@ -115,9 +117,6 @@ func ParseMembers(text string) (Members, error) {
 		}
 		m.Servers[s.ID] = s
 	}
-	if err := m.CheckAddresses(); err != nil {
-		return Members{}, err
-	}
 	return m, nil
 }
 
@@ -138,13 +137,37 @@ func ParseServerLine(key, value string) (Server, error) {
 	return s, nil
 }
 
-// CheckAddresses reports two servers sharing a quorum or election address
-// (upstream's QuorumServer.checkAddressDuplicate).
-func (m Members) CheckAddresses() error {
-	if id, msg := duplicateAddress(m.Servers); msg != "" {
-		return fmt.Errorf("config: server.%d: %s", id, msg)
+// ConflictsWith reports whether s and o share an address: any of their
+// quorum, election and client addresses, except wildcard and loopback ones,
+// as upstream's QuorumServer.checkAddressDuplicate checks a joining server
+// against each member.
+func (s Server) ConflictsWith(o Server) bool {
+	for _, a := range s.specificAddrs() {
+		for _, b := range o.specificAddrs() {
+			if a == b {
+				return true
+			}
+		}
 	}
-	return nil
+	return false
+}
+
+// specificAddrs lists the server's addresses that name one host.
+func (s Server) specificAddrs() []string {
+	var out []string
+	add := func(host string, port int) {
+		if port == 0 || host == "" || strings.EqualFold(host, "localhost") {
+			return
+		}
+		if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+			return
+		}
+		out = append(out, fmt.Sprintf("%s:%d", strings.ToLower(host), port))
+	}
+	add(s.Host, s.QuorumPort)
+	add(s.Host, s.ElectionPort)
+	add(s.ClientHost, s.ClientPort)
+	return out
 }
 
 // duplicateAddress finds, in id order, the first server whose quorum or

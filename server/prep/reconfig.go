@@ -70,8 +70,13 @@ func (p *Preparer) prepareReconfig(req *Request, r *proto.ReconfigRequest, hdr *
 // one is given, otherwise last with the leaving servers removed and the
 // joining ones added or replaced. Malformed input is BADARGUMENTS.
 func nextMembers(last config.Members, r *proto.ReconfigRequest) (config.Members, error) {
-	if r.NewMembers != "" {
-		m, err := config.ParseMembers(r.NewMembers)
+	if r.NewMembers != nil {
+		if strings.TrimSpace(*r.NewMembers) == "" {
+			// Upstream fails on an empty list with a runtime exception,
+			// which it reports as MARSHALLINGERROR.
+			return config.Members{}, proto.ErrMarshallingError
+		}
+		m, err := config.ParseMembers(*r.NewMembers)
 		if err != nil || len(m.Servers) == 0 {
 			return config.Members{}, proto.ErrBadArguments
 		}
@@ -84,7 +89,7 @@ func nextMembers(last config.Members, r *proto.ReconfigRequest) (config.Members,
 	for _, leaving := range splitList(r.LeavingServers) {
 		id, err := strconv.ParseInt(leaving, 10, 64)
 		if err != nil {
-			return config.Members{}, proto.ErrBadArguments
+			return config.Members{}, proto.ErrMarshallingError // a NumberFormatException upstream
 		}
 		delete(next.Servers, id)
 	}
@@ -94,19 +99,21 @@ func nextMembers(last config.Members, r *proto.ReconfigRequest) (config.Members,
 		if !ok || strings.Contains(value, "=") {
 			return config.Members{}, proto.ErrBadArguments // "Wrong format of server string"
 		}
-		s, err := config.ParseServerLine("server."+key[strings.LastIndexByte(key, '.')+1:], value)
+		idText := key[strings.LastIndexByte(key, '.')+1:]
+		if _, err := strconv.ParseInt(idText, 10, 64); err != nil {
+			return config.Members{}, proto.ErrMarshallingError // a NumberFormatException upstream
+		}
+		s, err := config.ParseServerLine("server."+idText, value)
 		if err != nil || s.ClientPort == 0 {
 			// Upstream wants quorum, election and client ports.
 			return config.Members{}, proto.ErrBadArguments
 		}
-		delete(next.Servers, s.ID)
-		others := config.Members{Servers: map[int64]config.Server{s.ID: s}}
 		for id, o := range next.Servers {
-			others.Servers[id] = o
+			if id != s.ID && s.ConflictsWith(o) {
+				return config.Members{}, proto.ErrBadArguments // "Reconfiguration failed"
+			}
 		}
-		if others.CheckAddresses() != nil {
-			return config.Members{}, proto.ErrBadArguments // "Reconfiguration failed"
-		}
+		// A server listed again replaces its earlier entry, as upstream.
 		next.Servers[s.ID] = s
 	}
 	return next, nil

@@ -36,6 +36,20 @@ func threeServers(t *testing.T) config.Members {
 	return m
 }
 
+func str(s string) *string { return &s }
+
+// tenDot is a membership on a non-loopback network, where upstream checks
+// addresses for duplicates.
+func tenDot(t *testing.T) config.Members {
+	m, err := config.ParseMembers("server.1=10.0.0.1:2001:3001:participant;10.0.0.1:4001\n" +
+		"server.2=10.0.0.2:2002:3002:participant;10.0.0.2:4002\n" +
+		"server.3=10.0.0.3:2003:3003:participant;10.0.0.3:4003\nversion=100000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // The reconfig op's checks, in upstream's order, and the txn it makes.
 func TestReconfig(t *testing.T) {
 	super := []proto.ID{{Scheme: "super"}}
@@ -73,13 +87,21 @@ func TestReconfig(t *testing.T) {
 			req: proto.ReconfigRequest{LeavingServers: "2,3", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
 		{name: "wrong format", req: proto.ReconfigRequest{JoiningServers: "server.4", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
 		{name: "no client port", req: proto.ReconfigRequest{JoiningServers: "server.4=127.0.0.1:2004:3004", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
-		{name: "duplicate address", req: proto.ReconfigRequest{JoiningServers: "server.4=127.0.0.1:2001:3004:participant;4004", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
-		{name: "leaving not a number", req: proto.ReconfigRequest{LeavingServers: "three", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
-		{name: "new members", req: proto.ReconfigRequest{NewMembers: "server.1=127.0.0.1:2001:3001:participant;4001,server.2=127.0.0.1:2002:3002:participant;4002", CurConfigID: -1},
+		{name: "duplicate address", opts: func(_ *Options, e *fakeEnsemble) { e.last = tenDot(t) },
+			req: proto.ReconfigRequest{JoiningServers: "server.4=10.0.0.1:2001:3004:participant;4004", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
+		{name: "duplicate loopback address", req: proto.ReconfigRequest{JoiningServers: "server.4=127.0.0.1:2001:3004:participant;127.0.0.1:4004", CurConfigID: -1},
+			auth: super, want: proto.ErrOK,
+			wantConfig: "server.1=127.0.0.1:2001:3001:participant;127.0.0.1:4001\n" +
+				"server.2=127.0.0.1:2002:3002:participant;127.0.0.1:4002\n" +
+				"server.3=127.0.0.1:2003:3003:participant;127.0.0.1:4003\n" +
+				"server.4=127.0.0.1:2001:3004:participant;127.0.0.1:4004\nversion=200000005"},
+		{name: "leaving not a number", req: proto.ReconfigRequest{LeavingServers: "three", CurConfigID: -1}, auth: super, want: proto.ErrMarshallingError},
+		{name: "empty new members", req: proto.ReconfigRequest{NewMembers: str(""), CurConfigID: -1}, auth: super, want: proto.ErrMarshallingError},
+		{name: "new members", req: proto.ReconfigRequest{NewMembers: str("server.1=127.0.0.1:2001:3001:participant;4001,server.2=127.0.0.1:2002:3002:participant;4002"), CurConfigID: -1},
 			auth: super, want: proto.ErrOK,
 			wantConfig: "server.1=127.0.0.1:2001:3001:participant;0.0.0.0:4001\n" +
 				"server.2=127.0.0.1:2002:3002:participant;0.0.0.0:4002\nversion=200000005"},
-		{name: "new members malformed", req: proto.ReconfigRequest{NewMembers: "server.1=nonsense", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
+		{name: "new members malformed", req: proto.ReconfigRequest{NewMembers: str("server.1=nonsense"), CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

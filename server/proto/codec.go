@@ -68,6 +68,16 @@ func (e *Encoder) String(s string) {
 	e.buf = append(e.buf, s...)
 }
 
+// NullableString appends a ustring that may be null (nil), written with
+// length -1 as upstream writes a null String.
+func (e *Encoder) NullableString(s *string) {
+	if s == nil {
+		e.Int(-1)
+		return
+	}
+	e.String(*s)
+}
+
 // Buffer appends a length-prefixed byte buffer; a nil buffer is written with
 // length -1 as upstream does.
 func (e *Encoder) Buffer(b []byte) {
@@ -201,6 +211,16 @@ func (d *Decoder) String() string {
 		return ""
 	}
 	return string(d.take(n))
+}
+
+// NullableString reads a ustring, keeping null (nil) apart from "".
+func (d *Decoder) NullableString() *string {
+	n, ok := d.length()
+	if !ok || n < 0 {
+		return nil
+	}
+	s := string(d.take(n))
+	return &s
 }
 
 // Buffer reads a length-prefixed buffer; null reads as nil. The result is a

@@ -135,8 +135,10 @@ type SetDataRequest struct {
 type ReconfigRequest struct {
 	JoiningServers string
 	LeavingServers string
-	NewMembers     string
-	CurConfigID    int64
+	// NewMembers is nil (a null ustring) for an incremental reconfig; an
+	// empty, non-null list is a (bad) non-incremental one, as upstream.
+	NewMembers  *string
+	CurConfigID int64
 }
 
 // SetDataResponse carries the node's new stat.

@@ -417,7 +417,7 @@ func (r *SetDataRequest) Decode(d *Decoder) {
 func (r *ReconfigRequest) Encode(e *Encoder) {
 	e.String(r.JoiningServers)
 	e.String(r.LeavingServers)
-	e.String(r.NewMembers)
+	e.NullableString(r.NewMembers)
 	e.Long(r.CurConfigID)
 }
 
@@ -425,7 +425,7 @@ func (r *ReconfigRequest) Encode(e *Encoder) {
 func (r *ReconfigRequest) Decode(d *Decoder) {
 	r.JoiningServers = d.String()
 	r.LeavingServers = d.String()
-	r.NewMembers = d.String()
+	r.NewMembers = d.NullableString()
 	r.CurConfigID = d.Long()
 }
 

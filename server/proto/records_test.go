@@ -58,7 +58,7 @@ func recordCases() []struct {
 		{"SetDataRequest", &SetDataRequest{Path: "/x", Data: []byte("hello"), Version: -1}},
 		{"SetDataRequest/emptyData", &SetDataRequest{Path: "/x", Data: []byte{}, Version: 3}},
 		{"SetDataRequest/nilData", &SetDataRequest{Path: "/x", Version: 3}},
-		{"ReconfigRequest", &ReconfigRequest{JoiningServers: "server.4=h:1:2;3", LeavingServers: "2", NewMembers: "", CurConfigID: -1}},
+		{"ReconfigRequest", &ReconfigRequest{JoiningServers: "server.4=h:1:2;3", LeavingServers: "2", NewMembers: nil, CurConfigID: -1}},
 		{"SetDataResponse", &SetDataResponse{Stat: testStat}},
 		{"GetSASLRequest", &GetSASLRequest{Token: []byte{1, 2, 3}}},
 		{"SetSASLRequest", &SetSASLRequest{Token: nil}},
