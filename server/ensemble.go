@@ -26,6 +26,11 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 			return fmt.Errorf("server: %w", err)
 		}
 	}
+	if cfg.ReconfigEnabled && cfg.DynamicConfigFile == "" && cfg.Path != "" {
+		if err := config.BackupStatic(cfg.Path); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
 	var entries []zab.Entry
 	st, err := recoverStateKeeping(cfg, log, func(zxid int64, rec []byte) {
 		entries = append(entries, zab.Entry{Zxid: zxid, Data: rec})
@@ -65,6 +70,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 
 	so := serveOptions(cfg, p, log)
 	so.Admit = p.Admit
+	so.ConfigTail = func() string { return quorumConf(cfg, p) }
 	srv := serve.New(so)
 	p.SetCloser(srv)
 
@@ -80,6 +86,19 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	go autopurge(ctx, cfg, log)
 
 	return runUntilOneStops(ctx, p.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })
+}
+
+// quorumConf is the part of conf upstream's QuorumZooKeeperServer adds:
+// the quorum settings, then "membership: " and the configuration in force.
+func quorumConf(cfg *config.Config, p *peer.Peer) string {
+	text, observer := p.Membership()
+	me := cfg.Servers[cfg.MyID]
+	peerType := 0 // upstream's LearnerType ordinal: PARTICIPANT
+	if observer {
+		peerType = 1
+	}
+	return fmt.Sprintf("initLimit=%d\nsyncLimit=%d\nelectionAlg=%d\nelectionPort=%d\nquorumPort=%d\npeerType=%d\nmembership: \n%s",
+		cfg.InitLimit, cfg.SyncLimit, cfg.ElectionAlg, me.ElectionPort, me.QuorumPort, peerType, text)
 }
 
 // clientAddress is where this member serves clients: its server line's

@@ -65,6 +65,18 @@ func WriteDynamic(staticPath string, myID int64, m Members) (string, error) {
 	return dynPath, nil
 }
 
+// BackupStatic copies the static file to "<zoo.cfg>.bak", as upstream does
+// when it starts a quorum member with reconfigEnabled and no dynamic file
+// yet (QuorumPeerConfig.backupOldConfig): the first configuration that
+// takes effect rewrites the static file.
+func BackupStatic(staticPath string) error {
+	data, err := os.ReadFile(staticPath)
+	if err != nil {
+		return fmt.Errorf("config: backing up %s: %w", staticPath, err)
+	}
+	return writeAtomically(staticPath+".bak", data)
+}
+
 // writeAtomically replaces path with data: a synced temporary file renamed
 // over it, and the directory synced.
 func writeAtomically(path string, data []byte) error {

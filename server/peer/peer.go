@@ -105,7 +105,8 @@ type Peer struct {
 	prep *prep.Preparer
 	rng  *rand.Rand
 
-	leaderServes bool // zookeeper.leaderServes, read by client goroutines
+	leaderServes bool                         // zookeeper.leaderServes, read by client goroutines
+	shown        atomic.Pointer[shownMembers] // the membership, for other goroutines
 
 	// loop-owned membership state (see reconfig.go)
 	members config.Members // the membership in force

@@ -40,7 +40,28 @@ func zabMembership(m config.Members) zab.Membership {
 // log holds past it are sorted out by refreshPending.
 func (p *Peer) initMembers(t *tree.Tree) {
 	p.members = p.cfg.Members()
+	p.publishMembers()
 	p.setConfigNode(t)
+}
+
+// publishMembers makes the membership in force readable by other
+// goroutines (Membership, for the conf four-letter word).
+func (p *Peer) publishMembers() {
+	s, ok := p.members.Servers[p.id]
+	p.shown.Store(&shownMembers{text: p.members.String(), observer: ok && s.Role == config.Observer})
+}
+
+type shownMembers struct {
+	text     string
+	observer bool
+}
+
+// Membership returns the configuration in force as /zookeeper/config
+// shows it, and whether this server is an observer in it. Safe for
+// concurrent use.
+func (p *Peer) Membership() (text string, observer bool) {
+	m := p.shown.Load()
+	return m.text, m.observer
 }
 
 // syncConfigNode, after the state was replaced (SNAP, TRUNC), puts the
@@ -69,6 +90,18 @@ func (p *Peer) setConfigNode(t *tree.Tree) {
 		&proto.SetDataTxn{Path: tree.ConfigPath, Data: []byte(p.members.String()), Version: -1})
 }
 
+// leaderMembership is what a leader sends in NEWLEADER: its membership,
+// with the epoch's version if it is the initial one (ZOOKEEPER-1783, as
+// upstream's lead() does before NEWLEADER), so the learners that establish
+// the epoch store the version it will have.
+func (p *Peer) leaderMembership(epoch int64) []byte {
+	m := p.members
+	if p.cfg.ReconfigEnabled && m.Version == 0 {
+		m.Version = zab.Zxid(epoch, 0)
+	}
+	return []byte(m.String())
+}
+
 // adoptMembers makes m the membership in force if it is newer. setNode
 // says whether /zookeeper/config must be written (a reconfig txn already
 // wrote it).
@@ -77,6 +110,7 @@ func (p *Peer) adoptMembers(m config.Members, why string, setNode bool) {
 		return
 	}
 	p.members = m
+	p.publishMembers()
 	p.cfg = p.cfg.WithMembers(m)
 	if p.elect != nil {
 		p.elect.SetMembership(m.Voters(), m.Observers())
@@ -95,7 +129,9 @@ func (p *Peer) adoptMembers(m config.Members, why string, setNode bool) {
 	}
 	p.log.Info("configuration changed", "why", why, "version", fmt.Sprintf("%x", m.Version),
 		"voters", m.Voters(), "observers", m.Observers(), "voter", m.IsVoter(p.id))
-	if p.cfg.ReconfigEnabled && p.cfg.Path != "" {
+	if p.cfg.ReconfigEnabled && p.cfg.Path != "" && m.Version != 0 {
+		// Upstream writes no file for an initial configuration that no
+		// epoch has established yet.
 		if path, err := config.WriteDynamic(p.cfg.Path, p.id, m); err != nil {
 			p.log.Error("cannot store the new configuration", "err", err)
 		} else {

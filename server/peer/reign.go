@@ -19,6 +19,10 @@ import (
 // to connect before it concludes they chose another leader.
 const discoveryWait = 500 * time.Millisecond
 
+// errRoleChanged: the leader's configuration gives this server another
+// role (observer or participant) than the one it connected in.
+var errRoleChanged = errors.New("role changed by the leader's configuration")
+
 // errSplitDecision: the election decided differently elsewhere.
 var errSplitDecision = errors.New("the election decided another leader elsewhere")
 
@@ -100,9 +104,9 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		p.sessMu.Unlock()
 	}
 
-	var membership []byte
+	var membership func(int64) []byte
 	if rs.role == zab.Leader {
-		membership = []byte(p.members.String())
+		membership = p.leaderMembership
 	}
 	z, err := zab.New(zab.Config{
 		ID: p.id, Voters: p.members.Voters(), Observers: p.members.Observers(),
@@ -282,7 +286,10 @@ func (p *Peer) propose(rs *reignState, req *prep.Request) {
 	txn.Encode(&e)
 	var zxid int64
 	if txn.Header.Type == proto.OpReconfig {
-		m, _ := reconfigMembers(e.Bytes())
+		m, ok := reconfigMembers(e.Bytes())
+		if !ok {
+			panic(fmt.Sprintf("peer: the prep stage made a reconfig txn this server cannot read (0x%x)", next))
+		}
 		zxid, err = rs.z.ProposeReconfig(e.Bytes(), zabMembership(m))
 	} else {
 		zxid, err = rs.z.Propose(e.Bytes())
@@ -348,6 +355,11 @@ func (p *Peer) drive(rs *reignState) error {
 		if rd.LeaderMembership != nil {
 			if m, err := config.ParseMembers(string(rd.LeaderMembership)); err == nil && m.Version >= p.members.Version {
 				p.adoptMembers(m, "the leader's configuration", true)
+				if (rs.role == zab.Observer) != p.isObserver() {
+					// Upstream's learner restarts in the role the leader's
+					// configuration gives it (updateLearnerType).
+					return fmt.Errorf("peer: the leader's configuration changes this server's role: %w", errRoleChanged)
+				}
 			}
 		}
 		for _, e := range rd.Commit {

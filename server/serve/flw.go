@@ -93,6 +93,9 @@ func (s *Server) FourLetterWord(cmd string) string {
 		for _, kv := range s.opts.Config {
 			fmt.Fprintf(&sb, "%s=%s\n", kv[0], kv[1])
 		}
+		if s.opts.ConfigTail != nil {
+			sb.WriteString(s.opts.ConfigTail())
+		}
 	case "envi":
 		sb.WriteString("Environment:\n")
 		host, _ := os.Hostname()

@@ -36,6 +36,9 @@ type Options struct {
 	Version string
 	// Config lines for the conf four-letter word, in order.
 	Config [][2]string
+	// ConfigTail, if set, is printed after Config by conf: what changes
+	// while the server runs (an ensemble member's membership).
+	ConfigTail func() string
 	// Env lines for the envi four-letter word, in order.
 	Env [][2]string
 	// Admit decides, per connect request, whether to open a session: an

@@ -153,15 +153,17 @@ func (z *Zab) stepLeader(m Message) {
 func (z *Zab) leaderOnInfo(m Message) {
 	l := z.l
 	observer := m.Packet.Type == TypeObserverInfo
-	// Observers must not vote; anyone else may follow, counted only if it
-	// votes (a server about to be added syncs before the reconfig).
-	if m.From == z.id || observer && z.isVoter(m.From) || !observer && (z.members.observers[m.From] || z.next != nil && z.next.set.observers[m.From]) {
-		// Upstream counts such a server by its own configuration and
-		// loses a voter silently; refusing it makes the disagreement
-		// visible in the logs of both.
-		z.logger.Warn("zab: leader: refusing a learner whose role disagrees with this server's configuration (check both servers' server.N lines)",
-			"id", z.id, "from", m.From, "connected_as", TypeName(m.Packet.Type), "voter_here", z.isVoter(m.From))
+	if m.From == z.id {
 		return
+	}
+	// A learner connects in the role its own configuration gives it; it
+	// counts only if it connected as a follower and votes here (a server
+	// about to be added follows without a vote). Where the two
+	// configurations disagree, this leader's wins: NEWLEADER carries its
+	// membership and the learner comes back in its role, as upstream.
+	if observer && z.isVoter(m.From) || !observer && (z.members.observers[m.From] || z.next != nil && z.next.set.observers[m.From]) {
+		z.logger.Warn("zab: leader: a learner connected in a role this server's configuration does not give it; NEWLEADER will tell it",
+			"id", z.id, "from", m.From, "connected_as", TypeName(m.Packet.Type), "voter_here", z.isVoter(m.From))
 	}
 	lr := &learner{id: m.From, observer: observer, accepted: EpochOf(m.Packet.Zxid), lastHeard: z.tick}
 	if l.established && lr.accepted > l.epoch && !observer {
@@ -289,7 +291,11 @@ func (z *Zab) startSync(lr *learner) {
 		}
 		from = ents[len(ents)-1].Zxid
 	}
-	z.send(lr.id, TypeNewLeader, Zxid(l.epoch, 0), z.cfg.MembershipData)
+	var membership []byte
+	if z.cfg.MembershipData != nil {
+		membership = z.cfg.MembershipData(l.epoch)
+	}
+	z.send(lr.id, TypeNewLeader, Zxid(l.epoch, 0), membership)
 	lr.syncedTo = end
 	lr.phase = lpSyncing
 }

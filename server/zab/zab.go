@@ -186,8 +186,8 @@ type Ready struct {
 	// RoleChange, when set, reports that the machine became active or
 	// stopped.
 	RoleChange *RoleChange
-	// LeaderMembership, on a learner, is the leader's Config.MembershipData
-	// as NEWLEADER carried it: the configuration the new epoch runs with
+	// LeaderMembership, on a learner, is what the leader's
+	// Config.MembershipData gave for NEWLEADER: the configuration the new epoch runs with
 	// (upstream sends its last seen quorum verifier there).
 	LeaderMembership []byte
 }
@@ -211,9 +211,10 @@ type Config struct {
 	// new leader needs a quorum of both memberships to establish itself,
 	// and switches to Next when it commits its history.
 	Pending *Reconfig
-	// MembershipData is opaque to Zab: a leader sends it in NEWLEADER and
-	// a learner hands it over in Ready.LeaderMembership.
-	MembershipData []byte
+	// MembershipData, on a leader, gives the membership to send in
+	// NEWLEADER for the epoch being established; it is opaque to Zab, and
+	// a learner hands it over in Ready.LeaderMembership. Nil sends none.
+	MembershipData func(epoch int64) []byte
 	// Leader is the elected leader's id; Role is this server's role
 	// (Leader when Leader == ID).
 	Leader int64
