@@ -442,7 +442,14 @@ func (c *conn) answer(o *op) {
 	b := c.srv.opts.Backend
 	if o.write {
 		body, err := writeReply(o)
-		c.sendReply(proto.ReplyHeader{Xid: o.xid, Zxid: b.LastZxid(), Err: err}, body, o.start)
+		// A write's reply carries its own txn's zxid, as upstream's
+		// FinalRequestProcessor: with writes pipelined, the tree may be
+		// further along by the time this reply is written.
+		zxid := o.res.Zxid
+		if zxid == 0 {
+			zxid = b.LastZxid() // sync, or a write that never got a txn
+		}
+		c.sendReply(proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body, o.start)
 	} else {
 		// A read that sets a watch must not have its reply overtaken by
 		// an event of that watch: if a change applied between the tree
