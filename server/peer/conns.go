@@ -29,17 +29,18 @@ type inPacket struct {
 // flushes when its queue drains. A queue that overflows closes the
 // connection (the peer is hopelessly behind; it will resync).
 type qconn struct {
-	qc   *transport.QuorumConn
-	sid  int64 // peer server id; 0 until known (leader side, before FOLLOWERINFO)
-	out  chan *proto.QuorumPacket
-	once sync.Once
-	done chan struct{}
+	qc      *transport.QuorumConn
+	sid     int64 // peer server id; 0 until known (leader side, before FOLLOWERINFO)
+	out     chan *proto.QuorumPacket
+	once    sync.Once
+	done    chan struct{}
+	flushed chan struct{} // closed once a flush marker was written out
 }
 
 const sendQueue = 64 << 10
 
 func newQconn(qc *transport.QuorumConn, sid int64) *qconn {
-	c := &qconn{qc: qc, sid: sid, out: make(chan *proto.QuorumPacket, sendQueue), done: make(chan struct{})}
+	c := &qconn{qc: qc, sid: sid, out: make(chan *proto.QuorumPacket, sendQueue), done: make(chan struct{}), flushed: make(chan struct{})}
 	go c.writeLoop()
 	return c
 }
@@ -48,6 +49,17 @@ func (c *qconn) writeLoop() {
 	for {
 		select {
 		case p := <-c.out:
+			if p == nil {
+				// flush's marker: everything before it is written.
+				if c.qc.Flush() == nil {
+					select {
+					case <-c.flushed:
+					default:
+						close(c.flushed)
+					}
+				}
+				continue
+			}
 			if err := c.qc.Send(p); err != nil {
 				c.close()
 				return
@@ -77,6 +89,28 @@ func (c *qconn) send(p *proto.QuorumPacket) bool {
 	default:
 		c.close()
 		return false
+	}
+}
+
+// flushWait bounds how long a closing reign waits for its last messages.
+const flushWait = 200 * time.Millisecond
+
+// flushAll waits, up to d in all, until what is queued on each connection
+// has been written.
+func flushAll(conns map[int64]*qconn, d time.Duration) {
+	deadline := time.After(d)
+	for _, c := range conns {
+		select {
+		case c.out <- nil:
+		default:
+			continue // hopelessly behind anyway
+		}
+		select {
+		case <-c.flushed:
+		case <-c.done:
+		case <-deadline:
+			return
+		}
 	}
 }
 

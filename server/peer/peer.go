@@ -111,7 +111,10 @@ type Peer struct {
 	// loop-owned membership state (see reconfig.go)
 	members config.Members // the membership in force
 	pending *zab.Reconfig  // a logged reconfig that may not be committed
-	zab     *zab.Zab       // the current reign's machine, nil between reigns
+	// designated is the successor a reconfig that removed the leader
+	// named; the next reign starts with it, without an election.
+	designated int64
+	zab        *zab.Zab // the current reign's machine, nil between reigns
 
 	// loop-owned
 	elect    *election.Election
@@ -293,9 +296,12 @@ func (p *Peer) Run(ctx context.Context) error {
 	}, p.store.LastZxid(), p.store.CurrentEpoch())
 	for ctx.Err() == nil {
 		start := time.Now()
-		dec, err := p.lookForLeader(ctx)
-		if err != nil {
-			break
+		dec, ok := p.designatedDecision()
+		if !ok {
+			var err error
+			if dec, err = p.lookForLeader(ctx); err != nil {
+				break
+			}
 		}
 		p.log.Info("election decided", "state", dec.State, "leader", dec.Leader, "took", time.Since(start).Round(time.Microsecond))
 		err = p.reign(ctx, dec)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
@@ -236,4 +237,28 @@ func (v ensembleView) LastSeenMembers() (config.Members, bool) {
 func (v ensembleView) QuorumSynced(m config.Members) bool {
 	z := v.p.zab
 	return z != nil && z.QuorumSynced(zabMembership(m))
+}
+
+// designatedDecision, once, turns a designated successor into the next
+// reign's decision, as upstream's followers and its designated leader
+// switch roles without an election after COMMITANDACTIVATE. If that reign
+// fails (the successor is gone), the next one elects.
+func (p *Peer) designatedDecision() (election.Decision, bool) {
+	d := p.designated
+	p.designated = 0
+	if d == 0 {
+		return election.Decision{}, false
+	}
+	p.refreshPending()
+	if d == p.id && !p.members.IsVoter(p.id) {
+		return election.Decision{}, false
+	}
+	state := election.Following
+	if d == p.id {
+		state = election.Leading
+	}
+	v := election.Vote{Leader: d, Zxid: p.store.LastZxid(), PeerEpoch: p.store.CurrentEpoch(), ElectionEpoch: p.elect.LogicalClock()}
+	p.elect.SetState(state, v)
+	p.log.Info("following the successor the reconfig designated, without an election", "leader", d)
+	return election.Decision{State: state, Leader: d, Vote: v}, true
 }

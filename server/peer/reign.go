@@ -37,6 +37,9 @@ type reignState struct {
 	toLead  *qconn           // learner: the connection to the leader
 	pending []zab.Request    // forwarded writes to prepare after Advance
 	dead    []int64          // peers whose connection broke while routing
+	// flushOnClose: send what is queued before closing the learners'
+	// connections (a removed leader's last COMMITs).
+	flushOnClose bool
 }
 
 // reign runs Zab in the decided role until the machine stops.
@@ -44,6 +47,9 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	rs := &reignState{leader: dec.Leader, in: make(chan inPacket, 4096), stop: make(chan struct{}), conns: map[int64]*qconn{}}
 	defer func() {
 		close(rs.stop)
+		if rs.flushOnClose {
+			flushAll(rs.conns, flushWait)
+		}
 		for _, c := range rs.conns {
 			c.close()
 		}
@@ -365,6 +371,9 @@ func (p *Peer) drive(rs *reignState) error {
 		for _, e := range rd.Commit {
 			p.applyEntry(e, rs.role == zab.Leader)
 		}
+		if rd.Designated != 0 {
+			p.designated = rd.Designated
+		}
 		p.store.trim(p.lastApplied.Load())
 		rs.pending = append(rs.pending, rd.Requests...)
 		for _, tok := range rd.Synced {
@@ -378,6 +387,9 @@ func (p *Peer) drive(rs *reignState) error {
 				if stopped == nil {
 					stopped = errors.New("peer: zab stopped")
 				}
+				// A leader a reconfig removed has just committed it, naming
+				// its successor: let those COMMITs reach the learners.
+				rs.flushOnClose = errors.Is(stopped, zab.ErrRemoved)
 			case rc.Active:
 				p.epoch.Store(rc.Epoch)
 				if p.cfg.ReconfigEnabled && p.members.Version == 0 {

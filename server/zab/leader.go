@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -416,6 +417,15 @@ func (z *Zab) maybeCommit() {
 		l.committed = e.Zxid
 		z.applied = e.Zxid
 		z.out.Commit = append(z.out.Commit, e)
+		// The commit of a reconfig that removes this leader names its
+		// successor (upstream's COMMITANDACTIVATE), so that the new
+		// voters need not elect.
+		var designated int64
+		var commitData []byte
+		if z.next != nil && e.Zxid == z.next.zxid && !z.next.set.voters[z.id] {
+			designated = z.designatedLeader(e.Zxid)
+			commitData = binary.BigEndian.AppendUint64(nil, uint64(designated))
+		}
 		for _, id := range ids {
 			lr := l.learners[id]
 			switch {
@@ -423,7 +433,7 @@ func (z *Zab) maybeCommit() {
 			case lr.observer:
 				z.send(id, TypeInform, e.Zxid, e.Data)
 			default:
-				z.send(id, TypeCommit, e.Zxid, nil)
+				z.send(id, TypeCommit, e.Zxid, commitData)
 			}
 		}
 		// Answer the syncs that waited for e before later commits,
@@ -435,10 +445,30 @@ func (z *Zab) maybeCommit() {
 			// left to the next leader (a quorum of the new voters
 			// logged the reconfig, and what came after was proposed
 			// to them too).
+			z.out.Designated = designated
 			z.stop(fmt.Errorf("zab: leader %d after reconfig at %s: %w", z.id, FormatZxid(e.Zxid), ErrRemoved))
 			return
 		}
 	}
+}
+
+// designatedLeader picks the successor of a leader that a reconfig at zxid
+// removes, as upstream's getDesignatedLeader: among the next voters that
+// logged the reconfig, one that logged the most of what was proposed after
+// it (the fewest proposals are lost), the lowest id of those. 0 if none.
+func (z *Zab) designatedLeader(zxid int64) int64 {
+	last := z.log.lastZxid()
+	var best, bestAck int64
+	for _, id := range sortedKeys(z.l.learners) {
+		lr := z.l.learners[id]
+		if lr.phase != lpSynced || lr.observer || !z.next.set.voters[id] || lr.acked < zxid {
+			continue
+		}
+		if ack := min(lr.acked, last); best == 0 || ack > bestAck {
+			best, bestAck = id, ack
+		}
+	}
+	return best
 }
 
 // leaderSync answers a sync once everything proposed before it is committed.

@@ -1,6 +1,9 @@
 package zab
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // learner phases (Learner.syncWithLeader upstream).
 type fphase int
@@ -138,6 +141,11 @@ func (z *Zab) stepLearner(m Message) {
 		}
 		f.target = max(f.target, p.Zxid)
 		z.applyCommitted()
+		if len(p.Data) == 8 {
+			// The commit of a reconfig that removed the leader names
+			// its successor.
+			z.out.Designated = int64(binary.BigEndian.Uint64(p.Data))
+		}
 	case TypeInform:
 		if f.phase < fpNewLeader || z.role != Observer {
 			z.protocolError(m, "in phase %d", f.phase)

@@ -82,6 +82,16 @@ func TestReconfigRemovingTheLeader(t *testing.T) {
 	if err := c.lastErr(1); !errors.Is(err, ErrRemoved) {
 		t.Fatalf("leader stopped with %v, want ErrRemoved", err)
 	}
+	// Both new voters logged everything: the lowest id succeeds. The old
+	// leader knows; a follower learns it if the COMMIT left in time.
+	if d := c.designated[1]; d != 2 {
+		t.Errorf("the old leader designated %d, want 2", d)
+	}
+	for _, id := range []int64{2, 3} {
+		if d, ok := c.designated[id]; ok && d != 2 {
+			t.Errorf("server %d was told its next leader is %d, want 2", id, d)
+		}
+	}
 	// The COMMIT may or may not have left before the leader's
 	// connections closed; either way the next leader's history holds
 	// the reconfig, and establishing commits it.

@@ -145,6 +145,7 @@ type cluster struct {
 	batch       bool // deliver without processing the Ready
 	sent        map[int32]int
 	rcs         map[int64][]RoleChange
+	designated  map[int64]int64 // manual tests: the successor each server was told of
 	sentTo      map[linkKey][]int32
 
 	h     *simHistory // the clients and their history, if opts.clients > 0
@@ -450,6 +451,9 @@ func (c *cluster) process(n *simNode) {
 		}
 		for _, tok := range rd.Synced {
 			c.syncDone(n, string(tok))
+		}
+		if rd.Designated != 0 && c.designated != nil {
+			c.designated[n.id] = rd.Designated
 		}
 		lost := false
 		if rc := rd.RoleChange; rc != nil {

@@ -190,13 +190,18 @@ type Ready struct {
 	// Config.MembershipData gave for NEWLEADER: the configuration the new epoch runs with
 	// (upstream sends its last seen quorum verifier there).
 	LeaderMembership []byte
+	// Designated, when set, names the leader that a reconfig removing the
+	// current leader designated as its successor (upstream's
+	// COMMITANDACTIVATE): once this machine stops, the driver may start
+	// the next reign with it as leader without an election.
+	Designated int64
 }
 
 // Empty reports whether rd asks for nothing.
 func (rd *Ready) Empty() bool {
 	return rd.Snapshot == nil && rd.Truncate == nil && len(rd.Persist) == 0 && rd.Epochs == nil &&
 		len(rd.Messages) == 0 && len(rd.Commit) == 0 && len(rd.Requests) == 0 && len(rd.Synced) == 0 &&
-		rd.RoleChange == nil && rd.LeaderMembership == nil
+		rd.RoleChange == nil && rd.LeaderMembership == nil && rd.Designated == 0
 }
 
 // Config starts a machine after an election.
@@ -518,6 +523,9 @@ func (z *Zab) Advance(rd Ready) {
 	z.out.Snapshot, z.out.Truncate, z.out.Epochs, z.out.Persist = nil, nil, nil, nil
 	if rd.LeaderMembership != nil {
 		z.out.LeaderMembership = nil
+	}
+	if rd.Designated != 0 {
+		z.out.Designated = 0
 	}
 	z.out.Messages = trim(z.out.Messages, len(rd.Messages))
 	z.out.Commit = trim(z.out.Commit, len(rd.Commit))

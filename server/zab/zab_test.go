@@ -20,6 +20,7 @@ func newManual(t *testing.T, voters, observers int) *cluster {
 	c.sent = map[int32]int{}
 	c.sentTo = map[linkKey][]int32{}
 	c.rcs = map[int64][]RoleChange{}
+	c.designated = map[int64]int64{}
 	return c
 }
 
