@@ -389,6 +389,10 @@ func (n *Node) Sync(_ int64, done func(proto.ErrCode)) {
 	n.syncs = append(n.syncs, syncWaiter{zxid: target, done: done})
 	n.nsyncs.Store(int64(len(n.syncs)))
 	n.mu.Unlock()
+	// The apply loop looks at nsyncs without the lock, after storing
+	// lastApplied: if it applied target between the check above and the
+	// store of nsyncs, it saw no waiter, and this sees its lastApplied.
+	n.releaseSyncs(n.lastApplied.Load())
 }
 
 // StatsReporter is implemented by Logs that have figures for mntr (the
