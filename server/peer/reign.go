@@ -111,7 +111,10 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	}
 
 	var membership func(int64) []byte
-	if rs.role == zab.Leader {
+	if rs.role == zab.Leader && p.cfg.ReconfigEnabled {
+		// Only with reconfigEnabled do members take the leader's view, as
+		// upstream: otherwise each keeps its own files' (their addresses
+		// may differ, e.g. behind per-link proxies).
 		membership = p.leaderMembership
 	}
 	z, err := zab.New(zab.Config{
@@ -358,7 +361,7 @@ func (p *Peer) drive(rs *reignState) error {
 				p.route(rs, &rd.Messages[i])
 			}
 		}
-		if rd.LeaderMembership != nil {
+		if rd.LeaderMembership != nil && p.cfg.ReconfigEnabled {
 			if m, err := config.ParseMembers(string(rd.LeaderMembership)); err == nil && m.Version >= p.members.Version {
 				p.adoptMembers(m, "the leader's configuration", true)
 				if (rs.role == zab.Observer) != p.isObserver() {
