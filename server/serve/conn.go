@@ -349,6 +349,7 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 	case proto.OpCloseSession:
 		o := &op{xid: hdr.Xid, code: hdr.Type, start: bt.start, write: true}
 		c.enqueue(o)
+		c.kick()
 		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: proto.OpCloseSession, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
 		return true
@@ -370,10 +371,12 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 	case hdr.Type == proto.OpSync:
 		o.write = true
 		c.enqueue(o)
+		c.kick()
 		b.Sync(sid, func(err proto.ErrCode) { c.complete(o, WriteResult{Err: err}) })
 	case prep.IsWrite(hdr.Type):
 		o.write = true
 		c.enqueue(o)
+		c.kick()
 		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: hdr.Type, Body: body, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
 	default:
@@ -386,6 +389,19 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		c.mu.Unlock()
 	}
 	return true
+}
+
+// kick wakes the writer if replies are waiting to be sent: the reader
+// calls it before handing a write to the Backend, which may block (a full
+// queue, an ensemble member's busy loop), so that the replies it already
+// answered in this batch do not wait for that.
+func (c *conn) kick() {
+	c.outMu.Lock()
+	n := len(c.out)
+	c.outMu.Unlock()
+	if n > 0 {
+		c.signal()
+	}
 }
 
 func (c *conn) enqueue(o *op) {
