@@ -490,12 +490,15 @@ func (e *Ensemble) Close() error {
 		if cancel != nil {
 			cancel()
 		}
-		if !e.external {
-			e.stopProcesses()
-		}
+		// Closed before the processes stop: a fault or restart racing
+		// with Close (or with the cancelled context) gets ErrClosed rather
+		// than acting on a process that is being stopped.
 		e.mu.Lock()
 		e.closed = true
 		e.mu.Unlock()
+		if !e.external {
+			e.stopProcesses()
+		}
 		e.monWG.Wait()
 		e.closeProxies()
 		if e.spawn != nil {

@@ -19,6 +19,10 @@ func (e *Ensemble) Kill(id int) error {
 		return e.runExternal(id, "kill", e.opts.External.Kill, func(s *server) { s.running = false; s.role = RoleDown })
 	}
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return fmt.Errorf("harness: kill server %d: %w", id, ErrClosed)
+	}
 	s, err := e.server(id)
 	if err != nil {
 		e.mu.Unlock()
