@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,8 +74,17 @@ func measureFailover(t *testing.T, e *zktest.Ensemble) time.Duration {
 	time.Sleep(300 * time.Millisecond)
 	probe := tightConnect(t, others(e, L))
 	probe.Set(path, []byte("warm"), -1)
+	killed := time.Now()
 	e.Servers[L].Kill()
 	d := writeUntilOK(t, probe, path, []byte("after"), 30*time.Second)
+	if d > time.Second {
+		// An outlier: say what the survivors did meanwhile.
+		for i, s := range e.Servers {
+			if i != L {
+				t.Logf("slow failover (%v); server %d after the kill:\n%s", d.Round(time.Millisecond), i+1, roleLines(s, killed))
+			}
+		}
+	}
 	stop.Store(true)
 	for w := 0; w < 8; w++ {
 		select {
@@ -84,4 +94,21 @@ func measureFailover(t *testing.T, e *zktest.Ensemble) time.Duration {
 	}
 	e.Servers[L].Start()
 	return d
+}
+
+// roleLines returns the role changes a server logged after since.
+func roleLines(p *zktest.Process, since time.Time) string {
+	var out []string
+	for _, l := range strings.Split(p.LogText(p.Starts()), "\n") {
+		ts, rest, ok := strings.Cut(strings.TrimPrefix(l, "time="), " ")
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if !ok || err != nil || at.Before(since) {
+			continue
+		}
+		if strings.Contains(rest, "election decided") || strings.Contains(rest, "serving") ||
+			strings.Contains(rest, "left the ensemble") || strings.Contains(rest, "elects again") {
+			out = append(out, at.Sub(since).Round(time.Millisecond).String()+" "+rest)
+		}
+	}
+	return strings.Join(out, "\n")
 }
