@@ -30,39 +30,37 @@ import (
 // reconfigSecret is the super user's password; the digest goes in zoo.cfg.
 const reconfigSecret = "super:test"
 
-func TestIntegrationReconfigMatchesJava(t *testing.T) {
+// rcMatchesJava runs a script on Java 3.8 and on the Go ensemble and
+// compares the transcripts.
+func rcMatchesJava(t *testing.T, run func(t *testing.T, java bool) []string) {
+	t.Helper()
 	zktest.RequireJava(t)
-	want := runReconfigScript(t, true)
-	got := runReconfigScript(t, false)
+	want := run(t, true)
+	got := run(t, false)
 	rcCompare(t, want, got)
+}
+
+func TestIntegrationReconfigMatchesJava(t *testing.T) {
+	rcMatchesJava(t, runReconfigScript)
 }
 
 // With reconfigEnabled unset, a reconfig is refused before anything else
 // is looked at, on both servers.
 func TestIntegrationReconfigDisabledMatchesJava(t *testing.T) {
-	zktest.RequireJava(t)
-	want := runReconfigDisabled(t, true)
-	got := runReconfigDisabled(t, false)
-	rcCompare(t, want, got)
+	rcMatchesJava(t, runReconfigDisabled)
 }
 
 // With skipACL=yes anyone may reconfig, as upstream documents; with
 // standaloneEnabled=true (the default) a new config needs two voters.
 func TestIntegrationReconfigSkipACLMatchesJava(t *testing.T) {
-	zktest.RequireJava(t)
-	want := runReconfigSkipACL(t, true)
-	got := runReconfigSkipACL(t, false)
-	rcCompare(t, want, got)
+	rcMatchesJava(t, runReconfigSkipACL)
 }
 
 // A config in the old format (server lines without client ports, and
 // clientPort in the static file): the client port stays in the static file
 // until a reconfig gives the server one.
 func TestIntegrationReconfigLegacyConfigMatchesJava(t *testing.T) {
-	zktest.RequireJava(t)
-	want := runReconfigLegacy(t, true)
-	got := runReconfigLegacy(t, false)
-	rcCompare(t, want, got)
+	rcMatchesJava(t, runReconfigLegacy)
 }
 
 // A standalone server refuses reconfig: it has no quorum to change.
