@@ -162,7 +162,9 @@ func (p *Peer) truncate(zxid int64) error {
 }
 
 func (p *Peer) replaceState(t *tree.Tree, sessions map[int64]int32) {
-	p.syncConfigNode(t)
+	// The state came from the leader (SNAP) or the disk (TRUNC): put the
+	// membership in force in it; the leader's own comes with NEWLEADER.
+	p.setConfigNode(t)
 	p.tree.Store(t)
 	p.lastApplied.Store(t.LastZxid())
 	now := time.Now().UnixMilli()

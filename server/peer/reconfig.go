@@ -65,23 +65,6 @@ func (p *Peer) Membership() (text string, observer bool) {
 	return m.text, m.observer
 }
 
-// syncConfigNode, after the state was replaced (SNAP, TRUNC), puts the
-// membership in force into it; the leader's own comes with NEWLEADER.
-func (p *Peer) syncConfigNode(t *tree.Tree) { p.setConfigNode(t) }
-
-// configNodeMembers parses /zookeeper/config of t.
-func configNodeMembers(t *tree.Tree) (config.Members, bool) {
-	data, _, err := t.GetData(tree.ConfigPath, nil)
-	if err != nil || len(data) == 0 {
-		return config.Members{}, false
-	}
-	m, err := config.ParseMembers(string(data))
-	if err != nil || len(m.Servers) == 0 {
-		return config.Members{}, false
-	}
-	return m, true
-}
-
 // setConfigNode puts the membership into /zookeeper/config as upstream
 // does when a configuration takes effect without a txn
 // (ZKDatabase.initConfigInZKDatabase): data version -1, mzxid the
