@@ -21,17 +21,7 @@ import (
 // reads, per-session order, no time travel, and no lost acknowledged write.
 // ZKBENCH_CHAOS_SEED=N replays one schedule.
 func TestIntegrationChaosHistories(t *testing.T) {
-	seeds := 10
-	if testing.Short() {
-		seeds = 3
-	}
-	first := time.Now().UnixNano() % 100000
-	if s := os.Getenv("ZKBENCH_CHAOS_SEED"); s != "" {
-		first, _ = strconv.ParseInt(s, 10, 64)
-		seeds = 1
-	}
-	for i := 0; i < seeds; i++ {
-		seed := first + int64(i)
+	for _, seed := range chaosSeeds(10, 3) {
 		n := 3
 		if seed%2 == 1 {
 			n = 5
@@ -48,18 +38,7 @@ func runChaos(t *testing.T, seed int64, n int, dur time.Duration) {
 	root := fmt.Sprintf("/chaos-%d", seed)
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
-	type result struct {
-		h   *history.History
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		h, err := history.RunClients(ctx, history.Options{
-			Addrs: e.Addrs(), Clients: 6, Keys: 3, Root: root, Seed: seed,
-			Timeout: time.Second, SessionTimeout: 4 * time.Second,
-		})
-		done <- result{h, err}
-	}()
+	wait := startChaosClients(ctx, e, root, seed)
 
 	// The fault schedule: every 300-700 ms, one of kill, pause or restore,
 	// keeping at most a minority of servers down.
@@ -107,9 +86,55 @@ func runChaos(t *testing.T, seed int64, n int, dur time.Duration) {
 	for i := range down {
 		restore(i)
 	}
-	res := <-done
-	if res.err != nil {
-		t.Fatalf("clients: %v", res.err)
+	checkChaosHistory(t, e, wait, root, seed, fmt.Sprintf("%d servers, faults %v", n, events))
+}
+
+// chaosSeeds returns the seeds a chaos test runs: n consecutive ones from a
+// time-based start (short in -short), or the one ZKBENCH_CHAOS_SEED names.
+func chaosSeeds(n, short int) []int64 {
+	if testing.Short() {
+		n = short
+	}
+	first := time.Now().UnixNano() % 100000
+	if s := os.Getenv("ZKBENCH_CHAOS_SEED"); s != "" {
+		first, _ = strconv.ParseInt(s, 10, 64)
+		n = 1
+	}
+	seeds := make([]int64, n)
+	for i := range seeds {
+		seeds[i] = first + int64(i)
+	}
+	return seeds
+}
+
+// startChaosClients runs 6 history clients on e's servers until ctx ends;
+// the returned function waits for their history.
+func startChaosClients(ctx context.Context, e *zktest.Ensemble, root string, seed int64) func() (*history.History, error) {
+	type result struct {
+		h   *history.History
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		h, err := history.RunClients(ctx, history.Options{
+			Addrs: e.Addrs(), Clients: 6, Keys: 3, Root: root, Seed: seed,
+			Timeout: time.Second, SessionTimeout: 4 * time.Second,
+		})
+		done <- result{h, err}
+	}()
+	return func() (*history.History, error) {
+		r := <-done
+		return r.h, r.err
+	}
+}
+
+// checkChaosHistory waits for the clients, reads the final state once the
+// ensemble serves again, and checks the history.
+func checkChaosHistory(t *testing.T, e *zktest.Ensemble, wait func() (*history.History, error), root string, seed int64, what string) {
+	t.Helper()
+	h, err := wait()
+	if err != nil {
+		t.Fatalf("clients: %v", err)
 	}
 	e.WaitRoles(t, 20*time.Second)
 	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -118,9 +143,8 @@ func runChaos(t *testing.T, seed int64, n int, dur time.Duration) {
 	if err != nil {
 		t.Fatalf("final read: %v", err)
 	}
-	report := history.Check(res.h, final)
-	c := res.h.Counts()
-	t.Logf("seed %d, %d servers, faults %v: %+v", seed, n, events, c)
+	report := history.Check(h, final)
+	t.Logf("seed %d, %s: %+v", seed, what, h.Counts())
 	if !report.OK() {
 		t.Fatalf("seed %d: history check failed (replay with ZKBENCH_CHAOS_SEED=%d):\n%s", seed, seed, report.String())
 	}

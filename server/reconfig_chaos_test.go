@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/zkbench/zkbench/history"
 	"github.com/zkbench/zkbench/internal/zktest"
 )
 
@@ -25,17 +23,7 @@ import (
 // the end every server must agree on the membership. ZKBENCH_CHAOS_SEED=N
 // replays one schedule.
 func TestIntegrationReconfigChaos(t *testing.T) {
-	seeds := 3
-	if testing.Short() {
-		seeds = 1
-	}
-	first := time.Now().UnixNano() % 100000
-	if s := os.Getenv("ZKBENCH_CHAOS_SEED"); s != "" {
-		first, _ = strconv.ParseInt(s, 10, 64)
-		seeds = 1
-	}
-	for i := 0; i < seeds; i++ {
-		seed := first + int64(i)
+	for _, seed := range chaosSeeds(3, 1) {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { runReconfigChaos(t, seed, 5*time.Second) })
 	}
 }
@@ -85,18 +73,7 @@ func runReconfigChaos(t *testing.T, seed int64, dur time.Duration) {
 	root := fmt.Sprintf("/rchaos-%d", seed)
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
-	type result struct {
-		h   *history.History
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		h, err := history.RunClients(ctx, history.Options{
-			Addrs: e.Addrs(), Clients: 6, Keys: 3, Root: root, Seed: seed,
-			Timeout: time.Second, SessionTimeout: 4 * time.Second,
-		})
-		done <- result{h, err}
-	}()
+	wait := startChaosClients(ctx, e, root, seed)
 
 	// The schedule: every 200-500 ms a reconfig (remove a voter that is up,
 	// or add back one that was removed) or a fault (kill -9 a voter, the
@@ -150,22 +127,7 @@ func runReconfigChaos(t *testing.T, seed int64, dur time.Duration) {
 		e.Servers[down].Start()
 		events = append(events, fmt.Sprintf("restart s%d", down+1))
 	}
-	res := <-done
-	if res.err != nil {
-		t.Fatalf("clients: %v", res.err)
-	}
-	e.WaitRoles(t, 20*time.Second)
-	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer fcancel()
-	final, err := history.FinalCheck(fctx, e.Addrs(), history.KeyPaths(root, 3))
-	if err != nil {
-		t.Fatalf("final read: %v", err)
-	}
-	report := history.Check(res.h, final)
-	t.Logf("seed %d: %v; %+v", seed, events, res.h.Counts())
-	if !report.OK() {
-		t.Fatalf("seed %d: history check failed (replay with ZKBENCH_CHAOS_SEED=%d):\n%s", seed, seed, report.String())
-	}
+	checkChaosHistory(t, e, wait, root, seed, fmt.Sprintf("events %v", events))
 
 	// Every server, voter or not, ends with the same configuration.
 	_, want := members()
