@@ -229,17 +229,22 @@ func (r *rcRun) writeConfig(id int, extra []string, servers ...string) string {
 	return cfg
 }
 
-// dial opens a raw session with server id.
-func (r *rcRun) dial(id int) *zktest.RawClient {
-	r.t.Helper()
-	var c *zktest.RawClient
-	var err error
+// tryDial opens a raw session with server id, retrying for 5 s while the
+// server starts or elects.
+func (r *rcRun) tryDial(id int) (c *zktest.RawClient, err error) {
 	for try := 0; try < 50; try++ {
 		if c, err = zktest.DialRaw(r.addr[id], 10*time.Second); err == nil {
-			break
+			return c, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return nil, err
+}
+
+// dial opens a raw session with server id.
+func (r *rcRun) dial(id int) *zktest.RawClient {
+	r.t.Helper()
+	c, err := r.tryDial(id)
 	if err != nil {
 		r.t.Fatalf("dial server %d: %v", id, err)
 	}
@@ -328,14 +333,7 @@ func (r *rcRun) pipelined(c *zktest.RawClient, name string, n int, q *rcReconfig
 // getConfig logs /zookeeper/config as server id sees it after a sync.
 func (r *rcRun) getConfig(id int) {
 	r.t.Helper()
-	var c *zktest.RawClient
-	var err error
-	for try := 0; try < 50; try++ {
-		if c, err = zktest.DialRaw(r.addr[id], 10*time.Second); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	c, err := r.tryDial(id)
 	if err != nil {
 		r.log("server %d /zookeeper/config: no session: %v", id, err)
 		return
