@@ -9,21 +9,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkbench/zkbench/bench/internal/javazk"
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/internal/zktest"
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/workloads"
 )
 
+// startJava starts a 3-server upstream Java ZooKeeper ensemble with the
+// harness (leaderServes=yes, upstream's default), closed in t.Cleanup.
+func startJava(t *testing.T) *harness.Ensemble {
+	t.Helper()
+	zktest.RequireJava(t)
+	e, err := harness.Start(context.Background(), harness.Options{Impl: harness.ImplJava, Servers: 3, LeaderServes: true, JavaHeap: "256m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
 // javaTargets returns the ensemble's members with the roles they report.
-func javaTargets(t *testing.T, e *javazk.Ensemble) []Target {
+func javaTargets(t *testing.T, e *harness.Ensemble) []Target {
 	t.Helper()
 	var out []Target
-	for _, s := range e.Servers {
-		mode, err := s.Mode()
-		if err != nil {
-			t.Fatalf("server %d: %v", s.ID, err)
-		}
-		out = append(out, Target{Addr: s.ClientAddr, Role: mode, ID: s.ID})
+	for _, m := range e.Members() {
+		out = append(out, Target{Addr: m.ClientAddr, Role: string(m.Role), ID: int64(m.ID)})
 	}
 	return out
 }
@@ -63,7 +73,7 @@ func totalOps(res *results.Result) (ok, failed int64) {
 // every operation type, 50 clients on the followers only, open loop, and a
 // follower killed mid-run. It runs in the default suite (about 15 s).
 func TestIntegration_Java(t *testing.T) {
-	e := javazk.Start(t, 3, javazk.Options{})
+	e := startJava(t)
 	targets := javaTargets(t, e)
 	leader := -1
 	for i, tg := range targets {
@@ -195,7 +205,9 @@ func TestIntegration_Java(t *testing.T) {
 		events := make(chan results.Event, 1)
 		go func() {
 			time.Sleep(spec.Warmup + time.Second)
-			e.Servers[victim].Kill()
+			if err := e.Kill(int(targets[victim].ID)); err != nil {
+				t.Error(err)
+			}
 			events <- results.Event{Name: "kill", Detail: "follower " + targets[victim].Addr}
 		}()
 		res, err := Run(context.Background(), Options{Spec: spec, Targets: targets, Events: events, Ensemble: ensemble})
@@ -231,7 +243,7 @@ func TestIntegration_JavaScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long test (1,000 sessions against 3 JVMs, ~15 s): skipped with -short")
 	}
-	e := javazk.Start(t, 3, javazk.Options{})
+	e := startJava(t)
 	targets := javaTargets(t, e)
 	spec, _ := workloads.Preset("readratio")
 	spec.ReadPercent = 100
