@@ -377,6 +377,11 @@ func (p *Peer) drive(rs *reignState) error {
 		if rd.Designated != 0 {
 			p.designated = rd.Designated
 		}
+		if rs.role != zab.Leader && (rs.role == zab.Observer) != p.isObserver() {
+			// A reconfig made this learner an observer, or a participant:
+			// as upstream's updateLearnerType, it comes back in that role.
+			return fmt.Errorf("peer: a reconfig changed this server's role: %w", errRoleChanged)
+		}
 		p.store.trim(p.lastApplied.Load())
 		rs.pending = append(rs.pending, rd.Requests...)
 		for _, tok := range rd.Synced {
