@@ -52,6 +52,7 @@ type leaderState struct {
 	committed        int64
 	selfDurable      int64   // last zxid the leader itself made durable
 	pending          []Entry // proposals after committed, in zxid order
+	ackScratch       []int64 // commitPoint's buffer, reused on every ACK
 	syncs            []pendingSync
 }
 
@@ -377,16 +378,10 @@ func (z *Zab) maybeCommit() {
 	if !l.established || len(l.pending) == 0 {
 		return
 	}
-	acked := map[int64]int64{z.id: l.selfDurable}
-	for id, lr := range l.learners {
-		if lr.phase == lpSynced && !lr.observer {
-			acked[id] = lr.acked
-		}
-	}
-	point := z.members.commitPoint(acked)
+	point := z.commitPoint(z.members)
 	if r := z.next; r != nil && point >= r.zxid {
 		// From the reconfig entry on, the next voters must have it too.
-		point = max(r.zxid-1, min(point, r.set.commitPoint(acked)))
+		point = max(r.zxid-1, min(point, z.commitPoint(r.set)))
 	}
 	if point == 0 {
 		return

@@ -57,15 +57,22 @@ func (q quorumSet) count(ids map[int64]bool) int {
 	return n
 }
 
-// commitPoint is the highest zxid a quorum of q's voters has logged, given
-// each server's acknowledged zxid; 0 when fewer than a quorum are known.
-func (q quorumSet) commitPoint(acked map[int64]int64) int64 {
-	acks := make([]int64, 0, len(q.voters))
-	for id, z := range acked {
-		if q.voters[id] {
-			acks = append(acks, z)
+// commitPoint is the highest zxid a quorum of q's voters has logged: the
+// leader's own durable point and its synced followers' acknowledgements;
+// 0 when fewer than a quorum are known. It runs on every ACK, so it reuses
+// one buffer.
+func (z *Zab) commitPoint(q quorumSet) int64 {
+	l := z.l
+	acks := l.ackScratch[:0]
+	if q.voters[z.id] {
+		acks = append(acks, l.selfDurable)
+	}
+	for id, lr := range l.learners {
+		if lr.phase == lpSynced && !lr.observer && q.voters[id] {
+			acks = append(acks, lr.acked)
 		}
 	}
+	l.ackScratch = acks
 	if len(acks) < q.quorum {
 		return 0
 	}
