@@ -179,38 +179,11 @@ func TestBenchCompare(t *testing.T) {
 		GoCommand: []string{bins[0], "start-foreground"}, NoopCommand: []string{bins[1]},
 		Log: os.Stderr,
 	}
-	if n := envInts(t, "ZKBENCH_PERF_REPS"); len(n) == 1 {
-		c.Reps = n[0]
-	}
-	if n := envInts(t, "ZKBENCH_PERF_CLIENTS"); len(n) == 1 {
-		c.Clients = n[0]
-	}
-	if d := os.Getenv("ZKBENCH_PERF_DURATION"); d != "" {
-		var err error
-		if c.Duration, err = time.ParseDuration(d); err != nil {
-			t.Fatalf("ZKBENCH_PERF_DURATION: %v", err)
-		}
-	}
-	out := os.Getenv("ZKBENCH_PERF_OUT")
-	if out == "" {
-		out = filepath.Join("..", "out", "bench-compare")
-	}
+	applyLoadKnobs(t, &c)
+	out := outDir("")
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
 	defer cancel()
-	rep, err := Compare(ctx, c)
-	if rep != nil && rep.Build.Revision == "" {
-		// A test binary carries no VCS stamp; the servers measured were
-		// built from this working tree.
-		rep.Build.Revision, rep.Build.Modified = gitRevision()
-	}
-	if rep != nil {
-		if werr := rep.WriteFiles(out); werr != nil {
-			t.Error(werr)
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := compareAndWrite(t, ctx, c, out)
 	if os.Getenv("ZKBENCH_PERF_PROFILE") != "0" {
 		for _, pc := range profileConfigs(t) {
 			pc.Load, pc.Command, pc.Binary, pc.Dir = c, []string{bins[2], "start-foreground"}, bins[2], filepath.Join(out, "profiles")
@@ -309,8 +282,23 @@ func TestBeforeAfter(t *testing.T) {
 	if s := os.Getenv("ZKBENCH_PERF_IMPLS"); s != "" {
 		c.Impls = strings.Split(s, ",")
 	}
+	applyLoadKnobs(t, &c)
+	out := outDir("before-after")
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
+	defer cancel()
+	rep := compareAndWrite(t, ctx, c, out)
+	t.Logf("report written to %s\n%s", out, rep.Markdown())
+}
+
+// applyLoadKnobs sets the repetitions, clients and duration the
+// ZKBENCH_PERF_REPS, _CLIENTS and _DURATION variables ask for.
+func applyLoadKnobs(t *testing.T, c *Config) {
+	t.Helper()
 	if n := envInts(t, "ZKBENCH_PERF_REPS"); len(n) == 1 {
 		c.Reps = n[0]
+	}
+	if n := envInts(t, "ZKBENCH_PERF_CLIENTS"); len(n) == 1 {
+		c.Clients = n[0]
 	}
 	if d := os.Getenv("ZKBENCH_PERF_DURATION"); d != "" {
 		var err error
@@ -318,12 +306,20 @@ func TestBeforeAfter(t *testing.T) {
 			t.Fatalf("ZKBENCH_PERF_DURATION: %v", err)
 		}
 	}
-	out := os.Getenv("ZKBENCH_PERF_OUT")
-	if out == "" {
-		out = filepath.Join("..", "out", "bench-compare", "before-after")
+}
+
+// outDir is ZKBENCH_PERF_OUT, or ../out/bench-compare/<sub>.
+func outDir(sub string) string {
+	if out := os.Getenv("ZKBENCH_PERF_OUT"); out != "" {
+		return out
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
-	defer cancel()
+	return filepath.Join("..", "out", "bench-compare", sub)
+}
+
+// compareAndWrite runs the comparison and writes its report to out, also
+// when the comparison failed part-way.
+func compareAndWrite(t *testing.T, ctx context.Context, c Config, out string) *Report {
+	t.Helper()
 	rep, err := Compare(ctx, c)
 	if rep != nil && rep.Build.Revision == "" {
 		// A test binary carries no VCS stamp; the servers measured were
@@ -338,7 +334,7 @@ func TestBeforeAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("report written to %s\n%s", out, rep.Markdown())
+	return rep
 }
 
 // gitRevision is the working tree's HEAD and whether it has uncommitted
