@@ -66,18 +66,8 @@ func TestIntegration_GoEnsembleKills(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer fcancel()
-	final, err := FinalCheck(fctx, e.Addrs(), KeyPaths(opts.Root, opts.Keys))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := Check(h, final)
+	checkRun(t, h, e.Addrs(), opts, "under kills")
 	c := h.Counts()
-	t.Logf("%+v\n%s", c, r)
-	if !r.OK() {
-		t.Fatalf("history under kills rejected:\n%s", r)
-	}
 	if c.WritesOK < 20 || c.Sessions < opts.Clients {
 		t.Fatalf("too little happened: %+v", c)
 	}
@@ -85,14 +75,8 @@ func TestIntegration_GoEnsembleKills(t *testing.T) {
 	if c.WritesUnknown+c.Failed == 0 {
 		t.Errorf("no operation failed although servers were killed under the clients: %+v", c)
 	}
-	var last int64
-	for _, o := range h.Ops {
-		if o.Outcome == OutcomeOK {
-			last = max(last, o.Return)
-		}
-	}
-	if last < int64(5*time.Second) {
-		t.Errorf("the last successful operation returned at %v of a 6s run", time.Duration(last))
+	if last := lastSuccess(h); last < 5*time.Second {
+		t.Errorf("the last successful operation returned at %v of a 6s run", last)
 	}
 }
 
@@ -128,28 +112,12 @@ func TestIntegration_JavaPause(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second+opts.Timeout+5*time.Second {
 		t.Errorf("RunClients took %v, beyond its bound", took)
 	}
-	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer fcancel()
-	final, err := FinalCheck(fctx, []string{s.Addr}, KeyPaths(opts.Root, opts.Keys))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := Check(h, final)
+	checkRun(t, h, []string{s.Addr}, opts, "across a pause")
 	c := h.Counts()
-	t.Logf("%+v\n%s", c, r)
-	if !r.OK() {
-		t.Fatalf("history across a pause rejected:\n%s", r)
-	}
 	if c.WritesUnknown+c.Failed == 0 || c.Sessions <= opts.Clients {
 		t.Errorf("the pause did not time operations out and renew sessions: %+v", c)
 	}
-	var last int64
-	for _, o := range h.Ops {
-		if o.Outcome == OutcomeOK {
-			last = max(last, o.Return)
-		}
-	}
-	if last < int64(4*time.Second) {
-		t.Errorf("no success after the thaw: last at %v", time.Duration(last))
+	if last := lastSuccess(h); last < 4*time.Second {
+		t.Errorf("no success after the thaw: last at %v", last)
 	}
 }

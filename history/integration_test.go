@@ -8,6 +8,37 @@ import (
 	"github.com/zkbench/zkbench/internal/zktest"
 )
 
+// checkRun reads the final state from addrs, checks h against it, and fails
+// the test, naming what ran, if the history is rejected.
+func checkRun(t *testing.T, h *History, addrs []string, opts Options, what string) (Report, *Final) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	final, err := FinalCheck(ctx, addrs, KeyPaths(opts.Root, opts.Keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Check(h, final)
+	c := h.Counts()
+	t.Logf("%+v\n%s", c, r)
+	if !r.OK() {
+		t.Fatalf("%s: history rejected:\n%s", what, r)
+	}
+	return r, final
+}
+
+// lastSuccess is when, from the start of the run, the last successful
+// operation returned.
+func lastSuccess(h *History) time.Duration {
+	var last int64
+	for _, o := range h.Ops {
+		if o.Outcome == OutcomeOK {
+			last = max(last, o.Return)
+		}
+	}
+	return time.Duration(last)
+}
+
 // runAndCheck drives addrs with RunClients for d and checks the history.
 func runAndCheck(t *testing.T, addrs []string, d time.Duration) {
 	t.Helper()
@@ -18,18 +49,8 @@ func runAndCheck(t *testing.T, addrs []string, d time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer fcancel()
-	final, err := FinalCheck(fctx, addrs, KeyPaths(opts.Root, opts.Keys))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := Check(h, final)
+	r, _ := checkRun(t, h, addrs, opts, "a real server")
 	c := h.Counts()
-	t.Logf("%+v\n%s", c, r)
-	if !r.OK() {
-		t.Fatalf("a real server's history was rejected:\n%s", r)
-	}
 	if c.WritesOK < 20 || c.ReadsOK < 20 || c.SyncsOK < 5 || c.Sessions != opts.Clients {
 		t.Fatalf("too little happened to judge anything: %+v", c)
 	}
