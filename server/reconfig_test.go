@@ -241,6 +241,15 @@ func (r *rcRun) tryDial(id int) (c *zktest.RawClient, err error) {
 	return nil, err
 }
 
+// startThree starts servers 2 and 3 first, so that server 3 leads (equal
+// zxids: the highest id wins), then server 1, which follows.
+func (r *rcRun) startThree(t *testing.T, java bool, cfgs []string) {
+	e := zktest.StartConfigs(t, java, cfgs[1:], []string{r.addr[2], r.addr[3]})
+	r.procs[2], r.procs[3] = e.Servers[0], e.Servers[1]
+	r.procs[1] = zktest.NewProcess(t, java, cfgs[0], r.addr[1])
+	r.procs[1].Start()
+}
+
 // dial opens a raw session with server id.
 func (r *rcRun) dial(id int) *zktest.RawClient {
 	r.t.Helper()
@@ -482,12 +491,7 @@ func runReconfigScript(t *testing.T, java bool) []string {
 	for id := 1; id <= 3; id++ {
 		cfgs = append(cfgs, r.writeConfig(id, extra, three...))
 	}
-	// Servers 2 and 3 first, so that server 3 leads (equal zxids: the
-	// highest id wins), then server 1 follows.
-	e := zktest.StartConfigs(t, java, cfgs[1:], []string{r.addr[2], r.addr[3]})
-	r.procs[2], r.procs[3] = e.Servers[0], e.Servers[1]
-	r.procs[1] = zktest.NewProcess(t, java, cfgs[0], r.addr[1])
-	r.procs[1].Start()
+	r.startThree(t, java, cfgs)
 	r.state("three servers", 1, 2, 3)
 
 	// Without auth: validation comes first, the ACL check last.
@@ -663,10 +667,7 @@ func runReconfigLegacy(t *testing.T, java bool) []string {
 		extra := []string{"reconfigEnabled=true", "skipACL=yes", fmt.Sprintf("clientPort=%d", r.client[id]), "clientPortAddress=127.0.0.1"}
 		cfgs = append(cfgs, r.writeConfig(id, extra, r.legacy[1], r.legacy[2], r.legacy[3]))
 	}
-	e := zktest.StartConfigs(t, java, cfgs[1:], []string{r.addr[2], r.addr[3]})
-	r.procs[2], r.procs[3] = e.Servers[0], e.Servers[1]
-	r.procs[1] = zktest.NewProcess(t, java, cfgs[0], r.addr[1])
-	r.procs[1].Start()
+	r.startThree(t, java, cfgs)
 	r.state("three servers, old format", 1, 2, 3)
 	c := r.dial(1)
 	r.reconfig(c, "give server 1 its client port", &rcReconfig{joining: rcStr(r.spec[1]), from: -1})
