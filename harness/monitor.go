@@ -235,6 +235,28 @@ func (e *Ensemble) waitServing(ctx context.Context, starting bool) error {
 	return nil
 }
 
+// waitAllServing waits until every member serves (a leader that does not
+// serve clients counts, as poll finds it by its learners).
+func (e *Ensemble) waitAllServing(ctx context.Context) error {
+	for {
+		roles := e.pollAll(ctx)
+		var waiting []string
+		for i, r := range roles {
+			if !r.Serving() {
+				waiting = append(waiting, fmt.Sprintf("server %d %s", i+1, r))
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("harness: a quorum serves, but not every member: %s: %w", strings.Join(waiting, ", "), context.Cause(ctx))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func (e *Ensemble) quorumServing(roles []Role) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
