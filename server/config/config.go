@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults, as upstream ZooKeeper 3.8 has them.
@@ -17,6 +18,7 @@ const (
 	DefaultMaxClientCnxns  = 60
 	DefaultSnapCount       = 100000
 	DefaultPreAllocSize    = 65536 * 1024 // bytes
+	DefaultMaxBatchSize    = 1000         // txns per group commit
 	DefaultSnapRetainCount = 3            // also the minimum
 	DefaultMaxBuffer       = 0xfffff      // jute.maxbuffer
 	DefaultElectionAlg     = 3            // the only one there is
@@ -56,11 +58,18 @@ type Config struct {
 	MaxClientCnxns                       int // per client IP; default 60, 0 = unlimited
 	MinSessionTimeout, MaxSessionTimeout int // ms; default 2*tick and 20*tick
 
-	SnapCount       int   // txns between snapshots (zookeeper.snapCount, default 100000, at least 2)
-	PreAllocSize    int64 // bytes (zookeeper.preAllocSize is KB, default 65536 KB)
-	ForceSync       bool  // fsync the log (zookeeper.forceSync != "no")
-	SnapRetainCount int   // autopurge.snapRetainCount, default and minimum 3
-	PurgeInterval   int   // autopurge.purgeInterval in hours; 0 = autopurge off
+	SnapCount    int   // txns between snapshots (zookeeper.snapCount, default 100000, at least 2)
+	PreAllocSize int64 // bytes (zookeeper.preAllocSize is KB, default 65536 KB)
+	ForceSync    bool  // fsync the log (zookeeper.forceSync != "no")
+	// FlushDelay is how long a standalone server's group commit waits for
+	// more txns before it syncs (zookeeper.flushDelay, ms, default 0:
+	// sync as soon as no txn is waiting).
+	FlushDelay time.Duration
+	// MaxBatchSize bounds the txns of one group commit
+	// (zookeeper.maxBatchSize, default 1000).
+	MaxBatchSize    int
+	SnapRetainCount int // autopurge.snapRetainCount, default and minimum 3
+	PurgeInterval   int // autopurge.purgeInterval in hours; 0 = autopurge off
 
 	FourLetterWords map[string]bool // enabled words (4lw.commands.whitelist); always has srvr
 
@@ -537,6 +546,21 @@ func (c *Config) derive(p *parser) {
 		}
 	}
 	c.ForceSync = c.Properties["zookeeper.forceSync"] != "no"
+	if v, ok := c.Properties["zookeeper.flushDelay"]; ok {
+		if n, ok := javaDecodeInt(v); ok && n >= 0 {
+			c.FlushDelay = time.Duration(n) * time.Millisecond
+		} else {
+			p.warnf(0, "flushDelay %q is not a number of milliseconds: using 0", v)
+		}
+	}
+	c.MaxBatchSize = DefaultMaxBatchSize
+	if v, ok := c.Properties["zookeeper.maxBatchSize"]; ok {
+		if n, ok := javaDecodeInt(v); ok && n > 0 {
+			c.MaxBatchSize = n
+		} else {
+			p.warnf(0, "maxBatchSize %q is not a positive number: using %d", v, DefaultMaxBatchSize)
+		}
+	}
 	c.LeaderServes = c.Properties["zookeeper.leaderServes"] != "no"
 	c.FourLetterWords = map[string]bool{"srvr": true}
 	if v, ok := c.Properties["zookeeper.4lw.commands.whitelist"]; ok {

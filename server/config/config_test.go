@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fixtures = "../../../shared/fixtures/zoo.cfg"
@@ -320,6 +321,17 @@ func TestUnknownKeysBecomeProperties(t *testing.T) {
 	all := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\n4lw.commands.whitelist=*\nsnapCount=1\npreAllocSize=big\nsnapCount=0x10\n")
 	if len(all.FourLetterWords) != len(FourLetterWordNames) || all.SnapCount != 16 || all.PreAllocSize != DefaultPreAllocSize {
 		t.Errorf("4lw %v snapCount %d preAlloc %d", all.FourLetterWords, all.SnapCount, all.PreAllocSize)
+	}
+	batch := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\nflushDelay=3\n", "JVMFLAGS=-Dzookeeper.maxBatchSize=0x40")
+	if batch.FlushDelay != 3*time.Millisecond || batch.MaxBatchSize != 64 {
+		t.Errorf("flushDelay %v maxBatchSize %d, want 3ms and 64", batch.FlushDelay, batch.MaxBatchSize)
+	}
+	if all.FlushDelay != 0 || all.MaxBatchSize != DefaultMaxBatchSize {
+		t.Errorf("defaults: flushDelay %v maxBatchSize %d", all.FlushDelay, all.MaxBatchSize)
+	}
+	bad := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\nflushDelay=soon\nmaxBatchSize=-1\n")
+	if w := strings.Join(bad.Warnings, "\n"); !strings.Contains(w, `flushDelay "soon"`) || !strings.Contains(w, `maxBatchSize "-1"`) || bad.MaxBatchSize != DefaultMaxBatchSize {
+		t.Errorf("bad values: warnings %q, maxBatchSize %d", w, bad.MaxBatchSize)
 	}
 	low := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\nsnapCount=1\nautopurge.snapRetainCount=1\n")
 	if low.SnapCount != 2 || low.SnapRetainCount != 3 {
