@@ -456,39 +456,57 @@ const maxReadRetries = 64
 // answer sends the reply of o; called with c.mu held, in session order.
 func (c *conn) answer(o *op) {
 	b := c.srv.opts.Backend
-	if o.write {
-		body, err := writeReply(o)
-		// A write's reply carries its own txn's zxid, as upstream's
-		// FinalRequestProcessor: with writes pipelined, the tree may be
-		// further along by the time this reply is written.
-		zxid := o.res.Zxid
-		if zxid == 0 {
-			zxid = b.LastZxid() // sync, or a write that never got a txn
-		}
-		c.sendReply(proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body, o.start)
-	} else {
-		// A read that sets a watch must not have its reply overtaken by
-		// an event of that watch: if a change applied between the tree
-		// read and the append queued events here, the read is redone, so
-		// the reply follows the events and shows the change, as if the
-		// read ran after the write.
-		watch := setsWatch(o.body)
-		for try := 0; ; try++ {
-			ev := c.events.Load()
-			zxid := b.LastZxid()
-			body, err := c.read(o)
-			if c.appendReplyIf(watch && try < maxReadRetries, ev, o.start,
-				func(dst []byte) []byte {
-					return proto.AppendReply(dst, proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body)
-				}) {
-				break
-			}
-		}
+	if !o.write {
+		c.answerRead(o)
+		return
 	}
+	body, err := writeReply(o)
+	// A write's reply carries its own txn's zxid, as upstream's
+	// FinalRequestProcessor: with writes pipelined, the tree may be
+	// further along by the time this reply is written.
+	zxid := o.res.Zxid
+	if zxid == 0 {
+		zxid = b.LastZxid() // sync, or a write that never got a txn
+	}
+	c.sendReply(proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body, o.start)
 	c.lastZxid.Store(b.LastZxid())
 	if o.code == proto.OpCloseSession {
 		c.closeAfterFlush("client closed its session")
 	}
+}
+
+// answerRead sends the reply of the read o; called with c.mu held, in
+// session order.
+func (c *conn) answerRead(o *op) {
+	switch r := o.body.(type) {
+	case *proto.GetDataRequest:
+		// The commonest reads, queued behind a write: encoded without
+		// a response record, as when nothing is queued.
+		c.answerDataRead(o.xid, o.code, r.Path, r.Watch, o.start)
+		return
+	case *proto.ExistsRequest:
+		c.answerDataRead(o.xid, o.code, r.Path, r.Watch, o.start)
+		return
+	}
+	// A read that sets a watch must not have its reply overtaken by an
+	// event of that watch: if a change applied between the tree read and
+	// the append queued events here, the read is redone, so the reply
+	// follows the events and shows the change, as if the read ran after
+	// the write.
+	b := c.srv.opts.Backend
+	watch := setsWatch(o.body)
+	for try := 0; ; try++ {
+		ev := c.events.Load()
+		zxid := b.LastZxid()
+		body, err := c.read(o)
+		if c.appendReplyIf(watch && try < maxReadRetries, ev, o.start,
+			func(dst []byte) []byte {
+				return proto.AppendReply(dst, proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body)
+			}) {
+			break
+		}
+	}
+	c.lastZxid.Store(b.LastZxid())
 }
 
 // setsWatch reports whether a read request asks for a watch.

@@ -162,18 +162,27 @@ func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder, start time.T
 		c.log.Warn("closing connection: malformed request", "op", hdr.Type, "session", hex(c.session.Load()), "err", d.Err())
 		return true, false
 	}
+	c.answerDataRead(hdr.Xid, hdr.Type, req.Path, req.Watch, start)
+	return true, true
+}
+
+// answerDataRead appends the reply of a getData (or, for OpExists, an
+// exists) of path read at start, encoding it straight from the tree's
+// data without building a response record; called with c.mu held, in
+// session order. As in answer, a watch-setting read is redone if events
+// were queued while it ran, so its reply never precedes an event of its
+// watch.
+func (c *conn) answerDataRead(xid int32, typ proto.OpCode, path string, watch bool, start time.Time) {
 	b := c.srv.opts.Backend
 	t := b.Tree()
-	// As in answer: a watch-setting read is redone if events were queued
-	// while it ran, so its reply never precedes an event of its watch.
 	for try := 0; ; try++ {
 		ev := c.events.Load()
-		check := req.Watch && try < maxReadRetries
-		h := proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid()}
+		check := watch && try < maxReadRetries
+		h := proto.ReplyHeader{Xid: xid, Zxid: b.LastZxid()}
 		var ok bool
-		if hdr.Type == proto.OpExists {
+		if typ == proto.OpExists {
 			var resp proto.ExistsResponse
-			resp.Stat, h.Err = c.exists(t, req.Path, req.Watch)
+			resp.Stat, h.Err = c.exists(t, path, watch)
 			ok = c.appendReplyIf(check, ev, start, func(dst []byte) []byte {
 				if h.Err != proto.ErrOK {
 					return proto.AppendExistsReply(dst, h, nil)
@@ -182,7 +191,7 @@ func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder, start time.T
 			})
 		} else {
 			var resp proto.GetDataResponse
-			resp.Data, resp.Stat, h.Err = c.data(t, req.Path, req.Watch)
+			resp.Data, resp.Stat, h.Err = c.data(t, path, watch)
 			ok = c.appendReplyIf(check, ev, start, func(dst []byte) []byte {
 				if h.Err != proto.ErrOK {
 					return proto.AppendGetDataReply(dst, h, nil)
@@ -192,7 +201,7 @@ func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder, start time.T
 		}
 		if ok {
 			c.lastZxid.Store(h.Zxid)
-			return true, true
+			return
 		}
 	}
 }
