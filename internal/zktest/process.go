@@ -82,6 +82,11 @@ func (p *Process) Start() {
 	logPath := p.launch()
 	if err := WaitMode(p.Addr, 20*time.Second); err != nil {
 		log, _ := os.ReadFile(logPath)
+		if keep := os.Getenv("ZKTEST_KEEP"); keep != "" {
+			// The test's directories go with it: copy them for a post-mortem.
+			out, cerr := exec.Command("cp", "-r", filepath.Dir(p.Dir), keep).CombinedOutput()
+			p.t.Logf("zktest: copied %s to %s: %v %s", filepath.Dir(p.Dir), keep, cerr, out)
+		}
 		p.t.Fatalf("zktest: zkserver did not serve: %v\n%s", err, tail(log, 4000))
 	}
 }
@@ -95,6 +100,9 @@ func (p *Process) launch() string {
 	out, err := os.Create(logPath)
 	must(p.t, err)
 	cmd := exec.Command(p.bin, "start-foreground", p.CfgPath)
+	if os.Getenv("ZKTEST_LOG") == "debug" {
+		cmd.Args = append(cmd.Args, "--log-level=debug")
+	}
 	if p.java {
 		cmd = javaCommand(p.Dir, p.CfgPath)
 	}
