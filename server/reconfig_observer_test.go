@@ -70,3 +70,50 @@ func TestIntegrationReconfigAddObserver(t *testing.T) {
 		t.Fatalf("write after the observer died: %v", err)
 	}
 }
+
+// TestIntegrationReconfigStaleVoterRejoins restarts a voter that was down
+// while a reconfig removed two others: its own files still name the five
+// original servers, and of those only two (the leader and one follower)
+// still answer, too few for a quorum of five. As upstream, it learns the
+// current membership from the configuration the others' election
+// notifications carry, adopts it (and stores it) and follows.
+func TestIntegrationReconfigStaleVoterRejoins(t *testing.T) {
+	e := zktest.StartEnsemble(t, 5, "reconfigEnabled=true", "standaloneEnabled=false", "skipACL=yes")
+	c, _, err := zk.Connect(e.Addrs(), 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e.Servers[3].Kill() // server 4
+	if _, err := c.IncrementalReconfig(nil, []string{"1", "2"}, -1); err != nil {
+		t.Fatalf("remove servers 1 and 2: %v", err)
+	}
+	e.Servers[0].Kill()
+	e.Servers[1].Kill()
+	e.Servers[3].Start() // waits until it serves; fails the test if it never does
+	c4, _, err := zk.Connect([]string{e.Servers[3].Addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c4.Close()
+	if _, err := c4.Sync("/zookeeper/config"); err != nil {
+		t.Fatal(err)
+	}
+	data, _, err := c4.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(data); strings.Contains(s, "server.1=") || strings.Contains(s, "server.2=") || !strings.Contains(s, "server.4=") {
+		t.Errorf("server 4's /zookeeper/config after rejoining:\n%s\nwant servers 3, 4 and 5", s)
+	}
+	if _, err := c4.Create("/after-rejoin", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Errorf("write through the rejoined server: %v", err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(e.Servers[3].Dir, "zoo.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "dynamicConfigFile=") {
+		t.Errorf("server 4 did not store the configuration it learned: zoo.cfg is\n%s", cfg)
+	}
+}

@@ -110,6 +110,7 @@ type Peer struct {
 
 	// loop-owned membership state (see reconfig.go)
 	members config.Members // the membership in force
+	gossip  []byte         // members as text, sent with every election notification
 	pending *zab.Reconfig  // a logged reconfig that may not be committed
 	// designated is the successor a reconfig that removed the leader
 	// named; the next reign starts with it, without an election.
@@ -120,13 +121,14 @@ type Peer struct {
 	elect    *election.Election
 	etr      transport.Transport
 	accepted chan *transport.QuorumConn
-	early    []earlyConn // learner connections that arrived while electing
+	early    []earlyConn // learner connections that arrived before this server led
 	stop     chan struct{}
 }
 
 // earlyConn is a learner that connected before this server finished its
-// own election: it decided faster. If this server leads, the connection
-// is used; otherwise it is closed.
+// own election (it decided faster), or while this server still followed
+// the leader a reconfig removed. If this server leads next, the
+// connection is used; otherwise it is closed.
 type earlyConn struct {
 	qc *transport.QuorumConn
 	at time.Time
@@ -375,12 +377,16 @@ func (p *Peer) leaveReadOnly() {
 }
 
 func (p *Peer) stepElection(m transport.Message) {
-	n, _, err := election.DecodeNotification(m.Payload)
+	n, members, err := election.DecodeNotification(m.Payload)
 	if err != nil {
 		p.log.Warn("dropping a malformed election notification", "from", m.From, "err", err)
 		return
 	}
 	n.From, n.To = m.From, p.id
+	if len(members) > 0 && p.elect.State() == election.Looking && p.adoptGossiped(m.From, members) {
+		// As upstream: the election restarts under the new membership.
+		p.elect.Start()
+	}
 	p.elect.Step(n)
 }
 
@@ -393,7 +399,7 @@ func (p *Peer) flushElection() *election.Decision {
 	}
 	rd := e.Ready()
 	for _, n := range rd.Messages {
-		p.etr.Send(n.To, election.EncodeNotification(n, nil))
+		p.etr.Send(n.To, election.EncodeNotification(n, p.gossip))
 	}
 	e.Advance()
 	return rd.Decided

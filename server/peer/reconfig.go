@@ -48,6 +48,7 @@ func (p *Peer) initMembers(t *tree.Tree) {
 // publishMembers makes the membership in force readable by other
 // goroutines (Membership, for the conf four-letter word).
 func (p *Peer) publishMembers() {
+	p.gossip = []byte(p.members.String())
 	s, ok := p.members.Servers[p.id]
 	p.shown.Store(&shownMembers{text: p.members.String(), observer: ok && s.Role == config.Observer})
 }
@@ -70,7 +71,7 @@ func (p *Peer) Membership() (text string, observer bool) {
 // (ZKDatabase.initConfigInZKDatabase): data version -1, mzxid the
 // configuration's version.
 func (p *Peer) setConfigNode(t *tree.Tree) {
-	t.Apply(&proto.TxnHeader{Zxid: p.members.Version, Time: time.Now().UnixMilli(), Type: proto.OpSetData},
+	t.ApplyOutOfLog(&proto.TxnHeader{Zxid: p.members.Version, Time: time.Now().UnixMilli(), Type: proto.OpSetData},
 		&proto.SetDataTxn{Path: tree.ConfigPath, Data: []byte(p.members.String()), Version: -1})
 }
 
@@ -122,6 +123,29 @@ func (p *Peer) adoptMembers(m config.Members, why string, setNode bool) {
 			p.log.Info("stored the configuration", "file", path)
 		}
 	}
+}
+
+// adoptGossiped takes the membership another server's election
+// notification carries (text as /zookeeper/config shows it) if it is newer
+// than the one in force, as upstream's election does with reconfigEnabled:
+// a server restarted with a stale configuration file learns the current
+// voters from the servers it asks, where its own file may name too few of
+// them to ever form a quorum. It reports whether the membership changed.
+func (p *Peer) adoptGossiped(from int64, text []byte) bool {
+	if !p.cfg.ReconfigEnabled {
+		return false
+	}
+	m, err := config.ParseMembers(string(text))
+	if err != nil {
+		p.log.Debug("ignoring the configuration in an election notification", "from", from, "err", err)
+		return false
+	}
+	if m.Version <= p.members.Version {
+		return false
+	}
+	p.adoptMembers(m, fmt.Sprintf("server %d's election notification carries a newer configuration", from), true)
+	p.refreshPending()
+	return true
 }
 
 // refreshPending, before an election, looks for reconfig entries the log

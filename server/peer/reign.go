@@ -74,10 +74,7 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	tickTime := time.Duration(p.cfg.TickTime) * time.Millisecond
 
 	if rs.role != zab.Leader {
-		for _, ec := range p.early {
-			ec.qc.Close()
-		}
-		p.early = nil
+		p.closeEarly(0)
 		s, ok := p.cfg.Servers[dec.Leader]
 		if !ok {
 			return fmt.Errorf("peer: elected leader %d is not in the configuration", dec.Leader)
@@ -155,11 +152,18 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 				c := newQconn(qc, 0)
 				go c.readLoop(rs.in, rs.stop)
 			} else {
-				qc.Close()
+				// A learner that takes us for its leader before we know
+				// it: a reconfig designated us as the successor and the
+				// learner saw the old leader go first. Held until this
+				// reign ends (if we lead next, it is used) or briefly.
+				p.early = append(p.early, earlyConn{qc, time.Now()})
 			}
 		case <-tick.C:
 			z.Tick()
 			p.onTick(rs)
+			if rs.role != zab.Leader {
+				p.closeEarly(discoveryWait)
+			}
 		case <-discovery:
 			if z.Status().Epoch == 0 {
 				return fmt.Errorf("peer: no quorum of voters connected within %v of being elected: %w", discoveryWait, errSplitDecision)
@@ -475,4 +479,20 @@ func onlyBroadcast(msgs []zab.Message) bool {
 		}
 	}
 	return true
+}
+
+// closeEarly closes the held learner connections older than maxAge (all
+// of them for 0): a learner that connected to a server that did not come
+// to lead fails fast and elects again.
+func (p *Peer) closeEarly(maxAge time.Duration) {
+	kept := p.early[:0]
+	for _, ec := range p.early {
+		if maxAge > 0 && time.Since(ec.at) < maxAge {
+			kept = append(kept, ec)
+		} else {
+			ec.qc.Close()
+		}
+	}
+	clear(p.early[len(kept):])
+	p.early = kept
 }

@@ -58,6 +58,18 @@ func (t *Tree) Apply(hdr *proto.TxnHeader, txn proto.Record) Result {
 	return r
 }
 
+// ApplyOutOfLog is Apply for a change that no txn of the log carries, as
+// upstream's direct DataTree calls (ZKDatabase.initConfigInZKDatabase puts
+// a configuration into /zookeeper/config with its version as mzxid): the
+// change and its watch events happen, but LastZxid does not move, so a
+// configuration newer than the local log does not make the log look
+// applied past its end.
+func (t *Tree) ApplyOutOfLog(hdr *proto.TxnHeader, txn proto.Record) Result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.process(hdr.Type, hdr, txn)
+}
+
 // process is processTxn for one txn or sub-txn of type typ.
 func (t *Tree) process(typ proto.OpCode, hdr *proto.TxnHeader, txn proto.Record) Result {
 	r := Result{Op: typ}
