@@ -123,17 +123,30 @@ func TestIntegration_Java(t *testing.T) {
 		spec.Duration = 2 * time.Second
 		done := make(chan struct{})
 		conns := make(chan []int, 1)
+		events := make(chan results.Event) // unbuffered: see "follower killed"
 		go func() {
-			// Sample the servers' connection counts mid-run.
-			time.Sleep(1500 * time.Millisecond)
+			// Sample the servers' connection counts mid-run: a second
+			// into the measurement, however long the sessions took.
+			select {
+			case events <- results.Event{Name: "load"}:
+			case <-time.After(time.Minute): // Run failed before the load
+			}
+			time.Sleep(spec.Warmup + time.Second)
+			// The harness's own srvr polls are connections too while
+			// they last: the fewest seen in a few samples is the clients'.
 			var n []int
 			for _, tg := range targets {
-				n = append(n, connections(t, tg.Addr))
+				fewest := connections(t, tg.Addr)
+				for range 4 {
+					time.Sleep(20 * time.Millisecond)
+					fewest = min(fewest, connections(t, tg.Addr))
+				}
+				n = append(n, fewest)
 			}
 			conns <- n
 			close(done)
 		}()
-		res, err := Run(context.Background(), Options{Spec: spec, Targets: targets, Placement: Followers, Ensemble: ensemble})
+		res, err := Run(context.Background(), Options{Spec: spec, Targets: targets, Placement: Followers, Ensemble: ensemble, Events: events})
 		<-done
 		if err != nil {
 			t.Fatal(err)
@@ -211,7 +224,11 @@ func TestIntegration_Java(t *testing.T) {
 		// first send says when that is, however long setup took.
 		events := make(chan results.Event)
 		go func() {
-			events <- results.Event{Name: "load"}
+			select {
+			case events <- results.Event{Name: "load"}:
+			case <-time.After(time.Minute): // Run failed before the load
+				return
+			}
 			time.Sleep(spec.Warmup + time.Second)
 			if err := e.Kill(int(targets[victim].ID)); err != nil {
 				t.Error(err)
