@@ -47,7 +47,7 @@ func TestPointsPairRepetitions(t *testing.T) {
 	// 100 % reads: 3x Java would pass the bound; Go is at 90 % of it.
 	add(harness.ImplGo, 100, 1, 72000, 3*time.Millisecond)
 	add(harness.ImplJava, 100, 1, 40000, 4*time.Millisecond)
-	add(ImplNoop, 100, 1, 80000, 0)
+	add(ImplNoop, 100, 1, 80000, 2*time.Millisecond)
 	pts := r.Points()
 	if len(pts) != 2 {
 		t.Fatalf("got %d points, want 2", len(pts))
@@ -66,8 +66,11 @@ func TestPointsPairRepetitions(t *testing.T) {
 	if tp, lt := q.Target(); !tp || lt {
 		t.Errorf("100%% reads: target (%v, %v), want throughput met (bound rule), latency not (0.75 > 0.5)", tp, lt)
 	}
+	if q.NoopP99.Median != 2 || q.NoopP99Ratio.Median != 0.5 {
+		t.Errorf("100%% reads: no-op p99 %v ms, no-op/Java %v, want 2 and 0.5", q.NoopP99.Median, q.NoopP99Ratio.Median)
+	}
 	md := r.Markdown()
-	for _, want := range []string{"| 1 | 0 % | 22500 (10000–35000) |", "3.00 (2.50–3.50)", "**no**"} {
+	for _, want := range []string{"| 1 | 0 % | 22500 (10000–35000) |", "3.00 (2.50–3.50)", "**no**", "| 2.0 | 0.50 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

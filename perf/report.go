@@ -47,6 +47,10 @@ type Point struct {
 	// GoP99 and JavaP99 are p99 latencies in milliseconds; P99Ratio is
 	// Go/Java per repetition.
 	GoP99, JavaP99, P99Ratio Spread
+	// NoopP99 is the no-op responder's p99 (ms) and NoopP99Ratio its p99
+	// over Java's per repetition: how low a server that does no work at
+	// all gets the driver's p99, the floor for GoP99 and P99Ratio.
+	NoopP99, NoopP99Ratio Spread
 	// GoErrors and JavaErrors count failed operations over every run.
 	GoErrors, JavaErrors int64
 }
@@ -85,7 +89,7 @@ func (r *Report) Points() []Point {
 	for _, size := range r.Config.Sizes {
 		for _, reads := range r.Config.ReadPercents {
 			p := Point{Size: size, ReadPercent: reads}
-			var g, j, n, ratio, gn, jn, gp, jp, pr []float64
+			var g, j, n, ratio, gn, jn, gp, jp, pr, np, npr []float64
 			for rep := 1; rep <= r.Config.Reps; rep++ {
 				k := key{size, reads, rep}
 				gs, gok := by[harness.ImplGo][k]
@@ -103,6 +107,10 @@ func (r *Report) Points() []Point {
 				}
 				if nok {
 					n = append(n, ns.Throughput)
+					np = append(np, ms(ns.P99))
+					if jok && js.P99 > 0 {
+						npr = append(npr, float64(ns.P99)/float64(js.P99))
+					}
 				}
 				if gok && jok && js.Throughput > 0 {
 					ratio = append(ratio, gs.Throughput/js.Throughput)
@@ -122,6 +130,7 @@ func (r *Report) Points() []Point {
 			p.Go, p.Java, p.Noop, p.Ratio = SpreadOf(g), SpreadOf(j), SpreadOf(n), SpreadOf(ratio)
 			p.GoOfNoop, p.JavaOfNoop = SpreadOf(gn), SpreadOf(jn)
 			p.GoP99, p.JavaP99, p.P99Ratio = SpreadOf(gp), SpreadOf(jp), SpreadOf(pr)
+			p.NoopP99, p.NoopP99Ratio = SpreadOf(np), SpreadOf(npr)
 			out = append(out, p)
 		}
 	}
@@ -304,12 +313,14 @@ func (r *Report) Markdown() string {
 	}
 
 	b.WriteString("## p99 latency (ms)\n\n")
-	b.WriteString("| servers | reads | Go p99 | Java p99 | Go/Java | target met (<= 0.5) | errors Go / Java |\n")
-	b.WriteString("| ---: | ---: | ---: | ---: | ---: | :---: | ---: |\n")
+	b.WriteString("The no-op columns are the floor: the p99 the same driver gets from a responder that does no work.\n\n")
+	b.WriteString("| servers | reads | Go p99 | Java p99 | Go/Java | target met (<= 0.5) | no-op p99 | no-op/Java | errors Go / Java |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |\n")
 	for _, p := range pts {
 		_, lt := p.Target()
-		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %d / %d |\n", p.Size, p.ReadPercent,
-			fmtSpread(p.GoP99, "%.1f"), fmtSpread(p.JavaP99, "%.1f"), fmtSpread(p.P99Ratio, "%.2f"), yes(lt), p.GoErrors, p.JavaErrors)
+		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s | %d / %d |\n", p.Size, p.ReadPercent,
+			fmtSpread(p.GoP99, "%.1f"), fmtSpread(p.JavaP99, "%.1f"), fmtSpread(p.P99Ratio, "%.2f"), yes(lt),
+			fmtSpread(p.NoopP99, "%.1f"), fmtSpread(p.NoopP99Ratio, "%.2f"), p.GoErrors, p.JavaErrors)
 	}
 
 	b.WriteString("\n## Memory (MiB, the largest server of the ensemble)\n\n")
