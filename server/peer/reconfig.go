@@ -48,9 +48,10 @@ func (p *Peer) initMembers(t *tree.Tree) {
 // publishMembers makes the membership in force readable by other
 // goroutines (Membership, for the conf four-letter word).
 func (p *Peer) publishMembers() {
-	p.gossip = []byte(p.members.String())
+	text := p.members.String()
+	p.gossip = []byte(text)
 	s, ok := p.members.Servers[p.id]
-	p.shown.Store(&shownMembers{text: p.members.String(), observer: ok && s.Role == config.Observer})
+	p.shown.Store(&shownMembers{text: text, observer: ok && s.Role == config.Observer})
 }
 
 type shownMembers struct {
