@@ -117,10 +117,7 @@ func (c *conn) getData(t *tree.Tree, r *proto.GetDataRequest) (proto.Record, pro
 // data reads a node's data and stat for getData, checking permission
 // first and setting a watch if asked.
 func (c *conn) data(t *tree.Tree, path string, watch bool) ([]byte, proto.Stat, proto.ErrCode) {
-	if err := c.checkRead(t, path, proto.PermRead); err != proto.ErrOK {
-		return nil, proto.Stat{}, err
-	}
-	data, stat, err := t.GetData(path, c.watcher(watch))
+	data, stat, err := t.GetDataIf(path, c.watcher(watch), c.mayRead)
 	if err != nil {
 		return nil, proto.Stat{}, code(err)
 	}
@@ -133,10 +130,7 @@ func (c *conn) exists(t *tree.Tree, path string, watch bool) (proto.Stat, proto.
 	if strings.IndexByte(path, 0) >= 0 {
 		return proto.Stat{}, proto.ErrBadArguments
 	}
-	if acl, ok := t.ACL(path); ok && !c.permitted(acl, proto.PermRead) {
-		return proto.Stat{}, proto.ErrNoAuth
-	}
-	stat, err := t.Exists(path, c.watcher(watch))
+	stat, err := t.ExistsIf(path, c.watcher(watch), c.mayRead)
 	if err != nil {
 		return proto.Stat{}, code(err)
 	}
@@ -257,6 +251,9 @@ func (c *conn) checkRead(t *tree.Tree, path string, perm int32) proto.ErrCode {
 	}
 	return proto.ErrOK
 }
+
+// mayRead reports whether the session may read a node with acl.
+func (c *conn) mayRead(acl []proto.ACL) bool { return c.permitted(acl, proto.PermRead) }
 
 func (c *conn) permitted(acl []proto.ACL, perm int32) bool {
 	return prep.Permitted(acl, perm, c.authIDs(), c.srv.opts.SkipACL)

@@ -171,3 +171,39 @@ func TestConcurrentReadsWatchesAndApply(t *testing.T) {
 		t.Fatalf("watch set before the run: events %+v", evs)
 	}
 }
+
+// BenchmarkPermittedRead compares a permission-checked getData done as two
+// tree calls (ACL, then GetData: two read locks, two lookups) with one
+// GetDataIf, from parallel readers as the connections' goroutines are.
+func BenchmarkPermittedRead(b *testing.B) {
+	tr, paths, _ := bigTree(b)
+	ids := []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}
+	allowed := func(acl []proto.ACL) bool { return CheckACL(acl, proto.PermRead, ids) }
+	b.Run("ACL+GetData", func(b *testing.B) {
+		b.ReportAllocs()
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				p := paths[int(next.Add(1))%len(paths)]
+				if acl, ok := tr.ACL(p); !ok || !allowed(acl) {
+					b.Fatal("refused")
+				}
+				if _, _, err := tr.GetData(p, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("GetDataIf", func(b *testing.B) {
+		b.ReportAllocs()
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				p := paths[int(next.Add(1))%len(paths)]
+				if _, _, err := tr.GetDataIf(p, nil, allowed); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}

@@ -151,6 +151,46 @@ func (t *Tree) GetData(path string, w Watcher) ([]byte, proto.Stat, error) {
 	return n.data, n.clientStat(), nil
 }
 
+// GetDataIf is GetData for a reader that needs a permission: under one
+// read lock it looks the node up, asks allowed about the node's ACL and
+// only then sets the watch and returns the data (shared: do not modify)
+// and stat. A missing node gives proto.ErrNoNode, a refusal
+// proto.ErrNoAuth (and no watch), as upstream's checkACL before getData.
+func (t *Tree) GetDataIf(path string, w Watcher, allowed func([]proto.ACL) bool) ([]byte, proto.Stat, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.nodes[path]
+	if n == nil {
+		return nil, proto.Stat{}, proto.ErrNoNode
+	}
+	if !allowed(t.acls.get(n.acl)) {
+		return nil, proto.Stat{}, proto.ErrNoAuth
+	}
+	if w != nil {
+		t.dataW.add(path, w, modeStandard)
+	}
+	return n.data, n.clientStat(), nil
+}
+
+// ExistsIf is Exists for a reader that needs a permission on the node if
+// it exists: a refusal gives proto.ErrNoAuth and sets no watch; otherwise
+// it behaves as Exists, all under one read lock.
+func (t *Tree) ExistsIf(path string, w Watcher, allowed func([]proto.ACL) bool) (proto.Stat, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.nodes[path]
+	if n != nil && !allowed(t.acls.get(n.acl)) {
+		return proto.Stat{}, proto.ErrNoAuth
+	}
+	if w != nil {
+		t.dataW.add(path, w, modeStandard)
+	}
+	if n == nil {
+		return proto.Stat{}, proto.ErrNoNode
+	}
+	return n.clientStat(), nil
+}
+
 // Exists returns a node's stat. A non-nil w sets a one-shot watch in the
 // data registry whether or not the node exists (upstream DataTree.statNode):
 // it fires NodeCreated if the node is created, NodeDataChanged or

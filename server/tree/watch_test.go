@@ -327,3 +327,52 @@ func TestRemoveWatcher(t *testing.T) {
 	expectEvents(t, "removed", w)
 	expectEvents(t, "kept", keep, event{proto.EventNodeDataChanged, "/a", a.zxid - 2})
 }
+
+// TestCheckedReads: GetDataIf and ExistsIf ask about the node's own ACL,
+// refuse with ErrNoAuth without setting a watch, and otherwise behave as
+// GetData and Exists.
+func TestCheckedReads(t *testing.T) {
+	tr := New()
+	a := newApplier(t, tr)
+	a.mustCreate("/open", []byte("y"), 0)
+	var asked [][]proto.ACL
+	deny := func(acl []proto.ACL) bool { asked = append(asked, acl); return false }
+	allow := func(acl []proto.ACL) bool { asked = append(asked, acl); return true }
+	w := &recorder{}
+
+	if _, _, err := tr.GetDataIf("/open", w, deny); !errors.Is(err, proto.ErrNoAuth) {
+		t.Fatalf("GetDataIf denied = %v, want ErrNoAuth", err)
+	}
+	if _, err := tr.ExistsIf("/open", w, deny); !errors.Is(err, proto.ErrNoAuth) {
+		t.Fatalf("ExistsIf denied = %v, want ErrNoAuth", err)
+	}
+	if len(asked) != 2 || len(asked[0]) != 1 || asked[0][0] != proto.OpenACLUnsafe[0] {
+		t.Fatalf("allowed was asked about %v, want the node's open ACL twice", asked)
+	}
+	if n := tr.WatchCount(); n != 0 {
+		t.Fatalf("a refused read set %d watches", n)
+	}
+
+	data, stat, err := tr.GetDataIf("/open", w, allow)
+	wantData, wantStat, _ := tr.GetData("/open", nil)
+	if err != nil || string(data) != string(wantData) || stat != wantStat {
+		t.Fatalf("GetDataIf = %q %+v %v, want %q %+v", data, stat, err, wantData, wantStat)
+	}
+	a.setData("/open", []byte("z"))
+	expectEvents(t, "setData after GetDataIf", w, event{proto.EventNodeDataChanged, "/open", a.zxid})
+
+	// A missing node: no ACL to ask about; GetDataIf sets no watch,
+	// ExistsIf does (as Exists).
+	asked = nil
+	if _, _, err := tr.GetDataIf("/missing", w, deny); !errors.Is(err, proto.ErrNoNode) {
+		t.Fatalf("GetDataIf missing = %v", err)
+	}
+	if _, err := tr.ExistsIf("/missing", w, deny); !errors.Is(err, proto.ErrNoNode) {
+		t.Fatalf("ExistsIf missing = %v", err)
+	}
+	if len(asked) != 0 {
+		t.Fatalf("allowed asked about a missing node: %v", asked)
+	}
+	a.mustCreate("/missing", nil, 0)
+	expectEvents(t, "create after ExistsIf", w, event{proto.EventNodeCreated, "/missing", a.zxid})
+}
