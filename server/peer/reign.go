@@ -19,6 +19,15 @@ import (
 // to connect before it concludes they chose another leader.
 const discoveryWait = 500 * time.Millisecond
 
+// rivalWait replaces discoveryWait once the elected leader has seen a
+// voter still LOOKING with a better vote than the one it was elected with
+// (a rival): the election then certainly split, and the servers looking
+// for that better leader cannot complete without this server's quorum.
+// Followers that did choose this leader connect within milliseconds of
+// deciding, so a leader without a quorum this long after its election
+// gives way. Giving way is always safe: it only costs an election.
+const rivalWait = 60 * time.Millisecond
+
 // errRoleChanged: the leader's configuration gives this server another
 // role (observer or participant) than the one it connected in.
 var errRoleChanged = errors.New("role changed by the leader's configuration")
@@ -136,7 +145,15 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	// milliseconds of deciding, so a leader that has not heard from a
 	// quorum of voters by discoveryWait (no epoch decided) lost that race:
 	// it elects again at once rather than waiting out initLimit ticks.
+	//
+	// A split shows itself sooner when a voter still LOOKING proposes a
+	// better vote than ours: then the wait is cut to rivalWait. (Seen
+	// under CPU starvation with 7 servers: a quorum counted one voter's
+	// first vote, decided within the finalize wait, and that voter moved
+	// on to a better leader; the rest waited out the whole discoveryWait.)
 	var discovery <-chan time.Time
+	elected := time.Now()
+	var rival *election.Notification
 	if rs.role == zab.Leader {
 		discovery = time.After(discoveryWait)
 	}
@@ -166,14 +183,22 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 			}
 		case <-discovery:
 			if z.Status().Epoch == 0 {
+				if rival != nil {
+					return fmt.Errorf("peer: no quorum of voters connected within %v of being elected, and server %d is looking with the better vote %v: %w",
+						time.Since(elected).Round(time.Millisecond), rival.From, rival.Vote, errSplitDecision)
+				}
 				return fmt.Errorf("peer: no quorum of voters connected within %v of being elected: %w", discoveryWait, errSplitDecision)
 			}
 		case r := <-p.reqCh:
 			p.onRequest(rs, r)
 		case m, ok := <-p.etr.Recv():
 			if ok {
-				p.stepElection(m)
+				n, ok := p.stepElection(m)
 				p.flushElection()
+				if ok && rs.role == zab.Leader && rival == nil && p.isRival(n, dec.Vote) && z.Status().Epoch == 0 {
+					rival = &n
+					discovery = time.After(max(0, rivalWait-time.Since(elected)))
+				}
 			}
 		case <-ctx.Done():
 			return ctx.Err()
@@ -495,4 +520,12 @@ func (p *Peer) closeEarly(maxAge time.Duration) {
 	}
 	clear(p.early[len(kept):])
 	p.early = kept
+}
+
+// isRival reports whether n comes from a voter still LOOKING, in the round
+// of ours or a later one, with a better vote than ours: proof that the
+// election that made us leader split.
+func (p *Peer) isRival(n election.Notification, ours election.Vote) bool {
+	return n.State == election.Looking && p.members.IsVoter(n.From) &&
+		n.Vote.ElectionEpoch >= ours.ElectionEpoch && n.Vote.Better(ours)
 }

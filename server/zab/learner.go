@@ -73,6 +73,7 @@ func (z *Zab) stepLearner(m Message) {
 		}
 		f.epoch = e
 		f.phase = fpEpoch
+		z.logger.Debug("zab: learner: LEADERINFO: epoch known", "id", z.id, "leader", z.leader, "packet", p.Type, "zxid", FormatZxid(p.Zxid))
 		z.send(z.leader, TypeAckEpoch, z.log.lastZxid(), putInt32(cur))
 	case TypeDiff, TypeTrunc, TypeSnap:
 		if f.phase != fpEpoch {
@@ -80,6 +81,7 @@ func (z *Zab) stepLearner(m Message) {
 			return
 		}
 		f.phase = fpSync
+		z.logger.Debug("zab: learner: sync started", "id", z.id, "leader", z.leader, "packet", p.Type, "zxid", FormatZxid(p.Zxid))
 		switch p.Type {
 		case TypeTrunc:
 			if err := z.log.truncate(p.Zxid); err != nil {
@@ -126,6 +128,7 @@ func (z *Zab) stepLearner(m Message) {
 		}
 		z.setEpochs(z.accepted, f.epoch)
 		f.phase = fpNewLeader
+		z.logger.Debug("zab: learner: NEWLEADER", "id", z.id, "leader", z.leader, "packet", p.Type, "zxid", FormatZxid(p.Zxid))
 		if len(p.Data) > 0 {
 			z.out.LeaderMembership = p.Data
 		}
@@ -170,6 +173,7 @@ func (z *Zab) stepLearner(m Message) {
 			return
 		}
 		f.phase = fpUpToDate
+		z.logger.Debug("zab: learner: UPTODATE", "id", z.id, "leader", z.leader, "packet", p.Type, "zxid", FormatZxid(p.Zxid))
 		f.target = max(f.target, p.Zxid)
 		z.active = true
 		z.applyCommitted()
