@@ -106,7 +106,7 @@ func roleLines(p *zktest.Process, since time.Time) string {
 			continue
 		}
 		// The last four appear only with ZKTEST_LOG=debug: Zab's phases.
-		if strings.Contains(rest, "election decided") || strings.Contains(rest, "serving") ||
+		if strings.Contains(rest, "election decided") || strings.Contains(rest, "msg=serving") ||
 			strings.Contains(rest, "left the ensemble") || strings.Contains(rest, "elects again") ||
 			strings.Contains(rest, "epoch decided") || strings.Contains(rest, "leader established") ||
 			strings.Contains(rest, "zab: follower") || strings.Contains(rest, "zab: learner") {
