@@ -157,6 +157,14 @@ type Sample struct {
 	DriverCores float64 `json:"driver_cores"`
 	// Load1 is the machine's one-minute load average when the run ended.
 	Load1 float64 `json:"load1"`
+	// ServerUsPerOp is the CPU time (µs) the server processes, summed,
+	// spent per completed operation over the measured part: /proc CPU
+	// sampled every 100 ms, interpolated at its start and end. 0 when it
+	// could not be measured.
+	ServerUsPerOp float64 `json:"server_us_per_op,omitempty"`
+	// DriverUsPerOp is the driver process's CPU time (µs, getrusage over
+	// the measured part) per completed operation.
+	DriverUsPerOp float64 `json:"driver_us_per_op,omitempty"`
 }
 
 // Memory is the resident memory of one ensemble's servers in one
@@ -272,14 +280,14 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 	if size > 1 {
 		serving = size - 1 // leaderServes=no: clients use the followers
 	}
-	var stopNoop func()
+	var noopPIDs []int
 	if impl == ImplNoop {
-		addrs, stop, err := startNoops(ctx, c.NoopCommand, serving)
+		addrs, pids, stop, err := startNoops(ctx, c.NoopCommand, serving)
 		if err != nil {
 			return err
 		}
-		stopNoop = stop
-		defer stopNoop()
+		defer stop()
+		noopPIDs = pids
 		ho = harness.Options{Impl: harness.ImplExternal, Connect: strings.Join(addrs, ","), SkipWriteCheck: true, Logger: c.Logger, MntrInterval: -1}
 	}
 	t0 := time.Now()
@@ -288,6 +296,10 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		return fmt.Errorf("perf: %s, %d servers, rep %d: %w", impl, size, r+1, err)
 	}
 	defer closeEns()
+	serverCPU := func() (float64, error) { return harnessCPU(ens), nil }
+	if impl == ImplNoop {
+		serverCPU = func() (float64, error) { return pidsCPU(noopPIDs) }
+	}
 	elapsed := time.Since(t0)
 	if impl != ImplNoop {
 		rep.Startups = append(rep.Startups, Startup{Impl: impl, Size: size, Rep: r + 1, Elapsed: elapsed})
@@ -320,7 +332,9 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		if impl == ImplNoop {
 			ec.Placement = bench.RoundRobin
 		}
+		sampler := startCPUSampler(serverCPU, 100*time.Millisecond)
 		res, err := experiment.Load(ctx, ens, ec)
+		cpuSamples, cpuErr := sampler.Stop()
 		if err != nil {
 			return fmt.Errorf("perf: %s, %d servers, %g%% reads, rep %d: %w", impl, size, reads, r+1, err)
 		}
@@ -332,10 +346,20 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 			Impl: impl, Size: size, ReadPercent: reads, Rep: r + 1,
 			Throughput: sum.Throughput.Mean, P50: sum.All.P50, P99: sum.All.P99,
 			Ops: sum.Ops, Errors: sum.Errors, DriverCores: res.Driver.CPUCores, Load1: load1(),
+			DriverUsPerOp: usPerOp(res.Driver.CPUSeconds, sum.Ops+sum.Errors),
+		}
+		if cpuErr == nil {
+			var sec float64
+			sec, cpuErr = cpuBetween(cpuSamples, res.Start, res.Start.Add(res.Measured))
+			s.ServerUsPerOp = usPerOp(sec, sum.Ops+sum.Errors)
+		}
+		if cpuErr != nil {
+			fmt.Fprintf(c.Log, "perf: rep %d: %s x%d %g%% reads: server CPU per operation not measured: %v\n", r+1, impl, size, reads, cpuErr)
 		}
 		rep.Samples = append(rep.Samples, s)
-		fmt.Fprintf(c.Log, "perf: rep %d: %-4s x%d %3g%% reads: %8.0f ops/s  p50 %v  p99 %v  errors %d  load %.1f\n",
-			r+1, impl, size, reads, s.Throughput, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Errors, s.Load1)
+		fmt.Fprintf(c.Log, "perf: rep %d: %-4s x%d %3g%% reads: %8.0f ops/s  p50 %v  p99 %v  errors %d  load %.1f  cpu/op server %.1fµs driver %.1fµs\n",
+			r+1, impl, size, reads, s.Throughput, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Errors, s.Load1,
+			s.ServerUsPerOp, s.DriverUsPerOp)
 	}
 	if impl != ImplNoop {
 		for _, st := range ens.Stats() {
@@ -344,6 +368,28 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		rep.Memory = append(rep.Memory, mem)
 	}
 	return nil
+}
+
+// harnessCPU is the CPU seconds of every process of the ensemble's servers.
+func harnessCPU(ens *harness.Ensemble) float64 {
+	var sec float64
+	for _, st := range ens.Stats() {
+		sec += st.CPUSeconds
+	}
+	return sec
+}
+
+// pidsCPU is the CPU seconds of the running processes pids, summed.
+func pidsCPU(pids []int) (float64, error) {
+	var sec float64
+	for _, pid := range pids {
+		v, err := procCPUSeconds(pid)
+		if err != nil {
+			return 0, err
+		}
+		sec += v
+	}
+	return sec, nil
 }
 
 // rssKiB returns the resident set of process pid (VmRSS).

@@ -11,8 +11,9 @@ import (
 
 // startNoops starts n no-op responders, each a direct child of this process
 // in its session (as the harness starts servers), and returns their
-// addresses and a function that kills them all and waits for them.
-func startNoops(ctx context.Context, command []string, n int) ([]string, func(), error) {
+// addresses, their PIDs and a function that kills them all and waits for
+// them.
+func startNoops(ctx context.Context, command []string, n int) ([]string, []int, func(), error) {
 	var cmds []*exec.Cmd
 	stop := func() {
 		for _, cmd := range cmds {
@@ -21,29 +22,31 @@ func startNoops(ctx context.Context, command []string, n int) ([]string, func(),
 		}
 	}
 	var addrs []string
+	var pids []int
 	for i := 0; i < n; i++ {
 		addr, err := freeAddr()
 		if err != nil {
 			stop()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		argv := append(append([]string(nil), command...), "-addr", addr)
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			stop()
-			return nil, nil, fmt.Errorf("perf: start no-op responder %q: %w", argv, err)
+			return nil, nil, nil, fmt.Errorf("perf: start no-op responder %q: %w", argv, err)
 		}
 		cmds = append(cmds, cmd)
 		addrs = append(addrs, addr)
+		pids = append(pids, cmd.Process.Pid)
 	}
 	for _, addr := range addrs {
 		if err := waitListening(ctx, addr, 10*time.Second); err != nil {
 			stop()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return addrs, stop, nil
+	return addrs, pids, stop, nil
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.

@@ -118,6 +118,10 @@ func TestCompareSmoke(t *testing.T) {
 		if s.Ops == 0 || s.Throughput <= 0 {
 			t.Errorf("%s: no operations measured: %+v", s.Impl, s)
 		}
+		if s.ServerUsPerOp <= 0 || s.DriverUsPerOp <= 0 {
+			t.Errorf("%s: CPU per operation not measured: server %v µs, driver %v µs", s.Impl, s.ServerUsPerOp, s.DriverUsPerOp)
+		}
+		t.Logf("%s: %.0f ops/s, CPU per operation: server %.1f µs, driver %.1f µs", s.Impl, s.Throughput, s.ServerUsPerOp, s.DriverUsPerOp)
 	}
 	if len(rep.Memory) != 1 || rep.Memory[0].IdleKiB[0] <= 0 || rep.Memory[0].PeakKiB[0] < rep.Memory[0].IdleKiB[0] {
 		t.Errorf("memory figures missing or inconsistent: %+v", rep.Memory)

@@ -53,6 +53,16 @@ type Point struct {
 	NoopP99, NoopP99Ratio Spread
 	// GoErrors and JavaErrors count failed operations over every run.
 	GoErrors, JavaErrors int64
+	// GoServerUs, JavaServerUs and NoopServerUs are the servers' CPU per
+	// operation (µs, every server process summed); GoDriverUs,
+	// JavaDriverUs and NoopDriverUs the driver's. Runs without the figure
+	// are left out.
+	GoServerUs   Spread `json:"go_server_us_per_op"`
+	JavaServerUs Spread `json:"java_server_us_per_op"`
+	NoopServerUs Spread `json:"noop_server_us_per_op"`
+	GoDriverUs   Spread `json:"go_driver_us_per_op"`
+	JavaDriverUs Spread `json:"java_driver_us_per_op"`
+	NoopDriverUs Spread `json:"noop_driver_us_per_op"`
 }
 
 // Target says whether the point meets issue 9's target: at least 3x Java's
@@ -90,11 +100,23 @@ func (r *Report) Points() []Point {
 		for _, reads := range r.Config.ReadPercents {
 			p := Point{Size: size, ReadPercent: reads}
 			var g, j, n, ratio, gn, jn, gp, jp, pr, np, npr []float64
+			var cpu [6][]float64 // server go, java, noop; driver go, java, noop
 			for rep := 1; rep <= r.Config.Reps; rep++ {
 				k := key{size, reads, rep}
 				gs, gok := by[harness.ImplGo][k]
 				js, jok := by[harness.ImplJava][k]
 				ns, nok := by[ImplNoop][k]
+				addCPU := func(i int, s Sample, ok bool) {
+					if ok && s.ServerUsPerOp > 0 {
+						cpu[i] = append(cpu[i], s.ServerUsPerOp)
+					}
+					if ok && s.DriverUsPerOp > 0 {
+						cpu[3+i] = append(cpu[3+i], s.DriverUsPerOp)
+					}
+				}
+				addCPU(0, gs, gok)
+				addCPU(1, js, jok)
+				addCPU(2, ns, nok)
 				if gok {
 					g = append(g, gs.Throughput)
 					gp = append(gp, ms(gs.P99))
@@ -131,6 +153,8 @@ func (r *Report) Points() []Point {
 			p.GoOfNoop, p.JavaOfNoop = SpreadOf(gn), SpreadOf(jn)
 			p.GoP99, p.JavaP99, p.P99Ratio = SpreadOf(gp), SpreadOf(jp), SpreadOf(pr)
 			p.NoopP99, p.NoopP99Ratio = SpreadOf(np), SpreadOf(npr)
+			p.GoServerUs, p.JavaServerUs, p.NoopServerUs = SpreadOf(cpu[0]), SpreadOf(cpu[1]), SpreadOf(cpu[2])
+			p.GoDriverUs, p.JavaDriverUs, p.NoopDriverUs = SpreadOf(cpu[3]), SpreadOf(cpu[4]), SpreadOf(cpu[5])
 			out = append(out, p)
 		}
 	}
@@ -323,6 +347,18 @@ func (r *Report) Markdown() string {
 			fmtSpread(p.NoopP99, "%.1f"), fmtSpread(p.NoopP99Ratio, "%.2f"), p.GoErrors, p.JavaErrors)
 	}
 
+	b.WriteString("\n## CPU per operation (µs, server processes summed, and the driver)\n\n")
+	b.WriteString("User+system CPU over each run's measured part divided by its completed operations: the servers' from /proc/<pid>/stat ")
+	b.WriteString("sampled every 100 ms and interpolated at the start and end of the measured part, the driver's (the whole test ")
+	b.WriteString("process, harness included) from getrusage at those two moments.\n\n")
+	b.WriteString("| servers | reads | Go server | Java server | no-op server | Go driver | Java driver | no-op driver |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, p := range pts {
+		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
+			fmtSpread(p.GoServerUs, "%.1f"), fmtSpread(p.JavaServerUs, "%.1f"), fmtSpread(p.NoopServerUs, "%.1f"),
+			fmtSpread(p.GoDriverUs, "%.1f"), fmtSpread(p.JavaDriverUs, "%.1f"), fmtSpread(p.NoopDriverUs, "%.1f"))
+	}
+
 	b.WriteString("\n## Memory (MiB, the largest server of the ensemble)\n\n")
 	b.WriteString("Idle: VmRSS after the ensemble serves, before load. Under load: VmHWM after every read percentage ran on it (1,000 znodes of 1 KiB).\n\n")
 	b.WriteString("| impl | servers | idle RSS | peak RSS under load | target met (Go: < 20 idle, < 60 loaded) |\n")
@@ -358,11 +394,11 @@ func (r *Report) Markdown() string {
 		}
 	}
 
-	b.WriteString("\n## Runs\n\n| rep | impl | servers | reads | ops/s | p50 ms | p99 ms | errors | driver cores | load1 |\n")
-	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\n## Runs\n\n| rep | impl | servers | reads | ops/s | p50 ms | p99 ms | errors | driver cores | server µs/op | driver µs/op | load1 |\n")
+	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range r.Samples {
-		fmt.Fprintf(&b, "| %d | %s | %d | %g | %.0f | %.2f | %.2f | %d | %.2f | %.1f |\n",
-			s.Rep, s.Impl, s.Size, s.ReadPercent, s.Throughput, ms(s.P50), ms(s.P99), s.Errors, s.DriverCores, s.Load1)
+		fmt.Fprintf(&b, "| %d | %s | %d | %g | %.0f | %.2f | %.2f | %d | %.2f | %.1f | %.1f | %.1f |\n",
+			s.Rep, s.Impl, s.Size, s.ReadPercent, s.Throughput, ms(s.P50), ms(s.P99), s.Errors, s.DriverCores, s.ServerUsPerOp, s.DriverUsPerOp, s.Load1)
 	}
 	return b.String()
 }

@@ -1,0 +1,166 @@
+package perf
+
+import (
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/harness"
+)
+
+func TestCPUAtInterpolates(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	samples := []cpuSample{{at(0), 1.0}, {at(100), 1.2}, {at(200), 1.6}, {at(300), 1.6}}
+	for _, tc := range []struct {
+		ms   int
+		want float64
+	}{
+		{0, 1.0},     // first sample exactly
+		{50, 1.1},    // halfway in the first span
+		{100, 1.2},   // on a sample
+		{175, 1.5},   // three quarters of the second span
+		{250, 1.6},   // idle span
+		{300, 1.6},   // last sample exactly
+		{125, 1.3},   // a quarter into the second span
+		{199, 1.596}, // just before a sample
+	} {
+		got, err := cpuAt(samples, at(tc.ms))
+		if err != nil {
+			t.Fatalf("cpuAt(%d ms): %v", tc.ms, err)
+		}
+		if math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("cpuAt(%d ms) = %v, want %v", tc.ms, got, tc.want)
+		}
+	}
+	// Start and end straddling samples: 1.5 - 1.1 CPU seconds.
+	got, err := cpuBetween(samples, at(50), at(175))
+	if err != nil || math.Abs(got-0.4) > 1e-9 {
+		t.Errorf("cpuBetween(50, 175 ms) = %v, %v; want 0.4", got, err)
+	}
+	for _, ms := range []int{-1, 301} {
+		if _, err := cpuAt(samples, at(ms)); !errors.Is(err, errOutOfRange) {
+			t.Errorf("cpuAt(%d ms) error %v, want errOutOfRange (no extrapolation)", ms, err)
+		}
+	}
+	if _, err := cpuBetween(samples, at(-10), at(100)); !errors.Is(err, errOutOfRange) {
+		t.Errorf("start before the first sample: error %v, want errOutOfRange", err)
+	}
+	if _, err := cpuBetween(samples, at(100), at(400)); !errors.Is(err, errOutOfRange) {
+		t.Errorf("end after the last sample: error %v, want errOutOfRange", err)
+	}
+	if _, err := cpuAt(nil, t0); !errors.Is(err, errOutOfRange) {
+		t.Errorf("no samples: error %v, want errOutOfRange", err)
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// comm "a) b (c" holds spaces and ')'; utime 1234, stime 566 ticks.
+	line := "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 566 0 0 20 0 3 0 12345 1000000 200 18446744073709551615\n"
+	got, err := parseStatCPU([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 18.0; math.Abs(got-want) > 1e-9 {
+		t.Errorf("parseStatCPU = %v s, want %v (1800 ticks at 100 Hz)", got, want)
+	}
+	for _, bad := range []string{
+		"4242 no paren S 1 2 3",
+		"4242 (short) S 1 2 3 4 5",
+		"4242 (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 12x4 566 0 0",
+	} {
+		if _, err := parseStatCPU([]byte(bad)); err == nil {
+			t.Errorf("parseStatCPU(%q): no error", bad)
+		}
+	}
+}
+
+func TestProcCPUSecondsOfSelf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("SKIPPED: no /proc on this system: ", err)
+	}
+	before, err := procCPUSeconds(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn CPU until the kernel accounts at least 30 ms more (3 ticks),
+	// giving up after 5 s of wall time.
+	deadline := time.Now().Add(5 * time.Second)
+	x := 1.0
+	after := before
+	for after-before < 0.03 && time.Now().Before(deadline) {
+		for i := 0; i < 1_000_000; i++ {
+			x = math.Sqrt(x + float64(i))
+		}
+		if after, err = procCPUSeconds(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after <= 0 || after-before < 0.03 {
+		t.Errorf("CPU seconds %v -> %v after burning CPU (x=%v), want > 0 and +0.03 s", before, after, x)
+	}
+}
+
+func TestCPUSamplerBracketsAndStops(t *testing.T) {
+	var n float64
+	s := startCPUSampler(func() (float64, error) { n++; return n, nil }, 5*time.Millisecond)
+	start := time.Now()
+	time.Sleep(30 * time.Millisecond)
+	end := time.Now()
+	samples, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) < 3 {
+		t.Fatalf("%d samples, want a first, at least one tick and a last", len(samples))
+	}
+	for i := 1; i < len(samples); i++ {
+		if samples[i].at.Before(samples[i-1].at) || samples[i].sec <= samples[i-1].sec {
+			t.Errorf("samples out of order at %d: %+v", i, samples)
+		}
+	}
+	if _, err := cpuBetween(samples, start, end); err != nil {
+		t.Errorf("the samples do not bracket the sampled span: %v", err)
+	}
+
+	boom := errors.New("boom")
+	s = startCPUSampler(func() (float64, error) { return 0, boom }, time.Millisecond)
+	if _, err := s.Stop(); !errors.Is(err, boom) {
+		t.Errorf("read error %v, want boom", err)
+	}
+}
+
+// TestMarkdownCPUTable checks the CPU table's medians and ranges from a
+// hand-built report.
+func TestMarkdownCPUTable(t *testing.T) {
+	r := &Report{Config: ReportConfig{Sizes: []int{1}, ReadPercents: []float64{70}, Reps: 3}}
+	add := func(impl string, rep int, server, driver float64) {
+		r.Samples = append(r.Samples, Sample{Impl: impl, Size: 1, ReadPercent: 70, Rep: rep, Throughput: 1000,
+			ServerUsPerOp: server, DriverUsPerOp: driver})
+	}
+	add(harness.ImplGo, 1, 3.5, 7.0)
+	add(harness.ImplGo, 2, 3.9, 7.4)
+	add(harness.ImplGo, 3, 3.7, 6.8)
+	add(harness.ImplJava, 1, 28, 8.1)
+	add(harness.ImplJava, 2, 25, 8.3)
+	add(harness.ImplJava, 3, 0, 0) // not measured: left out, not a zero
+	add(ImplNoop, 1, 2.5, 6.5)
+	pts := r.Points()
+	if len(pts) != 1 {
+		t.Fatalf("%d points, want 1", len(pts))
+	}
+	if p := pts[0]; p.JavaServerUs.N != 2 || p.JavaServerUs.Median != 26.5 || p.GoDriverUs.Median != 7.0 {
+		t.Errorf("Java server %+v (want 2 runs, median 26.5), Go driver %+v (want median 7)", p.JavaServerUs, p.GoDriverUs)
+	}
+	md := r.Markdown()
+	row := "| 1 | 70 % | 3.7 (3.5–3.9) | 26.5 (25.0–28.0) | 2.5 | 7.0 (6.8–7.4) | 8.2 (8.1–8.3) | 6.5 |"
+	if !strings.Contains(md, "## CPU per operation (µs, server processes summed, and the driver)") || !strings.Contains(md, row) {
+		t.Errorf("markdown lacks the CPU table row %q:\n%s", row, md)
+	}
+	if !strings.Contains(md, "| 1 | go | 1 | 70 | 1000 | 0.00 | 0.00 | 0 | 0.00 | 3.5 | 7.0 | 0.0 |") {
+		t.Errorf("runs table lacks the per-run CPU figures:\n%s", md)
+	}
+}
