@@ -7,8 +7,11 @@
 // back to back (the order of Go and Java alternates between repetitions),
 // so that every ratio comes from runs made under the same machine load.
 // It also records each server's resident memory idle (after start, before
-// any load) and its peak under load, and how long a Go ensemble takes from
-// launch to serving.
+// any load) and its peak under load, how long a Go ensemble takes from
+// launch to serving, and each run's CPU time per operation of the server
+// processes (from /proc, sampled every 100 ms and interpolated at the ends
+// of the measured part) and of the driver (getrusage): on a machine whose
+// cores the driver and the servers share, that explains the ratios.
 //
 // Contract:
 //
