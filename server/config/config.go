@@ -24,6 +24,11 @@ const (
 	DefaultElectionAlg     = 3            // the only one there is
 )
 
+// DefaultGroupCommitLinger is the longest a standalone server's loaded
+// group commit waits for more txns (commitLingerUs), a setting of this
+// server only: docs/decisions.md #11.
+const DefaultGroupCommitLinger = 2 * time.Millisecond
+
 // Roles of a server in the ensemble (Server.Role, Config.PeerType).
 const (
 	Participant = "participant"
@@ -65,6 +70,11 @@ type Config struct {
 	// more txns before it syncs (zookeeper.flushDelay, ms, default 0:
 	// sync as soon as no txn is waiting).
 	FlushDelay time.Duration
+	// GroupCommitLinger is the longest a standalone server's group commit
+	// lingers for more txns when it finds others queued, an option of this
+	// server only (zoo.cfg commitLingerUs, microseconds, default
+	// 2000; 0 turns it off; a FlushDelay replaces it). See wal.Linger.
+	GroupCommitLinger time.Duration
 	// MaxBatchSize bounds the txns of one group commit
 	// (zookeeper.maxBatchSize, default 1000).
 	MaxBatchSize    int
@@ -260,6 +270,7 @@ var knownPropertyKeys = map[string]bool{
 	"txnLogSizeLimitInKb": true, "maxBatchSize": true, "requestThrottleLimit": true,
 	"snapshot.compression.method": true, "electionPortBindRetry": true,
 	"tcpKeepAlive": true, "cnxTimeout": true, "flushDelay": true, "maxWriteQueuePollTime": true,
+	"commitLingerUs": true, // this server's own; Java ignores it
 }
 
 func parse(data []byte, file string, env []string) (*parser, error) {
@@ -551,6 +562,14 @@ func (c *Config) derive(p *parser) {
 			c.FlushDelay = time.Duration(n) * time.Millisecond
 		} else {
 			p.warnf(0, "flushDelay %q is not a number of milliseconds: using 0", v)
+		}
+	}
+	c.GroupCommitLinger = DefaultGroupCommitLinger
+	if v, ok := c.Properties["zookeeper.commitLingerUs"]; ok {
+		if n, ok := javaDecodeInt(v); ok && n >= 0 {
+			c.GroupCommitLinger = time.Duration(n) * time.Microsecond
+		} else {
+			p.warnf(0, "commitLingerUs %q is not a number of microseconds: using %d", v, DefaultGroupCommitLinger.Microseconds())
 		}
 	}
 	c.MaxBatchSize = DefaultMaxBatchSize

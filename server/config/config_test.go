@@ -326,11 +326,17 @@ func TestUnknownKeysBecomeProperties(t *testing.T) {
 	if batch.FlushDelay != 3*time.Millisecond || batch.MaxBatchSize != 64 {
 		t.Errorf("flushDelay %v maxBatchSize %d, want 3ms and 64", batch.FlushDelay, batch.MaxBatchSize)
 	}
+	if linger := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\ncommitLingerUs=500\n"); linger.GroupCommitLinger != 500*time.Microsecond || len(linger.Warnings) != 0 {
+		t.Errorf("commitLingerUs=500: linger %v, warnings %q", linger.GroupCommitLinger, linger.Warnings)
+	}
+	if all.GroupCommitLinger != DefaultGroupCommitLinger {
+		t.Errorf("default linger %v, want %v", all.GroupCommitLinger, DefaultGroupCommitLinger)
+	}
 	if all.FlushDelay != 0 || all.MaxBatchSize != DefaultMaxBatchSize {
 		t.Errorf("defaults: flushDelay %v maxBatchSize %d", all.FlushDelay, all.MaxBatchSize)
 	}
-	bad := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\nflushDelay=soon\nmaxBatchSize=-1\n")
-	if w := strings.Join(bad.Warnings, "\n"); !strings.Contains(w, `flushDelay "soon"`) || !strings.Contains(w, `maxBatchSize "-1"`) || bad.MaxBatchSize != DefaultMaxBatchSize {
+	bad := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\nflushDelay=soon\nmaxBatchSize=-1\ncommitLingerUs=-5\n")
+	if w := strings.Join(bad.Warnings, "\n"); !strings.Contains(w, `flushDelay "soon"`) || !strings.Contains(w, `maxBatchSize "-1"`) || !strings.Contains(w, `commitLingerUs "-5"`) || bad.MaxBatchSize != DefaultMaxBatchSize {
 		t.Errorf("bad values: warnings %q, maxBatchSize %d", w, bad.MaxBatchSize)
 	}
 	low := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\nsnapCount=1\nautopurge.snapRetainCount=1\n")

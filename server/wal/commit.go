@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"sync"
 	"time"
 
@@ -13,9 +14,46 @@ type CommitterOption func(*committerConfig)
 type committerConfig struct {
 	maxBatch   int
 	flushDelay time.Duration
+	linger     Linger
 	queueSize  int
 	now        func() time.Time
+	sleep      func(time.Duration)
 }
+
+// Linger is the adaptive part of group commit, in the spirit of
+// PostgreSQL's commit_delay and commit_siblings: a batch whose writers did
+// not wait for their earlier txns waits for more before it syncs.
+//
+// Under load an fsync costs tens of microseconds of CPU (the journal, the
+// device's doorbell) whatever it covers, so fewer, larger batches leave
+// more CPU to serve requests. But writers that wait for each write to
+// commit before the next (a closed loop: zkCli, a lock recipe, most
+// synchronous clients) send nothing while their txns linger, and lingering
+// only slows them. So a batch lingers only when it holds at least Siblings
+// pipelined txns: txns whose writer (the session in the TxnHeader) has an
+// earlier txn in the same batch. It then sleeps in steps of Step and
+// collects what arrived meanwhile, while each step brings at least Siblings
+// more txns, until the batch is full or Max has passed since its oldest
+// txn was submitted. A linger that ends on a step bringing fewer waited for
+// nothing once; the Committer then skips lingering for the next 1, 2, 4,
+// ... up to 128 batches, until a linger pays again.
+type Linger struct {
+	Max      time.Duration // the longest a batch's oldest txn waits for more; 0 turns lingering off
+	Step     time.Duration // how long a linger sleeps before it looks for more txns
+	Siblings int           // the pipelined txns a batch must hold, and the txns each step must bring, to linger on
+}
+
+// DefaultLinger is the linger a standalone server uses unless configured
+// otherwise (zoo.cfg commitLingerUs). Its step is a millisecond because a
+// Go timer on Linux sleeps at least about that long.
+var DefaultLinger = Linger{Max: 2 * time.Millisecond, Step: time.Millisecond, Siblings: 8}
+
+// maxLingerSkip bounds the batches skipped after a wasted linger.
+const maxLingerSkip = 128
+
+// WithLinger sets the adaptive linger of every batch (off by default). A
+// flush delay, when set, replaces it.
+func WithLinger(l Linger) CommitterOption { return func(c *committerConfig) { c.linger = l } }
 
 // WithMaxBatch bounds the txns in one group commit (default Options.MaxBatch
 // of the Log, 1000 unless set).
@@ -46,6 +84,12 @@ type Committer struct {
 	closed bool
 	done   chan struct{}
 
+	// The linger's state, the run goroutine's own: batches left to commit
+	// without lingering, how many the next wasted linger makes it skip,
+	// and the writers seen in a batch.
+	skip, penalty int
+	writers       map[int64]struct{}
+
 	statsMu sync.Mutex
 	stats   commitCounters
 	err     error // first failure, returned by Close
@@ -68,7 +112,7 @@ type commitCounters struct {
 // l: it must not Append to it while the Committer runs (Roll is fine), and
 // closes it after closing the Committer.
 func NewCommitter(l *Log, opts ...CommitterOption) *Committer {
-	cfg := committerConfig{maxBatch: l.opts.MaxBatch, now: time.Now}
+	cfg := committerConfig{maxBatch: l.opts.MaxBatch, now: time.Now, sleep: time.Sleep}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -127,53 +171,142 @@ func (c *Committer) Close() error {
 func (c *Committer) run() {
 	defer close(c.done)
 	batch := make([]pending, 0, c.cfg.maxBatch)
-	var timer *time.Timer
 	for {
 		first, ok := <-c.queue
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], first)
-		open := true
-	collect:
-		for len(batch) < c.cfg.maxBatch {
-			select {
-			case p, ok := <-c.queue:
-				if !ok {
-					open = false
-					break collect
-				}
-				batch = append(batch, p)
-				continue
-			default:
-			}
-			wait := c.cfg.flushDelay - c.cfg.now().Sub(first.at)
-			if wait <= 0 {
-				break collect
-			}
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-			select {
-			case p, ok := <-c.queue:
-				timer.Stop()
-				if !ok {
-					open = false
-					break collect
-				}
-				batch = append(batch, p)
-			case <-timer.C:
-				break collect
-			}
-		}
+		batch, ok = c.collect(append(batch[:0], first))
 		c.commit(batch)
 		clear(batch) // drop references to records and callbacks
-		if !open {
+		if !ok {
 			return
 		}
 	}
+}
+
+// collect adds to a batch what is queued and, under the flush delay or the
+// linger, what arrives soon after. It reports false once the queue is
+// closed.
+func (c *Committer) collect(batch []pending) ([]pending, bool) {
+	batch, open := c.drain(batch)
+	switch {
+	case !open || len(batch) >= c.cfg.maxBatch:
+		return batch, open
+	case c.cfg.flushDelay > 0:
+		return c.delay(batch)
+	case c.cfg.linger.Max > 0 && c.pipelined(batch) >= c.cfg.linger.Siblings:
+		if c.skip > 0 {
+			c.skip--
+			return batch, true
+		}
+		return c.lingerFor(batch)
+	}
+	return batch, true
+}
+
+// drain adds the txns queued now, up to the batch limit.
+func (c *Committer) drain(batch []pending) ([]pending, bool) {
+	for len(batch) < c.cfg.maxBatch {
+		select {
+		case p, ok := <-c.queue:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, p)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+// lingerFor sleeps in steps while each step brings Siblings more txns, up
+// to Linger.Max after the batch's oldest txn or a full batch. A linger that
+// ends on a step bringing fewer has waited for nothing at least once, and
+// backs off.
+func (c *Committer) lingerFor(batch []pending) ([]pending, bool) {
+	deadline := batch[0].at.Add(c.cfg.linger.Max)
+	paid := true
+	for len(batch) < c.cfg.maxBatch {
+		left := deadline.Sub(c.cfg.now())
+		if left <= 0 {
+			break
+		}
+		c.cfg.sleep(min(left, c.cfg.linger.Step))
+		n := len(batch)
+		var open bool
+		if batch, open = c.drain(batch); !open {
+			return batch, false
+		}
+		if len(batch)-n < c.cfg.linger.Siblings && len(batch) < c.cfg.maxBatch {
+			paid = false
+			break
+		}
+	}
+	if paid {
+		c.penalty = 0
+	} else {
+		c.backOff()
+	}
+	return batch, true
+}
+
+// pipelined counts the txns of a batch that are not their writer's first:
+// the writer sent them without waiting for the earlier one to commit. The
+// writer is the session in the payload's TxnHeader (its first 8 bytes).
+func (c *Committer) pipelined(batch []pending) int {
+	if len(batch) < c.cfg.linger.Siblings {
+		return 0
+	}
+	if c.writers == nil {
+		c.writers = make(map[int64]struct{}, len(batch))
+	}
+	clear(c.writers)
+	for _, p := range batch {
+		if len(p.rec) >= 8 {
+			c.writers[int64(binary.BigEndian.Uint64(p.rec))] = struct{}{}
+		}
+	}
+	return len(batch) - len(c.writers)
+}
+
+// backOff skips lingering for the next batches after a wasted linger:
+// 1, 2, 4, ... maxLingerSkip of them in a row of wasted lingers.
+func (c *Committer) backOff() {
+	c.penalty = min(max(2*c.penalty, 1), maxLingerSkip)
+	c.skip = c.penalty
+}
+
+// delay waits for txns until the flush delay has passed since the batch's
+// first txn, taking each as it arrives (upstream's flushDelay).
+func (c *Committer) delay(batch []pending) ([]pending, bool) {
+	var timer *time.Timer
+	for len(batch) < c.cfg.maxBatch {
+		wait := c.cfg.flushDelay - c.cfg.now().Sub(batch[0].at)
+		if wait <= 0 {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case p, ok := <-c.queue:
+			timer.Stop()
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, p)
+			if batch, ok = c.drain(batch); !ok {
+				return batch, false
+			}
+		case <-timer.C:
+			return batch, true
+		}
+	}
+	return batch, true
 }
 
 // commit appends, syncs and acknowledges one batch.

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"slices"
@@ -274,4 +275,207 @@ func TestCommitterCloseDrains(t *testing.T) {
 	if got, err := readAll(t, dir, 0); err != nil || len(got) != 500 {
 		t.Fatalf("log holds %d txns, %v", len(got), err)
 	}
+}
+
+// fakeClock is a Committer's clock and sleep for linger tests: sleeping
+// advances the time and runs onSleep (on the committer's goroutine).
+type fakeClock struct {
+	mu      sync.Mutex
+	t       time.Time
+	sleeps  []time.Duration
+	onSleep func(n int) // n: the sleep's number, from 1
+}
+
+func (f *fakeClock) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeClock) sleep(d time.Duration) {
+	f.mu.Lock()
+	f.t = f.t.Add(d)
+	f.sleeps = append(f.sleeps, d)
+	n := len(f.sleeps)
+	f.mu.Unlock()
+	if f.onSleep != nil {
+		f.onSleep(n)
+	}
+}
+
+func (f *fakeClock) option() CommitterOption {
+	return func(c *committerConfig) { c.now, c.sleep = f.now, f.sleep }
+}
+
+// TestCommitterLinger checks the adaptive linger: a batch that finds
+// Siblings txns queued sleeps in steps while txns keep coming, up to Max
+// after its oldest txn; a smaller batch never sleeps.
+func TestCommitterLinger(t *testing.T) {
+	linger := Linger{Max: time.Millisecond, Step: 250 * time.Microsecond, Siblings: 4}
+	// run submits txn 1, holds its fsync while queued more are submitted,
+	// and returns the Committer's stats and the clock once all are durable.
+	run := func(t *testing.T, queued int, onSleep func(c *Committer, next *int64, n int)) (CommitStats, *fakeClock) {
+		l, err := Open(t.TempDir(), smallOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		entered, release := make(chan struct{}), make(chan struct{})
+		first := true
+		l.fsync = func(*os.File) error {
+			if first {
+				first = false
+				entered <- struct{}{}
+				<-release
+			}
+			return nil
+		}
+		clock := &fakeClock{t: time.Unix(1000, 0)}
+		var c *Committer
+		next := int64(2)
+		var mu sync.Mutex
+		var acked []int64
+		ack := func(z int64) func(error) {
+			return func(err error) {
+				if err != nil {
+					t.Errorf("zxid %d: %v", z, err)
+				}
+				mu.Lock()
+				acked = append(acked, z)
+				mu.Unlock()
+			}
+		}
+		clock.onSleep = func(n int) {
+			if onSleep != nil {
+				mu.Lock()
+				before := next
+				onSleep(c, &next, n)
+				after := next
+				mu.Unlock()
+				for z := before; z < after; z++ {
+					c.Submit(z, payloadFor(z), ack(z))
+				}
+			}
+		}
+		c = NewCommitter(l, WithLinger(linger), WithMaxBatch(100), clock.option())
+		c.Submit(1, payloadFor(1), ack(1))
+		<-entered
+		for range queued {
+			c.Submit(next, payloadFor(next), ack(next))
+			next++
+		}
+		close(release)
+		// Close only once everything is durable: a closed queue ends a
+		// linger at once.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			done := int64(len(acked)) == next-1
+			mu.Unlock()
+			if done {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("txns not acknowledged within 10s")
+			}
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(acked, span(1, next-1)) {
+			t.Fatalf("acked %v, want 1..%d in order", acked, next-1)
+		}
+		return c.Stats(), clock
+	}
+
+	t.Run("collects while txns keep coming", func(t *testing.T) {
+		st, clock := run(t, 10, func(_ *Committer, next *int64, n int) {
+			switch n {
+			case 1, 2:
+				*next += 5 // two busy steps
+			case 3:
+				*next += 3 // then one that brings too few
+			}
+		})
+		if len(clock.sleeps) != 3 || st.Syncs != 2 || st.MaxBatch != 23 {
+			t.Fatalf("sleeps %v, stats %+v: want 3 sleeps and a second batch of 10+5+5+3", clock.sleeps, st)
+		}
+	})
+	t.Run("stops at Max after the oldest txn", func(t *testing.T) {
+		st, clock := run(t, 10, func(_ *Committer, next *int64, _ int) { *next += 4 })
+		var slept time.Duration
+		for _, d := range clock.sleeps {
+			slept += d
+		}
+		if slept != linger.Max || len(clock.sleeps) != 4 || st.Syncs != 2 || st.MaxBatch != 26 {
+			t.Fatalf("slept %v in %v, stats %+v: want 1ms in 4 steps and a batch of 10+4x4", slept, clock.sleeps, st)
+		}
+	})
+	// The rest call collect directly, on a Committer without its goroutine.
+	// from is a txn of the given writer (session).
+	from := func(clock *fakeClock, writer int64) pending {
+		return pending{at: clock.now(), rec: binary.BigEndian.AppendUint64(nil, uint64(writer))}
+	}
+	// collect queues txns of one writer and collects a batch.
+	collect := func(c *Committer, clock *fakeClock, queued int) int {
+		for range queued {
+			c.queue <- from(clock, 7)
+		}
+		batch, open := c.collect(nil)
+		if !open {
+			t.Fatal("collect: queue reported closed")
+		}
+		return len(batch)
+	}
+	newCommitter := func(clock *fakeClock) *Committer {
+		return &Committer{
+			cfg:   committerConfig{maxBatch: 100, linger: linger, now: clock.now, sleep: clock.sleep},
+			queue: make(chan pending, 100),
+		}
+	}
+	t.Run("a small batch does not linger", func(t *testing.T) {
+		clock := &fakeClock{t: time.Unix(1000, 0)}
+		if n := collect(newCommitter(clock), clock, 3); n != 3 || len(clock.sleeps) != 0 {
+			t.Fatalf("batch of %d after sleeps %v: want 3 and no sleep below 4 pipelined txns", n, clock.sleeps)
+		}
+	})
+	t.Run("writers that wait for each write do not linger", func(t *testing.T) {
+		clock := &fakeClock{t: time.Unix(1000, 0)}
+		c := newCommitter(clock)
+		for w := range int64(10) {
+			c.queue <- from(clock, w)
+		}
+		c.queue <- from(clock, 3)
+		c.queue <- from(clock, 4)
+		if batch, _ := c.collect(nil); len(batch) != 12 || len(clock.sleeps) != 0 {
+			t.Fatalf("batch of %d after sleeps %v: want 12 and no sleep for 2 pipelined txns", len(batch), clock.sleeps)
+		}
+	})
+	t.Run("a wasted linger backs off", func(t *testing.T) {
+		clock := &fakeClock{t: time.Unix(1000, 0)}
+		c := newCommitter(clock)
+		var lingers []int // the batches (1-based) that slept
+		for b := 1; b <= 12; b++ {
+			before := len(clock.sleeps)
+			if n := collect(c, clock, 5); n != 5 {
+				t.Fatalf("batch %d: %d txns, want 5", b, n)
+			}
+			if len(clock.sleeps) > before {
+				lingers = append(lingers, b)
+			}
+		}
+		// Wasted lingers skip 1, 2, 4, 8 batches after them.
+		if want := []int{1, 3, 6, 11}; !slices.Equal(lingers, want) {
+			t.Fatalf("batches that lingered: %v, want %v", lingers, want)
+		}
+		// A linger that lasts to Max resets the back-off.
+		clock.onSleep = func(int) {
+			for range 4 {
+				c.queue <- from(clock, 8)
+			}
+		}
+		c.skip = 0
+		if n := collect(c, clock, 5); n != 5+4*4 || c.penalty != 0 {
+			t.Fatalf("lasting linger: batch %d, penalty %d; want 21 and 0", n, c.penalty)
+		}
+	})
 }

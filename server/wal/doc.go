@@ -28,7 +28,8 @@
 // so a record takes 13+length bytes. The payload is opaque to this package:
 // the serialized TxnHeader, then the txn record, then optionally a TxnDigest.
 // The package reads only the TxnHeader's zxid (bytes 12..19 of the payload),
-// to check the history; the caller decodes the rest.
+// to check the history, and the Committer its session (bytes 0..7); the
+// caller decodes the rest.
 //
 // Files are preallocated: when a write would come within 4 KiB of the
 // allocated size, the file is extended, filled with zeros, to the next
@@ -58,8 +59,11 @@
 // Committer is the group-commit stage, upstream's SyncRequestProcessor: one
 // goroutine appends every txn queued since the last fsync, syncs once, and
 // then runs the txns' completion callbacks in submission order. A batch ends
-// when the queue is empty (after waiting up to FlushDelay, zero by default),
-// or at MaxBatch txns (1000 by default, upstream's zookeeper.maxBatchSize).
+// when the queue is empty (after waiting up to FlushDelay, zero by default,
+// or lingering, see Linger), or at MaxBatch txns (1000 by default,
+// upstream's zookeeper.maxBatchSize). To linger, the Committer reads one
+// more field of the payload: the TxnHeader's session (bytes 0..7), to tell
+// writers that pipeline their txns from writers that wait for each.
 //
 // # Reading and recovery
 //
