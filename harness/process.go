@@ -81,29 +81,50 @@ type procSample struct {
 }
 
 // readProc samples /proc/<pid>/stat and /proc/<pid>/status.
+// ProcessCPUSeconds is the user+system CPU time of process pid so far,
+// all its threads included, from /proc/<pid>/stat.
+func ProcessCPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("harness: cpu of %d: %w", pid, err)
+	}
+	sec, err := statCPUSeconds(b)
+	if err != nil {
+		return 0, fmt.Errorf("harness: /proc/%d/stat: %w", pid, err)
+	}
+	return sec, nil
+}
+
+// statCPUSeconds returns utime+stime in seconds from a /proc/<pid>/stat
+// line. The command name (field 2) may hold spaces and ')', so fields are
+// counted from after the last ')', where field 3 (state) starts.
+func statCPUSeconds(line []byte) (float64, error) {
+	i := bytes.LastIndexByte(line, ')')
+	if i < 0 {
+		return 0, errors.New("no ')'")
+	}
+	f := strings.Fields(string(line[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%d fields after the command name, want at least 13", len(f))
+	}
+	// utime and stime are fields 14 and 15, i.e. f[11] and f[12].
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return float64(ut+st) / clockTicks, nil
+}
+
 func readProc(pid int) (procSample, error) {
 	var s procSample
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return s, err
 	}
-	// The command name (field 2) may hold spaces; fields after the last ')'
-	// start at field 3 (state).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return s, fmt.Errorf("harness: /proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return s, fmt.Errorf("harness: /proc/%d/stat: %d fields", pid, len(f))
-	}
-	// utime and stime are fields 14 and 15, i.e. f[11] and f[12].
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
+	if s.cpuSeconds, err = statCPUSeconds(b); err != nil {
 		return s, fmt.Errorf("harness: /proc/%d/stat: %w", pid, err)
 	}
-	s.cpuSeconds = float64(ut+st) / clockTicks
 	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err

@@ -383,7 +383,7 @@ func harnessCPU(ens *harness.Ensemble) float64 {
 func pidsCPU(pids []int) (float64, error) {
 	var sec float64
 	for _, pid := range pids {
-		v, err := procCPUSeconds(pid)
+		v, err := harness.ProcessCPUSeconds(pid)
 		if err != nil {
 			return 0, err
 		}

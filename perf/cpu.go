@@ -1,12 +1,8 @@
 package perf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -14,49 +10,10 @@ import (
 // would attribute CPU that nobody measured.
 var errOutOfRange = errors.New("outside the sampled span")
 
-// userHZ is the unit of utime and stime in /proc/<pid>/stat (USER_HZ, 100
-// on every Linux platform Go supports).
-const userHZ = 100
-
 // cpuSample is the CPU time of a set of processes at one moment.
 type cpuSample struct {
 	at  time.Time
 	sec float64 // user + system seconds
-}
-
-// parseStatCPU returns utime+stime in seconds from one /proc/<pid>/stat
-// line. The command name (field 2) may hold spaces and ')', so fields are
-// counted from after the last ')', where field 3 (state) starts.
-func parseStatCPU(line []byte) (float64, error) {
-	i := bytes.LastIndexByte(line, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("perf: /proc stat line: no ')'")
-	}
-	f := strings.Fields(string(line[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("perf: /proc stat line: %d fields after the command name, want at least 13", len(f))
-	}
-	// utime and stime are fields 14 and 15: f[11] and f[12].
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("perf: /proc stat line: %w", err)
-	}
-	return float64(ut+st) / userHZ, nil
-}
-
-// procCPUSeconds returns the user+system CPU seconds of process pid (all
-// its threads, exited ones included).
-func procCPUSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("perf: cpu of %d: %w", pid, err)
-	}
-	sec, err := parseStatCPU(b)
-	if err != nil {
-		return 0, fmt.Errorf("perf: cpu of %d: %w", pid, err)
-	}
-	return sec, nil
 }
 
 // cpuAt interpolates linearly the CPU seconds at t between the samples
