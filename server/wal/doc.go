@@ -32,9 +32,11 @@
 // caller decodes the rest.
 //
 // Files are preallocated: when a write would come within 4 KiB of the
-// allocated size, the file is extended, filled with zeros, to the next
-// multiple of the preallocation size (64 MiB by default, upstream's
-// zookeeper.preAllocSize). The log therefore ends at the first of: the end of
+// allocated size, zeros are written up to the next multiple of the
+// preallocation step (upstream's zookeeper.preAllocSize, 64 MiB by default,
+// capped here at 1 MiB). Writing the zeros, rather than extending the file
+// sparsely as upstream does, lets most fdatasyncs overwrite blocks that are
+// already allocated and synced, which needs no journal commit. The log therefore ends at the first of: the end of
 // the file, or a record whose checksum and length are both zero (the start of
 // the zero-filled area). Everything after that point must be zero.
 //

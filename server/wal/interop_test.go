@@ -40,7 +40,7 @@ func TestIntegration_TxnLogToolkitReadsOurLog(t *testing.T) {
 	requireJavaZooKeeper(t)
 	dir := t.TempDir()
 	e1 := int64(1) << 32
-	// Default preallocation (64 MiB, sparse where the file system allows):
+	// Default preallocation (a 1 MiB step of written zeros):
 	// the tool must stop at the zero area as upstream's reader does.
 	files := [][]int64{span(e1+1, e1+20), span(e1+21, e1+25)}
 	l, err := Open(dir, Options{ForceSync: true})

@@ -22,13 +22,18 @@ const (
 	// preallocMargin: extend the file when a write would come this close to
 	// its allocated end, as upstream's FilePadding does.
 	preallocMargin = 4096
+	// maxPreAllocStep caps the step in which a file grows: the zeros are
+	// written while the batch that needs them waits, and a 1 MiB step
+	// costs it about 0.2 ms.
+	maxPreAllocStep = 1 << 20
 )
 
 // Options configures a Log.
 type Options struct {
-	// PreAllocSize is the step, in bytes, in which log files grow
-	// (upstream zookeeper.preAllocSize, in KiB there). Zero means 64 MiB;
-	// negative disables preallocation.
+	// PreAllocSize is the step, in bytes, in which log files grow by
+	// writing zeros ahead of the records (upstream zookeeper.preAllocSize,
+	// in KiB there), capped at 1 MiB. Zero means the default; negative
+	// disables preallocation.
 	PreAllocSize int64
 	// ForceSync makes Sync fdatasync the file (zoo.cfg forceSync=yes, the
 	// upstream default). When false, nothing is durable: for experiments
@@ -73,7 +78,8 @@ type Log struct {
 	name      string   // base name of f
 	buf       []byte   // records appended but not yet written to f
 	written   int64    // bytes of f written (header and records)
-	allocated int64    // preallocated size of f
+	allocated int64    // bytes of f written with records or zeros
+	zeros     []byte   // a step of zeros, for preallocation
 	last      int64    // last appended zxid, -1 before the first
 	err       error    // sticky write or sync failure
 	closed    bool
@@ -170,21 +176,50 @@ func (l *Log) flush() error {
 		return nil
 	}
 	end := l.written + int64(len(l.buf))
-	if p := l.opts.PreAllocSize; p > 0 && end+preallocMargin >= l.allocated {
-		size := l.allocated
-		for end+preallocMargin >= size {
-			size += p
-		}
-		if err := preallocate(l.f, size); err != nil {
-			return l.fail(fmt.Errorf("wal: preallocate %s to %d bytes: %w", l.name, size, err))
-		}
-		l.allocated = size
+	if err := l.preallocate(end); err != nil {
+		return l.fail(fmt.Errorf("wal: preallocate %s: %w", l.name, err))
 	}
 	if _, err := l.f.WriteAt(l.buf, l.written); err != nil {
 		return l.fail(fmt.Errorf("wal: write %s at offset %d: %w", l.name, l.written, err))
 	}
 	l.written = end
 	l.buf = l.buf[:0]
+	return nil
+}
+
+// preallocate grows the file, when a write ending at end would come within
+// preallocMargin of its allocated end, by writing zeros up to the next
+// multiple of the step beyond it.
+//
+// Zeros, not fallocate or a sparse extension as upstream: every fdatasync
+// that lands in unwritten or newly allocated blocks also commits the file
+// system's journal, and overwriting blocks that are already written and
+// synced needs no metadata at all. Measured on ext4 with 1.1 KiB records,
+// syncing every 70 of them, that halves the CPU a record costs in
+// pwrite and fdatasync (about 1.7 µs to 1.0, zeros included); see
+// docs/decisions.md.
+func (l *Log) preallocate(end int64) error {
+	step := min(l.opts.PreAllocSize, maxPreAllocStep)
+	if step <= 0 || end+preallocMargin < l.allocated {
+		return nil
+	}
+	size := l.allocated
+	for end+preallocMargin >= size {
+		size += step
+	}
+	if len(l.zeros) < int(step) {
+		l.zeros = make([]byte, step)
+	}
+	// The records about to be written cover [l.written, end); zero only
+	// what lies beyond both them and the zeros already written.
+	for off := max(l.allocated, end); off < size; {
+		n, err := l.f.WriteAt(l.zeros[:min(int64(len(l.zeros)), size-off)], off)
+		if err != nil {
+			return fmt.Errorf("write zeros at offset %d: %w", off, err)
+		}
+		off += int64(n)
+	}
+	l.allocated = size
 	return nil
 }
 

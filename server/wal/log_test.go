@@ -207,6 +207,60 @@ func TestPreallocation(t *testing.T) {
 	}
 }
 
+// TestPreallocationStepCapped: the default 64 MiB step is written as 1 MiB
+// of zeros at a time, and a buffer larger than a step is covered whole.
+func TestPreallocationStepCapped(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{ForceSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	path := filepath.Join(dir, LogName(1))
+	if err := l.Append(1, payloadFor(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != maxPreAllocStep {
+		t.Fatalf("after one small record the file is %d bytes, want %d", len(data), maxPreAllocStep)
+	}
+	used := headerSize + recordOverhead + len(payloadFor(1))
+	if i := slices.IndexFunc(data[used:], func(b byte) bool { return b != 0 }); i >= 0 {
+		t.Fatalf("byte %d after the record is %#x, want zeros", used+i, data[used+i])
+	}
+
+	// 3 MiB of records before the next sync: the file grows past them in
+	// 1 MiB steps.
+	z := int64(2)
+	for n := 0; n < 3<<20; z++ {
+		p := payloadFor(z)
+		if err := l.Append(z, p); err != nil {
+			t.Fatal(err)
+		}
+		n += recordOverhead + len(p)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size()%maxPreAllocStep != 0 || st.Size() < 4<<20 || st.Size() > 5<<20 {
+		t.Fatalf("after 3 MiB more the file is %d bytes, want 4 or 5 MiB", st.Size())
+	}
+	got, err := readAll(t, dir, 0)
+	if err != nil || !slices.Equal(got, span(1, z-1)) {
+		t.Fatalf("read back %v, err %v; want 1..%d", got, err, z-1)
+	}
+}
+
 func TestAppendValidates(t *testing.T) {
 	dir := t.TempDir()
 	l, err := Open(dir, smallOpts())
