@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -247,6 +248,9 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		if r, ok := byID[m.ID]; ok && m.Role == "" {
 			res.Ensemble.Members[i].Role = r
 		}
+	}
+	if n := ens.ServerCPUs(); n > 0 {
+		res.Ensemble.Config["server_cpus"] = strconv.Itoa(n)
 	}
 	for _, st := range ens.Stats() {
 		if st.CPUSeconds > 0 {

@@ -197,7 +197,7 @@ func Start(ctx context.Context, opts Options) (*Ensemble, error) {
 		}
 		e.launcher = j
 	case ImplGo:
-		e.launcher = goLauncher{prefix: opts.GoCommand}
+		e.launcher = goLauncher{prefix: opts.GoCommand, cpus: e.opts.ServerCPUs}
 	}
 	if !e.external {
 		if err := e.initDirs(); err != nil {
@@ -412,8 +412,11 @@ func (e *Ensemble) launchLocked(s *server) error {
 	if err != nil {
 		return fmt.Errorf("harness: server %d: %w", s.id, err)
 	}
-	fmt.Fprintf(out, "==== %s harness: starting %q\n", time.Now().Format(time.RFC3339Nano), argv)
+	fmt.Fprintf(out, "==== %s harness: starting %q, environment adds %q\n", time.Now().Format(time.RFC3339Nano), argv, e.launcher.env())
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if env := e.launcher.env(); len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
@@ -558,6 +561,16 @@ func (e *Ensemble) RunDir() string { return e.runDir }
 // Impl is the implementation running the ensemble.
 func (e *Ensemble) Impl() string { return e.opts.Impl }
 
+// ServerCPUs returns how many CPUs each launched server was told it may
+// use (Options.ServerCPUs, resolved), or 0 when the runtimes chose for
+// themselves: a negative Options.ServerCPUs, or an external ensemble.
+func (e *Ensemble) ServerCPUs() int {
+	if e.external || e.opts.ServerCPUs < 0 {
+		return 0
+	}
+	return e.opts.ServerCPUs
+}
+
 // Leader returns the id of the server last seen as leader (or standalone),
 // preferring the highest epoch; ok is false if there is none.
 func (e *Ensemble) Leader() (id int, ok bool) {
@@ -636,6 +649,7 @@ func (e *Ensemble) Launch() LaunchInfo {
 	defer e.mu.Unlock()
 	if len(e.servers) > 0 && e.launcher != nil {
 		li.Command, _ = e.launcher.argv(e.servers[0])
+		li.Env = e.launcher.env()
 	}
 	for _, s := range e.servers {
 		if !s.running {

@@ -3,9 +3,12 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +169,23 @@ func TestIntegration_Standalone(t *testing.T) {
 			li := e.Launch()
 			if !li.SameSession || li.Impl != impl || len(li.Command) == 0 || !strings.HasSuffix(li.Command[len(li.Command)-1], "zoo.cfg") {
 				t.Errorf("launch info %+v", li)
+			}
+			// The server runs told its share of the CPUs: half of them,
+			// shared with the driver.
+			cpus := max(1, runtime.NumCPU()/2)
+			if got := e.ServerCPUs(); got != cpus {
+				t.Errorf("ServerCPUs() = %d, want %d", got, cpus)
+			}
+			file, want := "environ", fmt.Sprintf("GOMAXPROCS=%d", cpus)
+			if impl == ImplJava {
+				file, want = "cmdline", fmt.Sprintf("-XX:ActiveProcessorCount=%d", cpus)
+			}
+			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", ms[0].PID, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(strings.Split(string(raw), "\x00"), want) {
+				t.Errorf("server's /proc/%d/%s lacks %q", ms[0].PID, file, want)
 			}
 			if err := e.Restart(1); !errors.Is(err, ErrRunning) {
 				t.Errorf("Restart of a running server: %v, want ErrRunning", err)

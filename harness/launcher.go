@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -18,15 +19,28 @@ var ErrJavaMissing = errors.New("harness: Java ZooKeeper is not installed")
 type launcher interface {
 	// argv returns the command line for s; it may write files into s.dir.
 	argv(s *server) ([]string, error)
+	// env returns the variables added to the server's environment.
+	env() []string
 	// isJava reports whether configs should carry Java-only keys.
 	isJava() bool
 }
 
-// goLauncher runs the Go zkserver: GoCommand followed by the config path.
-type goLauncher struct{ prefix []string }
+// goLauncher runs the Go zkserver: GoCommand followed by the config path,
+// with GOMAXPROCS set to cpus when it is positive.
+type goLauncher struct {
+	prefix []string
+	cpus   int
+}
 
 func (g goLauncher) argv(s *server) ([]string, error) {
 	return append(append([]string(nil), g.prefix...), s.cfgPath), nil
+}
+
+func (g goLauncher) env() []string {
+	if g.cpus <= 0 {
+		return nil
+	}
+	return []string{"GOMAXPROCS=" + strconv.Itoa(g.cpus)}
 }
 
 func (goLauncher) isJava() bool { return false }
@@ -41,10 +55,11 @@ const debianJavaDir = "/usr/share/java"
 type javaLauncher struct {
 	bin, classpath, heap string
 	opts                 []string
+	cpus                 int // -XX:ActiveProcessorCount when positive
 }
 
 func newJavaLauncher(o *Options) (*javaLauncher, error) {
-	j := &javaLauncher{bin: o.JavaBin, heap: o.JavaHeap, opts: o.JavaOpts, classpath: o.JavaClasspath}
+	j := &javaLauncher{bin: o.JavaBin, heap: o.JavaHeap, opts: o.JavaOpts, classpath: o.JavaClasspath, cpus: o.ServerCPUs}
 	if j.bin == "" {
 		j.bin = "java"
 	}
@@ -86,6 +101,8 @@ func newJavaLauncher(o *Options) (*javaLauncher, error) {
 
 func (*javaLauncher) isJava() bool { return true }
 
+func (*javaLauncher) env() []string { return nil }
+
 func (j *javaLauncher) argv(s *server) ([]string, error) {
 	logFile := filepath.Join(s.dir, "server.log")
 	log4j := fmt.Sprintf(`log4j.rootLogger=INFO, FILE
@@ -113,6 +130,9 @@ log4j.appender.FILE.layout.ConversionPattern=%%d{ISO8601} [myid:%%X{myid}] %%-5p
 		return nil, fmt.Errorf("harness: server %d: %w", s.id, err)
 	}
 	args := []string{j.bin, "-Xmx" + j.heap}
+	if j.cpus > 0 {
+		args = append(args, "-XX:ActiveProcessorCount="+strconv.Itoa(j.cpus))
+	}
 	args = append(args, j.opts...)
 	args = append(args,
 		"-Djava.net.preferIPv4Stack=true",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 )
 
@@ -50,6 +51,14 @@ type Options struct {
 	JavaHeap string
 	// JavaOpts are extra JVM options, placed before the main class.
 	JavaOpts []string
+	// ServerCPUs is how many CPUs each launched server is told it may use:
+	// GOMAXPROCS for a Go server, -XX:ActiveProcessorCount for a Java one,
+	// so that both runtimes size their schedulers, GC and thread pools alike.
+	// The servers share this machine with the load driver, so zero gives
+	// every server an equal share with the driver,
+	// max(1, NumCPU / (servers + observers + 1)); negative leaves each
+	// runtime to its own default (every CPU). External ensembles ignore it.
+	ServerCPUs int
 	// Connect is the connection string of an external ensemble,
 	// "host:port,host:port,..."; server ids are 1.. in that order.
 	Connect string
@@ -121,6 +130,9 @@ func (o *Options) withDefaults() error {
 	}
 	if o.Servers+o.Observers > 255 {
 		return fmt.Errorf("harness: %d servers is too many for one machine", o.Servers+o.Observers)
+	}
+	if o.ServerCPUs == 0 {
+		o.ServerCPUs = max(1, runtime.NumCPU()/(o.Servers+o.Observers+1))
 	}
 	if o.TickTime == 0 {
 		o.TickTime = 2000

@@ -200,6 +200,7 @@ type LaunchInfo struct {
 	Impl          string
 	Method        string   // LaunchMethod, or "external"
 	Command       []string // the command line of server 1 (config path last)
+	Env           []string // variables added to every server's environment
 	DriverSession int      // the driver's session id
 	// SameSession is true when every running server was found in the
 	// driver's session (as LaunchMethod promises).

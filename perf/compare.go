@@ -49,6 +49,10 @@ type Config struct {
 	// (e.g. "go-before": the build before an optimisation), measured like
 	// "go" when Impls lists them, for before/after ratios from one run.
 	GoVariants map[string][]string
+	// ServerCPUs is harness.Options.ServerCPUs for the Go and Java servers:
+	// zero gives each an equal share of the machine with the driver,
+	// negative every CPU. The no-op responders always get every CPU.
+	ServerCPUs int
 	// NoopCommand starts one no-op responder; "-addr host:port" is
 	// appended (e.g. {"/tmp/x/zknoop"}).
 	NoopCommand []string
@@ -272,7 +276,7 @@ func swapGoJava(order []string) {
 
 // runEnsemble starts one ensemble and runs every read percentage on it.
 func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size, r int, launched map[string]bool) error {
-	ho := harness.Options{Impl: impl, Servers: size, GoCommand: c.GoCommand, Logger: c.Logger}
+	ho := harness.Options{Impl: impl, Servers: size, GoCommand: c.GoCommand, ServerCPUs: c.ServerCPUs, Logger: c.Logger}
 	if cmd, ok := c.GoVariants[impl]; ok {
 		ho.Impl, ho.GoCommand = harness.ImplGo, cmd
 	}

@@ -169,6 +169,7 @@ func envFloats(t *testing.T, name string) []float64 {
 // with ZKBENCH_PERF=1. Knobs: ZKBENCH_PERF_SIZES=1,3,7
 // ZKBENCH_PERF_READS=0,70,100 ZKBENCH_PERF_REPS=3 ZKBENCH_PERF_DURATION=5s
 // ZKBENCH_PERF_OUT=dir (default ../out/bench-compare)
+// ZKBENCH_PERF_SERVER_CPUS=n (harness.Options.ServerCPUs; -1 every CPU)
 // ZKBENCH_PERF_PROFILE=0 (skip the profiles), ZKBENCH_PERF_PROFILES=1:0,3:0
 // (which profiles: size:reads pairs).
 func TestBenchCompare(t *testing.T) {
@@ -306,6 +307,9 @@ func applyLoadKnobs(t *testing.T, c *Config) {
 	}
 	if n := envInts(t, "ZKBENCH_PERF_CLIENTS"); len(n) == 1 {
 		c.Clients = n[0]
+	}
+	if n := envInts(t, "ZKBENCH_PERF_SERVER_CPUS"); len(n) == 1 {
+		c.ServerCPUs = n[0]
 	}
 	if d := os.Getenv("ZKBENCH_PERF_DURATION"); d != "" {
 		var err error

@@ -63,7 +63,7 @@ func Profile(ctx context.Context, pc ProfileConfig) ([]ProfileSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	ho := harness.Options{Impl: harness.ImplGo, Servers: pc.Size, GoCommand: pc.Command, Logger: c.Logger}
+	ho := harness.Options{Impl: harness.ImplGo, Servers: pc.Size, GoCommand: pc.Command, ServerCPUs: c.ServerCPUs, Logger: c.Logger}
 	ens, closeEns, err := experiment.StartEnsemble(ctx, ho)
 	if err != nil {
 		return nil, err

@@ -383,7 +383,8 @@ func (r *Report) Markdown() string {
 
 	b.WriteString("\n## How the servers were launched\n\n")
 	for _, l := range r.Launch {
-		fmt.Fprintf(&b, "* %s: %s; same session as the driver: %v; command: `%s`\n", l.Impl, l.Method, l.SameSession, strings.Join(l.Command, " "))
+		cmdline := strings.Join(append(append([]string(nil), l.Env...), l.Command...), " ")
+		fmt.Fprintf(&b, "* %s: %s; same session as the driver: %v; command: `%s`\n", l.Impl, l.Method, l.SameSession, cmdline)
 	}
 	b.WriteString("* noop: direct children of the driver, driver's session (no setsid), own process group, Pdeathsig=SIGKILL\n")
 

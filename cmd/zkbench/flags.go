@@ -79,6 +79,7 @@ type ensembleOptions struct {
 	logDir       string
 	leaderServes bool
 	javaHeap     string
+	serverCPUs   int
 	tickTime     int
 	peerDelay    time.Duration
 	peerProxy    bool
@@ -93,6 +94,7 @@ func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
 	fs.StringVar(&o.logDir, "log-dir", "", "put each server's transaction log under this directory (another disk), as server-N")
 	fs.BoolVar(&o.leaderServes, "leader-serves", false, "let the leader accept clients (the paper's setup had leaderServes=no)")
 	fs.StringVar(&o.javaHeap, "java-heap", "256m", "maximum heap of each Java server (-Xmx)")
+	fs.IntVar(&o.serverCPUs, "server-cpus", 0, "CPUs each launched server may use (GOMAXPROCS for Go, -XX:ActiveProcessorCount for Java); 0 = an equal share of this machine with the driver, -1 = every CPU")
 	fs.IntVar(&o.tickTime, "tick-time", 2000, "tickTime in milliseconds")
 	fs.DurationVar(&o.peerDelay, "peer-delay", 0, "add this latency to the leader's peer traffic both ways (each quorum round trip gains twice it); implies --peer-proxy")
 	fs.BoolVar(&o.peerProxy, "peer-proxy", false, "route peer traffic through the harness's fault proxies (needed for partitions and delays)")
@@ -137,6 +139,7 @@ func (o ensembleOptions) harness(seed int64, log *slog.Logger) (harness.Options,
 		LogDir:       o.logDir,
 		LeaderServes: o.leaderServes,
 		JavaHeap:     o.javaHeap,
+		ServerCPUs:   o.serverCPUs,
 		TickTime:     o.tickTime,
 		PeerProxy:    o.peerProxy || o.peerDelay > 0,
 		ExtraConfig:  map[string]string{"4lw.commands.whitelist": "*"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -150,6 +151,7 @@ func (o regressOptions) rerun(base *results.Result, stderr io.Writer) (experimen
 		connect:      o.connect,
 		leaderServes: base.Ensemble.Config["leaderServes"] == "yes" && base.Ensemble.Size > 1,
 		javaHeap:     o.javaHeap,
+		serverCPUs:   serverCPUs(base),
 		tickTime:     2000,
 		peerDelay:    o.peerDelay,
 		peerProxy:    base.Ensemble.Config["peer_proxy"] == "yes",
@@ -164,4 +166,14 @@ func (o regressOptions) rerun(base *results.Result, stderr io.Writer) (experimen
 		return experiment.Config{}, fmt.Errorf("the baseline ran fault schedule %q, which regress cannot find again: run it with zkbench run --faults and give the RESULT_DIR", faults)
 	}
 	return config(e, base.Spec, faults, o.common, stderr)
+}
+
+// serverCPUs is the --server-cpus that runs again a baseline's setting:
+// what it recorded, or -1 (every CPU) for a baseline from before the
+// setting existed, which gave its servers every CPU.
+func serverCPUs(base *results.Result) int {
+	if n, err := strconv.Atoi(base.Ensemble.Config["server_cpus"]); err == nil && n > 0 {
+		return n
+	}
+	return -1
 }

@@ -217,6 +217,7 @@ func SameWorkload(base, cur *results.Result) error {
 	chk("leaderServes", base.Ensemble.Config["leaderServes"], cur.Ensemble.Config["leaderServes"])
 	chk("peer_proxy", base.Ensemble.Config["peer_proxy"], cur.Ensemble.Config["peer_proxy"])
 	chk("client_proxy", base.Ensemble.Config["client_proxy"], cur.Ensemble.Config["client_proxy"])
+	chk("server_cpus", base.Ensemble.Config["server_cpus"], cur.Ensemble.Config["server_cpus"])
 	if len(diffs) > 0 {
 		return fmt.Errorf("%w: %s; compare results of the same workload (or use zkbench compare)", ErrMismatch, strings.Join(diffs, ", "))
 	}

@@ -80,6 +80,15 @@ func TestRegressRejectsOtherWorkload(t *testing.T) {
 	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "read_percent 70 (baseline) vs 0") || !strings.Contains(err.Error(), "servers 3 (baseline) vs 5") {
 		t.Errorf("err = %v, want ErrMismatch naming read_percent and servers", err)
 	}
+	// A run whose servers had another CPU share is another setup.
+	shared := run(2, 10000)
+	if shared.Ensemble.Config == nil {
+		shared.Ensemble.Config = map[string]string{}
+	}
+	shared.Ensemble.Config["server_cpus"] = "1"
+	if _, err := Regress(base, shared, RegressOptions{}); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "server_cpus") {
+		t.Errorf("other CPU share: err = %v, want ErrMismatch naming server_cpus", err)
+	}
 	short := run(1, 10000)
 	short.Series = short.Series[:15]
 	if _, err := Regress(base, short, RegressOptions{}); err == nil || !strings.Contains(err.Error(), "at least 3 samples") {
