@@ -78,6 +78,14 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		rs.role = zab.Follower
 		dec.State = election.Following
 	}
+	if p.elect.State() != dec.State {
+		// The election decided OBSERVING for a participant it did not
+		// count as a voter. Advertise what this server does: a reconfig
+		// may make it a voter while it follows, and a looking voter
+		// ignores OBSERVING notifications, so it could never count this
+		// one towards the quorum it needs to join the leader.
+		p.elect.SetState(dec.State, p.elect.Vote())
+	}
 	p.state.Store(int32(dec.State))
 	p.leader.Store(dec.Leader)
 	tickTime := time.Duration(p.cfg.TickTime) * time.Millisecond
