@@ -5,6 +5,8 @@ package node
 type Log interface {
 	// Submit appends rec (a serialized TxnHeader + txn) with its zxid and
 	// calls done once it is durable. Callbacks run in submission order.
+	// The log must not use rec once it has called done: the caller
+	// reuses it.
 	Submit(zxid int64, rec []byte, done func(error))
 	// Close drains pending submissions and releases the log.
 	Close() error

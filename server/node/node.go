@@ -56,6 +56,9 @@ type Node struct {
 
 	submitCh chan *item
 	applyCh  chan *item
+	// recs holds *[]byte buffers for serialized txns, handed to the log
+	// and taken back once it calls done: a write allocates no record.
+	recs sync.Pool
 
 	mu          sync.Mutex // guards sessions, syncs, nextZxid
 	sessions    *session.Table
@@ -190,9 +193,14 @@ func (n *Node) prepLoop(ctx context.Context) {
 		it.txn = txn
 		enc.Reset()
 		txn.Encode(&enc)
-		rec := append([]byte(nil), enc.Bytes()...)
+		buf, _ := n.recs.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		*buf = append((*buf)[:0], enc.Bytes()...)
 		inflight.Add(1)
-		n.wal.Submit(zxid, rec, func(err error) {
+		n.wal.Submit(zxid, *buf, func(err error) {
+			n.recs.Put(buf) // the log is done with the record
 			it.err = err
 			n.applyCh <- it
 			inflight.Done()

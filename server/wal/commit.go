@@ -140,7 +140,8 @@ func NewCommitter(l *Log, opts ...CommitterOption) *Committer {
 // done is called exactly once, from the committer's goroutine, after the
 // Sync covering the txn returned (nil: durable) or with the error that
 // failed it; done must not block for long, nor call Submit. After Close,
-// done is called at once with ErrClosed.
+// done is called at once with ErrClosed. The Committer does not touch rec
+// once it has called done, so the caller may reuse it from then on.
 func (c *Committer) Submit(zxid int64, rec []byte, done func(error)) {
 	c.mu.RLock()
 	if c.closed {
