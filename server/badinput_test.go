@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,13 +118,21 @@ func TestIntegrationSessionExpiry(t *testing.T) {
 // connection drops, and keeps its session and ephemerals.
 func TestIntegrationSessionReattach(t *testing.T) {
 	srv := zktest.StartGo(t)
+	var mu sync.Mutex // the client's goroutine dials; the test reads
 	var dialed []net.Conn
 	dialer := func(network, addr string, timeout time.Duration) (net.Conn, error) {
 		nc, err := net.DialTimeout(network, addr, timeout)
 		if err == nil {
+			mu.Lock()
 			dialed = append(dialed, nc)
+			mu.Unlock()
 		}
 		return nc, err
+	}
+	dials := func() []net.Conn {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(dialed)
 	}
 	c, _, err := zk.Connect([]string{srv.Addr}, 10*time.Second, zk.WithDialer(dialer), zk.WithLogger(quietLogger{}))
 	if err != nil {
@@ -133,9 +143,9 @@ func TestIntegrationSessionReattach(t *testing.T) {
 		t.Fatal(err)
 	}
 	sid := c.SessionID()
-	dialed[0].Close() // cut the connection under the client
+	dials()[0].Close() // cut the connection under the client
 	deadline := time.Now().Add(10 * time.Second)
-	for len(dialed) < 2 || c.State() != zk.StateHasSession {
+	for len(dials()) < 2 || c.State() != zk.StateHasSession {
 		if time.Now().After(deadline) {
 			t.Fatalf("client did not reconnect (state %v)", c.State())
 		}
