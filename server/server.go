@@ -56,10 +56,8 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	linger := wal.DefaultLinger
-	linger.Max = cfg.GroupCommitLinger
 	committer := committerStats{wal.NewCommitter(txnLog, wal.WithFlushDelay(cfg.FlushDelay),
-		wal.WithLinger(linger), wal.WithMaxBatch(cfg.MaxBatchSize))}
+		wal.WithLinger(wal.LingerUpTo(cfg.GroupCommitLinger)), wal.WithMaxBatch(cfg.MaxBatchSize))}
 	defer txnLog.Close()
 	var snaps *snapshotter
 	n := node.New(node.Options{

@@ -43,10 +43,13 @@ type Linger struct {
 	Siblings int           // the pipelined txns a batch must hold, and the txns each step must bring, to linger on
 }
 
-// DefaultLinger is the linger a standalone server uses unless configured
-// otherwise (zoo.cfg commitLingerUs). Its step is a millisecond because a
-// Go timer on Linux sleeps at least about that long.
-var DefaultLinger = Linger{Max: 2 * time.Millisecond, Step: time.Millisecond, Siblings: 8}
+// LingerUpTo is the linger a standalone server uses, lingering at most max
+// (zoo.cfg commitLingerUs; its default is the config package's). Its step
+// is a millisecond because a Go timer on Linux sleeps at least about that
+// long.
+func LingerUpTo(max time.Duration) Linger {
+	return Linger{Max: max, Step: time.Millisecond, Siblings: 8}
+}
 
 // maxLingerSkip bounds the batches skipped after a wasted linger.
 const maxLingerSkip = 128
