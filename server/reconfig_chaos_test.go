@@ -31,12 +31,7 @@ func TestIntegrationReconfigChaos(t *testing.T) {
 func runReconfigChaos(t *testing.T, seed int64, dur time.Duration) {
 	const n = 5
 	rng := rand.New(rand.NewSource(seed))
-	e := zktest.StartEnsemble(t, n, "reconfigEnabled=true", "standaloneEnabled=false", "skipACL=yes")
-	admin, _, err := zk.Connect(e.Addrs(), 2*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	e, admin := startReconfigEnsemble(t, n)
 
 	// Each server's line as the first configuration gave it, to add it
 	// back after a removal.
@@ -154,6 +149,19 @@ func runReconfigChaos(t *testing.T, seed int64, dur time.Duration) {
 
 // withTimeout runs a client call that may never be answered (its server
 // can lose the request when the leader changes) for up to 5 s.
+// startReconfigEnsemble starts n Go servers that let anyone reconfigure
+// them, and connects an admin client to all of them.
+func startReconfigEnsemble(t *testing.T, n int) (*zktest.Ensemble, *zk.Conn) {
+	t.Helper()
+	e := zktest.StartEnsemble(t, n, "reconfigEnabled=true", "standaloneEnabled=false", "skipACL=yes")
+	admin, _, err := zk.Connect(e.Addrs(), 2*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	return e, admin
+}
+
 func withTimeout(call func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- call() }()

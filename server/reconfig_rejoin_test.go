@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/zkbench/zkbench/internal/zktest"
 )
 
@@ -20,12 +19,7 @@ import (
 // part of that quorum: it must advertise FOLLOWING, not OBSERVING, which a
 // looking voter ignores. Before the fix the restarted server never served.
 func TestIntegrationReconfigRejoinCountsPromotedFollower(t *testing.T) {
-	e := zktest.StartEnsemble(t, 5, "reconfigEnabled=true", "standaloneEnabled=false", "skipACL=yes")
-	admin, _, err := zk.Connect(e.Addrs(), 2*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	e, admin := startReconfigEnsemble(t, 5)
 
 	// Each server's line, with its client address for adding it back.
 	specs := map[int]string{}
