@@ -191,13 +191,13 @@ func (n *Node) prepLoop(ctx context.Context) {
 			continue
 		}
 		it.txn = txn
-		enc.Reset()
-		txn.Encode(&enc)
 		buf, _ := n.recs.Get().(*[]byte)
 		if buf == nil {
 			buf = new([]byte)
 		}
-		*buf = append((*buf)[:0], enc.Bytes()...)
+		enc.ResetTo((*buf)[:0]) // encode straight into the pooled buffer
+		txn.Encode(&enc)
+		*buf = enc.Bytes()
 		inflight.Add(1)
 		n.wal.Submit(zxid, *buf, func(err error) {
 			n.recs.Put(buf) // the log is done with the record
