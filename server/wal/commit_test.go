@@ -121,40 +121,17 @@ func TestCommitterGroupsWhileSyncing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	entered := make(chan struct{}, 10)
-	release := make(chan struct{})
-	first := true
-	l.fsync = func(f *os.File) error {
-		if first {
-			first = false
-			entered <- struct{}{}
-			<-release
-		}
-		return fdatasync(f)
-	}
+	entered, release := holdFirstSync(l, fdatasync)
 	c := NewCommitter(l, WithMaxBatch(100))
-	var mu sync.Mutex
-	var acked []int64
-	ack := func(z int64) func(error) {
-		return func(err error) {
-			if err != nil {
-				t.Errorf("zxid %d: %v", z, err)
-			}
-			mu.Lock()
-			acked = append(acked, z)
-			mu.Unlock()
-		}
-	}
-	c.Submit(1, payloadFor(1), ack(1))
+	acks := &ackLog{t: t}
+	c.Submit(1, payloadFor(1), acks.ack(1))
 	<-entered // the committer is inside the first fsync
 	for z := int64(2); z <= 41; z++ {
-		c.Submit(z, payloadFor(z), ack(z))
+		c.Submit(z, payloadFor(z), acks.ack(z))
 	}
-	mu.Lock()
-	if len(acked) != 0 {
+	if acked := acks.got(); len(acked) != 0 {
 		t.Fatalf("acknowledged %v before the fsync returned", acked)
 	}
-	mu.Unlock()
 	close(release)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -163,9 +140,52 @@ func TestCommitterGroupsWhileSyncing(t *testing.T) {
 	if st.Syncs != 2 || st.MaxBatch != 40 || st.Txns != 41 {
 		t.Fatalf("stats %+v: want 2 fsyncs, the second covering the 40 txns queued meanwhile", st)
 	}
-	if !slices.Equal(acked, span(1, 41)) {
+	if acked := acks.got(); !slices.Equal(acked, span(1, 41)) {
 		t.Fatalf("acked %v", acked)
 	}
+}
+
+// holdFirstSync makes l's first fsync signal entered and then wait until
+// release is closed; every fsync then goes on to sync.
+func holdFirstSync(l *Log, sync func(*os.File) error) (entered <-chan struct{}, release chan<- struct{}) {
+	in, out := make(chan struct{}), make(chan struct{})
+	first := true
+	l.fsync = func(f *os.File) error {
+		if first {
+			first = false
+			in <- struct{}{}
+			<-out
+		}
+		return sync(f)
+	}
+	return in, out
+}
+
+// ackLog records the zxids whose commit callbacks ran, in order, and fails
+// the test on a callback's error.
+type ackLog struct {
+	t  *testing.T
+	mu sync.Mutex
+	zs []int64
+}
+
+// ack is the callback for zxid z.
+func (a *ackLog) ack(z int64) func(error) {
+	return func(err error) {
+		if err != nil {
+			a.t.Errorf("zxid %d: %v", z, err)
+		}
+		a.mu.Lock()
+		a.zs = append(a.zs, z)
+		a.mu.Unlock()
+	}
+}
+
+// got returns the zxids acknowledged so far.
+func (a *ackLog) got() []int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.zs)
 }
 
 func TestCommitterMaxBatchAndDelay(t *testing.T) {
@@ -320,31 +340,13 @@ func TestCommitterLinger(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		entered, release := make(chan struct{}), make(chan struct{})
-		first := true
-		l.fsync = func(*os.File) error {
-			if first {
-				first = false
-				entered <- struct{}{}
-				<-release
-			}
-			return nil
-		}
+		entered, release := holdFirstSync(l, func(*os.File) error { return nil })
 		clock := &fakeClock{t: time.Unix(1000, 0)}
 		var c *Committer
 		next := int64(2)
-		var mu sync.Mutex
-		var acked []int64
-		ack := func(z int64) func(error) {
-			return func(err error) {
-				if err != nil {
-					t.Errorf("zxid %d: %v", z, err)
-				}
-				mu.Lock()
-				acked = append(acked, z)
-				mu.Unlock()
-			}
-		}
+		var mu sync.Mutex // guards next
+		acks := &ackLog{t: t}
+		ack := acks.ack
 		clock.onSleep = func(n int) {
 			if onSleep != nil {
 				mu.Lock()
@@ -369,7 +371,7 @@ func TestCommitterLinger(t *testing.T) {
 		// linger at once.
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 			mu.Lock()
-			done := int64(len(acked)) == next-1
+			done := int64(len(acks.got())) == next-1
 			mu.Unlock()
 			if done {
 				break
@@ -381,7 +383,7 @@ func TestCommitterLinger(t *testing.T) {
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(acked, span(1, next-1)) {
+		if acked := acks.got(); !slices.Equal(acked, span(1, next-1)) {
 			t.Fatalf("acked %v, want 1..%d in order", acked, next-1)
 		}
 		return c.Stats(), clock
