@@ -80,7 +80,6 @@ type procSample struct {
 	rssKiB     int64   // current resident set size (VmRSS)
 }
 
-// readProc samples /proc/<pid>/stat and /proc/<pid>/status.
 // ProcessCPUSeconds is the user+system CPU time of process pid so far,
 // all its threads included, from /proc/<pid>/stat.
 func ProcessCPUSeconds(pid int) (float64, error) {
@@ -116,6 +115,7 @@ func statCPUSeconds(line []byte) (float64, error) {
 	return float64(ut+st) / clockTicks, nil
 }
 
+// readProc samples /proc/<pid>/stat and /proc/<pid>/status.
 func readProc(pid int) (procSample, error) {
 	var s procSample
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -162,10 +162,10 @@ type rcRun struct {
 	legacy map[int]string // server id -> "server.N=host:quorum:election"
 	client map[int]int    // server id -> client port
 	procs  map[int]*zktest.Process
-	// lastReconfig, once set, is the zxid (hex, no 0x) of the last
-	// successful reconfig of a pipelined batch, whose outcome depends on
-	// timing; norm names it, so that what follows compares.
-	lastReconfig string
+	// lastReconfig, once set, matches the zxid of the last successful
+	// reconfig of a pipelined batch, whose outcome depends on timing; norm
+	// names it, so that what follows compares.
+	lastReconfig *regexp.Regexp
 }
 
 func newRCRun(t *testing.T, java bool, ids ...int) *rcRun {
@@ -195,8 +195,8 @@ var rcPortRE = regexp.MustCompile(`\b[0-9]{5}\b`)
 // $ROOT, and quotes newlines.
 func (r *rcRun) norm(s string) string {
 	s = strings.ReplaceAll(s, r.root, "$ROOT")
-	if r.lastReconfig != "" {
-		s = regexp.MustCompile(`\b(0x)?`+r.lastReconfig+`\b`).ReplaceAllString(s, "${1}LAST_RECONFIG")
+	if r.lastReconfig != nil {
+		s = r.lastReconfig.ReplaceAllString(s, "${1}LAST_RECONFIG")
 	}
 	s = rcPortRE.ReplaceAllStringFunc(s, func(p string) string {
 		n, _ := strconv.Atoi(p)
@@ -356,7 +356,7 @@ func (r *rcRun) pipelined(c *zktest.RawClient, name string, n int, q *rcReconfig
 		r.log("%s: %v #%d -> OK or RECONFIGINPROGRESS", name, q, h.Xid-1000)
 	}
 	if last != 0 {
-		r.lastReconfig = fmt.Sprintf("%x", last)
+		r.lastReconfig = regexp.MustCompile(fmt.Sprintf(`\b(0x)?%x\b`, last))
 	}
 }
 

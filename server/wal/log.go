@@ -191,10 +191,10 @@ func (l *Log) flush() error {
 // preallocMargin of its allocated end, by writing zeros up to the next
 // multiple of the step beyond it.
 //
-// Zeros, not fallocate or a sparse extension as upstream: every fdatasync
-// that lands in unwritten or newly allocated blocks also commits the file
-// system's journal, and overwriting blocks that are already written and
-// synced needs no metadata at all. Measured on ext4 with 1.1 KiB records,
+// Zeros, not fallocate or a sparse extension as upstream: an fdatasync
+// that lands in unwritten or unallocated blocks must also allocate them or
+// convert their extents and write the inode, while overwriting blocks that
+// are already written and synced needs no metadata at all. Measured on ext4 with 1.1 KiB records,
 // syncing every 70 of them, that halves the CPU a record costs in
 // pwrite and fdatasync (about 1.7 µs to 1.0, zeros included); see
 // docs/decisions.md.
