@@ -12,19 +12,18 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zktest"
 )
 
-// The shared pseudo-cluster fixtures (three participants and an observer on
+// The pseudo-cluster fixtures of server/config (three participants and an observer on
 // fixed loopback ports), run as given but for dataDir.
 func TestIntegrationObserverFixtures(t *testing.T) {
 	dir := t.TempDir()
 	var cfgs, addrs []string
 	for i := 1; i <= 4; i++ {
-		src, err := os.ReadFile(fmt.Sprintf("../../shared/fixtures/zoo.cfg/pseudo-cluster-observer-node%d.cfg", i))
+		src, err := os.ReadFile(fmt.Sprintf("config/testdata/fixtures/pseudo-cluster-observer-node%d.cfg", i))
 		if err != nil {
-			testenv.Missing(t, "shared/ fixtures not found beside the repository: %v", err)
+			t.Fatal(err)
 		}
 		data := filepath.Join(dir, fmt.Sprintf("zk%d", i))
 		if err := os.MkdirAll(data, 0o755); err != nil {

@@ -10,17 +10,16 @@ import (
 	"time"
 )
 
-const fixtures = "../../../shared/fixtures/zoo.cfg"
+// fixtures holds zoo.cfg files as they are written in the field (see its
+// README.md).
+const fixtures = "testdata/fixtures"
 
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	for _, d := range []string{fixtures, "/work/shared/fixtures/zoo.cfg"} {
-		if _, err := os.Stat(d); err == nil {
-			return d
-		}
+	if _, err := os.Stat(fixtures); err != nil {
+		t.Fatalf("zoo.cfg fixtures: %v", err)
 	}
-	t.Fatalf("zoo.cfg fixtures not found (looked in %s and /work/shared/fixtures/zoo.cfg)", fixtures)
-	return ""
+	return fixtures
 }
 
 func mustParse(t *testing.T, text string, env ...string) *Config {
