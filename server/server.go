@@ -72,6 +72,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		SkipACL:         propertyTrue(cfg, "zookeeper.skipACL"),
 		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
 		ReconfigEnabled: cfg.ReconfigEnabled,
+		EnforceQuota:    cfg.EnforceQuota(),
 	})
 	srv := serve.New(serveOptions(cfg, n, log))
 	n.SetSessionCloser(srv)

@@ -613,35 +613,10 @@ func javaFilePath(s string) string {
 	return s
 }
 
-// javaDecodeInt is Integer.decode: optional sign, then 0x/0X/# hex, 0 octal
-// or decimal, no blanks.
+// javaDecodeInt is Integer.decode: javaDecodeLong within int's range.
 func javaDecodeInt(s string) (int, bool) {
-	neg := false
-	t := s
-	if strings.HasPrefix(t, "-") || strings.HasPrefix(t, "+") {
-		neg = t[0] == '-'
-		t = t[1:]
-	}
-	base := 10
-	switch {
-	case strings.HasPrefix(t, "0x"), strings.HasPrefix(t, "0X"):
-		base, t = 16, t[2:]
-	case strings.HasPrefix(t, "#"):
-		base, t = 16, t[1:]
-	case strings.HasPrefix(t, "0") && len(t) > 1:
-		base, t = 8, t[1:]
-	}
-	if t == "" || t[0] == '-' || t[0] == '+' {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(t, base, 64)
-	if err != nil {
-		return 0, false
-	}
-	if neg {
-		n = -n
-	}
-	if n < -1<<31 || n > 1<<31-1 {
+	n, ok := javaDecodeLong(s)
+	if !ok || n < -1<<31 || n > 1<<31-1 {
 		return 0, false
 	}
 	return int(n), true

@@ -37,6 +37,8 @@ type Options struct {
 	Sessions map[int64]int32
 	// SkipACL, ExtendedTypes and ReconfigEnabled mirror upstream's switches.
 	SkipACL, ExtendedTypes, ReconfigEnabled bool
+	// EnforceQuota is zookeeper.enforceQuota: quotas' hard limits hold.
+	EnforceQuota bool
 	// OnApplied is called after each txn is applied (snapshot triggers).
 	OnApplied func(zxid int64, applied int64)
 	Logger    *slog.Logger
@@ -118,11 +120,16 @@ func New(opts Options) *Node {
 		nextZxid: t.LastZxid() + 1,
 	}
 	n.lastApplied.Store(t.LastZxid())
+	var quotas prep.Quotas
+	if opts.EnforceQuota {
+		quotas = t
+	}
 	n.prep = prep.New(prep.Options{
 		Store:           treeStore{t},
 		SkipACL:         opts.SkipACL,
 		ExtendedTypes:   opts.ExtendedTypes,
 		ReconfigEnabled: opts.ReconfigEnabled,
+		Quotas:          quotas,
 	})
 	nowMs := n.now().UnixMilli()
 	n.sessions = session.NewTable(int64(opts.TickMs), opts.ServerID, nowMs)

@@ -194,3 +194,8 @@ func (s treeStore) Lookup(path string) (prep.Node, bool) {
 func (s treeStore) SessionEphemerals(id int64) []string {
 	return s.p.tree.Load().SessionEphemerals(id)
 }
+
+// QuotaFor reads the current tree's quotas (prep.Quotas).
+func (s treeStore) QuotaFor(path string) (tree.Quota, bool) {
+	return s.p.tree.Load().QuotaFor(path)
+}

@@ -190,8 +190,13 @@ func New(opts Options) (*Peer, error) {
 		p.live[id] = to
 		p.sessions.Add(id, to, now)
 	}
+	var quotas prep.Quotas
+	if cfg.EnforceQuota() {
+		quotas = treeStore{p}
+	}
 	p.prep = prep.New(prep.Options{
 		Store:             treeStore{p},
+		Quotas:            quotas,
 		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
 		ExtendedTypes:     cfg.ExtendedTypesEnabled(),
 		ReconfigEnabled:   cfg.ReconfigEnabled,

@@ -39,6 +39,9 @@ type Options struct {
 	// StandaloneEnabled is standaloneEnabled: a reconfig must then leave
 	// at least two voters (one otherwise).
 	StandaloneEnabled bool
+	// Quotas, when set, makes create and setData respect the quotas'
+	// hard limits (zookeeper.enforceQuota); nil leaves them counted only.
+	Quotas Quotas
 }
 
 // Request is a client request as the prep stage sees it.
@@ -373,6 +376,9 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 		if err := p.checkACL(node.ACL, proto.PermWrite, req.Auth); err != nil {
 			return nil, err
 		}
+		if err := p.checkQuota(r.Path, int64(len(r.Data))-int64(node.Stat.DataLength), 0); err != nil {
+			return nil, err
+		}
 		v, err := nextVersion(node.Stat.Version, r.Version)
 		if err != nil {
 			return nil, err
@@ -530,6 +536,9 @@ func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Recor
 		return nil, proto.ErrNoChildrenForEphemerals
 	}
 	newCversion := parentCVersion + 1
+	if err := p.checkQuota(path, int64(len(data)), 1); err != nil {
+		return nil, err
+	}
 	var txn proto.Record
 	var owner int64
 	switch {

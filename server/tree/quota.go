@@ -174,3 +174,44 @@ func (t *Tree) setupQuota() {
 	}
 	walk(QuotaPath)
 }
+
+// Quota is one quota as its two nodes say: the limits in zookeeper_limits
+// and the usage the tree keeps in zookeeper_stats. A limit that is not set
+// is -1, as upstream StatsTrack reports a missing key.
+type Quota struct {
+	// Path is the znode the quota is set on.
+	Path string
+	// CountLimit and ByteLimit are the soft limits (count, bytes): going
+	// over them is only logged.
+	CountLimit, ByteLimit int64
+	// CountHardLimit and ByteHardLimit (countHardLimit, byteHardLimit) are
+	// the hard limits, which zookeeper.enforceQuota enforces.
+	CountHardLimit, ByteHardLimit int64
+	// Count and Bytes are the nodes and data bytes now under Path.
+	Count, Bytes int64
+}
+
+// QuotaFor returns the quota that governs path: the one on the longest
+// quota path that is path or an ancestor of it (upstream
+// getMaxPrefixWithQuota), as the committed tree has it. It reports false
+// when no quota covers path or one of its nodes is missing.
+func (t *Tree) QuotaFor(path string) (Quota, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	prefix := t.quotas.maxPrefix(path)
+	if prefix == "" {
+		return Quota{}, false
+	}
+	limits := t.nodes[QuotaPath+prefix+"/"+limitNode]
+	stats := t.nodes[statPath(prefix)]
+	if limits == nil || stats == nil {
+		return Quota{}, false
+	}
+	l, s := parseStats(limits.data), parseStats(stats.data)
+	return Quota{
+		Path:       prefix,
+		CountLimit: l.get("count"), ByteLimit: l.get("bytes"),
+		CountHardLimit: l.get("countHardLimit"), ByteHardLimit: l.get("byteHardLimit"),
+		Count: s.get("count"), Bytes: s.get("bytes"),
+	}, true
+}
