@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -480,4 +482,49 @@ func TestCommitterLinger(t *testing.T) {
 			t.Fatalf("lasting linger: batch %d, penalty %d; want 21 and 0", n, c.penalty)
 		}
 	})
+}
+
+// TestCommitterCreateFailureFailsLaterTxns: once a txn's log file cannot
+// be created, no later txn is acknowledged, in the same batch or a later
+// one: acknowledging one would skip the failed txn.
+func TestCommitterCreateFailureFailsLaterTxns(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// A stray file of the name txn 1 needs: its create fails, txn 2's
+	// (a new file, log.2) would succeed.
+	if err := os.WriteFile(filepath.Join(dir, LogName(1)), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// One batch of three: the flush delay waits for them all.
+	c := NewCommitter(l, WithFlushDelay(time.Second), WithMaxBatch(3))
+	errs := make([]chan error, 5)
+	for i := range errs {
+		errs[i] = make(chan error, 1)
+	}
+	submit := func(z int64) { c.Submit(z, payloadFor(z), func(err error) { errs[z] <- err }) }
+	for z := int64(1); z <= 3; z++ {
+		submit(z)
+	}
+	first := <-errs[1]
+	if first == nil || !strings.Contains(first.Error(), "create log file") {
+		t.Fatalf("txn 1: %v, want the create failure", first)
+	}
+	for z := int64(2); z <= 4; z++ {
+		if z == 4 { // a later batch
+			submit(4)
+		}
+		if err := <-errs[z]; !errors.Is(err, first) {
+			t.Fatalf("txn %d after a failed create: %v, want the same failure", z, err)
+		}
+	}
+	if err := c.Close(); !errors.Is(err, first) {
+		t.Fatalf("Close = %v, want the create failure", err)
+	}
+	if got := fileNames(t, dir); !slices.Equal(got, []string{LogName(1)}) {
+		t.Fatalf("log files %v, want only the stray %s: later txns were logged", got, LogName(1))
+	}
 }

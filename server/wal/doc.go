@@ -51,9 +51,13 @@
 // before the next one is created, so only the newest file can ever end in a
 // torn write.
 //
-// A failed write or fsync poisons the Log: every later call returns the same
-// error, because after a failed fsync the kernel's page cache no longer says
-// what is on disk. The server must stop and recover from the files.
+// A failed Append (a bad record, a file that cannot be created, a failed
+// write), write or fsync poisons the Log: every later call returns the same
+// error. After a failed Append its txn is not in the log, so a later one
+// must not be either (the history would have a hole, and recovery would
+// refuse it as ErrGap); after a failed fsync the kernel's page cache no
+// longer says what is on disk. The server must stop writing and recover
+// from the files.
 //
 // Options.ForceSync=false (zoo.cfg forceSync=no) skips the fdatasync for
 // experiments; nothing is then durable, and Open says so in a warning.

@@ -114,30 +114,42 @@ func (l *Log) Dir() string { return l.dir }
 // next Sync returns. rec is the serialized TxnHeader, txn and optional
 // TxnDigest; the TxnHeader's zxid must equal zxid, and zxids must increase.
 // The first Append after Open or Roll creates the file log.<zxid hex>.
+//
+// A failed Append poisons the Log, whatever the cause (a bad record, a
+// file that cannot be created, a failed write): the txn is not in the
+// log, so no later txn may be, or the history would have a hole.
 func (l *Log) Append(zxid int64, rec []byte) error {
-	if len(rec) < txnHeaderSize || len(rec) > MaxRecordSize {
-		return fmt.Errorf("wal: append %#x: record of %d bytes (want %d..%d)", zxid, len(rec), txnHeaderSize, MaxRecordSize)
-	}
-	if z := int64(binary.BigEndian.Uint64(rec[zxidOffset:])); z != zxid {
-		return fmt.Errorf("wal: append %#x: record's TxnHeader has zxid %#x", zxid, z)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
 		return err
 	}
-	if l.last >= 0 && zxid <= l.last {
-		return fmt.Errorf("wal: append %#x after %#x: zxids must increase", zxid, l.last)
+	if err := l.check(zxid, rec); err != nil {
+		return l.fail(err)
 	}
 	if l.f == nil {
 		if err := l.create(zxid); err != nil {
-			return err
+			return l.fail(err)
 		}
 	}
 	l.buf = appendRecord(l.buf, rec)
 	l.last = zxid
 	if len(l.buf) >= flushThreshold {
 		return l.flush()
+	}
+	return nil
+}
+
+// check validates a record Append is given.
+func (l *Log) check(zxid int64, rec []byte) error {
+	if len(rec) < txnHeaderSize || len(rec) > MaxRecordSize {
+		return fmt.Errorf("wal: append %#x: record of %d bytes (want %d..%d)", zxid, len(rec), txnHeaderSize, MaxRecordSize)
+	}
+	if z := int64(binary.BigEndian.Uint64(rec[zxidOffset:])); z != zxid {
+		return fmt.Errorf("wal: append %#x: record's TxnHeader has zxid %#x", zxid, z)
+	}
+	if l.last >= 0 && zxid <= l.last {
+		return fmt.Errorf("wal: append %#x after %#x: zxids must increase", zxid, l.last)
 	}
 	return nil
 }
@@ -155,7 +167,7 @@ func (l *Log) create(zxid int64) error {
 	name := LogName(zxid)
 	f, err := os.OpenFile(filepath.Join(l.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("wal: create log file: %w", err)
+		return fmt.Errorf("wal: create log file %s: %w", name, err)
 	}
 	if l.opts.ForceSync {
 		if err := syncDir(l.dir); err != nil {

@@ -271,17 +271,8 @@ func TestAppendValidates(t *testing.T) {
 	if l.LastZxid() != -1 {
 		t.Fatalf("LastZxid before any append = %d, want -1", l.LastZxid())
 	}
-	if err := l.Append(5, payloadFor(6)); err == nil || !strings.Contains(err.Error(), "TxnHeader has zxid 0x6") {
-		t.Fatalf("mismatched zxid: %v", err)
-	}
-	if err := l.Append(5, []byte("short")); err == nil {
-		t.Fatal("short record accepted")
-	}
 	if err := l.Append(5, payloadFor(5)); err != nil {
 		t.Fatal(err)
-	}
-	if err := l.Append(5, payloadFor(5)); err == nil || !strings.Contains(err.Error(), "zxids must increase") {
-		t.Fatalf("repeated zxid: %v", err)
 	}
 	if l.LastZxid() != 5 {
 		t.Fatalf("LastZxid = %d, want 5", l.LastZxid())
@@ -306,11 +297,68 @@ func TestAppendValidates(t *testing.T) {
 	if got, want := fileNames(t, dir), []string{"log.5", "log.6"}; !slices.Equal(got, want) {
 		t.Fatalf("files %v, want %v", got, want)
 	}
-	// A file of that name already there is an error, not an overwrite.
-	l3, _ := Open(dir, smallOpts())
-	defer l3.Close()
-	if err := l3.Append(6, payloadFor(6)); err == nil {
-		t.Fatal("overwrote log.6")
+}
+
+// TestAppendFailurePoisons: an Append that fails, for whatever reason,
+// leaves its txn out of the log, so every later call must fail too:
+// logging the next txn would leave a hole in the history (the data dir
+// would then refuse to restart) and acknowledge a write after a lost one.
+func TestAppendFailurePoisons(t *testing.T) {
+	cases := []struct {
+		name string
+		bad  func(t *testing.T, dir string, l *Log) error // the failing Append
+		want string
+	}{
+		{"mismatched zxid", func(_ *testing.T, _ string, l *Log) error { return l.Append(5, payloadFor(6)) }, "TxnHeader has zxid 0x6"},
+		{"short record", func(_ *testing.T, _ string, l *Log) error { return l.Append(5, []byte("short")) }, "record of 5 bytes"},
+		{"repeated zxid", func(t *testing.T, _ string, l *Log) error {
+			if err := l.Append(4, payloadFor(4)); err != nil {
+				t.Fatal(err)
+			}
+			return l.Append(4, payloadFor(4))
+		}, "zxids must increase"},
+		{"file exists", func(t *testing.T, dir string, l *Log) error {
+			if err := os.WriteFile(filepath.Join(dir, LogName(5)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return l.Append(5, payloadFor(5))
+		}, "create log file"},
+		{"directory gone", func(t *testing.T, dir string, l *Log) error {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			defer os.MkdirAll(dir, 0o755) // the next file could be created
+			return l.Append(5, payloadFor(5))
+		}, "create log file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "version-2")
+			l, err := Open(dir, smallOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			bad := tc.bad(t, dir, l)
+			if bad == nil || !strings.Contains(bad.Error(), tc.want) {
+				t.Fatalf("failing Append = %v, want an error containing %q", bad, tc.want)
+			}
+			if err := l.Append(6, payloadFor(6)); !errors.Is(err, bad) {
+				t.Fatalf("Append after a failed Append = %v, want the same error", err)
+			}
+			if err := l.Sync(); !errors.Is(err, bad) {
+				t.Fatalf("Sync after a failed Append = %v, want the same error", err)
+			}
+			if err := l.Roll(); !errors.Is(err, bad) {
+				t.Fatalf("Roll after a failed Append = %v, want the same error", err)
+			}
+			if err := l.Close(); !errors.Is(err, bad) {
+				t.Fatalf("Close = %v, want the Append's error", err)
+			}
+			if slices.Contains(fileNames(t, dir), LogName(6)) {
+				t.Fatalf("the txn after the failed one was written to %s", LogName(6))
+			}
+		})
 	}
 }
 
