@@ -275,13 +275,15 @@ func (p *Peer) Run(ctx context.Context) error {
 	}
 	p.etr = etr
 	defer etr.Close()
-	ql, err := transport.ListenQuorum(net.JoinHostPort(listenHost(p.cfg, me.Host), strconv.Itoa(me.QuorumPort)))
+	ql, err := transport.ListenQuorum(net.JoinHostPort(listenHost(p.cfg, me.Host), strconv.Itoa(me.QuorumPort)), p.log.With("part", "quorum-port"))
 	if err != nil {
 		return fmt.Errorf("peer: quorum port: %w", err)
 	}
 	defer ql.Close()
 	go func() {
 		for {
+			// Accept retries transient errors (EMFILE, ENFILE, ...)
+			// itself; an error here means the peer is stopping.
 			qc, err := ql.Accept(ctx)
 			if err != nil {
 				return

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -168,38 +169,51 @@ func (q *QuorumConn) Close() error { return q.c.Close() }
 
 // QuorumListener accepts learner connections on the leader's quorum port.
 type QuorumListener struct {
-	ln net.Listener
+	ln  net.Listener
+	log *slog.Logger
 }
 
-// ListenQuorum listens for learners on addr ("host:port").
-func ListenQuorum(addr string) (*QuorumListener, error) {
+// ListenQuorum listens for learners on addr ("host:port"); log (nil
+// discards) receives accept errors.
+func ListenQuorum(addr string, log *slog.Logger) (*QuorumListener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen on quorum address %s: %w", addr, err)
 	}
-	return &QuorumListener{ln: ln}, nil
+	return NewQuorumListener(ln, log), nil
+}
+
+// NewQuorumListener accepts learners from ln, which it owns and closes.
+// To honour Accept's ctx, ln must be a *net.TCPListener or otherwise have
+// a SetDeadline method.
+func NewQuorumListener(ln net.Listener, log *slog.Logger) *QuorumListener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &QuorumListener{ln: ln, log: log}
 }
 
 // Accept waits for the next learner connection or for ctx to end.
+// Transient accept errors (out of file descriptors, an aborted
+// connection) are logged and retried, never returned: an error means ctx
+// ended or the listener was closed (ErrClosed).
 func (l *QuorumListener) Accept(ctx context.Context) (*QuorumConn, error) {
+	dl, _ := l.ln.(interface{ SetDeadline(time.Time) error })
 	stop := context.AfterFunc(ctx, func() {
-		if tl, ok := l.ln.(*net.TCPListener); ok {
-			tl.SetDeadline(time.Unix(1, 0)) // wake Accept
+		if dl != nil {
+			dl.SetDeadline(time.Unix(1, 0)) // wake Accept
 		}
 	})
 	defer stop()
-	c, err := l.ln.Accept()
+	c, err := acceptRetrying(ctx, l.ln, l.log)
 	if err != nil {
 		if ctx.Err() != nil {
-			if tl, ok := l.ln.(*net.TCPListener); ok {
-				tl.SetDeadline(time.Time{})
+			if dl != nil {
+				dl.SetDeadline(time.Time{})
 			}
 			return nil, fmt.Errorf("transport: quorum accept: %w", ctx.Err())
 		}
-		if errors.Is(err, net.ErrClosed) {
-			return nil, fmt.Errorf("transport: quorum accept: %w", ErrClosed)
-		}
-		return nil, fmt.Errorf("transport: quorum accept: %w", err)
+		return nil, fmt.Errorf("transport: quorum accept: %w", ErrClosed)
 	}
 	setNoDelay(c)
 	return newQuorumConn(c), nil

@@ -17,7 +17,7 @@ import (
 
 func quorumPair(t *testing.T) (leader, learner *QuorumConn) {
 	t.Helper()
-	ln, err := ListenQuorum("127.0.0.1:0")
+	ln, err := ListenQuorum("127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestQuorumMaxPacketConfigurable(t *testing.T) {
 }
 
 func TestQuorumAcceptHonoursContext(t *testing.T) {
-	ln, err := ListenQuorum("127.0.0.1:0")
+	ln, err := ListenQuorum("127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func FuzzQuorumRecv(f *testing.F) {
 // BenchmarkQuorumConn streams 1 KiB proposals over loopback TCP, flushing
 // every 64 packets as a batching leader would.
 func BenchmarkQuorumConn(b *testing.B) {
-	ln, err := ListenQuorum("127.0.0.1:0")
+	ln, err := ListenQuorum("127.0.0.1:0", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -196,13 +196,12 @@ func (t *TCP) spawn(fn func()) bool {
 	return true
 }
 
+// acceptLoop accepts election connections until the transport closes;
+// transient accept errors are retried (see acceptRetrying).
 func (t *TCP) acceptLoop() {
 	for {
-		c, err := t.ln.Accept()
+		c, err := acceptRetrying(t.ctx, t.ln, t.log)
 		if err != nil {
-			if t.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				t.log.Error("transport: accept failed", "err", err)
-			}
 			return
 		}
 		if !t.spawn(func() { t.handleIncoming(c) }) {
