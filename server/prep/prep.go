@@ -53,6 +53,10 @@ type Request struct {
 	Auth      []proto.ID   // the session's authenticated ids
 	// TimeOut is the negotiated timeout of a createSession request.
 	TimeOut int32
+	// FromServer marks a request the server makes itself rather than a
+	// client: the container reaper's deleteContainer. A deleteContainer
+	// without it is refused, as upstream refuses one from a client.
+	FromServer bool
 }
 
 // Txn is a prepared transaction: its header and body. Header.Type is
@@ -320,6 +324,12 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 		r, ok := body.(*proto.DeleteRequest)
 		if !ok {
 			return nil, fmt.Errorf("prep: %v with body %T", op, body)
+		}
+		if op == proto.OpDeleteContainer && !req.FromServer {
+			// Upstream reads a deleteContainer's path from the raw
+			// request buffer, which from a client holds the header
+			// too, so the path check always fails.
+			return nil, proto.ErrBadArguments
 		}
 		parentPath, err := parentForDelete(r.Path)
 		if err != nil {

@@ -126,3 +126,56 @@ func TestAppliedDropsOnlyWhatTheStoreHas(t *testing.T) {
 		t.Fatalf("%d overlay entries left after applying all of them", n)
 	}
 }
+
+// prepApply prepares req at zxid, applies the txn to tr and reports the
+// prepared txn.
+func prepApply(t *testing.T, p *Preparer, tr *tree.Tree, req *Request, zxid int64) *Txn {
+	t.Helper()
+	txn, err := p.Prepare(req, zxid, 0)
+	if err != nil {
+		t.Fatalf("prepare %v at %d: %v", req.Op, zxid, err)
+	}
+	hdr := txn.Header
+	tr.Apply(&hdr, txn.Body)
+	p.Applied(zxid)
+	return txn
+}
+
+// A deleteContainer from a client is refused as upstream 3.8 answers it
+// (BADARGUMENTS, a zxid spent on the error txn), whatever the node and its
+// ACL: only the server's container reaper issues that op.
+func TestDeleteContainerRefusedFromClients(t *testing.T) {
+	tr := tree.New()
+	p := New(Options{Store: treeStore{tr}})
+	adminOnly := []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "digest", ID: "admin:x"}}}
+	admin := []proto.ID{{Scheme: "digest", ID: "admin:x"}}
+	prepApply(t, p, tr, &Request{Op: proto.OpCreateContainer, Auth: admin,
+		Body: &proto.CreateRequest{Path: "/c", ACL: adminOnly, Flags: proto.ModeContainer}}, 1)
+	prepApply(t, p, tr, &Request{Op: proto.OpCreate, Auth: admin,
+		Body: &proto.CreateRequest{Path: "/c/k", ACL: adminOnly}}, 2)
+	prepApply(t, p, tr, &Request{Op: proto.OpDelete, Auth: admin,
+		Body: &proto.DeleteRequest{Path: "/c/k", Version: -1}}, 3)
+	prepApply(t, p, tr, &Request{Op: proto.OpCreate, Auth: admin,
+		Body: &proto.CreateRequest{Path: "/empty", ACL: adminOnly}}, 4)
+
+	zxid := int64(5)
+	for _, path := range []string{"/c", "/empty", "/missing", "/zookeeper"} {
+		req := &Request{SessionID: 7, Op: proto.OpDeleteContainer, Body: &proto.DeleteRequest{Path: path, Version: -1}}
+		txn := prepApply(t, p, tr, req, zxid)
+		if txn.Err != proto.ErrBadArguments || txn.Header.Type != proto.OpError || txn.Header.Zxid != zxid {
+			t.Errorf("client deleteContainer %s: err %v type %v zxid %d, want BADARGUMENTS as an error txn at %d",
+				path, txn.Err, txn.Header.Type, txn.Header.Zxid, zxid)
+		}
+		zxid++
+	}
+	if _, ok := tr.Lookup("/c"); !ok {
+		t.Fatal("a client's deleteContainer removed the container")
+	}
+	reap := &Request{Op: proto.OpDeleteContainer, FromServer: true, Body: &proto.DeleteRequest{Path: "/c", Version: -1}}
+	if txn := prepApply(t, p, tr, reap, zxid); txn.Err != proto.ErrOK {
+		t.Fatalf("the reaper's deleteContainer: %v", txn.Err)
+	}
+	if _, ok := tr.Lookup("/c"); ok {
+		t.Fatal("the reaper's deleteContainer left the container")
+	}
+}
