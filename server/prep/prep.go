@@ -504,9 +504,6 @@ func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Recor
 	if !mode.Valid() {
 		return nil, proto.ErrBadArguments
 	}
-	if op == proto.OpCreateContainer {
-		mode = proto.ModeContainer
-	}
 	if mode.IsTTL() && !p.opts.ExtendedTypes {
 		return nil, proto.ErrUnimplemented
 	}
@@ -549,20 +546,26 @@ func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Recor
 	if err := p.checkQuota(path, int64(len(data)), 1); err != nil {
 		return nil, err
 	}
+	// As upstream, the opcode picks the txn and the flags the owner the
+	// overlay records: a create (or create2) with container flags is
+	// logged as a plain CreateTxn, so the tree gets a persistent node.
 	var txn proto.Record
-	var owner int64
-	switch {
-	case op == proto.OpCreateContainer || mode.IsContainer():
+	switch op {
+	case proto.OpCreateContainer:
 		txn = &proto.CreateContainerTxn{Path: path, Data: data, ACL: fixed, ParentCVersion: newCversion}
-		owner = ContainerOwner
-	case op == proto.OpCreateTTL:
+	case proto.OpCreateTTL:
 		txn = &proto.CreateTTLTxn{Path: path, Data: data, ACL: fixed, ParentCVersion: newCversion, TTL: ttl}
-		owner = TTLOwner(ttl)
 	default:
 		txn = &proto.CreateTxn{Path: path, Data: data, ACL: fixed, Ephemeral: mode.IsEphemeral(), ParentCVersion: newCversion}
-		if mode.IsEphemeral() {
-			owner = req.SessionID
-		}
+	}
+	var owner int64
+	switch {
+	case mode.IsContainer():
+		owner = ContainerOwner
+	case mode.IsTTL():
+		owner = TTLOwner(ttl)
+	case mode.IsEphemeral():
+		owner = req.SessionID
 	}
 	zxid := hdr.Zxid
 	parent.Stat.NumChildren++

@@ -179,3 +179,36 @@ func TestDeleteContainerRefusedFromClients(t *testing.T) {
 		t.Fatal("the reaper's deleteContainer left the container")
 	}
 }
+
+// A create (or create2) whose flags say container is logged as upstream 3.8
+// logs it: a plain CreateTxn, not ephemeral, so the tree holds a persistent
+// node; only createContainer (19) makes a CreateContainerTxn. go-zookeeper's
+// Create(path, data, FlagContainer, acl) is the former.
+func TestCreateWithContainerFlag(t *testing.T) {
+	tr := tree.New()
+	p := New(Options{Store: treeStore{tr}})
+	for i, op := range []proto.OpCode{proto.OpCreate, proto.OpCreate2} {
+		path := fmt.Sprintf("/f%d", i)
+		txn := prepApply(t, p, tr, &Request{SessionID: 9, Op: op,
+			Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: proto.ModeContainer}}, int64(i+1))
+		if txn.Err != proto.ErrOK || txn.Header.Type != op {
+			t.Fatalf("%v with container flags: err %v type %v", op, txn.Err, txn.Header.Type)
+		}
+		ct, ok := txn.Body.(*proto.CreateTxn)
+		if !ok || ct.Ephemeral || ct.Path != path {
+			t.Fatalf("%v with container flags made %#v, want a non-ephemeral CreateTxn of %s", op, txn.Body, path)
+		}
+		info, ok := tr.Lookup(path)
+		if !ok || info.Stat.EphemeralOwner != 0 {
+			t.Fatalf("%v with container flags: node %v owner %#x, want a persistent node", op, ok, info.Stat.EphemeralOwner)
+		}
+	}
+	txn := prepApply(t, p, tr, &Request{Op: proto.OpCreateContainer,
+		Body: &proto.CreateRequest{Path: "/c", ACL: proto.OpenACLUnsafe, Flags: proto.ModeContainer}}, 3)
+	if _, ok := txn.Body.(*proto.CreateContainerTxn); !ok || txn.Header.Type != proto.OpCreateContainer {
+		t.Fatalf("createContainer made %T (type %v)", txn.Body, txn.Header.Type)
+	}
+	if info, _ := tr.Lookup("/c"); info.Stat.EphemeralOwner != ContainerOwner {
+		t.Fatalf("createContainer: owner %#x, want the container owner", info.Stat.EphemeralOwner)
+	}
+}
