@@ -609,9 +609,6 @@ func (c *conn) handleAuth(hdr proto.RequestHeader, d *proto.Decoder) bool {
 	switch ap.Scheme {
 	case "digest":
 		id := DigestID(string(ap.Auth))
-		if id == "" {
-			break
-		}
 		if super := c.srv.opts.SuperDigest; super != "" && id == super {
 			c.addAuth(proto.ID{Scheme: "super"})
 		}
@@ -630,12 +627,11 @@ func (c *conn) handleAuth(hdr proto.RequestHeader, d *proto.Decoder) bool {
 }
 
 // DigestID turns "user:password" into the digest ACL id
-// "user:base64(sha1(user:password))"; "" if there is no colon.
+// "user:base64(sha1(user:password))", as upstream's
+// DigestAuthenticationProvider.generateDigest: credentials without a colon
+// are all user, and the digest is of the whole string.
 func DigestID(userPassword string) string {
-	user, _, ok := strings.Cut(userPassword, ":")
-	if !ok {
-		return ""
-	}
+	user, _, _ := strings.Cut(userPassword, ":")
 	sum := sha1.Sum([]byte(userPassword))
 	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }

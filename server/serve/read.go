@@ -124,13 +124,14 @@ func (c *conn) data(t *tree.Tree, path string, watch bool) ([]byte, proto.Stat, 
 	return data, stat, proto.ErrOK
 }
 
-// exists reads a node's stat for exists, checking permission if the node
-// is there and setting a watch if asked (also on a missing node).
+// exists reads a node's stat for exists, setting a watch if asked (also
+// on a missing node). Like upstream (FinalRequestProcessor's statNode),
+// it checks no ACL: a Stat is answered whoever asks.
 func (c *conn) exists(t *tree.Tree, path string, watch bool) (proto.Stat, proto.ErrCode) {
 	if strings.IndexByte(path, 0) >= 0 {
 		return proto.Stat{}, proto.ErrBadArguments
 	}
-	stat, err := t.ExistsIf(path, c.watcher(watch), c.mayRead)
+	stat, err := t.Exists(path, c.watcher(watch))
 	if err != nil {
 		return proto.Stat{}, code(err)
 	}

@@ -24,6 +24,16 @@
 // initial message or frame is logged and disconnected; nothing else is
 // affected.
 //
+// A caller whose id is not in the configuration is never dialled and never
+// recorded: with a higher id and an announced address (a server a
+// reconfiguration is about to add) its connection is kept and answered on,
+// as upstream, until it ends (at most a few such callers at once); with a
+// lower id it is hung up on without the call-back upstream makes to the
+// address it announces, which a forged initial message could point
+// anywhere. AddPeers makes servers known. A new connection from a known
+// higher id replaces the old one, and one from a known lower id makes this
+// server drop its own and call back, as upstream's tie-break.
+//
 // Sending never blocks. Each peer has a small queue (upstream keeps one
 // message: the newest notification supersedes older ones) that drops its
 // oldest entry when full, and the last message sent is sent again on a new

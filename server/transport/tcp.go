@@ -223,20 +223,34 @@ func (t *TCP) handleIncoming(c net.Conn) {
 	}
 	c.SetReadDeadline(time.Time{})
 	p := t.peer(sid)
-	if p == nil && sid != t.cfg.MyID && addr != "" {
-		// A server this one's configuration does not list (one being
-		// added by a reconfig) announces its address; upstream answers
-		// it, so that it can learn the ensemble's leader.
-		t.log.Info("transport: connection from a server not in the configuration", "sid", sid, "addr", addr)
-		p = t.addPeer(sid, addr)
-	}
 	switch {
 	case sid == t.cfg.MyID:
 		t.log.Error("transport: connection claims our own id: configuration error", "remote", c.RemoteAddr().String(), "addr", addr)
 		c.Close()
-	case p == nil:
-		t.log.Warn("transport: dropping connection from unknown server", "sid", sid, "remote", c.RemoteAddr().String(), "addr", addr)
+	case p == nil && addr == "":
+		t.log.Warn("transport: dropping connection from unknown server", "sid", sid, "remote", c.RemoteAddr().String())
 		c.Close()
+	case p == nil && sid < t.cfg.MyID:
+		// Upstream calls back the address a caller announces, whoever it
+		// is; a forged initial message would make this server dial any
+		// address, again and again. A server not in the configuration
+		// must have the higher id (or be added by a reconfig) to talk.
+		t.log.Warn("transport: dropping connection from a lower id not in the configuration; not calling it back",
+			"sid", sid, "remote", c.RemoteAddr().String(), "addr", addr)
+		c.Close()
+	case p == nil:
+		// A higher id not in the configuration that announces its
+		// address (a server a reconfig is about to add) keeps its
+		// connection and is answered on it, as upstream; it is
+		// forgotten when the connection ends.
+		if p = t.addCaller(sid); p == nil {
+			t.log.Warn("transport: dropping connection from a server not in the configuration: too many such callers",
+				"sid", sid, "remote", c.RemoteAddr().String(), "max", maxCallers)
+			c.Close()
+			return
+		}
+		t.log.Info("transport: connection from a server not in the configuration", "sid", sid, "remote", c.RemoteAddr().String(), "addr", addr)
+		p.install(c, br)
 	case sid < t.cfg.MyID:
 		// We win the challenge: drop theirs and call back.
 		c.Close()
@@ -252,7 +266,12 @@ func (t *TCP) peer(id int64) *tcpPeer {
 	return t.peers[id]
 }
 
-// addPeer returns the peer for id, creating it with addr if it is new.
+// maxCallers bounds the servers not in the configuration that may hold a
+// connection at once.
+const maxCallers = 16
+
+// addPeer returns the peer for id, creating it with addr if it is new. A
+// caller not in the configuration (see addCaller) becomes a peer proper.
 func (t *TCP) addPeer(id int64, addr string) *tcpPeer {
 	t.pmu.Lock()
 	defer t.pmu.Unlock()
@@ -260,8 +279,52 @@ func (t *TCP) addPeer(id int64, addr string) *tcpPeer {
 	if p == nil {
 		p = &tcpPeer{t: t, id: id, addr: addr, backoff: t.cfg.MinBackoff}
 		t.peers[id] = p
+		return p
 	}
+	p.mu.Lock()
+	if p.addr == "" {
+		p.addr = addr
+	}
+	p.mu.Unlock()
 	return p
+}
+
+// addCaller returns a peer without an address for a server that called in
+// but is not in the configuration: messages to it go on its connection
+// only, it is never dialled, and it is dropped when that connection ends.
+// It returns nil if maxCallers such peers exist.
+func (t *TCP) addCaller(id int64) *tcpPeer {
+	t.pmu.Lock()
+	defer t.pmu.Unlock()
+	if p := t.peers[id]; p != nil {
+		return p
+	}
+	n := 0
+	for _, p := range t.peers {
+		if p.caller() {
+			n++
+		}
+	}
+	if n >= maxCallers {
+		return nil
+	}
+	p := &tcpPeer{t: t, id: id, backoff: t.cfg.MinBackoff}
+	t.peers[id] = p
+	return p
+}
+
+// forgetCaller removes p from the peer table if it is a caller without a
+// connection.
+func (t *TCP) forgetCaller(p *tcpPeer) {
+	t.pmu.Lock()
+	defer t.pmu.Unlock()
+	p.mu.Lock()
+	gone := p.addr == "" && p.conn == nil
+	p.mu.Unlock()
+	if gone && t.peers[p.id] == p {
+		delete(t.peers, p.id)
+		p.shutdown()
+	}
 }
 
 // AddPeers adds servers to talk to (a reconfiguration added them); the
@@ -331,7 +394,7 @@ func readInitial(r io.Reader) (sid int64, addr string, err error) {
 type tcpPeer struct {
 	t    *TCP
 	id   int64
-	addr string
+	addr string // election address; "" for a caller not in the configuration (never dialled)
 
 	mu       sync.Mutex
 	queue    [][]byte // oldest first, at most SendQueue long
@@ -404,7 +467,7 @@ func (p *tcpPeer) callBack() {
 func (p *tcpPeer) maybeDial() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.down || p.conn != nil || p.dialing || (len(p.queue) == 0 && !p.wantConn) {
+	if p.down || p.addr == "" || p.conn != nil || p.dialing || (len(p.queue) == 0 && !p.wantConn) {
 		return
 	}
 	if wait := time.Until(p.notUntil); wait > 0 {
@@ -508,7 +571,16 @@ func (p *tcpPeer) lost(tc *tcpConn, err error) {
 	}
 	if current {
 		p.maybeDial()
+		p.t.forgetCaller(p)
 	}
+}
+
+// caller reports whether p is a server not in the configuration that
+// called in (it has no address to dial).
+func (p *tcpPeer) caller() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr == ""
 }
 
 func (p *tcpPeer) writeLoop(tc *tcpConn) {
