@@ -75,5 +75,41 @@ func runContainerScript(t *testing.T, addr string) []string {
 		h, err = raw.Do(proto.OpExists, &proto.ExistsRequest{Path: path}, &ex)
 		s.log("raw exists %s -> err=%v %v", path, h.Err, err)
 	}
+	watchesFilteredByACL(s, owner, raw)
 	return s.lines
+}
+
+// watchesFilteredByACL is item 6: a client holding a recursive watch over a
+// subtree, or a persistent one on a node, gets no event about a znode it may
+// not read. (One watcher, one mode per path: 3.8.0 lets a second addWatch on
+// a path replace the first.)
+func watchesFilteredByACL(s *script, owner *zk.Conn, raw *zktest.RawClient) {
+	open := zk.WorldACL(zk.PermAll)
+	adminOnly := zk.DigestACL(zk.PermAll, "admin", "secret")
+	p, err := owner.Create("/w6", nil, 0, open)
+	s.log("create /w6 -> %q %s", p, errName(err))
+	for _, w := range []struct {
+		path string
+		mode proto.AddWatchMode
+	}{{"/w6", proto.AddWatchPersistentRecursive}, {"/locked/empty", proto.AddWatchPersistent}} {
+		h, err := raw.Do(proto.OpAddWatch, &proto.AddWatchRequest{Path: w.path, Mode: w.mode}, nil)
+		s.log("raw addWatch %s mode=%d -> err=%v %v", w.path, w.mode, h.Err, err)
+	}
+	p, err = owner.Create("/w6/secret", []byte("s"), 0, adminOnly)
+	s.log("create /w6/secret -> %q %s", p, errName(err))
+	_, err = owner.Set("/w6/secret", []byte("t"), -1)
+	s.log("set /w6/secret -> %s", errName(err))
+	_, err = owner.Set("/locked/empty", []byte("t"), -1)
+	s.log("set /locked/empty -> %s", errName(err))
+	err = owner.Delete("/w6/secret", -1)
+	s.log("delete /w6/secret -> %s", errName(err))
+	p, err = owner.Create("/w6/public", nil, 0, open)
+	s.log("create /w6/public -> %q %s", p, errName(err))
+	// A read that sees the last change comes after every event the
+	// changes fired for this session, so Do has collected them all.
+	h, err := raw.Do(proto.OpExists, &proto.ExistsRequest{Path: "/w6/public"}, &proto.ExistsResponse{})
+	s.log("raw exists /w6/public -> err=%v %v", h.Err, err)
+	for _, ev := range raw.Events {
+		s.log("raw event type=%d path=%s", ev.Type, ev.Path)
+	}
 }

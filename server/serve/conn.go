@@ -652,6 +652,10 @@ func (c *conn) Event(ev proto.WatcherEvent, zxid int64) {
 	c.signal()
 }
 
+// MayRead implements tree.Watcher: the session sees events only on znodes
+// it may read.
+func (c *conn) MayRead(acl []proto.ACL) bool { return c.mayRead(acl) }
+
 func (c *conn) sendConnect(r proto.ConnectResponse) {
 	c.outMu.Lock()
 	c.out = proto.AppendConnectResponse(c.out, &r, !c.legacyClient)

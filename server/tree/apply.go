@@ -299,8 +299,8 @@ func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64
 	}
 	st := child.clientStat()
 	t.quotaOnCreate(parentPath, name, path, int64(len(data)))
-	t.dataW.trigger(path, proto.EventNodeCreated, zxid, nil)
-	t.childW.trigger(parentPath, proto.EventNodeChildrenChanged, zxid, nil)
+	t.dataW.trigger(path, proto.EventNodeCreated, zxid, t.acls.get(ref), nil)
+	t.childW.trigger(parentPath, proto.EventNodeChildrenChanged, zxid, t.acls.get(parent.acl), nil)
 	return st, proto.ErrOK
 }
 
@@ -326,6 +326,7 @@ func (t *Tree) deleteNode(path string, zxid int64) proto.ErrCode {
 	}
 	delete(t.nodes, path)
 	t.unhash(n)
+	acl := t.acls.get(n.acl) // for the events, before the cache may drop it
 	t.acls.removeUsage(n.acl)
 	t.dataSize -= nodeSize(path, n.data)
 	owner := n.stat.EphemeralOwner
@@ -343,9 +344,9 @@ func (t *Tree) deleteNode(path string, zxid int64) proto.ErrCode {
 		}
 	}
 	t.quotaOnDelete(parentPath, name, path, int64(len(n.data)))
-	hit := t.dataW.trigger(path, proto.EventNodeDeleted, zxid, nil)
-	t.childW.trigger(path, proto.EventNodeDeleted, zxid, hit)
-	t.childW.trigger(parentPath, proto.EventNodeChildrenChanged, zxid, nil)
+	hit := t.dataW.trigger(path, proto.EventNodeDeleted, zxid, acl, nil)
+	t.childW.trigger(path, proto.EventNodeDeleted, zxid, acl, hit)
+	t.childW.trigger(parentPath, proto.EventNodeChildrenChanged, zxid, t.acls.get(parent.acl), nil)
 	return proto.ErrOK
 }
 
@@ -364,7 +365,7 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid, time int64
 	st := n.clientStat()
 	t.dataSize += int64(len(data) - len(old))
 	t.quotaOnSetData(path, int64(len(data)-len(old)))
-	t.dataW.trigger(path, proto.EventNodeDataChanged, zxid, nil)
+	t.dataW.trigger(path, proto.EventNodeDataChanged, zxid, t.acls.get(n.acl), nil)
 	return st, proto.ErrOK
 }
 

@@ -10,8 +10,15 @@ import (
 // lock: it must only enqueue, never block or call back into the tree. zxid
 // is the zxid of the txn that caused the event, or -1 for the events
 // SetWatches generates (upstream WatchedEvent's NO_ZXID).
+//
+// MayRead reports whether the watcher may READ a znode with the given ACL.
+// A change fires a watcher's watch only if it may read the znode the event
+// names (for NodeChildrenChanged, the parent), as upstream checks since
+// CVE-2024-23944; otherwise the watch is consumed and nothing is sent. It
+// is called under the tree's lock too.
 type Watcher interface {
 	Event(ev proto.WatcherEvent, zxid int64)
+	MayRead(acl []proto.ACL) bool
 }
 
 // watchMode is a set of modes one watcher holds on one path, as upstream
@@ -132,9 +139,10 @@ func (m *watchManager) removeWatcher(w Watcher) {
 // WatchManager.triggerWatch: every watcher on path itself is notified (its
 // one-shot watch consumed), and, walking up the ancestors, every watcher
 // holding a recursive watch there. Each watcher is notified at most once;
-// watchers in suppress are not notified (but still lose their one-shot
-// watch). It returns the set of watchers that matched.
-func (m *watchManager) trigger(path string, typ proto.EventType, zxid int64, suppress map[Watcher]struct{}) map[Watcher]struct{} {
+// watchers in suppress, and those that may not read a znode with acl (the
+// ACL of the node at path), are not notified (but still lose their
+// one-shot watch). It returns the set of watchers that matched.
+func (m *watchManager) trigger(path string, typ proto.EventType, zxid int64, acl []proto.ACL, suppress map[Watcher]struct{}) map[Watcher]struct{} {
 	m.mu.Lock()
 	var hit map[Watcher]struct{}
 	if ws := m.byPath[path]; ws != nil {
@@ -169,7 +177,7 @@ func (m *watchManager) trigger(path string, typ proto.EventType, zxid int64, sup
 	}
 	ev := proto.WatcherEvent{Type: typ, State: proto.StateSyncConnected, Path: path}
 	for w := range hit {
-		if _, skip := suppress[w]; !skip {
+		if _, skip := suppress[w]; !skip && w.MayRead(acl) {
 			w.Event(ev, zxid)
 		}
 	}

@@ -376,3 +376,63 @@ func TestCheckedReads(t *testing.T) {
 	a.mustCreate("/missing", nil, 0)
 	expectEvents(t, "create after ExistsIf", w, event{proto.EventNodeCreated, "/missing", a.zxid})
 }
+
+// reader is a recorder that may only read znodes its ids are granted READ
+// on, as a client connection.
+type reader struct {
+	recorder
+	ids []proto.ID
+}
+
+func (r *reader) MayRead(acl []proto.ACL) bool { return CheckACL(acl, proto.PermRead, r.ids) }
+
+// Events reach only watchers that may READ the znode they are about
+// (upstream's fix for CVE-2024-23944): a recursive or persistent watch on
+// an open parent must not reveal the paths of children the watcher cannot
+// read, nor their changes; the znode's own ACL decides, and for
+// NodeChildrenChanged the parent's.
+func TestEventsFilteredByReadACL(t *testing.T) {
+	tr := New()
+	a := newApplier(t, tr)
+	admin := proto.ID{Scheme: "digest", ID: "admin:x"}
+	secret := []proto.ACL{{Perms: proto.PermAll, ID: admin}}
+	createACL := func(path string, acl []proto.ACL) {
+		t.Helper()
+		if r := a.apply(proto.OpCreate, 0, &proto.CreateTxn{Path: path, ACL: acl, ParentCVersion: a.parentCV(path)}); r.Err != proto.ErrOK {
+			t.Fatalf("create %s: %v", path, r.Err)
+		}
+	}
+	a.mustCreate("/open", nil, 0)
+	anon := &reader{}
+	owner := &reader{ids: []proto.ID{admin}}
+	for _, w := range []*reader{anon, owner} {
+		tr.AddWatch("/", proto.AddWatchPersistentRecursive, w)
+		tr.AddWatch("/open", proto.AddWatchPersistent, w)
+	}
+
+	createACL("/open/secret", secret)
+	created := event{proto.EventNodeCreated, "/open/secret", a.zxid}
+	kids := event{proto.EventNodeChildrenChanged, "/open", a.zxid}
+	expectEvents(t, "anonymous: create of an unreadable child", &anon.recorder, kids)
+	expectEvents(t, "owner: create", &owner.recorder, created, kids)
+
+	a.setData("/open/secret", []byte("x"))
+	expectEvents(t, "anonymous: setData of an unreadable node", &anon.recorder)
+	expectEvents(t, "owner: setData", &owner.recorder, event{proto.EventNodeDataChanged, "/open/secret", a.zxid})
+
+	// A one-shot watch on the node itself is filtered the same way.
+	tr.Exists("/open/secret", anon)
+	a.del("/open/secret")
+	kids = event{proto.EventNodeChildrenChanged, "/open", a.zxid}
+	expectEvents(t, "anonymous: delete of an unreadable node", &anon.recorder, kids)
+	expectEvents(t, "owner: delete", &owner.recorder, event{proto.EventNodeDeleted, "/open/secret", a.zxid}, kids)
+
+	// Children of an unreadable parent: the child's ACL decides its
+	// events, the parent's the NodeChildrenChanged.
+	createACL("/vault", secret)
+	owner.take()
+	anon.take()
+	tr.AddWatch("/vault", proto.AddWatchPersistent, anon)
+	a.mustCreate("/vault/pub", nil, 0)
+	expectEvents(t, "anonymous: open child of an unreadable parent", &anon.recorder, event{proto.EventNodeCreated, "/vault/pub", a.zxid})
+}
