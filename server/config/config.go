@@ -48,17 +48,15 @@ type Config struct {
 
 	TickTime                    int // ms; default 3000 (upstream does not require it)
 	InitLimit, SyncLimit        int // ticks; required (non-zero) for a quorum
-	ConnectToLearnerMasterLimit int // ticks; 0 means "use initLimit" upstream
+	ConnectToLearnerMasterLimit int // ticks; 0 means "use initLimit" upstream; not acted on
 
 	DataDir    string // where snapshots (and myid) live; required
 	DataLogDir string // where transaction logs live; defaults to DataDir
 
 	ClientPort              int    // 0 when not set
 	ClientPortAddress       string // address to bind; "0.0.0.0" (all) when only the port is set
-	SecureClientPort        int
-	SecureClientPortAddress string
-	ClientPortListenBacklog int // -1 = system default
-	ObserverMasterPort      int // 0 = not set
+	ClientPortListenBacklog int    // -1 = system default; not acted on
+	ObserverMasterPort      int    // 0 = not set; not acted on
 
 	MaxClientCnxns                       int // per client IP; default 60, 0 = unlimited
 	MinSessionTimeout, MaxSessionTimeout int // ms; default 2*tick and 20*tick
@@ -89,18 +87,16 @@ type Config struct {
 	PeerType             string
 	ElectionAlg          int
 	QuorumListenOnAllIPs bool
-	SyncEnabled          bool // observers keep a log and snapshots; default true
-
-	LocalSessionsEnabled          bool
-	LocalSessionsUpgradingEnabled bool
+	SyncEnabled          bool // observers keep a log and snapshots; default true; not acted on (they always do)
 
 	Servers       map[int64]Server // server.N lines, from zoo.cfg or the dynamic file
 	ConfigVersion int64            // dynamic config version (hex suffix of the dynamic file name), 0 if none
 	MyID          int64            // from dataDir/myid; -1 when not read
 
-	// Other holds settings upstream recognises that this server does not act
-	// on (SASL, TLS, metrics, JVM pause monitor, ...), validated as upstream
-	// validates them, keyed as written in zoo.cfg.
+	// Other holds settings of upstream's QuorumPeerConfig that this server
+	// ignores (metrics, JVM pause monitor, a harmless sslQuorum=false, ...;
+	// see keys.go), validated as upstream validates them, keyed as written
+	// in zoo.cfg.
 	Other map[string]string
 
 	// Properties are the Java system properties the server would see: every
@@ -183,6 +179,15 @@ type parser struct {
 	haveQuorum bool    // quorum entries were read (static or dynamic)
 	myidFile   string
 	myidLine   int
+
+	// State of the zoo.cfg pass that the key table's set functions share.
+	hasDynamic        bool // the file names a dynamicConfigFile
+	dataDirSet        bool
+	clientPortLine    int
+	clientPortAddress string
+	haveAddr          bool // clientPortAddress was set
+	ensembleOnly      []pendingRefusal
+	flagVar           map[string]string // -D property name -> the variable that set it
 }
 
 func (p *parser) errf(line int, key, format string, args ...any) error {
@@ -237,46 +242,10 @@ func newConfig(path string) *Config {
 	}
 }
 
-// keys upstream parses itself but this server only validates and keeps.
-var otherBoolKeys = map[string]bool{
-	"sslQuorum": true, "portUnification": true, "sslQuorumReloadCertFiles": true,
-	"quorum.auth.enableSasl": true, "quorum.auth.serverRequireSasl": true,
-	"quorum.auth.learnerRequireSasl": true, "jvm.pause.monitor": true,
-	"multiAddress.enabled": true, "multiAddress.reachabilityCheckEnabled": true,
-}
-var otherIntKeys = map[string]bool{
-	"quorum.cnxn.threads.size": true, "multiAddress.reachabilityCheckTimeoutMs": true,
-}
-var otherLongKeys = map[string]bool{
-	"jvm.pause.info-threshold.ms": true, "jvm.pause.warn-threshold.ms": true, "jvm.pause.sleep.time.ms": true,
-}
-var otherStringKeys = map[string]bool{
-	"quorum.auth.learner.saslLoginContext": true, "quorum.auth.server.saslLoginContext": true,
-	"quorum.auth.kerberos.servicePrincipal": true, "metricsProvider.className": true, "oraclePath": true,
-}
-
-// knownPropertyKeys are zoo.cfg keys that are not settings but well-known
-// system properties (zookeeper.<key>) read by the server: no warning for them.
-var knownPropertyKeys = map[string]bool{
-	"snapCount": true, "preAllocSize": true, "forceSync": true, "4lw.commands.whitelist": true,
-	"leaderServes": true, "DigestAuthenticationProvider.superDigest": true,
-	"extendedTypesEnabled": true, "emulate353TTLNodes": true, "maxCnxns": true,
-	"snapSizeLimitInKb": true, "commitLogCount": true, "globalOutstandingLimit": true,
-	"admin.enableServer": true, "admin.serverPort": true, "admin.serverAddress": true,
-	"admin.commandURL": true, "admin.idleTimeout": true, "digest.enabled": true,
-	"skipACL": true, "fsync.warningthresholdms": true, "syncLimit": true,
-	"authProvider.1": true, "sessionRequireClientSASLAuth": true, "enforceQuota": true,
-	"audit.enable": true, "serverCnxnFactory": true, "snapshot.trust.empty": true,
-	"txnLogSizeLimitInKb": true, "maxBatchSize": true, "requestThrottleLimit": true,
-	"snapshot.compression.method": true, "electionPortBindRetry": true,
-	"tcpKeepAlive": true, "cnxTimeout": true, "flushDelay": true, "maxWriteQueuePollTime": true,
-	"commitLingerUs": true, // this server's own; Java ignores it
-}
-
 func parse(data []byte, file string, env []string) (*parser, error) {
 	c := newConfig(file)
-	p := &parser{c: c, file: file, myidLine: 1}
-	if err := c.readJVMFlags(env); err != nil {
+	p := &parser{c: c, file: file, myidLine: 1, flagVar: map[string]string{}}
+	if err := p.readJVMFlags(env); err != nil {
 		return nil, err
 	}
 	entries, err := readProperties(data)
@@ -288,202 +257,36 @@ func parse(data []byte, file string, env []string) (*parser, error) {
 		p.warnf(0, "the file has non-ASCII bytes: like java.util.Properties they are read as ISO-8859-1 (use \\uXXXX escapes)")
 	}
 	entries = p.lastWins(entries, file)
-	hasDynamic := false
 	for _, e := range entries {
 		if e.Key == "dynamicConfigFile" {
-			hasDynamic = true
+			p.hasDynamic = true
 		}
 	}
-
-	clientPortLine, secureLine := 0, 0
-	var clientPortAddress, secureClientPortAddress string
-	haveAddr, haveSecureAddr := false, false
-	dataDirSet := false
 	for _, e := range entries {
-		key, value := javaTrim(e.Key), javaTrim(e.Value)
-		line := e.Line
-		intVal := func(dst *int) error {
-			n, err := strconv.ParseInt(value, 10, 32)
-			if err != nil {
-				return p.errf(line, key, "not a number: %q", value)
-			}
-			*dst = int(n)
-			return nil
-		}
-		boolVal := func(dst *bool) error {
-			switch strings.ToLower(value) {
-			case "true":
-				*dst = true
-			case "false":
-				*dst = false
-			default:
-				return p.errf(line, key, "invalid option %q: choose 'true' or 'false'", value)
-			}
-			return nil
-		}
-		var err error
-		switch key {
-		case "dataDir":
-			c.DataDir = javaFilePath(value)
-			dataDirSet = true
-			if !filepath.IsAbs(value) {
-				p.warnf(line, "dataDir %q is a relative path", value)
-			}
-		case "dataLogDir":
-			c.DataLogDir = javaFilePath(value)
-			if !filepath.IsAbs(value) {
-				p.warnf(line, "dataLogDir %q is a relative path", value)
-			}
-		case "clientPort":
-			err = intVal(&c.ClientPort)
-			clientPortLine = line
-		case "clientPortAddress":
-			clientPortAddress, haveAddr = value, true
-		case "secureClientPort":
-			err = intVal(&c.SecureClientPort)
-			secureLine = line
-		case "secureClientPortAddress":
-			secureClientPortAddress, haveSecureAddr = value, true
-		case "observerMasterPort":
-			err = intVal(&c.ObserverMasterPort)
-		case "clientPortListenBacklog":
-			err = intVal(&c.ClientPortListenBacklog)
-		case "localSessionsEnabled":
-			err = boolVal(&c.LocalSessionsEnabled)
-		case "localSessionsUpgradingEnabled":
-			err = boolVal(&c.LocalSessionsUpgradingEnabled)
-		case "tickTime":
-			err = intVal(&c.TickTime)
-			if err == nil && c.TickTime < 0 {
-				err = p.errf(line, key, "must not be negative: %d", c.TickTime)
-			}
-		case "maxClientCnxns":
-			err = intVal(&c.MaxClientCnxns)
-		case "minSessionTimeout":
-			err = intVal(&c.MinSessionTimeout)
-		case "maxSessionTimeout":
-			err = intVal(&c.MaxSessionTimeout)
-		case "initLimit":
-			err = intVal(&c.InitLimit)
-			if err == nil && c.InitLimit < 0 {
-				err = p.errf(line, key, "must not be negative: %d", c.InitLimit)
-			}
-		case "syncLimit":
-			err = intVal(&c.SyncLimit)
-			if err == nil && c.SyncLimit < 0 {
-				err = p.errf(line, key, "must not be negative: %d", c.SyncLimit)
-			}
-		case "connectToLearnerMasterLimit":
-			err = intVal(&c.ConnectToLearnerMasterLimit)
-		case "electionAlg":
-			err = intVal(&c.ElectionAlg)
-			if err == nil && c.ElectionAlg != 3 {
-				err = p.errf(line, key, "invalid value %d: only 3 is supported", c.ElectionAlg)
-			}
-		case "quorumListenOnAllIPs":
-			err = boolVal(&c.QuorumListenOnAllIPs)
-		case "peerType":
-			switch strings.ToLower(value) {
-			case Observer, Participant:
-				c.PeerType = strings.ToLower(value)
-			default:
-				err = p.errf(line, key, "unrecognised peer type %q (participant or observer)", value)
-			}
-		case "syncEnabled":
-			err = boolVal(&c.SyncEnabled)
-		case "dynamicConfigFile":
-			c.DynamicConfigFile = value
-		case "autopurge.snapRetainCount":
-			err = intVal(&c.SnapRetainCount)
-			if err == nil && c.SnapRetainCount < DefaultSnapRetainCount {
-				p.warnf(line, "invalid autopurge.snapRetainCount %d: using %d", c.SnapRetainCount, DefaultSnapRetainCount)
-				c.SnapRetainCount = DefaultSnapRetainCount
-			}
-		case "autopurge.purgeInterval":
-			err = intVal(&c.PurgeInterval)
-		case "standaloneEnabled":
-			err = boolVal(&c.StandaloneEnabled)
-		case "reconfigEnabled":
-			err = boolVal(&c.ReconfigEnabled)
-		default:
-			switch {
-			case otherBoolKeys[key]:
-				var b bool
-				if err = boolVal(&b); err == nil {
-					c.Other[key] = strconv.FormatBool(b)
-				}
-			case otherIntKeys[key]:
-				var n int
-				if err = intVal(&n); err == nil {
-					c.Other[key] = value
-				}
-			case otherLongKeys[key]:
-				if _, perr := strconv.ParseInt(value, 10, 64); perr != nil {
-					err = p.errf(line, key, "not a number: %q", value)
-				} else {
-					c.Other[key] = value
-				}
-			case otherStringKeys[key] || strings.HasPrefix(key, "metricsProvider."):
-				c.Other[key] = value
-			case strings.HasPrefix(key, "server.") || strings.HasPrefix(key, "group") || strings.HasPrefix(key, "weight"):
-				if hasDynamic {
-					err = p.errf(line, key, "must be in the separate dynamic config file (dynamicConfigFile is set)")
-					break
-				}
-				// Upstream also sets these as zookeeper.<key> system properties.
-				c.setFileProperty(key, value)
-				p.quorum = append(p.quorum, e)
-			default:
-				p.unknownKey(line, key, value)
-			}
-		}
-		if err != nil {
+		if err := p.applyKey(setting{entry: e, key: javaTrim(e.Key), value: javaTrim(e.Value)}); err != nil {
 			return nil, err
 		}
 	}
-	if len(c.Other) > 0 {
-		keys := sortedKeys(c.Other)
-		p.warnf(0, "settings accepted but not acted on by this server: %s", strings.Join(keys, ", "))
+	if err := p.checkFlags(); err != nil {
+		return nil, err
 	}
-	if c.Other["quorum.auth.enableSasl"] != "true" && c.Other["quorum.auth.serverRequireSasl"] == "true" {
-		return nil, p.errf(0, "quorum.auth.serverRequireSasl", "quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.serverRequireSasl")
-	}
-	if c.Other["quorum.auth.enableSasl"] != "true" && c.Other["quorum.auth.learnerRequireSasl"] == "true" {
-		return nil, p.errf(0, "quorum.auth.learnerRequireSasl", "quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.learnerRequireSasl")
-	}
-	if c.Other["quorum.auth.learnerRequireSasl"] != "true" && c.Other["quorum.auth.serverRequireSasl"] == "true" {
-		return nil, p.errf(0, "quorum.auth.serverRequireSasl", "quorum.auth.learnerRequireSasl is disabled, so cannot enable quorum.auth.serverRequireSasl")
-	}
-	if !dataDirSet || c.DataDir == "" {
+	if !p.dataDirSet || c.DataDir == "" {
 		return nil, p.errf(0, "dataDir", "is not set")
 	}
 	if c.DataLogDir == "" {
 		c.DataLogDir = c.DataDir
 	}
 	if c.ClientPort == 0 {
-		if haveAddr {
-			return nil, p.errf(clientPortLine, "clientPortAddress", "is set but clientPort is not set")
+		if p.haveAddr {
+			return nil, p.errf(p.clientPortLine, "clientPortAddress", "is set but clientPort is not set")
 		}
 	} else {
 		if c.ClientPort < 0 || c.ClientPort > 65535 {
-			return nil, p.errf(clientPortLine, "clientPort", "port out of range: %d", c.ClientPort)
+			return nil, p.errf(p.clientPortLine, "clientPort", "port out of range: %d", c.ClientPort)
 		}
 		c.ClientPortAddress = "0.0.0.0"
-		if haveAddr {
-			c.ClientPortAddress = clientPortAddress
-		}
-	}
-	if c.SecureClientPort == 0 {
-		if haveSecureAddr {
-			return nil, p.errf(secureLine, "secureClientPortAddress", "is set but secureClientPort is not set")
-		}
-	} else {
-		if c.SecureClientPort < 0 || c.SecureClientPort > 65535 {
-			return nil, p.errf(secureLine, "secureClientPort", "port out of range: %d", c.SecureClientPort)
-		}
-		c.SecureClientPortAddress = "0.0.0.0"
-		if haveSecureAddr {
-			c.SecureClientPortAddress = secureClientPortAddress
+		if p.haveAddr {
+			c.ClientPortAddress = p.clientPortAddress
 		}
 	}
 	if c.TickTime == 0 {
@@ -508,6 +311,136 @@ func parse(data []byte, file string, env []string) (*parser, error) {
 	return p, nil
 }
 
+// intValue parses a setting as Integer.parseInt does.
+func (p *parser) intValue(s setting, dst *int) error {
+	n, err := strconv.ParseInt(s.value, 10, 32)
+	if err != nil {
+		return p.errf(s.Line, s.key, "not a number: %q", s.value)
+	}
+	*dst = int(n)
+	return nil
+}
+
+// longValue checks a setting as Long.parseLong does.
+func (p *parser) longValue(s setting) error {
+	if _, err := strconv.ParseInt(s.value, 10, 64); err != nil {
+		return p.errf(s.Line, s.key, "not a number: %q", s.value)
+	}
+	return nil
+}
+
+// boolValue parses a setting as QuorumPeerConfig.parseBoolean does.
+func (p *parser) boolValue(s setting, dst *bool) error {
+	switch strings.ToLower(s.value) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		return p.errf(s.Line, s.key, "invalid option %q: choose 'true' or 'false'", s.value)
+	}
+	return nil
+}
+
+// intField is the set function of an int setting held in a Config field.
+func intField(field func(*Config) *int) func(*parser, setting) error {
+	return func(p *parser, s setting) error { return p.intValue(s, field(p.c)) }
+}
+
+// nonNegativeField is intField for a setting that must not be negative
+// (stricter than upstream).
+func nonNegativeField(field func(*Config) *int) func(*parser, setting) error {
+	return func(p *parser, s setting) error {
+		dst := field(p.c)
+		if err := p.intValue(s, dst); err != nil {
+			return err
+		}
+		if *dst < 0 {
+			return p.errf(s.Line, s.key, "must not be negative: %d", *dst)
+		}
+		return nil
+	}
+}
+
+// boolField is the set function of a boolean setting held in a Config field.
+func boolField(field func(*Config) *bool) func(*parser, setting) error {
+	return func(p *parser, s setting) error { return p.boolValue(s, field(p.c)) }
+}
+
+func setDataDir(p *parser, s setting) error {
+	p.c.DataDir = javaFilePath(s.value)
+	p.dataDirSet = true
+	if !filepath.IsAbs(s.value) {
+		p.warnf(s.Line, "dataDir %q is a relative path", s.value)
+	}
+	return nil
+}
+
+func setDataLogDir(p *parser, s setting) error {
+	p.c.DataLogDir = javaFilePath(s.value)
+	if !filepath.IsAbs(s.value) {
+		p.warnf(s.Line, "dataLogDir %q is a relative path", s.value)
+	}
+	return nil
+}
+
+func setClientPort(p *parser, s setting) error {
+	p.clientPortLine = s.Line
+	return p.intValue(s, &p.c.ClientPort)
+}
+
+func setClientPortAddress(p *parser, s setting) error {
+	p.clientPortAddress, p.haveAddr = s.value, true
+	return nil
+}
+
+func setElectionAlg(p *parser, s setting) error {
+	if err := p.intValue(s, &p.c.ElectionAlg); err != nil {
+		return err
+	}
+	if p.c.ElectionAlg != DefaultElectionAlg {
+		return p.errf(s.Line, s.key, "invalid value %d: only 3 is supported", p.c.ElectionAlg)
+	}
+	return nil
+}
+
+func setPeerType(p *parser, s setting) error {
+	switch t := strings.ToLower(s.value); t {
+	case Observer, Participant:
+		p.c.PeerType = t
+		return nil
+	}
+	return p.errf(s.Line, s.key, "unrecognised peer type %q (participant or observer)", s.value)
+}
+
+func setDynamicConfigFile(p *parser, s setting) error {
+	p.c.DynamicConfigFile = s.value
+	return nil
+}
+
+func setSnapRetainCount(p *parser, s setting) error {
+	c := p.c
+	if err := p.intValue(s, &c.SnapRetainCount); err != nil {
+		return err
+	}
+	if c.SnapRetainCount < DefaultSnapRetainCount {
+		p.warnf(s.Line, "invalid autopurge.snapRetainCount %d: using %d", c.SnapRetainCount, DefaultSnapRetainCount)
+		c.SnapRetainCount = DefaultSnapRetainCount
+	}
+	return nil
+}
+
+// setQuorumEntry keeps a server.N (group, weight) line for parseQuorum.
+func setQuorumEntry(p *parser, s setting) error {
+	if p.hasDynamic {
+		return p.errf(s.Line, s.key, "must be in the separate dynamic config file (dynamicConfigFile is set)")
+	}
+	// Upstream also sets these as zookeeper.<key> system properties.
+	p.c.setFileProperty(s.key, s.value)
+	p.quorum = append(p.quorum, s.entry)
+	return nil
+}
+
 // unknownKey stores a key that is not a setting as the system property
 // zookeeper.<key>, as QuorumPeerConfig does, warning when that is likely not
 // what the author meant.
@@ -517,9 +450,8 @@ func (p *parser) unknownKey(line int, key, value string) {
 	switch {
 	case strings.HasPrefix(key, "zookeeper."):
 		p.warnf(line, "%s becomes system property zookeeper.%s, which nothing reads: drop the zookeeper. prefix", key, key)
-	case key == "jute.maxbuffer" || key == "readonlymode.enabled" || strings.HasPrefix(key, "znode.container."):
+	case isFlagOnly(key):
 		p.warnf(line, "%s becomes system property zookeeper.%s and has no effect (upstream reads %s only as a -D flag in SERVER_JVMFLAGS or JVMFLAGS)", key, key, key)
-	case knownPropertyKeys[key]:
 	default:
 		p.warnf(line, "unknown key %s: stored as system property zookeeper.%s", key, key)
 	}
@@ -874,8 +806,15 @@ func (p *parser) readMyID() error {
 func (p *parser) finish(myidRead bool) error {
 	c := p.c
 	if !p.haveQuorum {
-		// A dynamic file that Parse did not read: nothing more to check.
+		// A dynamic file that Parse did not read: nothing more to check
+		// (a dynamic file is for an ensemble).
+		if err := p.settleEnsembleOnly(false); err != nil {
+			return err
+		}
 		return p.requireClientPort()
+	}
+	if err := p.settleEnsembleOnly(c.Standalone()); err != nil {
+		return err
 	}
 	if me, ok := c.Servers[c.MyID]; ok && c.MyID >= 0 && me.ClientPort != 0 {
 		if c.ClientPort != 0 {
@@ -918,7 +857,7 @@ func (p *parser) finish(myidRead bool) error {
 // connect (upstream would start without a client listener).
 func (p *parser) requireClientPort() error {
 	c := p.c
-	if c.ClientPort != 0 || c.SecureClientPort != 0 {
+	if c.ClientPort != 0 {
 		return nil
 	}
 	if c.DynamicConfigFile != "" && !p.haveQuorum {

@@ -91,7 +91,7 @@ func render(c *Config) string {
 	w("dataDir", c.DataDir)
 	w("dataLogDir", c.DataLogDir)
 	w("clientPortAddress", addr(c.ClientPortAddress, c.ClientPort))
-	w("secureClientPortAddress", addr(c.SecureClientPortAddress, c.SecureClientPort))
+	w("secureClientPortAddress", "null") // a secure client port is refused
 	w("maxClientCnxns", c.MaxClientCnxns)
 	w("minSessionTimeout", c.MinSessionTimeout)
 	w("maxSessionTimeout", c.MaxSessionTimeout)
@@ -159,6 +159,9 @@ func TestIntegration_UpstreamParserAgrees(t *testing.T) {
 	for _, b := range brokenCases {
 		cases = append(cases, tc{name: b.name, text: strings.ReplaceAll(b.text, "dataDir=/d", "dataDir=DATA"), myid: "-", stricter: stricter[b.name]})
 	}
+	for _, r := range refusedCases {
+		cases = append(cases, tc{name: r.name, text: strings.ReplaceAll(r.text, "dataDir=/d", "dataDir=DATA"), myid: "-", stricter: true})
+	}
 	cases = append(cases,
 		tc{name: "syntax", text: strings.Replace(syntaxText, "/data/dir", "DATA", 1), myid: "-"},
 		tc{name: "line numbers", text: "tickTime=2000\r\n\r\n# c\ndataDir=DATA\\\n  \nclientPort=1\rinitLimit=\\\n7\n", myid: "-"},
@@ -172,6 +175,7 @@ func TestIntegration_UpstreamParserAgrees(t *testing.T) {
 		tc{name: "single server not standalone", myid: "1", text: "dataDir=DATA\nclientPort=2181\nserver.1=a:1:2\nstandaloneEnabled=false\ninitLimit=1\nsyncLimit=1\n"},
 		tc{name: "two voters", myid: "1", text: "dataDir=DATA\nclientPort=2181\nserver.1=a:1:2\nserver.2=b:1:2\ninitLimit=1\nsyncLimit=1\n"},
 		tc{name: "odd keys", myid: "-", text: "dataDir=DATA//x/\nclientPort=2181\nzookeeper.x=1\njute.maxbuffer=5\nautopurge.snapRetainCount=1\nautopurge.purgeInterval=24\nreconfigEnabled=true\nmaxClientCnxns=0\nsslQuorum=FALSE\n"},
+		tc{name: "ignored keys", myid: "-", text: "dataDir=DATA\nclientPort=2181\nadmin.enableServer=false\nclientPortListenBacklog=50\nmetricsProvider.exportJvmInfo=false\nlocalSessionsEnabled=true\nauthProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\nsessionRequireClientSASLAuth=false\nquorum.auth.enableSasl=false\n"},
 		tc{name: "trailing colon", myid: "1", text: "dataDir=DATA\nclientPort=2181\ninitLimit=1\nsyncLimit=1\nserver.1=a:1:2:\nserver.2=b:1:2;\nserver.3=c:1:2\n"},
 		tc{name: "non-ascii", myid: "-", text: "dataDir=DATA\nclientPort=2181\nname=caf\xc3\xa9 \\u00e9\n"},
 		tc{name: "empty dataDir", myid: "-", text: "dataDir=\nclientPort=2181\n", stricter: true},

@@ -19,7 +19,8 @@ var optionsWithArgument = map[string]bool{
 // quotes; java keeps the last of two -D flags for one key, so JVMFLAGS wins.
 // A word that is not an option would be taken by java as the main class and
 // the server would not start: that is an error here.
-func (c *Config) readJVMFlags(env []string) error {
+func (p *parser) readJVMFlags(env []string) error {
+	c := p.c
 	vars := map[string]string{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -41,6 +42,7 @@ func (c *Config) readJVMFlags(env []string) error {
 				}
 				c.envProps[k] = v
 				c.Properties[k] = v
+				p.flagVar[k] = name
 			case optionsWithArgument[w]:
 				i++
 			case strings.HasPrefix(w, "-"):

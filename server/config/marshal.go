@@ -43,12 +43,6 @@ func (c *Config) Marshal() []byte {
 			put("clientPortAddress", c.ClientPortAddress)
 		}
 	}
-	if c.SecureClientPort != 0 {
-		putInt("secureClientPort", c.SecureClientPort)
-		if c.SecureClientPortAddress != "" && c.SecureClientPortAddress != "0.0.0.0" {
-			put("secureClientPortAddress", c.SecureClientPortAddress)
-		}
-	}
 	if c.ClientPortListenBacklog != -1 {
 		putInt("clientPortListenBacklog", c.ClientPortListenBacklog)
 	}
@@ -84,12 +78,6 @@ func (c *Config) Marshal() []byte {
 	}
 	if !c.SyncEnabled {
 		put("syncEnabled", "false")
-	}
-	if c.LocalSessionsEnabled {
-		put("localSessionsEnabled", "true")
-	}
-	if c.LocalSessionsUpgradingEnabled {
-		put("localSessionsUpgradingEnabled", "true")
 	}
 	for _, k := range sortedKeys(c.Other) {
 		put(k, c.Other[k])

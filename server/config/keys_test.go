@@ -1,0 +1,163 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// refusal is the message of a refused key.
+func refusal(why string, accepted ...string) string {
+	s := "this server does not support " + why + ": refusing to start rather than run without it"
+	if len(accepted) > 0 {
+		s += " (accepted values: " + strings.Join(accepted, ", ") + ")"
+	}
+	return s
+}
+
+// refusedCases are security settings (and local sessions) this server does
+// not implement: it must refuse to start, naming file:line and the key,
+// rather than start without them. The zoo.cfg ones go to the upstream
+// parser too, which accepts them.
+var refusedCases = []struct {
+	name, text, want string
+}{
+	{"tls only", "tickTime=2000\ndataDir=/d\nsecureClientPort=2281\n", "zoo.cfg:3: secureClientPort: " + refusal("TLS for clients")},
+	{"tls and plain", brokenBase + "secureClientPort=2281\n", "zoo.cfg:4: secureClientPort: " + refusal("TLS for clients")},
+	{"secure address", brokenBase + "secureClientPortAddress=127.0.0.1\n", "zoo.cfg:4: secureClientPortAddress: " + refusal("TLS for clients")},
+	{"keystore", brokenBase + "ssl.keyStore.location=/k.jks\n", "zoo.cfg:4: ssl.keyStore.location: " + refusal("TLS (upstream's X509Util settings)")},
+	{"quorum keystore", brokenBase + "ssl.quorum.keyStore.location=/k.jks\n", "zoo.cfg:4: ssl.quorum.keyStore.location: " + refusal("TLS (upstream's X509Util settings)")},
+	{"ssl quorum", brokenBase + "sslQuorum=TRUE\n", "zoo.cfg:4: sslQuorum: " + refusal("TLS between servers", "false")},
+	{"port unification", brokenBase + "portUnification=true\n", "zoo.cfg:4: portUnification: " + refusal("TLS on the client port", "false")},
+	{"quorum sasl", brokenBase + "quorum.auth.enableSasl=true\n", "zoo.cfg:4: quorum.auth.enableSasl: " + refusal("SASL between servers", "false")},
+	{"quorum sasl context", brokenBase + "quorum.auth.learner.saslLoginContext=QuorumLearner\n", "zoo.cfg:4: quorum.auth.learner.saslLoginContext: " + refusal("SASL between servers")},
+	{"sasl provider", brokenBase + "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+		"zoo.cfg:4: authProvider.1: " + refusal("authentication providers other than the built-in digest and ip", digestProvider, ipProvider)},
+	{"client sasl", brokenBase + "sessionRequireClientSASLAuth=true\n", "zoo.cfg:4: sessionRequireClientSASLAuth: " + refusal("SASL for clients", "false")},
+	{"enforce auth", brokenBase + "enforce.auth.enabled=true\nenforce.auth.schemes=digest\n", "zoo.cfg:4: enforce.auth.enabled: " + refusal("enforced client authentication", "false")},
+	{"enforce schemes", brokenBase + "enforce.auth.schemes=sasl\n", "zoo.cfg:4: enforce.auth.schemes: " + refusal("enforced client authentication")},
+	{"digest alg", brokenBase + "DigestAuthenticationProvider.digestAlg=SHA-256\n", "zoo.cfg:4: DigestAuthenticationProvider.digestAlg: " + refusal("digest algorithms other than SHA1", "SHA1")},
+	{"digest off", brokenBase + "DigestAuthenticationProvider.enabled=false\n", "zoo.cfg:4: DigestAuthenticationProvider.enabled: " + refusal("turning the digest scheme off", "true")},
+	{"local sessions", brokenQuorum + "localSessionsEnabled=true\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n", "zoo.cfg:6: localSessionsEnabled: " + refusal("local sessions", "false")},
+}
+
+func TestRefusedKeys(t *testing.T) {
+	for _, tc := range refusedCases {
+		_, err := Parse(strings.NewReader(tc.text), "zoo.cfg", nil)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s:\n got %v\nwant %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+// -D flags that turn on security upstream are refused just as the zoo.cfg
+// keys are, naming the variable that carries them.
+func TestRefusedFlags(t *testing.T) {
+	cases := []struct{ env, want string }{
+		{"JVMFLAGS=-Xmx1g -Dzookeeper.ssl.keyStore.location=/k.jks", "JVMFLAGS: -Dzookeeper.ssl.keyStore.location: " + refusal("TLS (upstream's X509Util settings)")},
+		{"SERVER_JVMFLAGS=-Dzookeeper.authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+			"SERVER_JVMFLAGS: -Dzookeeper.authProvider.sasl: " + refusal("authentication providers other than the built-in digest and ip", digestProvider, ipProvider)},
+		{"SERVER_JVMFLAGS=-Dzookeeper.sessionRequireClientSASLAuth=true", "SERVER_JVMFLAGS: -Dzookeeper.sessionRequireClientSASLAuth: " + refusal("SASL for clients", "false")},
+		{"SERVER_JVMFLAGS=-Djava.security.auth.login.config=/etc/zk/jaas.conf", "SERVER_JVMFLAGS: -Djava.security.auth.login.config: " + refusal("SASL, which a JAAS configuration turns on")},
+		{"JVMFLAGS=-Dzookeeper.enforce.auth.enabled=true", "JVMFLAGS: -Dzookeeper.enforce.auth.enabled: " + refusal("enforced client authentication", "false")},
+	}
+	for _, tc := range cases {
+		_, err := Parse(strings.NewReader(brokenBase), "zoo.cfg", []string{tc.env})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s:\n got %v\nwant %s", tc.env, err, tc.want)
+		}
+	}
+	// The file wins over a flag (upstream sets its properties after the JVM
+	// started), so a harmless zoo.cfg value settles it.
+	if _, err := Parse(strings.NewReader(brokenBase+"sessionRequireClientSASLAuth=false\n"), "zoo.cfg",
+		[]string{"SERVER_JVMFLAGS=-Dzookeeper.sessionRequireClientSASLAuth=true"}); err != nil {
+		t.Errorf("zoo.cfg false over -D true: %v", err)
+	}
+	// Properties upstream reads under another name do nothing: no refusal.
+	if _, err := Parse(strings.NewReader(brokenBase), "zoo.cfg", []string{"JVMFLAGS=-Dzookeeper.sslQuorum=true -Dssl.keyStore.location=/k"}); err != nil {
+		t.Errorf("flags upstream does not read: %v", err)
+	}
+}
+
+// Keys the server ignores get exactly one warning each, naming the key
+// (and file:line for zoo.cfg); keys it acts on get none.
+func TestIgnoredKeysWarnOnce(t *testing.T) {
+	text := brokenBase +
+		"admin.enableServer=false\n" + // 4
+		"admin.serverPort=8080\n" + // 5
+		"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n" + // 6
+		"metricsProvider.httpPort=7000\n" + // 7
+		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n" + // 8
+		"clientPortListenBacklog=50\n" + // 9
+		"sslQuorum=false\n" + // 10
+		"authProvider.1=" + digestProvider + "\n" + // 11
+		"localSessionsEnabled=true\n" + // 12: standalone, where upstream ignores it too
+		"snapCount=1000\nforceSync=yes\nskipACL=no\n4lw.commands.whitelist=*\n"
+	env := []string{
+		"SERVER_JVMFLAGS=-Dzookeeper.admin.enableServer=false -Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory -Dzookeeper.maxCnxns=10 -Djute.maxbuffer=2000000",
+		"JVMFLAGS=-Dzookeeper.DigestAuthenticationProvider.digestAlg=sha1",
+	}
+	c, err := Parse(strings.NewReader(text), "zoo.cfg", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"admin.enableServer":                     "zoo.cfg:4: admin.enableServer is ignored by this server: there is no AdminServer",
+		"admin.serverPort":                       "zoo.cfg:5: admin.serverPort is ignored by this server",
+		"metricsProvider.className":              "zoo.cfg:6: metricsProvider.className is ignored by this server",
+		"metricsProvider.httpPort":               "zoo.cfg:7: metricsProvider.httpPort is ignored by this server",
+		"serverCnxnFactory":                      "zoo.cfg:8: serverCnxnFactory is ignored by this server",
+		"clientPortListenBacklog":                "zoo.cfg:9: clientPortListenBacklog is ignored by this server",
+		"sslQuorum":                              "zoo.cfg:10: sslQuorum is accepted: its value asks for nothing this server lacks",
+		"authProvider.1":                         "zoo.cfg:11: authProvider.1 is accepted",
+		"localSessionsEnabled":                   "zoo.cfg:12: localSessionsEnabled is ignored: it has no effect on a standalone server",
+		"maxCnxns":                               "SERVER_JVMFLAGS: -Dzookeeper.maxCnxns is ignored by this server",
+		"DigestAuthenticationProvider.digestAlg": "JVMFLAGS: -Dzookeeper.DigestAuthenticationProvider.digestAlg is accepted",
+	}
+	for key, w := range want {
+		n := 0
+		for _, got := range c.Warnings {
+			if strings.Contains(got, key+" ") {
+				n++
+				if !strings.HasPrefix(got, w) {
+					t.Errorf("warning for %s:\n got %s\nwant %s...", key, got, w)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d warnings name %s, want 1: %q", n, key, c.Warnings)
+		}
+	}
+	if len(c.Warnings) != len(want) {
+		t.Errorf("%d warnings, want %d:\n%s", len(c.Warnings), len(want), strings.Join(c.Warnings, "\n"))
+	}
+	if c.Other["localSessionsEnabled"] != "true" || c.Other["clientPortListenBacklog"] != "" || c.ClientPortListenBacklog != 50 {
+		t.Errorf("Other %q backlog %d", c.Other, c.ClientPortListenBacklog)
+	}
+}
+
+// Every key the server acts on is silent, and no rule is shadowed.
+func TestKeyTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range keyRules {
+		id := r.key
+		if r.flag {
+			id = "-D" + id
+		}
+		if seen[id] {
+			t.Errorf("two rules for %s", id)
+		}
+		seen[id] = true
+		if r.why == "" {
+			t.Errorf("%s: no why", id)
+		}
+		if r.flag && r.property {
+			t.Errorf("%s: a rule is for a -D name or for a zoo.cfg key, not both", id)
+		}
+		if got, ok := ruleFor(strings.TrimSuffix(r.key, "*")+map[bool]string{true: "x"}[strings.HasSuffix(r.key, "*")], r.flag); !ok || got.key != r.key {
+			t.Errorf("%s: ruleFor finds %q", id, got.key)
+		}
+		if r.action != refused && (len(r.harmless) > 0 || r.ensembleOnly) {
+			t.Errorf("%s: harmless values and ensembleOnly are for refused keys", id)
+		}
+	}
+}
