@@ -3,6 +3,7 @@ package prep
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -472,7 +473,7 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 			}
 			p.record(path, zxid, nil)
 		}
-		sortStrings(paths)
+		slices.Sort(paths)
 		return &proto.CloseSessionTxn{Paths2Delete: paths}, nil
 	case proto.OpReconfig:
 		r, ok := body.(*proto.ReconfigRequest)
@@ -611,12 +612,4 @@ func isSpecialPath(path string) bool {
 		return true
 	}
 	return false
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }

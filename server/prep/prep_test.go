@@ -212,3 +212,59 @@ func TestCreateWithContainerFlag(t *testing.T) {
 		t.Fatalf("createContainer: owner %#x, want the container owner", info.Stat.EphemeralOwner)
 	}
 }
+
+// FixupACL drops repeated entries keeping the first of each, in order, as
+// upstream removeDuplicates (BenchmarkFixupACL shows it linear in the list).
+func TestFixupACLDropsDuplicatesInOrder(t *testing.T) {
+	ip := func(perms int32, addr string) proto.ACL {
+		return proto.ACL{Perms: perms, ID: proto.ID{Scheme: "ip", ID: addr}}
+	}
+	world := proto.OpenACLUnsafe[0]
+	in := []proto.ACL{ip(1, "10.0.0.1"), world, ip(1, "10.0.0.1"), ip(2, "10.0.0.1"), world, ip(1, "10.0.0.2"), ip(2, "10.0.0.1")}
+	got, err := FixupACL(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []proto.ACL{ip(1, "10.0.0.1"), world, ip(2, "10.0.0.1"), ip(1, "10.0.0.2")}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("FixupACL(%v) = %v, want %v", in, got, want)
+	}
+}
+
+// A closeSession lists every ephemeral the session owns, committed or
+// still in the overlay, sorted, and none the overlay has deleted
+// (BenchmarkCloseSession shows it O(n log n) in the ephemerals).
+func TestCloseSessionListsEphemeralsSorted(t *testing.T) {
+	tr := tree.New()
+	p := New(Options{Store: treeStore{tr}})
+	zxid := int64(0)
+	eph := func(path string) *Request {
+		return &Request{SessionID: 5, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: proto.ModeEphemeral}}
+	}
+	for i := 999; i >= 0; i-- {
+		zxid++
+		prepApply(t, p, tr, eph(fmt.Sprintf("/e%04d", i*7%1000)), zxid)
+	}
+	// In flight: one more ephemeral, and the delete of a committed one.
+	for _, req := range []*Request{eph("/e-pending"), {SessionID: 5, Op: proto.OpDelete, Body: &proto.DeleteRequest{Path: "/e0003", Version: -1}}} {
+		zxid++
+		if txn, err := p.Prepare(req, zxid, 0); err != nil || txn.Err != proto.ErrOK {
+			t.Fatalf("prepare %v: %v %v", req.Op, txn, err)
+		}
+	}
+	zxid++
+	txn, err := p.Prepare(&Request{SessionID: 5, Op: proto.OpCloseSession}, zxid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := txn.Body.(*proto.CloseSessionTxn).Paths2Delete
+	want := []string{"/e-pending"}
+	for i := range 1000 {
+		if i != 3 {
+			want = append(want, fmt.Sprintf("/e%04d", i))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("closeSession lists %d paths %v..., want %d %v...", len(got), got[:min(5, len(got))], len(want), want[:5])
+	}
+}

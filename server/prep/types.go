@@ -123,19 +123,7 @@ func PathProblem(path string) string {
 // FixupACL validates a create or setACL ACL list and expands "auth" entries
 // into the requester's authenticated ids, as upstream fixupACL does.
 func FixupACL(acl []proto.ACL, auth []proto.ID) ([]proto.ACL, error) {
-	uniq := make([]proto.ACL, 0, len(acl))
-	for _, a := range acl {
-		dup := false
-		for _, u := range uniq {
-			if u == a {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			uniq = append(uniq, a)
-		}
-	}
+	uniq := removeDuplicates(acl)
 	if len(uniq) == 0 {
 		return nil, proto.ErrInvalidACL
 	}
@@ -163,6 +151,21 @@ func FixupACL(acl []proto.ACL, auth []proto.ID) ([]proto.ACL, error) {
 		}
 	}
 	return out, nil
+}
+
+// removeDuplicates returns acl without repeated entries, keeping the first
+// of each in order, as upstream removeDuplicates; a set makes it linear in
+// the list, which a client sends and the prep stage's lock covers.
+func removeDuplicates(acl []proto.ACL) []proto.ACL {
+	seen := make(map[proto.ACL]struct{}, len(acl))
+	uniq := make([]proto.ACL, 0, len(acl))
+	for _, a := range acl {
+		if _, dup := seen[a]; !dup {
+			seen[a] = struct{}{}
+			uniq = append(uniq, a)
+		}
+	}
+	return uniq
 }
 
 // isAuthenticatedScheme mirrors AuthenticationProvider.isAuthenticated: ids
