@@ -16,6 +16,12 @@
 // parent's not being ephemeral. A request that fails validation still
 // consumes a zxid and becomes an ErrorTxn, as upstream logs failed writes.
 //
+// The opcode, not the create flags, picks a create's txn, as upstream: a
+// create with container flags is a plain CreateTxn (a persistent node) and
+// only createContainer makes a container. deleteContainer is the container
+// reaper's alone (Request.FromServer); from a client it fails with
+// BADARGUMENTS, which is what upstream answers.
+//
 // The package is pure: no I/O, no clock (times are passed in), no goroutines.
 // One goroutine calls Prepare; Applied may be called from another.
 package prep

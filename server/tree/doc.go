@@ -49,5 +49,8 @@
 // path (3.8.0 let the later registration overwrite the earlier) and keeps
 // recursive watches only in the data registry; RemoveWatches/CheckWatches
 // with WatcherData or WatcherChildren therefore see only one-shot watches,
-// while 3.8.0 matched any mode. WatchCount reports 3.8.0's number.
+// while 3.8.0 matched any mode. WatchCount reports 3.8.0's number. As in
+// upstream's fix for CVE-2024-23944, a change's event goes only to watchers
+// that may READ the znode it names (Watcher.MayRead; the parent's ACL for
+// NodeChildrenChanged).
 package tree
