@@ -2,7 +2,6 @@ package noop
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkbench/zkbench/internal/netutil"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -91,7 +91,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 
 // Serve accepts connections on ln and serves them until ctx is done, then
 // closes ln and every connection, waits for their goroutines and returns
-// nil. It returns an error if accepting fails for another reason.
+// nil. Transient accept errors, such as running out of file descriptors,
+// are logged and retried; it returns an error if ln is closed otherwise.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.init()
 	var wg sync.WaitGroup
@@ -115,16 +116,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	s.log.Info("noop: serving", "addr", ln.Addr().String(), "valueSize", len(s.value))
 	for {
-		nc, err := ln.Accept()
+		nc, err := netutil.AcceptRetrying(ctx, ln, s.log)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("noop: accept: %w", err)
+			return fmt.Errorf("noop: %w", err)
 		}
 		s.mu.Lock()
 		if ctx.Err() != nil {

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkbench/zkbench/internal/netutil"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -128,28 +128,22 @@ func New(opts Options) *Server {
 // of upstream's output (go-zookeeper's FLWSrvr among them) accept it.
 const DefaultVersion = "3.8.0-zkbench-go, built on 11/22/2026 00:00 GMT"
 
-// Serve accepts connections on l until ctx is done or l fails. It closes
-// every connection before returning.
+// Serve accepts connections on l until ctx is done (it then returns nil)
+// or l is closed. Transient accept errors, such as running out of file
+// descriptors, are logged and retried. It closes every connection before
+// returning.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	defer s.closeAll()
-	var delay time.Duration
 	for {
-		nc, err := l.Accept()
+		nc, err := netutil.AcceptRetrying(ctx, l, s.log)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("serve: accept: %w", err)
+			return fmt.Errorf("serve: %w", err)
 		}
-		delay = 0
 		s.accept(nc)
 	}
 }
