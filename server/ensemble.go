@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/peer"
@@ -74,10 +72,9 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	srv := serve.New(so)
 	p.SetCloser(srv)
 
-	host, port := clientAddress(cfg)
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	l, err := listenClients(cfg)
 	if err != nil {
-		return fmt.Errorf("server: bind client port: %w", err)
+		return err
 	}
 	log.Info("client port bound; joining the ensemble", "addr", l.Addr().String(), "servers", len(cfg.Servers))
 	if opts.Ready != nil {

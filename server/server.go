@@ -33,6 +33,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("config: " + w)
 	}
+	if _, port := clientAddress(cfg); port <= 0 || port > 65535 {
+		return fmt.Errorf("server: no client port is configured (client port %d): refusing to bind one nobody asked for", port)
+	}
 	if !cfg.Standalone() {
 		return runEnsemble(ctx, cfg, opts, log)
 	}
@@ -79,10 +82,9 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	snaps = newSnapshotter(cfg, log, txnLog.Roll, n.Tree, n.Sessions)
 	go autopurge(ctx, cfg, log)
 
-	addr := net.JoinHostPort(cfg.ClientPortAddress, strconv.Itoa(cfg.ClientPort))
-	l, err := net.Listen("tcp", addr)
+	l, err := listenClients(cfg)
 	if err != nil {
-		return fmt.Errorf("server: bind client port: %w", err)
+		return err
 	}
 	log.Info("serving clients", "addr", l.Addr().String(), "mode", "standalone")
 	if opts.Ready != nil {
@@ -90,6 +92,17 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	}
 
 	return runUntilOneStops(ctx, n.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })
+}
+
+// listenClients binds the client address the configuration gives this
+// server (Run has checked that it gives one: a port is never picked here).
+func listenClients(cfg *config.Config) (net.Listener, error) {
+	host, port := clientAddress(cfg)
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("server: bind client port: %w", err)
+	}
+	return l, nil
 }
 
 // serveOptions configures the client side from zoo.cfg.
