@@ -52,7 +52,9 @@ type Process struct {
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	starts  int
-	java    bool // upstream Java ZooKeeper instead of zkserver
+	java    bool          // upstream Java ZooKeeper instead of zkserver
+	exited  chan struct{} // closed when the process started last has exited
+	code    int           // its exit code, once exited is closed
 	// Env is added to the process's environment (e.g. SERVER_JVMFLAGS).
 	Env []string
 }
@@ -113,8 +115,17 @@ func (p *Process) launch() string {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	must(p.t, cmd.Start())
 	p.cmd = cmd
+	exited := make(chan struct{})
+	p.exited = exited
 	p.mu.Unlock()
-	go func() { cmd.Wait(); out.Close() }()
+	go func() {
+		cmd.Wait()
+		out.Close()
+		p.mu.Lock()
+		p.code = cmd.ProcessState.ExitCode()
+		p.mu.Unlock()
+		close(exited)
+	}()
 	return logPath
 }
 
@@ -134,6 +145,26 @@ func (p *Process) Kill() {
 		}
 		runtime.Gosched()
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// WaitExit waits up to timeout for the process started last to exit by
+// itself and returns its exit code (-1 if a signal ended it); ok is false
+// if it is still running.
+func (p *Process) WaitExit(timeout time.Duration) (code int, ok bool) {
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	if exited == nil {
+		return 0, false
+	}
+	select {
+	case <-exited:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.code, true
+	case <-time.After(timeout):
+		return 0, false
 	}
 }
 

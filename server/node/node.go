@@ -71,7 +71,17 @@ type Node struct {
 	lastApplied atomic.Int64
 	applied     atomic.Int64 // number of txns applied since start
 
-	stopped chan struct{}
+	// stopped is closed, and closed set, when Run stops. submitMu guards
+	// closed against submit's send: once it is set, nothing more enters
+	// submitCh, so the prep loop's last drain answers every write.
+	stopped  chan struct{}
+	submitMu sync.RWMutex
+	closed   bool
+	// failed is closed when the log first fails a txn (logErr says why):
+	// from then on nothing is logged or applied, and Run returns.
+	failed   chan struct{}
+	failOnce sync.Once
+	logErr   error
 }
 
 // item is a request travelling down the write path.
@@ -117,6 +127,7 @@ func New(opts Options) *Node {
 		submitCh: make(chan *item, 4096),
 		applyCh:  make(chan *item, 4096),
 		stopped:  make(chan struct{}),
+		failed:   make(chan struct{}),
 		nextZxid: t.LastZxid() + 1,
 	}
 	n.lastApplied.Store(t.LastZxid())
@@ -144,20 +155,35 @@ func New(opts Options) *Node {
 func (n *Node) SetSessionCloser(c serve.SessionCloser) { n.close = c }
 
 // Run runs the pipeline and session expiry until ctx is done, then drains
-// and closes the log.
+// and closes the log. If the log fails a txn, Run stops at once and returns
+// that failure: a server that cannot log must not go on (upstream's
+// critical threads stop the server the same way).
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	loops, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
 	wg.Add(2)
-	go func() { defer wg.Done(); n.prepLoop(ctx) }()
+	go func() { defer wg.Done(); n.prepLoop(loops) }()
 	go func() { defer wg.Done(); n.applyLoop() }()
+	stop := func() {
+		n.submitMu.Lock()
+		n.closed = true
+		close(n.stopped)
+		n.submitMu.Unlock()
+		stopLoops()
+		wg.Wait()
+	}
 	tick := time.NewTicker(time.Duration(n.opts.TickMs) * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			close(n.stopped)
-			wg.Wait()
+			stop()
 			return n.wal.Close()
+		case <-n.failed:
+			stop()
+			n.wal.Close() // returns the failure again
+			return fmt.Errorf("node: the transaction log failed, so the server stops: %w", n.logErr)
 		case <-tick.C:
 			n.expireSessions()
 		}
@@ -181,6 +207,10 @@ func (n *Node) prepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			n.drainSubmits()
 			return
+		}
+		if n.logFailed() {
+			n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
+			continue
 		}
 		n.mu.Lock()
 		zxid := n.nextZxid
@@ -208,10 +238,35 @@ func (n *Node) prepLoop(ctx context.Context) {
 		inflight.Add(1)
 		n.wal.Submit(zxid, *buf, func(err error) {
 			n.recs.Put(buf) // the log is done with the record
+			if err != nil {
+				n.failLog(zxid, err)
+			}
 			it.err = err
 			n.applyCh <- it
 			inflight.Done()
 		})
+	}
+}
+
+// failLog records the log's first failure and stops the node: nothing
+// after it is logged or applied.
+func (n *Node) failLog(zxid int64, err error) {
+	n.failOnce.Do(func() {
+		n.logErr = fmt.Errorf("txn 0x%x: %w", zxid, err)
+		n.log.Error("the transaction log failed: refusing every write and stopping the server; "+
+			"no write after this one is acknowledged. Fix the cause (disk full? I/O error?) and restart: "+
+			"the log is recovered from the files", "zxid", hex(zxid), "err", err)
+		close(n.failed)
+	})
+}
+
+// logFailed reports whether the log has failed.
+func (n *Node) logFailed() bool {
+	select {
+	case <-n.failed:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -239,11 +294,11 @@ func (n *Node) applyLoop() {
 	// its path, which is what prep must see.
 	var unreported int
 	for it := range n.applyCh {
-		if it.err != nil {
-			// The log failed: the txn is not durable and must not be
-			// applied. A server that cannot log cannot go on safely.
-			n.log.Error("transaction log failed; refusing the write", "zxid", hex(it.txn.Header.Zxid), "err", it.err)
-			n.finish(it, serve.WriteResult{Err: proto.ErrSystemError})
+		if it.err != nil || n.logFailed() {
+			// The txn is not durable, or one before it is not: applying
+			// it would skip a txn. Whether a txn whose write failed
+			// reached the disk is unknown, hence connection loss.
+			n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
 			continue
 		}
 		n.apply(it)
@@ -321,9 +376,13 @@ func (n *Node) releaseSyncs(applied int64) {
 
 func (n *Node) submit(it *item) {
 	n.outstanding.Add(1)
-	select {
-	case n.submitCh <- it:
-	case <-n.stopped:
+	n.submitMu.RLock()
+	closed := n.closed
+	if !closed {
+		n.submitCh <- it
+	}
+	n.submitMu.RUnlock()
+	if closed {
 		n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
 	}
 }
