@@ -128,7 +128,10 @@
 // A leader that hears FOLLOWERINFO from a voter that accepted a later epoch
 // (promised to a leader that then failed) steps down so that the next
 // election picks an epoch that voter can accept; upstream leaves the voter
-// out until the leader changes. Session pings and REVALIDATE (session traffic carried on Zab packets
+// out until the leader changes. From any other learner (an observer, or a
+// server in no membership) such a FOLLOWERINFO is refused (ErrRefused):
+// only a voter's promise is a reason to make way, and a forged one must not
+// make a leader step down. Session pings and REVALIDATE (session traffic carried on Zab packets
 // upstream) are left to the driver.
 //
 // # Reconfiguration

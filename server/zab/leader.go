@@ -70,33 +70,32 @@ func (z *Zab) startLeader() {
 	z.maybeDecideEpoch()
 }
 
-func (z *Zab) stepLeader(m Message) {
+func (z *Zab) stepLeader(m Message) error {
 	l := z.l
 	p := m.Packet
 	if p.Type == TypeFollowerInfo || p.Type == TypeObserverInfo {
-		z.leaderOnInfo(m)
-		return
+		return z.leaderOnInfo(m)
 	}
 	lr := l.learners[m.From]
 	if lr == nil {
 		z.logger.Debug("zab: leader: message from unconnected learner", "id", z.id, "msg", m.String())
-		return
+		return nil
 	}
 	lr.lastHeard = z.tick
 	switch p.Type {
 	case TypeAckEpoch:
 		if lr.phase != lpEpoch {
-			return
+			return nil
 		}
 		cur, ok := getInt32(p.Data)
 		if !ok {
 			z.dropLearner(lr, fmt.Errorf("zab: ACKEPOCH from %d: short data: %w", lr.id, ErrProtocol))
-			return
+			return nil
 		}
 		lr.current, lr.lastZxid, lr.phase = int64(cur), p.Zxid, lpAcked
 		if l.electionFinished {
 			z.startSync(lr)
-			return
+			return nil
 		}
 		if cur != -1 && !lr.observer && z.isVoter(lr.id) {
 			ahead := int64(cur) > l.selfCurrent || int64(cur) == l.selfCurrent && p.Zxid > l.selfLast
@@ -111,7 +110,7 @@ func (z *Zab) stepLeader(m Message) {
 			if ahead {
 				z.stop(fmt.Errorf("zab: follower %d has (epoch %d, %s) past leader's (epoch %d, %s): %w",
 					lr.id, cur, FormatZxid(p.Zxid), l.selfCurrent, FormatZxid(l.selfLast), ErrFollowerAhead))
-				return
+				return nil
 			}
 			l.ackEpoch[lr.id] = true
 		}
@@ -128,7 +127,7 @@ func (z *Zab) stepLeader(m Message) {
 					l.newLeaderAcks[lr.id] = true
 				}
 				z.maybeEstablish()
-				return
+				return nil
 			}
 			z.sendUpToDate(lr)
 			z.maybeCommit()
@@ -149,14 +148,16 @@ func (z *Zab) stepLeader(m Message) {
 	default:
 		z.logger.Debug("zab: leader: unexpected packet", "id", z.id, "msg", m.String())
 	}
+	return nil
 }
 
-// leaderOnInfo starts a new handler for a learner that (re)connected.
-func (z *Zab) leaderOnInfo(m Message) {
+// leaderOnInfo starts a new handler for a learner that (re)connected, or
+// refuses it with ErrRefused.
+func (z *Zab) leaderOnInfo(m Message) error {
 	l := z.l
 	observer := m.Packet.Type == TypeObserverInfo
 	if m.From == z.id {
-		return
+		return fmt.Errorf("zab: learner claims the leader's own id %d: %w", m.From, ErrRefused)
 	}
 	// A learner connects in the role its own configuration gives it; it
 	// counts only if it connected as a follower and votes here (a server
@@ -168,7 +169,13 @@ func (z *Zab) leaderOnInfo(m Message) {
 			"id", z.id, "from", m.From, "connected_as", TypeName(m.Packet.Type), "voter_here", z.isVoter(m.From))
 	}
 	lr := &learner{id: m.From, observer: observer, accepted: EpochOf(m.Packet.Zxid), lastHeard: z.tick}
-	if l.established && lr.accepted > l.epoch && !observer {
+	if l.established && lr.accepted > l.epoch {
+		if observer || !z.isVoter(m.From) {
+			// It would refuse LEADERINFO; and only a voter's promise
+			// is a reason to make way for a later epoch.
+			return fmt.Errorf("zab: learner %d, not a voter here, accepted epoch %d, past this leader's %d: %w",
+				m.From, lr.accepted, l.epoch, ErrRefused)
+		}
 		// The voter promised a later epoch (to a leader that failed to
 		// establish it) and will refuse this one. Upstream leaves it out
 		// until this leader goes; stepping down lets the next election
@@ -176,7 +183,7 @@ func (z *Zab) leaderOnInfo(m Message) {
 		// refuses LEADERINFO: this attempt may still succeed without it.
 		// Each round raises the epoch, so this ends.)
 		z.stop(fmt.Errorf("zab: voter %d accepted epoch %d, past this leader's %d: %w", m.From, lr.accepted, l.epoch, ErrEpochBehind))
-		return
+		return nil
 	}
 	l.learners[m.From] = lr
 	if l.epoch == 0 {
@@ -184,9 +191,10 @@ func (z *Zab) leaderOnInfo(m Message) {
 			l.epochVotes[m.From] = lr.accepted
 		}
 		z.maybeDecideEpoch()
-		return
+		return nil
 	}
 	z.sendLeaderInfo(lr)
+	return nil
 }
 
 // aheadOnlyPastReconfig reports whether a voter that is ahead of this

@@ -55,6 +55,10 @@ var (
 	ErrReconfigInProgress = errors.New("zab: a reconfiguration is in progress")
 	// ErrRemoved: the leader committed a membership it does not vote in.
 	ErrRemoved = errors.New("zab: leader is not a voter of the new membership")
+	// ErrRefused, from Step on a leader, refuses a learner's FOLLOWERINFO
+	// or OBSERVERINFO: the driver closes the connection it came on and
+	// keeps any other connection of that server.
+	ErrRefused = errors.New("zab: learner refused")
 )
 
 // Role is what a server does in the ensemble once elected.
@@ -343,7 +347,9 @@ func New(cfg Config) (*Zab, error) {
 	return z, nil
 }
 
-// Step feeds one message received from a peer.
+// Step feeds one message received from a peer. On a leader, an error
+// wrapping ErrRefused means the learner's FOLLOWERINFO or OBSERVERINFO was
+// refused: close the connection it came on.
 func (z *Zab) Step(m Message) error {
 	if z.stopped {
 		return ErrStopped
@@ -352,10 +358,9 @@ func (z *Zab) Step(m Message) error {
 		return fmt.Errorf("zab: message for %d delivered to %d", m.To, z.id)
 	}
 	if z.role == Leader {
-		z.stepLeader(m)
-	} else {
-		z.stepLearner(m)
+		return z.stepLeader(m)
 	}
+	z.stepLearner(m)
 	return nil
 }
 
