@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/node"
+	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/wal"
 )
@@ -63,6 +64,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		wal.WithLinger(wal.LingerUpTo(cfg.GroupCommitLinger)), wal.WithMaxBatch(cfg.MaxBatchSize))}
 	defer txnLog.Close()
 	var snaps *snapshotter
+	containers := reaper.OptionsFromConfig(cfg)
 	n := node.New(node.Options{
 		// Upstream's standalone server creates session ids as server 1.
 		ServerID:        1,
@@ -76,6 +78,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
 		ReconfigEnabled: cfg.ReconfigEnabled,
 		EnforceQuota:    cfg.EnforceQuota(),
+		Containers:      &containers,
 	})
 	srv := serve.New(serveOptions(cfg, n, log))
 	n.SetSessionCloser(srv)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/session"
 	"github.com/zkbench/zkbench/server/tree"
@@ -39,6 +40,9 @@ type Options struct {
 	SkipACL, ExtendedTypes, ReconfigEnabled bool
 	// EnforceQuota is zookeeper.enforceQuota: quotas' hard limits hold.
 	EnforceQuota bool
+	// Containers, when set, runs the container and TTL reaper with these
+	// options (upstream's ContainerManager); nil runs none.
+	Containers *reaper.Options
 	// OnApplied is called after each txn is applied (snapshot triggers).
 	OnApplied func(zxid int64, applied int64)
 	Logger    *slog.Logger
@@ -160,6 +164,9 @@ func (n *Node) SetSessionCloser(c serve.SessionCloser) { n.close = c }
 // critical threads stop the server the same way).
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if err := n.startReaper(&wg); err != nil {
+		return err
+	}
 	loops, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
 	wg.Add(2)

@@ -159,6 +159,11 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 	// under CPU starvation with 7 servers: a quorum counted one voter's
 	// first vote, decided within the finalize wait, and that voter moved
 	// on to a better leader; the rest waited out the whole discoveryWait.)
+	reap, err := p.newReapTimer(rs.role)
+	if err != nil {
+		return err
+	}
+	defer reap.stop()
 	var discovery <-chan time.Time
 	elected := time.Now()
 	var rival *election.Notification
@@ -199,6 +204,8 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 			}
 		case r := <-p.reqCh:
 			p.onRequest(rs, r)
+		case <-reap.c():
+			p.reap(rs, reap)
 		case m, ok := <-p.etr.Recv():
 			if ok {
 				n, ok := p.stepElection(m)
