@@ -199,3 +199,36 @@ func reapVia(t *testing.T, c *zk.Conn, path string) {
 		t.Fatalf("the next write got %#x, want %#x: some member issued another txn", after.Czxid, reaped+1)
 	}
 }
+
+// In an ensemble the leader's prep stage enforces quotas (item 13), for
+// writes sent through a follower too.
+func TestIntegrationQuotaEnsemble(t *testing.T) {
+	e := zktest.StartEnsembleEnv(t, 3, []string{"SERVER_JVMFLAGS=-Dzookeeper.enforceQuota=true"})
+	leader := e.Leader(10 * time.Second)
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	c := connect(t, e.Servers[(leader+1)%3].Addr)
+	open := zk.WorldACL(zk.PermAll)
+	for _, n := range []struct{ path, data string }{
+		{"/q", ""}, {"/zookeeper/quota/q", ""},
+		{"/zookeeper/quota/q/zookeeper_limits", "count=-1,bytes=-1=;byteHardLimit=4;countHardLimit=2"},
+		{"/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0"},
+		{"/q/a", "1234"},
+	} {
+		if _, err := c.Create(n.path, []byte(n.data), 0, open); err != nil {
+			t.Fatalf("create %s: %v", n.path, err)
+		}
+	}
+	// go-zookeeper has no name for QUOTAEXCEEDED (-125).
+	isQuotaExceeded := func(err error) bool { return err != nil && strings.HasSuffix(err.Error(), "-125") }
+	if _, err := c.Create("/q/b", nil, 0, open); !isQuotaExceeded(err) {
+		t.Fatalf("a third node under a count hard limit of 2: %v, want error -125", err)
+	}
+	if _, err := c.Set("/q/a", []byte("12345"), -1); !isQuotaExceeded(err) {
+		t.Fatalf("5 bytes under a byte hard limit of 4: %v, want error -125", err)
+	}
+	if _, err := c.Set("/q/a", []byte("1"), -1); err != nil {
+		t.Fatalf("shrinking under the quota: %v", err)
+	}
+}
