@@ -167,6 +167,8 @@ var keyRules = []keyRule{
 	{key: "commitLogCount", action: acts, property: true, why: "the in-memory log window for DIFF syncs"},
 	{key: "jute.maxbuffer", action: acts, flag: true, why: "the largest packet"},
 	{key: "readonlymode.enabled", action: acts, flag: true, why: "read-only mode"},
+	{key: "enforceQuota", action: acts, property: true, why: "quotas' hard limits fail writes"},
+	{key: "znode.container.*", action: acts, flag: true, why: "how the leader reaps containers and TTL nodes"},
 
 	// System properties this server does not act on.
 	{key: "admin.*", action: ignored, property: true, why: "there is no AdminServer (HTTP commands) here; use the four-letter words"},
@@ -187,8 +189,6 @@ var keyRules = []keyRule{
 	{key: "cnxTimeout", action: ignored, property: true, why: "election connections use a fixed timeout here"},
 	{key: "closeSessionTxn.enabled", action: ignored, property: true, why: "closeSession txns always carry the session's ephemerals here"},
 	{key: "emulate353TTLNodes", action: ignored, property: true, why: "3.5.3 TTL session ids are not emulated here"},
-	{key: "enforceQuota", action: ignored, property: true, why: "quotas are counted, not enforced, here"},
-	{key: "znode.container.*", action: ignored, flag: true, why: "containers are not reaped on a schedule here"},
 }
 
 // ruleFor finds the rule of a zoo.cfg key (flag false) or of a -D

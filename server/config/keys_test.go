@@ -161,3 +161,16 @@ func TestKeyTable(t *testing.T) {
 		}
 	}
 }
+
+// Keys the server acts on draw no warning, from zoo.cfg or as -D flags.
+func TestActingKeysAreSilent(t *testing.T) {
+	c := mustParse(t, brokenBase+"snapCount=1000\nforceSync=yes\nskipACL=no\n4lw.commands.whitelist=*\nenforceQuota=true\n"+
+		"extendedTypesEnabled=true\nDigestAuthenticationProvider.superDigest=super:x\ncommitLingerUs=100\n",
+		"SERVER_JVMFLAGS=-Djute.maxbuffer=2000000 -Dznode.container.checkIntervalMs=100 -Dznode.container.maxPerMinute=5 -Dzookeeper.leaderServes=no")
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings:\n%s", strings.Join(c.Warnings, "\n"))
+	}
+	if !c.EnforceQuota() || c.ContainerCheckIntervalMs() != 100 || c.MaxBuffer() != 2000000 || c.LeaderServes {
+		t.Errorf("enforceQuota %v checkInterval %d maxBuffer %d leaderServes %v", c.EnforceQuota(), c.ContainerCheckIntervalMs(), c.MaxBuffer(), c.LeaderServes)
+	}
+}
