@@ -242,7 +242,8 @@ func (r keyRule) isHarmless(value string) bool {
 	return false
 }
 
-// refusal is the message for a refused key with the value it has.
+// refusal is the error message for a refused key whose value asks for
+// the feature.
 func (r keyRule) refusal() string {
 	msg := "this server does not support " + r.why + ": refusing to start rather than run without it"
 	if len(r.harmless) > 0 {
