@@ -14,22 +14,6 @@ import (
 	"github.com/zkbench/zkbench/harness"
 )
 
-func TestSpreadOf(t *testing.T) {
-	for _, tc := range []struct {
-		in   []float64
-		want Spread
-	}{
-		{nil, Spread{}},
-		{[]float64{5}, Spread{N: 1, Median: 5, Min: 5, Max: 5}},
-		{[]float64{3, 1, 2}, Spread{N: 3, Median: 2, Min: 1, Max: 3}},
-		{[]float64{4, 1, 2, 3}, Spread{N: 4, Median: 2.5, Min: 1, Max: 4}},
-	} {
-		if got := SpreadOf(tc.in); got != tc.want {
-			t.Errorf("SpreadOf(%v) = %+v, want %+v", tc.in, got, tc.want)
-		}
-	}
-}
-
 // TestPointsPairRepetitions checks that ratios pair runs of the same
 // repetition and that the target follows the no-op bound rule.
 func TestPointsPairRepetitions(t *testing.T) {

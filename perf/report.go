@@ -10,59 +10,38 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/results"
 )
-
-// Spread is a figure measured once per repetition: its median and range.
-type Spread struct {
-	N      int     `json:"n"`
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-}
-
-// SpreadOf summarises xs; the zero Spread for none.
-func SpreadOf(xs []float64) Spread {
-	if len(xs) == 0 {
-		return Spread{}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return Spread{N: len(s), Median: m, Min: s[0], Max: s[len(s)-1]}
-}
 
 // Point is the comparison at one ensemble size and read percentage.
 type Point struct {
 	Size        int     `json:"size"`
 	ReadPercent float64 `json:"read_percent"`
 	// Go, Java and Noop are throughputs (ops/s) over the repetitions.
-	Go, Java, Noop Spread
+	Go, Java, Noop results.Dist
 	// Ratio is Go/Java throughput, one ratio per repetition.
-	Ratio Spread `json:"ratio"`
+	Ratio results.Dist `json:"ratio"`
 	// GoOfNoop and JavaOfNoop are throughput / no-op bound per repetition.
-	GoOfNoop, JavaOfNoop Spread
+	GoOfNoop, JavaOfNoop results.Dist
 	// GoP99 and JavaP99 are p99 latencies in milliseconds; P99Ratio is
 	// Go/Java per repetition.
-	GoP99, JavaP99, P99Ratio Spread
+	GoP99, JavaP99, P99Ratio results.Dist
 	// NoopP99 is the no-op responder's p99 (ms) and NoopP99Ratio its p99
 	// over Java's per repetition: how low a server that does no work at
 	// all gets the driver's p99, the floor for GoP99 and P99Ratio.
-	NoopP99, NoopP99Ratio Spread
+	NoopP99, NoopP99Ratio results.Dist
 	// GoErrors and JavaErrors count failed operations over every run.
 	GoErrors, JavaErrors int64
 	// GoServerUs, JavaServerUs and NoopServerUs are the servers' CPU per
 	// operation (µs, every server process summed); GoDriverUs,
 	// JavaDriverUs and NoopDriverUs the driver's. Runs without the figure
 	// are left out.
-	GoServerUs   Spread `json:"go_server_us_per_op"`
-	JavaServerUs Spread `json:"java_server_us_per_op"`
-	NoopServerUs Spread `json:"noop_server_us_per_op"`
-	GoDriverUs   Spread `json:"go_driver_us_per_op"`
-	JavaDriverUs Spread `json:"java_driver_us_per_op"`
-	NoopDriverUs Spread `json:"noop_driver_us_per_op"`
+	GoServerUs   results.Dist `json:"go_server_us_per_op"`
+	JavaServerUs results.Dist `json:"java_server_us_per_op"`
+	NoopServerUs results.Dist `json:"noop_server_us_per_op"`
+	GoDriverUs   results.Dist `json:"go_driver_us_per_op"`
+	JavaDriverUs results.Dist `json:"java_driver_us_per_op"`
+	NoopDriverUs results.Dist `json:"noop_driver_us_per_op"`
 }
 
 // Target says whether the point meets issue 9's target: at least 3x Java's
@@ -149,12 +128,12 @@ func (r *Report) Points() []Point {
 					}
 				}
 			}
-			p.Go, p.Java, p.Noop, p.Ratio = SpreadOf(g), SpreadOf(j), SpreadOf(n), SpreadOf(ratio)
-			p.GoOfNoop, p.JavaOfNoop = SpreadOf(gn), SpreadOf(jn)
-			p.GoP99, p.JavaP99, p.P99Ratio = SpreadOf(gp), SpreadOf(jp), SpreadOf(pr)
-			p.NoopP99, p.NoopP99Ratio = SpreadOf(np), SpreadOf(npr)
-			p.GoServerUs, p.JavaServerUs, p.NoopServerUs = SpreadOf(cpu[0]), SpreadOf(cpu[1]), SpreadOf(cpu[2])
-			p.GoDriverUs, p.JavaDriverUs, p.NoopDriverUs = SpreadOf(cpu[3]), SpreadOf(cpu[4]), SpreadOf(cpu[5])
+			p.Go, p.Java, p.Noop, p.Ratio = results.DistOf(g), results.DistOf(j), results.DistOf(n), results.DistOf(ratio)
+			p.GoOfNoop, p.JavaOfNoop = results.DistOf(gn), results.DistOf(jn)
+			p.GoP99, p.JavaP99, p.P99Ratio = results.DistOf(gp), results.DistOf(jp), results.DistOf(pr)
+			p.NoopP99, p.NoopP99Ratio = results.DistOf(np), results.DistOf(npr)
+			p.GoServerUs, p.JavaServerUs, p.NoopServerUs = results.DistOf(cpu[0]), results.DistOf(cpu[1]), results.DistOf(cpu[2])
+			p.GoDriverUs, p.JavaDriverUs, p.NoopDriverUs = results.DistOf(cpu[3]), results.DistOf(cpu[4]), results.DistOf(cpu[5])
 			out = append(out, p)
 		}
 	}
@@ -164,11 +143,11 @@ func (r *Report) Points() []Point {
 // RatioPoint compares two implementations at one point: throughput and
 // p99 of a over b, one ratio per repetition.
 type RatioPoint struct {
-	Size        int     `json:"size"`
-	ReadPercent float64 `json:"read_percent"`
-	A, B        Spread  // throughputs (ops/s)
-	Throughput  Spread  `json:"throughput_ratio"`
-	P99         Spread  `json:"p99_ratio"`
+	Size        int          `json:"size"`
+	ReadPercent float64      `json:"read_percent"`
+	A, B        results.Dist // throughputs (ops/s)
+	Throughput  results.Dist `json:"throughput_ratio"`
+	P99         results.Dist `json:"p99_ratio"`
 }
 
 // Ratios compares implementation a with b at every point, pairing runs of
@@ -212,7 +191,7 @@ func (r *Report) Ratios(a, b string) []RatioPoint {
 				}
 			}
 			if len(tr) > 0 {
-				out = append(out, RatioPoint{Size: size, ReadPercent: reads, A: SpreadOf(at), B: SpreadOf(bt), Throughput: SpreadOf(tr), P99: SpreadOf(pr)})
+				out = append(out, RatioPoint{Size: size, ReadPercent: reads, A: results.DistOf(at), B: results.DistOf(bt), Throughput: results.DistOf(tr), P99: results.DistOf(pr)})
 			}
 		}
 	}
@@ -224,10 +203,10 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // MemoryFigure is the memory of one implementation and size over the
 // repetitions: the largest server's idle and peak RSS in MiB.
 type MemoryFigure struct {
-	Impl    string `json:"impl"`
-	Size    int    `json:"size"`
-	IdleMiB Spread `json:"idle_mib"`
-	PeakMiB Spread `json:"peak_mib"`
+	Impl    string       `json:"impl"`
+	Size    int          `json:"size"`
+	IdleMiB results.Dist `json:"idle_mib"`
+	PeakMiB results.Dist `json:"peak_mib"`
 }
 
 // MemoryFigures aggregates the report's memory samples.
@@ -243,7 +222,7 @@ func (r *Report) MemoryFigures() []MemoryFigure {
 				}
 			}
 			if len(idle) > 0 {
-				out = append(out, MemoryFigure{Impl: impl, Size: size, IdleMiB: SpreadOf(idle), PeakMiB: SpreadOf(peak)})
+				out = append(out, MemoryFigure{Impl: impl, Size: size, IdleMiB: results.DistOf(idle), PeakMiB: results.DistOf(peak)})
 			}
 		}
 	}
@@ -252,9 +231,9 @@ func (r *Report) MemoryFigures() []MemoryFigure {
 
 // StartupFigure is how long an ensemble took to serve, in seconds.
 type StartupFigure struct {
-	Impl    string `json:"impl"`
-	Size    int    `json:"size"`
-	Seconds Spread `json:"seconds"`
+	Impl    string       `json:"impl"`
+	Size    int          `json:"size"`
+	Seconds results.Dist `json:"seconds"`
 }
 
 // StartupFigures aggregates the report's start-up times.
@@ -269,14 +248,14 @@ func (r *Report) StartupFigures() []StartupFigure {
 				}
 			}
 			if len(xs) > 0 {
-				out = append(out, StartupFigure{Impl: impl, Size: size, Seconds: SpreadOf(xs)})
+				out = append(out, StartupFigure{Impl: impl, Size: size, Seconds: results.DistOf(xs)})
 			}
 		}
 	}
 	return out
 }
 
-func fmtSpread(s Spread, format string) string {
+func fmtDist(s results.Dist, format string) string {
 	if s.N == 0 {
 		return "–"
 	}
@@ -317,8 +296,8 @@ func (r *Report) Markdown() string {
 	for _, p := range pts {
 		tp, _ := p.Target()
 		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
-			fmtSpread(p.Go, "%.0f"), fmtSpread(p.Java, "%.0f"), fmtSpread(p.Ratio, "%.2f"),
-			fmtSpread(p.Noop, "%.0f"), fmtSpread(p.GoOfNoop, "%.2f"), fmtSpread(p.JavaOfNoop, "%.2f"), yes(tp))
+			fmtDist(p.Go, "%.0f"), fmtDist(p.Java, "%.0f"), fmtDist(p.Ratio, "%.2f"),
+			fmtDist(p.Noop, "%.0f"), fmtDist(p.GoOfNoop, "%.2f"), fmtDist(p.JavaOfNoop, "%.2f"), yes(tp))
 	}
 	b.WriteString("\nTarget: Go/Java >= 3, or Go/bound >= 0.85 where 3x Java would exceed the bound.\n\n")
 
@@ -331,7 +310,7 @@ func (r *Report) Markdown() string {
 		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, p := range r.Ratios(harness.ImplGo, v) {
 			fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
-				fmtSpread(p.A, "%.0f"), fmtSpread(p.B, "%.0f"), fmtSpread(p.Throughput, "%.2f"), fmtSpread(p.P99, "%.2f"))
+				fmtDist(p.A, "%.0f"), fmtDist(p.B, "%.0f"), fmtDist(p.Throughput, "%.2f"), fmtDist(p.P99, "%.2f"))
 		}
 		b.WriteString("\n")
 	}
@@ -343,8 +322,8 @@ func (r *Report) Markdown() string {
 	for _, p := range pts {
 		_, lt := p.Target()
 		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s | %d / %d |\n", p.Size, p.ReadPercent,
-			fmtSpread(p.GoP99, "%.1f"), fmtSpread(p.JavaP99, "%.1f"), fmtSpread(p.P99Ratio, "%.2f"), yes(lt),
-			fmtSpread(p.NoopP99, "%.1f"), fmtSpread(p.NoopP99Ratio, "%.2f"), p.GoErrors, p.JavaErrors)
+			fmtDist(p.GoP99, "%.1f"), fmtDist(p.JavaP99, "%.1f"), fmtDist(p.P99Ratio, "%.2f"), yes(lt),
+			fmtDist(p.NoopP99, "%.1f"), fmtDist(p.NoopP99Ratio, "%.2f"), p.GoErrors, p.JavaErrors)
 	}
 
 	b.WriteString("\n## CPU per operation (µs, server processes summed, and the driver)\n\n")
@@ -355,8 +334,8 @@ func (r *Report) Markdown() string {
 	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range pts {
 		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
-			fmtSpread(p.GoServerUs, "%.1f"), fmtSpread(p.JavaServerUs, "%.1f"), fmtSpread(p.NoopServerUs, "%.1f"),
-			fmtSpread(p.GoDriverUs, "%.1f"), fmtSpread(p.JavaDriverUs, "%.1f"), fmtSpread(p.NoopDriverUs, "%.1f"))
+			fmtDist(p.GoServerUs, "%.1f"), fmtDist(p.JavaServerUs, "%.1f"), fmtDist(p.NoopServerUs, "%.1f"),
+			fmtDist(p.GoDriverUs, "%.1f"), fmtDist(p.JavaDriverUs, "%.1f"), fmtDist(p.NoopDriverUs, "%.1f"))
 	}
 
 	b.WriteString("\n## Memory (MiB, the largest server of the ensemble)\n\n")
@@ -368,7 +347,7 @@ func (r *Report) Markdown() string {
 		if m.Impl == harness.ImplGo {
 			t = yes(m.IdleMiB.Max < 20 && m.PeakMiB.Max < 60)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", m.Impl, m.Size, fmtSpread(m.IdleMiB, "%.1f"), fmtSpread(m.PeakMiB, "%.1f"), t)
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", m.Impl, m.Size, fmtDist(m.IdleMiB, "%.1f"), fmtDist(m.PeakMiB, "%.1f"), t)
 	}
 
 	b.WriteString("\n## Start-up (s, launch until every member serves and a test write succeeded)\n\n")
@@ -378,7 +357,7 @@ func (r *Report) Markdown() string {
 		if s.Impl == harness.ImplGo && s.Size == 7 {
 			t = yes(s.Seconds.Max < 1)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", s.Impl, s.Size, fmtSpread(s.Seconds, "%.2f"), t)
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", s.Impl, s.Size, fmtDist(s.Seconds, "%.2f"), t)
 	}
 
 	b.WriteString("\n## How the servers were launched\n\n")
