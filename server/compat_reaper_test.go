@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +14,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/internal/zktest"
+	"github.com/zkbench/zkbench/server"
+	"github.com/zkbench/zkbench/server/config"
 )
 
 // The cross-check of container and TTL reaping and of quota enforcement
@@ -230,5 +235,30 @@ func TestIntegrationQuotaEnsemble(t *testing.T) {
 	}
 	if _, err := c.Set("/q/a", []byte("1"), -1); err != nil {
 		t.Fatalf("shrinking under the quota: %v", err)
+	}
+}
+
+// Settings the container reaper cannot run with stop the server at start,
+// naming the property, instead of leaving it without a reaper.
+func TestReaperSettingsRefused(t *testing.T) {
+	for _, flag := range []string{"-Dznode.container.checkIntervalMs=0", "-Dznode.container.maxPerMinute=-5"} {
+		dir := t.TempDir()
+		cfgPath := filepath.Join(dir, "zoo.cfg")
+		text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n",
+			filepath.Join(dir, "data"), zktest.FreePort(t))
+		if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(cfgPath, []string{"SERVER_JVMFLAGS=" + flag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err = server.Run(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		cancel()
+		name, _, _ := strings.Cut(strings.TrimPrefix(flag, "-D"), "=")
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: server.Run = %v, want an error naming %s", flag, err, name)
+		}
 	}
 }

@@ -17,6 +17,7 @@ func (n *Node) startReaper(wg *sync.WaitGroup) error {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	n.log.Info("container reaper", "options", n.opts.Containers.String())
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -190,6 +190,9 @@ func New(opts Options) (*Peer, error) {
 		p.live[id] = to
 		p.sessions.Add(id, to, now)
 	}
+	if err := checkReaper(cfg); err != nil {
+		return nil, err
+	}
 	var quotas prep.Quotas
 	if cfg.EnforceQuota() {
 		quotas = treeStore{p}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/zab"
 )
@@ -25,11 +26,22 @@ func (p *Peer) newReapTimer(role zab.Role) (*reapTimer, error) {
 	if role != zab.Leader {
 		return nil, nil
 	}
-	r, err := reaper.New(reaper.OptionsFromConfig(p.cfg), time.Now())
+	opts := reaper.OptionsFromConfig(p.cfg)
+	r, err := reaper.New(opts, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
+	p.log.Info("container reaper", "options", opts.String())
 	return &reapTimer{r: r, t: time.NewTimer(time.Until(r.Next()))}, nil
+}
+
+// checkReaper refuses, when the server starts, container reaper settings
+// the leader could not run with, rather than each time it would lead.
+func checkReaper(cfg *config.Config) error {
+	if err := reaper.OptionsFromConfig(cfg).Validate(); err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	return nil
 }
 
 // c is the timer's channel; nil (never ready) without a reaper.

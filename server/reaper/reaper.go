@@ -49,13 +49,29 @@ type Reaper struct {
 	nextDelete time.Time
 }
 
+// Validate refuses options a reaper cannot run with. (Upstream fails to
+// start its timer with a non-positive interval, and with maxPerMinute 0
+// fails every check.)
+func (o Options) Validate() error {
+	if o.CheckInterval <= 0 {
+		return fmt.Errorf("reaper: znode.container.checkIntervalMs must be positive, not %d", o.CheckInterval.Milliseconds())
+	}
+	if o.MaxPerMinute <= 0 {
+		return fmt.Errorf("reaper: znode.container.maxPerMinute must be positive, not %d", o.MaxPerMinute)
+	}
+	return nil
+}
+
+// String is how the server logs the options, in upstream's words.
+func (o Options) String() string {
+	return fmt.Sprintf("checkIntervalMs=%d maxPerMinute=%d maxNeverUsedIntervalMs=%d",
+		o.CheckInterval.Milliseconds(), o.MaxPerMinute, o.MaxNeverUsed.Milliseconds())
+}
+
 // New returns a reaper whose first check is one interval after now.
 func New(opts Options, now time.Time) (*Reaper, error) {
-	if opts.CheckInterval <= 0 {
-		return nil, fmt.Errorf("reaper: znode.container.checkIntervalMs must be positive, not %d", opts.CheckInterval.Milliseconds())
-	}
-	if opts.MaxPerMinute <= 0 {
-		return nil, fmt.Errorf("reaper: znode.container.maxPerMinute must be positive, not %d", opts.MaxPerMinute)
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	// Upstream's whole milliseconds: 60000 / maxPerMinute.
 	spacing := time.Duration(time.Minute.Milliseconds()/int64(opts.MaxPerMinute)) * time.Millisecond
