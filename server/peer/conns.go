@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zkbench/zkbench/server/proto"
@@ -29,12 +30,13 @@ type inPacket struct {
 // flushes when its queue drains. A queue that overflows closes the
 // connection (the peer is hopelessly behind; it will resync).
 type qconn struct {
-	qc      *transport.QuorumConn
-	sid     int64 // peer server id; 0 until known (leader side, before FOLLOWERINFO)
-	out     chan *proto.QuorumPacket
-	once    sync.Once
-	done    chan struct{}
-	flushed chan struct{} // closed once a flush marker was written out
+	qc       *transport.QuorumConn
+	sid      int64        // peer server id; 0 until known (leader side, before FOLLOWERINFO)
+	lastRecv atomic.Int64 // when the last packet arrived, in Unix nanoseconds
+	out      chan *proto.QuorumPacket
+	once     sync.Once
+	done     chan struct{}
+	flushed  chan struct{} // closed once a flush marker was written out
 }
 
 const sendQueue = 64 << 10
@@ -127,6 +129,9 @@ func (c *qconn) close() {
 func (c *qconn) readLoop(in chan<- inPacket, stop <-chan struct{}) {
 	for {
 		p, err := c.qc.Recv()
+		if err == nil {
+			c.lastRecv.Store(time.Now().UnixNano())
+		}
 		if err == nil && c.sid == 0 {
 			c.sid, err = learnerID(p)
 		}
@@ -141,6 +146,59 @@ func (c *qconn) readLoop(in chan<- inPacket, stop <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// liveTicks: a learner connection heard from within this many ticks is
+// alive (a learner answers the leader's ping every tick).
+const liveTicks = 2
+
+// heardWithin reports whether c received a packet within d.
+func (c *qconn) heardWithin(d time.Duration) bool {
+	return time.Since(time.Unix(0, c.lastRecv.Load())) <= d
+}
+
+// learnerConn keeps, on the leader, one connection per learner id, and
+// reports whether the packet in may be handled. A connection that claims
+// the id of a learner whose connection is alive is closed: upstream keeps
+// both handlers until the old connection dies, but here Zab has one
+// learner per id, and letting the newcomer evict a live follower would let
+// anyone who can reach the quorum port and name the followers' ids take a
+// leader's quorum away. A learner that really reconnected is taken once
+// its old connection has gone quiet or closed. Packets from a connection
+// another has replaced are dropped with it.
+func (p *Peer) learnerConn(rs *reignState, in inPacket) bool {
+	c, sid := in.conn, in.conn.sid
+	cur, ok := rs.conns[sid]
+	if ok && cur == c {
+		return true
+	}
+	if in.pkt.Type != zab.TypeFollowerInfo && in.pkt.Type != zab.TypeObserverInfo {
+		c.close()
+		return false
+	}
+	tick := time.Duration(p.cfg.TickTime) * time.Millisecond
+	if ok && cur.heardWithin(liveTicks*tick) {
+		p.log.Warn("refusing a second quorum connection for a live learner", "sid", sid,
+			"remote", c.qc.RemoteAddr().String(), "live", cur.qc.RemoteAddr().String())
+		c.close()
+		return false
+	}
+	if ok {
+		cur.close() // the learner reconnected: the old connection is dead
+	}
+	rs.conns[sid] = c
+	p.learner.Store(int32(len(rs.conns)))
+	return true
+}
+
+// refused closes a learner connection Zab refused (zab.ErrRefused).
+func (p *Peer) refused(rs *reignState, c *qconn, err error) {
+	p.log.Warn("refused a learner", "sid", c.sid, "remote", c.qc.RemoteAddr().String(), "err", err)
+	if rs.conns[c.sid] == c {
+		delete(rs.conns, c.sid)
+		p.learner.Store(int32(len(rs.conns)))
+	}
+	c.close()
 }
 
 func learnerID(p *proto.QuorumPacket) (int64, error) {

@@ -239,11 +239,13 @@ func (p *Peer) onPacket(rs *reignState, in inPacket) {
 	if in.err != nil {
 		if in.conn.sid != 0 {
 			if rs.role == zab.Leader {
+				// Only the learner's current connection speaks for
+				// it: one that was refused or replaced ends quietly.
 				if rs.conns[in.conn.sid] == in.conn {
 					delete(rs.conns, in.conn.sid)
 					p.learner.Store(int32(len(rs.conns)))
+					rs.z.Disconnected(in.conn.sid)
 				}
-				rs.z.Disconnected(in.conn.sid)
 			} else {
 				rs.z.Disconnected(rs.leader)
 			}
@@ -251,12 +253,8 @@ func (p *Peer) onPacket(rs *reignState, in inPacket) {
 		return
 	}
 	sid := in.conn.sid
-	if rs.role == zab.Leader {
-		if old, ok := rs.conns[sid]; ok && old != in.conn {
-			old.close() // a learner reconnected: the old connection is dead
-		}
-		rs.conns[sid] = in.conn
-		p.learner.Store(int32(len(rs.conns)))
+	if rs.role == zab.Leader && !p.learnerConn(rs, in) {
+		return
 	}
 	if in.pkt.Type == typeTouch {
 		if rs.role == zab.Leader {
@@ -269,7 +267,9 @@ func (p *Peer) onPacket(rs *reignState, in inPacket) {
 		}
 		return
 	}
-	if err := rs.z.Step(zab.Message{From: sid, To: p.id, Packet: *in.pkt}); err != nil {
+	if err := rs.z.Step(zab.Message{From: sid, To: p.id, Packet: *in.pkt}); errors.Is(err, zab.ErrRefused) {
+		p.refused(rs, in.conn, err)
+	} else if err != nil {
 		p.log.Debug("zab step", "from", sid, "type", zab.TypeName(in.pkt.Type), "err", err)
 	}
 }
