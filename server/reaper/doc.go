@@ -13,6 +13,10 @@
 // no connection), which the prep stage checks again: a container that got
 // a child in the meantime becomes an error txn, as upstream.
 //
+// Candidates due at one check are handed out in path order; upstream's
+// follow its HashSet's order, so when several are due at once their
+// deletions may take other zxids than Java's.
+//
 // As upstream's fixed-rate timer, a check that falls due while the previous
 // list is still being handed out waits for it and then runs at once; a
 // driver that was kept away for more than a whole interval resumes with one
