@@ -78,14 +78,21 @@ type conn struct {
 	mu      sync.Mutex // guards pending
 	pending []*op
 
-	outMu      sync.Mutex // leaf lock: guards out, spare, lat, latSpare, unsent, outClosed, closeAfter, flushing
+	outMu      sync.Mutex // leaf lock: guards out, spare, lat, latSpare, unsent, inflight, throttled, outClosed, closeAfter, flushing
 	out, spare []byte
 	// lat are the start times of the request replies in out, in runs;
 	// unsent counts the frames in out (replies and events).
 	lat, latSpare []latRun
 	unsent        int64
-	outClosed     bool
-	closeAfter    bool
+	// inflight is the length of the buffer a flush is writing; with out,
+	// what the connection holds queued. throttled: that passed
+	// Options.MaxOutput, and has not yet fallen to half of it.
+	inflight  int
+	throttled bool
+	// outClosed: nothing more is appended to out (the connection is
+	// closed, or closes once out is written).
+	outClosed  bool
+	closeAfter bool
 	// flushing: a goroutine (the reader or the writer) has taken out and
 	// is writing it; no other writes until it is done.
 	flushing bool
@@ -95,7 +102,11 @@ type conn struct {
 	// events counts the watch events appended to out (changed under
 	// outMu): a read that sets a watch checks it did not change between
 	// its tree read and the append of its reply.
-	events    atomic.Uint64
+	events atomic.Uint64
+	// paused mirrors throttled for the reader, which does not read the
+	// next request while it is set; drained is signalled when it clears.
+	paused    atomic.Bool
+	drained   chan struct{}
 	wake      chan struct{}
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -103,14 +114,15 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, addr netip.Addr) *conn {
 	c := &conn{
-		srv:  s,
-		nc:   nc,
-		addr: addr,
-		br:   bufio.NewReaderSize(nc, 64<<10),
-		log:  s.log.With("remote", nc.RemoteAddr().String()),
-		est:  time.Now(),
-		wake: make(chan struct{}, 1),
-		quit: make(chan struct{}),
+		srv:     s,
+		nc:      nc,
+		addr:    addr,
+		br:      bufio.NewReaderSize(nc, 64<<10),
+		log:     s.log.With("remote", nc.RemoteAddr().String()),
+		est:     time.Now(),
+		wake:    make(chan struct{}, 1),
+		drained: make(chan struct{}, 1),
+		quit:    make(chan struct{}),
 	}
 	ids := []proto.ID{{Scheme: "ip", ID: addr.String()}}
 	c.auth.Store(&ids)
@@ -178,6 +190,9 @@ func (c *conn) serve() {
 		c.nc.SetReadDeadline(deadlineSet.Add(timeout + timeout/4))
 	}
 	for {
+		if c.paused.Load() && !c.awaitDrained() {
+			return
+		}
 		fresh := c.br.Buffered() == 0
 		frame, err = proto.ReadFrame(c.br, c.rbuf, c.srv.opts.MaxBuffer)
 		if fresh || b.start.IsZero() {
@@ -380,13 +395,15 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: hdr.Type, Body: body, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
 	default:
+		keep := true
 		c.mu.Lock()
 		if len(c.pending) == 0 {
-			c.answer(o)
+			keep = c.answer(o)
 		} else {
 			c.pending = append(c.pending, o)
 		}
 		c.mu.Unlock()
+		return keep
 	}
 	return true
 }
@@ -421,12 +438,13 @@ func (c *conn) complete(o *op, r WriteResult) {
 	c.signal()
 }
 
-// drain answers, in order, every request at the head of the queue that
-// can be answered: completed writes and the reads behind them. It runs on
-// the writer goroutine. It reports whether the queue still holds a
-// closeSession waiting for its result, whose reply must go out before the
-// connection closes.
-func (c *conn) drain() (closeSessionPending bool) {
+// drain answers, in order, the requests at the head of the queue that
+// can be answered: completed writes and the reads behind them, until the
+// queued output passes its cap (more is then true: answerable requests
+// remain for when it has drained). It runs on the writer goroutine. It
+// reports whether the queue still holds a closeSession waiting for its
+// result, whose reply must go out before the connection closes.
+func (c *conn) drain() (closeSessionPending, more bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for len(c.pending) > 0 {
@@ -434,19 +452,25 @@ func (c *conn) drain() (closeSessionPending bool) {
 		if head.write && !head.ready.Load() {
 			break
 		}
+		if c.paused.Load() {
+			more = true
+			break
+		}
 		c.pending[0] = nil
 		c.pending = c.pending[1:]
-		c.answer(head)
+		if !c.answer(head) {
+			break
+		}
 	}
 	if len(c.pending) == 0 {
 		c.pending = c.pending[:0:0]
 	}
 	for _, o := range c.pending {
 		if o.code == proto.OpCloseSession {
-			return true
+			return true, more
 		}
 	}
-	return false
+	return false, more
 }
 
 // maxReadRetries bounds how often a watch-setting read is redone because
@@ -454,11 +478,12 @@ func (c *conn) drain() (closeSessionPending bool) {
 const maxReadRetries = 64
 
 // answer sends the reply of o; called with c.mu held, in session order.
-func (c *conn) answer(o *op) {
+// It reports false when the connection is closing instead (a reply too
+// large to send).
+func (c *conn) answer(o *op) bool {
 	b := c.srv.opts.Backend
 	if !o.write {
-		c.answerRead(o)
-		return
+		return c.answerRead(o)
 	}
 	body, err := writeReply(o)
 	// A write's reply carries its own txn's zxid, as upstream's
@@ -473,20 +498,20 @@ func (c *conn) answer(o *op) {
 	if o.code == proto.OpCloseSession {
 		c.closeAfterFlush("client closed its session")
 	}
+	return true
 }
 
 // answerRead sends the reply of the read o; called with c.mu held, in
-// session order.
-func (c *conn) answerRead(o *op) {
+// session order. It reports false when the connection is closing
+// instead (a reply too large to send).
+func (c *conn) answerRead(o *op) bool {
 	switch r := o.body.(type) {
 	case *proto.GetDataRequest:
 		// The commonest reads, queued behind a write: encoded without
 		// a response record, as when nothing is queued.
-		c.answerDataRead(o.xid, o.code, r.Path, r.Watch, o.start)
-		return
+		return c.answerDataRead(o.xid, o.code, r.Path, r.Watch, o.start)
 	case *proto.ExistsRequest:
-		c.answerDataRead(o.xid, o.code, r.Path, r.Watch, o.start)
-		return
+		return c.answerDataRead(o.xid, o.code, r.Path, r.Watch, o.start)
 	}
 	// A read that sets a watch must not have its reply overtaken by an
 	// event of that watch: if a change applied between the tree read and
@@ -499,6 +524,10 @@ func (c *conn) answerRead(o *op) {
 		ev := c.events.Load()
 		zxid := b.LastZxid()
 		body, err := c.read(o)
+		if n := replyLen(body); n > c.srv.opts.MaxBuffer {
+			c.refuseOversized(o.xid, o.code, n)
+			return false
+		}
 		if c.appendReplyIf(watch && try < maxReadRetries, ev, o.start,
 			func(dst []byte) []byte {
 				return proto.AppendReply(dst, proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body)
@@ -507,6 +536,25 @@ func (c *conn) answerRead(o *op) {
 		}
 	}
 	c.lastZxid.Store(b.LastZxid())
+	return true
+}
+
+// refuseOversized closes the connection instead of sending a reply of n
+// bytes, more than jute.maxbuffer. Upstream builds and sends such a reply
+// and the client, whose jute.maxbuffer is the same, drops the connection
+// when it reads the length ("Packet len n is out of range!"): the request
+// fails with a connection loss and the session lives on, for the client
+// to resume on a new connection. The server does the same without
+// building the reply: what was queued before it goes out, nothing after
+// it does, and the connection closes.
+func (c *conn) refuseOversized(xid int32, code proto.OpCode, n int) {
+	c.log.Warn("closing connection: reply larger than jute.maxbuffer", "session", hex(c.session.Load()),
+		"xid", xid, "op", code, "reply_bytes", n, "max", c.srv.opts.MaxBuffer)
+	c.outMu.Lock()
+	c.outClosed = true
+	c.closeAfter = true
+	c.outMu.Unlock()
+	c.signal()
 }
 
 // setsWatch reports whether a read request asks for a watch.
@@ -648,6 +696,7 @@ func (c *conn) Event(ev proto.WatcherEvent, zxid int64) {
 	c.out = proto.AppendReply(c.out, h, &ev)
 	c.unsent++
 	c.events.Add(1)
+	c.checkCapLocked()
 	c.outMu.Unlock()
 	c.signal()
 }
@@ -659,6 +708,7 @@ func (c *conn) MayRead(acl []proto.ACL) bool { return c.mayRead(acl) }
 func (c *conn) sendConnect(r proto.ConnectResponse) {
 	c.outMu.Lock()
 	c.out = proto.AppendConnectResponse(c.out, &r, !c.legacyClient)
+	c.checkCapLocked()
 	c.outMu.Unlock()
 	c.signal()
 }
@@ -694,6 +744,7 @@ func (c *conn) appendReplyIf(check bool, events uint64, start time.Time, encode 
 	}
 	c.out = encode(c.out)
 	c.unsent++
+	c.checkCapLocked()
 	if !start.IsZero() {
 		if n := len(c.lat); n > 0 && c.lat[n-1].start.Equal(start) {
 			c.lat[n-1].n++
@@ -702,6 +753,50 @@ func (c *conn) appendReplyIf(check bool, events uint64, start time.Time, encode 
 		}
 	}
 	c.outMu.Unlock()
+	return true
+}
+
+// checkCapLocked throttles the connection when what it holds queued
+// passes Options.MaxOutput; called with outMu held after an append.
+func (c *conn) checkCapLocked() {
+	if !c.throttled && len(c.out)+c.inflight > c.srv.opts.MaxOutput {
+		c.throttled = true
+		c.paused.Store(true)
+	}
+}
+
+// resumeLocked lifts the throttle once what is queued is down to half the
+// cap, and reports whether it did; called with outMu held.
+func (c *conn) resumeLocked() bool {
+	if !c.throttled || len(c.out)+c.inflight > c.srv.opts.MaxOutput/2 {
+		return false
+	}
+	c.throttled = false
+	c.paused.Store(false)
+	select {
+	case c.drained <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// awaitDrained holds the reader while the connection is throttled: it
+// sends what is queued itself, or waits for the goroutine that is
+// sending. It reports false if the connection closed meanwhile.
+func (c *conn) awaitDrained() bool {
+	for c.paused.Load() {
+		if !c.flush() {
+			return false
+		}
+		if !c.paused.Load() {
+			return true
+		}
+		select {
+		case <-c.drained:
+		case <-c.quit:
+			return false
+		}
+	}
 	return true
 }
 
@@ -723,12 +818,15 @@ func (c *conn) writeLoop() {
 		case <-c.quit:
 			return
 		}
-		waitClose := c.drain()
+		waitClose, more := c.drain()
 		if !c.flush() {
 			return
 		}
+		// A connection whose output is closed (a reply too large to
+		// send) ends once what is queued is written; otherwise it waits
+		// for every answerable request, and for a closeSession's reply.
 		c.outMu.Lock()
-		closing := c.closeAfter && !waitClose && !c.flushing && len(c.out) == 0
+		closing := c.closeAfter && (c.outClosed || !waitClose && !more) && !c.flushing && len(c.out) == 0
 		c.outMu.Unlock()
 		if closing {
 			c.close("")
@@ -751,6 +849,7 @@ func (c *conn) flush() bool {
 	c.flushing = true
 	buf, lat, sent := c.out, c.lat, c.unsent
 	c.out, c.lat, c.unsent = c.spare[:0], c.latSpare[:0], 0
+	c.inflight = len(buf)
 	c.outMu.Unlock()
 	now := time.Now()
 	c.srv.stats.sent.Add(sent)
@@ -769,13 +868,20 @@ func (c *conn) flush() bool {
 	_, err := c.nc.Write(buf)
 	c.outMu.Lock()
 	c.flushing = false
+	c.inflight = 0
+	resumed := c.resumeLocked()
+	// out and lat were taken from the spares: a spare is either the
+	// buffer just written or nothing, never the buffer now in use.
+	c.spare, c.latSpare = nil, nil
 	if cap(buf) <= 1<<20 {
 		c.spare = buf[:0]
 	}
 	if cap(lat) <= 1<<10 {
 		c.latSpare = lat[:0]
 	}
-	wake := len(c.out) > 0 || c.closeAfter
+	// Resuming wakes the writer too: it may have stopped answering
+	// queued requests at the cap.
+	wake := len(c.out) > 0 || c.closeAfter || resumed
 	c.outMu.Unlock()
 	if err != nil {
 		c.close("write failed: " + err.Error())

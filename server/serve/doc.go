@@ -31,6 +31,15 @@
 // and its reply, so that its reply never follows an event of the watch
 // it set while showing the data from before the change.
 //
+// Bounded output: a connection's queued replies and events are capped in
+// bytes (Options.MaxOutput). Past the cap the reader reads no further
+// request of that connection, and the writer answers no further queued
+// read, until what is queued has drained to half the cap; the check is a
+// comparison under outMu on append and an atomic load per request. A
+// reply longer than jute.maxbuffer is measured before it is built and
+// never built: the connection is closed instead, which is what upstream's
+// clients do when such a reply reaches them.
+//
 // Locks, in the only order they are taken: conn.mu (the pending queue), then
 // the tree's lock (inside tree calls), then conn.outMu (the output buffer).
 // conn.outMu is a leaf: nothing is called while holding it.

@@ -157,8 +157,7 @@ func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder, start time.T
 		c.log.Warn("closing connection: malformed request", "op", hdr.Type, "session", hex(c.session.Load()), "err", d.Err())
 		return true, false
 	}
-	c.answerDataRead(hdr.Xid, hdr.Type, req.Path, req.Watch, start)
-	return true, true
+	return true, c.answerDataRead(hdr.Xid, hdr.Type, req.Path, req.Watch, start)
 }
 
 // answerDataRead appends the reply of a getData (or, for OpExists, an
@@ -166,8 +165,9 @@ func (c *conn) quickRead(hdr proto.RequestHeader, d *proto.Decoder, start time.T
 // data without building a response record; called with c.mu held, in
 // session order. As in answer, a watch-setting read is redone if events
 // were queued while it ran, so its reply never precedes an event of its
-// watch.
-func (c *conn) answerDataRead(xid int32, typ proto.OpCode, path string, watch bool, start time.Time) {
+// watch. It reports false when the connection is closing instead (a
+// reply too large to send).
+func (c *conn) answerDataRead(xid int32, typ proto.OpCode, path string, watch bool, start time.Time) bool {
 	b := c.srv.opts.Backend
 	t := b.Tree()
 	for try := 0; ; try++ {
@@ -187,6 +187,10 @@ func (c *conn) answerDataRead(xid int32, typ proto.OpCode, path string, watch bo
 		} else {
 			var resp proto.GetDataResponse
 			resp.Data, resp.Stat, h.Err = c.data(t, path, watch)
+			if n := replyHeaderLen + bufferLen(resp.Data) + statLen; n > c.srv.opts.MaxBuffer {
+				c.refuseOversized(xid, typ, n)
+				return false
+			}
 			ok = c.appendReplyIf(check, ev, start, func(dst []byte) []byte {
 				if h.Err != proto.ErrOK {
 					return proto.AppendGetDataReply(dst, h, nil)
@@ -196,7 +200,7 @@ func (c *conn) answerDataRead(xid int32, typ proto.OpCode, path string, watch bo
 		}
 		if ok {
 			c.lastZxid.Store(h.Zxid)
-			return
+			return true
 		}
 	}
 }
@@ -212,9 +216,16 @@ func (c *conn) getChildren(t *tree.Tree, r *proto.GetChildrenRequest) (proto.Rec
 	return &proto.GetChildrenResponse{Children: children}, proto.ErrOK
 }
 
+// multiRead answers the reads of mr in order. It stops once the reply
+// would be longer than jute.maxbuffer: the caller then refuses it, so a
+// response of many large reads is never even assembled.
 func (c *conn) multiRead(t *tree.Tree, mr *proto.MultiRequest) *proto.MultiResponse {
 	out := &proto.MultiResponse{Results: make([]proto.MultiResult, 0, len(mr.Ops))}
+	size := replyHeaderLen + multiHeaderLen
 	for _, o := range mr.Ops {
+		if size > c.srv.opts.MaxBuffer {
+			break
+		}
 		var (
 			rec proto.Record
 			err proto.ErrCode
@@ -237,6 +248,7 @@ func (c *conn) multiRead(t *tree.Tree, mr *proto.MultiRequest) *proto.MultiRespo
 			gc := rec.(*proto.GetChildrenResponse)
 			out.Results = append(out.Results, proto.MultiResult{Type: proto.OpGetChildren, Children: gc.Children})
 		}
+		size += multiResultLen(&out.Results[len(out.Results)-1])
 	}
 	return out
 }

@@ -18,8 +18,13 @@ import (
 type Options struct {
 	Backend Backend
 	Logger  *slog.Logger
-	// MaxBuffer is the largest request accepted (jute.maxbuffer).
+	// MaxBuffer is the largest request accepted and the largest reply
+	// sent (jute.maxbuffer).
 	MaxBuffer int
+	// MaxOutput caps, in bytes, the replies and events queued on one
+	// connection: above it the server stops reading the connection until
+	// the client has taken half of it. 0 means twice MaxBuffer.
+	MaxOutput int
 	// MinSessionTimeout and MaxSessionTimeout bound negotiated timeouts (ms).
 	MinSessionTimeout, MaxSessionTimeout int32
 	// MaxClientCnxns limits connections per client IP; 0 means no limit.
@@ -104,6 +109,9 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxBuffer <= 0 {
 		opts.MaxBuffer = proto.DefaultMaxBuffer
+	}
+	if opts.MaxOutput <= 0 {
+		opts.MaxOutput = 2 * opts.MaxBuffer
 	}
 	if opts.MinSessionTimeout <= 0 {
 		opts.MinSessionTimeout = 4000
