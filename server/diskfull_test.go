@@ -143,3 +143,151 @@ func TestIntegrationDiskFullStandalone(t *testing.T) {
 		t.Fatalf("after the restart, create %s failed: %v", diskFullPath(n), err)
 	}
 }
+
+// resizeTmpfs remounts the tmpfs at dir with a new size.
+func resizeTmpfs(t *testing.T, dir string, size int) {
+	t.Helper()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, fmt.Sprintf("size=%d", size)); err != nil {
+		t.Fatalf("remount %s with size %d: %v", dir, size, err)
+	}
+}
+
+// startEnsembleOnTmpfs starts three zkservers, each with its dataLogDir on
+// a tmpfs of its own (returned in the same order as the servers).
+func startEnsembleOnTmpfs(t *testing.T, size int) (*zktest.Ensemble, []string) {
+	t.Helper()
+	root := t.TempDir()
+	var servers, mnts, cfgs, addrs []string
+	clientPorts := make([]int, 3)
+	for i := range 3 {
+		clientPorts[i] = zktest.FreePort(t)
+		servers = append(servers, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i+1, zktest.FreePort(t), zktest.FreePort(t)))
+		mnts = append(mnts, smallTmpfs(t, size))
+	}
+	for i := range 3 {
+		dir := filepath.Join(root, fmt.Sprintf("s%d", i+1))
+		data := filepath.Join(dir, "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\ndataLogDir=%s\nclientPort=%d\n"+
+			"clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nmaxClientCnxns=0\npreAllocSize=64\n%s\n",
+			data, filepath.Join(mnts[i], "log"), clientPorts[i], strings.Join(servers, "\n"))
+		cfg := filepath.Join(dir, "zoo.cfg")
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfgs = append(cfgs, cfg)
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", clientPorts[i]))
+	}
+	return zktest.StartConfigs(t, false, cfgs, addrs), mnts
+}
+
+// TestIntegrationDiskFullLeader: the leader of three servers has its
+// dataLogDir on a tmpfs that writes fill up. It leaves its role without
+// acknowledging what it could not persist, the other two elect and go on
+// taking writes, no acknowledged write is lost, and once space is freed
+// the failed server rejoins, and restarts, with every acknowledged write.
+func TestIntegrationDiskFullLeader(t *testing.T) {
+	e, mnts := startEnsembleOnTmpfs(t, 64<<20)
+	leader := e.Leader(10 * time.Second)
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	lp := e.Servers[leader]
+	resizeTmpfs(t, mnts[leader], 1<<20) // room for about 200 writes of 4 KiB
+
+	// Write through every server until the leader's log has failed and
+	// the other two have taken 50 more writes.
+	c, _, err := zk.Connect(e.Addrs(), 4*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	open := zk.WorldACL(zk.PermAll)
+	if _, err := c.Create("/full", nil, 0, open); err != nil {
+		t.Fatal(err)
+	}
+	var acked []int
+	failedAt, failures := -1, 0
+	deadline := time.Now().Add(90 * time.Second)
+	for i := 0; failedAt < 0 || len(acked) < failedAt+50; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d creates (%d acknowledged, the leader's log failed after %d): out of time", i, len(acked), failedAt)
+		}
+		if _, err := c.Create(diskFullPath(i), diskFullValue(i), 0, open); err != nil {
+			failures++
+			time.Sleep(20 * time.Millisecond)
+		} else {
+			acked = append(acked, i)
+		}
+		if failedAt < 0 && (err != nil || i%20 == 0) && e.Mode(leader) != "leader" {
+			failedAt = len(acked)
+			t.Logf("the leader left its role after %d acknowledged creates", failedAt)
+		}
+	}
+	t.Logf("%d creates acknowledged, %d failed (outcome unknown)", len(acked), failures)
+	if failedAt < 50 {
+		t.Fatalf("the leader's log failed after only %d creates; it should hold about 200", failedAt)
+	}
+	if m := e.Mode(leader); m == "leader" || m == "follower" {
+		t.Fatalf("the failed leader serves as %s while its log is full", m)
+	}
+	if line := lineWith(lp.LogText(1), "transaction log failed"); line == "" {
+		t.Errorf("the failed leader does not say its log failed:\n%s", tail(lp.LogText(1), 3000))
+	} else {
+		t.Logf("the failed leader says: %s", line)
+	}
+	newLeader := -1
+	for i := range e.Servers {
+		if i != leader && e.Mode(i) == "leader" {
+			newLeader = i
+		}
+	}
+	if newLeader < 0 {
+		t.Fatalf("none of the other two leads after the leader's log failed")
+	}
+	checkAckedSet(t, e.Servers[newLeader].Addr, acked)
+
+	// Free the space: the failed server rejoins by itself.
+	resizeTmpfs(t, mnts[leader], 64<<20)
+	waitMode(t, e, leader, 40*time.Second, "follower")
+	checkAckedSet(t, lp.Addr, acked)
+	// And its data dir restarts.
+	lp.Kill()
+	lp.Start()
+	waitMode(t, e, leader, 30*time.Second, "follower", "leader")
+	checkAckedSet(t, lp.Addr, acked)
+}
+
+// checkAckedSet reads every acknowledged znode through addr, after a sync.
+func checkAckedSet(t *testing.T, addr string, acked []int) {
+	t.Helper()
+	c := connect(t, addr)
+	defer c.Close()
+	if _, err := c.Sync("/full"); err != nil {
+		t.Fatalf("sync through %s: %v", addr, err)
+	}
+	for _, i := range acked {
+		data, _, err := c.Get(diskFullPath(i))
+		if err != nil {
+			t.Fatalf("acknowledged write %s lost on %s: %v", diskFullPath(i), addr, err)
+		}
+		if !bytes.Equal(data, diskFullValue(i)) {
+			t.Fatalf("acknowledged write %s has other data on %s", diskFullPath(i), addr)
+		}
+	}
+}
+
+// lineWith returns the first line of text that contains s, or "".
+func lineWith(text, s string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, s) {
+			return line
+		}
+	}
+	return ""
+}

@@ -22,4 +22,11 @@
 // in their top byte, as upstream. The leader alone expires sessions, and
 // followers send it the ids their clients touched once per tick (a TOUCH
 // packet, type 100, handled by this package rather than by zab).
+//
+// Log failures: a member whose transaction log fails (a full disk, an I/O
+// error) leaves its role before it acknowledges anything the failure may
+// have lost, recovers its log to the entries it did acknowledge, and sits
+// out of elections for a pause that doubles with each failure in a row
+// (logfail.go), so the others elect without it; it rejoins once its log
+// can be written again.
 package peer

@@ -306,6 +306,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		MaxNotifyIntervalTicks: maxNotifyIntervalTicks, Rand: p.rng,
 		Logger: p.log.With("part", "election"),
 	}, p.store.LastZxid(), p.store.CurrentEpoch())
+	var logFailed logFailures
 	for ctx.Err() == nil {
 		start := time.Now()
 		dec, ok := p.designatedDecision()
@@ -318,6 +319,9 @@ func (p *Peer) Run(ctx context.Context) error {
 		p.log.Info("election decided", "state", dec.State, "leader", dec.Leader, "took", time.Since(start).Round(time.Microsecond))
 		err = p.reign(ctx, dec)
 		p.endReign(err)
+		if err := p.afterLogFailure(ctx, &logFailed); err != nil {
+			return err
+		}
 	}
 	return nil
 }

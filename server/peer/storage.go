@@ -3,6 +3,7 @@ package peer
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -151,6 +152,29 @@ func (s *storage) append(es []zab.Entry) error {
 			return fmt.Errorf("peer: log append 0x%x: %w", e.Zxid, err)
 		}
 	}
+	return nil
+}
+
+// recoverLog replaces a log that failed (wal poisons it on any failed
+// append, write or fsync). Whatever reached the disk after the last entry
+// of the window was never acknowledged, since an entry enters the window,
+// and is acknowledged, only after the fsync that covered it: recoverLog
+// cuts the torn tail a failed write may leave, drops those entries, and
+// opens the log afresh, so that the history on disk is exactly the one
+// this member announces in elections.
+func (s *storage) recoverLog(logger *slog.Logger) error {
+	s.log.Close() // returns the failure, already known
+	if _, err := wal.Repair(s.logDir, logger); err != nil {
+		return fmt.Errorf("peer: repairing the log after a failure: %w", err)
+	}
+	if err := wal.Truncate(s.logDir, s.LastZxid()); err != nil {
+		return fmt.Errorf("peer: dropping unacknowledged entries after 0x%x: %w", s.LastZxid(), err)
+	}
+	l, err := wal.Open(s.logDir, s.logOpts)
+	if err != nil {
+		return fmt.Errorf("peer: reopening the log: %w", err)
+	}
+	s.log = l
 	return nil
 }
 

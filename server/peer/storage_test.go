@@ -1,9 +1,13 @@
 package peer
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/zkbench/zkbench/server/prep"
@@ -107,6 +111,88 @@ func TestStorageTruncateAndReset(t *testing.T) {
 	if s.BaseZxid() != 10 || s.LastZxid() != 10 {
 		t.Fatalf("after reset: base %d last %d", s.BaseZxid(), s.LastZxid())
 	}
+}
+
+// TestStorageRecoverLog: after the log failed, the member recovers it to
+// the entries it announced (the window's), dropping what was written but
+// never acknowledged and a torn tail, and appends on from there.
+func TestStorageRecoverLog(t *testing.T) {
+	s := newTestStorage(t)
+	durable := []zab.Entry{entry(1), entry(2), entry(3)}
+	if err := s.append(durable); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.log.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	s.remember(durable)
+	// A Ready whose entries were written, but whose fsync failed: they
+	// never enter the window and are never acknowledged.
+	if err := s.append([]zab.Entry{entry(4), entry(5)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.log.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.log.Append(5, entry(5).Data); err == nil {
+		t.Fatal("a repeated zxid was appended")
+	}
+	if s.log.Err() == nil {
+		t.Fatal("the log is not poisoned after a failed append")
+	}
+	// And a torn record after them, as a failed write leaves.
+	f, err := os.OpenFile(filepath.Join(s.logDir, wal.LogName(1)), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// checksum, length 50, then 3 of its 50 payload bytes
+	f.Write([]byte{0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 50, 1, 2, 3})
+	f.Close()
+
+	if err := s.recoverLog(slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.log.Err(); err != nil {
+		t.Fatalf("the recovered log: %v", err)
+	}
+	if got := readZxids(t, s.logDir); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("log after recovery: %v, want [1 2 3]", got)
+	}
+	next := entry(4)
+	next.Data = append([]byte(nil), next.Data...)
+	next.Data[len(next.Data)-1] ^= 1 // the new leader's txn 4 differs
+	if err := s.append([]zab.Entry{next}); err != nil {
+		t.Fatalf("append after recovery: %v", err)
+	}
+	if err := s.log.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	var last []byte
+	got := readZxids(t, s.logDir, func(z int64, rec []byte) {
+		if z == 4 {
+			last = append([]byte(nil), rec...)
+		}
+	})
+	if !slices.Equal(got, []int64{1, 2, 3, 4}) || !bytes.Equal(last, next.Data) {
+		t.Fatalf("log after recovery and an append: %v (txn 4 the new one: %v), want [1 2 3 4]", got, bytes.Equal(last, next.Data))
+	}
+}
+
+// readZxids reads the whole log in dir, handing each record to fns.
+func readZxids(t *testing.T, dir string, fns ...func(int64, []byte)) []int64 {
+	t.Helper()
+	var out []int64
+	err := wal.ReadFrom(dir, 0, func(z int64, rec []byte) error {
+		out = append(out, z)
+		for _, fn := range fns {
+			fn(z, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading the log: %v", err)
+	}
+	return out
 }
 
 func TestStorageEpochs(t *testing.T) {

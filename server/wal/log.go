@@ -299,6 +299,14 @@ func (l *Log) closeFile() error {
 	return nil
 }
 
+// Err returns the failure that poisoned the Log (ErrClosed once it is
+// closed), or nil while it can be written.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.usable()
+}
+
 // LastZxid returns the zxid of the last txn appended since Open, or -1.
 func (l *Log) LastZxid() int64 {
 	l.mu.Lock()
