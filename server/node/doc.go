@@ -13,5 +13,9 @@
 // Either way txns reach apply in zxid order, and apply is the only writer of
 // the tree.
 //
+// A failed log write stops the node: no later write is logged, applied
+// or acknowledged, and Run returns the failure, so a standalone server
+// exits and recovers from its files when restarted.
+//
 // Node implements serve.Backend.
 package node
