@@ -53,8 +53,9 @@ type Config struct {
 	// zero gives each an equal share of the machine with the driver,
 	// negative every CPU. The no-op responders always get every CPU.
 	ServerCPUs int
-	// NoopCommand starts one no-op responder; "-addr host:port" is
-	// appended (e.g. {"/tmp/x/zknoop"}).
+	// NoopCommand starts one no-op responder; "--addr host:port
+	// --value-size N" is appended (e.g. {"/tmp/x/zknoop"}, or zkbench's
+	// hidden internal-zknoop command).
 	NoopCommand []string
 	// Seed seeds every workload (default 1).
 	Seed int64
@@ -63,6 +64,10 @@ type Config struct {
 	// Logger receives diagnostics from the harness and the driver.
 	Logger *slog.Logger
 }
+
+// Validate reports the first problem with c, wrapping ErrInvalid, as
+// Compare would before it starts anything.
+func (c Config) Validate() error { return c.withDefaults() }
 
 func (c *Config) withDefaults() error {
 	if len(c.Sizes) == 0 {
@@ -286,7 +291,7 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 	}
 	var noopPIDs []int
 	if impl == ImplNoop {
-		addrs, pids, stop, err := startNoops(ctx, c.NoopCommand, serving)
+		addrs, pids, stop, err := startNoops(ctx, c.NoopCommand, serving, c.ValueSize)
 		if err != nil {
 			return err
 		}

@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 )
 
-// startNoops starts n no-op responders, each a direct child of this process
-// in its session (as the harness starts servers), and returns their
-// addresses, their PIDs and a function that kills them all and waits for
-// them.
-func startNoops(ctx context.Context, command []string, n int) ([]string, []int, func(), error) {
+// startNoops starts n no-op responders answering getData with valueSize
+// bytes, each a direct child of this process in its session (as the
+// harness starts servers), and returns their addresses, their PIDs and a
+// function that kills them all and waits for them.
+func startNoops(ctx context.Context, command []string, n, valueSize int) ([]string, []int, func(), error) {
 	var cmds []*exec.Cmd
 	stop := func() {
 		for _, cmd := range cmds {
@@ -29,7 +30,7 @@ func startNoops(ctx context.Context, command []string, n int) ([]string, []int, 
 			stop()
 			return nil, nil, nil, err
 		}
-		argv := append(append([]string(nil), command...), "-addr", addr)
+		argv := append(append([]string(nil), command...), "--addr", addr, "--value-size", strconv.Itoa(valueSize))
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {

@@ -272,11 +272,65 @@ func yes(b bool) string {
 	return "**no**"
 }
 
+// Summary renders the report's headline as Markdown: the throughput table
+// (Go, Java, the no-op bound and their ratios), for every Go variant
+// measured go's ratios against it, and CPU per operation.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	pts := r.Points()
+	r.writeRatios(&b, pts)
+	writeCPU(&b, pts)
+	return b.String()
+}
+
+// writeRatios writes the throughput table of pts and the variant tables.
+func (r *Report) writeRatios(b *strings.Builder, pts []Point) {
+	b.WriteString("## Throughput (ops/s)\n\n")
+	b.WriteString("| servers | reads | Go | Java | Go/Java | no-op bound | Go/bound | Java/bound | target met |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n")
+	for _, p := range pts {
+		tp, _ := p.Target()
+		fmt.Fprintf(b, "| %d | %g %% | %s | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
+			fmtDist(p.Go, "%.0f"), fmtDist(p.Java, "%.0f"), fmtDist(p.Ratio, "%.2f"),
+			fmtDist(p.Noop, "%.0f"), fmtDist(p.GoOfNoop, "%.2f"), fmtDist(p.JavaOfNoop, "%.2f"), yes(tp))
+	}
+	b.WriteString("\nTarget: Go/Java >= 3, or Go/bound >= 0.85 where 3x Java would exceed the bound.\n\n")
+
+	for _, v := range r.Config.Impls {
+		if _, ok := r.Config.GoVariants[v]; !ok {
+			continue
+		}
+		fmt.Fprintf(b, "## go against %s (same run)\n\n", v)
+		b.WriteString("| servers | reads | go ops/s | " + v + " ops/s | throughput go/" + v + " | p99 go/" + v + " |\n")
+		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, p := range r.Ratios(harness.ImplGo, v) {
+			fmt.Fprintf(b, "| %d | %g %% | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
+				fmtDist(p.A, "%.0f"), fmtDist(p.B, "%.0f"), fmtDist(p.Throughput, "%.2f"), fmtDist(p.P99, "%.2f"))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// writeCPU writes the table of CPU per operation of pts.
+func writeCPU(b *strings.Builder, pts []Point) {
+	b.WriteString("## CPU per operation (µs, server processes summed, and the driver)\n\n")
+	b.WriteString("User+system CPU over each run's measured part divided by its completed operations: the servers' from /proc/<pid>/stat ")
+	b.WriteString("sampled every 100 ms and interpolated at the start and end of the measured part, the driver's (the whole zkbench ")
+	b.WriteString("process, harness included) from getrusage at those two moments.\n\n")
+	b.WriteString("| servers | reads | Go server | Java server | no-op server | Go driver | Java driver | no-op driver |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, p := range pts {
+		fmt.Fprintf(b, "| %d | %g %% | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
+			fmtDist(p.GoServerUs, "%.1f"), fmtDist(p.JavaServerUs, "%.1f"), fmtDist(p.NoopServerUs, "%.1f"),
+			fmtDist(p.GoDriverUs, "%.1f"), fmtDist(p.JavaDriverUs, "%.1f"), fmtDist(p.NoopDriverUs, "%.1f"))
+	}
+}
+
 // Markdown renders the report as a Markdown document.
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	c := r.Config
-	fmt.Fprintf(&b, "# Go vs Java ZooKeeper: bench-compare\n\n")
+	fmt.Fprintf(&b, "# Go vs Java ZooKeeper: zkbench compare\n\n")
 	fmt.Fprintf(&b, "Started %s, took %v. %d clients x %d outstanding, %d B values, %d keys, %v warm-up + %v measured per run, %d repetitions; ",
 		r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), c.Clients, c.Outstanding, c.ValueSize, c.Keys, c.Warmup, c.Duration, c.Reps)
 	fmt.Fprintf(&b, "Go and Java back to back in every repetition (order swapped every other one). Machine: %d cores, %s. Revision %s",
@@ -289,31 +343,8 @@ func (r *Report) Markdown() string {
 	b.WriteString("The no-op bound is server/noop (cmd/zknoop) driven the same way, one responder per member that takes clients ")
 	b.WriteString("(ensembles run with leaderServes=no, so an ensemble of n > 1 serves clients from n-1 followers).\n\n")
 
-	b.WriteString("## Throughput (ops/s)\n\n")
-	b.WriteString("| servers | reads | Go | Java | Go/Java | no-op bound | Go/bound | Java/bound | target met |\n")
-	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n")
 	pts := r.Points()
-	for _, p := range pts {
-		tp, _ := p.Target()
-		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
-			fmtDist(p.Go, "%.0f"), fmtDist(p.Java, "%.0f"), fmtDist(p.Ratio, "%.2f"),
-			fmtDist(p.Noop, "%.0f"), fmtDist(p.GoOfNoop, "%.2f"), fmtDist(p.JavaOfNoop, "%.2f"), yes(tp))
-	}
-	b.WriteString("\nTarget: Go/Java >= 3, or Go/bound >= 0.85 where 3x Java would exceed the bound.\n\n")
-
-	for _, v := range r.Config.Impls {
-		if _, ok := r.Config.GoVariants[v]; !ok {
-			continue
-		}
-		fmt.Fprintf(&b, "## go against %s (same run)\n\n", v)
-		b.WriteString("| servers | reads | go ops/s | " + v + " ops/s | throughput go/" + v + " | p99 go/" + v + " |\n")
-		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: |\n")
-		for _, p := range r.Ratios(harness.ImplGo, v) {
-			fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
-				fmtDist(p.A, "%.0f"), fmtDist(p.B, "%.0f"), fmtDist(p.Throughput, "%.2f"), fmtDist(p.P99, "%.2f"))
-		}
-		b.WriteString("\n")
-	}
+	r.writeRatios(&b, pts)
 
 	b.WriteString("## p99 latency (ms)\n\n")
 	b.WriteString("The no-op columns are the floor: the p99 the same driver gets from a responder that does no work.\n\n")
@@ -326,17 +357,8 @@ func (r *Report) Markdown() string {
 			fmtDist(p.NoopP99, "%.1f"), fmtDist(p.NoopP99Ratio, "%.2f"), p.GoErrors, p.JavaErrors)
 	}
 
-	b.WriteString("\n## CPU per operation (µs, server processes summed, and the driver)\n\n")
-	b.WriteString("User+system CPU over each run's measured part divided by its completed operations: the servers' from /proc/<pid>/stat ")
-	b.WriteString("sampled every 100 ms and interpolated at the start and end of the measured part, the driver's (the whole test ")
-	b.WriteString("process, harness included) from getrusage at those two moments.\n\n")
-	b.WriteString("| servers | reads | Go server | Java server | no-op server | Go driver | Java driver | no-op driver |\n")
-	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, p := range pts {
-		fmt.Fprintf(&b, "| %d | %g %% | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
-			fmtDist(p.GoServerUs, "%.1f"), fmtDist(p.JavaServerUs, "%.1f"), fmtDist(p.NoopServerUs, "%.1f"),
-			fmtDist(p.GoDriverUs, "%.1f"), fmtDist(p.JavaDriverUs, "%.1f"), fmtDist(p.NoopDriverUs, "%.1f"))
-	}
+	b.WriteString("\n")
+	writeCPU(&b, pts)
 
 	b.WriteString("\n## Memory (MiB, the largest server of the ensemble)\n\n")
 	b.WriteString("Idle: VmRSS after the ensemble serves, before load. Under load: VmHWM after every read percentage ran on it (1,000 znodes of 1 KiB).\n\n")

@@ -20,9 +20,10 @@ import (
 
 type compareOptions struct {
 	ens    ensembleOptions
-	impls  string
 	load   loadOptions
+	reads  string // --reads: one percentage, or a list for the repeated comparison
 	faults string
+	rep    repeatOptions
 	common
 }
 
@@ -38,19 +39,42 @@ the latency spectrum (for up to 8 results; results of several read
 percentages, such as two sweeps, also get the read-ratio graph with a
 line per implementation and size). Given result directories, it reads them; given
 --impl with several implementations (go,java), it first runs the same
-workload on each, back to back, with the run flags below.
+workload on each, back to back, with the run flags below. It writes
+compare.md and the graphs into a new directory under --out.
 
-It writes compare.md and the graphs into a new directory under --out.`,
+Given --sizes, --reps, --bound or --go-variant, it runs the repeated
+comparison instead: for every repetition, ensemble size and read percentage
+(--reads takes a list here, default 0,70,100; --sizes defaults to 1,3,7,
+--reps to 3), each implementation (--impl, default go,java) back to back on
+the same workload, Go and Java in swapped order every other repetition;
+with --bound also the no-op responder (server/noop, one per member that
+takes clients), the throughput no server can beat on this machine and
+driver. Every ratio pairs runs of the same repetition; figures are medians
+with their range (min-max) over the repetitions. It writes report.md (the
+ratio table with spread, p99, CPU per operation of the servers and the
+driver, memory, start-up, every run) and report.json into a new directory
+under --out, and prints the ratio table. --go-variant NAME=COMMAND adds
+another build of the Go server (COMMAND is run with the zoo.cfg path
+appended), measured like go and reported as go's ratios against it.
+Each run takes --warmup + --duration: the default matrix of 3 repetitions x
+3 sizes x 3 read percentages with Java and the bound is 81 runs, about
+20 minutes.`,
 		Example: `  zkbench compare runs/2026-11-22T0630-go-3srv-30w runs/2026-11-22T0640-java-3srv-30w
   zkbench compare runs/2026-11-22T0700-sweep-go runs/2026-11-22T0720-sweep-java
-  zkbench compare --impl go,java --servers 3 --writes 30% --duration 10s`,
+  zkbench compare --impl go,java --servers 3 --writes 30% --duration 10s
+  zkbench compare --sizes 1,3,7 --reads 0,70,100 --reps 3 --bound --warmup 1s --duration 5s
+  zkbench compare --impl go --go-variant 'before=/tmp/zkserver-v1 start-foreground' --sizes 1 --reps 3`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCompare(cmd.Context(), o, args, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.ens.addFlags(cmd.Flags(), defaultServers)
-	cmd.Flags().Lookup("impl").Usage = "implementations to run and compare, comma separated (go,java); not with result directories"
-	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, true)
+	cmd.Flags().Lookup("impl").Usage = "implementations to run and compare, comma separated (go,java; the repeated comparison defaults to go,java); not with result directories"
+	o.load.addFlags(cmd.Flags(), loadDefaults{clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, false)
+	o.load.writes.v = 30
+	cmd.Flags().Var(&o.load.writes, "writes", "share of writes (setData), e.g. 30% or 30 (default 30%); the rest are reads")
+	cmd.Flags().StringVar(&o.reads, "reads", "", "share of reads (getData), e.g. 70%; the repeated comparison takes a list (default 0,70,100)")
+	o.rep.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule for the runs: none, paper or a schedule file")
 	o.common.addFlags(cmd.Flags())
 	return cmd
@@ -61,9 +85,12 @@ func runCompare(ctx context.Context, o compareOptions, args []string, changed fu
 	var dirs []string
 	ts := time.Now().UTC().Format("2006-01-02T1504")
 	var outDir string
+	repeated := o.rep.given(changed)
 	switch {
-	case len(args) > 0 && changed("impl"):
-		return fmt.Errorf("give result directories or --impl to run, not both")
+	case len(args) > 0 && (changed("impl") || repeated):
+		return fmt.Errorf("give result directories or a comparison to run (--impl, --sizes, --reps, --bound), not both")
+	case repeated:
+		return runRepeated(ctx, o, changed, stdout, stderr)
 	case len(args) > 0:
 		var err error
 		if rs, dirs, err = experiment.ReadAll(args); err != nil {
@@ -73,6 +100,14 @@ func runCompare(ctx context.Context, o compareOptions, args []string, changed fu
 		impls := strings.Split(o.ens.impl, ",")
 		if len(impls) < 2 {
 			return fmt.Errorf("nothing to compare: give two or more result directories, or --impl go,java to run both")
+		}
+		if changed("reads") {
+			if strings.Contains(o.reads, ",") {
+				return fmt.Errorf("--reads %s: a list of read percentages is for the repeated comparison (--sizes, --reps, --bound)", o.reads)
+			}
+			if err := o.load.reads.Set(o.reads); err != nil {
+				return err
+			}
 		}
 		spec, err := o.load.spec("compare", changed)
 		if err != nil {

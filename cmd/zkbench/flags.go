@@ -150,11 +150,10 @@ func (o ensembleOptions) harness(seed int64, log *slog.Logger) (harness.Options,
 		h.Servers = len(strings.Split(o.connect, ","))
 	}
 	if o.impl == harness.ImplGo {
-		exe, err := os.Executable()
-		if err != nil {
-			return h, fmt.Errorf("cannot find the zkbench binary to launch Go servers from: %w", err)
+		var err error
+		if h.GoCommand, err = selfCommand(internalServer, "start-foreground"); err != nil {
+			return h, err
 		}
-		h.GoCommand = []string{exe, internalServer, "start-foreground"}
 	}
 	return h, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,13 +13,15 @@ import (
 
 	"github.com/zkbench/zkbench/experiment"
 	"github.com/zkbench/zkbench/internal/synth"
+	"github.com/zkbench/zkbench/perf"
 	"github.com/zkbench/zkbench/results"
 )
 
-// TestMain lets the test binary stand in for zkbench when the go provider
-// launches servers as os.Executable() internal-zkserver start-foreground.
+// TestMain lets the test binary stand in for zkbench when it launches
+// servers from os.Executable(): internal-zkserver start-foreground for the
+// Go servers, internal-zknoop for the no-op bound.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == internalServer {
+	if len(os.Args) > 1 && (os.Args[1] == internalServer || os.Args[1] == internalNoop) {
 		cmd := newRoot(os.Stdout, os.Stderr)
 		cmd.SetArgs(os.Args[1:])
 		if err := cmd.Execute(); err != nil {
@@ -80,6 +83,21 @@ func TestBadInput(t *testing.T) {
 		{[]string{"compare", good}, "nothing to compare"},
 		{[]string{"compare"}, "nothing to compare"},
 		{[]string{"compare", "--impl", "go", good}, "not both"},
+		{[]string{"compare", "--sizes", "1", good}, "not both"},
+		{[]string{"compare", "--impl", "go,java", "--reads", "0,100"}, "a list of read percentages is for the repeated comparison"},
+		{[]string{"compare", "--sizes", "1,zero"}, `"zero" is not an ensemble size`},
+		{[]string{"compare", "--reps", "0"}, "--reps 0: want at least 1 repetition"},
+		{[]string{"compare", "--bound", "--reads", "0,150"}, "150 is out of range"},
+		{[]string{"compare", "--bound", "--servers", "3"}, "--servers: the repeated comparison (--sizes, --reps, --bound) takes --sizes"},
+		{[]string{"compare", "--bound", "--writes", "30"}, "takes --reads"},
+		{[]string{"compare", "--bound", "--faults", "paper"}, "--faults: not supported by the repeated comparison"},
+		{[]string{"compare", "--bound", "--impl", "go,external"}, `--impl "external": the repeated comparison runs go and java`},
+		{[]string{"compare", "--bound", "--impl", "go,go"}, "go given twice"},
+		{[]string{"compare", "--reps", "2", "--impl", "go"}, "nothing to compare: --impl go alone"},
+		{[]string{"compare", "--go-variant", "before"}, "want NAME=COMMAND"},
+		{[]string{"compare", "--go-variant", "noop=/bin/zkserver"}, "names a built-in implementation"},
+		{[]string{"compare", "--go-variant", "a=x", "--go-variant", "a=y"}, `"a" given twice`},
+		{[]string{"compare", "--bound", "--clients", "0"}, "clients"},
 		{[]string{"report"}, "requires at least 1 arg"},
 		{[]string{"report", dir + "/nothing-here"}, "no such file"},
 		{[]string{"report", "--p99", "0s", good}, "--p99 0s: want a positive latency"},
@@ -370,5 +388,53 @@ func TestRunWithFaults(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(runs[0], "throughput.png")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCompareRepeatedSmoke runs the repeated comparison at its smallest: one
+// Go server and the no-op bound, both launched from this test binary, one
+// repetition of one short run each.
+func TestCompareRepeatedSmoke(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := zkbench(t, "compare", "--impl", "go", "--bound", "--sizes", "1", "--reads", "70", "--reps", "1",
+		"--clients", "4", "--outstanding", "4", "--keys", "50", "--warmup", "200ms", "--duration", "1s", "--out", dir)
+	if err != nil {
+		t.Fatalf("compare: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "*-compare-go-noop-x1"))
+	if len(runs) != 1 {
+		t.Fatalf("run directory named <time>-compare-go-noop-x1: found %v", runs)
+	}
+	if !strings.Contains(out, "| 1 | 70 % |") || !strings.Contains(out, runs[0]) {
+		t.Errorf("stdout lacks the ratio table or the directory:\n%s", out)
+	}
+	if !strings.Contains(errOut, "noop x1") {
+		t.Errorf("stderr lacks the progress lines:\n%s", errOut)
+	}
+	md, err := os.ReadFile(filepath.Join(runs[0], "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "Go/bound") || !strings.Contains(string(md), "CPU per operation") {
+		t.Errorf("report.md lacks the bound or CPU per operation:\n%s", md)
+	}
+	js, err := os.ReadFile(filepath.Join(runs[0], "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Points  []perf.Point  `json:"points"`
+		Samples []perf.Sample `json:"samples"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	if len(doc.Points) != 1 || doc.Points[0].GoOfNoop.N != 1 || doc.Points[0].GoOfNoop.Median <= 0 {
+		t.Errorf("report.json points: %+v, want one with a Go/bound ratio", doc.Points)
+	}
+	for _, s := range doc.Samples {
+		if s.Ops == 0 || s.ServerUsPerOp <= 0 || s.DriverUsPerOp <= 0 {
+			t.Errorf("%s: %d ops, CPU per operation server %v µs, driver %v µs", s.Impl, s.Ops, s.ServerUsPerOp, s.DriverUsPerOp)
+		}
 	}
 }

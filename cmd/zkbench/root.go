@@ -32,6 +32,7 @@ reports into a directory per run.`,
 		newReportCmd(),
 		newRegressCmd(),
 		newInternalServerCmd(),
+		newInternalNoopCmd(),
 	)
 	return root
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/perf"
+)
+
+// repeatOptions are compare's flags for the repeated comparison (perf.Compare).
+type repeatOptions struct {
+	sizes    string
+	reps     int
+	bound    bool
+	variants []string
+}
+
+func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.sizes, "sizes", "1,3,7", "repeated comparison: ensemble sizes, comma separated")
+	fs.IntVar(&o.reps, "reps", 3, "repeated comparison: repetitions of every point (ratios pair runs of the same repetition)")
+	fs.BoolVar(&o.bound, "bound", false, "repeated comparison: also measure the no-op bound (server/noop, a responder that does no work)")
+	fs.StringArrayVar(&o.variants, "go-variant", nil, "repeated comparison: another Go server build as NAME=COMMAND (the zoo.cfg path is appended), reported as go's ratios against it; repeatable")
+}
+
+// given reports whether any flag of the repeated comparison was given.
+func (o *repeatOptions) given(changed func(string) bool) bool {
+	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant")
+}
+
+// notRepeated are compare's flags that the repeated comparison does not
+// take, with what to give instead ("" when nothing).
+var notRepeated = []struct{ flag, instead string }{
+	{"servers", "--sizes"},
+	{"writes", "--reads"},
+	{"spec", ""},
+	{"rate", ""},
+	{"faults", ""},
+	{"connect", ""},
+	{"log-dir", ""},
+	{"leader-serves", ""},
+	{"java-heap", ""},
+	{"tick-time", ""},
+	{"peer-delay", ""},
+	{"peer-proxy", ""},
+	{"client-delay", ""},
+	{"client-proxy", ""},
+}
+
+// repeatedConfig turns compare's flags into the comparison to run.
+func repeatedConfig(o compareOptions, changed func(string) bool, stderr io.Writer) (perf.Config, error) {
+	for _, n := range notRepeated {
+		if !changed(n.flag) {
+			continue
+		}
+		if n.instead != "" {
+			return perf.Config{}, fmt.Errorf("--%s: the repeated comparison (--sizes, --reps, --bound) takes %s", n.flag, n.instead)
+		}
+		return perf.Config{}, fmt.Errorf("--%s: not supported by the repeated comparison (--sizes, --reps, --bound)", n.flag)
+	}
+	sizes, err := parseSizes(o.rep.sizes)
+	if err != nil {
+		return perf.Config{}, err
+	}
+	reads := []float64{0, 70, 100}
+	if changed("reads") {
+		if reads, err = parsePercents(o.reads); err != nil {
+			return perf.Config{}, fmt.Errorf("--reads: %w", err)
+		}
+	}
+	if o.rep.reps < 1 {
+		return perf.Config{}, fmt.Errorf("--reps %d: want at least 1 repetition", o.rep.reps)
+	}
+	impls := []string{harness.ImplGo, harness.ImplJava}
+	if changed("impl") {
+		impls = nil
+		for _, impl := range strings.Split(o.ens.impl, ",") {
+			impl = strings.TrimSpace(impl)
+			if impl != harness.ImplGo && impl != harness.ImplJava {
+				return perf.Config{}, fmt.Errorf("--impl %q: the repeated comparison runs go and java (add the no-op bound with --bound, other Go builds with --go-variant)", impl)
+			}
+			if slices.Contains(impls, impl) {
+				return perf.Config{}, fmt.Errorf("--impl %s: %s given twice", o.ens.impl, impl)
+			}
+			impls = append(impls, impl)
+		}
+	}
+	variants := map[string][]string{}
+	for _, v := range o.rep.variants {
+		name, command, ok := strings.Cut(v, "=")
+		name, argv := strings.TrimSpace(name), strings.Fields(command)
+		switch {
+		case !ok || name == "" || len(argv) == 0:
+			return perf.Config{}, fmt.Errorf("--go-variant %q: want NAME=COMMAND, e.g. 'before=/tmp/zkserver start-foreground'", v)
+		case slices.Contains([]string{harness.ImplGo, harness.ImplJava, harness.ImplExternal, perf.ImplNoop}, name):
+			return perf.Config{}, fmt.Errorf("--go-variant %s: %q names a built-in implementation; pick another name", v, name)
+		case variants[name] != nil:
+			return perf.Config{}, fmt.Errorf("--go-variant %s: %q given twice", v, name)
+		}
+		variants[name] = argv
+		impls = append(impls, name)
+	}
+	if o.rep.bound {
+		impls = append(impls, perf.ImplNoop)
+	}
+	if len(impls) < 2 {
+		return perf.Config{}, fmt.Errorf("nothing to compare: --impl %s alone; add --impl java, --bound or --go-variant", strings.Join(impls, ","))
+	}
+	// The load flags are checked as a workload, as every other command does.
+	spec, err := o.load.spec("compare", changed)
+	if err != nil {
+		return perf.Config{}, err
+	}
+	goCmd, err := selfCommand(internalServer, "start-foreground")
+	if err != nil {
+		return perf.Config{}, err
+	}
+	noopCmd, err := selfCommand(internalNoop)
+	if err != nil {
+		return perf.Config{}, err
+	}
+	c := perf.Config{
+		Sizes: sizes, ReadPercents: reads, Reps: o.rep.reps, Impls: impls,
+		Clients: spec.Clients, Outstanding: spec.Outstanding, ValueSize: spec.ValueSize, Keys: spec.Keys,
+		Warmup: spec.Warmup, Duration: spec.Duration, Seed: spec.Seed,
+		GoCommand: goCmd, NoopCommand: noopCmd, GoVariants: variants,
+		ServerCPUs: o.ens.serverCPUs,
+		Log:        stderr,
+		Logger:     o.common.logger(stderr),
+	}
+	if len(variants) == 0 {
+		c.GoVariants = nil
+	}
+	return c, c.Validate()
+}
+
+// runRepeated runs the repeated comparison and writes report.md and
+// report.json into a new directory under --out, also when it stopped
+// part-way (the error then says why).
+func runRepeated(ctx context.Context, o compareOptions, changed func(string) bool, stdout, stderr io.Writer) error {
+	c, err := repeatedConfig(o, changed, stderr)
+	if err != nil {
+		return err
+	}
+	name := time.Now().UTC().Format("2006-01-02T1504") + "-compare-" + strings.Join(c.Impls, "-") + fmt.Sprintf("-x%d", c.Reps)
+	dir, err := experiment.NewDir(o.out, name)
+	if err != nil {
+		return err
+	}
+	runs := c.Reps * len(c.Sizes) * len(c.ReadPercents) * len(c.Impls)
+	fmt.Fprintf(stderr, "zkbench: compare %s: sizes %v x reads %v x %d repetition(s) = %d runs of %v, into %s\n",
+		strings.Join(c.Impls, ", "), c.Sizes, c.ReadPercents, c.Reps, runs, c.Warmup+c.Duration, dir)
+	rep, err := perf.Compare(ctx, c)
+	if rep == nil {
+		return err
+	}
+	if werr := rep.WriteFiles(dir); werr != nil {
+		return errors.Join(err, werr)
+	}
+	fmt.Fprint(stdout, rep.Summary())
+	fmt.Fprintf(stdout, "%s: report.md, report.json\n", dir)
+	return err
+}
+
+// selfCommand is the command line that runs this binary with args: how
+// zkbench launches the servers it embeds (internalServer, internalNoop).
+func selfCommand(args ...string) ([]string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find the zkbench binary to launch servers from: %w", err)
+	}
+	return append([]string{exe}, args...), nil
+}
