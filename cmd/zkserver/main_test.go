@@ -82,8 +82,9 @@ func (z *zkserver) exit(t *testing.T, within time.Duration) error {
 	}
 }
 
-// A configuration that asks for TLS or SASL makes the real binary refuse to
-// start, saying which line or flag asked, and bind nothing. A TLS-only
+// A configuration that asks for TLS, SASL or local sessions makes the real
+// binary refuse to start, saying which line or flag asked, and bind
+// nothing. A TLS-only
 // zoo.cfg used to start a plaintext server on a random port of every
 // interface.
 func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
@@ -100,6 +101,10 @@ func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
 		{"keystore flag", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\n", zktest.FreePort(t)),
 			[]string{"SERVER_JVMFLAGS=-Dzookeeper.ssl.keyStore.location=/etc/zk/keystore.jks"},
 			"SERVER_JVMFLAGS: -Dzookeeper.ssl.keyStore.location: this server does not support TLS"},
+		{"local sessions in an ensemble", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\ninitLimit=5\nsyncLimit=2\nlocalSessionsEnabled=true\n"+
+			"server.1=127.0.0.1:%d:%d\nserver.2=127.0.0.1:%d:%d\nserver.3=127.0.0.1:%d:%d\n", zktest.FreePort(t),
+			zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t)), nil,
+			"zoo.cfg:6: localSessionsEnabled: this server does not support local sessions"},
 		{"client sasl", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nsessionRequireClientSASLAuth=true\n", zktest.FreePort(t)), nil,
 			"zoo.cfg:4: sessionRequireClientSASLAuth: this server does not support SASL for clients"},
 	}
