@@ -252,6 +252,23 @@ func TestIntegrationDiskFullLeader(t *testing.T) {
 	}
 	checkAckedSet(t, e.Servers[newLeader].Addr, acked)
 
+	// With the disk still full, the failed server tries to rejoin after
+	// its pause, fails again and sits out longer; meanwhile the ensemble
+	// takes every write.
+	next := acked[len(acked)-1] + 1
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); next++ {
+		if _, err := c.Create(diskFullPath(next), diskFullValue(next), 0, open); err != nil {
+			t.Fatalf("create %s while the failed server retries: %v", diskFullPath(next), err)
+		}
+		acked = append(acked, next)
+	}
+	if n := strings.Count(lp.LogText(1), "transaction log failed"); n < 2 {
+		t.Errorf("the failed server failed %d time(s) with its disk full for 5 s; it should have retried after its 2 s pause", n)
+	}
+	if m := e.Mode(leader); m == "leader" || m == "follower" {
+		t.Fatalf("the failed leader serves as %s while its log is full", m)
+	}
+
 	// Free the space: the failed server rejoins by itself.
 	resizeTmpfs(t, mnts[leader], 64<<20)
 	waitMode(t, e, leader, 40*time.Second, "follower")
