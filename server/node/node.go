@@ -260,9 +260,9 @@ func (n *Node) prepLoop(ctx context.Context) {
 func (n *Node) failLog(zxid int64, err error) {
 	n.failOnce.Do(func() {
 		n.logErr = fmt.Errorf("txn 0x%x: %w", zxid, err)
-		n.log.Error("the transaction log failed: refusing every write and stopping the server; "+
-			"no write after this one is acknowledged. Fix the cause (disk full? I/O error?) and restart: "+
-			"the log is recovered from the files", "zxid", hex(zxid), "err", err)
+		n.log.Error("the transaction log failed: this write and every later one are refused, and the server stops. "+
+			"Fix the cause (a full disk? an I/O error?) and restart: recovery reads the log from its files",
+			"zxid", hex(zxid), "err", err)
 		close(n.failed)
 	})
 }
