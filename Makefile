@@ -29,16 +29,25 @@ run: build ## the main job: a short benchmark on a local 3-server Go ensemble
 bench: ## micro-benchmarks (codec, tree, wal)
 	$(GO) test -run '^$$' -bench . -benchmem ./server/...
 
-# Go vs Java at 1, 3, 7 servers x 0, 70, 100 % reads, 3 repetitions, the
-# no-op bound, memory, start-up and profiles: about 20 minutes.
-bench-compare: ## Go vs Java ZooKeeper throughput/latency/memory ratios -> out/bench-compare/
-	ZKBENCH_PERF=1 $(GO) test -count=1 -run '^TestBenchCompare$$' -v -timeout 60m ./perf
+# Go vs Java at SIZES servers x READS % reads, REPS repetitions, the no-op
+# bound, CPU per operation, memory, start-up and profiles of the Go server:
+# about 20 minutes with the defaults. `zkbench compare --help` says more.
+SIZES ?= 1,3,7
+READS ?= 0,70,100
+REPS  ?= 3
+COMPARE = $(BIN)/zkbench compare --sizes $(SIZES) --reads $(READS) --reps $(REPS) --warmup 1s --duration 5s
+
+bench-compare: build ## Go vs Java ZooKeeper throughput/latency/CPU/memory ratios -> out/bench-compare/<time>-compare-*/
+	$(COMPARE) --bound --profile 1:100,1:70,1:0,3:0 --out out/bench-compare
 
 # The working tree's Go server against its build at BASE (a git revision),
 # in the same run: e.g. make bench-before-after BASE=HEAD~1 SIZES=1 READS=0,100
-bench-before-after: ## Go server before/after ratios against BASE=rev -> out/bench-compare/
-	ZKBENCH_PERF_BASE=$(BASE) ZKBENCH_PERF_SIZES=$(SIZES) ZKBENCH_PERF_READS=$(READS) \
-		$(GO) test -count=1 -run '^TestBeforeAfter$$' -v -timeout 60m ./perf
+bench-before-after: build ## Go server before/after ratios against BASE=rev -> out/bench-compare/before-after/
+	@test -n "$(BASE)" || { echo 'bench-before-after: give BASE=<git revision>, e.g. make bench-before-after BASE=HEAD~1'; exit 2; }
+	rm -rf $(BIN)/base && mkdir -p $(BIN)/base/src
+	git archive $(BASE) | tar -x -C $(BIN)/base/src
+	cd $(BIN)/base/src && $(GO) build -o ../zkserver ./cmd/zkserver
+	$(COMPARE) --impl go --go-variant 'go-before=$(abspath $(BIN))/base/zkserver start-foreground' --out out/bench-compare/before-after
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -25,7 +25,8 @@ type ProfileConfig struct {
 	// Load shapes the workload as in Compare (only its load fields are used).
 	Load Config
 	// Command starts a Go server that serves net/http/pprof and writes its
-	// address to pprof.addr in its working directory (perf/internal/profsrv).
+	// address to pprof.addr in its working directory (zkbench's hidden
+	// internal-zkserver-pprof command).
 	Command []string
 	// Binary is the executable of Command, for symbolisation.
 	Binary string
@@ -81,7 +82,7 @@ func Profile(ctx context.Context, pc ProfileConfig) ([]ProfileSummary, error) {
 			}
 			b, err := os.ReadFile(filepath.Join(ens.RunDir(), fmt.Sprintf("server-%d", m.ID), "pprof.addr"))
 			if err != nil {
-				return nil, fmt.Errorf("perf: server %d has no pprof address (is the command profsrv?): %w", m.ID, err)
+				return nil, fmt.Errorf("perf: server %d has no pprof address (does the command serve pprof, as zkbench internal-zkserver-pprof?): %w", m.ID, err)
 			}
 			targets = append(targets, target{string(m.Role), string(b)})
 			break

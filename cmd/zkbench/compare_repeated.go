@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ type repeatOptions struct {
 	reps     int
 	bound    bool
 	variants []string
+	profiles string
 }
 
 func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
@@ -30,11 +33,38 @@ func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.reps, "reps", 3, "repeated comparison: repetitions of every point (ratios pair runs of the same repetition)")
 	fs.BoolVar(&o.bound, "bound", false, "repeated comparison: also measure the no-op bound (server/noop, a responder that does no work)")
 	fs.StringArrayVar(&o.variants, "go-variant", nil, "repeated comparison: another Go server build as NAME=COMMAND (the zoo.cfg path is appended), reported as go's ratios against it; repeatable")
+	fs.StringVar(&o.profiles, "profile", "", "repeated comparison: afterwards, profile the Go server (CPU, heap, allocations; needs the go command) at these SIZE:READS points, e.g. 1:100,1:0,3:0")
 }
 
 // given reports whether any flag of the repeated comparison was given.
 func (o *repeatOptions) given(changed func(string) bool) bool {
-	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant")
+	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant") || changed("profile")
+}
+
+// parseProfiles reads --profile: SIZE:READS points, comma separated.
+func parseProfiles(s string) ([]perf.ProfileConfig, error) {
+	var out []perf.ProfileConfig
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		a, b, ok := strings.Cut(f, ":")
+		size, err := strconv.Atoi(a)
+		if !ok || err != nil || size < 1 {
+			return nil, fmt.Errorf("--profile: %q is not SIZE:READS, e.g. 1:100 (one server, 100%% reads)", f)
+		}
+		reads, err := parsePercent(b)
+		if err != nil {
+			return nil, fmt.Errorf("--profile %s: %w", f, err)
+		}
+		name := fmt.Sprintf("ensemble%d-%gr", size, reads)
+		if size == 1 {
+			name = fmt.Sprintf("standalone-%gr", reads)
+		}
+		out = append(out, perf.ProfileConfig{Name: name, Size: size, ReadPercent: reads})
+	}
+	return out, nil
 }
 
 // notRepeated are compare's flags that the repeated comparison does not
@@ -151,6 +181,14 @@ func runRepeated(ctx context.Context, o compareOptions, changed func(string) boo
 	if err != nil {
 		return err
 	}
+	profiles, err := parseProfiles(o.rep.profiles)
+	if err != nil {
+		return err
+	}
+	profCmd, err := selfCommand(internalProfServer, "start-foreground")
+	if err != nil {
+		return err
+	}
 	name := time.Now().UTC().Format("2006-01-02T1504") + "-compare-" + strings.Join(c.Impls, "-") + fmt.Sprintf("-x%d", c.Reps)
 	dir, err := experiment.NewDir(o.out, name)
 	if err != nil {
@@ -162,6 +200,20 @@ func runRepeated(ctx context.Context, o compareOptions, changed func(string) boo
 	rep, err := perf.Compare(ctx, c)
 	if rep == nil {
 		return err
+	}
+	for _, pc := range profiles {
+		if err != nil {
+			break
+		}
+		fmt.Fprintf(stderr, "zkbench: profiling the Go server, %d server(s), %g%% reads\n", pc.Size, pc.ReadPercent)
+		pc.Load, pc.Command, pc.Binary, pc.Dir = c, profCmd, profCmd[0], filepath.Join(dir, "profiles")
+		pc.Load.Log = nil
+		ps, perr := perf.Profile(ctx, pc)
+		if perr != nil {
+			err = fmt.Errorf("profile %s: %w", pc.Name, perr)
+			break
+		}
+		rep.Profiles = append(rep.Profiles, ps...)
 	}
 	if werr := rep.WriteFiles(dir); werr != nil {
 		return errors.Join(err, werr)

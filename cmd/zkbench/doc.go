@@ -5,6 +5,7 @@
 //	zkbench sweep --sizes 3,5,7 --reads 0,50,100
 //	zkbench reliability
 //	zkbench compare runs/a runs/b
+//	zkbench compare --sizes 1,3,7 --reads 0,70,100 --reps 3 --bound
 //	zkbench report --p99 10ms runs/sweep-...
 //	zkbench regress --baseline runs/base runs/new
 //

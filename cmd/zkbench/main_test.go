@@ -19,9 +19,10 @@ import (
 
 // TestMain lets the test binary stand in for zkbench when it launches
 // servers from os.Executable(): internal-zkserver start-foreground for the
-// Go servers, internal-zknoop for the no-op bound.
+// Go servers, internal-zknoop for the no-op bound, internal-zkserver-pprof
+// for profiles.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == internalServer || os.Args[1] == internalNoop) {
+	if len(os.Args) > 1 && (os.Args[1] == internalServer || os.Args[1] == internalNoop || os.Args[1] == internalProfServer) {
 		cmd := newRoot(os.Stdout, os.Stderr)
 		cmd.SetArgs(os.Args[1:])
 		if err := cmd.Execute(); err != nil {
@@ -98,6 +99,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"compare", "--go-variant", "noop=/bin/zkserver"}, "names a built-in implementation"},
 		{[]string{"compare", "--go-variant", "a=x", "--go-variant", "a=y"}, `"a" given twice`},
 		{[]string{"compare", "--bound", "--clients", "0"}, "clients"},
+		{[]string{"compare", "--bound", "--profile", "1:70,3"}, `--profile: "3" is not SIZE:READS`},
+		{[]string{"compare", "--bound", "--profile", "1:170"}, "--profile 1:170: 170 is out of range"},
 		{[]string{"report"}, "requires at least 1 arg"},
 		{[]string{"report", dir + "/nothing-here"}, "no such file"},
 		{[]string{"report", "--p99", "0s", good}, "--p99 0s: want a positive latency"},

@@ -33,6 +33,7 @@ reports into a directory per run.`,
 		newRegressCmd(),
 		newInternalServerCmd(),
 		newInternalNoopCmd(),
+		newInternalProfServerCmd(),
 	)
 	return root
 }
