@@ -24,7 +24,11 @@
 //   - Compare writes nothing; Report.Markdown and Report.WriteFiles render
 //     and save a finished report.
 //
-// The long comparison is a test gated by an environment variable
-// (ZKBENCH_PERF=1 go test -run TestBenchCompare -v -timeout 60m ./perf),
-// run by `make bench-compare`.
+// Figures over the repetitions are results.Dist values (median, range,
+// mean, standard deviation).
+//
+// The command is `zkbench compare` with --sizes, --reps, --bound,
+// --go-variant or --profile (cmd/zkbench builds the Config and writes the
+// Report into a run directory); `make bench-compare` and `make
+// bench-before-after BASE=rev` run it.
 package perf
