@@ -42,7 +42,7 @@ line per implementation and size). Given result directories, it reads them; give
 workload on each, back to back, with the run flags below. It writes
 compare.md and the graphs into a new directory under --out.
 
-Given --sizes, --reps, --bound or --go-variant, it runs the repeated
+Given --sizes, --reps, --bound, --go-variant or --profile, it runs the repeated
 comparison instead: for every repetition, ensemble size and read percentage
 (--reads takes a list here, default 0,70,100; --sizes defaults to 1,3,7,
 --reps to 3), each implementation (--impl, default go,java) back to back on
@@ -55,8 +55,8 @@ ratio table with spread, p99, CPU per operation of the servers and the
 driver, memory, start-up, every run) and report.json into a new directory
 under --out, and prints the ratio table. --go-variant NAME=COMMAND adds
 another build of the Go server (COMMAND is run with the zoo.cfg path
-appended), measured like go and reported as go's ratios against it.
-Each run takes --warmup + --duration: the default matrix of 3 repetitions x
+appended), measured like go and reported as go's ratios against it;
+--profile SIZE:READS,... profiles the Go server afterwards. Each run takes --warmup + --duration: the default matrix of 3 repetitions x
 3 sizes x 3 read percentages with Java and the bound is 81 runs, about
 20 minutes.`,
 		Example: `  zkbench compare runs/2026-11-22T0630-go-3srv-30w runs/2026-11-22T0640-java-3srv-30w

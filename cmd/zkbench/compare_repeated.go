@@ -201,19 +201,8 @@ func runRepeated(ctx context.Context, o compareOptions, changed func(string) boo
 	if rep == nil {
 		return err
 	}
-	for _, pc := range profiles {
-		if err != nil {
-			break
-		}
-		fmt.Fprintf(stderr, "zkbench: profiling the Go server, %d server(s), %g%% reads\n", pc.Size, pc.ReadPercent)
-		pc.Load, pc.Command, pc.Binary, pc.Dir = c, profCmd, profCmd[0], filepath.Join(dir, "profiles")
-		pc.Load.Log = nil
-		ps, perr := perf.Profile(ctx, pc)
-		if perr != nil {
-			err = fmt.Errorf("profile %s: %w", pc.Name, perr)
-			break
-		}
-		rep.Profiles = append(rep.Profiles, ps...)
+	if err == nil {
+		err = profileGo(ctx, c, profiles, profCmd, filepath.Join(dir, "profiles"), rep, stderr)
 	}
 	if werr := rep.WriteFiles(dir); werr != nil {
 		return errors.Join(err, werr)
@@ -221,6 +210,22 @@ func runRepeated(ctx context.Context, o compareOptions, changed func(string) boo
 	fmt.Fprint(stdout, rep.Summary())
 	fmt.Fprintf(stdout, "%s: report.md, report.json\n", dir)
 	return err
+}
+
+// profileGo profiles the Go server started with command at every point of
+// profiles, under c's load, into dir, and adds the summaries to rep.
+func profileGo(ctx context.Context, c perf.Config, profiles []perf.ProfileConfig, command []string, dir string, rep *perf.Report, stderr io.Writer) error {
+	for _, pc := range profiles {
+		fmt.Fprintf(stderr, "zkbench: profiling the Go server, %d server(s), %g%% reads\n", pc.Size, pc.ReadPercent)
+		pc.Load, pc.Command, pc.Binary, pc.Dir = c, command, command[0], dir
+		pc.Load.Log = nil
+		ps, err := perf.Profile(ctx, pc)
+		if err != nil {
+			return fmt.Errorf("profile %s: %w", pc.Name, err)
+		}
+		rep.Profiles = append(rep.Profiles, ps...)
+	}
+	return nil
 }
 
 // selfCommand is the command line that runs this binary with args: how
