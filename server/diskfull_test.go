@@ -22,18 +22,18 @@ import (
 // taking writes at once, acknowledge nothing it did not persist, and start
 // again from the same data once space is freed.
 
-// smallTmpfs mounts a tmpfs of size bytes on a new directory under the
-// test's temporary directory and unmounts it in t.Cleanup (registered
-// before the caller starts processes that use it, so it runs after they
-// are killed). It skips, via testenv.Missing, where mounting is not
-// permitted.
-func smallTmpfs(t *testing.T, size int) string {
+// smallTmpfs mounts a tmpfs with the given mount options (size=2m) on a
+// new directory under the test's temporary directory and unmounts it in
+// t.Cleanup (registered before the caller starts processes that use it, so
+// it runs after they are killed). It skips, via testenv.Missing, where
+// mounting is not permitted.
+func smallTmpfs(t *testing.T, options string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tmpfs")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, options); err != nil {
 		testenv.Missing(t, "cannot mount a tmpfs (needs CAP_SYS_ADMIN): %v", err)
 	}
 	t.Cleanup(func() {
@@ -105,7 +105,7 @@ func checkAcknowledged(t *testing.T, addr string, n int) {
 // fills up exits non-zero saying why, loses no acknowledged write, and
 // restarts from the same directories once space is freed.
 func TestIntegrationDiskFullStandalone(t *testing.T) {
-	mnt := smallTmpfs(t, 2<<20)
+	mnt := smallTmpfs(t, "size=2m")
 	filler := filepath.Join(mnt, "filler")
 	fillFile(t, filler, 1<<20)
 	p := zktest.StartProcess(t, "dataLogDir="+filepath.Join(mnt, "log"), "preAllocSize=64")
@@ -144,6 +144,46 @@ func TestIntegrationDiskFullStandalone(t *testing.T) {
 	}
 }
 
+// TestIntegrationLogFileCreateFailureStandalone: when the log file a
+// snapshot's roll calls for cannot be created (here the dataLogDir's tmpfs
+// has no inode left), the standalone server exits non-zero saying why
+// instead of skipping that txn and logging the next ones to a later file
+// (which left a data dir that refused to restart: "txns missing"); once an
+// inode is freed it restarts with every acknowledged write.
+func TestIntegrationLogFileCreateFailureStandalone(t *testing.T) {
+	// Inodes: the root, filler, log, log/version-2 and the first log file.
+	mnt := smallTmpfs(t, "size=8m,nr_inodes=5")
+	filler := filepath.Join(mnt, "filler")
+	fillFile(t, filler, 1)
+	p := zktest.StartProcess(t, "dataLogDir="+filepath.Join(mnt, "log"), "snapCount=20")
+
+	acked, err := createUntilFailure(t, []string{p.Addr}, 0, 1000)
+	if err == nil {
+		t.Fatalf("%d creates without a snapshot's log roll failing", acked)
+	}
+	t.Logf("%d creates acknowledged before a log file could not be created; then: %v", acked, err)
+	code, exited := p.WaitExit(10 * time.Second)
+	if !exited {
+		out, _ := zktest.FourLetterWord(p.Addr, "ruok", time.Second)
+		t.Fatalf("the server still runs 10s after a log file could not be created (ruok: %q)", out)
+	}
+	if code == 0 {
+		t.Fatal("the server exited with code 0 after its log failed")
+	}
+	if line := lineWith(p.LogText(1), "zkserver: "); !strings.Contains(line, "create log file") {
+		t.Errorf("the server's last word does not say a log file could not be created: %q", line)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	checkAcknowledged(t, p.Addr, acked)
+	if n, err := createUntilFailure(t, []string{p.Addr}, acked+1, acked+6); err != nil {
+		t.Fatalf("after the restart, create %s failed: %v", diskFullPath(n), err)
+	}
+}
+
 // resizeTmpfs remounts the tmpfs at dir with a new size.
 func resizeTmpfs(t *testing.T, dir string, size int) {
 	t.Helper()
@@ -154,7 +194,7 @@ func resizeTmpfs(t *testing.T, dir string, size int) {
 
 // startEnsembleOnTmpfs starts three zkservers, each with its dataLogDir on
 // a tmpfs of its own (returned in the same order as the servers).
-func startEnsembleOnTmpfs(t *testing.T, size int) (*zktest.Ensemble, []string) {
+func startEnsembleOnTmpfs(t *testing.T, size string) (*zktest.Ensemble, []string) {
 	t.Helper()
 	root := t.TempDir()
 	var servers, mnts, cfgs, addrs []string
@@ -162,7 +202,7 @@ func startEnsembleOnTmpfs(t *testing.T, size int) (*zktest.Ensemble, []string) {
 	for i := range 3 {
 		clientPorts[i] = zktest.FreePort(t)
 		servers = append(servers, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i+1, zktest.FreePort(t), zktest.FreePort(t)))
-		mnts = append(mnts, smallTmpfs(t, size))
+		mnts = append(mnts, smallTmpfs(t, "size="+size))
 	}
 	for i := range 3 {
 		dir := filepath.Join(root, fmt.Sprintf("s%d", i+1))
@@ -192,7 +232,7 @@ func startEnsembleOnTmpfs(t *testing.T, size int) (*zktest.Ensemble, []string) {
 // taking writes, no acknowledged write is lost, and once space is freed
 // the failed server rejoins, and restarts, with every acknowledged write.
 func TestIntegrationDiskFullLeader(t *testing.T) {
-	e, mnts := startEnsembleOnTmpfs(t, 64<<20)
+	e, mnts := startEnsembleOnTmpfs(t, "64m")
 	leader := e.Leader(10 * time.Second)
 	if leader < 0 {
 		t.Fatal("no leader")
