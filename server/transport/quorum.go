@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zkbench/zkbench/internal/netutil"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -205,7 +206,7 @@ func (l *QuorumListener) Accept(ctx context.Context) (*QuorumConn, error) {
 		}
 	})
 	defer stop()
-	c, err := acceptRetrying(ctx, l.ln, l.log)
+	c, err := netutil.AcceptRetrying(ctx, l.ln, l.log)
 	if err != nil {
 		if ctx.Err() != nil {
 			if dl != nil {

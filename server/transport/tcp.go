@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zkbench/zkbench/internal/netutil"
 )
 
 // Upstream's connection protocol versions (the first long of a connection).
@@ -197,10 +199,10 @@ func (t *TCP) spawn(fn func()) bool {
 }
 
 // acceptLoop accepts election connections until the transport closes;
-// transient accept errors are retried (see acceptRetrying).
+// transient accept errors are retried (see netutil.AcceptRetrying).
 func (t *TCP) acceptLoop() {
 	for {
-		c, err := acceptRetrying(t.ctx, t.ln, t.log)
+		c, err := netutil.AcceptRetrying(t.ctx, t.ln, t.log)
 		if err != nil {
 			return
 		}
