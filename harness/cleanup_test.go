@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/zkbench/zkbench/internal/testenv"
 )
 
 // procsMentioning returns the pids of live processes whose command line
@@ -62,12 +60,6 @@ func eventuallyDead(t *testing.T, pids []int, dir string) {
 func javaOpts(dir string) Options {
 	return Options{Impl: ImplJava, Servers: 1, RunDir: dir, TickTime: 500, JavaHeap: "128m",
 		JavaOpts: []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}}
-}
-
-func needJava(t *testing.T) {
-	if why := javaMissing(); why != "" {
-		testenv.Missing(t, "%s", why)
-	}
 }
 
 func TestIntegration_CloseIsIdempotent(t *testing.T) {

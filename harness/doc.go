@@ -21,8 +21,11 @@
 // ports drawn below the ephemeral range and checked free; a server that
 // fails to bind makes Start retry the whole ensemble with new ports (three
 // attempts). Java runs as QuorumPeerMain with a generated log4j (and
-// logback) configuration from Debian's jars, a ZooKeeper home, or a given
-// class path; ErrJavaMissing says what to install.
+// logback) configuration from Debian's jars (found by internal/zkbin), a
+// ZooKeeper home, or a given class path; ErrJavaMissing says what to
+// install. Command builds one such server process on a given config file
+// for callers that manage processes themselves (internal/zktest), and
+// PortPicker is the port choice.
 //
 // # Roles
 //

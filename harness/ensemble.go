@@ -185,21 +185,16 @@ func Start(ctx context.Context, opts Options) (*Ensemble, error) {
 		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed)),
 		done:    make(chan struct{}),
 	}
-	switch opts.Impl {
-	case ImplExternal:
+	if opts.Impl == ImplExternal {
 		if err := e.initExternal(); err != nil {
 			return nil, err
 		}
-	case ImplJava:
-		j, err := newJavaLauncher(&e.opts)
+	} else {
+		l, err := newLauncher(&e.opts)
 		if err != nil {
 			return nil, err
 		}
-		e.launcher = j
-	case ImplGo:
-		e.launcher = goLauncher{prefix: opts.GoCommand, cpus: e.opts.ServerCPUs}
-	}
-	if !e.external {
+		e.launcher = l
 		if err := e.initDirs(); err != nil {
 			return nil, err
 		}
@@ -329,11 +324,11 @@ func (e *Ensemble) startOnce(ctx context.Context, attempt int) error {
 }
 
 func (e *Ensemble) assignPorts() error {
-	pp := newPortPicker(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))))
+	pp := NewPortPicker()
 	for _, s := range e.servers {
 		var err error
 		for _, p := range []*int{&s.clientPort, &s.quorumPort, &s.electPort} {
-			if *p, err = pp.pick(); err != nil {
+			if *p, err = pp.Pick(); err != nil {
 				return err
 			}
 		}
@@ -404,7 +399,7 @@ func (e *Ensemble) launchLocked(s *server) error {
 	if e.closed {
 		return ErrClosed
 	}
-	argv, err := e.launcher.argv(s)
+	cmd, err := command(e.launcher, s)
 	if err != nil {
 		return err
 	}
@@ -412,17 +407,11 @@ func (e *Ensemble) launchLocked(s *server) error {
 	if err != nil {
 		return fmt.Errorf("harness: server %d: %w", s.id, err)
 	}
-	fmt.Fprintf(out, "==== %s harness: starting %q, environment adds %q\n", time.Now().Format(time.RFC3339Nano), argv, e.launcher.env())
-	cmd := exec.Command(argv[0], argv[1:]...)
-	if env := e.launcher.env(); len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
-	cmd.Dir = s.dir
+	fmt.Fprintf(out, "==== %s harness: starting %q, environment adds %q\n", time.Now().Format(time.RFC3339Nano), cmd.Args, e.launcher.env())
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
 	if err := e.spawn.start(cmd); err != nil {
 		out.Close()
-		return fmt.Errorf("harness: server %d: start %s: %w", s.id, argv[0], err)
+		return fmt.Errorf("harness: server %d: start %s: %w", s.id, cmd.Path, err)
 	}
 	exited := make(chan struct{})
 	s.cmd, s.pid, s.exited, s.running, s.frozen = cmd, cmd.Process.Pid, exited, true, false

@@ -5,33 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/zkbench/zkbench/internal/testenv"
 )
 
-// javaInstalled reports why Java ZooKeeper tests cannot run ("" if they can).
-func javaMissing() string {
-	if _, err := os.Stat(filepath.Join(debianJavaDir, "zookeeper.jar")); err != nil {
-		return "Java ZooKeeper is NOT INSTALLED (apt-get install -y zookeeper): skipping a test that needs it"
-	}
-	if _, err := exec.LookPath("java"); err != nil {
-		return "java is NOT IN PATH (apt-get install -y zookeeper): skipping a test that needs it"
-	}
-	return ""
-}
-
 // impls lists the providers the process tests run against: java always
-// (skipped loudly if missing), go when TestMain could build cmd/zkserver.
+// (skipped loudly if missing), go unless HARNESS_SKIP_GO is set.
 func impls(t *testing.T) []string {
 	out := []string{ImplJava}
-	if zkserverBin != "" {
+	if !skipGo() {
 		out = append(out, ImplGo)
 	}
 	return out
@@ -40,16 +26,16 @@ func impls(t *testing.T) []string {
 // heavyImpls is impls for the slow scenario tests: under -short, when the
 // Go server is built, only it (each Java scenario costs 5-30 s of JVMs).
 func heavyImpls(t *testing.T) []string {
-	if testing.Short() && zkserverBin != "" {
+	if testing.Short() && !skipGo() {
 		t.Log("-short: running this scenario on the go provider only; without -short it runs on java too")
 		return []string{ImplGo}
 	}
 	return impls(t)
 }
 
-// fastestImpl is the provider that starts quickest (go when built).
+// fastestImpl is the provider that starts quickest (go unless skipped).
 func fastestImpl() string {
-	if zkserverBin != "" {
+	if !skipGo() {
 		return ImplGo
 	}
 	return ImplJava
@@ -61,18 +47,13 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 	t.Helper()
 	switch o.Impl {
 	case ImplJava:
-		if why := javaMissing(); why != "" {
-			testenv.Missing(t, "%s", why)
-		}
+		needJava(t)
 		if o.JavaHeap == "" {
 			o.JavaHeap = "128m"
 		}
 		o.JavaOpts = append([]string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"}, o.JavaOpts...)
 	case ImplGo:
-		if zkserverBin == "" {
-			t.Fatal("cmd/zkserver could not be built (see TestMain's output)")
-		}
-		o.GoCommand = []string{zkserverBin, "start-foreground"}
+		o.GoCommand = zkserverCommand(t)
 	}
 	if o.RunDir == "" {
 		o.RunDir = t.TempDir()

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,11 +8,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
 // ErrJavaMissing is returned by Start when upstream Java ZooKeeper or a Java
-// runtime is not installed.
-var ErrJavaMissing = errors.New("harness: Java ZooKeeper is not installed")
+// runtime is not installed; it is zkbin's, so tests that probe for Java
+// with zkbin.FindJava and the harness say the same.
+var ErrJavaMissing = zkbin.ErrJavaMissing
 
 // launcher builds the command line of one server process.
 type launcher interface {
@@ -23,6 +25,54 @@ type launcher interface {
 	env() []string
 	// isJava reports whether configs should carry Java-only keys.
 	isJava() bool
+}
+
+// newLauncher returns the launcher of o.Impl, ImplGo or ImplJava; o has
+// its defaults.
+func newLauncher(o *Options) (launcher, error) {
+	switch o.Impl {
+	case ImplGo:
+		return goLauncher{prefix: o.GoCommand, cpus: o.ServerCPUs}, nil
+	case ImplJava:
+		return newJavaLauncher(o)
+	}
+	return nil, fmt.Errorf("harness: impl %q launches no process", o.Impl)
+}
+
+// command is the command that starts server s with l: every server process
+// the harness or Command launches is made here.
+func command(l launcher, s *server) (*exec.Cmd, error) {
+	argv, err := l.argv(s)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if env := l.env(); len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	cmd.Dir = s.dir
+	cmd.SysProcAttr = sysProcAttr()
+	return cmd, nil
+}
+
+// Command returns the command that starts one server of o.Impl (ImplGo or
+// ImplJava) on the config file cfgPath as Start starts each of its own:
+// the same command line and environment (o's defaults apply; a negative
+// o.ServerCPUs leaves the runtime its own CPU count), working directory
+// dir, where a Java server also writes its log configuration and its log
+// (server.log), its own process group and Pdeathsig=SIGKILL, which fires
+// when the OS thread that starts it exits. The caller sets its output,
+// starts it and kills it by PID. It is how internal/zktest launches the
+// servers of tests.
+func Command(o Options, dir, cfgPath string) (*exec.Cmd, error) {
+	if err := o.withDefaults(); err != nil {
+		return nil, err
+	}
+	l, err := newLauncher(&o)
+	if err != nil {
+		return nil, err
+	}
+	return command(l, &server{dir: dir, cfgPath: cfgPath})
 }
 
 // goLauncher runs the Go zkserver: GoCommand followed by the config path,
@@ -45,12 +95,6 @@ func (g goLauncher) env() []string {
 
 func (goLauncher) isJava() bool { return false }
 
-// debianJars are the jars Debian's zookeeper package needs on the class path
-// besides what zookeeper.jar's manifest names: the log4j binding and log4j.
-var debianJars = []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"}
-
-const debianJavaDir = "/usr/share/java"
-
 // javaLauncher runs upstream ZooKeeper as QuorumPeerMain.
 type javaLauncher struct {
 	bin, classpath, heap string
@@ -59,15 +103,12 @@ type javaLauncher struct {
 }
 
 func newJavaLauncher(o *Options) (*javaLauncher, error) {
-	j := &javaLauncher{bin: o.JavaBin, heap: o.JavaHeap, opts: o.JavaOpts, classpath: o.JavaClasspath, cpus: o.ServerCPUs}
-	if j.bin == "" {
-		j.bin = "java"
-	}
-	p, err := exec.LookPath(j.bin)
+	j := &javaLauncher{heap: o.JavaHeap, opts: o.JavaOpts, classpath: o.JavaClasspath, cpus: o.ServerCPUs}
+	bin, err := zkbin.JavaRuntime(o.JavaBin)
 	if err != nil {
-		return nil, fmt.Errorf("%w: no Java runtime (%s): install it with `apt-get install -y zookeeper` (which brings a JRE) or set Options.JavaBin", ErrJavaMissing, j.bin)
+		return nil, fmt.Errorf("harness: %w; or set Options.JavaBin", err)
 	}
-	j.bin = p
+	j.bin = bin
 	if j.classpath != "" {
 		return j, nil
 	}
@@ -78,22 +119,15 @@ func newJavaLauncher(o *Options) (*javaLauncher, error) {
 			jars = append(jars, m...)
 		}
 		if len(jars) == 0 {
-			return nil, fmt.Errorf("%w: no jars in %s or %s/lib (Options.JavaHome)", ErrJavaMissing, o.JavaHome, o.JavaHome)
+			return nil, fmt.Errorf("harness: %w: no jars in %s or %s/lib (Options.JavaHome)", ErrJavaMissing, o.JavaHome, o.JavaHome)
 		}
 		sort.Strings(jars)
 		j.classpath = strings.Join(jars, ":")
 		return j, nil
 	}
-	var cp []string
-	for _, jar := range debianJars {
-		p := filepath.Join(debianJavaDir, jar)
-		if _, err := os.Stat(p); err != nil {
-			if jar == "zookeeper.jar" {
-				return nil, fmt.Errorf("%w: %s is missing; install it with `apt-get install -y zookeeper` or set Options.JavaHome", ErrJavaMissing, p)
-			}
-			continue // logging jars are optional: without them the log is lost
-		}
-		cp = append(cp, p)
+	cp, err := zkbin.DebianClasspath(zkbin.LogLog4j)
+	if err != nil {
+		return nil, fmt.Errorf("harness: %w; or set Options.JavaHome", err)
 	}
 	j.classpath = strings.Join(cp, ":")
 	return j, nil

@@ -3,42 +3,45 @@ package harness
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/zkbench/zkbench/internal/testenv"
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
-// zkserverBin is the Go server built by TestMain, or "" if it could not be.
-var zkserverBin string
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "harness-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	zkserverBin = buildZkserver(dir)
 	code := m.Run()
-	os.RemoveAll(dir)
+	if err := zkbin.RemoveZkserver(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	os.Exit(code)
 }
 
-// buildZkserver builds ../cmd/zkserver if it exists; it says LOUDLY why not.
-func buildZkserver(dir string) string {
-	if os.Getenv("HARNESS_SKIP_GO") != "" {
-		fmt.Fprintln(os.Stderr, "harness: HARNESS_SKIP_GO set: NOT testing the go provider")
-		return ""
+// skipGo reports whether HARNESS_SKIP_GO asks the tests to leave out the go
+// provider, saying so LOUDLY.
+func skipGo() bool {
+	if os.Getenv("HARNESS_SKIP_GO") == "" {
+		return false
 	}
-	src, _ := filepath.Glob("../cmd/zkserver/*.go")
-	if len(src) == 0 {
-		fmt.Fprintln(os.Stderr, "harness: cmd/zkserver has no Go files yet: NOT testing the go provider")
-		return ""
-	}
-	bin := filepath.Join(dir, "zkserver")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/zkserver").CombinedOutput()
+	fmt.Fprintln(os.Stderr, "harness: HARNESS_SKIP_GO set: NOT testing the go provider")
+	return true
+}
+
+// zkserverCommand is the command line of the Go server, built once per
+// test binary; a failed build fails the test.
+func zkserverCommand(t *testing.T) []string {
+	t.Helper()
+	bin, err := zkbin.BuildZkserver()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "harness: BUILD OF cmd/zkserver FAILED, NOT testing the go provider: %v\n%s\n", err, out)
-		return ""
+		t.Fatal(err)
 	}
-	return bin
+	return []string{bin, "start-foreground"}
+}
+
+// needJava reports missing Java ZooKeeper through testenv.Missing.
+func needJava(t *testing.T) {
+	t.Helper()
+	if _, err := zkbin.FindJava(zkbin.LogLog4j); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
 }

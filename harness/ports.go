@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"sync"
+	"time"
 )
 
 // Ports handed to servers are drawn below Linux's default ephemeral range
@@ -14,19 +17,26 @@ const (
 	portHigh = 32700
 )
 
-// portPicker hands out loopback ports that were free when picked and were
-// not handed out before by the same picker.
-type portPicker struct {
+// PortPicker hands out loopback ports that were free when picked and were
+// not handed out before by the same picker. Start uses one per attempt;
+// internal/zktest one per test binary. It is safe for concurrent use.
+type PortPicker struct {
+	mu   sync.Mutex
 	rng  *rand.Rand
 	used map[int]bool
 }
 
-func newPortPicker(rng *rand.Rand) *portPicker {
-	return &portPicker{rng: rng, used: map[int]bool{}}
+// NewPortPicker returns a picker seeded from the clock and the process id,
+// so that test binaries running side by side draw different ports.
+func NewPortPicker() *PortPicker {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	return &PortPicker{rng: rng, used: map[int]bool{}}
 }
 
-// pick returns a port on which 127.0.0.1 could be bound just now.
-func (p *portPicker) pick() (int, error) {
+// Pick returns a port on which 127.0.0.1 could be bound just now.
+func (p *PortPicker) Pick() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for range 500 {
 		port := portLow + p.rng.IntN(portHigh-portLow)
 		if p.used[port] {

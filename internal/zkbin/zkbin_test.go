@@ -1,0 +1,41 @@
+package zkbin
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestDebianJars(t *testing.T) {
+	for l, binding := range map[Logging][]string{
+		LogNone:   {"slf4j-nop.jar"},
+		LogSimple: {"slf4j-simple.jar"},
+		LogLog4j:  {"slf4j-log4j12.jar", "log4j-1.2.jar"},
+	} {
+		var want []string
+		for _, j := range append([]string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar"}, binding...) {
+			want = append(want, filepath.Join(DebianJavaDir, j))
+		}
+		if got := DebianJars(l); !slices.Equal(got, want) {
+			t.Errorf("DebianJars(%d) = %q, want %q", l, got, want)
+		}
+	}
+	if DebianJars(LogLog4j)[0] != ZookeeperJar {
+		t.Errorf("the class path does not start with %s", ZookeeperJar)
+	}
+}
+
+// TestJavaMissing checks that a missing runtime is ErrJavaMissing, whose
+// text says what to install.
+func TestJavaMissing(t *testing.T) {
+	if _, err := JavaRuntime("/nonexistent/java"); !errors.Is(err, ErrJavaMissing) {
+		t.Errorf("JavaRuntime of a missing file: %v, want ErrJavaMissing", err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	_, err := FindJava(LogLog4j)
+	if !errors.Is(err, ErrJavaMissing) {
+		t.Fatalf("FindJava without java on PATH: %v, want ErrJavaMissing", err)
+	}
+	t.Logf("the error reads: %v", err)
+}
