@@ -2,44 +2,33 @@ package zktest
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"math/rand"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/testenv"
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
-// JavaClasspath is the classpath that runs Debian's upstream ZooKeeper with
-// its log going to log4j (the jar's manifest names the rest).
-var JavaClasspath = []string{
-	"/usr/share/java/zookeeper.jar",
-	"/usr/share/java/slf4j-log4j12.jar",
-	"/usr/share/java/log4j-1.2.jar",
-}
+// JavaClasspath is the class path that runs Debian's upstream ZooKeeper
+// with its log going to log4j, as zkbin knows it.
+var JavaClasspath = zkbin.DebianJars(zkbin.LogLog4j)
 
 // ErrNoJava explains how to get upstream ZooKeeper when it is missing.
-var ErrNoJava = errors.New("upstream Java ZooKeeper is not installed: run `apt-get install -y zookeeper` (CI's .ci/run does)")
+var ErrNoJava = zkbin.ErrJavaMissing
 
-// JavaAvailable reports whether upstream Java ZooKeeper can be started.
+// JavaAvailable reports whether upstream Java ZooKeeper can be started:
+// zkbin.FindJava, the one probe.
 func JavaAvailable() error {
-	if _, err := exec.LookPath("java"); err != nil {
-		return fmt.Errorf("%w (no java on PATH)", ErrNoJava)
-	}
-	for _, jar := range JavaClasspath {
-		if _, err := os.Stat(jar); err != nil {
-			return fmt.Errorf("%w (missing %s)", ErrNoJava, jar)
-		}
-	}
-	return nil
+	_, err := zkbin.FindJava(zkbin.LogLog4j)
+	return err
 }
 
 // RequireJava skips the test, loudly, when Java ZooKeeper is missing. In CI
@@ -59,36 +48,22 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago. Ports
-// come from below the kernel's ephemeral range (which starts at 32768 by
-// default), so outgoing client connections cannot take one between this
-// check and the server's bind; each is handed out once per test binary.
+// FreePort returns a loopback TCP port that was free a moment ago, from
+// harness's port picker, one per test binary: ports come from below the
+// kernel's ephemeral range (which starts at 32768 by default), so outgoing
+// client connections cannot take one between this check and the server's
+// bind, and each is handed out once per test binary.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for tries := 0; tries < 1000; tries++ {
-		port := 20000 + portRand.Intn(12000)
-		if portsUsed[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsUsed[port] = true
-		return port
+	port, err := ports.Pick()
+	if err != nil {
+		t.Fatalf("zktest: %v", err)
 	}
-	t.Fatalf("zktest: no free port found in 20000-32000")
-	return 0
+	return port
 }
 
-var (
-	portMu    sync.Mutex
-	portRand  = rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(os.Getpid())))
-	portsUsed = map[int]bool{}
-)
+// ports is the test binary's one picker, so that no two tests get a port.
+var ports = harness.NewPortPicker()
 
 // StartJava starts a standalone upstream ZooKeeper with extra zoo.cfg lines
 // and waits until it answers.
@@ -102,9 +77,7 @@ func StartJava(t testing.TB, extra ...string) *Server {
 		filepath.Join(dir, "data"), port, strings.Join(extra, "\n"))
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
-	cmd := javaCommand(dir, cfgPath)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd := serverCommand(t, true, "", dir, cfgPath)
 	out, err := os.Create(filepath.Join(dir, "stdout.log"))
 	must(t, err)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -112,25 +85,25 @@ func StartJava(t testing.TB, extra ...string) *Server {
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, PID: cmd.Process.Pid, cmd: cmd}
 	t.Cleanup(func() { s.Kill(); out.Close() })
 	if err := WaitServing(s.Addr, 30*time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
+		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		t.Fatalf("zktest: java zookeeper did not start: %v\n%s", err, tail(log, 3000))
 	}
 	return s
 }
 
-// javaCommand is the command that runs upstream ZooKeeper on cfgPath, with
-// its log4j output going to dir/zookeeper.log.
-func javaCommand(dir, cfgPath string) *exec.Cmd {
-	os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(
-		"log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n"+
-			"log4j.appender.F.File="+filepath.Join(dir, "zookeeper.log")+"\n"+
-			"log4j.appender.F.layout=org.apache.log4j.PatternLayout\n"+
-			"log4j.appender.F.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n\n"), 0o644)
-	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
-		"-cp", strings.Join(append([]string{dir}, JavaClasspath...), ":"),
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
-	cmd.Dir = dir
+// serverCommand is the command, harness's, that runs a server on cfgPath
+// with dir as its working directory: upstream Java ZooKeeper (a 256 MiB
+// heap, its log in dir/server.log) when java is true, the zkserver binary
+// bin otherwise. Neither is told a share of the CPUs.
+func serverCommand(t testing.TB, java bool, bin, dir, cfgPath string) *exec.Cmd {
+	t.Helper()
+	o := harness.Options{Impl: harness.ImplGo, GoCommand: []string{bin, "start-foreground"}, ServerCPUs: -1}
+	if java {
+		o = harness.Options{Impl: harness.ImplJava, ServerCPUs: -1, JavaHeap: "256m",
+			JavaOpts: []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}}
+	}
+	cmd, err := harness.Command(o, dir, cfgPath)
+	must(t, err)
 	return cmd
 }
 

@@ -10,35 +10,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// BuildZkserver builds cmd/zkserver once per test binary and returns its
-// path. The binary lives in a directory removed when the process exits.
+// BuildZkserver builds cmd/zkserver once per test binary (zkbin's build)
+// and returns its path; a failed build fails the test.
 func BuildZkserver(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zkserver-build-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "zkserver")
-		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/zkbench/zkbench/cmd/zkserver")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build zkserver: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("zktest: %v", buildErr)
+	bin, err := zkbin.BuildZkserver()
+	if err != nil {
+		t.Fatalf("zktest: %v", err)
 	}
-	return buildPath
+	return bin
 }
 
 // Process is a zkserver process a test controls: it can be killed with
@@ -96,24 +80,30 @@ func (p *Process) Start() {
 // launch starts the process without waiting; it returns the log path.
 func (p *Process) launch() string {
 	p.t.Helper()
+	cmd := serverCommand(p.t, p.java, p.bin, p.Dir, p.CfgPath)
+	if !p.java && os.Getenv("ZKTEST_LOG") == "debug" {
+		cmd.Args = append(cmd.Args, "--log-level=debug")
+	}
+	if len(p.Env) > 0 {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, p.Env...)
+	}
 	p.mu.Lock()
 	p.starts++
 	logPath := filepath.Join(p.Dir, fmt.Sprintf("zkserver-%d.log", p.starts))
 	out, err := os.Create(logPath)
-	must(p.t, err)
-	cmd := exec.Command(p.bin, "start-foreground", p.CfgPath)
-	if os.Getenv("ZKTEST_LOG") == "debug" {
-		cmd.Args = append(cmd.Args, "--log-level=debug")
+	if err == nil {
+		cmd.Stdout, cmd.Stderr = out, out
+		if err = cmd.Start(); err != nil {
+			out.Close()
+		}
 	}
-	if p.java {
-		cmd = javaCommand(p.Dir, p.CfgPath)
+	if err != nil {
+		p.mu.Unlock() // Fatalf ends the goroutine; the cleanup's Kill locks
+		p.t.Fatalf("zktest: start %s: %v", p.Dir, err)
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if len(p.Env) > 0 {
-		cmd.Env = append(os.Environ(), p.Env...)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	must(p.t, cmd.Start())
 	p.cmd = cmd
 	exited := make(chan struct{})
 	p.exited = exited
