@@ -12,26 +12,19 @@ import (
 	"testing"
 
 	"github.com/zkbench/zkbench/internal/testenv"
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
-// javaClasspath finds upstream ZooKeeper's jars (Debian's zookeeper package)
-// and a java launcher; it skips the test loudly when they are missing.
+// javaClasspath finds a java launcher and upstream ZooKeeper's jars
+// (Debian's zookeeper package, its log discarded) with zkbin's probe; it
+// skips the test loudly when they are missing.
 func javaClasspath(t *testing.T) (string, string) {
 	t.Helper()
-	java, err := exec.LookPath("java")
+	j, err := zkbin.FindJava(zkbin.LogNone)
 	if err != nil {
-		testenv.Missing(t, "no java on PATH: install Debian's zookeeper package to compare with upstream's parser")
+		testenv.Missing(t, "%v: needed to compare with upstream's parser", err)
 	}
-	jars := []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-nop.jar"}
-	var cp []string
-	for _, j := range jars {
-		p := filepath.Join("/usr/share/java", j)
-		if _, err := os.Stat(p); err != nil {
-			testenv.Missing(t, "%s missing: install Debian's zookeeper package to compare with upstream's parser", p)
-		}
-		cp = append(cp, p)
-	}
-	return java, strings.Join(cp, ":")
+	return j.Bin, j.ClasspathString()
 }
 
 // runUpstreamParser runs testdata/ParseCheck.java (upstream's

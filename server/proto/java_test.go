@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/zkbench/zkbench/internal/testenv"
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
 // javaGoldenRecords are the values testdata/JuteGolden.java encodes with
@@ -73,23 +73,21 @@ func TestIntegration_JavaJute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the Java jute comparison")
 	}
-	jars := []string{"/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/slf4j-api.jar"}
-	for _, j := range jars {
-		if _, err := os.Stat(j); err != nil {
-			testenv.Missing(t, "%s not found (apt-get install -y zookeeper); upstream byte comparison not run", j)
-		}
+	j, err := zkbin.FindJava(zkbin.LogNone)
+	if err != nil {
+		testenv.Missing(t, "%v; upstream byte comparison not run", err)
 	}
 	javac, err := exec.LookPath("javac")
 	if err != nil {
 		testenv.Missing(t, "javac not found: install a JDK; upstream byte comparison not run")
 	}
 	dir := t.TempDir()
-	cp := strings.Join(jars, ":")
+	cp := j.ClasspathString()
 	out, err := exec.Command(javac, "-cp", cp, "-d", dir, filepath.Join("testdata", "JuteGolden.java")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
-	cmd := exec.Command("java", "-Xmx64m", "-cp", dir+":"+cp, "JuteGolden")
+	cmd := exec.Command(j.Bin, "-Xmx64m", "-cp", dir+":"+cp, "JuteGolden")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err = cmd.Output()

@@ -17,26 +17,20 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/internal/testenv"
+	"github.com/zkbench/zkbench/internal/zkbin"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
 // javaEnv finds java and upstream ZooKeeper's jars (Debian's zookeeper
-// package); it skips the test loudly when they are missing.
+// package, logging to stderr) with zkbin's probe; it skips the test loudly
+// when they are missing.
 func javaEnv(t *testing.T) (java, classpath string) {
 	t.Helper()
-	java, err := exec.LookPath("java")
+	j, err := zkbin.FindJava(zkbin.LogSimple)
 	if err != nil {
-		testenv.Missing(t, "no java on PATH: install Debian's zookeeper package to test snapshot interchange with upstream")
+		testenv.Missing(t, "%v: needed to test snapshot interchange with upstream", err)
 	}
-	var cp []string
-	for _, j := range []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-simple.jar"} {
-		p := filepath.Join("/usr/share/java", j)
-		if _, err := os.Stat(p); err != nil {
-			testenv.Missing(t, "%s missing: install Debian's zookeeper package to test snapshot interchange with upstream", p)
-		}
-		cp = append(cp, p)
-	}
-	return java, strings.Join(cp, ":")
+	return j.Bin, j.ClasspathString()
 }
 
 func freePort(t *testing.T) int {

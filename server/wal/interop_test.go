@@ -13,23 +13,23 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/internal/testenv"
+	"github.com/zkbench/zkbench/internal/zkbin"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
 // Upstream Java ZooKeeper 3.8 as Debian installs it (apt-get install
 // zookeeper); CI installs it, so these tests run there.
 const (
-	zkJar     = "/usr/share/java/zookeeper.jar" // its manifest's Class-Path names jute, slf4j-api, ...
+	zkJar     = zkbin.ZookeeperJar // its manifest's Class-Path names jute, slf4j-api, ... but no binding
 	zkCliPath = "/usr/share/zookeeper/bin/zkCli.sh"
 )
 
+// requireJavaZooKeeper skips the test loudly (fails it in CI) when zkbin's
+// probe finds no upstream Java ZooKeeper.
 func requireJavaZooKeeper(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("java"); err != nil {
-		testenv.Missing(t, "no java on PATH (apt-get install -y zookeeper)")
-	}
-	if _, err := os.Stat(zkJar); err != nil {
-		testenv.Missing(t, "%s missing (apt-get install -y zookeeper)", zkJar)
+	if _, err := zkbin.FindJava(zkbin.LogLog4j); err != nil {
+		testenv.Missing(t, "%v", err)
 	}
 }
 
@@ -249,7 +249,7 @@ func startJavaZooKeeper(t *testing.T, dataDir string, jvmFlags ...string) javaSe
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { out.Close() })
-	cp := strings.Join([]string{zkJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
+	cp := strings.Join(zkbin.DebianJars(zkbin.LogLog4j), ":")
 	args := append(append([]string{"-Xmx256m"}, jvmFlags...), "-Dlog4j.configuration=file:"+log4jPath, "-cp", cp,
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
 	cmd := exec.Command("java", args...)
