@@ -11,7 +11,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if err := zkbin.RemoveZkserver(); err != nil {
+	if err := zkbin.RemoveBuilds(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	os.Exit(code)

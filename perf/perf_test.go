@@ -3,14 +3,20 @@ package perf
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	zkbin.RemoveBuilds()
+	os.Exit(code)
+}
 
 // TestPointsPairRepetitions checks that ratios pair runs of the same
 // repetition and that the target follows the no-op bound rule.
@@ -59,15 +65,15 @@ func TestPointsPairRepetitions(t *testing.T) {
 	}
 }
 
-// build compiles the main packages into dir and returns their paths.
-func build(t *testing.T, dir string, pkgs ...string) []string {
+// build compiles the main packages with zkbin (once per test binary) and
+// returns their paths; a failed build fails the test.
+func build(t *testing.T, pkgs ...string) []string {
 	t.Helper()
 	var out []string
 	for _, pkg := range pkgs {
-		bin := filepath.Join(dir, filepath.Base(pkg))
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		bin, err := zkbin.Build(pkg)
+		if err != nil {
+			t.Fatal(err)
 		}
 		out = append(out, bin)
 	}
@@ -80,7 +86,7 @@ func TestCompareSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes; skipped with -short")
 	}
-	bins := build(t, t.TempDir(), "github.com/zkbench/zkbench/cmd/zkserver", "github.com/zkbench/zkbench/cmd/zknoop")
+	bins := build(t, zkbin.ZkserverPkg, "github.com/zkbench/zkbench/cmd/zknoop")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := Compare(ctx, Config{

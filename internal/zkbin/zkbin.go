@@ -1,8 +1,9 @@
-// Package zkbin finds the two ZooKeeper servers that the harness and the
-// tests run: upstream Java ZooKeeper as Debian's zookeeper package installs
-// it (a java runtime on PATH and the jars under DebianJavaDir), and this
-// module's Go zkserver, built once per process. It is the one place that
-// knows either, and it imports nothing of the project, so the tests of any
+// Package zkbin finds the servers that the harness and the tests run:
+// upstream Java ZooKeeper as Debian's zookeeper package installs it (a java
+// runtime on PATH and the jars under DebianJavaDir; FindJava is the one
+// probe), and this module's Go zkserver (and other main packages, such as
+// cmd/zknoop), built once per process. It is the one place that knows
+// either, and it imports nothing of the project, so the tests of any
 // package (server/config's included) can use it.
 package zkbin
 
@@ -118,48 +119,79 @@ func FindJava(l Logging) (Java, error) {
 	return Java{Bin: bin, Classpath: cp}, nil
 }
 
-// zkserverPkg is the Go server's main package.
-const zkserverPkg = "github.com/zkbench/zkbench/cmd/zkserver"
+// ZkserverPkg is the Go server's main package.
+const ZkserverPkg = "github.com/zkbench/zkbench/cmd/zkserver"
 
-var build struct {
+// builds holds what Build built in this process, in one temporary
+// directory.
+var builds struct {
+	mu   sync.Mutex
+	dir  string
+	bins map[string]*built
+}
+
+// built is one package's build, done once.
+type built struct {
 	once sync.Once
 	path string
 	err  error
 }
 
-// BuildZkserver builds cmd/zkserver (CGO_ENABLED=0) the first time it is
-// called in a process and returns the binary's path; later calls return
-// the same path, or the same error: a failed build is an error for every
-// caller, never a reason to test less. It must run inside this module. The
-// binary lives in a temporary directory that RemoveZkserver deletes.
-func BuildZkserver() (string, error) {
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "zkserver-build-")
-		if err != nil {
-			build.err = fmt.Errorf("zkbin: build zkserver: %w", err)
-			return
-		}
-		bin := filepath.Join(dir, "zkserver")
-		cmd := exec.Command("go", "build", "-o", bin, zkserverPkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			os.RemoveAll(dir)
-			build.err = fmt.Errorf("zkbin: go build %s: %w\n%s", zkserverPkg, err, out)
-			return
-		}
-		build.path = bin
-	})
-	return build.path, build.err
+// Build builds the main package pkg of this module (CGO_ENABLED=0) the
+// first time it is asked for in a process and returns the binary's path;
+// later calls return the same path, or the same error: a failed build is
+// an error for every caller, never a reason to test less. It must run
+// inside this module. The binaries live in a temporary directory that
+// RemoveBuilds deletes.
+func Build(pkg string) (string, error) {
+	builds.mu.Lock()
+	if builds.bins == nil {
+		builds.bins = map[string]*built{}
+	}
+	b := builds.bins[pkg]
+	if b == nil {
+		b = &built{}
+		builds.bins[pkg] = b
+	}
+	builds.mu.Unlock()
+	b.once.Do(func() { b.path, b.err = goBuild(pkg) })
+	return b.path, b.err
 }
 
-// RemoveZkserver deletes the binary BuildZkserver built, if any; a
-// TestMain calls it after m.Run. Later calls of BuildZkserver fail.
-func RemoveZkserver() error {
-	build.once.Do(func() { build.err = errors.New("zkbin: zkserver was removed") })
-	if build.path == "" {
+// BuildZkserver is Build(ZkserverPkg): the Go server the tests launch.
+func BuildZkserver() (string, error) { return Build(ZkserverPkg) }
+
+// goBuild runs go build for pkg into the builds' directory.
+func goBuild(pkg string) (string, error) {
+	builds.mu.Lock()
+	if builds.dir == "" {
+		dir, err := os.MkdirTemp("", "zkbin-build-")
+		if err != nil {
+			builds.mu.Unlock()
+			return "", fmt.Errorf("zkbin: build %s: %w", pkg, err)
+		}
+		builds.dir = dir
+	}
+	dir := builds.dir
+	builds.mu.Unlock()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("zkbin: go build %s: %w\n%s", pkg, err, out)
+	}
+	return bin, nil
+}
+
+// RemoveBuilds deletes every binary Build built; a TestMain calls it after
+// m.Run. Builds asked for later start afresh.
+func RemoveBuilds() error {
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	dir := builds.dir
+	builds.dir, builds.bins = "", nil
+	if dir == "" {
 		return nil
 	}
-	err := os.RemoveAll(filepath.Dir(build.path))
-	build.path, build.err = "", errors.New("zkbin: zkserver was removed")
-	return err
+	return os.RemoveAll(dir)
 }
