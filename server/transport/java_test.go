@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 type javaPeer struct {
 	dir      string
 	election string // its election address
-	cmd      *exec.Cmd
 }
 
 // startJavaPeer starts upstream ZooKeeper as server id of an ensemble
@@ -46,42 +43,22 @@ func startJavaPeer(t *testing.T, id int64, servers map[int64]string) *javaPeer {
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(
-		"log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n"+
-			"log4j.appender.F.File="+filepath.Join(dir, "zookeeper.log")+"\n"+
-			"log4j.appender.F.layout=org.apache.log4j.PatternLayout\n"+
-			"log4j.appender.F.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
-		"-cp", strings.Join(append([]string{dir}, zktest.JavaClasspath...), ":"),
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &javaPeer{dir: dir, cmd: cmd}
+	// zktest launches it as every test's Java server: harness's command,
+	// its log in dir/server.log, killed by PID in cleanup.
+	proc := zktest.NewProcess(t, true, cfgPath, "")
+	p := &javaPeer{dir: dir}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		out.Close()
 		// ZKB_JAVALOG=1 shows the Java log of passing runs too.
 		if t.Failed() || os.Getenv("ZKB_JAVALOG") != "" {
 			t.Logf("java server %d log:\n%s", id, p.log())
 		}
 	})
+	proc.Launch()
 	return p
 }
 
 func (p *javaPeer) log() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "zookeeper.log"))
+	b, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
 	return string(b)
 }
 
