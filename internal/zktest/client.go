@@ -65,21 +65,12 @@ func (c *RawClient) Do(op proto.OpCode, req, resp proto.Record) (proto.ReplyHead
 		return proto.ReplyHeader{}, err
 	}
 	for {
-		frame, err := proto.ReadFrame(c.br, nil, proto.DefaultMaxBuffer)
+		h, d, err := c.next()
 		if err != nil {
 			return proto.ReplyHeader{}, err
 		}
-		d := proto.NewDecoder(frame)
-		var h proto.ReplyHeader
-		h.Decode(d)
-		if h.Xid == proto.XidWatcherEvent {
-			var ev proto.WatcherEvent
-			ev.Decode(d)
-			c.Events = append(c.Events, ev)
-			continue
-		}
 		if h.Xid != c.xid {
-			continue // a ping reply or a stray
+			continue // a watch event, a ping reply or a stray
 		}
 		if resp != nil && h.Err == proto.ErrOK && d.Remaining() > 0 {
 			resp.Decode(d)
@@ -91,22 +82,31 @@ func (c *RawClient) Do(op proto.OpCode, req, resp proto.Record) (proto.ReplyHead
 	}
 }
 
+// next reads one frame and decodes its reply header; a watch event is
+// decoded too and appended to Events.
+func (c *RawClient) next() (proto.ReplyHeader, *proto.Decoder, error) {
+	frame, err := proto.ReadFrame(c.br, nil, proto.DefaultMaxBuffer)
+	if err != nil {
+		return proto.ReplyHeader{}, nil, err
+	}
+	d := proto.NewDecoder(frame)
+	var h proto.ReplyHeader
+	h.Decode(d)
+	if h.Xid == proto.XidWatcherEvent {
+		var ev proto.WatcherEvent
+		ev.Decode(d)
+		c.Events = append(c.Events, ev)
+	}
+	return h, d, nil
+}
+
 // WaitEvents reads frames until n events have arrived or timeout passes.
 func (c *RawClient) WaitEvents(n int, timeout time.Duration) []proto.WatcherEvent {
 	deadline := time.Now().Add(timeout)
 	for len(c.Events) < n && time.Now().Before(deadline) {
 		c.nc.SetReadDeadline(deadline)
-		frame, err := proto.ReadFrame(c.br, nil, proto.DefaultMaxBuffer)
-		if err != nil {
+		if _, _, err := c.next(); err != nil {
 			break
-		}
-		d := proto.NewDecoder(frame)
-		var h proto.ReplyHeader
-		h.Decode(d)
-		if h.Xid == proto.XidWatcherEvent {
-			var ev proto.WatcherEvent
-			ev.Decode(d)
-			c.Events = append(c.Events, ev)
 		}
 	}
 	return c.Events

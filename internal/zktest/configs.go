@@ -53,19 +53,11 @@ func (c *RawClient) AddAuth(scheme string, auth []byte) (proto.ErrCode, error) {
 		return 0, err
 	}
 	for {
-		frame, err := proto.ReadFrame(c.br, nil, proto.DefaultMaxBuffer)
+		h, _, err := c.next()
 		if err != nil {
 			return 0, fmt.Errorf("zktest: auth reply: %w", err)
 		}
-		d := proto.NewDecoder(frame)
-		var h proto.ReplyHeader
-		h.Decode(d)
-		switch h.Xid {
-		case proto.XidWatcherEvent:
-			var ev proto.WatcherEvent
-			ev.Decode(d)
-			c.Events = append(c.Events, ev)
-		case proto.XidAuth:
+		if h.Xid == proto.XidAuth {
 			return h.Err, nil
 		}
 	}

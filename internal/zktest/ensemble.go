@@ -38,10 +38,6 @@ func StartJavaEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
 
 func startEnsemble(t testing.TB, impl string, n int, env, extra []string) *Ensemble {
 	t.Helper()
-	var bin string
-	if impl == "go" {
-		bin = BuildZkserver(t)
-	}
 	root := t.TempDir()
 	type ports struct{ client, quorum, election int }
 	ps := make([]ports, n)
@@ -61,9 +57,10 @@ func startEnsemble(t testing.TB, impl string, n int, env, extra []string) *Ensem
 		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 			"4lw.commands.whitelist=*\nmaxClientCnxns=0\nadmin.enableServer=false\n%s\n%s\n",
 			data, p.client, strings.Join(lines, "\n"), strings.Join(extra, "\n"))
-		proc := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", p.client), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t, java: impl == "java", Env: env}
-		must(t, os.WriteFile(proc.CfgPath, []byte(text), 0o644))
-		t.Cleanup(proc.Kill)
+		cfgPath := filepath.Join(dir, "zoo.cfg")
+		must(t, os.WriteFile(cfgPath, []byte(text), 0o644))
+		proc := NewProcess(t, impl == "java", cfgPath, fmt.Sprintf("127.0.0.1:%d", p.client))
+		proc.Env = env
 		proc.launch()
 		e.Servers = append(e.Servers, proc)
 	}
@@ -131,17 +128,8 @@ func (e *Ensemble) Leader(timeout time.Duration) int {
 
 // StartFromConfigs launches one zkserver per config file (each with its
 // myid already in place) and waits until every one serves. addrs are the
-// client addresses, in the same order.
+// client addresses, in the same order. It is StartConfigs for zkserver.
 func StartFromConfigs(t testing.TB, cfgPaths, addrs []string) *Ensemble {
 	t.Helper()
-	bin := BuildZkserver(t)
-	e := &Ensemble{}
-	for i, cfg := range cfgPaths {
-		proc := &Process{Addr: addrs[i], Dir: filepath.Dir(cfg), CfgPath: cfg, bin: bin, t: t}
-		t.Cleanup(proc.Kill)
-		proc.launch()
-		e.Servers = append(e.Servers, proc)
-	}
-	e.WaitRoles(t, 30*time.Second)
-	return e
+	return StartConfigs(t, false, cfgPaths, addrs)
 }

@@ -2,12 +2,9 @@ package zktest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,13 +16,7 @@ import (
 // stopping it in t.Cleanup.
 func StartGo(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	port := FreePort(t)
-	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"4lw.commands.whitelist=*\nmaxClientCnxns=0\n%s\n",
-		filepath.Join(dir, "data"), port, strings.Join(extra, "\n"))
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	must(t, os.WriteFile(cfgPath, []byte(text), 0o644))
+	dir, cfgPath, addr := standaloneConfig(t, false, extra)
 	cfg, err := config.Load(cfgPath, nil)
 	must(t, err)
 	var logOut io.Writer = io.Discard
@@ -36,7 +27,7 @@ func StartGo(t testing.TB, extra ...string) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.Run(ctx, cfg, server.Options{Logger: log}) }()
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir}
+	s := &Server{Addr: addr, Dir: dir}
 	t.Cleanup(func() {
 		cancel()
 		select {

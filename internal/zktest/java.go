@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +44,7 @@ type Server struct {
 	Addr string // client address, host:port
 	Dir  string // its data directory
 	PID  int    // 0 for an in-process server
-	cmd  *exec.Cmd
+	proc *Process
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago, from
@@ -70,25 +69,35 @@ var ports = harness.NewPortPicker()
 func StartJava(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	RequireJava(t)
-	dir := t.TempDir()
-	port := FreePort(t)
-	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"4lw.commands.whitelist=*\nadmin.enableServer=false\nmaxClientCnxns=0\n%s\n",
-		filepath.Join(dir, "data"), port, strings.Join(extra, "\n"))
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
-	cmd := serverCommand(t, true, "", dir, cfgPath)
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	must(t, err)
-	cmd.Stdout, cmd.Stderr = out, out
-	must(t, cmd.Start())
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, PID: cmd.Process.Pid, cmd: cmd}
-	t.Cleanup(func() { s.Kill(); out.Close() })
-	if err := WaitServing(s.Addr, 30*time.Second); err != nil {
+	dir, cfgPath, addr := standaloneConfig(t, true, extra)
+	p := NewProcess(t, true, cfgPath, addr)
+	p.Launch()
+	if err := WaitServing(addr, 30*time.Second); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		t.Fatalf("zktest: java zookeeper did not start: %v\n%s", err, tail(log, 3000))
 	}
-	return s
+	return &Server{Addr: addr, Dir: dir, PID: p.PID(), proc: p}
+}
+
+// standaloneConfig writes a standalone zoo.cfg, with extra lines, into a
+// new directory on a free port, and returns the directory, the file and
+// the client address. Java's gets admin.enableServer=false.
+func standaloneConfig(t testing.TB, java bool, extra []string) (dir, cfgPath, addr string) {
+	t.Helper()
+	dir = t.TempDir()
+	port := FreePort(t)
+	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
+		filepath.Join(dir, "data"), port)
+	if java {
+		text += "admin.enableServer=false\n"
+	}
+	text += "maxClientCnxns=0\n"
+	for _, l := range extra {
+		text += l + "\n"
+	}
+	cfgPath = filepath.Join(dir, "zoo.cfg")
+	must(t, os.WriteFile(cfgPath, []byte(text), 0o644))
+	return dir, cfgPath, fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // serverCommand is the command, harness's, that runs a server on cfgPath
@@ -109,12 +118,9 @@ func serverCommand(t testing.TB, java bool, bin, dir, cfgPath string) *exec.Cmd 
 
 // Kill stops a process server with SIGKILL and reaps it; safe to call twice.
 func (s *Server) Kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
+	if s.proc != nil {
+		s.proc.Kill()
 	}
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	s.cmd.Wait()
-	s.cmd = nil
 }
 
 // WaitServing waits until addr answers the ruok four-letter word with imok.

@@ -47,17 +47,8 @@ type Process struct {
 // directory and starts zkserver on it. It is killed in t.Cleanup.
 func StartProcess(t testing.TB, extra ...string) *Process {
 	t.Helper()
-	bin := BuildZkserver(t)
-	dir := t.TempDir()
-	port := FreePort(t)
-	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n",
-		filepath.Join(dir, "data"), port)
-	for _, l := range extra {
-		text += l + "\n"
-	}
-	p := &Process{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, CfgPath: filepath.Join(dir, "zoo.cfg"), bin: bin, t: t}
-	must(t, os.WriteFile(p.CfgPath, []byte(text), 0o644))
-	t.Cleanup(p.Kill)
+	_, cfgPath, addr := standaloneConfig(t, false, extra)
+	p := NewProcess(t, false, cfgPath, addr)
 	p.Start()
 	return p
 }
