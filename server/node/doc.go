@@ -1,17 +1,16 @@
-// Package node is the server's driver: the one place that owns the znode
-// tree, the session table, the prep stage, the transaction log and the
-// apply loop, and wires them into the write path
+// Package node is the standalone server's driver: it orders and logs the
+// writes of a replica (package replica: tree, sessions, prep stage, apply)
+// through its own pipeline
 //
-//	Submit -> prep (zxid, validation) -> log (group commit, fsync)
-//	       -> apply (tree, sessions) -> reply callback
+//	Submit -> prep goroutine (zxid, validation) -> log (group commit, fsync)
+//	       -> apply goroutine (replica.Apply) -> reply callback
 //
-// and the read path (serve answers reads from Tree in session order).
-//
-// A standalone server runs that pipeline directly. In an ensemble, the prep
-// stage runs on the leader only and the log stage becomes Zab's propose /
-// ack / commit; followers forward writes and apply what the leader commits.
-// Either way txns reach apply in zxid order, and apply is the only writer of
-// the tree.
+// and serves reads from the replica's tree (serve answers them in session
+// order). The prep goroutine overlaps fsyncs with the next writes' prep;
+// txns reach apply in zxid order, and apply is the only writer of the
+// tree. It also expires sessions every tick and runs the container reaper,
+// each through the same write path. An ensemble member is driven by
+// package peer instead, over the same replica.
 //
 // A failed log write stops the node: no later write is logged, applied
 // or acknowledged, and Run returns the failure, so a standalone server

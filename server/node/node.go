@@ -12,15 +12,10 @@ import (
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/reaper"
+	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/serve"
-	"github.com/zkbench/zkbench/server/session"
 	"github.com/zkbench/zkbench/server/tree"
 )
-
-// superSecret is upstream's constant that session passwords are derived
-// from (ZooKeeperServer.superSecret), so that our passwords follow the
-// same scheme.
-const superSecret int64 = 0x0B3415C00
 
 // ErrStopped is returned for work submitted after the node stopped.
 var ErrStopped = errors.New("node: stopped")
@@ -50,15 +45,13 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Node is a standalone server's core. Create with New, then Run.
+// Node is a standalone server's driver. Create with New, then Run.
 type Node struct {
-	opts  Options
-	log   *slog.Logger
-	tree  *tree.Tree
-	prep  *prep.Preparer
-	wal   Log
-	now   func() time.Time
-	close serve.SessionCloser
+	opts    Options
+	log     *slog.Logger
+	replica *replica.Replica
+	wal     Log
+	now     func() time.Time
 
 	submitCh chan *item
 	applyCh  chan *item
@@ -66,13 +59,11 @@ type Node struct {
 	// and taken back once it calls done: a write allocates no record.
 	recs sync.Pool
 
-	mu          sync.Mutex // guards sessions, syncs, nextZxid
-	sessions    *session.Table
+	mu          sync.Mutex // guards syncs, nextZxid
 	nextZxid    int64
 	syncs       []syncWaiter
 	nsyncs      atomic.Int64 // len(syncs), read without mu by the apply loop
 	outstanding atomic.Int64
-	lastApplied atomic.Int64
 	applied     atomic.Int64 // number of txns applied since start
 
 	// stopped is closed, and closed set, when Run stops. submitMu guards
@@ -118,45 +109,37 @@ func New(opts Options) *Node {
 	if opts.Log == nil {
 		opts.Log = MemLog{}
 	}
-	t := opts.Tree
-	if t == nil {
-		t = tree.New()
-	}
-	n := &Node{
+	r := replica.New(replica.Options{
+		ServerID: opts.ServerID,
+		TickMs:   int64(opts.TickMs),
+		Tree:     opts.Tree,
+		Sessions: opts.Sessions,
+		Prep: prep.Options{
+			SkipACL:         opts.SkipACL,
+			ExtendedTypes:   opts.ExtendedTypes,
+			ReconfigEnabled: opts.ReconfigEnabled,
+		},
+		EnforceQuota: opts.EnforceQuota,
+		Logger:       opts.Logger,
+		Now:          opts.Now,
+	})
+	return &Node{
 		opts:     opts,
 		log:      opts.Logger,
-		tree:     t,
+		replica:  r,
 		wal:      opts.Log,
 		now:      opts.Now,
 		submitCh: make(chan *item, 4096),
 		applyCh:  make(chan *item, 4096),
 		stopped:  make(chan struct{}),
 		failed:   make(chan struct{}),
-		nextZxid: t.LastZxid() + 1,
+		nextZxid: r.LastApplied() + 1,
 	}
-	n.lastApplied.Store(t.LastZxid())
-	var quotas prep.Quotas
-	if opts.EnforceQuota {
-		quotas = t
-	}
-	n.prep = prep.New(prep.Options{
-		Store:           treeStore{t},
-		SkipACL:         opts.SkipACL,
-		ExtendedTypes:   opts.ExtendedTypes,
-		ReconfigEnabled: opts.ReconfigEnabled,
-		Quotas:          quotas,
-	})
-	nowMs := n.now().UnixMilli()
-	n.sessions = session.NewTable(int64(opts.TickMs), opts.ServerID, nowMs)
-	for id, to := range opts.Sessions {
-		n.sessions.Add(id, to, nowMs)
-	}
-	return n
 }
 
 // SetSessionCloser tells the node whom to ask to close a session's
 // connection when the session ends.
-func (n *Node) SetSessionCloser(c serve.SessionCloser) { n.close = c }
+func (n *Node) SetSessionCloser(c serve.SessionCloser) { n.replica.SetSessionCloser(c) }
 
 // Run runs the pipeline and session expiry until ctx is done, then drains
 // and closes the log. If the log fails a txn, Run stops at once and returns
@@ -223,7 +206,7 @@ func (n *Node) prepLoop(ctx context.Context) {
 		zxid := n.nextZxid
 		n.nextZxid++
 		n.mu.Unlock()
-		txn, err := n.prep.Prepare(it.req, zxid, n.now().UnixMilli())
+		txn, err := n.replica.Prep().Prepare(it.req, zxid, n.now().UnixMilli())
 		if err != nil {
 			// A request prep cannot even turn into an error txn: answer it
 			// without consuming the zxid.
@@ -311,22 +294,20 @@ func (n *Node) applyLoop() {
 		n.apply(it)
 		unreported++
 		if unreported >= appliedEvery || len(n.applyCh) == 0 {
-			n.prep.Applied(n.lastApplied.Load())
+			n.replica.PrepApplied()
 			unreported = 0
 		}
 	}
 	if unreported > 0 {
-		n.prep.Applied(n.lastApplied.Load())
+		n.replica.PrepApplied()
 	}
 }
 
 func (n *Node) apply(it *item) {
 	hdr := it.txn.Header
-	res := n.tree.Apply(&hdr, it.txn.Body)
-	n.lastApplied.Store(hdr.Zxid)
+	res := n.replica.Apply(&hdr, it.txn.Body)
 	applied := n.applied.Add(1)
 	wr := serve.WriteResult{Zxid: hdr.Zxid, Result: res}
-	n.applySessionEffects(hdr, it.txn.Body)
 	if it.onApplied != nil {
 		it.onApplied(wr)
 	}
@@ -334,25 +315,6 @@ func (n *Node) apply(it *item) {
 	n.releaseSyncs(hdr.Zxid)
 	if n.opts.OnApplied != nil {
 		n.opts.OnApplied(hdr.Zxid, applied)
-	}
-}
-
-// applySessionEffects updates the session table for session txns.
-func (n *Node) applySessionEffects(hdr proto.TxnHeader, body proto.Record) {
-	switch hdr.Type {
-	case proto.OpCreateSession:
-		if cs, ok := body.(*proto.CreateSessionTxn); ok {
-			n.mu.Lock()
-			n.sessions.Add(hdr.ClientID, cs.TimeOut, n.now().UnixMilli())
-			n.mu.Unlock()
-		}
-	case proto.OpCloseSession:
-		n.mu.Lock()
-		n.sessions.Remove(hdr.ClientID)
-		n.mu.Unlock()
-		if n.close != nil {
-			n.close.CloseSession(hdr.ClientID)
-		}
 	}
 }
 
@@ -395,26 +357,20 @@ func (n *Node) submit(it *item) {
 }
 
 func (n *Node) expireSessions() {
-	n.mu.Lock()
-	expired := n.sessions.Expired(n.now().UnixMilli())
-	n.mu.Unlock()
-	for _, id := range expired {
-		n.log.Info("session expired", "session", hex(id))
+	for _, id := range n.replica.ExpiredSessions() {
 		n.submit(&item{req: &prep.Request{SessionID: id, Op: proto.OpCloseSession}})
 	}
 }
 
 // Tree is the local replica (serve.Backend).
-func (n *Node) Tree() *tree.Tree { return n.tree }
+func (n *Node) Tree() *tree.Tree { return n.replica.Tree() }
 
 // LastZxid is the zxid of the last applied txn (serve.Backend).
-func (n *Node) LastZxid() int64 { return n.lastApplied.Load() }
+func (n *Node) LastZxid() int64 { return n.replica.LastApplied() }
 
 // CreateSession creates a session through the write path (serve.Backend).
 func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
-	n.mu.Lock()
-	id := n.sessions.NextID()
-	n.mu.Unlock()
+	id := n.replica.NewSessionID()
 	n.submit(&item{
 		req: &prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
 		done: func(r serve.WriteResult) {
@@ -422,37 +378,32 @@ func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 				done(0, nil, fmt.Errorf("node: create session: %v", r.Err))
 				return
 			}
-			done(id, session.Password(id, superSecret), nil)
+			done(id, n.replica.SessionPassword(id), nil)
 		},
 	})
 }
 
 // ReattachSession validates a reconnecting session (serve.Backend).
 func (n *Node) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
-	if !session.CheckPassword(id, superSecret, passwd) {
+	if !n.replica.CheckSessionPassword(id, passwd) {
 		done(false, 0)
 		return
 	}
-	n.mu.Lock()
-	ok := n.sessions.Touch(id, n.now().UnixMilli())
-	n.mu.Unlock()
-	done(ok, timeoutMs)
+	live, _ := n.replica.Touch(id)
+	done(live, timeoutMs)
 }
 
 // Touch records session activity (serve.Backend).
 func (n *Node) Touch(id int64) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.sessions.Touch(id, n.now().UnixMilli())
+	live, _ := n.replica.Touch(id)
+	return live
 }
 
 // Submit sends a write down the write path (serve.Backend).
 func (n *Node) Submit(req *prep.Request, done func(serve.WriteResult)) {
 	it := &item{req: req, done: done}
 	if req.Op == proto.OpCloseSession {
-		n.mu.Lock()
-		n.sessions.SetClosing(req.SessionID)
-		n.mu.Unlock()
+		n.replica.SetClosing(req.SessionID)
 	}
 	n.submit(it)
 }
@@ -462,7 +413,7 @@ func (n *Node) Submit(req *prep.Request, done func(serve.WriteResult)) {
 func (n *Node) Sync(_ int64, done func(proto.ErrCode)) {
 	n.mu.Lock()
 	target := n.nextZxid - 1
-	if target <= n.lastApplied.Load() {
+	if target <= n.replica.LastApplied() {
 		n.mu.Unlock()
 		done(proto.ErrOK)
 		return
@@ -473,7 +424,7 @@ func (n *Node) Sync(_ int64, done func(proto.ErrCode)) {
 	// The apply loop looks at nsyncs without the lock, after storing
 	// lastApplied: if it applied target between the check above and the
 	// store of nsyncs, it saw no waiter, and this sees its lastApplied.
-	n.releaseSyncs(n.lastApplied.Load())
+	n.releaseSyncs(n.replica.LastApplied())
 }
 
 // StatsReporter is implemented by Logs that have figures for mntr (the
@@ -484,7 +435,7 @@ type StatsReporter interface {
 
 // ServerStats reports figures for the four-letter words (serve.Backend).
 func (n *Node) ServerStats() serve.Stats {
-	last := n.lastApplied.Load()
+	last := n.replica.LastApplied()
 	st := serve.Stats{
 		Mode:        "standalone",
 		LastZxid:    last,
@@ -498,23 +449,6 @@ func (n *Node) ServerStats() serve.Stats {
 }
 
 // Sessions lists live sessions (serve.SessionLister).
-func (n *Node) Sessions() map[int64]int32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.sessions.Sessions()
-}
-
-// treeStore adapts the tree to the prep stage's Store.
-type treeStore struct{ t *tree.Tree }
-
-func (s treeStore) Lookup(path string) (prep.Node, bool) {
-	info, ok := s.t.Lookup(path)
-	if !ok {
-		return prep.Node{}, false
-	}
-	return prep.Node{Stat: info.Stat, ACL: info.ACL}, true
-}
-
-func (s treeStore) SessionEphemerals(id int64) []string { return s.t.SessionEphemerals(id) }
+func (n *Node) Sessions() map[int64]int32 { return n.replica.Sessions() }
 
 func hex(v int64) string { return fmt.Sprintf("0x%x", v) }

@@ -9,27 +9,21 @@ import (
 
 // startReaper starts the container reaper (Options.Containers) until the
 // node stops, as upstream's standalone server runs its ContainerManager.
+// Nobody waits for a deletion's result.
 func (n *Node) startReaper(wg *sync.WaitGroup) error {
 	if n.opts.Containers == nil {
 		return nil
 	}
-	r, err := reaper.New(*n.opts.Containers, n.now())
+	r, err := n.replica.NewReaper(*n.opts.Containers)
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	n.log.Info("container reaper", "options", n.opts.Containers.String())
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		reaper.Run(n.stopped, r, n.tree, n.now, n.deleteContainer)
+		reaper.Run(n.stopped, r, n.replica, n.now, func(path string) {
+			n.submit(&item{req: n.replica.ReapRequest(path)})
+		})
 	}()
 	return nil
-}
-
-// deleteContainer submits the reaper's deletion of path. Nobody waits for
-// its result: if the node got a child meanwhile, the prep stage makes it an
-// error txn, as upstream.
-func (n *Node) deleteContainer(path string) {
-	n.log.Info("attempting to delete candidate container", "path", path)
-	n.submit(&item{req: reaper.Request(path)})
 }
