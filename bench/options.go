@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/workloads"
@@ -147,6 +150,37 @@ type Options struct {
 	// Logger receives diagnostics (connection changes, warnings); nil
 	// discards them.
 	Logger *slog.Logger
+
+	// Sessions, when its Count is positive, drives only the sessions
+	// [First, First+Count) of Spec.Clients: one driver's share of a run
+	// driven from several machines. Session i's operations, its open-loop
+	// schedule and its member depend only on the spec and i, whichever
+	// driver runs it.
+	Sessions SessionRange
+	// Barrier, if not nil, is called once every session is established;
+	// it returns when the warm-up starts (the common start of several
+	// drivers), and Run waits until then. Its error ends the run.
+	Barrier func(ctx context.Context) (time.Time, error)
+	// OnInterval, if not nil, is given the latency histogram of every
+	// interval of the series (all operation types, results.IntervalDigits)
+	// as it is finalised, with the interval's index; it must not keep h.
+	OnInterval func(idx int64, h *hdr.Histogram)
+	// Trace, if not nil, is called with every operation a session issues
+	// (in closed and open loop), from many goroutines at once.
+	Trace func(session int, op workloads.Op)
+}
+
+// SessionRange is a contiguous range of session (client) indices.
+type SessionRange struct {
+	First, Count int
+}
+
+// sessions returns the range Run drives: Sessions, or every client.
+func (o Options) sessions() SessionRange {
+	if o.Sessions.Count > 0 {
+		return o.Sessions
+	}
+	return SessionRange{0, o.Spec.Clients}
 }
 
 func (o Options) withDefaults() Options {
@@ -226,6 +260,9 @@ func (o Options) validate() error {
 	}
 	if o.SessionTimeout < 0 || o.ConnectTimeout < 0 || o.DrainTimeout < 0 {
 		return badOption("SessionTimeout", "negative timeout")
+	}
+	if r := o.Sessions; r.First < 0 || r.Count < 0 || r.Count > 0 && r.First+r.Count > o.Spec.Clients {
+		return badOption("Sessions", "[%d, %d) is not within the spec's %d clients", r.First, r.First+r.Count, o.Spec.Clients)
 	}
 	if o.Interval <= 0 || o.LogInterval < o.Interval || o.LogInterval%o.Interval != 0 {
 		return badOption("LogInterval", "%v must be a positive multiple of Interval %v", o.LogInterval, o.Interval)

@@ -153,6 +153,9 @@ type collector struct {
 	cpuMarks  map[int64]cpuMark // CPU reading taken when interval idx began
 	seriesEnd time.Duration     // end of the series (shorter when cancelled)
 	onLogHist func(from, to int64, h *hdr.Histogram, ivs []results.Interval)
+	// onInterval, if not nil, sees each interval's histogram as it is
+	// finalised.
+	onInterval func(idx int64, h *hdr.Histogram)
 }
 
 type cpuMark struct {
@@ -271,6 +274,9 @@ func (c *collector) finalise(idx int64) {
 				iv.ErrorsByKind[kindName(errKind(k))] = n
 				iv.Errors += n
 			}
+		}
+		if c.onInterval != nil {
+			c.onInterval(idx, p.h)
 		}
 		if p.h.TotalCount() > 0 {
 			l := results.LatencyOf(p.h)

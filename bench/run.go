@@ -56,7 +56,20 @@ func Run(ctx context.Context, opts Options) (*results.Result, error) {
 		return nil, err
 	}
 	log.Info("sessions established", "clients", len(clients))
-	return drive(ctx, opts, src, ks, clients)
+	start := time.Now()
+	if opts.Barrier != nil {
+		if start, err = opts.Barrier(ctx); err != nil {
+			return nil, err
+		}
+		t := time.NewTimer(time.Until(start))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("bench: cancelled before the start: %w", ctx.Err())
+		}
+	}
+	return drive(ctx, opts, src, ks, clients, start)
 }
 
 // probe dials every target once, so that a wrong address fails at once
@@ -165,8 +178,9 @@ func parents(p string) []string {
 // connectClients opens every client's session and waits for all of them.
 func connectClients(ctx context.Context, opts Options, src *workloads.Source) ([]*client, error) {
 	serving := opts.servingTargets()
-	clients := make([]*client, 0, opts.Spec.Clients)
-	for i := range opts.Spec.Clients {
+	sr := opts.sessions()
+	clients := make([]*client, 0, sr.Count)
+	for i := sr.First; i < sr.First+sr.Count; i++ {
 		primary := i % len(serving)
 		c := &client{id: i, primary: serving[primary].Addr, ready: make(chan struct{}), gen: src.Generator(i)}
 		conn, err := opts.dial(i, clientServers(serving, primary), opts.Logger.With("client", i), c.event, c.readTimedOut)
@@ -240,6 +254,9 @@ func (r *run) closedLoop(w *worker) {
 	defer t.Stop()
 	for !r.stopped.Load() {
 		op, _ := c.next()
+		if r.opts.Trace != nil {
+			r.opts.Trace(c.id, op)
+		}
 		sent := time.Now()
 		err := c.explain(w.do(op), sent)
 		done := time.Now()
@@ -264,6 +281,9 @@ func (r *run) openLoop(w *worker) {
 		if d := time.Until(intended); d > 0 && !r.sleep(t, d) {
 			return
 		}
+		if r.opts.Trace != nil {
+			r.opts.Trace(c.id, op)
+		}
 		sent := time.Now()
 		err := c.explain(w.do(op), sent)
 		done := time.Now()
@@ -271,12 +291,12 @@ func (r *run) openLoop(w *worker) {
 	}
 }
 
-// drive runs warm-up and measured part on connected clients.
-func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspace, clients []*client) (*results.Result, error) {
+// drive runs warm-up (from start) and measured part on connected clients.
+func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspace, clients []*client, start time.Time) (*results.Result, error) {
 	spec := opts.Spec
 	log := opts.Logger
 	r := &run{opts: opts, spec: spec, stopCh: make(chan struct{})}
-	r.runStart = time.Now()
+	r.runStart = start
 	mStart := r.runStart.Add(spec.Warmup)
 	r.deadline = mStart.Add(spec.Duration)
 	r.rec = newRecorder(mStart, spec.Duration, opts.Interval, spec.Mode == workloads.Open)
@@ -294,6 +314,7 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 	}
 
 	col := newCollector(r.rec, int64(opts.LogInterval/opts.Interval))
+	col.onInterval = opts.OnInterval
 	maxIntervals := int64((spec.Duration + opts.Interval - 1) / opts.Interval)
 	var events []results.Event
 	prog := progress{w: opts.Progress, tty: opts.TTY}
@@ -430,7 +451,7 @@ wait:
 		d.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
 	}
 	if spec.Mode == workloads.Open {
-		d.Unfinished = scheduled(spec, mStart.Sub(r.runStart), mStart.Sub(r.runStart)+measured) - completed
+		d.Unfinished = scheduled(spec, opts.sessions(), mStart.Sub(r.runStart), mStart.Sub(r.runStart)+measured) - completed
 	}
 	for _, c := range clients {
 		if n := c.sessions.Load(); n > 1 {
@@ -446,11 +467,11 @@ wait:
 	return res, nil
 }
 
-// scheduled counts the open-loop operations whose intended start (from the
-// start of the warm-up) falls in [from, to).
-func scheduled(spec workloads.Spec, from, to time.Duration) int64 {
+// scheduled counts the open-loop operations of the sessions sr whose
+// intended start (from the start of the warm-up) falls in [from, to).
+func scheduled(spec workloads.Spec, sr SessionRange, from, to time.Duration) int64 {
 	var n int64
-	for c := range spec.Clients {
+	for c := sr.First; c < sr.First+sr.Count; c++ {
 		for k := int64(0); ; k++ {
 			t := spec.IntendedStart(c, k)
 			if t >= to {
