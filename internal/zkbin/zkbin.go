@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // DebianJavaDir is where Debian's zookeeper package installs upstream's
@@ -141,8 +142,9 @@ type built struct {
 // first time it is asked for in a process and returns the binary's path;
 // later calls return the same path, or the same error: a failed build is
 // an error for every caller, never a reason to test less. It must run
-// inside this module. The binaries live in a temporary directory that
-// RemoveBuilds deletes.
+// inside this module. The binaries live in a temporary directory named
+// after the process, which RemoveBuilds deletes, and which a later Build
+// in another process deletes once this one is gone.
 func Build(pkg string) (string, error) {
 	builds.mu.Lock()
 	if builds.bins == nil {
@@ -165,7 +167,8 @@ func BuildZkserver() (string, error) { return Build(ZkserverPkg) }
 func goBuild(pkg string) (string, error) {
 	builds.mu.Lock()
 	if builds.dir == "" {
-		dir, err := os.MkdirTemp("", "zkbin-build-")
+		removeStale()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("zkbin-build-%d-", os.Getpid()))
 		if err != nil {
 			builds.mu.Unlock()
 			return "", fmt.Errorf("zkbin: build %s: %w", pkg, err)
@@ -181,6 +184,22 @@ func goBuild(pkg string) (string, error) {
 		return "", fmt.Errorf("zkbin: go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
+}
+
+// removeStale deletes the build directories of processes that are gone:
+// a test binary whose package has no TestMain calling RemoveBuilds leaves
+// its own behind.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "zkbin-build-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "zkbin-build-%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // RemoveBuilds deletes every binary Build built; a TestMain calls it after

@@ -2,6 +2,9 @@ package zkbin
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -38,4 +41,28 @@ func TestJavaMissing(t *testing.T) {
 		t.Fatalf("FindJava without java on PATH: %v, want ErrJavaMissing", err)
 	}
 	t.Logf("the error reads: %v", err)
+}
+
+// TestRemoveStale checks that the build directory of a process that is gone
+// is deleted and that of a live one is kept.
+func TestRemoveStale(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(os.TempDir(), fmt.Sprintf("zkbin-build-%d-1", gone.Process.Pid))
+	live := filepath.Join(os.TempDir(), fmt.Sprintf("zkbin-build-%d-2", os.Getppid()))
+	for _, d := range []string{dead, live} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStale()
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead process's directory is still there (%v)", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the live process's directory went: %v", err)
+	}
 }
