@@ -1,0 +1,59 @@
+// Package agent is the protocol between zkbench agents (long-running
+// processes, one per load-generating machine) and the coordinator of a run,
+// carried by a coordination ZooKeeper, and the agent's side of it.
+//
+// # Znode layout
+//
+// Every path lives under the root given after the connection string
+// (CONNECT/chroot; /zkbench-agents when none is given). Values are JSON
+// unless said otherwise.
+//
+//	/agents/<name>                  ephemeral, written by the agent: Facts (host
+//	                                name, addresses, cores, memory, zkbench
+//	                                version, roles it can take); its clock is
+//	                                also measured against it
+//	/assign/<name>                  written by the coordinator: the agent's
+//	                                Assignment (run id, role, workload, its
+//	                                session range, the targets); deleted when
+//	                                the run ends
+//	/runs/<run>                     the coordinator's Plan of the run
+//	/runs/<run>/coordinator         ephemeral: the coordinator is alive; an
+//	                                agent stops the run's load when it goes
+//	/runs/<run>/ready/<name>        the agent's Ready: its sessions are up and
+//	                                its clock offset to the coordination server
+//	                                (or why it could not get ready)
+//	/runs/<run>/start               Start: when the warm-up starts, in the
+//	                                coordination server's clock (the barrier)
+//	/runs/<run>/abort               its presence stops every agent's load; the
+//	                                data is the reason (text)
+//	/runs/<run>/chunks/<name>/NNNN  the agent's Report, gzipped JSON, in chunks
+//	                                of at most ChunkSize (znodes are limited by
+//	                                jute.maxbuffer, 1 MiB by default)
+//	/runs/<run>/reports/<name>      ReportHeader, written after its chunks: how
+//	                                many, the length and SHA-256 of the whole
+//
+// # Protocol
+//
+// An agent registers /agents/<name> and watches /assign/<name>. The
+// coordinator waits for the agents it needs, refuses any of another zkbench
+// version, plans contiguous session ranges, writes the assignments and
+// waits for every Ready. It then compares each agent's clock offset with
+// its own (both measured against the modification times the coordination
+// server stamps, see MeasureOffset), refuses to start when a skew exceeds a
+// tenth of the series interval, and writes /start: the warm-up's start in
+// the server's clock, which each agent turns into its own by its offset,
+// so that every agent labels an interval with the same index. Each agent
+// writes its report when its load ends; the coordinator merges the reports
+// exactly (package fleet).
+//
+// Supervision: an agent whose coordination session expires, or that has
+// been disconnected for a session timeout, stops its load at once and
+// exits; an agent stops its load when /runs/<run>/abort appears or
+// /runs/<run>/coordinator goes. The coordinator aborts the run (by
+// /abort) when a chosen agent's /agents/<name> goes.
+//
+// Roles: only RoleClient (a slice of the simulated sessions) is built. The
+// server role (run a Go or Java server with a generated configuration,
+// apply faults to it) will be another Assignment.Role and another field of
+// Assignment, under the same layout.
+package agent
