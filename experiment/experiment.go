@@ -55,6 +55,9 @@ type Config struct {
 	// Logger receives diagnostics from the harness, bench and Run itself;
 	// nil discards them.
 	Logger *slog.Logger
+	// Driver applies the load; nil means bench.Run, in this process.
+	// fleet.Coordinator.Drive drives it from agents on other machines.
+	Driver func(context.Context, bench.Options) (*results.Result, error)
 }
 
 // Validate checks what can be checked before anything starts.
@@ -201,7 +204,11 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 			schedErr = play(schedCtx, ens, c, events, played, log)
 		})
 	}
-	res, err := bench.Run(ctx, bench.Options{
+	drive := c.Driver
+	if drive == nil {
+		drive = bench.Run
+	}
+	res, err := drive(ctx, bench.Options{
 		Spec:      c.Spec,
 		Targets:   targets,
 		Placement: placement,

@@ -1,0 +1,11 @@
+// Package fleet is the coordinator's side of a run driven from several
+// machines: it finds the client agents registered in the coordination
+// ZooKeeper, refuses agents of another zkbench version, plans contiguous
+// session ranges, holds the start barrier (refusing to start when a
+// clock skew exceeds a tenth of the series interval), watches the agents,
+// and merges their reports exactly (histograms merged, never percentiles
+// averaged) into one results.Result, as bench.Run would have returned for
+// a run driven from one machine, plus a per-agent breakdown.
+//
+// The protocol and the znode layout are package agent's.
+package fleet
