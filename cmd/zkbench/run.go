@@ -16,6 +16,7 @@ type runOptions struct {
 	ens    ensembleOptions
 	load   loadOptions
 	faults string
+	agents agentFlags
 	common
 }
 
@@ -44,6 +45,7 @@ report.md.`,
 	o.ens.addFlags(cmd.Flags(), defaultServers)
 	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, true)
 	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule: none, paper (the paper's five events, scaled to --duration) or a schedule file")
+	o.agents.addFlags(cmd.Flags())
 	o.common.addFlags(cmd.Flags())
 	return cmd
 }
@@ -59,6 +61,13 @@ func runRun(ctx context.Context, o runOptions, changed func(string) bool, stdout
 	cfg, err := config(o.ens, spec, o.faults, o.common, stderr)
 	if err != nil {
 		return err
+	}
+	co, err := o.agents.coordinator(changed, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	if co != nil {
+		return runWithAgents(ctx, cfg, co, o.out, stdout, stderr)
 	}
 	_, err = runAndSave(ctx, cfg, o.out, stdout, stderr)
 	return err

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/zkbench/zkbench/agent"
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/fleet"
+	"github.com/zkbench/zkbench/server"
+	zkconfig "github.com/zkbench/zkbench/server/config"
+)
+
+// agentFlags say which agents drive a run's load.
+type agentFlags struct {
+	coord   string
+	clients string
+	wait    time.Duration
+}
+
+func (a *agentFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&a.coord, "agents", "", "drive the load from zkbench agents registered in this coordination ZooKeeper, host:port,...[/chroot] (see zkbench agent)")
+	fs.StringVar(&a.clients, "client-agents", "1", "with --agents: how many client agents share the sessions, or their names (a1,a2,...)")
+	fs.DurationVar(&a.wait, "agents-wait", 30*time.Second, "with --agents: how long to wait for the agents to register")
+}
+
+// coordinator returns the fleet coordinator for these flags, or nil when
+// the load runs in this process.
+func (a agentFlags) coordinator(changed func(string) bool, log *slog.Logger) (*fleet.Coordinator, error) {
+	if a.coord == "" {
+		if changed("client-agents") {
+			return nil, fmt.Errorf("--client-agents needs --agents CONNECT (the coordination ZooKeeper the agents registered in)")
+		}
+		return nil, nil
+	}
+	o := fleet.Options{Connect: a.coord, Wait: a.wait, Logger: log}
+	if n, err := strconv.Atoi(a.clients); err == nil {
+		if n < 1 {
+			return nil, fmt.Errorf("--client-agents %d: want at least 1", n)
+		}
+		o.Agents = n
+	} else {
+		for _, s := range strings.Split(a.clients, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				o.Names = append(o.Names, s)
+			}
+		}
+	}
+	return fleet.New(o)
+}
+
+// runWithAgents performs one run whose load the agents drive, and writes
+// its directory, with agents.json and an agents section in the report.
+func runWithAgents(ctx context.Context, cfg experiment.Config, co *fleet.Coordinator, out string, stdout, stderr io.Writer) error {
+	cfg.Driver = co.Drive
+	fmt.Fprintf(stderr, "zkbench: %s ensemble of %d, %g%% writes, %d clients x %d outstanding from agents, %v (+%v warm-up)\n",
+		cfg.Harness.Impl, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
+	res, err := experiment.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	dir, err := experiment.Save(out, res)
+	if err != nil {
+		return err
+	}
+	if err := writeAgents(dir, co.Agents()); err != nil {
+		return err
+	}
+	printLine(stdout, dir, res)
+	for _, a := range co.Agents() {
+		fmt.Fprintf(stdout, "  agent %s (%s): sessions %d-%d, %.0f ops/s, p99 %.2f ms, driver %.2f cores, skew %v\n",
+			a.Name, a.Hostname, a.Sessions.First, a.Sessions.First+a.Sessions.Count-1, a.Throughput, ms(a.P99), a.Driver.CPUCores, a.Skew.Round(10*time.Microsecond))
+	}
+	if err := co.Aborted(); err != nil {
+		return fmt.Errorf("%w (partial result in %s)", err, dir)
+	}
+	return nil
+}
+
+// AgentsFile holds a run's per-agent breakdown.
+const agentsFile = "agents.json"
+
+// writeAgents writes the breakdown to agents.json and appends it to the
+// run's report.
+func writeAgents(dir string, as []fleet.AgentSummary) error {
+	b, err := json.MarshalIndent(as, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, agentsFile), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, experiment.ReportFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "\n## Agents\n\n| agent | host | sessions | ops/s | p50 ms | p99 ms | p99.9 ms | driver cores | CPU s / 10k ops | sched p99 | skew | note |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, a := range as {
+		note := a.Bottleneck
+		if a.Lost || a.Error != "" {
+			note = strings.TrimSpace("lost/failed: " + a.Error + " " + note)
+		}
+		fmt.Fprintf(f, "| %s | %s | %d-%d | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %v | %v | %s |\n",
+			a.Name, a.Hostname, a.Sessions.First, a.Sessions.First+a.Sessions.Count-1, a.Throughput, ms(a.P50), ms(a.P99), ms(a.P999),
+			a.Driver.CPUCores, a.Driver.CPUPer10kOps, a.Driver.SchedP99.Round(time.Microsecond), a.Skew.Round(10*time.Microsecond), note)
+	}
+	return f.Close()
+}
+
+func newAgentCmd() *cobra.Command {
+	var cfg agent.Config
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Register in a coordination ZooKeeper and drive the load runs assign to this machine",
+		Long: `agent runs on each machine that drives load. It registers itself (an
+ephemeral znode with the host's name, addresses, cores, memory and zkbench
+version) under the coordination ZooKeeper given by --coord, waits for a run
+(zkbench run --agents ...) to assign it a share of the simulated sessions,
+drives them against the ensemble under test and writes its report back.
+If its coordination session expires (or it stays disconnected for a session
+timeout) it stops its load at once and exits.`,
+		Example: `  zkbench coordinator --port 2191 &                  # on one machine
+  zkbench agent --coord coord-host:2191 --name a1     # on each load machine
+  zkbench run --agents coord-host:2191 --client-agents 2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if cfg.Connect == "" {
+				return fmt.Errorf("--coord is required: the coordination ZooKeeper, host:port[,host:port...][/chroot]")
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "zkbench agent: registering in %s, zkbench %s\n", cfg.Connect, agent.Version())
+			err := agent.Run(cmd.Context(), cfg)
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&cfg.Connect, "coord", "", "coordination ZooKeeper, host:port[,host:port...][/chroot]")
+	fs.StringVar(&cfg.Name, "name", "", "this agent's name, unique among the agents (default the host name)")
+	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 4*time.Second, "coordination session timeout: how soon a dead agent is noticed")
+	fs.StringVar(&cfg.TraceDir, "trace-dir", "", "write every operation issued to DIR/<run>-<name>.trace (for reproducibility checks)")
+	fs.StringVar(&cfg.Version, "announce-version", "", "announce this version instead of the binary's (tests)")
+	fs.MarkHidden("announce-version")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "log assignments and the load's diagnostics")
+	return cmd
+}
+
+func newCoordinatorCmd() *cobra.Command {
+	var (
+		addr     string
+		port     int
+		dir      string
+		tickTime int
+	)
+	cmd := &cobra.Command{
+		Use:   "coordinator",
+		Short: "Run a standalone Go ZooKeeper server for agents to coordinate through",
+		Long: `coordinator runs the embedded Go ZooKeeper server standalone, for zkbench
+agents and runs to coordinate through (any ZooKeeper will also do). Keep it
+apart from the ensemble under test: a fault schedule kills those servers.`,
+		Example: `  zkbench coordinator --port 2191 --dir /var/lib/zkbench-coord
+  zkbench agent --coord coord-host:2191`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				d, err := os.MkdirTemp("", "zkbench-coordinator-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(d)
+				dir = d
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+				return err
+			}
+			cfgPath := filepath.Join(dir, "zoo.cfg")
+			text := fmt.Sprintf("tickTime=%d\ndataDir=%s\nclientPort=%d\nclientPortAddress=%s\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n",
+				tickTime, filepath.Join(dir, "data"), port, addr)
+			if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+				return err
+			}
+			c, err := zkconfig.Load(cfgPath, nil)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			fmt.Fprintf(cmd.ErrOrStderr(), "zkbench coordinator: serving on %s:%d (data in %s); start agents with: zkbench agent --coord HOST:%d\n", addr, port, dir, port)
+			return server.Run(cmd.Context(), c, server.Options{Logger: log})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&addr, "addr", "0.0.0.0", "address to listen on")
+	fs.IntVar(&port, "port", 2191, "client port")
+	fs.StringVar(&dir, "dir", "", "directory for zoo.cfg and data (default a temporary directory, removed at exit)")
+	fs.IntVar(&tickTime, "tick-time", 500, "tickTime in milliseconds (sessions may be as short as two ticks)")
+	return cmd
+}
