@@ -4,18 +4,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/snap"
 	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/zab"
 )
 
-// applyEntry applies one committed txn: the tree, the session table, the
-// prep overlay (leader), and the waiting client, if this server has it.
+// applyEntry applies one committed txn: the replica (tree, sessions), the
+// membership (reconfig), the prep overlay (leader), and the waiting client,
+// if this server has it.
 func (p *Peer) applyEntry(e zab.Entry, leader bool) {
 	lt, err := proto.DecodeLoggedTxn(e.Data)
 	if err != nil {
@@ -23,34 +23,14 @@ func (p *Peer) applyEntry(e zab.Entry, leader bool) {
 		// this replica from the others.
 		panic(fmt.Sprintf("peer: committed txn 0x%x does not decode: %v", e.Zxid, err))
 	}
-	t := p.tree.Load()
-	res := t.Apply(&lt.Header, lt.Body)
-	p.lastApplied.Store(e.Zxid)
-	switch lt.Header.Type {
-	case proto.OpCreateSession:
-		if cs, ok := lt.Body.(*proto.CreateSessionTxn); ok {
-			p.sessMu.Lock()
-			p.live[lt.Header.ClientID] = cs.TimeOut
-			p.sessions.Add(lt.Header.ClientID, cs.TimeOut, time.Now().UnixMilli())
-			p.sessMu.Unlock()
-		}
-	case proto.OpReconfig:
-		if res.Err == proto.ErrOK {
-			if m, ok := reconfigMembers(e.Data); ok {
-				p.adoptMembers(m, "reconfig committed", false)
-			}
-		}
-	case proto.OpCloseSession:
-		p.sessMu.Lock()
-		delete(p.live, lt.Header.ClientID)
-		p.sessions.Remove(lt.Header.ClientID)
-		p.sessMu.Unlock()
-		if p.closer != nil {
-			p.closer.CloseSession(lt.Header.ClientID)
+	res := p.replica.Apply(&lt.Header, lt.Body)
+	if lt.Header.Type == proto.OpReconfig && res.Err == proto.ErrOK {
+		if m, ok := reconfigMembers(e.Data); ok {
+			p.adoptMembers(m, "reconfig committed", false)
 		}
 	}
 	if leader {
-		p.prep.Applied(e.Zxid)
+		p.replica.PrepApplied()
 	}
 	k := reqKey{lt.Header.ClientID, lt.Header.Cxid}
 	p.waitMu.Lock()
@@ -86,20 +66,8 @@ type snapshotSource struct{ p *Peer }
 // Snapshot implements zab.Snapshotter.
 func (s snapshotSource) Snapshot() (zab.Snapshot, error) {
 	p := s.p
-	zxid := p.lastApplied.Load()
-	p.sessMu.Lock()
-	sessions := make(map[int64]int32, len(p.live))
-	for id, to := range p.live {
-		sessions[id] = to
-	}
-	p.sessMu.Unlock()
-	t := p.tree.Load()
-	path, err := snap.Write(p.opts.SnapshotDir, snap.Header{Zxid: zxid, Sessions: sessions, ACLs: t.ACLCache()},
-		func(emit func(snap.Node) error) error {
-			return t.Walk(func(n tree.NodeRecord) error {
-				return emit(snap.Node{Path: n.Path, Data: n.Data, ACLRef: n.ACLRef, Stat: n.Stat})
-			})
-		})
+	zxid := p.replica.LastApplied()
+	path, err := replica.WriteSnapshot(p.opts.SnapshotDir, p.replica.Tree(), p.replica.Sessions(), zxid)
 	if err != nil {
 		return zab.Snapshot{}, fmt.Errorf("peer: snapshot for a learner: %w", err)
 	}
@@ -124,21 +92,14 @@ func (p *Peer) installSnapshot(s zab.Snapshot) error {
 		return fmt.Errorf("peer: snapshot from the leader: %w", err)
 	}
 	defer r.Close()
-	h := r.Header()
-	t, err := tree.Restore(h.ACLs, func() (tree.NodeRecord, bool, error) {
-		n, ok, err := r.Next()
-		if err != nil || !ok {
-			return tree.NodeRecord{}, ok, err
-		}
-		return tree.NodeRecord{Path: n.Path, Data: n.Data, ACLRef: n.ACLRef, Stat: n.Stat}, true, nil
-	}, s.Zxid)
+	t, err := replica.RestoreTree(r)
 	if err != nil {
 		return fmt.Errorf("peer: loading the leader's snapshot: %w", err)
 	}
 	if err := p.store.reset(s.Zxid); err != nil {
 		return err
 	}
-	p.replaceState(t, h.Sessions)
+	p.replaceState(t, r.Header().Sessions)
 	p.log.Info("installed the leader's snapshot", "zxid", fmt.Sprintf("0x%x", s.Zxid), "znodes", t.NodeCount())
 	return nil
 }
@@ -149,7 +110,7 @@ func (p *Peer) truncate(zxid int64) error {
 	if err := p.store.truncate(zxid); err != nil {
 		return err
 	}
-	if p.lastApplied.Load() <= zxid {
+	if p.replica.LastApplied() <= zxid {
 		return nil
 	}
 	t, sessions, err := p.opts.Rebuild()
@@ -165,37 +126,5 @@ func (p *Peer) replaceState(t *tree.Tree, sessions map[int64]int32) {
 	// The state came from the leader (SNAP) or the disk (TRUNC): put the
 	// membership in force in it; the leader's own comes with NEWLEADER.
 	p.setConfigNode(t)
-	p.tree.Store(t)
-	p.lastApplied.Store(t.LastZxid())
-	now := time.Now().UnixMilli()
-	p.sessMu.Lock()
-	for id := range p.live {
-		p.sessions.Remove(id)
-	}
-	p.live = map[int64]int32{}
-	for id, to := range sessions {
-		p.live[id] = to
-		p.sessions.Add(id, to, now)
-	}
-	p.sessMu.Unlock()
-}
-
-// treeStore gives the prep stage the current tree.
-type treeStore struct{ p *Peer }
-
-func (s treeStore) Lookup(path string) (prep.Node, bool) {
-	info, ok := s.p.tree.Load().Lookup(path)
-	if !ok {
-		return prep.Node{}, false
-	}
-	return prep.Node{Stat: info.Stat, ACL: info.ACL}, true
-}
-
-func (s treeStore) SessionEphemerals(id int64) []string {
-	return s.p.tree.Load().SessionEphemerals(id)
-}
-
-// QuotaFor reads the current tree's quotas (prep.Quotas).
-func (s treeStore) QuotaFor(path string) (tree.Quota, bool) {
-	return s.p.tree.Load().QuotaFor(path)
+	p.replica.Replace(t, sessions)
 }

@@ -2,60 +2,56 @@ package peer
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/serve"
-	"github.com/zkbench/zkbench/server/session"
 	"github.com/zkbench/zkbench/server/tree"
 )
 
 // Tree is the local replica (serve.Backend).
-func (p *Peer) Tree() *tree.Tree { return p.tree.Load() }
+func (p *Peer) Tree() *tree.Tree { return p.replica.Tree() }
 
 // LastZxid is the last applied zxid (serve.Backend).
-func (p *Peer) LastZxid() int64 { return p.lastApplied.Load() }
+func (p *Peer) LastZxid() int64 { return p.replica.LastApplied() }
 
 // CreateSession makes a session through the leader (serve.Backend). The id
 // carries this server's id in its top byte, so ids never collide across
 // servers.
 func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
-	p.sessMu.Lock()
-	id := p.sessions.NextID()
+	id := p.replica.NewSessionID()
 	if p.readOnly.Load() {
 		// A read-only session is local: no leader to agree it with.
+		p.sessMu.Lock()
 		p.local[id] = timeoutMs
 		p.sessMu.Unlock()
-		done(id, session.Password(id, superSecret), nil)
+		done(id, p.replica.SessionPassword(id), nil)
 		return
 	}
-	p.sessMu.Unlock()
 	p.submit(&prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs}, func(r serve.WriteResult) {
 		if r.Err != proto.ErrOK {
 			done(0, nil, fmt.Errorf("peer: create session: %v", r.Err))
 			return
 		}
-		done(id, session.Password(id, superSecret), nil)
+		done(id, p.replica.SessionPassword(id), nil)
 	})
 }
 
 // ReattachSession validates a reconnecting session (serve.Backend): its
 // password, and that this server knows it as live.
 func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
-	if !session.CheckPassword(id, superSecret, passwd) {
+	if !p.replica.CheckSessionPassword(id, passwd) {
 		done(false, 0)
 		return
 	}
+	_, ok := p.replica.Touch(id)
 	p.sessMu.Lock()
-	_, ok := p.live[id]
 	if _, local := p.local[id]; local {
 		ok = true
 	}
 	if ok {
 		p.touched[id] = struct{}{}
-		p.sessions.Touch(id, time.Now().UnixMilli())
 	}
 	p.sessMu.Unlock()
 	done(ok, timeoutMs)
@@ -64,15 +60,17 @@ func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done fu
 // Touch records session activity (serve.Backend).
 func (p *Peer) Touch(id int64) bool {
 	p.sessMu.Lock()
-	defer p.sessMu.Unlock()
-	if _, ok := p.local[id]; ok {
+	_, local := p.local[id]
+	p.sessMu.Unlock()
+	if local {
 		return true
 	}
-	if _, ok := p.live[id]; !ok {
+	if _, known := p.replica.Touch(id); !known {
 		return false
 	}
+	p.sessMu.Lock()
 	p.touched[id] = struct{}{}
-	p.sessions.Touch(id, time.Now().UnixMilli())
+	p.sessMu.Unlock()
 	return true
 }
 
@@ -83,16 +81,14 @@ func (p *Peer) Submit(req *prep.Request, done func(serve.WriteResult)) {
 			p.sessMu.Lock()
 			delete(p.local, req.SessionID)
 			p.sessMu.Unlock()
-			done(serve.WriteResult{Zxid: p.lastApplied.Load()})
+			done(serve.WriteResult{Zxid: p.replica.LastApplied()})
 			return
 		}
 		done(serve.WriteResult{Err: proto.ErrNotReadOnly})
 		return
 	}
 	if req.Op == proto.OpCloseSession {
-		p.sessMu.Lock()
-		p.sessions.SetClosing(req.SessionID)
-		p.sessMu.Unlock()
+		p.replica.SetClosing(req.SessionID)
 	}
 	p.submit(req, done)
 }
@@ -150,7 +146,7 @@ func (p *Peer) ServerStats() serve.Stats {
 	p.waitMu.Lock()
 	outstanding := len(p.waiters)
 	p.waitMu.Unlock()
-	last := p.lastApplied.Load()
+	last := p.replica.LastApplied()
 	if e := p.epoch.Load(); p.serving.Load() && last>>32 < e {
 		// Upstream reports the new epoch as soon as it serves in it
 		// (zxid epoch<<32), before the epoch's first txn.
@@ -178,12 +174,4 @@ func (p *Peer) ServerStats() serve.Stats {
 }
 
 // Sessions lists live sessions (serve.SessionLister).
-func (p *Peer) Sessions() map[int64]int32 {
-	p.sessMu.Lock()
-	defer p.sessMu.Unlock()
-	out := make(map[int64]int32, len(p.live))
-	for id, to := range p.live {
-		out[id] = to
-	}
-	return out
-}
+func (p *Peer) Sessions() map[int64]int32 { return p.replica.Sessions() }

@@ -3,13 +3,19 @@
 // (package zab) in the role the election gave it, serving clients while Zab
 // says it is active, and goes back to election when Zab stops.
 //
+// The state machine — tree, sessions, the prep stage's view, apply,
+// snapshot restore — is a replica (package replica), the same as the
+// standalone node's; this package keeps what differs in an ensemble: how
+// a txn is ordered and made durable.
+//
 // One goroutine, the peer loop, owns the election and Zab state machines,
 // the Zab storage (the transaction log plus an in-memory window of recent
-// entries and the epoch files), the prep stage (on the leader) and the
-// apply step; everything else talks to it through channels. For each Zab
-// Ready the loop follows zab's driver duties in order: install a snapshot or
-// truncate, append and fsync the log and epochs (one fsync per Ready: the
-// group commit), send messages, apply commits, then Advance.
+// entries and the epoch files), runs the prep stage (on the leader) and
+// applies commits to the replica; everything else talks to it through
+// channels. For each Zab Ready the loop follows zab's driver duties in
+// order: install a snapshot or truncate, append and fsync the log and
+// epochs (one fsync per Ready: the group commit), send messages, apply
+// commits, then Advance.
 //
 // Writes: a client write on the leader is prepared (prep, with the zxid Zab
 // will assign) and proposed; on a follower or observer it is forwarded to

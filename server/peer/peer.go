@@ -17,16 +17,13 @@ import (
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/serve"
-	"github.com/zkbench/zkbench/server/session"
 	"github.com/zkbench/zkbench/server/transport"
 	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/wal"
 	"github.com/zkbench/zkbench/server/zab"
 )
-
-// superSecret is upstream's constant session passwords derive from.
-const superSecret int64 = 0x0B3415C00
 
 // Election timing. The election state machine counts ticks; these make an
 // election on loopback take a few ticks, well under upstream's fixed 200 ms
@@ -68,13 +65,11 @@ type Peer struct {
 	id    int64
 	store *storage
 
-	tree        atomic.Pointer[tree.Tree]
-	lastApplied atomic.Int64
+	// replica is the state machine: tree, sessions, prep stage, apply.
+	replica *replica.Replica
 
-	sessMu   sync.Mutex
-	sessions *session.Table
-	live     map[int64]int32 // every session this server applied, id -> timeout
-	touched  map[int64]struct{}
+	sessMu  sync.Mutex         // guards touched and local
+	touched map[int64]struct{} // learner: sessions its clients touched since the last TOUCH
 
 	waitMu   sync.Mutex
 	waiters  map[reqKey]func(serve.WriteResult)
@@ -157,7 +152,6 @@ func New(opts Options) (*Peer, error) {
 		cfg:      cfg,
 		log:      opts.Logger,
 		id:       cfg.MyID,
-		live:     map[int64]int32{},
 		local:    map[int64]int32{},
 		touched:  map[int64]struct{}{},
 		waiters:  map[reqKey]func(serve.WriteResult){},
@@ -168,9 +162,22 @@ func New(opts Options) (*Peer, error) {
 		rng:      rand.New(rand.NewSource(time.Now().UnixNano())),
 	}
 	p.leaderServes = cfg.LeaderServes
-	p.tree.Store(opts.Tree)
+	p.replica = replica.New(replica.Options{
+		ServerID: p.id,
+		TickMs:   int64(cfg.TickTime),
+		Tree:     opts.Tree,
+		Sessions: opts.Sessions,
+		Prep: prep.Options{
+			SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
+			ExtendedTypes:     cfg.ExtendedTypesEnabled(),
+			ReconfigEnabled:   cfg.ReconfigEnabled,
+			Ensemble:          ensembleView{p},
+			StandaloneEnabled: cfg.StandaloneEnabled,
+		},
+		EnforceQuota: cfg.EnforceQuota(),
+		Logger:       p.log,
+	})
 	p.initMembers(opts.Tree)
-	p.lastApplied.Store(opts.Tree.LastZxid())
 	p.store = newStorage(opts.Log.Dir(), opts.SnapshotDir, opts.Log, opts.LogOptions, opts.SnapZxid)
 	if v, ok := cfg.Property("zookeeper.commitLogCount"); ok {
 		// Upstream's size of the in-memory committed log that DIFF syncs
@@ -180,32 +187,13 @@ func New(opts Options) (*Peer, error) {
 		}
 	}
 	p.store.remember(opts.Entries)
-	p.store.trim(p.lastApplied.Load())
+	p.store.trim(p.replica.LastApplied())
 	if err := p.store.loadEpochs(p.store.LastZxid()); err != nil {
 		return nil, err
-	}
-	now := time.Now().UnixMilli()
-	p.sessions = session.NewTable(int64(cfg.TickTime), p.id, now)
-	for id, to := range opts.Sessions {
-		p.live[id] = to
-		p.sessions.Add(id, to, now)
 	}
 	if err := checkReaper(cfg); err != nil {
 		return nil, err
 	}
-	var quotas prep.Quotas
-	if cfg.EnforceQuota() {
-		quotas = treeStore{p}
-	}
-	p.prep = prep.New(prep.Options{
-		Store:             treeStore{p},
-		Quotas:            quotas,
-		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
-		ExtendedTypes:     cfg.ExtendedTypesEnabled(),
-		ReconfigEnabled:   cfg.ReconfigEnabled,
-		Ensemble:          ensembleView{p},
-		StandaloneEnabled: cfg.StandaloneEnabled,
-	})
 	return p, nil
 }
 
@@ -222,6 +210,7 @@ func (p *Peer) SetCloser(c interface {
 	CloseAllClients(reason string)
 }) {
 	p.closer = c
+	p.replica.SetSessionCloser(c)
 }
 
 // Admit reports whether a client may open a session now (serve.Options.Admit):
@@ -359,7 +348,7 @@ func (p *Peer) lookForLeader(ctx context.Context) (election.Decision, error) {
 		select {
 		case <-roTimer:
 			p.readOnly.Store(true)
-			p.log.Warn("no quorum: serving read-only clients from the local state", "last_zxid", fmt.Sprintf("0x%x", p.lastApplied.Load()))
+			p.log.Warn("no quorum: serving read-only clients from the local state", "last_zxid", fmt.Sprintf("0x%x", p.replica.LastApplied()))
 		case m, ok := <-p.etr.Recv():
 			if !ok {
 				return election.Decision{}, errors.New("peer: election transport closed")

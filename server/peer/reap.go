@@ -26,12 +26,10 @@ func (p *Peer) newReapTimer(role zab.Role) (*reapTimer, error) {
 	if role != zab.Leader {
 		return nil, nil
 	}
-	opts := reaper.OptionsFromConfig(p.cfg)
-	r, err := reaper.New(opts, time.Now())
+	r, err := p.replica.NewReaper(reaper.OptionsFromConfig(p.cfg))
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
-	p.log.Info("container reaper", "options", opts.String())
 	return &reapTimer{r: r, t: time.NewTimer(time.Until(r.Next()))}, nil
 }
 
@@ -64,9 +62,8 @@ func (p *Peer) reap(rs *reignState, rt *reapTimer) {
 		rt.t.Reset(max(time.Until(rt.r.Next()), notServingPoll))
 		return
 	}
-	for _, path := range rt.r.Due(p.tree.Load(), time.Now()) {
-		p.log.Info("attempting to delete candidate container", "path", path)
-		p.propose(rs, reaper.Request(path))
+	for _, path := range rt.r.Due(p.replica, time.Now()) {
+		p.propose(rs, p.replica.ReapRequest(path))
 	}
 	rt.t.Reset(time.Until(rt.r.Next()))
 }

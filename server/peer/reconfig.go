@@ -111,7 +111,7 @@ func (p *Peer) adoptMembers(m config.Members, why string, setNode bool) {
 		tr.AddPeers(addrs)
 	}
 	if setNode {
-		p.setConfigNode(p.tree.Load())
+		p.setConfigNode(p.replica.Tree())
 	}
 	p.log.Info("configuration changed", "why", why, "version", fmt.Sprintf("%x", m.Version),
 		"voters", m.Voters(), "observers", m.Observers(), "voter", m.IsVoter(p.id))

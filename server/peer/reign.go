@@ -115,13 +115,8 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 			}
 		}
 		p.early = nil
-		p.prep.Reset()
-		now := time.Now().UnixMilli()
-		p.sessMu.Lock()
-		for id := range p.live {
-			p.sessions.Touch(id, now) // a new leader gives every session a full timeout
-		}
-		p.sessMu.Unlock()
+		p.replica.Prep().Reset()
+		p.replica.TouchAll() // a new leader gives every session a full timeout
 	}
 
 	var membership func(int64) []byte
@@ -136,7 +131,7 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		Pending: p.pending, MembershipData: membership,
 		Leader: dec.Leader, Role: rs.role,
 		InitLimitTicks: p.cfg.InitLimit, SyncLimitTicks: p.cfg.SyncLimit,
-		Storage: p.store, Applied: p.lastApplied.Load(),
+		Storage: p.store, Applied: p.replica.LastApplied(),
 		Snapshotter: snapshotSource{p},
 		Logger:      p.log.With("part", "zab"),
 	})
@@ -258,12 +253,7 @@ func (p *Peer) onPacket(rs *reignState, in inPacket) {
 	}
 	if in.pkt.Type == typeTouch {
 		if rs.role == zab.Leader {
-			now := time.Now().UnixMilli()
-			p.sessMu.Lock()
-			for _, id := range decodeTouches(in.pkt.Data) {
-				p.sessions.Touch(id, now)
-			}
-			p.sessMu.Unlock()
+			p.replica.TouchEach(decodeTouches(in.pkt.Data))
 		}
 		return
 	}
@@ -280,11 +270,7 @@ func (p *Peer) onTick(rs *reignState) {
 		return
 	}
 	if rs.role == zab.Leader {
-		p.sessMu.Lock()
-		expired := p.sessions.Expired(time.Now().UnixMilli())
-		p.sessMu.Unlock()
-		for _, id := range expired {
-			p.log.Info("session expired", "session", fmt.Sprintf("0x%x", id))
+		for _, id := range p.replica.ExpiredSessions() {
 			p.propose(rs, &prep.Request{SessionID: id, Op: proto.OpCloseSession})
 		}
 		return
@@ -329,7 +315,7 @@ func (p *Peer) propose(rs *reignState, req *prep.Request) {
 		p.failRequest(request{write: req}, proto.ErrConnectionLoss)
 		return
 	}
-	txn, err := p.prep.Prepare(req, next, time.Now().UnixMilli())
+	txn, err := p.replica.Prep().Prepare(req, next, time.Now().UnixMilli())
 	if err != nil {
 		p.log.Warn("dropping a request the prep stage cannot handle", "op", req.Op, "err", err)
 		p.failRequest(request{write: req}, proto.ErrMarshallingError)
@@ -348,7 +334,7 @@ func (p *Peer) propose(rs *reignState, req *prep.Request) {
 		zxid, err = rs.z.Propose(e.Bytes())
 	}
 	if err != nil {
-		p.prep.Reset()
+		p.replica.Prep().Reset()
 		p.failRequest(request{write: req}, proto.ErrConnectionLoss)
 		return
 	}
@@ -426,7 +412,7 @@ func (p *Peer) drive(rs *reignState) error {
 			// as upstream's updateLearnerType, it comes back in that role.
 			return fmt.Errorf("peer: a reconfig changed this server's role: %w", errRoleChanged)
 		}
-		p.store.trim(p.lastApplied.Load())
+		p.store.trim(p.replica.LastApplied())
 		rs.pending = append(rs.pending, rd.Requests...)
 		for _, tok := range rd.Synced {
 			p.completeSync(tok)
@@ -459,7 +445,7 @@ func (p *Peer) drive(rs *reignState) error {
 				v.PeerEpoch = rc.Epoch
 				p.elect.SetState(p.elect.State(), v)
 				p.log.Info("serving", "role", rc.Role, "epoch", rc.Epoch, "leader", rs.leader,
-					"last_zxid", fmt.Sprintf("0x%x", p.lastApplied.Load()))
+					"last_zxid", fmt.Sprintf("0x%x", p.replica.LastApplied()))
 			}
 		}
 		z.Advance(rd)
