@@ -10,34 +10,10 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/snap"
 	"github.com/zkbench/zkbench/server/tree"
 )
-
-// writeSnapshot writes a (fuzzy) snapshot of t at zxid, with sessions, to
-// dir and returns its path. Apply may run meanwhile: tree.Walk locks per
-// node, and replaying the log from zxid repairs what the walk saw half-done,
-// as upstream's fuzzy snapshots rely on.
-func writeSnapshot(dir string, t *tree.Tree, sessions map[int64]int32, zxid int64) (string, error) {
-	h := snap.Header{Zxid: zxid, Sessions: sessions, ACLs: t.ACLCache()}
-	return snap.Write(dir, h, func(emit func(snap.Node) error) error {
-		return t.Walk(func(n tree.NodeRecord) error {
-			return emit(snap.Node{Path: n.Path, Data: n.Data, ACLRef: n.ACLRef, Stat: n.Stat})
-		})
-	})
-}
-
-// restoreTree rebuilds a tree from an open snapshot.
-func restoreTree(r *snap.Reader) (*tree.Tree, error) {
-	h := r.Header()
-	return tree.Restore(h.ACLs, func() (tree.NodeRecord, bool, error) {
-		n, ok, err := r.Next()
-		if err != nil || !ok {
-			return tree.NodeRecord{}, ok, err
-		}
-		return tree.NodeRecord{Path: n.Path, Data: n.Data, ACLRef: n.ACLRef, Stat: n.Stat}, true, nil
-	}, h.Zxid)
-}
 
 // loadSnapshot returns the state of the newest valid snapshot, falling back
 // to older ones when the newest is corrupt, or an empty tree when there is
@@ -45,7 +21,7 @@ func restoreTree(r *snap.Reader) (*tree.Tree, error) {
 func loadSnapshot(cfg *config.Config, log *slog.Logger) (*state, error) {
 	st := &state{tree: tree.New(), sessions: map[int64]int32{}}
 	f, err := snap.LoadNewestValid(snapDir(cfg), func(r *snap.Reader) error {
-		t, err := restoreTree(r)
+		t, err := replica.RestoreTree(r)
 		if err != nil {
 			return err
 		}
@@ -105,7 +81,7 @@ func (s *snapshotter) applied(zxid int64) {
 	go func() {
 		defer s.running.Store(false)
 		start := time.Now()
-		path, err := writeSnapshot(s.dir, t, sessions, zxid)
+		path, err := replica.WriteSnapshot(s.dir, t, sessions, zxid)
 		if err != nil {
 			s.log.Error("snapshot failed", "zxid", hex(zxid), "err", err)
 			return

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/snap"
 	"github.com/zkbench/zkbench/server/tree"
 )
@@ -19,20 +20,12 @@ func TestRestoreJavaSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	h := r.Header()
-	var file []snap.Node
-	tr, err := tree.Restore(h.ACLs, func() (tree.NodeRecord, bool, error) {
-		n, ok, err := r.Next()
-		if !ok || err != nil {
-			return tree.NodeRecord{}, ok, err
-		}
-		file = append(file, n)
-		return tree.NodeRecord{Path: n.Path, Data: n.Data, ACLRef: n.ACLRef, Stat: n.Stat}, true, nil
-	}, h.Zxid)
+	tr, err := replica.RestoreTree(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = r.Header() // the digest follows the nodes
+	h := r.Header() // the digest follows the nodes
+	file := snapshotNodes(t, "testdata/java-3.8.0/snapshot.1d")
 	if h.Digest == nil || h.Digest.Zxid == 0 {
 		t.Fatalf("fixture has no digest: %+v", h.Digest)
 	}
@@ -102,5 +95,26 @@ func TestRestoreJavaSnapshot(t *testing.T) {
 	tr.Apply(hdr, &proto.CreateTxn{Path: "/zz", ParentCVersion: -1})
 	if tr.Digest() == before {
 		t.Fatal("digest did not change on create")
+	}
+}
+
+// snapshotNodes reads every node record of the snapshot at path.
+func snapshotNodes(t *testing.T, path string) []snap.Node {
+	t.Helper()
+	r, err := snap.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var nodes []snap.Node
+	for {
+		n, ok, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return nodes
+		}
+		nodes = append(nodes, n)
 	}
 }
