@@ -7,6 +7,7 @@ import (
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/wal"
 )
@@ -39,12 +40,16 @@ func recoverStateKeeping(cfg *config.Config, log *slog.Logger, keep func(zxid in
 	if err != nil {
 		return nil, err
 	}
+	// The log replays through the replica's Apply, as live txns do; no
+	// connection is closed (the replica has no SessionCloser).
+	r := replica.New(replica.Options{TickMs: int64(cfg.TickTime), Tree: st.tree, Sessions: st.sessions, Logger: log})
 	rep, err := wal.Recover(logDir(cfg), st.snapZxid, log, func(zxid int64, rec []byte) error {
 		lt, err := proto.DecodeLoggedTxn(rec)
 		if err != nil {
 			return fmt.Errorf("replaying zxid 0x%x: %w", zxid, err)
 		}
-		applyReplayed(st, lt)
+		r.Apply(&lt.Header, lt.Body)
+		st.replayed++
 		if keep != nil {
 			keep(zxid, rec)
 		}
@@ -53,6 +58,7 @@ func recoverStateKeeping(cfg *config.Config, log *slog.Logger, keep func(zxid in
 	if err != nil {
 		return nil, fmt.Errorf("server: recovering the transaction log in %s: %w", logDir(cfg), err)
 	}
+	st.sessions = r.Sessions()
 	if rep.Cut() {
 		log.Warn("transaction log had a torn tail; cut it back to the last valid record",
 			"file", rep.File, "offset", rep.Offset, "cut_bytes", rep.Bytes, "reason", rep.Reason, "removed_files", rep.Removed)
@@ -62,20 +68,6 @@ func recoverStateKeeping(cfg *config.Config, log *slog.Logger, keep func(zxid in
 			"last_zxid", hex(st.tree.LastZxid()), "sessions", len(st.sessions), "znodes", st.tree.NodeCount())
 	}
 	return st, nil
-}
-
-// applyReplayed applies one logged txn to the recovering state.
-func applyReplayed(st *state, lt proto.LoggedTxn) {
-	st.tree.Apply(&lt.Header, lt.Body)
-	st.replayed++
-	switch lt.Header.Type {
-	case proto.OpCreateSession:
-		if cs, ok := lt.Body.(*proto.CreateSessionTxn); ok {
-			st.sessions[lt.Header.ClientID] = cs.TimeOut
-		}
-	case proto.OpCloseSession:
-		delete(st.sessions, lt.Header.ClientID)
-	}
 }
 
 func hex(v int64) string { return fmt.Sprintf("0x%x", v) }

@@ -21,7 +21,8 @@
 //   - the container reaper's view of the tree and its server-made
 //     deleteContainer requests (NewReaper, ReapRequest).
 //
-// The driver calls Apply in zxid order from one goroutine, and tells the
+// Recovery (package server) replays the log after a snapshot through
+// Apply as well. The driver calls Apply in zxid order from one goroutine, and tells the
 // prep stage what was applied (PrepApplied) as often as suits it; reads
 // (Tree, LastApplied, the session methods) are safe from any goroutine.
 package replica

@@ -17,7 +17,7 @@ import (
 type Options struct {
 	// ServerID goes into the top byte of the session ids this server makes.
 	ServerID int64
-	// TickMs is the tick length sessions expire in.
+	// TickMs is the tick length sessions expire in; 0 means 2000.
 	TickMs int64
 	// Tree is the recovered tree; nil means a fresh one.
 	Tree *tree.Tree
@@ -60,6 +60,9 @@ func New(opts Options) *Replica {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.TickMs <= 0 {
+		opts.TickMs = 2000
 	}
 	t := opts.Tree
 	if t == nil {
