@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zkbin"
 	"github.com/zkbench/zkbench/server/proto"
@@ -234,25 +235,20 @@ func startJavaZooKeeper(t *testing.T, dataDir string, jvmFlags ...string) javaSe
 	port := freePort(t)
 	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", dataDir, port)
 	cfgPath := filepath.Join(tmp, "zoo.cfg")
-	log4j := "log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
-		"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\nlog4j.appender.CONSOLE.layout.ConversionPattern=%d %-5p [%t] %m%n\n"
-	log4jPath := filepath.Join(tmp, "log4j.properties")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(log4jPath, []byte(log4j), 0o644); err != nil {
+	// Launched as the harness launches every Java server: its log goes
+	// to tmp/server.log, its output to tmp/server.out.
+	cmd, err := harness.Command(harness.Options{Impl: harness.ImplJava, ServerCPUs: -1, JavaHeap: "256m", JavaOpts: jvmFlags}, tmp, cfgPath)
+	if err != nil {
 		t.Fatal(err)
 	}
-	outPath := filepath.Join(tmp, "server.out")
-	out, err := os.Create(outPath)
+	out, err := os.Create(filepath.Join(tmp, "server.out"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { out.Close() })
-	cp := strings.Join(zkbin.DebianJars(zkbin.LogLog4j), ":")
-	args := append(append([]string{"-Xmx256m"}, jvmFlags...), "-Dlog4j.configuration=file:"+log4jPath, "-cp", cp,
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
-	cmd := exec.Command("java", args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -265,7 +261,14 @@ func startJavaZooKeeper(t *testing.T, dataDir string, jvmFlags ...string) javaSe
 			cmd.Process.Kill() // by PID; its log is fsynced before each reply
 			<-waited
 		},
-		log: func() string { b, _ := os.ReadFile(outPath); return string(b) },
+		log: func() string {
+			var b []byte
+			for _, f := range []string{"server.out", "server.log"} {
+				c, _ := os.ReadFile(filepath.Join(tmp, f))
+				b = append(b, c...)
+			}
+			return string(b)
+		},
 	}
 	t.Cleanup(srv.stop)
 	if err := waitServing(srv.addr, 60*time.Second); err != nil {
