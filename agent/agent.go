@@ -34,6 +34,10 @@ type Config struct {
 	// Version overrides the version the agent announces (tests of the
 	// coordinator's refusal); empty means Version().
 	Version string
+	// ClockSkew is added to the agent's clock readings sent to the
+	// coordinator and taken from it, as if its clock were that far ahead
+	// (tests of the coordinator's refusal).
+	ClockSkew time.Duration
 	// TraceDir, if not empty, receives one file per run,
 	// <run>-<name>.trace, listing every operation issued: "session seq
 	// type key" per line.
@@ -269,6 +273,7 @@ func (a *agent) runClient(ctx context.Context, as Assignment, rep *Report, readi
 			if err != nil {
 				return time.Time{}, err
 			}
+			off += a.cfg.ClockSkew
 			if err := a.put(a.l.Ready(as.Run, a.cfg.Name), Ready{Offset: off, Uncertainty: unc}); err != nil {
 				return time.Time{}, err
 			}
@@ -277,7 +282,7 @@ func (a *agent) runClient(ctx context.Context, as Assignment, rep *Report, readi
 			if err != nil {
 				return time.Time{}, err
 			}
-			return time.Unix(0, st.At).Add(off), nil
+			return time.Unix(0, st.At).Add(off - a.cfg.ClockSkew), nil
 		},
 	}
 	if a.cfg.TraceDir != "" {

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -202,34 +204,45 @@ func DecodeHists(bs map[string][]byte) (map[string]*hdr.Histogram, error) {
 }
 
 // Version is this binary's zkbench version: its module version, or the
-// VCS revision it was built from ("+dirty" with local changes), or "devel".
-func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	v := bi.Main.Version
-	var rev string
+// VCS revision it was built from ("+dirty" with local changes), or, for a
+// build that carries neither (-buildvcs=false), "devel+" and the start of
+// the executable's SHA-256, so that two different builds never pass for
+// one another.
+var Version = sync.OnceValue(func() string {
+	var v, rev string
 	var dirty bool
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
 		}
 	}
-	if rev != "" && (v == "" || v == "(devel)") {
+	if v != "" && v != "(devel)" {
+		return v
+	}
+	if rev != "" {
 		v = rev[:min(12, len(rev))]
 		if dirty {
 			v += "+dirty"
 		}
+		return v
 	}
-	if v == "" || v == "(devel)" {
-		v = "devel"
+	if exe, err := os.Executable(); err == nil {
+		if f, err := os.Open(exe); err == nil {
+			defer f.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, f); err == nil {
+				return "devel+" + hex.EncodeToString(h.Sum(nil))[:12]
+			}
+		}
 	}
-	return v
-}
+	return "devel"
+})
 
 // ErrNotFound is returned by ReadReport when no report header exists yet.
 var ErrNotFound = errors.New("agent: no report")

@@ -160,6 +160,8 @@ timeout) it stops its load at once and exits.`,
 	fs.StringVar(&cfg.TraceDir, "trace-dir", "", "write every operation issued to DIR/<run>-<name>.trace (for reproducibility checks)")
 	fs.StringVar(&cfg.Version, "announce-version", "", "announce this version instead of the binary's (tests)")
 	fs.MarkHidden("announce-version")
+	fs.DurationVar(&cfg.ClockSkew, "skew-clock", 0, "report clock readings this far ahead (tests)")
+	fs.MarkHidden("skew-clock")
 	fs.BoolVarP(&verbose, "verbose", "v", false, "log assignments and the load's diagnostics")
 	return cmd
 }

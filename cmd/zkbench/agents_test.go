@@ -385,13 +385,15 @@ func TestKilledAgentAbortsRun(t *testing.T) {
 }
 
 // An agent of another version is refused, naming both versions; too few
-// agents fail after the wait, naming who registered and who is missing.
+// agents fail after the wait, naming who registered and who is missing; a
+// clock skew over a tenth of the interval refuses the start.
 func TestAgentsBadInput(t *testing.T) {
 	bin := zkbenchBin(t)
 	dir := t.TempDir()
 	server := startServer(t, dir, "coord", bin)
 	start(t, dir, "agent-old", bin, "agent", "--coord", server+"/versions", "--name", "old", "--announce-version", "v0.9.0-old")
 	startAgents(t, dir, bin, server+"/few", []string{"m1"})
+	start(t, dir, "agent-skewed", bin, "agent", "--coord", server+"/skew", "--name", "late", "--skew-clock", "-25ms")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -403,6 +405,8 @@ func TestAgentsBadInput(t *testing.T) {
 			[]string{"waited 2s for 3 client agents", "1 registered (m1), 2 missing"}},
 		{"names", []string{"--agents", server + "/few", "--client-agents", "m1,m7", "--agents-wait", "1s"},
 			[]string{"missing m7", "registered: m1"}},
+		{"skew", []string{"--agents", server + "/skew", "--client-agents", "1"},
+			[]string{"agent late's clock is -2", "more than a tenth of the 100ms interval (10ms)"}},
 	} {
 		run := start(t, dir, "run-"+tc.name, bin, append([]string{"run", "--impl", "external", "--connect", server,
 			"--clients", "2", "--duration", "1s", "--warmup", "0s", "--out", filepath.Join(dir, "runs")}, tc.args...)...)
@@ -417,6 +421,7 @@ func TestAgentsBadInput(t *testing.T) {
 				t.Errorf("%s: output lacks %q:\n%s", tc.name, w, msg)
 			}
 		}
+		t.Logf("%s: %s", tc.name, strings.TrimSpace(msg[strings.LastIndex(strings.TrimSpace(msg), "\n")+1:]))
 	}
 	if _, _, err := zkbench(t, "run", "--client-agents", "2"); err == nil || !strings.Contains(err.Error(), "--client-agents needs --agents") {
 		t.Errorf("--client-agents without --agents: %v", err)
