@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zkbin"
 	"github.com/zkbench/zkbench/server/proto"
@@ -45,11 +46,11 @@ func freePort(t *testing.T) int {
 
 // javaServer is one upstream standalone server on loopback.
 type javaServer struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	addr    string
-	logPath string
-	done    chan struct{}
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	dir  string // its output (server.out) and log (server.log)
+	done chan struct{}
 }
 
 // startJava starts upstream ZooKeeper standalone on dataDir and waits until
@@ -57,24 +58,28 @@ type javaServer struct {
 // it is killed (by PID) at the end of the test at the latest.
 func startJava(t *testing.T, dataDir string) *javaServer {
 	t.Helper()
-	java, cp := javaEnv(t)
+	javaEnv(t)
 	port := freePort(t)
 	cfg := filepath.Join(dataDir, "zoo.cfg")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 		"admin.enableServer=false\n4lw.commands.whitelist=*\n", dataDir, port)), 0o644)
-	logPath := filepath.Join(dataDir, fmt.Sprintf("java-%d.log", time.Now().UnixNano()))
-	logf, err := os.Create(logPath)
+	// Launched as the harness launches every Java server, with its
+	// log4j configuration and log (server.log) in a directory of its own.
+	dir := t.TempDir()
+	cmd, err := harness.Command(harness.Options{Impl: harness.ImplJava, ServerCPUs: -1, JavaHeap: "256m"}, dir, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(java, "-Xmx256m", "-cp", cp, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	out, err := os.Create(filepath.Join(dir, "server.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &javaServer{t: t, cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port), logPath: logPath, done: make(chan struct{})}
-	go func() { cmd.Wait(); logf.Close(); close(s.done) }()
+	s := &javaServer{t: t, cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, done: make(chan struct{})}
+	go func() { cmd.Wait(); out.Close(); close(s.done) }()
 	t.Cleanup(s.kill)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -101,7 +106,9 @@ func startJava(t *testing.T, dataDir string) *javaServer {
 }
 
 func (s *javaServer) log() string {
-	b, _ := os.ReadFile(s.logPath)
+	b, _ := os.ReadFile(filepath.Join(s.dir, "server.out"))
+	l, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+	b = append(b, l...)
 	if len(b) > 6000 {
 		b = b[len(b)-6000:]
 	}
