@@ -155,11 +155,13 @@ func supervise(ctx context.Context, servers []string, timeout time.Duration, can
 					lost = time.AfterFunc(timeout, func() {
 						log.Error("coordination disconnected for a session timeout; stopping", "timeout", timeout)
 						cancel(ErrSessionLost)
+						conn.Close() // fail the report's writes at once
 					})
 				}
 			case zk.StateExpired:
 				log.Error("coordination session expired; stopping")
 				cancel(ErrSessionLost)
+				conn.Close()
 			}
 		}
 	}()

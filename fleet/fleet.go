@@ -131,6 +131,7 @@ type run struct {
 	names  []string
 	ranges []bench.SessionRange
 	log    *slog.Logger
+	lost   bool // the coordination session is lost: leave the znodes
 }
 
 // Drive runs bo's load from the agents and returns the merged result. A
@@ -150,6 +151,9 @@ func (c *Coordinator) Drive(ctx context.Context, bo bench.Options) (*results.Res
 	if err := waitSession(ctx, events, 15*time.Second); err != nil {
 		return nil, fmt.Errorf("fleet: coordination %v: %w", servers, err)
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go supervise(events, o.SessionTimeout, cancel)
 	r := &run{c: c, conn: conn, l: agent.Layout{Root: root}, log: o.Logger}
 	if err := agent.Ensure(conn, r.l); err != nil {
 		return nil, err
@@ -180,6 +184,35 @@ func Plan(clients, n int) []bench.SessionRange {
 	return out
 }
 
+// ErrCoordinationLost is the cause of a run stopped because the
+// coordinator's own coordination session expired or stayed disconnected
+// for a session timeout; the agents stop their load on their own.
+var ErrCoordinationLost = errors.New("fleet: coordination session lost")
+
+// supervise cancels with ErrCoordinationLost when the session expires or
+// stays disconnected for timeout.
+func supervise(events <-chan zk.Event, timeout time.Duration, cancel context.CancelCauseFunc) {
+	var lost *time.Timer
+	for ev := range events {
+		if ev.Type != zk.EventSession {
+			continue
+		}
+		switch ev.State {
+		case zk.StateHasSession:
+			if lost != nil {
+				lost.Stop()
+				lost = nil
+			}
+		case zk.StateDisconnected:
+			if lost == nil {
+				lost = time.AfterFunc(timeout, func() { cancel(ErrCoordinationLost) })
+			}
+		case zk.StateExpired:
+			cancel(ErrCoordinationLost)
+		}
+	}
+}
+
 func waitSession(ctx context.Context, events <-chan zk.Event, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()
@@ -187,10 +220,6 @@ func waitSession(ctx context.Context, events <-chan zk.Event, limit time.Duratio
 		select {
 		case ev := <-events:
 			if ev.State == zk.StateHasSession {
-				go func() {
-					for range events {
-					}
-				}()
 				return nil
 			}
 		case <-ctx.Done():
@@ -283,6 +312,9 @@ func (r *run) choose(ctx context.Context) error {
 
 // cleanup removes the run's assignments and znodes.
 func (r *run) cleanup() {
+	if r.lost {
+		return
+	}
 	for _, n := range r.names {
 		r.conn.Delete(r.l.Assign(n), -1)
 	}
@@ -418,6 +450,9 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 			r.abort("not every agent got ready")
 			return nil, fmt.Errorf("fleet: agents %s not ready after %v (sessions not established?)", strings.Join(missing, ", "), o.Wait+30*time.Second)
 		case <-ctx.Done():
+			if err := context.Cause(ctx); errors.Is(err, ErrCoordinationLost) {
+				return nil, err
+			}
 			r.abort("cancelled")
 			return nil, ctx.Err()
 		}
@@ -516,6 +551,10 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 			abortReason = "no report from " + strings.Join(missing, ", ") + " in time"
 			r.abort(abortReason)
 		case <-ctx.Done():
+			if err := context.Cause(ctx); errors.Is(err, ErrCoordinationLost) {
+				r.lost = true
+				return nil, fmt.Errorf("%w: the agents stop their load on their own; no result", err)
+			}
 			if abortReason == "" {
 				abortReason = "cancelled"
 				r.abort("the coordinator was cancelled")

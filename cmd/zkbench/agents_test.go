@@ -421,9 +421,52 @@ func TestAgentsBadInput(t *testing.T) {
 				t.Errorf("%s: output lacks %q:\n%s", tc.name, w, msg)
 			}
 		}
-		t.Logf("%s: %s", tc.name, strings.TrimSpace(msg[strings.LastIndex(strings.TrimSpace(msg), "\n")+1:]))
+		t.Logf("%s: %s", tc.name, lastLine(msg))
 	}
 	if _, _, err := zkbench(t, "run", "--client-agents", "2"); err == nil || !strings.Contains(err.Error(), "--client-agents needs --agents") {
 		t.Errorf("--client-agents without --agents: %v", err)
 	}
+}
+
+// Nothing runs unsupervised: when the coordination server dies mid-run,
+// every agent stops its load and exits once its session has been gone a
+// session timeout, and the run fails; only the system under test is left.
+func TestCoordinationLossStopsAgents(t *testing.T) {
+	bin := zkbenchBin(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	coordProc := start(t, dir, "coord", bin, "coordinator", "--addr", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", filepath.Join(dir, "coord"))
+	coord := fmt.Sprintf("127.0.0.1:%d/loss", port)
+	sut := startServer(t, dir, "sut", bin)
+	agents := startAgents(t, dir, bin, coord, []string{"s1", "s2"})
+	run := start(t, dir, "run", bin, "run", "-v", "--impl", "external", "--connect", sut, "--agents", coord, "--client-agents", "2",
+		"--clients", "2", "--outstanding", "1", "--keys", "50", "--warmup", "300ms", "--duration", "10s", "--out", filepath.Join(dir, "runs"))
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(run.output(), "msg=started"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not start:\n%s\n%s", run.output(), coordProc.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	killed := time.Now()
+	coordProc.cmd.Process.Signal(syscall.SIGKILL)
+	for _, n := range []string{"s1", "s2"} {
+		err := agents[n].wait(t, 15*time.Second)
+		if err == nil || !strings.Contains(agents[n].output(), "coordination session lost") {
+			t.Errorf("agent %s: %v\n%s", n, err, agents[n].output())
+		}
+		t.Logf("agent %s exited %v after the coordination server died", n, time.Since(killed).Round(time.Millisecond))
+	}
+	if err := run.wait(t, 30*time.Second); err == nil {
+		t.Errorf("the run succeeded without its coordination server:\n%s", run.output())
+	}
+	t.Logf("run exited %v after: %s", time.Since(killed).Round(time.Millisecond), lastLine(run.output()))
+	if got := binaryProcesses(bin); len(got) != 1 {
+		t.Fatalf("processes of %s: %v, want only the system under test", bin, got)
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndex(s, "\n")+1:]
 }
