@@ -386,7 +386,8 @@ func TestKilledAgentAbortsRun(t *testing.T) {
 
 // An agent of another version is refused, naming both versions; too few
 // agents fail after the wait, naming who registered and who is missing; a
-// clock skew over a tenth of the interval refuses the start.
+// clock skew over a tenth of the interval refuses the start; a second
+// agent of the same name is refused.
 func TestAgentsBadInput(t *testing.T) {
 	bin := zkbenchBin(t)
 	dir := t.TempDir()
@@ -422,6 +423,10 @@ func TestAgentsBadInput(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %s", tc.name, lastLine(msg))
+	}
+	dup := start(t, dir, "agent-dup", bin, "agent", "--coord", server+"/few", "--name", "m1")
+	if err := dup.wait(t, 15*time.Second); err == nil || !strings.Contains(dup.output(), `an agent named "m1" is already registered`) {
+		t.Errorf("a second agent m1: %v\n%s", err, dup.output())
 	}
 	if _, _, err := zkbench(t, "run", "--client-agents", "2"); err == nil || !strings.Contains(err.Error(), "--client-agents needs --agents") {
 		t.Errorf("--client-agents without --agents: %v", err)

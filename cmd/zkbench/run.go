@@ -36,7 +36,8 @@ report.md.`,
   zkbench run --impl java --servers 3 --reads 90 --duration 20s
   zkbench run --impl external --connect zk1:2181,zk2:2181,zk3:2181 --writes 10%
   zkbench run --servers 5 --faults paper --duration 60s
-  zkbench run --log-dir /mnt/fastdisk --clients 100 --outstanding 10`,
+  zkbench run --log-dir /mnt/fastdisk --clients 100 --outstanding 10
+  zkbench run --agents coord-host:2191 --client-agents 2   # load from zkbench agents`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
