@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/zkbench/zkbench/server/durable"
 )
 
 // DynamicFileName is where upstream keeps the configuration of version v:
@@ -77,31 +79,12 @@ func BackupStatic(staticPath string) error {
 	return writeAtomically(staticPath+".bak", data)
 }
 
-// writeAtomically replaces path with data: a synced temporary file renamed
-// over it, and the directory synced.
+// writeAtomically replaces path with data durably: a synced temporary
+// file renamed over it, and the directory synced; every failure, the
+// directory fsync's included, is returned. The file is mode 0600.
 func writeAtomically(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("config: writing %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("config: writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	if err := durable.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }
