@@ -269,7 +269,7 @@ func TestListIgnoresTempAndForeignFiles(t *testing.T) {
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "tmp-snapshot-") && e.Name() != "tmp-snapshot-123" {
+		if strings.HasPrefix(e.Name(), "tmp-") && e.Name() != "tmp-snapshot-123" {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}

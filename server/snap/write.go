@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"hash"
 	"hash/adler32"
-	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/zkbench/zkbench/server/durable"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -92,19 +92,14 @@ func Write(dir string, h Header, walk func(emit func(Node) error) error) (path s
 		return "", fmt.Errorf("snap: write: digest version %d: only version 2 and later are written", h.Digest.Version)
 	}
 	final := filepath.Join(dir, Name(h.Zxid))
-	// The temporary name has no "snapshot." prefix, so neither this
-	// package nor upstream can take it for a snapshot.
-	f, err := os.CreateTemp(dir, "tmp-snapshot-*")
+	// The temporary file's name ("tmp-snapshot.<zxid>-*") has no
+	// "snapshot." prefix, so neither this package nor upstream can take it
+	// for a snapshot.
+	f, err := durable.Create(final, 0o600)
 	if err != nil {
-		return "", fmt.Errorf("snap: write %s: %w", final, err)
+		return "", fmt.Errorf("snap: %w", err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Discard()
 	s := &sealWriter{w: bufio.NewWriterSize(f, 256<<10), sum: adler32.New()}
 	fail := func(what string, e error) error {
 		return fmt.Errorf("snap: write %s: %s: %w", final, what, e)
@@ -173,28 +168,10 @@ func Write(dir string, h Header, walk func(emit func(Node) error) error) (path s
 	if err := s.w.Flush(); err != nil {
 		return "", fail("flush", err)
 	}
-	if err := f.Sync(); err != nil {
-		return "", fail("fsync", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fail("close", err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fail("rename", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return "", fail("fsync directory", err)
+	if err := f.Commit(); err != nil {
+		return "", fmt.Errorf("snap: %w", err)
 	}
 	return final, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func sortedKeys[V any](m map[int64]V) []int64 {
