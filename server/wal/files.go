@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/zkbench/zkbench/server/durable"
 )
 
 // logPrefix starts every log file name.
@@ -85,13 +87,8 @@ func filesFrom(files []logFile, zxid int64) []logFile {
 // syncDir fsyncs a directory so that file creations, renames and removals
 // in it are durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("wal: sync directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("wal: sync directory %s: %w", dir, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("wal: %w", err)
 	}
 	return nil
 }
