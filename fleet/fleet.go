@@ -494,7 +494,11 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 	reports := map[string]*agent.Report{}
 	var lostNames []string
 	var abortReason string
-	evc := bo.Events
+	// Marks (faults) are taken once the agents' warm-up starts, as bench
+	// takes them: a fault schedule counts from its first mark.
+	var evc <-chan results.Event
+	warm := time.NewTimer(time.Until(localStart))
+	defer warm.Stop()
 	end := time.NewTimer(time.Until(mStart.Add(bo.Spec.Duration + 45*time.Second)))
 	defer end.Stop()
 	for len(reports)+len(lostNames) < len(r.names) {
@@ -520,6 +524,8 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 		}
 		select {
 		case <-ch:
+		case <-warm.C:
+			evc = bo.Events
 		case ev, ok := <-evc:
 			if !ok {
 				evc = nil
