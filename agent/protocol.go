@@ -63,7 +63,8 @@ func ParseConnect(s string) (servers []string, root string, err error) {
 	return servers, root, nil
 }
 
-// Layout names the znodes under one root.
+// Layout names the znodes under one root: each method returns the path of
+// the znode of that name in the layout of the package doc.
 type Layout struct{ Root string }
 
 func (l Layout) Agents() string                 { return l.Root + "/agents" }

@@ -89,7 +89,7 @@ func runWithAgents(ctx context.Context, cfg experiment.Config, co *fleet.Coordin
 	return nil
 }
 
-// AgentsFile holds a run's per-agent breakdown.
+// agentsFile holds a run's per-agent breakdown, in its directory.
 const agentsFile = "agents.json"
 
 // writeAgents writes the breakdown to agents.json and appends it to the
