@@ -76,3 +76,26 @@ func TestReplaceFollowsPrep(t *testing.T) {
 		t.Fatalf("prep of a create of /x in the new tree: %v, want NODEEXISTS", txn.Err)
 	}
 }
+
+// TestApplyAllocatesNothingMore: the replica adds no allocation to the
+// tree's own for a write (the standalone apply loop's hot path).
+func TestApplyAllocatesNothingMore(t *testing.T) {
+	create := &proto.CreateTxn{Path: "/k", ACL: proto.OpenACLUnsafe, ParentCVersion: -1}
+	set := &proto.SetDataTxn{Path: "/k", Data: make([]byte, 64), Version: -1}
+	measure := func(apply func(*proto.TxnHeader, proto.Record) tree.Result) float64 {
+		apply(&proto.TxnHeader{Zxid: 1, Type: proto.OpCreate}, create)
+		zxid := int64(1)
+		return testing.AllocsPerRun(1000, func() {
+			zxid++
+			hdr := proto.TxnHeader{Zxid: zxid, Type: proto.OpSetData}
+			apply(&hdr, set)
+		})
+	}
+	direct := measure(tree.New().Apply)
+	r := newTestReplica(t)
+	viaReplica := measure(r.Apply)
+	t.Logf("allocations per setData: tree.Apply %.1f, replica.Apply %.1f", direct, viaReplica)
+	if viaReplica > direct {
+		t.Fatalf("replica.Apply allocates %.1f per setData, tree.Apply %.1f", viaReplica, direct)
+	}
+}
