@@ -9,16 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zkbench/zkbench/fleet"
+	"github.com/zkbench/zkbench/internal/zkbin"
 	"github.com/zkbench/zkbench/results"
 )
 
@@ -26,27 +25,13 @@ import (
 // server, agents, and the run that coordinates them. Each process is
 // killed by its PID in cleanup.
 
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "zkbench-agents-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "zkbench")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
 // zkbenchBin builds zkbench once per test process.
 func zkbenchBin(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds zkbench and runs real processes")
 	}
-	bin, err := buildOnce()
+	bin, err := zkbin.Build("github.com/zkbench/zkbench/cmd/zkbench")
 	if err != nil {
 		t.Fatal(err)
 	}
