@@ -221,7 +221,10 @@ func (r *rcRun) writeConfig(id int, extra []string, servers ...string) string {
 	}
 	sum := sha1.Sum([]byte(reconfigSecret))
 	user, _, _ := strings.Cut(reconfigSecret, ":")
-	lines := []string{"tickTime=200", "initLimit=10", "syncLimit=5", "dataDir=" + data,
+	// The raw clients send no pings: maxSessionTimeout keeps an idle one's
+	// session alive however slowly a loaded machine runs the script (the
+	// default, 20 ticks, is 4 s: an expiry then spends a zxid on one side).
+	lines := []string{"tickTime=200", "initLimit=10", "syncLimit=5", "maxSessionTimeout=60000", "dataDir=" + data,
 		"4lw.commands.whitelist=*", "admin.enableServer=false", "maxClientCnxns=0",
 		"DigestAuthenticationProvider.superDigest=" + user + ":" + base64.StdEncoding.EncodeToString(sum[:])}
 	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "standaloneEnabled=") }) {
@@ -240,7 +243,7 @@ func (r *rcRun) writeConfig(id int, extra []string, servers ...string) string {
 // server starts or elects.
 func (r *rcRun) tryDial(id int) (c *zktest.RawClient, err error) {
 	for try := 0; try < 50; try++ {
-		if c, err = zktest.DialRaw(r.addr[id], 10*time.Second); err == nil {
+		if c, err = zktest.DialRaw(r.addr[id], 60*time.Second); err == nil {
 			return c, nil
 		}
 		time.Sleep(100 * time.Millisecond)
