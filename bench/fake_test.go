@@ -7,8 +7,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/zkbench/zkbench/bench/internal/fakezk"
 	"github.com/zkbench/zkbench/results"
@@ -212,9 +215,17 @@ func TestFakeCancelKeepsPartialResults(t *testing.T) {
 	spec := fakeSpec()
 	spec.Duration = time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(spec.Warmup+700*time.Millisecond, cancel)
+	defer cancel()
+	// Cancel once seven intervals (700 ms) were measured, not at a time
+	// fixed before Run: on a loaded machine setup can take most of that.
+	var once sync.Once
+	onInterval := func(idx int64, _ *hdr.Histogram) {
+		if idx >= 6 {
+			once.Do(cancel)
+		}
+	}
 	t0 := time.Now()
-	res, err := Run(ctx, Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}})
+	res, err := Run(ctx, Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, OnInterval: onInterval})
 	if err != nil {
 		t.Fatal(err)
 	}
