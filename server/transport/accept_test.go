@@ -3,47 +3,17 @@ package transport
 import (
 	"context"
 	"net"
-	"os"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/internal/netutil/netutiltest"
 )
-
-// flakyListener fails its first n Accepts the way a process out of file
-// descriptors does (accept4 returning EMFILE, then ENFILE), then accepts.
-type flakyListener struct {
-	*net.TCPListener
-	fails atomic.Int32
-}
-
-func newFlakyListener(t *testing.T, fails int32) *flakyListener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &flakyListener{TCPListener: ln.(*net.TCPListener)}
-	l.fails.Store(fails)
-	return l
-}
-
-func (l *flakyListener) Accept() (net.Conn, error) {
-	if n := l.fails.Add(-1); n >= 0 {
-		errno := syscall.EMFILE
-		if n%2 == 1 {
-			errno = syscall.ENFILE
-		}
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", errno)}
-	}
-	return l.TCPListener.Accept()
-}
 
 // An election port whose accept fails with EMFILE/ENFILE keeps accepting
 // once descriptors are back: the error is logged, not the end of the loop.
 func TestTCPAcceptSurvivesTransientErrors(t *testing.T) {
 	var logs syncBuffer
-	fl := newFlakyListener(t, 4)
+	fl := netutiltest.NewFailingListener(t, 4)
 	peer := freeAddr(t)
 	tr, err := NewTCP(context.Background(), TCPConfig{MyID: 2, Listener: fl, Logger: testLogger(t, &logs),
 		Peers: map[int64]string{3: peer}})
@@ -67,8 +37,8 @@ func TestTCPAcceptSurvivesTransientErrors(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no message after transient accept errors; log:\n%s", logs.String())
 	}
-	if n := fl.fails.Load(); n >= 0 {
-		t.Fatalf("listener still has %d failures to return", n+1)
+	if n := fl.Unseen(); n > 0 {
+		t.Fatalf("listener still has %d failures to return", n)
 	}
 	waitLog(t, &logs, "too many open files")
 }
@@ -77,7 +47,7 @@ func TestTCPAcceptSurvivesTransientErrors(t *testing.T) {
 // them (the leader's accept loop would end), and still honours ctx.
 func TestQuorumAcceptSurvivesTransientErrors(t *testing.T) {
 	var logs syncBuffer
-	fl := newFlakyListener(t, 4)
+	fl := netutiltest.NewFailingListener(t, 4)
 	ql := NewQuorumListener(fl, testLogger(t, &logs))
 	defer ql.Close()
 	go func() {
@@ -96,7 +66,7 @@ func TestQuorumAcceptSurvivesTransientErrors(t *testing.T) {
 	waitLog(t, &logs, "too many open files in system") // ENFILE
 
 	// A listener that keeps failing still gives up when ctx ends.
-	fl.fails.Store(1 << 30)
+	fl.Fail(1 << 30)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
 	if _, err := ql.Accept(ctx2); err == nil || ctx2.Err() == nil {
