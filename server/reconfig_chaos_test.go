@@ -147,8 +147,6 @@ func runReconfigChaos(t *testing.T, seed int64, dur time.Duration) {
 	}
 }
 
-// withTimeout runs a client call that may never be answered (its server
-// can lose the request when the leader changes) for up to 5 s.
 // startReconfigEnsemble starts n Go servers that let anyone reconfigure
 // them, and connects an admin client to all of them.
 func startReconfigEnsemble(t *testing.T, n int) (*zktest.Ensemble, *zk.Conn) {
@@ -162,6 +160,8 @@ func startReconfigEnsemble(t *testing.T, n int) (*zktest.Ensemble, *zk.Conn) {
 	return e, admin
 }
 
+// withTimeout runs a client call that may never be answered (its server
+// can lose the request when the leader changes) for up to 5 s.
 func withTimeout(call func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- call() }()

@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/internal/zktest"
 )
@@ -57,9 +60,8 @@ func TestIntegrationReconfigRejoinCountsPromotedFollower(t *testing.T) {
 	e.Servers[leader-1].Kill()
 	waitMode(t, e, promoted-1, 10*time.Second, "follower", "observer")
 	// 3. Add the removed server back as a voter, while it follows.
-	if err := withTimeout(func() error {
-		_, err := admin.IncrementalReconfig([]string{specs[promoted]}, nil, -1)
-		return err
+	if err := reconfigUntil(admin, []string{specs[promoted]}, func(cfg string) bool {
+		return strings.Contains(cfg, "server."+strconv.Itoa(promoted)+"=")
 	}); err != nil {
 		t.Fatalf("add %d back: %v", promoted, err)
 	}
@@ -84,5 +86,39 @@ func waitMode(t *testing.T, e *zktest.Ensemble, i int, timeout time.Duration, mo
 			t.Fatalf("server %d reports mode %q after %v, want one of %v", i+1, m, timeout, modes)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reconfigUntil adds joining until /zookeeper/config satisfies done. The
+// reply of a reconfig can be lost while the ensemble settles after a
+// leader change, or when the client's own server changes role on the
+// commit (go-zookeeper: connection closed, could not connect to a
+// server): then the membership, not the reply, says whether it took.
+func reconfigUntil(admin *zk.Conn, joining []string, done func(cfg string) bool) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := withTimeout(func() error {
+			_, err := admin.IncrementalReconfig(joining, nil, -1)
+			return err
+		})
+		if err == nil {
+			return nil
+		}
+		if serr := withTimeout(func() error {
+			if _, err := admin.Sync("/zookeeper/config"); err != nil {
+				return err
+			}
+			cfg, _, err := admin.Get("/zookeeper/config")
+			if err == nil && !done(string(cfg)) {
+				return errors.New("not in the membership yet")
+			}
+			return err
+		}); serr == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
