@@ -25,6 +25,7 @@ type repeatOptions struct {
 	reps     int
 	bound    bool
 	variants []string
+	goCmd    string
 	profiles string
 }
 
@@ -33,12 +34,13 @@ func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.reps, "reps", 3, "repeated comparison: repetitions of every point (ratios pair runs of the same repetition)")
 	fs.BoolVar(&o.bound, "bound", false, "repeated comparison: also measure the no-op bound (server/noop, a responder that does no work)")
 	fs.StringArrayVar(&o.variants, "go-variant", nil, "repeated comparison: another Go server build as NAME=COMMAND (the zoo.cfg path is appended), reported as go's ratios against it; repeatable")
+	fs.StringVar(&o.goCmd, "go-command", "", "repeated comparison: run the Go server as COMMAND (the zoo.cfg path is appended), e.g. 'bin/zkserver start-foreground', instead of from zkbench's own binary, whose size adds ~10 MiB of mapped pages to the server's RSS")
 	fs.StringVar(&o.profiles, "profile", "", "repeated comparison: afterwards, profile the Go server (CPU, heap, allocations; needs the go command) at these SIZE:READS points, e.g. 1:100,1:0,3:0")
 }
 
 // given reports whether any flag of the repeated comparison was given.
 func (o *repeatOptions) given(changed func(string) bool) bool {
-	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant") || changed("profile")
+	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant") || changed("go-command") || changed("profile")
 }
 
 // parseProfiles reads --profile: SIZE:READS points, comma separated.
@@ -153,6 +155,11 @@ func repeatedConfig(o compareOptions, changed func(string) bool, stderr io.Write
 	goCmd, err := selfCommand(internalServer, "start-foreground")
 	if err != nil {
 		return perf.Config{}, err
+	}
+	if o.rep.goCmd != "" {
+		if goCmd = strings.Fields(o.rep.goCmd); len(goCmd) == 0 {
+			return perf.Config{}, fmt.Errorf("--go-command %q: give the command that starts a Go server", o.rep.goCmd)
+		}
 	}
 	noopCmd, err := selfCommand(internalNoop)
 	if err != nil {

@@ -98,6 +98,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"compare", "--go-variant", "before"}, "want NAME=COMMAND"},
 		{[]string{"compare", "--go-variant", "noop=/bin/zkserver"}, "names a built-in implementation"},
 		{[]string{"compare", "--go-variant", "a=x", "--go-variant", "a=y"}, `"a" given twice`},
+		{[]string{"compare", "--go-command", " ", "--bound"}, "give the command that starts a Go server"},
 		{[]string{"compare", "--bound", "--clients", "0"}, "clients"},
 		{[]string{"compare", "--bound", "--profile", "1:70,3"}, `--profile: "3" is not SIZE:READS`},
 		{[]string{"compare", "--bound", "--profile", "1:170"}, "--profile 1:170: 170 is out of range"},
