@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/datadir"
 	"github.com/zkbench/zkbench/server/peer"
 	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/tree"
@@ -19,10 +19,9 @@ import (
 // not serving.
 func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
 	log = log.With("myid", cfg.MyID)
-	for _, dir := range []string{snapDir(cfg), logDir(cfg)} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("server: %w", err)
-		}
+	dd, err := datadir.Open(cfg, log)
+	if err != nil {
+		return err
 	}
 	if cfg.ReconfigEnabled && cfg.DynamicConfigFile == "" && cfg.Path != "" {
 		if err := config.BackupStatic(cfg.Path); err != nil {
@@ -30,7 +29,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 		}
 	}
 	var entries []zab.Entry
-	st, err := recoverStateKeeping(cfg, log, func(zxid int64, rec []byte) {
+	st, err := dd.RecoverKeeping(func(zxid int64, rec []byte) {
 		entries = append(entries, zab.Entry{Zxid: zxid, Data: rec})
 	})
 	if err != nil {
@@ -40,23 +39,23 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 		log.Warn("forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost on a crash. For experiments only.")
 	}
 	logOpts := wal.Options{PreAllocSize: cfg.PreAllocSize, ForceSync: cfg.ForceSync, Logger: log}
-	txnLog, err := wal.Open(logDir(cfg), logOpts)
+	txnLog, err := wal.Open(dd.LogDir, logOpts)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	var snaps *snapshotter
+	var snaps *datadir.Snapshotter
 	p, err := peer.New(peer.Options{
 		Config: cfg, Logger: log,
-		Tree: st.tree, Sessions: st.sessions, SnapZxid: st.snapZxid, Entries: entries,
+		Tree: st.Tree, Sessions: st.Sessions, SnapZxid: st.SnapZxid, Entries: entries,
 		Log: txnLog, LogOptions: logOpts,
-		SnapshotDir: snapDir(cfg),
-		OnApplied:   func(zxid int64) { snaps.applied(zxid) },
+		SnapshotDir: dd.SnapDir,
+		OnApplied:   func(zxid int64) { snaps.Applied(zxid) },
 		Rebuild: func() (*tree.Tree, map[int64]int32, error) {
-			st, err := recoverState(cfg, log)
+			st, err := dd.Recover()
 			if err != nil {
 				return nil, nil, err
 			}
-			return st.tree, st.sessions, nil
+			return st.Tree, st.Sessions, nil
 		},
 	})
 	if err != nil {
@@ -64,7 +63,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 		return err
 	}
 	defer p.Close()
-	snaps = newSnapshotter(cfg, log, p.RollLog, p.Tree, p.Sessions)
+	snaps = dd.NewSnapshotter(p.RollLog, p.Tree, p.Sessions)
 
 	so := serveOptions(cfg, p, log)
 	so.Admit = p.Admit
@@ -80,7 +79,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	if opts.Ready != nil {
 		opts.Ready(l.Addr().String())
 	}
-	go autopurge(ctx, cfg, log)
+	go dd.Autopurge(ctx)
 
 	return runUntilOneStops(ctx, p.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 
 	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/datadir"
 	"github.com/zkbench/zkbench/server/node"
 	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/serve"
@@ -44,34 +44,33 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 }
 
 func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
-	for _, dir := range []string{snapDir(cfg), logDir(cfg)} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("server: %w", err)
-		}
+	dd, err := datadir.Open(cfg, log)
+	if err != nil {
+		return err
 	}
-	st, err := recoverState(cfg, log)
+	st, err := dd.Recover()
 	if err != nil {
 		return err
 	}
 	if !cfg.ForceSync {
 		log.Warn("forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost on a crash. For experiments only.")
 	}
-	txnLog, err := wal.Open(logDir(cfg), wal.Options{PreAllocSize: cfg.PreAllocSize, ForceSync: cfg.ForceSync, Logger: log})
+	txnLog, err := wal.Open(dd.LogDir, wal.Options{PreAllocSize: cfg.PreAllocSize, ForceSync: cfg.ForceSync, Logger: log})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	committer := committerStats{wal.NewCommitter(txnLog, wal.WithFlushDelay(cfg.FlushDelay),
 		wal.WithLinger(wal.LingerUpTo(cfg.GroupCommitLinger)), wal.WithMaxBatch(cfg.MaxBatchSize))}
 	defer txnLog.Close()
-	var snaps *snapshotter
+	var snaps *datadir.Snapshotter
 	containers := reaper.OptionsFromConfig(cfg)
 	n := node.New(node.Options{
 		// Upstream's standalone server creates session ids as server 1.
 		ServerID:        1,
 		Log:             committer,
-		OnApplied:       func(zxid, _ int64) { snaps.applied(zxid) },
-		Tree:            st.tree,
-		Sessions:        st.sessions,
+		OnApplied:       func(zxid, _ int64) { snaps.Applied(zxid) },
+		Tree:            st.Tree,
+		Sessions:        st.Sessions,
 		TickMs:          cfg.TickTime,
 		Logger:          log,
 		SkipACL:         propertyTrue(cfg, "zookeeper.skipACL"),
@@ -82,8 +81,8 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	})
 	srv := serve.New(serveOptions(cfg, n, log))
 	n.SetSessionCloser(srv)
-	snaps = newSnapshotter(cfg, log, txnLog.Roll, n.Tree, n.Sessions)
-	go autopurge(ctx, cfg, log)
+	snaps = dd.NewSnapshotter(txnLog.Roll, n.Tree, n.Sessions)
+	go dd.Autopurge(ctx)
 
 	l, err := listenClients(cfg)
 	if err != nil {
