@@ -10,7 +10,6 @@ import (
 	"github.com/zkbench/zkbench/server/peer"
 	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/tree"
-	"github.com/zkbench/zkbench/server/wal"
 	"github.com/zkbench/zkbench/server/zab"
 )
 
@@ -35,19 +34,15 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	if err != nil {
 		return err
 	}
-	if !cfg.ForceSync {
-		log.Warn("forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost on a crash. For experiments only.")
-	}
-	logOpts := wal.Options{PreAllocSize: cfg.PreAllocSize, ForceSync: cfg.ForceSync, Logger: log}
-	txnLog, err := wal.Open(dd.LogDir, logOpts)
+	txnLog, err := dd.OpenLog()
 	if err != nil {
-		return fmt.Errorf("server: %w", err)
+		return err
 	}
 	var snaps *datadir.Snapshotter
 	p, err := peer.New(peer.Options{
 		Config: cfg, Logger: log,
 		Tree: st.Tree, Sessions: st.Sessions, SnapZxid: st.SnapZxid, Entries: entries,
-		Log: txnLog, LogOptions: logOpts,
+		Log: txnLog, LogOptions: dd.LogOptions(),
 		SnapshotDir: dd.SnapDir,
 		OnApplied:   func(zxid int64) { snaps.Applied(zxid) },
 		Rebuild: func() (*tree.Tree, map[int64]int32, error) {

@@ -52,12 +52,9 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	if err != nil {
 		return err
 	}
-	if !cfg.ForceSync {
-		log.Warn("forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost on a crash. For experiments only.")
-	}
-	txnLog, err := wal.Open(dd.LogDir, wal.Options{PreAllocSize: cfg.PreAllocSize, ForceSync: cfg.ForceSync, Logger: log})
+	txnLog, err := dd.OpenLog()
 	if err != nil {
-		return fmt.Errorf("server: %w", err)
+		return err
 	}
 	committer := committerStats{wal.NewCommitter(txnLog, wal.WithFlushDelay(cfg.FlushDelay),
 		wal.WithLinger(wal.LingerUpTo(cfg.GroupCommitLinger)), wal.WithMaxBatch(cfg.MaxBatchSize))}

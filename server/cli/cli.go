@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,7 +19,7 @@ import (
 
 	"github.com/zkbench/zkbench/server"
 	"github.com/zkbench/zkbench/server/config"
-	"github.com/zkbench/zkbench/server/snap"
+	"github.com/zkbench/zkbench/server/datadir"
 )
 
 // NewCommand returns the zkserver root command. use is the name it is
@@ -157,7 +156,7 @@ func purgeCommand() *cobra.Command {
 			if retain < 3 {
 				return fmt.Errorf("--retain must be at least 3 (upstream's minimum), got %d", retain)
 			}
-			removed, err := snap.Purge(filepath.Join(cfg.DataDir, "version-2"), filepath.Join(cfg.DataLogDir, "version-2"), retain)
+			removed, err := datadir.At(cfg, nil).Purge(retain)
 			if err != nil {
 				return err
 			}

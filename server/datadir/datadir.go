@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/snap"
+	"github.com/zkbench/zkbench/server/wal"
 )
 
 // Dir is one server's data directories and the settings zoo.cfg gives for
@@ -21,29 +22,70 @@ type Dir struct {
 	LogDir string
 
 	tickMs          int
+	preAllocSize    int64
+	forceSync       bool
 	snapCount       int
 	snapRetainCount int
 	purgeInterval   int // hours; 0: autopurge off
 	log             *slog.Logger
 }
 
-// Open returns the data directories cfg names, creating them if needed.
-func Open(cfg *config.Config, log *slog.Logger) (*Dir, error) {
-	d := &Dir{
+// At returns the data directories cfg names, touching nothing on disk
+// (for tools such as purge that must not create them).
+func At(cfg *config.Config, log *slog.Logger) *Dir {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Dir{
 		SnapDir:         filepath.Join(cfg.DataDir, "version-2"),
 		LogDir:          filepath.Join(cfg.DataLogDir, "version-2"),
 		tickMs:          cfg.TickTime,
+		preAllocSize:    cfg.PreAllocSize,
+		forceSync:       cfg.ForceSync,
 		snapCount:       cfg.SnapCount,
 		snapRetainCount: cfg.SnapRetainCount,
 		purgeInterval:   cfg.PurgeInterval,
 		log:             log,
 	}
+}
+
+// Open returns the data directories cfg names, creating them if needed:
+// what a server calls before Recover.
+func Open(cfg *config.Config, log *slog.Logger) (*Dir, error) {
+	d := At(cfg, log)
 	for _, dir := range []string{d.SnapDir, d.LogDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
 	return d, nil
+}
+
+// LogOptions are the transaction log's options from zoo.cfg
+// (zookeeper.preAllocSize, forceSync).
+func (d *Dir) LogOptions() wal.Options {
+	return wal.Options{PreAllocSize: d.preAllocSize, ForceSync: d.forceSync, Logger: d.log}
+}
+
+// OpenLog opens the transaction log in LogDir for appends, with
+// LogOptions; call it after Recover, which repairs a torn tail. With
+// forceSync=no it warns that acknowledged writes can be lost.
+func (d *Dir) OpenLog() (*wal.Log, error) {
+	if !d.forceSync {
+		d.log.Warn("forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost on a crash. For experiments only.")
+	}
+	l, err := wal.Open(d.LogDir, d.LogOptions())
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return l, nil
+}
+
+// Purge removes all but the retain newest snapshots and the log files they
+// no longer need (upstream PurgeTxnLog; snap.Purge), returning the names
+// removed. Callers enforce upstream's minimum of 3.
+func (d *Dir) Purge(retain int) ([]string, error) {
+	return snap.Purge(d.SnapDir, d.LogDir, retain)
 }
 
 // Autopurge removes old snapshots and logs every autopurge.purgeInterval
@@ -62,7 +104,7 @@ func (d *Dir) Autopurge(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			removed, err := snap.Purge(d.SnapDir, d.LogDir, retain)
+			removed, err := d.Purge(retain)
 			if err != nil {
 				d.log.Error("autopurge failed", "err", err)
 				continue

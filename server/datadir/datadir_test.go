@@ -144,3 +144,29 @@ func TestAutopurgeOff(t *testing.T) {
 		t.Fatal("Autopurge with purgeInterval 0 did not return")
 	}
 }
+
+// TestAtTouchesNothing: At names the directories without creating them
+// (zkserver purge must not make a data directory that is not there).
+func TestAtTouchesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "absent")
+	d := At(&config.Config{DataDir: dir, DataLogDir: dir}, nil)
+	if d.SnapDir != filepath.Join(dir, "version-2") || d.LogDir != d.SnapDir {
+		t.Fatalf("At: snapshots in %s, log in %s", d.SnapDir, d.LogDir)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("At created %s: %v", dir, err)
+	}
+}
+
+// TestOpenLogUsesLogDir: the log OpenLog opens appends in LogDir.
+func TestOpenLogUsesLogDir(t *testing.T) {
+	d := openTest(t, 100)
+	l, err := d.OpenLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Dir() != d.LogDir {
+		t.Fatalf("log in %s, want %s", l.Dir(), d.LogDir)
+	}
+}
