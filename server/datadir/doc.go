@@ -9,6 +9,7 @@
 //
 //	d, err := datadir.Open(cfg, log)     // creates both directories
 //	st, err := d.Recover()               // newest valid snapshot + the log after it
+//	txnLog, err := d.OpenLog()           // the log, for appends
 //	...build the node or peer over st.Tree and st.Sessions...
 //	snaps := d.NewSnapshotter(roll, tree, sessions)
 //	// call snaps.Applied(zxid) after every applied txn
@@ -24,5 +25,7 @@
 // rand(snapCount/2) txns (randomised per server so an ensemble's members
 // do not all snapshot at once), rolling the log first, written in the
 // background, one at a time. Autopurge (autopurge.purgeInterval hours,
-// keeping autopurge.snapRetainCount snapshots) is snap.Purge on a timer.
+// keeping autopurge.snapRetainCount snapshots) is Purge (snap.Purge) on a
+// timer; At names the directories without creating them, for zkserver
+// purge.
 package datadir
