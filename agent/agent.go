@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,13 @@ type Config struct {
 	// <run>-<name>.trace, listing every operation issued: "session seq
 	// type key" per line.
 	TraceDir string
+	// GoCommand is the command line that runs a Go server, without the
+	// config path (as harness.Options.GoCommand); with it the agent takes
+	// the server role.
+	GoCommand []string
+	// Address is where the servers this agent runs listen and are reached
+	// (default its first non-loopback address).
+	Address string
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 }
@@ -68,6 +77,12 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Name = facts.Hostname
 	}
 	facts.Name = cfg.Name
+	if len(cfg.GoCommand) > 0 {
+		facts.Roles = append(facts.Roles, RoleServer)
+	}
+	if cfg.Address != "" {
+		facts.Addresses = append([]string{cfg.Address}, slices.DeleteFunc(facts.Addresses, func(s string) bool { return s == cfg.Address })...)
+	}
 	servers, root, err := ParseConnect(cfg.Connect)
 	if err != nil {
 		return err
@@ -228,10 +243,14 @@ func (a *agent) carryOut(ctx context.Context, as Assignment) {
 		}
 	}
 	switch {
-	case as.Role != RoleClient:
-		fail(fmt.Errorf("agent %s: role %q is not built (this agent takes: %s)", a.cfg.Name, as.Role, RoleClient))
+	case !slices.Contains(a.facts.Roles, as.Role):
+		fail(fmt.Errorf("agent %s: role %q is not one this agent takes (%s)", a.cfg.Name, as.Role, strings.Join(a.facts.Roles, ", ")))
 	case as.Version != a.cfg.Version:
 		fail(fmt.Errorf("agent %s runs zkbench %s, the coordinator %s", a.cfg.Name, a.cfg.Version, as.Version))
+	case as.Role == RoleServer:
+		if err := a.runServer(ctx, as, rep, &readied, log); err != nil {
+			fail(err)
+		}
 	default:
 		err := a.runClient(ctx, as, rep, &readied, log)
 		if err != nil {

@@ -36,6 +36,8 @@ const ChunkSize = 512 << 10
 const (
 	// RoleClient runs a slice of the simulated sessions.
 	RoleClient = "client"
+	// RoleServer runs one server of the ensemble under test.
+	RoleServer = "server"
 )
 
 // ParseConnect splits "host:port,host:port/chroot" into the servers and the
@@ -82,6 +84,19 @@ func (l Layout) Chunks(run, name string) string { return l.Run(run) + "/chunks/"
 func (l Layout) Reports(run string) string      { return l.Run(run) + "/reports" }
 func (l Layout) Report(run, name string) string { return l.Reports(run) + "/" + name }
 
+// Server role: /runs/<run>/ensemble (the coordinator's Ensemble, once every
+// server agent has reported its ports), /runs/<run>/status/<name> (the
+// agent's ServerStatus, updated while its server runs), /runs/<run>/faults/
+// <name>/f-NNNNNNNNNN (sequential FaultRequests the agent carries out in
+// order, setting each one's Done), /runs/<run>/stop (its presence stops
+// the servers: the run is over).
+func (l Layout) Ensemble(run string) string     { return l.Run(run) + "/ensemble" }
+func (l Layout) StatusDir(run string) string    { return l.Run(run) + "/status" }
+func (l Layout) Status(run, name string) string { return l.StatusDir(run) + "/" + name }
+func (l Layout) FaultsDir(run string) string    { return l.Run(run) + "/faults" }
+func (l Layout) Faults(run, name string) string { return l.FaultsDir(run) + "/" + name }
+func (l Layout) Stop(run string) string         { return l.Run(run) + "/stop" }
+
 // Facts describe an agent's host; the agent writes them to /agents/<name>.
 type Facts struct {
 	Name      string   `json:"name"`
@@ -108,6 +123,66 @@ type Assignment struct {
 	Interval  time.Duration      `json:"interval_ns"`
 	// Setup says this agent creates the key space before it is ready.
 	Setup bool `json:"setup"`
+	// Server is the server role's part: which server this agent runs.
+	Server *ServerAssignment `json:"server,omitempty"`
+}
+
+// ServerAssignment says which server of the ensemble under test an agent
+// runs and with what settings; the peers' addresses come later, in the
+// run's Ensemble.
+type ServerAssignment struct {
+	ID int `json:"id"`
+	// Impl is the implementation: only "go" is built (a Java server from
+	// the agent's ZooKeeper home would be "java").
+	Impl         string            `json:"impl"`
+	TickTime     int               `json:"tick_time"`
+	InitLimit    int               `json:"init_limit"`
+	SyncLimit    int               `json:"sync_limit"`
+	LeaderServes bool              `json:"leader_serves"`
+	ExtraConfig  map[string]string `json:"extra_config,omitempty"`
+}
+
+// ServerAddr is where one server of the ensemble listens: the agent's
+// address and the ports the agent chose there.
+type ServerAddr struct {
+	ID       int    `json:"id"`
+	Agent    string `json:"agent"`
+	Host     string `json:"host"`
+	Client   int    `json:"client_port"`
+	Quorum   int    `json:"quorum_port"`
+	Election int    `json:"election_port"`
+}
+
+// Ensemble is the whole ensemble under test, at /runs/<run>/ensemble.
+type Ensemble struct {
+	Servers []ServerAddr `json:"servers"`
+}
+
+// ServerStatus is a server agent's report on its server.
+type ServerStatus struct {
+	ID  int `json:"id"`
+	PID int `json:"pid"` // 0 while it is down
+	// Running says the process is alive; Mode is what srvr last said
+	// (leader, follower, standalone), empty while it does not serve.
+	Running bool   `json:"running"`
+	Mode    string `json:"mode,omitempty"`
+	// Starts counts its launches (1 + restarts).
+	Starts int `json:"starts"`
+	// CPUSeconds is user+system CPU of every launch so far; PeakRSSKiB
+	// the largest VmHWM seen.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	PeakRSSKiB int64   `json:"peak_rss_kib"`
+	Dir        string  `json:"dir,omitempty"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// FaultRequest asks a server agent to apply a fault to its server; the
+// agent sets Done (and Error) and At, when it was applied in its clock.
+type FaultRequest struct {
+	Action string `json:"action"`
+	Done   bool   `json:"done,omitempty"`
+	Error  string `json:"error,omitempty"`
+	At     int64  `json:"at_unix_ns,omitempty"`
 }
 
 // Plan is the coordinator's record of a run, at /runs/<run>.
@@ -125,6 +200,8 @@ type Ready struct {
 	Offset      time.Duration `json:"offset_ns"`
 	Uncertainty time.Duration `json:"uncertainty_ns"`
 	Error       string        `json:"error,omitempty"`
+	// Server is a server agent's address and ports.
+	Server *ServerAddr `json:"server,omitempty"`
 }
 
 // Start is the barrier: when the warm-up starts, in the coordination
@@ -149,6 +226,8 @@ type Report struct {
 	Intervals map[int64][]byte  `json:"intervals,omitempty"`
 	// Error says why the load failed or stopped early.
 	Error string `json:"error,omitempty"`
+	// Server is a server agent's final word on its server.
+	Server *ServerStatus `json:"server,omitempty"`
 }
 
 // ReportHeader is written once every chunk of a report is.
@@ -341,7 +420,7 @@ func Ensure(conn *zk.Conn, l Layout) error {
 
 // EnsureRun creates a run's directories.
 func EnsureRun(conn *zk.Conn, l Layout, run string) error {
-	return ensure(conn, l.Run(run), l.ReadyDir(run), l.Reports(run), l.Run(run)+"/chunks")
+	return ensure(conn, l.Run(run), l.ReadyDir(run), l.Reports(run), l.Run(run)+"/chunks", l.StatusDir(run), l.FaultsDir(run))
 }
 
 // DeleteTree deletes p and everything under it (best effort: it returns
