@@ -78,6 +78,25 @@ type Coordinator struct {
 	mu      sync.Mutex
 	agents  []AgentSummary
 	aborted error
+	exclude []string // not to be chosen by count (the server agents)
+	watch   []string // also abort the run when one of these goes
+	role    string   // chosen by count: only agents announcing this role
+}
+
+// Watch makes the loss of any of these agents (an ensemble's server
+// agents) abort the run, as the loss of a client agent does.
+func (c *Coordinator) Watch(names []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.watch = slices.Clone(names)
+}
+
+// Exclude keeps these agents out of the ones chosen by count (an ensemble's
+// server agents, when the client agents are counted).
+func (c *Coordinator) Exclude(names []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.exclude = slices.Clone(names)
 }
 
 // New returns a coordinator.
@@ -265,8 +284,12 @@ func (r *run) choose(ctx context.Context) error {
 				}
 			}
 		} else {
+			r.c.mu.Lock()
+			exclude := r.c.exclude
+			r.c.mu.Unlock()
 			for _, n := range names {
-				if _, ok := r.facts[n]; ok && len(chosen) < o.Agents {
+				f, ok := r.facts[n]
+				if ok && len(chosen) < o.Agents && !slices.Contains(exclude, n) && (r.c.role == "" || slices.Contains(f.Roles, r.c.role)) {
 					chosen = append(chosen, n)
 				}
 			}
@@ -333,7 +356,10 @@ func (r *run) abort(reason string) {
 
 // watchLost reports every chosen agent whose /agents node goes, once.
 func (r *run) watchLost(ctx context.Context) <-chan string {
-	out := make(chan string, len(r.names))
+	r.c.mu.Lock()
+	watched := append(slices.Clone(r.names), r.c.watch...)
+	r.c.mu.Unlock()
+	out := make(chan string, len(watched))
 	go func() {
 		gone := map[string]bool{}
 		for ctx.Err() == nil {
@@ -341,7 +367,7 @@ func (r *run) watchLost(ctx context.Context) <-chan string {
 			if err != nil {
 				return
 			}
-			for _, n := range r.names {
+			for _, n := range watched {
 				if !gone[n] && !slices.Contains(names, n) {
 					gone[n] = true
 					out <- n
@@ -537,9 +563,14 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 			if _, ok := reports[n]; ok {
 				continue // it finished before it went
 			}
-			lostNames = append(lostNames, n)
+			what := "agent"
+			if slices.Contains(r.names, n) {
+				lostNames = append(lostNames, n)
+			} else {
+				what = "server agent" // it hosted a server of the ensemble
+			}
 			f := r.facts[n]
-			detail := fmt.Sprintf("agent %s (%s) lost its coordination session; the run is aborted", n, f.Hostname)
+			detail := fmt.Sprintf("%s %s (%s) lost its coordination session; the run is aborted", what, n, f.Hostname)
 			evs = append(evs, results.Event{At: time.Since(mStart), Name: "agent-lost", Detail: detail})
 			r.log.Warn(detail)
 			if abortReason == "" {
