@@ -27,12 +27,14 @@ import (
 type agentFlags struct {
 	coord   string
 	clients string
+	servers string // "" = the ensemble runs on this machine
 	wait    time.Duration
 }
 
 func (a *agentFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&a.coord, "agents", "", "drive the load from zkbench agents registered in this coordination ZooKeeper, host:port,...[/chroot] (see zkbench agent)")
 	fs.StringVar(&a.clients, "client-agents", "1", "with --agents: how many client agents share the sessions, or their names (a1,a2,...)")
+	fs.StringVar(&a.servers, "server-agents", "", "with --agents: run the ensemble under test on this many server agents, one Go server each, or on these (s1,s2,...); server i runs on the i-th")
 	fs.DurationVar(&a.wait, "agents-wait", 30*time.Second, "with --agents: how long to wait for the agents to register")
 }
 
@@ -40,8 +42,10 @@ func (a *agentFlags) addFlags(fs *pflag.FlagSet) {
 // the load runs in this process.
 func (a agentFlags) coordinator(changed func(string) bool, log *slog.Logger) (*fleet.Coordinator, error) {
 	if a.coord == "" {
-		if changed("client-agents") {
-			return nil, fmt.Errorf("--client-agents needs --agents CONNECT (the coordination ZooKeeper the agents registered in)")
+		for _, f := range []string{"client-agents", "server-agents"} {
+			if changed(f) {
+				return nil, fmt.Errorf("--%s needs --agents CONNECT (the coordination ZooKeeper the agents registered in)", f)
+			}
 		}
 		return nil, nil
 	}
@@ -63,13 +67,28 @@ func (a agentFlags) coordinator(changed func(string) bool, log *slog.Logger) (*f
 
 // runWithAgents performs one run whose load the agents drive, and writes
 // its directory, with agents.json and an agents section in the report.
-func runWithAgents(ctx context.Context, cfg experiment.Config, co *fleet.Coordinator, out string, stdout, stderr io.Writer) error {
+func runWithAgents(ctx context.Context, cfg experiment.Config, a agentFlags, changed func(string) bool, co *fleet.Coordinator, out string, stdout, stderr io.Writer) error {
 	cfg.Driver = co.Drive
+	var hosted *fleet.Hosted
+	if a.servers != "" {
+		h, err := hostServers(ctx, &cfg, a, changed, co, stderr)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		hosted = h
+	}
 	fmt.Fprintf(stderr, "zkbench: %s ensemble of %d, %g%% writes, %d clients x %d outstanding from agents, %v (+%v warm-up)\n",
 		cfg.Harness.Impl, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
 	res, err := experiment.Run(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if hosted != nil {
+		if err := hosted.Close(); err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("agent-hosted servers: %v", err))
+		}
+		recordHosted(cfg, hosted, &res.Ensemble.Config, &res.Ensemble.Implementation, &res.Ensemble.Launch)
 	}
 	dir, err := experiment.Save(out, res)
 	if err != nil {
@@ -77,6 +96,15 @@ func runWithAgents(ctx context.Context, cfg experiment.Config, co *fleet.Coordin
 	}
 	if err := writeAgents(dir, co.Agents()); err != nil {
 		return err
+	}
+	if hosted != nil {
+		if err := writeServers(dir, hosted.Servers()); err != nil {
+			return err
+		}
+		for _, s := range hosted.Servers() {
+			fmt.Fprintf(stdout, "  server %d on agent %s (%s) at %s: %d launch(es), %.2f CPU s, peak RSS %.1f MiB\n",
+				s.ID, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024)
+		}
 	}
 	printLine(stdout, dir, res)
 	for _, a := range co.Agents() {
@@ -121,7 +149,7 @@ func writeAgents(dir string, as []fleet.AgentSummary) error {
 
 func newAgentCmd() *cobra.Command {
 	var cfg agent.Config
-	var verbose bool
+	var verbose, noServer bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Register in a coordination ZooKeeper and drive the load runs assign to this machine",
@@ -145,6 +173,13 @@ timeout) it stops its load at once and exits.`,
 			if cfg.Connect == "" {
 				return fmt.Errorf("--coord is required: the coordination ZooKeeper, host:port[,host:port...][/chroot]")
 			}
+			if !noServer {
+				gc, err := selfCommand(internalServer, "start-foreground")
+				if err != nil {
+					return err
+				}
+				cfg.GoCommand = gc
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "zkbench agent: registering in %s, zkbench %s\n", cfg.Connect, agent.Version())
 			err := agent.Run(cmd.Context(), cfg)
 			if errors.Is(err, context.Canceled) {
@@ -162,6 +197,8 @@ timeout) it stops its load at once and exits.`,
 	fs.MarkHidden("announce-version")
 	fs.DurationVar(&cfg.ClockSkew, "skew-clock", 0, "report clock readings this far ahead (tests)")
 	fs.MarkHidden("skew-clock")
+	fs.StringVar(&cfg.Address, "addr", "", "address the servers this agent runs listen on and are reached at (default its first non-loopback address)")
+	fs.BoolVar(&noServer, "no-server", false, "take only the client role (never run a server of the ensemble under test)")
 	fs.BoolVarP(&verbose, "verbose", "v", false, "log assignments and the load's diagnostics")
 	return cmd
 }

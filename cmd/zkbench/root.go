@@ -36,6 +36,7 @@ reports into a directory per run.`,
 		newInternalServerCmd(),
 		newInternalNoopCmd(),
 		newInternalProfServerCmd(),
+		newInternalAgentFaultCmd(),
 	)
 	return root
 }

@@ -68,7 +68,7 @@ func runRun(ctx context.Context, o runOptions, changed func(string) bool, stdout
 		return err
 	}
 	if co != nil {
-		return runWithAgents(ctx, cfg, co, o.out, stdout, stderr)
+		return runWithAgents(ctx, cfg, o.agents, changed, co, o.out, stdout, stderr)
 	}
 	_, err = runAndSave(ctx, cfg, o.out, stdout, stderr)
 	return err

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zkbench/zkbench/agent"
+	"github.com/zkbench/zkbench/bench"
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/fleet"
+	"github.com/zkbench/zkbench/harness"
+)
+
+// internalAgentFault is the hidden command through which a run whose
+// servers agents host applies a fault: the harness treats the ensemble as
+// external and runs this command line (its ExternalCommands), which asks
+// the agent hosting the server, through the coordination znodes, and waits
+// until it has.
+const internalAgentFault = "internal-agent-fault"
+
+func newInternalAgentFaultCmd() *cobra.Command {
+	var coord, run string
+	cmd := &cobra.Command{
+		Use:    internalAgentFault + " --coord CONNECT --run RUN ACTION SERVER-ID",
+		Hidden: true,
+		Args:   cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.Atoi(args[1])
+			if err != nil {
+				return fmt.Errorf("server id %q: %w", args[1], err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 50*time.Second)
+			defer cancel()
+			return fleet.RequestFault(ctx, coord, run, id, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&coord, "coord", "", "coordination ZooKeeper")
+	cmd.Flags().StringVar(&run, "run", "", "the hosting run's id")
+	return cmd
+}
+
+// shellQuote quotes s for sh -c.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// serverAgentNames parses --server-agents: a count or names.
+func serverAgentNames(v string) (n int, names []string, err error) {
+	if c, err := strconv.Atoi(v); err == nil {
+		if c < 1 {
+			return 0, nil, fmt.Errorf("--server-agents %d: want at least 1", c)
+		}
+		return c, nil, nil
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			names = append(names, s)
+		}
+	}
+	return len(names), names, nil
+}
+
+// agentFaults are the schedule actions an agent applies to its server.
+var agentFaults = map[harness.Action]bool{harness.Kill: true, harness.Restart: true}
+
+// hostServers places the ensemble under test on server agents and points
+// cfg at it: the harness sees an external ensemble (it polls the servers'
+// roles and plays the schedule as for any), whose kill and restart
+// commands ask the hosting agents. It returns the hosted ensemble, which
+// the caller closes.
+func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, changed func(string) bool, co *fleet.Coordinator, stderr io.Writer) (*fleet.Hosted, error) {
+	n, names, err := serverAgentNames(a.servers)
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.Harness.Impl {
+	case harness.ImplGo:
+	case harness.ImplJava:
+		return nil, fmt.Errorf("--server-agents: Java servers on agents are not built yet (only --impl go)")
+	default:
+		return nil, fmt.Errorf("--server-agents with --impl %s: agents run the servers, so want --impl go", cfg.Harness.Impl)
+	}
+	if changed("servers") && cfg.Harness.Servers != n {
+		return nil, fmt.Errorf("--servers %d but --server-agents gives %d: each server runs on its own agent", cfg.Harness.Servers, n)
+	}
+	for _, st := range cfg.Schedule.Steps {
+		if !agentFaults[st.Action] {
+			return nil, fmt.Errorf("--faults %s: %q (line %d) is not built for agent-hosted servers: only kill and restart", cfg.Schedule.Name, st.Action, st.Line)
+		}
+	}
+	if cfg.Harness.PeerProxy || cfg.Harness.LogDir != "" {
+		return nil, fmt.Errorf("--server-agents: --peer-proxy, --peer-delay and --log-dir are not built for agent-hosted servers")
+	}
+	var clients []string
+	if _, err := strconv.Atoi(a.clients); err != nil {
+		_, clients, _ = serverAgentNames(a.clients)
+	}
+	o := fleet.ServerOptions{
+		Options: fleet.Options{Connect: a.coord, Agents: n, Names: names, Wait: a.wait, Logger: cfg.Logger},
+		Exclude: clients,
+		Server: agent.ServerAssignment{
+			Impl: harness.ImplGo, TickTime: cfg.Harness.TickTime, InitLimit: cfg.Harness.InitLimit, SyncLimit: cfg.Harness.SyncLimit,
+			LeaderServes: cfg.Harness.LeaderServes, ExtraConfig: cfg.Harness.ExtraConfig,
+		},
+	}
+	fmt.Fprintf(stderr, "zkbench: placing %d Go servers on server agents\n", n)
+	h, err := fleet.HostServers(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	var placed []string
+	for _, s := range h.Servers() {
+		placed = append(placed, s.Agent)
+	}
+	co.Exclude(placed)
+	co.Watch(placed)
+	exe, err := os.Executable()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	faultCmd := func(action string) string {
+		return strings.Join([]string{shellQuote(exe), internalAgentFault, "--coord", shellQuote(a.coord), "--run", shellQuote(h.Run()), action, "{id}"}, " ")
+	}
+	ho := cfg.Harness
+	ho.Impl, ho.Connect, ho.GoCommand = harness.ImplExternal, h.Connect(), nil
+	ho.Servers = n
+	ho.External = harness.ExternalCommands{Kill: faultCmd(string(harness.Kill)), Restart: faultCmd(string(harness.Restart))}
+	cfg.Harness = ho
+	if cfg.Placement == "" && !ho.LeaderServes && n > 1 {
+		cfg.Placement = bench.Followers
+	}
+	return h, nil
+}
+
+// serversFile holds which agent hosted which server, in the run directory.
+const serversFile = "servers.json"
+
+// recordHosted notes the agent-hosted ensemble in the result before it is
+// saved.
+func recordHosted(cfg experiment.Config, h *fleet.Hosted, ens *map[string]string, impl *string, launch *string) {
+	*impl = harness.ImplGo
+	*launch = "by zkbench agents, one server per agent: a child of its agent, own process group, Pdeathsig=SIGKILL"
+	if *ens == nil {
+		*ens = map[string]string{}
+	}
+	m := *ens
+	m["hosted_by"] = "agents"
+	m["hosting_run"] = h.Run()
+	m["leaderServes"] = yesNoStr(cfg.Harness.LeaderServes || len(h.Servers()) == 1)
+	for _, s := range h.Servers() {
+		m[fmt.Sprintf("server.%d.agent", s.ID)] = s.Agent
+		m[fmt.Sprintf("server.%d.host", s.ID)] = s.Hostname
+		if s.CPUSeconds > 0 {
+			m[fmt.Sprintf("server.%d.cpu_seconds", s.ID)] = fmt.Sprintf("%.2f", s.CPUSeconds)
+		}
+		if s.PeakRSSKiB > 0 {
+			m[fmt.Sprintf("server.%d.peak_rss_kib", s.ID)] = strconv.FormatInt(s.PeakRSSKiB, 10)
+		}
+	}
+}
+
+func yesNoStr(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// writeServers writes servers.json and a servers section of the report.
+func writeServers(dir string, ss []fleet.HostedServer) error {
+	b, err := json.MarshalIndent(ss, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, serversFile), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, experiment.ReportFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "\n## Servers (hosted by agents)\n\n| server | agent | host | address | launches | CPU s | peak RSS MiB | note |\n| ---: | --- | --- | --- | ---: | ---: | ---: | --- |\n")
+	for _, s := range ss {
+		fmt.Fprintf(f, "| %d | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
+	}
+	return f.Close()
+}

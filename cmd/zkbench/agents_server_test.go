@@ -1,0 +1,202 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/fleet"
+	"github.com/zkbench/zkbench/results"
+)
+
+// agentServers returns the PIDs of the Go servers that agents of these
+// names run (their config lives in a directory named after the agent).
+func agentServers(names []string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(b), internalServer) {
+			continue
+		}
+		for _, n := range names {
+			if strings.Contains(string(b), "zkbench-agent-"+n+"-server-") {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// uniq returns names with a random suffix, so that the servers of this
+// test's agents are told apart from any other's.
+func uniq(names ...string) []string {
+	var b [3]byte
+	rand.Read(b[:])
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n + "-" + hex.EncodeToString(b[:])
+	}
+	return out
+}
+
+// waitNoServers fails unless every server of these agents is gone within
+// limit.
+func waitNoServers(t *testing.T, names []string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		left := agentServers(names)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range left {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Fatalf("server processes left behind: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Three server agents host a 3-server Go ensemble, a client agent drives
+// it, and the schedule kills the leader and restarts it through the agent
+// hosting it: the result records where each server ran and the failover.
+func TestServerAgentsEndToEnd(t *testing.T) {
+	bin := zkbenchBin(t)
+	dir := t.TempDir()
+	coord := startServer(t, dir, "coord", bin) + "/hosted"
+	srv := uniq("s1", "s2", "s3")
+	cli := uniq("c1")
+	startAgents(t, dir, bin, coord, srv, "--addr", "127.0.0.1")
+	startAgents(t, dir, bin, coord, cli, "--no-server")
+	t.Cleanup(func() { waitNoServers(t, srv, 10*time.Second) })
+	sched := filepath.Join(dir, "failover.sched")
+	os.WriteFile(sched, []byte("at 1s kill leader\nat 2s restart it\n"), 0o644)
+	out := filepath.Join(dir, "runs")
+	run := start(t, dir, "run", bin, "run", "--agents", coord, "--server-agents", strings.Join(srv, ","), "--client-agents", cli[0],
+		"--tick-time", "200", "--clients", "4", "--outstanding", "1", "--keys", "50", "--value-size", "16",
+		"--warmup", "300ms", "--duration", "3s", "--faults", sched, "--out", out)
+	if err := run.wait(t, 90*time.Second); err != nil {
+		t.Fatalf("run: %v\n%s", err, run.output())
+	}
+	rd := runDir(t, out)
+	res, err := results.Read(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := res.Ensemble.Config
+	if res.Ensemble.Implementation != "go" || cfg["hosted_by"] != "agents" || res.Ensemble.Size != 3 {
+		t.Fatalf("ensemble %+v", res.Ensemble)
+	}
+	for i, n := range srv {
+		if got := cfg["server."+strconv.Itoa(i+1)+".agent"]; got != n {
+			t.Errorf("server %d on %q, want %s", i+1, got, n)
+		}
+	}
+	var names []string
+	for _, e := range res.Events {
+		names = append(names, e.Name)
+	}
+	if !slices.Contains(names, "kill") || !slices.Contains(names, "restart") {
+		t.Fatalf("events %v: want the kill and the restart", res.Events)
+	}
+	b, err := os.ReadFile(filepath.Join(rd, serversFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss []fleet.HostedServer
+	if err := json.Unmarshal(b, &ss); err != nil {
+		t.Fatal(err)
+	}
+	restarted := 0
+	for _, s := range ss {
+		if s.Starts == 2 {
+			restarted++
+		}
+		if s.CPUSeconds <= 0 || s.PeakRSSKiB <= 0 || s.Error != "" {
+			t.Errorf("server %+v: want its CPU and RSS, no error", s)
+		}
+	}
+	if len(ss) != 3 || restarted != 1 {
+		t.Fatalf("servers %+v: want three, one of them launched twice", ss)
+	}
+	s := results.Summarize(res)
+	if s.Ops == 0 {
+		t.Fatalf("no operations measured")
+	}
+	for _, e := range res.Events {
+		t.Logf("event %v %s: %s", e.At.Round(time.Millisecond), e.Name, e.Detail)
+	}
+	t.Logf("%d ops, %d errors; servers %+v", s.Ops, s.Errors, ss)
+	waitNoServers(t, srv, 10*time.Second)
+}
+
+// A run aborted by a killed server agent, then one whose coordinator is
+// killed, leaves no server process behind.
+func TestServerAgentsAbortLeavesNoServer(t *testing.T) {
+	bin := zkbenchBin(t)
+	dir := t.TempDir()
+	coord := startServer(t, dir, "coord", bin) + "/abort"
+	for _, victim := range []string{"agent", "coordinator"} {
+		srv := uniq("s1", "s2", "s3")
+		cli := uniq("c1")
+		agents := startAgents(t, dir, bin, coord, srv, "--addr", "127.0.0.1")
+		startAgents(t, dir, bin, coord, cli, "--no-server")
+		out := filepath.Join(dir, "runs-"+victim)
+		run := start(t, dir, "run-"+victim, bin, "run", "-v", "--agents", coord, "--server-agents", strings.Join(srv, ","), "--client-agents", cli[0],
+			"--tick-time", "200", "--clients", "2", "--outstanding", "1", "--keys", "20", "--value-size", "16",
+			"--warmup", "300ms", "--duration", "20s", "--out", out)
+		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(run.output(), "msg=started"); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the run did not start:\n%s", run.output())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		pids := agentServers(srv)
+		if len(pids) != 3 {
+			t.Fatalf("want 3 servers of %v running, have %v", srv, pids)
+		}
+		switch victim {
+		case "agent":
+			agents[srv[1]].cmd.Process.Signal(syscall.SIGKILL)
+			err := run.wait(t, 40*time.Second)
+			if err == nil || !strings.Contains(run.output(), "server agent "+srv[1]) {
+				t.Fatalf("run: %v, want an abort naming server agent %s\n%s", err, srv[1], run.output())
+			}
+		case "coordinator":
+			run.cmd.Process.Signal(syscall.SIGKILL)
+			run.wait(t, 10*time.Second)
+		}
+		waitNoServers(t, srv, 15*time.Second)
+		for _, pid := range pids {
+			if alive(pid) {
+				t.Fatalf("server pid %d still alive after the %s was killed", pid, victim)
+			}
+		}
+		t.Logf("%s killed: servers %v gone", victim, pids)
+	}
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
