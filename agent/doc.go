@@ -52,8 +52,17 @@
 // /runs/<run>/coordinator goes. The coordinator aborts the run (by
 // /abort) when a chosen agent's /agents/<name> goes.
 //
-// Roles: only RoleClient (a slice of the simulated sessions) is built. The
-// server role (run a Go or Java server with a generated configuration,
-// apply faults to it) will be another Assignment.Role and another field of
-// Assignment, under the same layout.
+// Roles: RoleClient drives a slice of the simulated sessions. RoleServer
+// (agents started with Config.GoCommand) runs one Go server of the
+// ensemble under test: the agent chooses three free ports on its address
+// and writes them in its Ready; the coordinator writes /runs/<run>/ensemble
+// once every server agent has; the agent writes zoo.cfg and myid, starts
+// the server (harness.Command: own process group, Pdeathsig=SIGKILL, from
+// a thread that lives as long as the process), keeps /runs/<run>/status/
+// <name> current (pid, srvr mode, CPU, peak RSS), carries out the
+// FaultRequests queued under /runs/<run>/faults/<name> (kill, restart),
+// and kills the server when /runs/<run>/stop or /abort appears, the
+// coordinator goes, or its own session is lost; its report carries the
+// server's final figures. Java servers (ServerAssignment.Impl "java") are
+// not built.
 package agent

@@ -7,5 +7,9 @@
 // averaged) into one results.Result, as bench.Run would have returned for
 // a run driven from one machine, plus a per-agent breakdown.
 //
+// HostServers places the ensemble under test on server agents, one Go
+// server each, and returns its connection string; Hosted.Fault and
+// RequestFault ask the agent hosting a server to kill or restart it.
+//
 // The protocol and the znode layout are package agent's.
 package fleet
