@@ -272,6 +272,14 @@ func (h *Hosted) Close() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for k, n := range h.names {
 		for {
+			if ok, _, err := h.conn.Exists(h.l.Agent(n)); err == nil && !ok {
+				if _, err := agent.ReadReport(h.conn, h.l, h.run, n); errors.Is(err, agent.ErrNotFound) {
+					h.mu.Lock()
+					h.servers[k].Error = "agent lost (its coordination session ended); its server was killed with it"
+					h.mu.Unlock()
+					break
+				}
+			}
 			rep, err := agent.ReadReport(h.conn, h.l, h.run, n)
 			if err == nil {
 				h.mu.Lock()

@@ -158,8 +158,12 @@ ephemeral znode with the host's name, addresses, cores, memory and zkbench
 version) under the coordination ZooKeeper given by --coord, waits for a run
 (zkbench run --agents ...) to assign it a share of the simulated sessions,
 drives them against the ensemble under test and writes its report back.
+Unless --no-server, it also takes the server role (zkbench run
+--server-agents): it runs one Go server of the ensemble under test from
+this binary on --addr, kills or restarts it as the run's fault schedule
+asks, and kills it when the run ends or aborts.
 If its coordination session expires (or it stays disconnected for a session
-timeout) it stops its load at once and exits.`,
+timeout) it stops its load and its server at once and exits.`,
 		Example: `  zkbench coordinator --port 2191 &                  # on one machine
   zkbench agent --coord coord-host:2191 --name a1     # on each load machine
   zkbench run --agents coord-host:2191 --client-agents 2`,

@@ -37,7 +37,8 @@ report.md.`,
   zkbench run --impl external --connect zk1:2181,zk2:2181,zk3:2181 --writes 10%
   zkbench run --servers 5 --faults paper --duration 60s
   zkbench run --log-dir /mnt/fastdisk --clients 100 --outstanding 10
-  zkbench run --agents coord-host:2191 --client-agents 2   # load from zkbench agents`,
+  zkbench run --agents coord-host:2191 --client-agents 2   # load from zkbench agents
+  zkbench run --agents coord-host:2191 --server-agents 3 --client-agents 2   # servers on agents too`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
