@@ -95,24 +95,24 @@ func (p *serverProc) start() error {
 // kill kills the server's process group with SIGKILL and waits for it.
 func (p *serverProc) kill() error {
 	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
+	cmd, exited, id := p.cmd, p.exited, p.st.ID
 	if cmd != nil {
 		p.sampleLocked()
 	}
 	p.mu.Unlock()
 	if cmd == nil {
-		return fmt.Errorf("server %d is not running", p.st.ID)
+		return fmt.Errorf("server %d is not running", id)
 	}
 	pid := cmd.Process.Pid
 	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("kill server %d (pid %d): %w", p.st.ID, pid, err)
+		return fmt.Errorf("kill server %d (pid %d): %w", id, pid, err)
 	}
 	select {
 	case <-exited:
 	case <-time.After(10 * time.Second):
-		return fmt.Errorf("kill server %d (pid %d): still running 10s after SIGKILL", p.st.ID, pid)
+		return fmt.Errorf("kill server %d (pid %d): still running 10s after SIGKILL", id, pid)
 	}
-	p.log.Info("server killed", "id", p.st.ID, "pid", pid)
+	p.log.Info("server killed", "id", id, "pid", pid)
 	return nil
 }
 
