@@ -84,8 +84,10 @@ func TestIntegrationReconfigStaleVoterRejoins(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	e.Servers[3].Kill() // server 4
-	if _, err := c.IncrementalReconfig(nil, []string{"1", "2"}, -1); err != nil {
+	e.Servers[3].Kill() // server 4, which may have led: the others may still be electing
+	if err := reconfigUntil(c, nil, []string{"1", "2"}, func(cfg string) bool {
+		return !strings.Contains(cfg, "server.1=") && !strings.Contains(cfg, "server.2=")
+	}); err != nil {
 		t.Fatalf("remove servers 1 and 2: %v", err)
 	}
 	e.Servers[0].Kill()

@@ -60,7 +60,7 @@ func TestIntegrationReconfigRejoinCountsPromotedFollower(t *testing.T) {
 	e.Servers[leader-1].Kill()
 	waitMode(t, e, promoted-1, 10*time.Second, "follower", "observer")
 	// 3. Add the removed server back as a voter, while it follows.
-	if err := reconfigUntil(admin, []string{specs[promoted]}, func(cfg string) bool {
+	if err := reconfigUntil(admin, []string{specs[promoted]}, nil, func(cfg string) bool {
 		return strings.Contains(cfg, "server."+strconv.Itoa(promoted)+"=")
 	}); err != nil {
 		t.Fatalf("add %d back: %v", promoted, err)
@@ -89,16 +89,17 @@ func waitMode(t *testing.T, e *zktest.Ensemble, i int, timeout time.Duration, mo
 	}
 }
 
-// reconfigUntil adds joining until /zookeeper/config satisfies done. The
+// reconfigUntil reconfigures (joining, leaving) until /zookeeper/config
+// satisfies done. The
 // reply of a reconfig can be lost while the ensemble settles after a
 // leader change, or when the client's own server changes role on the
 // commit (go-zookeeper: connection closed, could not connect to a
 // server): then the membership, not the reply, says whether it took.
-func reconfigUntil(admin *zk.Conn, joining []string, done func(cfg string) bool) error {
+func reconfigUntil(admin *zk.Conn, joining, leaving []string, done func(cfg string) bool) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := withTimeout(func() error {
-			_, err := admin.IncrementalReconfig(joining, nil, -1)
+			_, err := admin.IncrementalReconfig(joining, leaving, -1)
 			return err
 		})
 		if err == nil {
