@@ -123,27 +123,35 @@ const agentsFile = "agents.json"
 // writeAgents writes the breakdown to agents.json and appends it to the
 // run's report.
 func writeAgents(dir string, as []fleet.AgentSummary) error {
-	b, err := json.MarshalIndent(as, "", "  ")
+	return writeBreakdown(dir, agentsFile, as, func(w io.Writer) {
+		fmt.Fprintf(w, "\n## Agents\n\n| agent | host | sessions | ops/s | p50 ms | p99 ms | p99.9 ms | driver cores | CPU s / 10k ops | sched p99 | skew | note |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		for _, a := range as {
+			note := a.Bottleneck
+			if a.Lost || a.Error != "" {
+				note = strings.TrimSpace("lost/failed: " + a.Error + " " + note)
+			}
+			fmt.Fprintf(w, "| %s | %s | %d-%d | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %v | %v | %s |\n",
+				a.Name, a.Hostname, a.Sessions.First, a.Sessions.First+a.Sessions.Count-1, a.Throughput, ms(a.P50), ms(a.P99), ms(a.P999),
+				a.Driver.CPUCores, a.Driver.CPUPer10kOps, a.Driver.SchedP99.Round(time.Microsecond), a.Skew.Round(10*time.Microsecond), note)
+		}
+	})
+}
+
+// writeBreakdown writes v as indented JSON to dir/name and appends the
+// Markdown that section writes to the run's report.
+func writeBreakdown(dir, name string, v any, section func(w io.Writer)) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, agentsFile), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(filepath.Join(dir, experiment.ReportFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f, "\n## Agents\n\n| agent | host | sessions | ops/s | p50 ms | p99 ms | p99.9 ms | driver cores | CPU s / 10k ops | sched p99 | skew | note |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
-	for _, a := range as {
-		note := a.Bottleneck
-		if a.Lost || a.Error != "" {
-			note = strings.TrimSpace("lost/failed: " + a.Error + " " + note)
-		}
-		fmt.Fprintf(f, "| %s | %s | %d-%d | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %v | %v | %s |\n",
-			a.Name, a.Hostname, a.Sessions.First, a.Sessions.First+a.Sessions.Count-1, a.Throughput, ms(a.P50), ms(a.P99), ms(a.P999),
-			a.Driver.CPUCores, a.Driver.CPUPer10kOps, a.Driver.SchedP99.Round(time.Microsecond), a.Skew.Round(10*time.Microsecond), note)
-	}
+	section(f)
 	return f.Close()
 }
 

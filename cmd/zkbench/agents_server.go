@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -178,20 +176,10 @@ func yesNoStr(b bool) string {
 
 // writeServers writes servers.json and a servers section of the report.
 func writeServers(dir string, ss []fleet.HostedServer) error {
-	b, err := json.MarshalIndent(ss, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, serversFile), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, experiment.ReportFile), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(f, "\n## Servers (hosted by agents)\n\n| server | agent | host | address | launches | CPU s | peak RSS MiB | note |\n| ---: | --- | --- | --- | ---: | ---: | ---: | --- |\n")
-	for _, s := range ss {
-		fmt.Fprintf(f, "| %d | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
-	}
-	return f.Close()
+	return writeBreakdown(dir, serversFile, ss, func(w io.Writer) {
+		fmt.Fprintf(w, "\n## Servers (hosted by agents)\n\n| server | agent | host | address | launches | CPU s | peak RSS MiB | note |\n| ---: | --- | --- | --- | ---: | ---: | ---: | --- |\n")
+		for _, s := range ss {
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
+		}
+	})
 }
