@@ -20,24 +20,15 @@ import (
 // agentServers returns the PIDs of the Go servers that agents of these
 // names run (their config lives in a directory named after the agent).
 func agentServers(names []string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+	return processesWhere(func(dir string) bool {
+		b, err := os.ReadFile(filepath.Join(dir, "cmdline"))
 		if err != nil || !strings.Contains(string(b), internalServer) {
-			continue
+			return false
 		}
-		for _, n := range names {
-			if strings.Contains(string(b), "zkbench-agent-"+n+"-server-") {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
+		return slices.ContainsFunc(names, func(n string) bool {
+			return strings.Contains(string(b), "zkbench-agent-"+n+"-server-")
+		})
+	})
 }
 
 // uniq returns names with a random suffix, so that the servers of this

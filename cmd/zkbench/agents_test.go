@@ -18,6 +18,7 @@ import (
 
 	"github.com/zkbench/zkbench/fleet"
 	"github.com/zkbench/zkbench/internal/zkbin"
+	"github.com/zkbench/zkbench/internal/zktest"
 	"github.com/zkbench/zkbench/results"
 )
 
@@ -89,21 +90,11 @@ func (p *proc) wait(t *testing.T, limit time.Duration) error {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startServer starts `zkbench coordinator` (a standalone Go server) and
 // returns its address once it accepts connections.
 func startServer(t *testing.T, dir, name, bin string) string {
 	t.Helper()
-	port := freePort(t)
+	port := zktest.FreePort(t)
 	p := start(t, dir, name, bin, "coordinator", "--addr", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", filepath.Join(dir, name))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -293,14 +284,20 @@ func TestAgentsReproducibleAcrossAgentCounts(t *testing.T) {
 
 // binaryProcesses lists the PIDs of running processes of bin.
 func binaryProcesses(bin string) []int {
+	return processesWhere(func(dir string) bool {
+		exe, err := os.Readlink(filepath.Join(dir, "exe"))
+		return err == nil && exe == bin
+	})
+}
+
+// processesWhere lists the PIDs of the running processes whose /proc
+// directory satisfies match.
+func processesWhere(match func(procDir string) bool) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == bin {
+		if err == nil && match(filepath.Join("/proc", e.Name())) {
 			pids = append(pids, pid)
 		}
 	}
@@ -424,7 +421,7 @@ func TestAgentsBadInput(t *testing.T) {
 func TestCoordinationLossStopsAgents(t *testing.T) {
 	bin := zkbenchBin(t)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := zktest.FreePort(t)
 	coordProc := start(t, dir, "coord", bin, "coordinator", "--addr", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", filepath.Join(dir, "coord"))
 	coord := fmt.Sprintf("127.0.0.1:%d/loss", port)
 	sut := startServer(t, dir, "sut", bin)
