@@ -83,6 +83,10 @@ type Log struct {
 	last      int64    // last appended zxid, -1 before the first
 	err       error    // sticky write or sync failure
 	closed    bool
+	// dirf is the log directory, open for its fsync after a file is
+	// created; spare is a descriptor held in reserve and given up just
+	// before a file is created (see create). Either may be nil.
+	dirf, spare *os.File
 
 	fsync func(*os.File) error // fdatasync; tests instrument it
 }
@@ -104,7 +108,26 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts.Logger.Warn("wal: forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost "+
 			"on a crash or power failure. Use only for experiments.", "dir", dir)
 	}
-	return &Log{dir: dir, opts: opts, last: -1, fsync: fdatasync}, nil
+	l := &Log{dir: dir, opts: opts, last: -1, fsync: fdatasync}
+	if opts.ForceSync {
+		f, err := os.Open(dir)
+		if err != nil {
+			return nil, fmt.Errorf("wal: %w", err)
+		}
+		l.dirf = f
+	}
+	l.holdSpare()
+	return l, nil
+}
+
+// holdSpare takes a descriptor into reserve if none is held. A server
+// whose clients hold every descriptor it may open must still be able to
+// create its next log file, or it would poison its log and stop: create
+// gives the spare up for the file. Failing to take one is not an error.
+func (l *Log) holdSpare() {
+	if l.spare == nil {
+		l.spare, _ = os.Open(os.DevNull)
+	}
 }
 
 // Dir returns the directory the log writes to.
@@ -165,15 +188,20 @@ func (l *Log) usable() error {
 // buffer, to be written with the first records.
 func (l *Log) create(zxid int64) error {
 	name := LogName(zxid)
+	if l.spare != nil {
+		l.spare.Close()
+		l.spare = nil
+	}
 	f, err := os.OpenFile(filepath.Join(l.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	l.holdSpare()
 	if err != nil {
 		return fmt.Errorf("wal: create log file %s: %w", name, err)
 	}
-	if l.opts.ForceSync {
-		if err := syncDir(l.dir); err != nil {
+	if l.dirf != nil {
+		if err := l.dirf.Sync(); err != nil {
 			f.Close()
 			os.Remove(f.Name())
-			return err
+			return fmt.Errorf("wal: fsync directory %s: %w", l.dir, err)
 		}
 	}
 	l.f, l.name, l.written, l.allocated = f, name, 0, 0
@@ -251,6 +279,7 @@ func (l *Log) Sync() error {
 	if err := l.usable(); err != nil {
 		return err
 	}
+	l.holdSpare() // given up by the last create, if none was free then
 	return l.sync()
 }
 
@@ -326,10 +355,12 @@ func (l *Log) Close() error {
 	if err == nil {
 		err = l.closeFile()
 	}
-	if l.f != nil {
-		l.f.Close()
+	for _, f := range []*os.File{l.f, l.dirf, l.spare} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	l.closed = true
-	l.f = nil
+	l.f, l.dirf, l.spare = nil, nil, nil
 	return err
 }
