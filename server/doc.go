@@ -1,7 +1,7 @@
 // Package server assembles a ZooKeeper server from a parsed zoo.cfg: it
 // opens the data directories and recovers state from them (datadir),
 // builds the node (standalone) or the peer (ensemble) over that state and
-// the client-facing serve layer, binds the client port and runs them until
+// the client connections (clientconn), binds the client port and runs them until
 // the context ends. Snapshots and autopurge are datadir's too; this package
 // only wires.
 //
@@ -10,6 +10,6 @@
 // (requests to txns), replica (the state machine), wal, snap and durable
 // (durability), datadir (recovery, snapshot policy, autopurge), election
 // and zab (replication), transport (peer connections), node (the
-// standalone driver), peer (the ensemble driver) and serve (client
+// standalone driver), peer (the ensemble driver) and clientconn (client
 // connections and four-letter words).
 package server

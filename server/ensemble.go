@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/datadir"
 	"github.com/zkbench/zkbench/server/peer"
-	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/zab"
 )
@@ -63,7 +63,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	so := serveOptions(cfg, p, log)
 	so.Admit = p.Admit
 	so.ConfigTail = func() string { return quorumConf(cfg, p) }
-	srv := serve.New(so)
+	srv := clientconn.New(so)
 	p.SetCloser(srv)
 
 	l, err := listenClients(cfg)

@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/datadir"
 	"github.com/zkbench/zkbench/server/node"
 	"github.com/zkbench/zkbench/server/reaper"
-	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/wal"
 )
 
@@ -76,7 +76,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		EnforceQuota:    cfg.EnforceQuota(),
 		Containers:      &containers,
 	})
-	srv := serve.New(serveOptions(cfg, n, log))
+	srv := clientconn.New(serveOptions(cfg, n, log))
 	n.SetSessionCloser(srv)
 	snaps = dd.NewSnapshotter(txnLog.Roll, n.Tree, n.Sessions)
 	go dd.Autopurge(ctx)
@@ -105,8 +105,8 @@ func listenClients(cfg *config.Config) (net.Listener, error) {
 }
 
 // serveOptions configures the client side from zoo.cfg.
-func serveOptions(cfg *config.Config, b serve.Backend, log *slog.Logger) serve.Options {
-	return serve.Options{
+func serveOptions(cfg *config.Config, b clientconn.Backend, log *slog.Logger) clientconn.Options {
+	return clientconn.Options{
 		Backend:           b,
 		Logger:            log,
 		MaxBuffer:         cfg.MaxBuffer(),

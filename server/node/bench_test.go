@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/serve"
 )
 
 // BenchmarkWritePath measures the standalone write path (Submit -> prep ->
@@ -23,9 +23,9 @@ func BenchmarkWritePath(b *testing.B) {
 	go func() { ran <- n.Run(ctx) }()
 	defer func() { cancel(); <-ran }()
 
-	created := make(chan serve.WriteResult, 1)
+	created := make(chan clientconn.WriteResult, 1)
 	n.Submit(&prep.Request{SessionID: 1, Cxid: 1, Op: proto.OpCreate,
-		Body: &proto.CreateRequest{Path: "/k", ACL: proto.OpenACLUnsafe}}, func(r serve.WriteResult) { created <- r })
+		Body: &proto.CreateRequest{Path: "/k", ACL: proto.OpenACLUnsafe}}, func(r clientconn.WriteResult) { created <- r })
 	if r := <-created; r.Err != proto.ErrOK || r.Result.Err != proto.ErrOK {
 		b.Fatalf("create /k: %v %v", r.Err, r.Result.Err)
 	}
@@ -38,7 +38,7 @@ func BenchmarkWritePath(b *testing.B) {
 			Body: &proto.SetDataRequest{Path: "/k", Data: value, Version: -1}}
 	}
 	var wg sync.WaitGroup
-	done := func(r serve.WriteResult) {
+	done := func(r clientconn.WriteResult) {
 		if r.Err != proto.ErrOK {
 			b.Errorf("setData: %v", r.Err)
 		}

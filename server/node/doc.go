@@ -5,7 +5,7 @@
 //	Submit -> prep goroutine (zxid, validation) -> log (group commit, fsync)
 //	       -> apply goroutine (replica.Apply) -> reply callback
 //
-// and serves reads from the replica's tree (serve answers them in session
+// and serves reads from the replica's tree (clientconn answers them in session
 // order). The prep goroutine overlaps fsyncs with the next writes' prep;
 // txns reach apply in zxid order, and apply is the only writer of the
 // tree. It also expires sessions every tick and runs the container reaper,
@@ -16,5 +16,5 @@
 // or acknowledged, and Run returns the failure, so a standalone server
 // exits and recovers from its files when restarted.
 //
-// Node implements serve.Backend.
+// Node implements clientconn.Backend.
 package node

@@ -9,11 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/replica"
-	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/tree"
 )
 
@@ -83,10 +83,10 @@ type Node struct {
 type item struct {
 	req  *prep.Request
 	txn  *prep.Txn
-	done func(serve.WriteResult)
+	done func(clientconn.WriteResult)
 	// onApplied runs on the apply goroutine after the tree applied txn
 	// (session bookkeeping for createSession/closeSession).
-	onApplied func(serve.WriteResult)
+	onApplied func(clientconn.WriteResult)
 	err       error
 }
 
@@ -139,7 +139,7 @@ func New(opts Options) *Node {
 
 // SetSessionCloser tells the node whom to ask to close a session's
 // connection when the session ends.
-func (n *Node) SetSessionCloser(c serve.SessionCloser) { n.replica.SetSessionCloser(c) }
+func (n *Node) SetSessionCloser(c clientconn.SessionCloser) { n.replica.SetSessionCloser(c) }
 
 // Run runs the pipeline and session expiry until ctx is done, then drains
 // and closes the log. If the log fails a txn, Run stops at once and returns
@@ -199,7 +199,7 @@ func (n *Node) prepLoop(ctx context.Context) {
 			return
 		}
 		if n.logFailed() {
-			n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
+			n.finish(it, clientconn.WriteResult{Err: proto.ErrConnectionLoss})
 			continue
 		}
 		n.mu.Lock()
@@ -214,7 +214,7 @@ func (n *Node) prepLoop(ctx context.Context) {
 			n.nextZxid--
 			n.mu.Unlock()
 			n.log.Warn("dropping request the prep stage cannot handle", "op", it.req.Op, "err", err)
-			n.finish(it, serve.WriteResult{Err: proto.ErrMarshallingError})
+			n.finish(it, clientconn.WriteResult{Err: proto.ErrMarshallingError})
 			continue
 		}
 		it.txn = txn
@@ -264,7 +264,7 @@ func (n *Node) drainSubmits() {
 	for {
 		select {
 		case it := <-n.submitCh:
-			n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
+			n.finish(it, clientconn.WriteResult{Err: proto.ErrConnectionLoss})
 		default:
 			return
 		}
@@ -288,7 +288,7 @@ func (n *Node) applyLoop() {
 			// The txn is not durable, or one before it is not: applying
 			// it would skip a txn. Whether a txn whose write failed
 			// reached the disk is unknown, hence connection loss.
-			n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
+			n.finish(it, clientconn.WriteResult{Err: proto.ErrConnectionLoss})
 			continue
 		}
 		n.apply(it)
@@ -307,7 +307,7 @@ func (n *Node) apply(it *item) {
 	hdr := it.txn.Header
 	res := n.replica.Apply(&hdr, it.txn.Body)
 	applied := n.applied.Add(1)
-	wr := serve.WriteResult{Zxid: hdr.Zxid, Result: res}
+	wr := clientconn.WriteResult{Zxid: hdr.Zxid, Result: res}
 	if it.onApplied != nil {
 		it.onApplied(wr)
 	}
@@ -318,7 +318,7 @@ func (n *Node) apply(it *item) {
 	}
 }
 
-func (n *Node) finish(it *item, r serve.WriteResult) {
+func (n *Node) finish(it *item, r clientconn.WriteResult) {
 	n.outstanding.Add(-1)
 	if it.done != nil {
 		it.done(r)
@@ -352,7 +352,7 @@ func (n *Node) submit(it *item) {
 	}
 	n.submitMu.RUnlock()
 	if closed {
-		n.finish(it, serve.WriteResult{Err: proto.ErrConnectionLoss})
+		n.finish(it, clientconn.WriteResult{Err: proto.ErrConnectionLoss})
 	}
 }
 
@@ -362,18 +362,18 @@ func (n *Node) expireSessions() {
 	}
 }
 
-// Tree is the local replica (serve.Backend).
+// Tree is the local replica (clientconn.Backend).
 func (n *Node) Tree() *tree.Tree { return n.replica.Tree() }
 
-// LastZxid is the zxid of the last applied txn (serve.Backend).
+// LastZxid is the zxid of the last applied txn (clientconn.Backend).
 func (n *Node) LastZxid() int64 { return n.replica.LastApplied() }
 
-// CreateSession creates a session through the write path (serve.Backend).
+// CreateSession creates a session through the write path (clientconn.Backend).
 func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
 	id := n.replica.NewSessionID()
 	n.submit(&item{
 		req: &prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
-		done: func(r serve.WriteResult) {
+		done: func(r clientconn.WriteResult) {
 			if r.Err != proto.ErrOK {
 				done(0, nil, fmt.Errorf("node: create session: %v", r.Err))
 				return
@@ -383,7 +383,7 @@ func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 	})
 }
 
-// ReattachSession validates a reconnecting session (serve.Backend).
+// ReattachSession validates a reconnecting session (clientconn.Backend).
 func (n *Node) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
 	if !n.replica.CheckSessionPassword(id, passwd) {
 		done(false, 0)
@@ -393,14 +393,14 @@ func (n *Node) ReattachSession(id int64, passwd []byte, timeoutMs int32, done fu
 	done(live, timeoutMs)
 }
 
-// Touch records session activity (serve.Backend).
+// Touch records session activity (clientconn.Backend).
 func (n *Node) Touch(id int64) bool {
 	live, _ := n.replica.Touch(id)
 	return live
 }
 
-// Submit sends a write down the write path (serve.Backend).
-func (n *Node) Submit(req *prep.Request, done func(serve.WriteResult)) {
+// Submit sends a write down the write path (clientconn.Backend).
+func (n *Node) Submit(req *prep.Request, done func(clientconn.WriteResult)) {
 	it := &item{req: req, done: done}
 	if req.Op == proto.OpCloseSession {
 		n.replica.SetClosing(req.SessionID)
@@ -409,7 +409,7 @@ func (n *Node) Submit(req *prep.Request, done func(serve.WriteResult)) {
 }
 
 // Sync calls done once every write submitted before it is applied
-// (serve.Backend).
+// (clientconn.Backend).
 func (n *Node) Sync(_ int64, done func(proto.ErrCode)) {
 	n.mu.Lock()
 	target := n.nextZxid - 1
@@ -433,10 +433,10 @@ type StatsReporter interface {
 	MntrStats() [][2]string
 }
 
-// ServerStats reports figures for the four-letter words (serve.Backend).
-func (n *Node) ServerStats() serve.Stats {
+// ServerStats reports figures for the four-letter words (clientconn.Backend).
+func (n *Node) ServerStats() clientconn.Stats {
 	last := n.replica.LastApplied()
-	st := serve.Stats{
+	st := clientconn.Stats{
 		Mode:        "standalone",
 		LastZxid:    last,
 		Epoch:       last >> 32,
@@ -448,7 +448,7 @@ func (n *Node) ServerStats() serve.Stats {
 	return st
 }
 
-// Sessions lists live sessions (serve.SessionLister).
+// Sessions lists live sessions (clientconn.SessionLister).
 func (n *Node) Sessions() map[int64]int32 { return n.replica.Sessions() }
 
 func hex(v int64) string { return fmt.Sprintf("0x%x", v) }

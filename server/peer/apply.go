@@ -5,9 +5,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/replica"
-	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/snap"
 	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/zab"
@@ -38,7 +38,7 @@ func (p *Peer) applyEntry(e zab.Entry, leader bool) {
 	delete(p.waiters, k)
 	p.waitMu.Unlock()
 	if done != nil {
-		done(serve.WriteResult{Zxid: e.Zxid, Result: res})
+		done(clientconn.WriteResult{Zxid: e.Zxid, Result: res})
 	}
 	if p.opts.OnApplied != nil {
 		p.opts.OnApplied(e.Zxid)

@@ -3,20 +3,20 @@ package peer
 import (
 	"fmt"
 
+	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/tree"
 )
 
-// Tree is the local replica (serve.Backend).
+// Tree is the local replica (clientconn.Backend).
 func (p *Peer) Tree() *tree.Tree { return p.replica.Tree() }
 
-// LastZxid is the last applied zxid (serve.Backend).
+// LastZxid is the last applied zxid (clientconn.Backend).
 func (p *Peer) LastZxid() int64 { return p.replica.LastApplied() }
 
-// CreateSession makes a session through the leader (serve.Backend). The id
+// CreateSession makes a session through the leader (clientconn.Backend). The id
 // carries this server's id in its top byte, so ids never collide across
 // servers.
 func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
@@ -29,7 +29,7 @@ func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 		done(id, p.replica.SessionPassword(id), nil)
 		return
 	}
-	p.submit(&prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs}, func(r serve.WriteResult) {
+	p.submit(&prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs}, func(r clientconn.WriteResult) {
 		if r.Err != proto.ErrOK {
 			done(0, nil, fmt.Errorf("peer: create session: %v", r.Err))
 			return
@@ -38,7 +38,7 @@ func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 	})
 }
 
-// ReattachSession validates a reconnecting session (serve.Backend): its
+// ReattachSession validates a reconnecting session (clientconn.Backend): its
 // password, and that this server knows it as live.
 func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
 	if !p.replica.CheckSessionPassword(id, passwd) {
@@ -57,7 +57,7 @@ func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done fu
 	done(ok, timeoutMs)
 }
 
-// Touch records session activity (serve.Backend).
+// Touch records session activity (clientconn.Backend).
 func (p *Peer) Touch(id int64) bool {
 	p.sessMu.Lock()
 	_, local := p.local[id]
@@ -74,17 +74,17 @@ func (p *Peer) Touch(id int64) bool {
 	return true
 }
 
-// Submit sends a write to the leader through the peer loop (serve.Backend).
-func (p *Peer) Submit(req *prep.Request, done func(serve.WriteResult)) {
+// Submit sends a write to the leader through the peer loop (clientconn.Backend).
+func (p *Peer) Submit(req *prep.Request, done func(clientconn.WriteResult)) {
 	if p.readOnly.Load() {
 		if req.Op == proto.OpCloseSession {
 			p.sessMu.Lock()
 			delete(p.local, req.SessionID)
 			p.sessMu.Unlock()
-			done(serve.WriteResult{Zxid: p.replica.LastApplied()})
+			done(clientconn.WriteResult{Zxid: p.replica.LastApplied()})
 			return
 		}
-		done(serve.WriteResult{Err: proto.ErrNotReadOnly})
+		done(clientconn.WriteResult{Err: proto.ErrNotReadOnly})
 		return
 	}
 	if req.Op == proto.OpCloseSession {
@@ -93,7 +93,7 @@ func (p *Peer) Submit(req *prep.Request, done func(serve.WriteResult)) {
 	p.submit(req, done)
 }
 
-func (p *Peer) submit(req *prep.Request, done func(serve.WriteResult)) {
+func (p *Peer) submit(req *prep.Request, done func(clientconn.WriteResult)) {
 	k := reqKey{req.SessionID, req.Cxid}
 	p.waitMu.Lock()
 	p.waiters[k] = done
@@ -106,7 +106,7 @@ func (p *Peer) submit(req *prep.Request, done func(serve.WriteResult)) {
 }
 
 // Sync completes once this server has applied everything the leader had
-// committed when it saw the sync (serve.Backend).
+// committed when it saw the sync (clientconn.Backend).
 func (p *Peer) Sync(_ int64, done func(proto.ErrCode)) {
 	if p.readOnly.Load() {
 		done(proto.ErrNotReadOnly)
@@ -124,8 +124,8 @@ func (p *Peer) Sync(_ int64, done func(proto.ErrCode)) {
 	}
 }
 
-// ServerStats reports figures for the four-letter words (serve.Backend).
-func (p *Peer) ServerStats() serve.Stats {
+// ServerStats reports figures for the four-letter words (clientconn.Backend).
+func (p *Peer) ServerStats() clientconn.Stats {
 	mode := "follower"
 	switch election.State(p.state.Load()) {
 	case election.Leading:
@@ -152,7 +152,7 @@ func (p *Peer) ServerStats() serve.Stats {
 		// (zxid epoch<<32), before the epoch's first txn.
 		last = e << 32
 	}
-	st := serve.Stats{
+	st := clientconn.Stats{
 		Mode:        mode,
 		LastZxid:    last,
 		Epoch:       last >> 32,
@@ -173,5 +173,5 @@ func (p *Peer) ServerStats() serve.Stats {
 	return st
 }
 
-// Sessions lists live sessions (serve.SessionLister).
+// Sessions lists live sessions (clientconn.SessionLister).
 func (p *Peer) Sessions() map[int64]int32 { return p.replica.Sessions() }

@@ -13,12 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/replica"
-	"github.com/zkbench/zkbench/server/serve"
 	"github.com/zkbench/zkbench/server/transport"
 	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/wal"
@@ -57,7 +57,7 @@ type Options struct {
 	SnapshotDir string
 }
 
-// Peer is one ensemble member. It implements serve.Backend.
+// Peer is one ensemble member. It implements clientconn.Backend.
 type Peer struct {
 	opts  Options
 	cfg   *config.Config // the loop's; replaced when the membership changes
@@ -72,7 +72,7 @@ type Peer struct {
 	touched map[int64]struct{} // learner: sessions its clients touched since the last TOUCH
 
 	waitMu   sync.Mutex
-	waiters  map[reqKey]func(serve.WriteResult)
+	waiters  map[reqKey]func(clientconn.WriteResult)
 	syncs    map[uint64]func(proto.ErrCode)
 	nextSync uint64
 
@@ -154,7 +154,7 @@ func New(opts Options) (*Peer, error) {
 		id:       cfg.MyID,
 		local:    map[int64]int32{},
 		touched:  map[int64]struct{}{},
-		waiters:  map[reqKey]func(serve.WriteResult){},
+		waiters:  map[reqKey]func(clientconn.WriteResult){},
 		syncs:    map[uint64]func(proto.ErrCode){},
 		reqCh:    make(chan request, 4096),
 		accepted: make(chan *transport.QuorumConn, 16),
@@ -204,7 +204,7 @@ func (p *Peer) RollLog() error { return p.store.log.Roll() }
 // Close closes the transaction log; call it after Run returned.
 func (p *Peer) Close() error { return p.store.log.Close() }
 
-// SetCloser tells the peer how to close client connections (serve.Server).
+// SetCloser tells the peer how to close client connections (clientconn.Server).
 func (p *Peer) SetCloser(c interface {
 	CloseSession(id int64)
 	CloseAllClients(reason string)
@@ -213,7 +213,7 @@ func (p *Peer) SetCloser(c interface {
 	p.replica.SetSessionCloser(c)
 }
 
-// Admit reports whether a client may open a session now (serve.Options.Admit):
+// Admit reports whether a client may open a session now (clientconn.Options.Admit):
 // not while electing or syncing, not on a leader with leaderServes=no, and
 // only read-only clients while this member serves read-only.
 func (p *Peer) Admit(readOnlyClient bool) bool {
@@ -448,11 +448,11 @@ func (p *Peer) endReign(err error) {
 func (p *Peer) failAll(code proto.ErrCode) {
 	p.waitMu.Lock()
 	waiters, syncs := p.waiters, p.syncs
-	p.waiters = map[reqKey]func(serve.WriteResult){}
+	p.waiters = map[reqKey]func(clientconn.WriteResult){}
 	p.syncs = map[uint64]func(proto.ErrCode){}
 	p.waitMu.Unlock()
 	for _, done := range waiters {
-		done(serve.WriteResult{Err: code})
+		done(clientconn.WriteResult{Err: code})
 	}
 	for _, done := range syncs {
 		done(code)
@@ -469,7 +469,7 @@ func (p *Peer) failAll(code proto.ErrCode) {
 
 func (p *Peer) failRequest(r request, code proto.ErrCode) {
 	p.waitMu.Lock()
-	var w func(serve.WriteResult)
+	var w func(clientconn.WriteResult)
 	var s func(proto.ErrCode)
 	if r.sync {
 		s = p.syncs[r.token]
@@ -481,7 +481,7 @@ func (p *Peer) failRequest(r request, code proto.ErrCode) {
 	}
 	p.waitMu.Unlock()
 	if w != nil {
-		w(serve.WriteResult{Err: code})
+		w(clientconn.WriteResult{Err: code})
 	}
 	if s != nil {
 		s(code)

@@ -34,7 +34,7 @@ type Options struct {
 }
 
 // SessionCloser closes the client connection of a session that ended
-// (serve.Server is one).
+// (clientconn.Server is one).
 type SessionCloser interface {
 	CloseSession(id int64)
 }

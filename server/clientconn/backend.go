@@ -1,4 +1,4 @@
-package serve
+package clientconn
 
 import (
 	"github.com/zkbench/zkbench/server/prep"
@@ -30,7 +30,7 @@ type Stats struct {
 	Extra [][2]string
 }
 
-// Backend is what serve needs from the rest of the server.
+// Backend is what clientconn needs from the rest of the server.
 type Backend interface {
 	// Tree is the local replica that answers reads.
 	Tree() *tree.Tree

@@ -1,4 +1,4 @@
-package serve
+package clientconn
 
 import (
 	"context"
@@ -150,7 +150,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("serve: %w", err)
+			return fmt.Errorf("clientconn: %w", err)
 		}
 		s.accept(nc)
 	}

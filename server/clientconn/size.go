@@ -1,4 +1,4 @@
-package serve
+package clientconn
 
 import "github.com/zkbench/zkbench/server/proto"
 

@@ -1,4 +1,4 @@
-// Package serve is the client side of the server: it accepts ZooKeeper
+// Package clientconn is the client side of the server: it accepts ZooKeeper
 // client connections, performs the session handshake, decodes requests,
 // keeps each session's replies in request order, delivers watch events, and
 // answers the four-letter words.
@@ -43,4 +43,4 @@
 // Locks, in the only order they are taken: conn.mu (the pending queue), then
 // the tree's lock (inside tree calls), then conn.outMu (the output buffer).
 // conn.outMu is a leaf: nothing is called while holding it.
-package serve
+package clientconn
