@@ -57,7 +57,7 @@ themselves, so a baseline of several runs, compared with several new runs,
 gives far fewer false alarms than one run against one.
 
 A baseline of a different workload (read share, clients, value size,
-ensemble size, implementation, faults) is refused: use compare.`,
+ensemble size, implementation, faults) is refused: use compare.` + exitCodesHelp,
 		Example: `  zkbench regress --baseline runs/base runs/2026-11-22T0630-go-3srv-30w
   zkbench regress --baseline ci/baseline-go-3srv-30w --count 3 --threshold 15%
   zkbench regress --baseline ci/baseline-java-3srv --peer-delay 1ms     # injected slowdown of writes
@@ -83,27 +83,27 @@ ensemble size, implementation, faults) is refused: use compare.`,
 
 func runRegress(ctx context.Context, o regressOptions, args []string, stdout, stderr io.Writer) error {
 	if o.alpha <= 0 || o.alpha >= 1 {
-		return fmt.Errorf("--alpha %g: want a significance level between 0 and 1, e.g. 0.05", o.alpha)
+		return usageError(fmt.Errorf("--alpha %g: want a significance level between 0 and 1, e.g. 0.05", o.alpha))
 	}
 	if o.threshold.v <= 0 {
-		return fmt.Errorf("--threshold %s: want a positive percentage, e.g. 10%%", o.threshold.String())
+		return usageError(fmt.Errorf("--threshold %s: want a positive percentage, e.g. 10%%", o.threshold.String()))
 	}
 	if o.count < 1 {
-		return fmt.Errorf("--count %d: want at least 1 run", o.count)
+		return usageError(fmt.Errorf("--count %d: want at least 1 run", o.count))
 	}
 	base, _, err := experiment.ReadAll([]string{o.baseline})
 	if err != nil {
-		return fmt.Errorf("--baseline: %w", err)
+		return usageError(fmt.Errorf("--baseline: %w", err))
 	}
 	var cur []*results.Result
 	if len(args) > 0 {
 		if cur, _, err = experiment.ReadAll(args); err != nil {
-			return err
+			return usageError(err)
 		}
 	} else {
 		cfg, err := o.rerun(base[0], stderr)
 		if err != nil {
-			return err
+			return usageError(err)
 		}
 		for range o.count {
 			dir, err := runAndSave(ctx, cfg, o.out, stdout, stderr)
@@ -119,7 +119,7 @@ func runRegress(ctx context.Context, o regressOptions, args []string, stdout, st
 	}
 	g, err := report.RegressRuns(base, cur, report.RegressOptions{Threshold: o.threshold.v / 100, Alpha: o.alpha, Bucket: o.bucket})
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	if err := g.WriteTable(stdout); err != nil {
 		return err

@@ -51,18 +51,18 @@ URIs) into a new directory under --out, and prints the Markdown.`,
 
 func runReport(o reportOptions, args []string, stdout io.Writer) error {
 	if o.p99 <= 0 {
-		return fmt.Errorf("--p99 %v: want a positive latency such as 10ms", o.p99)
+		return usageError(fmt.Errorf("--p99 %v: want a positive latency such as 10ms", o.p99))
 	}
 	if o.load < 0 {
-		return fmt.Errorf("--load %g: want a throughput in ops/s >= 0", o.load)
+		return usageError(fmt.Errorf("--load %g: want a throughput in ops/s >= 0", o.load))
 	}
 	rs, dirs, err := experiment.ReadAll(args)
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	plan, err := report.Capacity(rs, dirs, report.CapacityOptions{P99: o.p99, Load: o.load, ReadPercent: o.reads.v})
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	dir, err := experiment.NewDir(o.out, time.Now().UTC().Format("2006-01-02T1504")+"-report")
 	if err != nil {

@@ -38,5 +38,5 @@ reports into a directory per run.`,
 		newInternalProfServerCmd(),
 		newInternalAgentFaultCmd(),
 	)
-	return root
+	return withExitCodes(root)
 }
