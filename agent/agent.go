@@ -48,6 +48,11 @@ type Config struct {
 	// config path (as harness.Options.GoCommand); with it the agent takes
 	// the server role.
 	GoCommand []string
+	// ZKHome is the ZooKeeper installation Java servers run from (its
+	// *.jar and lib/*.jar); empty means Debian's jars, as the harness
+	// finds them. An agent with the server role announces in its Facts
+	// whether it can run Java servers from it.
+	ZKHome string
 	// Address is where the servers this agent runs listen and are reached
 	// (default its first non-loopback address).
 	Address string
@@ -79,6 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 	facts.Name = cfg.Name
 	if len(cfg.GoCommand) > 0 {
 		facts.Roles = append(facts.Roles, RoleServer)
+		facts.Java = ProbeJava(cfg.ZKHome)
 	}
 	if cfg.Address != "" {
 		facts.Addresses = append([]string{cfg.Address}, slices.DeleteFunc(facts.Addresses, func(s string) bool { return s == cfg.Address })...)

@@ -53,16 +53,19 @@
 // /abort) when a chosen agent's /agents/<name> goes.
 //
 // Roles: RoleClient drives a slice of the simulated sessions. RoleServer
-// (agents started with Config.GoCommand) runs one Go server of the
-// ensemble under test: the agent chooses three free ports on its address
-// and writes them in its Ready; the coordinator writes /runs/<run>/ensemble
-// once every server agent has; the agent writes zoo.cfg and myid, starts
-// the server (harness.Command: own process group, Pdeathsig=SIGKILL, from
-// a thread that lives as long as the process), keeps /runs/<run>/status/
-// <name> current (pid, srvr mode, CPU, peak RSS), carries out the
-// FaultRequests queued under /runs/<run>/faults/<name> (kill, restart),
-// and kills the server when /runs/<run>/stop or /abort appears, the
-// coordinator goes, or its own session is lost; its report carries the
-// server's final figures. Java servers (ServerAssignment.Impl "java") are
-// not built.
+// (agents started with Config.GoCommand) runs one server of the ensemble
+// under test: a Go server from the agent's own binary, or upstream Java
+// ZooKeeper (ServerAssignment.Impl "java") from Config.ZKHome or Debian's
+// jars, which the agent probes at start and announces in Facts.Java. The
+// agent chooses three free ports on its address and writes them in its
+// Ready; the coordinator writes /runs/<run>/ensemble once every server
+// agent has; the agent writes zoo.cfg and myid, starts the server
+// (harness.Command: own process group, Pdeathsig=SIGKILL, from a thread
+// that lives as long as the process), keeps /runs/<run>/status/<name>
+// current (pid, srvr mode, frozen, CPU, peak RSS), carries out the
+// FaultRequests queued under /runs/<run>/faults/<name> (kill, restart,
+// freeze and thaw: SIGSTOP and SIGCONT to its process group), and kills
+// the server when /runs/<run>/stop or /abort appears, the coordinator
+// goes, or its own session is lost; its report carries the server's final
+// figures.
 package agent

@@ -107,6 +107,9 @@ type Facts struct {
 	Version   string   `json:"version"`
 	PID       int      `json:"pid"`
 	Roles     []string `json:"roles"`
+	// Java says whether the agent can run upstream Java ZooKeeper servers
+	// and which (nil when it takes no server role).
+	Java *JavaFacts `json:"java,omitempty"`
 }
 
 // Assignment is one agent's part of a run.
@@ -132,9 +135,12 @@ type Assignment struct {
 // run's Ensemble.
 type ServerAssignment struct {
 	ID int `json:"id"`
-	// Impl is the implementation: only "go" is built (a Java server from
-	// the agent's ZooKeeper home would be "java").
-	Impl         string            `json:"impl"`
+	// Impl is the implementation: "go" (the agent's own Go server) or
+	// "java" (upstream's, from the agent's ZooKeeper home).
+	Impl string `json:"impl"`
+	// JavaHeap is a Java server's maximum heap, as for -Xmx (default
+	// harness's).
+	JavaHeap     string            `json:"java_heap,omitempty"`
 	TickTime     int               `json:"tick_time"`
 	InitLimit    int               `json:"init_limit"`
 	SyncLimit    int               `json:"sync_limit"`
@@ -166,6 +172,8 @@ type ServerStatus struct {
 	// (leader, follower, standalone), empty while it does not serve.
 	Running bool   `json:"running"`
 	Mode    string `json:"mode,omitempty"`
+	// Frozen says it is stopped by SIGSTOP (a freeze fault).
+	Frozen bool `json:"frozen,omitempty"`
 	// Starts counts its launches (1 + restarts).
 	Starts int `json:"starts"`
 	// CPUSeconds is user+system CPU of every launch so far; PeakRSSKiB

@@ -25,10 +25,11 @@ import (
 )
 
 // serverProc is the agent's server: one process at a time, restarted on
-// request, killed (process group, SIGKILL) when the run ends.
+// request, frozen and thawed, killed (process group, SIGKILL) when the run
+// ends.
 type serverProc struct {
 	mu      sync.Mutex
-	goCmd   []string
+	opts    harness.Options // how to launch it (harness.Command)
 	dir     string
 	cfgPath string
 	cmd     *exec.Cmd
@@ -36,6 +37,36 @@ type serverProc struct {
 	st      ServerStatus
 	deadCPU float64
 	log     *slog.Logger
+}
+
+// newServerProc prepares server sa in dir: its data directory with myid
+// and its zoo.cfg (cfg), to be launched as a Go server with goCmd or a
+// Java one from zkHome ("" for Debian's jars), as sa.Impl says.
+func newServerProc(sa ServerAssignment, goCmd []string, zkHome, dir, cfg string, log *slog.Logger) (*serverProc, error) {
+	var o harness.Options
+	switch sa.Impl {
+	case harness.ImplGo, "":
+		if len(goCmd) == 0 {
+			return nil, fmt.Errorf("no command to run a Go server with (Config.GoCommand)")
+		}
+		o = harness.Options{Impl: harness.ImplGo, GoCommand: goCmd, ServerCPUs: -1}
+	case harness.ImplJava:
+		o = javaOptions(zkHome, sa.JavaHeap)
+	default:
+		return nil, fmt.Errorf("server implementation %q: want %q or %q", sa.Impl, harness.ImplGo, harness.ImplJava)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data", "myid"), []byte(strconv.Itoa(sa.ID)+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	p := &serverProc{opts: o, dir: dir, cfgPath: filepath.Join(dir, "zoo.cfg"), log: log}
+	p.st.ID, p.st.Dir = sa.ID, dir
+	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // start launches the server from a goroutine locked to its own OS thread,
@@ -48,7 +79,7 @@ func (p *serverProc) start() error {
 	if p.cmd != nil {
 		return fmt.Errorf("server %d is running (pid %d)", p.st.ID, p.st.PID)
 	}
-	cmd, err := harness.Command(harness.Options{Impl: harness.ImplGo, GoCommand: p.goCmd, ServerCPUs: -1}, p.dir, p.cfgPath)
+	cmd, err := harness.Command(p.opts, p.dir, p.cfgPath)
 	if err != nil {
 		return err
 	}
@@ -76,7 +107,7 @@ func (p *serverProc) start() error {
 			}
 		}
 		if p.cmd == cmd {
-			p.cmd, p.st.PID, p.st.Running, p.st.Mode = nil, 0, false, ""
+			p.cmd, p.st.PID, p.st.Running, p.st.Mode, p.st.Frozen = nil, 0, false, "", false
 			p.st.CPUSeconds = p.deadCPU
 		}
 		p.mu.Unlock()
@@ -116,6 +147,37 @@ func (p *serverProc) kill() error {
 	return nil
 }
 
+// freeze stops the server's process group with SIGSTOP: it keeps its
+// sockets and answers nothing, as in a long GC pause or on a hung disk.
+func (p *serverProc) freeze() error { return p.signal(syscall.SIGSTOP, true) }
+
+// thaw resumes a frozen server with SIGCONT.
+func (p *serverProc) thaw() error { return p.signal(syscall.SIGCONT, false) }
+
+func (p *serverProc) signal(sig syscall.Signal, freeze bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	what := map[bool]string{true: "freeze", false: "thaw"}[freeze]
+	switch {
+	case p.cmd == nil:
+		return fmt.Errorf("%s server %d: it is not running", what, p.st.ID)
+	case freeze && p.st.Frozen:
+		return fmt.Errorf("freeze server %d: it is already frozen", p.st.ID)
+	case !freeze && !p.st.Frozen:
+		return fmt.Errorf("thaw server %d: it is not frozen", p.st.ID)
+	}
+	pid := p.cmd.Process.Pid
+	if err := syscall.Kill(-pid, sig); err != nil {
+		return fmt.Errorf("%s server %d (pid %d): %w", what, p.st.ID, pid, err)
+	}
+	p.st.Frozen = freeze
+	if freeze {
+		p.st.Mode = ""
+	}
+	p.log.Info("server "+what, "id", p.st.ID, "pid", pid)
+	return nil
+}
+
 // sampleLocked reads the running process's CPU and peak RSS from /proc.
 func (p *serverProc) sampleLocked() {
 	if p.cmd == nil {
@@ -143,7 +205,7 @@ func (p *serverProc) sampleLocked() {
 func (p *serverProc) status(clientAddr string) ServerStatus {
 	p.mu.Lock()
 	p.sampleLocked()
-	running := p.cmd != nil
+	running := p.cmd != nil && !p.st.Frozen
 	p.mu.Unlock()
 	mode := ""
 	if running {
@@ -151,7 +213,7 @@ func (p *serverProc) status(clientAddr string) ServerStatus {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd != nil {
+	if p.cmd != nil && !p.st.Frozen {
 		p.st.Mode = mode
 	}
 	return p.st
@@ -225,6 +287,10 @@ func RenderServerConfig(sa ServerAssignment, ens Ensemble, dataDir string) (stri
 		{"standaloneEnabled", fmt.Sprint(len(ens.Servers) == 1)},
 		{"leaderServes", yesNo[sa.LeaderServes || len(ens.Servers) == 1]},
 	}
+	if sa.Impl == harness.ImplJava {
+		// Upstream's admin server would take port 8080 on every host.
+		kvs = append(kvs, kv{"admin.enableServer", "false"})
+	}
 	keys := make([]string, 0, len(sa.ExtraConfig))
 	for k := range sa.ExtraConfig {
 		keys = append(keys, k)
@@ -278,11 +344,17 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 	if sa == nil {
 		return fmt.Errorf("agent %s: server assignment without a server", a.cfg.Name)
 	}
-	if sa.Impl != "" && sa.Impl != harness.ImplGo {
-		return fmt.Errorf("agent %s: server implementation %q is not built for agents (only %q)", a.cfg.Name, sa.Impl, harness.ImplGo)
-	}
-	if len(a.cfg.GoCommand) == 0 {
-		return fmt.Errorf("agent %s: no command to run a Go server with (Config.GoCommand)", a.cfg.Name)
+	switch sa.Impl {
+	case harness.ImplGo, "":
+		if len(a.cfg.GoCommand) == 0 {
+			return fmt.Errorf("agent %s: no command to run a Go server with (Config.GoCommand)", a.cfg.Name)
+		}
+	case harness.ImplJava:
+		if !a.facts.Java.OK() {
+			return fmt.Errorf("agent %s cannot run Java servers: %s", a.cfg.Name, a.facts.Java)
+		}
+	default:
+		return fmt.Errorf("agent %s: server implementation %q: want %q or %q", a.cfg.Name, sa.Impl, harness.ImplGo, harness.ImplJava)
 	}
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -319,20 +391,13 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "data", "myid"), []byte(strconv.Itoa(sa.ID)+"\n"), 0o644); err != nil {
-		return err
-	}
 	text, err := RenderServerConfig(*sa, ens, filepath.Join(dir, "data"))
 	if err != nil {
 		return fmt.Errorf("agent %s: %w", a.cfg.Name, err)
 	}
-	p := &serverProc{goCmd: a.cfg.GoCommand, dir: dir, cfgPath: filepath.Join(dir, "zoo.cfg"), log: log}
-	p.st.ID, p.st.Dir = sa.ID, dir
-	if err := os.WriteFile(p.cfgPath, []byte(text), 0o644); err != nil {
-		return err
+	p, err := newServerProc(*sa, a.cfg.GoCommand, a.cfg.ZKHome, dir, text, log)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", a.cfg.Name, err)
 	}
 	if err := p.start(); err != nil {
 		return fmt.Errorf("agent %s: %w", a.cfg.Name, err)
@@ -394,8 +459,12 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 				err = p.kill()
 			case harness.Restart:
 				err = p.start()
+			case harness.Freeze:
+				err = p.freeze()
+			case harness.Thaw:
+				err = p.thaw()
 			default:
-				err = fmt.Errorf("fault %q is not built for agent-hosted servers (kill, restart)", fr.Action)
+				err = fmt.Errorf("fault %q is not built for agent-hosted servers (kill, restart, freeze, thaw)", fr.Action)
 			}
 			fr.Done, fr.At = true, time.Now().UnixNano()
 			if err != nil {

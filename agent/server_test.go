@@ -1,8 +1,18 @@
 package agent
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
 func TestRenderServerConfig(t *testing.T) {
@@ -30,5 +40,138 @@ func TestRenderServerConfig(t *testing.T) {
 	one, _ := RenderServerConfig(ServerAssignment{ID: 1}, Ensemble{Servers: ens.Servers[:1]}, "/d")
 	if strings.Contains(one, "server.1=") || !strings.Contains(one, "standaloneEnabled=true") {
 		t.Errorf("standalone config:\n%s", one)
+	}
+}
+
+func TestRenderServerConfigJava(t *testing.T) {
+	ens := Ensemble{Servers: []ServerAddr{{ID: 1, Host: "10.0.0.1", Client: 2181, Quorum: 2888, Election: 3888}}}
+	java, err := RenderServerConfig(ServerAssignment{ID: 1, Impl: harness.ImplJava}, ens, "/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(java, "admin.enableServer=false\n") {
+		t.Errorf("a Java server's config keeps the admin server (port 8080, taken by the second server on a host):\n%s", java)
+	}
+	goCfg, _ := RenderServerConfig(ServerAssignment{ID: 1, Impl: harness.ImplGo}, ens, "/d")
+	if strings.Contains(goCfg, "admin.") {
+		t.Errorf("a Go server's config has a Java-only key:\n%s", goCfg)
+	}
+}
+
+// ProbeJava finds Debian's jars and runtime as the harness does, with their
+// versions, and says why a ZooKeeper home without jars cannot serve.
+func TestProbeJava(t *testing.T) {
+	j := ProbeJava("")
+	if !j.OK() {
+		t.Fatalf("ProbeJava: %s (CI installs the zookeeper package)", j.Error)
+	}
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(j.ZooKeeper) || j.Runtime == "" || j.Bin == "" {
+		t.Fatalf("facts %+v: want ZooKeeper's version, the runtime's and its path", j)
+	}
+	empty := t.TempDir()
+	bad := ProbeJava(empty)
+	if bad.OK() || !strings.Contains(bad.Error, empty) {
+		t.Fatalf("an empty home: %+v, want an error naming it", bad)
+	}
+	t.Logf("%s; empty home: %s", j, bad.Error)
+}
+
+// procState returns the state letter of pid in /proc (R, S, T, ...).
+func procState(t *testing.T, pid int) byte {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return b[i+2]
+}
+
+// An agent's server, Go and Java, starts from a generated config, serves,
+// is frozen (SIGSTOP: stopped, srvr unanswered, reported frozen) and thawed
+// (serving again), and is killed with its process group.
+func TestServerProcFreezeThaw(t *testing.T) {
+	zkserver, err := zkbin.BuildZkserver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, impl := range []string{harness.ImplGo, harness.ImplJava} {
+		t.Run(impl, func(t *testing.T) {
+			ports, err := pickPorts("127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			ens := Ensemble{Servers: []ServerAddr{{ID: 1, Host: "127.0.0.1", Client: ports[0], Quorum: ports[1], Election: ports[2]}}}
+			sa := ServerAssignment{ID: 1, Impl: impl, TickTime: 200, JavaHeap: "128m"}
+			text, err := RenderServerConfig(sa, ens, filepath.Join(dir, "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := newServerProc(sa, []string{zkserver, "start-foreground"}, "", dir, text, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.start(); err != nil {
+				t.Fatal(err)
+			}
+			defer p.kill()
+			addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+			waitMode := func(want string) ServerStatus {
+				t.Helper()
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					st := p.status(addr)
+					if st.Mode == want {
+						return st
+					}
+					if time.Now().After(deadline) {
+						out, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
+						t.Fatalf("status %+v, want mode %q\n%s", st, want, out)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			st := waitMode("standalone")
+			pid := st.PID
+			if err := p.freeze(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.freeze(); err == nil {
+				t.Error("a second freeze: no error")
+			}
+			for deadline := time.Now().Add(2 * time.Second); procState(t, pid) != 'T'; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("frozen server's state %c, want T (stopped)", procState(t, pid))
+				}
+			}
+			if st := p.status(addr); !st.Frozen || st.Mode != "" || !st.Running {
+				t.Fatalf("frozen status %+v", st)
+			}
+			if m := srvrMode(addr); m != "" {
+				t.Fatalf("a frozen server answered srvr: %q", m)
+			}
+			if err := p.thaw(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.thaw(); err == nil {
+				t.Error("thawing a running server: no error")
+			}
+			if st := waitMode("standalone"); st.Frozen || st.PID != pid {
+				t.Fatalf("thawed status %+v, want pid %d serving", st, pid)
+			}
+			if err := p.freeze(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.kill(); err != nil {
+				t.Fatalf("kill a frozen server: %v", err)
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				t.Fatalf("pid %d still exists after kill", pid)
+			}
+			if err := p.thaw(); err == nil {
+				t.Error("thawing a killed server: no error")
+			}
+		})
 	}
 }
