@@ -6,7 +6,7 @@
 // only wires.
 //
 // The pieces live in sub-packages, one job each: config (zoo.cfg and myid),
-// proto (wire records), tree (znodes and watches), session (expiry), prep
+// proto (wire records), tree (znodes and watches), session (expiry), txnprep
 // (requests to txns), replica (the state machine), wal, snap and durable
 // (durability), datadir (recovery, snapshot policy, autopurge), election
 // and zab (replication), transport (peer connections), node (the

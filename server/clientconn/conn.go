@@ -16,9 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // handshakeTimeout bounds how long a new connection may take to send its
@@ -365,7 +365,7 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		o := &op{xid: hdr.Xid, code: hdr.Type, start: bt.start, write: true}
 		c.enqueue(o)
 		c.kick()
-		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: proto.OpCloseSession, Auth: c.authIDs()},
+		b.Submit(&txnprep.Request{SessionID: sid, Cxid: hdr.Xid, Op: proto.OpCloseSession, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
 		return true
 	}
@@ -388,11 +388,11 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		c.enqueue(o)
 		c.kick()
 		b.Sync(sid, func(err proto.ErrCode) { c.complete(o, WriteResult{Err: err}) })
-	case prep.IsWrite(hdr.Type):
+	case txnprep.IsWrite(hdr.Type):
 		o.write = true
 		c.enqueue(o)
 		c.kick()
-		b.Submit(&prep.Request{SessionID: sid, Cxid: hdr.Xid, Op: hdr.Type, Body: body, Auth: c.authIDs()},
+		b.Submit(&txnprep.Request{SessionID: sid, Cxid: hdr.Xid, Op: hdr.Type, Body: body, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
 	default:
 		keep := true

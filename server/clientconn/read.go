@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // read answers a request that does not change the tree, from the local
@@ -269,7 +269,7 @@ func (c *conn) checkRead(t *tree.Tree, path string, perm int32) proto.ErrCode {
 func (c *conn) mayRead(acl []proto.ACL) bool { return c.permitted(acl, proto.PermRead) }
 
 func (c *conn) permitted(acl []proto.ACL, perm int32) bool {
-	return prep.Permitted(acl, perm, c.authIDs(), c.srv.opts.SkipACL)
+	return txnprep.Permitted(acl, perm, c.authIDs(), c.srv.opts.SkipACL)
 }
 
 // watcher returns c as a tree.Watcher when the request asked for a watch.

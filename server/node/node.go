@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/server/clientconn"
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // ErrStopped is returned for work submitted after the node stopped.
@@ -81,8 +81,8 @@ type Node struct {
 
 // item is a request travelling down the write path.
 type item struct {
-	req  *prep.Request
-	txn  *prep.Txn
+	req  *txnprep.Request
+	txn  *txnprep.Txn
 	done func(clientconn.WriteResult)
 	// onApplied runs on the apply goroutine after the tree applied txn
 	// (session bookkeeping for createSession/closeSession).
@@ -114,7 +114,7 @@ func New(opts Options) *Node {
 		TickMs:   int64(opts.TickMs),
 		Tree:     opts.Tree,
 		Sessions: opts.Sessions,
-		Prep: prep.Options{
+		Prep: txnprep.Options{
 			SkipACL:         opts.SkipACL,
 			ExtendedTypes:   opts.ExtendedTypes,
 			ReconfigEnabled: opts.ReconfigEnabled,
@@ -358,7 +358,7 @@ func (n *Node) submit(it *item) {
 
 func (n *Node) expireSessions() {
 	for _, id := range n.replica.ExpiredSessions() {
-		n.submit(&item{req: &prep.Request{SessionID: id, Op: proto.OpCloseSession}})
+		n.submit(&item{req: &txnprep.Request{SessionID: id, Op: proto.OpCloseSession}})
 	}
 }
 
@@ -372,7 +372,7 @@ func (n *Node) LastZxid() int64 { return n.replica.LastApplied() }
 func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
 	id := n.replica.NewSessionID()
 	n.submit(&item{
-		req: &prep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
+		req: &txnprep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
 		done: func(r clientconn.WriteResult) {
 			if r.Err != proto.ErrOK {
 				done(0, nil, fmt.Errorf("node: create session: %v", r.Err))
@@ -400,7 +400,7 @@ func (n *Node) Touch(id int64) bool {
 }
 
 // Submit sends a write down the write path (clientconn.Backend).
-func (n *Node) Submit(req *prep.Request, done func(clientconn.WriteResult)) {
+func (n *Node) Submit(req *txnprep.Request, done func(clientconn.WriteResult)) {
 	it := &item{req: req, done: done}
 	if req.Op == proto.OpCloseSession {
 		n.replica.SetClosing(req.SessionID)

@@ -16,11 +16,11 @@ import (
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/transport"
 	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/txnprep"
 	"github.com/zkbench/zkbench/server/wal"
 	"github.com/zkbench/zkbench/server/zab"
 )
@@ -97,7 +97,7 @@ type Peer struct {
 		CloseSession(id int64)
 		CloseAllClients(reason string)
 	}
-	prep *prep.Preparer
+	prep *txnprep.Preparer
 	rng  *rand.Rand
 
 	leaderServes bool                         // zookeeper.leaderServes, read by client goroutines
@@ -136,7 +136,7 @@ type reqKey struct {
 
 // request is work handed to the peer loop.
 type request struct {
-	write *prep.Request
+	write *txnprep.Request
 	token uint64 // sync
 	sync  bool
 }
@@ -167,7 +167,7 @@ func New(opts Options) (*Peer, error) {
 		TickMs:   int64(cfg.TickTime),
 		Tree:     opts.Tree,
 		Sessions: opts.Sessions,
-		Prep: prep.Options{
+		Prep: txnprep.Options{
 			SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
 			ExtendedTypes:     cfg.ExtendedTypesEnabled(),
 			ReconfigEnabled:   cfg.ReconfigEnabled,

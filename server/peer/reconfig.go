@@ -10,9 +10,9 @@ import (
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/txnprep"
 	"github.com/zkbench/zkbench/server/zab"
 )
 
@@ -233,15 +233,15 @@ func reconfigMembers(data []byte) (config.Members, bool) {
 // ensembleView answers the prep stage's reconfig questions on the leader.
 type ensembleView struct{ p *Peer }
 
-var _ prep.Ensemble = ensembleView{}
+var _ txnprep.Ensemble = ensembleView{}
 
-// LastSeenMembers implements prep.Ensemble.
+// LastSeenMembers implements txnprep.Ensemble.
 func (v ensembleView) LastSeenMembers() (config.Members, bool) {
 	z := v.p.zab
 	return v.p.members, z != nil && z.ReconfigPending()
 }
 
-// QuorumSynced implements prep.Ensemble.
+// QuorumSynced implements txnprep.Ensemble.
 func (v ensembleView) QuorumSynced(m config.Members) bool {
 	z := v.p.zab
 	return z != nil && z.QuorumSynced(zabMembership(m))

@@ -4,17 +4,17 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // A forwarded write travels to the leader as a REQUEST packet whose data is
-// this package's own encoding of a prep.Request:
+// this package's own encoding of a txnprep.Request:
 //
 //	long sessionId, int cxid, int op, int timeOut, vector<Id> auth,
 //	buffer body (the jute request record; null for session ops)
 
-func encodeRequest(r *prep.Request) []byte {
+func encodeRequest(r *txnprep.Request) []byte {
 	var e proto.Encoder
 	e.Long(r.SessionID)
 	e.Int(r.Cxid)
@@ -29,9 +29,9 @@ func encodeRequest(r *prep.Request) []byte {
 	return e.Bytes()
 }
 
-func decodeRequest(b []byte) (*prep.Request, error) {
+func decodeRequest(b []byte) (*txnprep.Request, error) {
 	d := proto.NewDecoder(b)
-	r := &prep.Request{SessionID: d.Long(), Cxid: d.Int(), Op: proto.OpCode(d.Int()), TimeOut: d.Int()}
+	r := &txnprep.Request{SessionID: d.Long(), Cxid: d.Int(), Op: proto.OpCode(d.Int()), TimeOut: d.Int()}
 	r.Auth = proto.DecodeIDs(d)
 	body := d.Buffer()
 	if err := d.Err(); err != nil {

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/txnprep"
 	"github.com/zkbench/zkbench/server/wal"
 	"github.com/zkbench/zkbench/server/zab"
 )
@@ -252,4 +252,4 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 	}
 }
 
-type prepRequest = prep.Request
+type prepRequest = txnprep.Request

@@ -7,10 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zkbench/zkbench/server/prep"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/session"
 	"github.com/zkbench/zkbench/server/tree"
+	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // Options configure a Replica.
@@ -25,7 +25,7 @@ type Options struct {
 	Sessions map[int64]int32
 	// Prep configures the prep stage; its Store and Quotas are set by New
 	// to read this replica's current tree.
-	Prep prep.Options
+	Prep txnprep.Options
 	// EnforceQuota is zookeeper.enforceQuota: quotas' hard limits hold.
 	EnforceQuota bool
 	Logger       *slog.Logger
@@ -43,7 +43,7 @@ type SessionCloser interface {
 type Replica struct {
 	log    *slog.Logger
 	now    func() time.Time
-	prep   *prep.Preparer
+	prep   *txnprep.Preparer
 	closer SessionCloser
 
 	tree        atomic.Pointer[tree.Tree]
@@ -82,7 +82,7 @@ func New(opts Options) *Replica {
 	if opts.EnforceQuota {
 		po.Quotas = store{r}
 	}
-	r.prep = prep.New(po)
+	r.prep = txnprep.New(po)
 	return r
 }
 
@@ -99,7 +99,7 @@ func (r *Replica) LastApplied() int64 { return r.lastApplied.Load() }
 
 // Prep is the prep stage over this replica (run by the standalone node and
 // an ensemble's leader).
-func (r *Replica) Prep() *prep.Preparer { return r.prep }
+func (r *Replica) Prep() *txnprep.Preparer { return r.prep }
 
 // Apply applies one committed txn, in zxid order: the tree (which fires
 // its watches), the last applied zxid, and the session table for

@@ -1,4 +1,4 @@
-package prep
+package txnprep
 
 import (
 	"errors"
@@ -171,7 +171,7 @@ func (p *Preparer) Prepare(req *Request, zxid, nowMs int64) (*Txn, error) {
 	if req.Op == proto.OpMulti {
 		mr, ok := req.Body.(*proto.MultiRequest)
 		if !ok {
-			return nil, fmt.Errorf("prep: multi with body %T", req.Body)
+			return nil, fmt.Errorf("txnprep: multi with body %T", req.Body)
 		}
 		t.Body, t.Err = p.prepareMulti(req, mr, &t.Header)
 		return t, nil
@@ -324,7 +324,7 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 	case proto.OpDelete, proto.OpDeleteContainer:
 		r, ok := body.(*proto.DeleteRequest)
 		if !ok {
-			return nil, fmt.Errorf("prep: %v with body %T", op, body)
+			return nil, fmt.Errorf("txnprep: %v with body %T", op, body)
 		}
 		if op == proto.OpDeleteContainer && !req.FromServer {
 			// Upstream reads a deleteContainer's path from the raw
@@ -375,7 +375,7 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 	case proto.OpSetData:
 		r, ok := body.(*proto.SetDataRequest)
 		if !ok {
-			return nil, fmt.Errorf("prep: setData with body %T", body)
+			return nil, fmt.Errorf("txnprep: setData with body %T", body)
 		}
 		if err := ValidatePath(r.Path); err != nil {
 			return nil, err
@@ -403,7 +403,7 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 	case proto.OpSetACL:
 		r, ok := body.(*proto.SetACLRequest)
 		if !ok {
-			return nil, fmt.Errorf("prep: setACL with body %T", body)
+			return nil, fmt.Errorf("txnprep: setACL with body %T", body)
 		}
 		if err := ValidatePath(r.Path); err != nil {
 			return nil, err
@@ -430,7 +430,7 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 	case proto.OpCheck:
 		r, ok := body.(*proto.CheckVersionRequest)
 		if !ok {
-			return nil, fmt.Errorf("prep: check with body %T", body)
+			return nil, fmt.Errorf("txnprep: check with body %T", body)
 		}
 		if err := ValidatePath(r.Path); err != nil {
 			return nil, err
@@ -478,11 +478,11 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 	case proto.OpReconfig:
 		r, ok := body.(*proto.ReconfigRequest)
 		if !ok {
-			return nil, fmt.Errorf("prep: reconfig with body %T", body)
+			return nil, fmt.Errorf("txnprep: reconfig with body %T", body)
 		}
 		return p.prepareReconfig(req, r, hdr)
 	}
-	return nil, fmt.Errorf("prep: %v is not a write", op)
+	return nil, fmt.Errorf("txnprep: %v is not a write", op)
 }
 
 func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Record, hdr *proto.TxnHeader) (proto.Record, error) {
@@ -499,7 +499,7 @@ func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Recor
 	case *proto.CreateTTLRequest:
 		path, data, acl, flags, ttl = r.Path, r.Data, r.ACL, r.Flags, r.TTL
 	default:
-		return nil, fmt.Errorf("prep: %v with body %T", op, body)
+		return nil, fmt.Errorf("txnprep: %v with body %T", op, body)
 	}
 	mode := flags
 	if !mode.Valid() {

@@ -1,4 +1,4 @@
-// Package prep turns client write requests into transactions: the prep stage
+// Package txnprep turns client write requests into transactions: the prep stage
 // of the write path, upstream's PrepRequestProcessor.
 //
 // A Preparer sees the committed tree through a Store and keeps an overlay of
@@ -24,4 +24,4 @@
 //
 // The package is pure: no I/O, no clock (times are passed in), no goroutines.
 // One goroutine calls Prepare; Applied may be called from another.
-package prep
+package txnprep

@@ -1,4 +1,4 @@
-package prep
+package txnprep
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // must not grow with the square of its size. Run by hand to compare sizes
 // (doubling n must about double ns/op):
 //
-//	go test -run '^$' -bench 'FixupACL|CloseSession' -benchtime 3x ./server/prep/
+//	go test -run '^$' -bench 'FixupACL|CloseSession' -benchtime 3x ./server/txnprep/
 
 func BenchmarkFixupACL(b *testing.B) {
 	for _, n := range []int{2000, 4000, 8000} {

@@ -1,4 +1,4 @@
-package prep
+package txnprep
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package prep
+package txnprep
 
 import (
 	"github.com/zkbench/zkbench/server/proto"
