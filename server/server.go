@@ -12,8 +12,8 @@ import (
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/datadir"
-	"github.com/zkbench/zkbench/server/node"
 	"github.com/zkbench/zkbench/server/reaper"
+	"github.com/zkbench/zkbench/server/standalone"
 	"github.com/zkbench/zkbench/server/wal"
 )
 
@@ -61,7 +61,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	defer txnLog.Close()
 	var snaps *datadir.Snapshotter
 	containers := reaper.OptionsFromConfig(cfg)
-	n := node.New(node.Options{
+	n := standalone.New(standalone.Options{
 		// Upstream's standalone server creates session ids as server 1.
 		ServerID:        1,
 		Log:             committer,
@@ -144,7 +144,7 @@ func runUntilOneStops(ctx context.Context, parts ...func(context.Context) error)
 // committerStats is the group-commit log with its figures in mntr.
 type committerStats struct{ *wal.Committer }
 
-// MntrStats implements node.StatsReporter: upstream has no such lines;
+// MntrStats implements standalone.StatsReporter: upstream has no such lines;
 // they say how well group commit batches (mean txns per fsync).
 func (c committerStats) MntrStats() [][2]string {
 	s := c.Stats()

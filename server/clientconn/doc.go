@@ -3,7 +3,7 @@
 // keeps each session's replies in request order, delivers watch events, and
 // answers the four-letter words.
 //
-// Writes go to a Backend (the node: prep, log, agreement, apply) and are
+// Writes go to a Backend (the driver: standalone or peer; prep, log, agreement, apply) and are
 // answered when the Backend reports them applied. Reads are answered from
 // the Backend's local tree, but never ahead of the session's earlier writes:
 // a read that arrives while writes of its session are in flight waits in the

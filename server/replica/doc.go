@@ -1,9 +1,9 @@
 // Package replica is one server's copy of the ZooKeeper state machine: the
 // znode tree, the session table and the prep stage's view of them, and the
 // one place a committed txn is applied. Both drivers use it — the
-// standalone node (package node) and the ensemble member (package peer) —
+// standalone node (package standalone) and the ensemble member (package peer) —
 // and keep only what differs between them: how a txn is ordered and made
-// durable (node: a prep goroutine and the group-commit log; peer: Zab).
+// durable (standalone: a prep goroutine and the group-commit log; peer: Zab).
 //
 // A Replica owns:
 //

@@ -7,6 +7,6 @@
 // now+T ((now+T)/tick+1)*tick, and sessions are expired a whole bucket at a
 // time once the clock reaches that boundary. The package is pure: the caller
 // passes the time in (milliseconds on any monotonic scale) and polls Expired
-// from its own loop. A Table is not safe for concurrent use; the node's
-// driver loop owns it.
+// from its own loop. A Table is not safe for concurrent use; its owner (a
+// replica.Replica) holds a lock around it.
 package session

@@ -1,4 +1,4 @@
-package node
+package standalone
 
 // Log is the durability stage of the write path: it makes each txn durable
 // and reports it done, in submission order.

@@ -1,4 +1,4 @@
-package node
+package standalone
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ func (n *Node) startReaper(wg *sync.WaitGroup) error {
 	}
 	r, err := n.replica.NewReaper(*n.opts.Containers)
 	if err != nil {
-		return fmt.Errorf("node: %w", err)
+		return fmt.Errorf("standalone: %w", err)
 	}
 	wg.Add(1)
 	go func() {

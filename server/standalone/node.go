@@ -1,4 +1,4 @@
-package node
+package standalone
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 // ErrStopped is returned for work submitted after the node stopped.
-var ErrStopped = errors.New("node: stopped")
+var ErrStopped = errors.New("standalone: stopped")
 
 // Options configure a Node.
 type Options struct {
@@ -173,7 +173,7 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-n.failed:
 			stop()
 			n.wal.Close() // returns the failure again
-			return fmt.Errorf("node: the transaction log failed, so the server stops: %w", n.logErr)
+			return fmt.Errorf("standalone: the transaction log failed, so the server stops: %w", n.logErr)
 		case <-tick.C:
 			n.expireSessions()
 		}
@@ -375,7 +375,7 @@ func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 		req: &txnprep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
 		done: func(r clientconn.WriteResult) {
 			if r.Err != proto.ErrOK {
-				done(0, nil, fmt.Errorf("node: create session: %v", r.Err))
+				done(0, nil, fmt.Errorf("standalone: create session: %v", r.Err))
 				return
 			}
 			done(id, n.replica.SessionPassword(id), nil)

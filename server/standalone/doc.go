@@ -1,4 +1,4 @@
-// Package node is the standalone server's driver: it orders and logs the
+// Package standalone is the standalone server's driver: it orders and logs the
 // writes of a replica (package replica: tree, sessions, prep stage, apply)
 // through its own pipeline
 //
@@ -17,4 +17,4 @@
 // exits and recovers from its files when restarted.
 //
 // Node implements clientconn.Backend.
-package node
+package standalone
