@@ -5,13 +5,23 @@ PKGS     ?= ./...
 # The whole suite must stay well under CI's 30-minute budget on 2 cores.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build test test-short run bench bench-compare bench-before-after lint fuzz clean
+.PHONY: help build print-ldflags test test-short run bench bench-compare bench-before-after lint fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
+# The commit the binaries are built from, for `zkbench version` and every
+# result: the toolchain's own VCS stamp is off where GOFLAGS holds
+# -buildvcs=false (internal/version says more).
+VERSION_PKG = github.com/zkbench/zkbench/internal/version
+LDFLAGS ?= -X $(VERSION_PKG).revision=$(shell git rev-parse HEAD 2>/dev/null) \
+	-X $(VERSION_PKG).modified=$(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
+
 build: ## build zkserver, zkbench and zknoop into ./bin
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+print-ldflags: ## the -ldflags that stamp the commit (for go build by hand)
+	@echo '$(LDFLAGS)'
 
 # -p 1: test packages run one at a time. Many of them start real server
 # processes (Go and Java ensembles); on two cores, two such packages at once

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zkbench/zkbench/internal/version"
 	"github.com/zkbench/zkbench/results"
 )
 
@@ -101,22 +102,16 @@ func utsString[T int8 | uint8](b []T) string {
 	return sb.String()
 }
 
-// buildInfo identifies this binary; revision is used when the binary
-// carries no VCS stamp.
+// buildInfo identifies this binary (internal/version); revision is used
+// when the binary knows none.
 func buildInfo(revision string) results.Build {
-	b := results.Build{GoVersion: runtime.Version(), Revision: revision}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		b.Module = bi.Main.Path + "@" + bi.Main.Version
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				if s.Value != "" {
-					b.Revision = s.Value
-				}
-			case "vcs.modified":
-				b.Modified = s.Value == "true"
-			}
-		}
+	v := version.Get()
+	b := results.Build{GoVersion: v.GoVersion, Version: v.String(), Revision: v.Revision, RevisionSource: v.Source, Modified: v.Modified}
+	if v.Module != "" {
+		b.Module = v.Module + "@" + v.Version
+	}
+	if b.Revision == "" && revision != "" {
+		b.Revision, b.RevisionSource = revision, "given"
 	}
 	return b
 }

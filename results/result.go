@@ -179,9 +179,16 @@ type Machine struct {
 // Build identifies the program that produced the result.
 type Build struct {
 	GoVersion string `json:"go_version"`
-	Revision  string `json:"revision,omitempty"`
-	Modified  bool   `json:"modified,omitempty"`
-	Module    string `json:"module,omitempty"`
+	// Version is the zkbench version (internal/version's Info.String):
+	// the module version, or the revision and "+dirty", or "devel".
+	Version string `json:"version,omitempty"`
+	// Revision is the VCS commit the binary was built from, and
+	// RevisionSource how that is known ("vcs", "ldflags", "source tree",
+	// or "given" for one the caller supplied); both empty when unknown.
+	Revision       string `json:"revision,omitempty"`
+	RevisionSource string `json:"revision_source,omitempty"`
+	Modified       bool   `json:"modified,omitempty"`
+	Module         string `json:"module,omitempty"`
 }
 
 // OpStats are the totals of one operation type.
