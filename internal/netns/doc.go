@@ -1,0 +1,25 @@
+// Package netns makes a lab of hosts on one Linux machine: named network
+// namespaces, each with its own address in the benchmarking range
+// 198.18.0.0/15, joined by veth pairs to a bridge. It is how zkbench's
+// multi-host tests, `zkbench lab` and `make bench-agents` put a
+// coordinator, servers and load agents on hosts of their own without a
+// second machine.
+//
+// A lab named L is the namespaces L (the switch: only the bridge "br0" and
+// one veth end per host, no address) and L.<host> for every host (loopback
+// up and "eth0", the other end, with the host's address). The bridge
+// lives in a namespace of its own, so no link or address of a lab is in
+// the machine's own namespace, and no host has a default route: its
+// packets reach the other hosts of its lab and nothing else.
+//
+// Namespaces are created, entered by processes and deleted with
+// iproute2's `ip netns` (it keeps /run/netns as other tools expect);
+// links and addresses are made over netlink. Nothing of a lab is kept
+// outside the namespaces: Open finds a lab again by its name and reads
+// the hosts' addresses back, and Remove kills (SIGKILL) every process
+// still inside the lab's namespaces and deletes them, whatever state a
+// failed or killed creator left. Creating a lab whose name is taken
+// removes the old one first.
+//
+// Everything here needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
+package netns
