@@ -121,8 +121,8 @@ type server struct {
 	running bool
 	frozen  bool
 
-	partitioned bool
-	delay       time.Duration
+	cut   cut // which of its peer traffic a partition holds (none: 0)
+	delay time.Duration
 
 	role        Role
 	epoch, zxid int64
@@ -522,7 +522,7 @@ func (e *Ensemble) Members() []Member {
 		ms = append(ms, Member{
 			ID: s.id, ClientAddr: s.clientAddr(), Observer: s.observer,
 			Role: s.role, Epoch: s.epoch, Zxid: s.zxid, PID: s.pid,
-			Running: s.running, Frozen: s.frozen, Partitioned: s.partitioned,
+			Running: s.running, Frozen: s.frozen, Partitioned: s.partitioned(),
 			Delay: s.delay, Dir: s.dir,
 		})
 	}
@@ -571,7 +571,7 @@ func (e *Ensemble) Leader() (id int, ok bool) {
 func (e *Ensemble) leaderLocked() (int, bool) {
 	best, bestEpoch := 0, int64(-1)
 	for _, s := range e.servers {
-		if !s.running || s.frozen || s.partitioned {
+		if !s.running || s.frozen || s.partitioned() {
 			continue
 		}
 		if (s.role == RoleLeader || s.role == RoleStandalone) && s.epoch > bestEpoch {

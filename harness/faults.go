@@ -115,23 +115,71 @@ func (e *Ensemble) signal(id int, sig syscall.Signal, freeze bool) error {
 	return nil
 }
 
+// cut says which of a server's peer traffic a partition holds: what it
+// receives (cutIn), what it sends (cutOut), or both.
+type cut uint8
+
+const (
+	cutIn cut = 1 << iota
+	cutOut
+	cutBoth = cutIn | cutOut
+)
+
+// partitioned reports whether a partition holds any of s's peer traffic.
+func (s *server) partitioned() bool { return s.cut != 0 }
+
 // Partition cuts server id off from every other server: the bytes it sends
 // to peers and that peers send to it are held in the proxies (connections
 // stay open and silent, as behind a blackholed link). Clients still reach it.
+// On an external ensemble it runs ExternalCommands.Partition.
 func (e *Ensemble) Partition(id int) error {
-	return e.setNet(id, func(s *server) error {
-		if s.partitioned {
-			return fmt.Errorf("harness: partition server %d: already partitioned", id)
+	return e.partition(id, Partition, cutBoth)
+}
+
+// PartitionIn is a one-way partition: what the other servers send server
+// id is held, what it sends them still flows. On an external ensemble it
+// runs ExternalCommands.PartitionIn.
+func (e *Ensemble) PartitionIn(id int) error {
+	return e.partition(id, PartitionIn, cutIn)
+}
+
+// PartitionOut is a one-way partition: what server id sends the other
+// servers is held, what they send it still flows. On an external ensemble
+// it runs ExternalCommands.PartitionOut.
+func (e *Ensemble) PartitionOut(id int) error {
+	return e.partition(id, PartitionOut, cutOut)
+}
+
+func (e *Ensemble) partition(id int, a Action, c cut) error {
+	if e.external {
+		e.mu.Lock()
+		s, err := e.server(id)
+		if err == nil && s.partitioned() {
+			err = fmt.Errorf("harness: %s server %d: already partitioned", a, id)
 		}
-		s.partitioned = true
+		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return e.runExternal(id, string(a), e.opts.External.command(a), func(s *server) { s.cut = c })
+	}
+	return e.setNet(id, func(s *server) error {
+		if s.partitioned() {
+			return fmt.Errorf("harness: %s server %d: already partitioned", a, id)
+		}
+		s.cut = c
 		return nil
 	})
 }
 
-// Heal removes a partition and any delay from server id.
+// Heal removes a partition (either way or both) and any delay from server
+// id. On an external ensemble it runs ExternalCommands.Heal.
 func (e *Ensemble) Heal(id int) error {
+	if e.external {
+		return e.runExternal(id, string(Heal), e.opts.External.Heal, func(s *server) { s.cut = 0 })
+	}
 	return e.setNet(id, func(s *server) error {
-		s.partitioned, s.delay = false, 0
+		s.cut, s.delay = 0, 0
 		return nil
 	})
 }
@@ -147,7 +195,10 @@ func (e *Ensemble) Delay(id int, d time.Duration) error {
 }
 
 func (e *Ensemble) netAvailable() error {
-	if e.external || !e.opts.PeerProxy || !e.opts.quorumed() {
+	if e.external {
+		return fmt.Errorf("%w: an external ensemble takes network faults only through its commands (partition, partition-in, partition-out, heal)", ErrUnavailable)
+	}
+	if !e.opts.PeerProxy || !e.opts.quorumed() {
 		return fmt.Errorf("%w: network faults need a local quorum ensemble started with Options.PeerProxy", ErrUnavailable)
 	}
 	return nil
@@ -170,13 +221,15 @@ func (e *Ensemble) setNet(id int, change func(*server) error) error {
 		return err
 	}
 	// Recompute every link from the servers' states, so that healing one
-	// server leaves the links of another partitioned server alone.
+	// server leaves the links of another partitioned server alone. A
+	// link's proxy carries what from sends to (Forward) and the replies
+	// on that connection (Backward).
 	for k, p := range e.proxies {
 		from, to := e.servers[k.from-1], e.servers[k.to-1]
-		hold := from.partitioned || to.partitioned
 		delay := from.delay + to.delay
+		p.SetHold(netproxy.Forward, from.cut&cutOut != 0 || to.cut&cutIn != 0)
+		p.SetHold(netproxy.Backward, to.cut&cutOut != 0 || from.cut&cutIn != 0)
 		for _, d := range []netproxy.Direction{netproxy.Forward, netproxy.Backward} {
-			p.SetHold(d, hold)
 			p.SetDelay(d, delay)
 		}
 	}
@@ -215,7 +268,7 @@ func (e *Ensemble) runExternal(id int, what, tmpl string, update func(*server)) 
 // Fault is one kind of fault the harness can inject, as a named value.
 type Fault interface {
 	// Name is the fault's name in schedules: kill, restart, freeze, thaw,
-	// partition, heal, delay.
+	// partition, partition-in, partition-out, heal, delay.
 	Name() string
 	// Available returns nil if the ensemble can take this fault at all, or
 	// an error wrapping ErrUnavailable saying why not.
@@ -236,8 +289,12 @@ const (
 	Freeze    Action = "freeze"
 	Thaw      Action = "thaw"
 	Partition Action = "partition"
-	Heal      Action = "heal"
-	Delay     Action = "delay"
+	// PartitionIn and PartitionOut are one-way partitions: what the
+	// server receives from its peers, or what it sends them, is lost.
+	PartitionIn  Action = "partition-in"
+	PartitionOut Action = "partition-out"
+	Heal         Action = "heal"
+	Delay        Action = "delay"
 )
 
 type fault struct {
@@ -257,10 +314,18 @@ func (f fault) Inject(ctx context.Context, e *Ensemble, id int, arg time.Duratio
 	return f.inject(e, id, arg)
 }
 
-func procAvail(cmd func(ExternalCommands) string) func(*Ensemble) error {
+// cmdAvail makes a fault available to an external ensemble that has its
+// command, and to a local one when local (nil: always) says so.
+func cmdAvail(a Action, local func(*Ensemble) error) func(*Ensemble) error {
 	return func(e *Ensemble) error {
-		if e.external && cmd(e.opts.External) == "" {
-			return fmt.Errorf("%w: external ensemble without that command", ErrUnavailable)
+		if e.external {
+			if e.opts.External.command(a) == "" {
+				return fmt.Errorf("%w: external ensemble without a %s command", ErrUnavailable, a)
+			}
+			return nil
+		}
+		if local != nil {
+			return local(e)
 		}
 		return nil
 	}
@@ -269,17 +334,21 @@ func procAvail(cmd func(ExternalCommands) string) func(*Ensemble) error {
 // Faults lists every fault, in a stable order.
 func Faults() []Fault {
 	return []Fault{
-		fault{Kill, false, procAvail(func(c ExternalCommands) string { return c.Kill }),
+		fault{Kill, false, cmdAvail(Kill, nil),
 			func(e *Ensemble, id int, _ time.Duration) error { return e.Kill(id) }},
-		fault{Restart, true, procAvail(func(c ExternalCommands) string { return c.Restart }),
+		fault{Restart, true, cmdAvail(Restart, nil),
 			func(e *Ensemble, id int, _ time.Duration) error { return e.Restart(id) }},
-		fault{Freeze, false, procAvail(func(c ExternalCommands) string { return c.Freeze }),
+		fault{Freeze, false, cmdAvail(Freeze, nil),
 			func(e *Ensemble, id int, _ time.Duration) error { return e.Freeze(id) }},
-		fault{Thaw, true, procAvail(func(c ExternalCommands) string { return c.Thaw }),
+		fault{Thaw, true, cmdAvail(Thaw, nil),
 			func(e *Ensemble, id int, _ time.Duration) error { return e.Thaw(id) }},
-		fault{Partition, false, (*Ensemble).netAvailable,
+		fault{Partition, false, cmdAvail(Partition, (*Ensemble).netAvailable),
 			func(e *Ensemble, id int, _ time.Duration) error { return e.Partition(id) }},
-		fault{Heal, true, (*Ensemble).netAvailable,
+		fault{PartitionIn, false, cmdAvail(PartitionIn, (*Ensemble).netAvailable),
+			func(e *Ensemble, id int, _ time.Duration) error { return e.PartitionIn(id) }},
+		fault{PartitionOut, false, cmdAvail(PartitionOut, (*Ensemble).netAvailable),
+			func(e *Ensemble, id int, _ time.Duration) error { return e.PartitionOut(id) }},
+		fault{Heal, true, cmdAvail(Heal, (*Ensemble).netAvailable),
 			func(e *Ensemble, id int, _ time.Duration) error { return e.Heal(id) }},
 		fault{Delay, false, (*Ensemble).netAvailable,
 			func(e *Ensemble, id int, d time.Duration) error { return e.Delay(id, d) }},

@@ -105,6 +105,34 @@ type Options struct {
 // server's id and host. An empty command makes that fault unavailable.
 type ExternalCommands struct {
 	Kill, Restart, Freeze, Thaw string
+	// Partition cuts the server off from the other servers both ways,
+	// PartitionIn only what they send it, PartitionOut only what it sends
+	// them; Heal undoes any of them. Clients must still reach the server.
+	Partition, PartitionIn, PartitionOut, Heal string
+}
+
+// command returns the command for action a ("" if none, or if a is not
+// a fault external ensembles take).
+func (c ExternalCommands) command(a Action) string {
+	switch a {
+	case Kill:
+		return c.Kill
+	case Restart:
+		return c.Restart
+	case Freeze:
+		return c.Freeze
+	case Thaw:
+		return c.Thaw
+	case Partition:
+		return c.Partition
+	case PartitionIn:
+		return c.PartitionIn
+	case PartitionOut:
+		return c.PartitionOut
+	case Heal:
+		return c.Heal
+	}
+	return ""
 }
 
 func (o *Options) withDefaults() error {

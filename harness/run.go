@@ -255,7 +255,7 @@ func (e *Ensemble) resolve(t Target, roles []Role, names map[string]int, prev in
 	defer e.mu.Unlock()
 	var cands []int
 	for i, s := range e.servers {
-		if !s.running || s.frozen || s.partitioned {
+		if !s.running || s.frozen || s.partitioned() {
 			continue
 		}
 		r := roles[i]
@@ -297,11 +297,11 @@ func (e *Ensemble) inapplicable(a Action, id int) string {
 		return err.Error()
 	}
 	switch a {
-	case Kill, Partition, Delay:
+	case Kill, Partition, PartitionIn, PartitionOut, Delay:
 		if !s.running {
 			return fmt.Sprintf("server %d is already down", id)
 		}
-		if a == Partition && s.partitioned {
+		if a != Kill && a != Delay && s.partitioned() {
 			return fmt.Sprintf("server %d is already partitioned", id)
 		}
 	case Freeze:
@@ -320,7 +320,7 @@ func (e *Ensemble) inapplicable(a Action, id int) string {
 			return fmt.Sprintf("server %d is not frozen", id)
 		}
 	case Heal:
-		if !s.partitioned && s.delay == 0 {
+		if !s.partitioned() && s.delay == 0 {
 			return fmt.Sprintf("server %d is neither partitioned nor delayed", id)
 		}
 	}
@@ -387,7 +387,7 @@ func (e *Ensemble) faulted(id int) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := e.servers[id-1]
-	return !s.running || s.frozen || s.partitioned
+	return !s.running || s.frozen || s.partitioned()
 }
 
 // pollUntil polls srvr (every server, or only server only if nonzero) every
@@ -433,7 +433,7 @@ func (e *Ensemble) Pick(ctx context.Context, t Target) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i, s := range e.servers {
-		if !s.running || s.frozen || s.partitioned {
+		if !s.running || s.frozen || s.partitioned() {
 			continue
 		}
 		r := roles[i]

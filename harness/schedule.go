@@ -99,7 +99,10 @@ var reserved = map[string]bool{"leader": true, "follower": true, "observer": tru
 //
 //	at <duration> <action> <target> [<delay>] [as <name>]
 //
-// with action one of kill, restart, freeze, thaw, partition, heal, delay;
+// with action one of kill, restart, freeze, thaw, partition, partition-in,
+// partition-out, heal, delay (partition-in and partition-out are one-way:
+// what the server receives from its peers, or what it sends them, is lost;
+// heal undoes any partition);
 // target one of leader, follower, observer, any, a server id, "it" (the
 // server of the previous statement) or a name bound earlier with "as".
 // "delay" takes a latency ("at 5s delay follower 50ms"). '#' starts a
@@ -274,7 +277,8 @@ type RandomOptions struct {
 	// Servers is the number of voters; at most (Servers-1)/2 are faulted at
 	// once unless MaxQuorumLoss allows more.
 	Servers int
-	// Faults to choose from: kill, freeze, partition (default kill, freeze).
+	// Faults to choose from: kill, freeze, partition, partition-in,
+	// partition-out (default kill, freeze).
 	Faults []Action
 	// MeanGap is the mean time between faults (default Duration/8).
 	MeanGap time.Duration
@@ -289,7 +293,7 @@ type RandomOptions struct {
 	LeaderShare float64
 }
 
-var repairOf = map[Action]Action{Kill: Restart, Freeze: Thaw, Partition: Heal}
+var repairOf = map[Action]Action{Kill: Restart, Freeze: Thaw, Partition: Heal, PartitionIn: Heal, PartitionOut: Heal}
 
 // RandomSchedule draws a schedule from rng: faults at random gaps, each
 // aimed at the leader or a follower and repaired after a random time,
@@ -304,7 +308,7 @@ func RandomSchedule(rng *rand.Rand, o RandomOptions) (Schedule, error) {
 	}
 	for _, a := range o.Faults {
 		if _, ok := repairOf[a]; !ok {
-			return Schedule{}, fmt.Errorf("harness: random schedule: %q is not a fault with a repair (want kill, freeze or partition)", a)
+			return Schedule{}, fmt.Errorf("harness: random schedule: %q is not a fault with a repair (want kill, freeze, partition, partition-in or partition-out)", a)
 		}
 	}
 	if o.MeanGap <= 0 {
