@@ -3,7 +3,6 @@ package clientconn
 import (
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // WriteResult is the outcome of a write the Backend applied.
@@ -47,7 +46,7 @@ type Backend interface {
 	Touch(id int64) bool
 	// Submit sends a write through the write path; done is called exactly
 	// once, after the txn is applied to Tree (or the write failed).
-	Submit(req *txnprep.Request, done func(WriteResult))
+	Submit(req *proto.Request, done func(WriteResult))
 	// Sync calls done once every write committed before the call is
 	// applied to Tree.
 	Sync(sessionID int64, done func(err proto.ErrCode))

@@ -18,7 +18,6 @@ import (
 
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // handshakeTimeout bounds how long a new connection may take to send its
@@ -365,7 +364,7 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		o := &op{xid: hdr.Xid, code: hdr.Type, start: bt.start, write: true}
 		c.enqueue(o)
 		c.kick()
-		b.Submit(&txnprep.Request{SessionID: sid, Cxid: hdr.Xid, Op: proto.OpCloseSession, Auth: c.authIDs()},
+		b.Submit(&proto.Request{SessionID: sid, Cxid: hdr.Xid, Op: proto.OpCloseSession, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
 		return true
 	}
@@ -388,11 +387,11 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		c.enqueue(o)
 		c.kick()
 		b.Sync(sid, func(err proto.ErrCode) { c.complete(o, WriteResult{Err: err}) })
-	case txnprep.IsWrite(hdr.Type):
+	case proto.IsWrite(hdr.Type):
 		o.write = true
 		c.enqueue(o)
 		c.kick()
-		b.Submit(&txnprep.Request{SessionID: sid, Cxid: hdr.Xid, Op: hdr.Type, Body: body, Auth: c.authIDs()},
+		b.Submit(&proto.Request{SessionID: sid, Cxid: hdr.Xid, Op: hdr.Type, Body: body, Auth: c.authIDs()},
 			func(r WriteResult) { c.complete(o, r) })
 	default:
 		keep := true

@@ -13,7 +13,6 @@ import (
 
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // fakeBackend applies writes to a real tree, but only when the test
@@ -48,7 +47,7 @@ func (f *fakeBackend) Sync(_ int64, done func(proto.ErrCode)) { done(proto.ErrOK
 func (f *fakeBackend) ServerStats() Stats                     { return Stats{Mode: "standalone"} }
 
 // Submit applies a create once the test sends on release.
-func (f *fakeBackend) Submit(req *txnprep.Request, done func(WriteResult)) {
+func (f *fakeBackend) Submit(req *proto.Request, done func(WriteResult)) {
 	if req.Op == proto.OpCloseSession {
 		go func() {
 			// As the node: the session's connection is told to close

@@ -7,7 +7,6 @@ import (
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // Tree is the local replica (clientconn.Backend).
@@ -29,7 +28,7 @@ func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 		done(id, p.replica.SessionPassword(id), nil)
 		return
 	}
-	p.submit(&txnprep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs}, func(r clientconn.WriteResult) {
+	p.submit(&proto.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs}, func(r clientconn.WriteResult) {
 		if r.Err != proto.ErrOK {
 			done(0, nil, fmt.Errorf("peer: create session: %v", r.Err))
 			return
@@ -75,7 +74,7 @@ func (p *Peer) Touch(id int64) bool {
 }
 
 // Submit sends a write to the leader through the peer loop (clientconn.Backend).
-func (p *Peer) Submit(req *txnprep.Request, done func(clientconn.WriteResult)) {
+func (p *Peer) Submit(req *proto.Request, done func(clientconn.WriteResult)) {
 	if p.readOnly.Load() {
 		if req.Op == proto.OpCloseSession {
 			p.sessMu.Lock()
@@ -93,7 +92,7 @@ func (p *Peer) Submit(req *txnprep.Request, done func(clientconn.WriteResult)) {
 	p.submit(req, done)
 }
 
-func (p *Peer) submit(req *txnprep.Request, done func(clientconn.WriteResult)) {
+func (p *Peer) submit(req *proto.Request, done func(clientconn.WriteResult)) {
 	k := reqKey{req.SessionID, req.Cxid}
 	p.waitMu.Lock()
 	p.waiters[k] = done

@@ -136,7 +136,7 @@ type reqKey struct {
 
 // request is work handed to the peer loop.
 type request struct {
-	write *txnprep.Request
+	write *proto.Request
 	token uint64 // sync
 	sync  bool
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/txnprep"
 	"github.com/zkbench/zkbench/server/zab"
 )
 
@@ -271,7 +270,7 @@ func (p *Peer) onTick(rs *reignState) {
 	}
 	if rs.role == zab.Leader {
 		for _, id := range p.replica.ExpiredSessions() {
-			p.propose(rs, &txnprep.Request{SessionID: id, Op: proto.OpCloseSession})
+			p.propose(rs, &proto.Request{SessionID: id, Op: proto.OpCloseSession})
 		}
 		return
 	}
@@ -309,7 +308,7 @@ func (p *Peer) onRequest(rs *reignState, r request) {
 
 // propose prepares a write on the leader with the zxid Zab will give it,
 // and proposes it.
-func (p *Peer) propose(rs *reignState, req *txnprep.Request) {
+func (p *Peer) propose(rs *reignState, req *proto.Request) {
 	next, err := rs.z.NextZxid()
 	if err != nil {
 		p.failRequest(request{write: req}, proto.ErrConnectionLoss)

@@ -5,16 +5,15 @@ import (
 	"fmt"
 
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // A forwarded write travels to the leader as a REQUEST packet whose data is
-// this package's own encoding of a txnprep.Request:
+// this package's own encoding of a proto.Request:
 //
 //	long sessionId, int cxid, int op, int timeOut, vector<Id> auth,
 //	buffer body (the jute request record; null for session ops)
 
-func encodeRequest(r *txnprep.Request) []byte {
+func encodeRequest(r *proto.Request) []byte {
 	var e proto.Encoder
 	e.Long(r.SessionID)
 	e.Int(r.Cxid)
@@ -29,9 +28,9 @@ func encodeRequest(r *txnprep.Request) []byte {
 	return e.Bytes()
 }
 
-func decodeRequest(b []byte) (*txnprep.Request, error) {
+func decodeRequest(b []byte) (*proto.Request, error) {
 	d := proto.NewDecoder(b)
-	r := &txnprep.Request{SessionID: d.Long(), Cxid: d.Int(), Op: proto.OpCode(d.Int()), TimeOut: d.Int()}
+	r := &proto.Request{SessionID: d.Long(), Cxid: d.Int(), Op: proto.OpCode(d.Int()), TimeOut: d.Int()}
 	r.Auth = proto.DecodeIDs(d)
 	body := d.Buffer()
 	if err := d.Err(); err != nil {

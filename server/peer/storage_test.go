@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/txnprep"
 	"github.com/zkbench/zkbench/server/wal"
 	"github.com/zkbench/zkbench/server/zab"
 )
@@ -233,7 +232,7 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 		{2, proto.OpCreateSession, nil},
 		{3, proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{proto.NewMultiOp(proto.OpDelete, &proto.DeleteRequest{Path: "/b", Version: -1})}}},
 	} {
-		in := encodeRequest(&prepRequest{SessionID: r.sid, Cxid: 9, Op: r.op, Body: r.body, TimeOut: 4000, Auth: []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}})
+		in := encodeRequest(&proto.Request{SessionID: r.sid, Cxid: 9, Op: r.op, Body: r.body, TimeOut: 4000, Auth: []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}})
 		out, err := decodeRequest(in)
 		if err != nil {
 			t.Fatalf("%v: %v", r.op, err)
@@ -245,11 +244,9 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 			t.Fatalf("%v: body %v", r.op, out.Body)
 		}
 	}
-	for i := 0; i < len(encodeRequest(&prepRequest{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})); i++ {
-		if _, err := decodeRequest(encodeRequest(&prepRequest{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i]); err == nil {
+	for i := 0; i < len(encodeRequest(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})); i++ {
+		if _, err := decodeRequest(encodeRequest(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i]); err == nil {
 			t.Fatalf("a forwarded request truncated to %d bytes decoded", i)
 		}
 	}
 }
-
-type prepRequest = txnprep.Request

@@ -9,7 +9,7 @@
 // longer than their TTL) and hands them out one at a time, no closer than a
 // minute / MaxPerMinute apart (znode.container.maxPerMinute). The driver
 // turns each into a deleteContainer request made by the server itself
-// (txnprep.Request.FromServer, session 0, cxid 0, as upstream's request with
+// (proto.Request.FromServer, session 0, cxid 0, as upstream's request with
 // no connection), which the prep stage checks again: a container that got
 // a child in the meantime becomes an error txn, as upstream.
 //

@@ -6,7 +6,6 @@ import (
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // Options are the container manager's settings.
@@ -117,8 +116,8 @@ func (r *Reaper) Next() time.Time {
 // Request is the deleteContainer request the server makes itself for
 // path: session 0, cxid 0 and FromServer, which the prep stage refuses
 // from a client.
-func Request(path string) *txnprep.Request {
-	return &txnprep.Request{Op: proto.OpDeleteContainer, FromServer: true,
+func Request(path string) *proto.Request {
+	return &proto.Request{Op: proto.OpDeleteContainer, FromServer: true,
 		Body: &proto.DeleteRequest{Path: path, Version: -1}}
 }
 

@@ -1,8 +1,8 @@
 package replica
 
 import (
+	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/reaper"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // NewReaper returns the container and TTL reaper (upstream's
@@ -27,7 +27,7 @@ func (r *Replica) ExpiredContainersAndTTLsNeverUsed(nowMs int64, maxPerCall int,
 // ReapRequest is the server-made deleteContainer of path, the reaper's
 // deletion; nobody waits for its result (if the node got a child
 // meanwhile, the prep stage makes it an error txn, as upstream).
-func (r *Replica) ReapRequest(path string) *txnprep.Request {
+func (r *Replica) ReapRequest(path string) *proto.Request {
 	r.log.Info("attempting to delete candidate container", "path", path)
 	return reaper.Request(path)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tree"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 type closed []int64
@@ -67,7 +66,7 @@ func TestReplaceFollowsPrep(t *testing.T) {
 	if got := r.Sessions(); len(got) != 1 || got[9] != 6000 {
 		t.Fatalf("sessions after Replace = %v", got)
 	}
-	txn, err := r.Prep().Prepare(&txnprep.Request{SessionID: 9, Op: proto.OpCreate,
+	txn, err := r.Prep().Prepare(&proto.Request{SessionID: 9, Op: proto.OpCreate,
 		Body: &proto.CreateRequest{Path: "/x", ACL: proto.OpenACLUnsafe}}, 6, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/txnprep"
 )
 
 // BenchmarkWritePath measures the standalone write path (Submit -> prep ->
@@ -24,7 +23,7 @@ func BenchmarkWritePath(b *testing.B) {
 	defer func() { cancel(); <-ran }()
 
 	created := make(chan clientconn.WriteResult, 1)
-	n.Submit(&txnprep.Request{SessionID: 1, Cxid: 1, Op: proto.OpCreate,
+	n.Submit(&proto.Request{SessionID: 1, Cxid: 1, Op: proto.OpCreate,
 		Body: &proto.CreateRequest{Path: "/k", ACL: proto.OpenACLUnsafe}}, func(r clientconn.WriteResult) { created <- r })
 	if r := <-created; r.Err != proto.ErrOK || r.Result.Err != proto.ErrOK {
 		b.Fatalf("create /k: %v %v", r.Err, r.Result.Err)
@@ -32,9 +31,9 @@ func BenchmarkWritePath(b *testing.B) {
 
 	const outstanding = 64
 	value := make([]byte, 64)
-	reqs := make([]txnprep.Request, outstanding)
+	reqs := make([]proto.Request, outstanding)
 	for i := range reqs {
-		reqs[i] = txnprep.Request{SessionID: 1, Op: proto.OpSetData,
+		reqs[i] = proto.Request{SessionID: 1, Op: proto.OpSetData,
 			Body: &proto.SetDataRequest{Path: "/k", Data: value, Version: -1}}
 	}
 	var wg sync.WaitGroup

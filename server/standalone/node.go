@@ -81,7 +81,7 @@ type Node struct {
 
 // item is a request travelling down the write path.
 type item struct {
-	req  *txnprep.Request
+	req  *proto.Request
 	txn  *txnprep.Txn
 	done func(clientconn.WriteResult)
 	// onApplied runs on the apply goroutine after the tree applied txn
@@ -358,7 +358,7 @@ func (n *Node) submit(it *item) {
 
 func (n *Node) expireSessions() {
 	for _, id := range n.replica.ExpiredSessions() {
-		n.submit(&item{req: &txnprep.Request{SessionID: id, Op: proto.OpCloseSession}})
+		n.submit(&item{req: &proto.Request{SessionID: id, Op: proto.OpCloseSession}})
 	}
 }
 
@@ -372,7 +372,7 @@ func (n *Node) LastZxid() int64 { return n.replica.LastApplied() }
 func (n *Node) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []byte, error)) {
 	id := n.replica.NewSessionID()
 	n.submit(&item{
-		req: &txnprep.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
+		req: &proto.Request{SessionID: id, Op: proto.OpCreateSession, TimeOut: timeoutMs},
 		done: func(r clientconn.WriteResult) {
 			if r.Err != proto.ErrOK {
 				done(0, nil, fmt.Errorf("standalone: create session: %v", r.Err))
@@ -400,7 +400,7 @@ func (n *Node) Touch(id int64) bool {
 }
 
 // Submit sends a write down the write path (clientconn.Backend).
-func (n *Node) Submit(req *txnprep.Request, done func(clientconn.WriteResult)) {
+func (n *Node) Submit(req *proto.Request, done func(clientconn.WriteResult)) {
 	it := &item{req: req, done: done}
 	if req.Op == proto.OpCloseSession {
 		n.replica.SetClosing(req.SessionID)

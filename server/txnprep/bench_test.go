@@ -35,12 +35,12 @@ func BenchmarkCloseSession(b *testing.B) {
 		tr := tree.New()
 		p := New(Options{Store: treeStore{tr}})
 		for i := range n {
-			prepApplyB(b, p, tr, &Request{SessionID: 5, Op: proto.OpCreate, Body: &proto.CreateRequest{
+			prepApplyB(b, p, tr, &proto.Request{SessionID: 5, Op: proto.OpCreate, Body: &proto.CreateRequest{
 				Path: fmt.Sprintf("/e%07d", i), ACL: proto.OpenACLUnsafe, Flags: proto.ModeEphemeral}}, int64(i+1))
 		}
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			for i := range b.N {
-				txn, err := p.Prepare(&Request{SessionID: 5, Op: proto.OpCloseSession}, int64(n+1+i), 0)
+				txn, err := p.Prepare(&proto.Request{SessionID: 5, Op: proto.OpCloseSession}, int64(n+1+i), 0)
 				if err != nil || len(txn.Body.(*proto.CloseSessionTxn).Paths2Delete) != n {
 					b.Fatalf("closeSession: %v", err)
 				}
@@ -50,7 +50,7 @@ func BenchmarkCloseSession(b *testing.B) {
 	}
 }
 
-func prepApplyB(b *testing.B, p *Preparer, tr *tree.Tree, req *Request, zxid int64) {
+func prepApplyB(b *testing.B, p *Preparer, tr *tree.Tree, req *proto.Request, zxid int64) {
 	txn, err := p.Prepare(req, zxid, 0)
 	if err != nil || txn.Err != proto.ErrOK {
 		b.Fatalf("prepare %v: %v %v", req.Op, txn, err)

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tree"
 )
 
 // Node is what the prep stage needs to know about an existing znode.
@@ -43,21 +44,6 @@ type Options struct {
 	// Quotas, when set, makes create and setData respect the quotas'
 	// hard limits (zookeeper.enforceQuota); nil leaves them counted only.
 	Quotas Quotas
-}
-
-// Request is a client request as the prep stage sees it.
-type Request struct {
-	SessionID int64
-	Cxid      int32
-	Op        proto.OpCode
-	Body      proto.Record // decoded request record; nil for createSession/closeSession
-	Auth      []proto.ID   // the session's authenticated ids
-	// TimeOut is the negotiated timeout of a createSession request.
-	TimeOut int32
-	// FromServer marks a request the server makes itself rather than a
-	// client: the container reaper's deleteContainer. A deleteContainer
-	// without it is refused, as upstream refuses one from a client.
-	FromServer bool
 }
 
 // Txn is a prepared transaction: its header and body. Header.Type is
@@ -147,24 +133,11 @@ func (p *Preparer) Outstanding() int {
 	return len(p.pending)
 }
 
-// IsWrite reports whether op produces a txn and must go through the write
-// path; every other op is answered from the local tree in session order.
-func IsWrite(op proto.OpCode) bool {
-	switch op {
-	case proto.OpCreate, proto.OpCreate2, proto.OpCreateContainer, proto.OpCreateTTL,
-		proto.OpDelete, proto.OpDeleteContainer, proto.OpSetData, proto.OpSetACL,
-		proto.OpCheck, proto.OpMulti, proto.OpReconfig,
-		proto.OpCreateSession, proto.OpCloseSession:
-		return true
-	}
-	return false
-}
-
 // Prepare validates req against the store and the overlay and returns its
 // txn with the given zxid and time. Validation failures are returned as an
 // error txn, never as an error; the error result is for requests the prep
 // stage cannot handle at all (an unknown op or a body of the wrong type).
-func (p *Preparer) Prepare(req *Request, zxid, nowMs int64) (*Txn, error) {
+func (p *Preparer) Prepare(req *proto.Request, zxid, nowMs int64) (*Txn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := &Txn{Header: proto.TxnHeader{ClientID: req.SessionID, Cxid: req.Cxid, Zxid: zxid, Time: nowMs, Type: req.Op}}
@@ -191,7 +164,7 @@ func (p *Preparer) Prepare(req *Request, zxid, nowMs int64) (*Txn, error) {
 	return t, nil
 }
 
-func (p *Preparer) prepareMulti(req *Request, mr *proto.MultiRequest, hdr *proto.TxnHeader) (proto.Record, proto.ErrCode) {
+func (p *Preparer) prepareMulti(req *proto.Request, mr *proto.MultiRequest, hdr *proto.TxnHeader) (proto.Record, proto.ErrCode) {
 	saved := p.snapshotPaths(mr)
 	var failed proto.ErrCode
 	txns := make([]proto.Txn, 0, len(mr.Ops))
@@ -302,7 +275,7 @@ func (p *Preparer) record(path string, zxid int64, n *Node) {
 }
 
 func (p *Preparer) checkACL(acl []proto.ACL, perm int32, ids []proto.ID) error {
-	if Permitted(acl, perm, ids, p.opts.SkipACL) {
+	if p.opts.SkipACL || tree.CheckACL(acl, perm, ids) {
 		return nil
 	}
 	return proto.ErrNoAuth
@@ -316,7 +289,7 @@ func nextVersion(current, expected int32) (int32, error) {
 	return current + 1, nil
 }
 
-func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, hdr *proto.TxnHeader) (proto.Record, error) {
+func (p *Preparer) prepareOne(req *proto.Request, op proto.OpCode, body proto.Record, hdr *proto.TxnHeader) (proto.Record, error) {
 	zxid := hdr.Zxid
 	switch op {
 	case proto.OpCreate, proto.OpCreate2, proto.OpCreateContainer, proto.OpCreateTTL:
@@ -485,7 +458,7 @@ func (p *Preparer) prepareOne(req *Request, op proto.OpCode, body proto.Record, 
 	return nil, fmt.Errorf("txnprep: %v is not a write", op)
 }
 
-func (p *Preparer) prepareCreate(req *Request, op proto.OpCode, body proto.Record, hdr *proto.TxnHeader) (proto.Record, error) {
+func (p *Preparer) prepareCreate(req *proto.Request, op proto.OpCode, body proto.Record, hdr *proto.TxnHeader) (proto.Record, error) {
 	var (
 		path  string
 		data  []byte

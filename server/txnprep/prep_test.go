@@ -21,8 +21,8 @@ func (s treeStore) Lookup(path string) (Node, bool) {
 
 func (s treeStore) SessionEphemerals(id int64) []string { return s.t.SessionEphemerals(id) }
 
-func create(path string, mode proto.CreateMode) *Request {
-	return &Request{SessionID: 1, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: mode}}
+func create(path string, mode proto.CreateMode) *proto.Request {
+	return &proto.Request{SessionID: 1, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: mode}}
 }
 
 // Pipelined creates under the root must see each other's pending changes:
@@ -55,18 +55,18 @@ func TestValidationOrder(t *testing.T) {
 	p := New(Options{Store: treeStore{tree.New()}})
 	cases := []struct {
 		name string
-		req  *Request
+		req  *proto.Request
 		want proto.ErrCode
 	}{
 		{"bad flags", create("/x", 42), proto.ErrBadArguments},
 		{"missing parent", create("/no/x", proto.ModePersistent), proto.ErrNoNode},
 		{"relative path", create("/a/.", proto.ModePersistent), proto.ErrNoNode},
-		{"empty acl", &Request{Op: proto.OpCreate, Body: &proto.CreateRequest{Path: "/x"}}, proto.ErrInvalidACL},
-		{"ttl disabled", &Request{Op: proto.OpCreateTTL, Body: &proto.CreateTTLRequest{Path: "/t", ACL: proto.OpenACLUnsafe, Flags: proto.ModePersistentWithTTL, TTL: 10}}, proto.ErrUnimplemented},
-		{"delete root", &Request{Op: proto.OpDelete, Body: &proto.DeleteRequest{Path: "/", Version: -1}}, proto.ErrBadArguments},
-		{"setData missing", &Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/none", Version: -1}}, proto.ErrNoNode},
-		{"setData bad path", &Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "none", Version: -1}}, proto.ErrBadArguments},
-		{"reconfig disabled", &Request{Op: proto.OpReconfig, Body: &proto.ReconfigRequest{}}, proto.ErrReconfigDisabled},
+		{"empty acl", &proto.Request{Op: proto.OpCreate, Body: &proto.CreateRequest{Path: "/x"}}, proto.ErrInvalidACL},
+		{"ttl disabled", &proto.Request{Op: proto.OpCreateTTL, Body: &proto.CreateTTLRequest{Path: "/t", ACL: proto.OpenACLUnsafe, Flags: proto.ModePersistentWithTTL, TTL: 10}}, proto.ErrUnimplemented},
+		{"delete root", &proto.Request{Op: proto.OpDelete, Body: &proto.DeleteRequest{Path: "/", Version: -1}}, proto.ErrBadArguments},
+		{"setData missing", &proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/none", Version: -1}}, proto.ErrNoNode},
+		{"setData bad path", &proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "none", Version: -1}}, proto.ErrBadArguments},
+		{"reconfig disabled", &proto.Request{Op: proto.OpReconfig, Body: &proto.ReconfigRequest{}}, proto.ErrReconfigDisabled},
 	}
 	for i, tc := range cases {
 		txn, err := p.Prepare(tc.req, int64(i+1), 0)
@@ -87,7 +87,7 @@ func TestValidationOrder(t *testing.T) {
 func TestAppliedDropsOnlyWhatTheStoreHas(t *testing.T) {
 	tr := tree.New()
 	p := New(Options{Store: treeStore{tr}})
-	mustPrep := func(req *Request, zxid int64) *Txn {
+	mustPrep := func(req *proto.Request, zxid int64) *Txn {
 		t.Helper()
 		txn, err := p.Prepare(req, zxid, 0)
 		if err != nil || txn.Err != proto.ErrOK {
@@ -101,11 +101,11 @@ func TestAppliedDropsOnlyWhatTheStoreHas(t *testing.T) {
 		p.Applied(hdr.Zxid)
 	}
 	t1 := mustPrep(create("/a", proto.ModePersistent), 1)
-	t2 := mustPrep(&Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a", Data: []byte("x"), Version: 0}}, 2)
+	t2 := mustPrep(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a", Data: []byte("x"), Version: 0}}, 2)
 	apply(t1)
 	// /a's pending setData (zxid 2) must still be visible: a second setData
 	// with version 1 is valid only if prep sees version 1.
-	if txn, _ := p.Prepare(&Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a", Version: 1}}, 3, 0); txn.Err != proto.ErrOK {
+	if txn, _ := p.Prepare(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a", Version: 1}}, 3, 0); txn.Err != proto.ErrOK {
 		t.Fatalf("setData after a pending setData: %v", txn.Err)
 	}
 	apply(t2)
@@ -118,7 +118,7 @@ func TestAppliedDropsOnlyWhatTheStoreHas(t *testing.T) {
 	}
 	// Many in flight, applied in order: the overlay empties.
 	for z := int64(10); z < 5010; z++ {
-		mustPrep(&Request{Op: proto.OpCheck, Body: &proto.CheckVersionRequest{Path: "/", Version: -1}}, z)
+		mustPrep(&proto.Request{Op: proto.OpCheck, Body: &proto.CheckVersionRequest{Path: "/", Version: -1}}, z)
 		mustPrep(create(fmt.Sprintf("/n%d", z), proto.ModePersistent), z)
 	}
 	p.Applied(5010)
@@ -129,7 +129,7 @@ func TestAppliedDropsOnlyWhatTheStoreHas(t *testing.T) {
 
 // prepApply prepares req at zxid, applies the txn to tr and reports the
 // prepared txn.
-func prepApply(t *testing.T, p *Preparer, tr *tree.Tree, req *Request, zxid int64) *Txn {
+func prepApply(t *testing.T, p *Preparer, tr *tree.Tree, req *proto.Request, zxid int64) *Txn {
 	t.Helper()
 	txn, err := p.Prepare(req, zxid, 0)
 	if err != nil {
@@ -149,18 +149,18 @@ func TestDeleteContainerRefusedFromClients(t *testing.T) {
 	p := New(Options{Store: treeStore{tr}})
 	adminOnly := []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "digest", ID: "admin:x"}}}
 	admin := []proto.ID{{Scheme: "digest", ID: "admin:x"}}
-	prepApply(t, p, tr, &Request{Op: proto.OpCreateContainer, Auth: admin,
+	prepApply(t, p, tr, &proto.Request{Op: proto.OpCreateContainer, Auth: admin,
 		Body: &proto.CreateRequest{Path: "/c", ACL: adminOnly, Flags: proto.ModeContainer}}, 1)
-	prepApply(t, p, tr, &Request{Op: proto.OpCreate, Auth: admin,
+	prepApply(t, p, tr, &proto.Request{Op: proto.OpCreate, Auth: admin,
 		Body: &proto.CreateRequest{Path: "/c/k", ACL: adminOnly}}, 2)
-	prepApply(t, p, tr, &Request{Op: proto.OpDelete, Auth: admin,
+	prepApply(t, p, tr, &proto.Request{Op: proto.OpDelete, Auth: admin,
 		Body: &proto.DeleteRequest{Path: "/c/k", Version: -1}}, 3)
-	prepApply(t, p, tr, &Request{Op: proto.OpCreate, Auth: admin,
+	prepApply(t, p, tr, &proto.Request{Op: proto.OpCreate, Auth: admin,
 		Body: &proto.CreateRequest{Path: "/empty", ACL: adminOnly}}, 4)
 
 	zxid := int64(5)
 	for _, path := range []string{"/c", "/empty", "/missing", "/zookeeper"} {
-		req := &Request{SessionID: 7, Op: proto.OpDeleteContainer, Body: &proto.DeleteRequest{Path: path, Version: -1}}
+		req := &proto.Request{SessionID: 7, Op: proto.OpDeleteContainer, Body: &proto.DeleteRequest{Path: path, Version: -1}}
 		txn := prepApply(t, p, tr, req, zxid)
 		if txn.Err != proto.ErrBadArguments || txn.Header.Type != proto.OpError || txn.Header.Zxid != zxid {
 			t.Errorf("client deleteContainer %s: err %v type %v zxid %d, want BADARGUMENTS as an error txn at %d",
@@ -171,7 +171,7 @@ func TestDeleteContainerRefusedFromClients(t *testing.T) {
 	if _, ok := tr.Lookup("/c"); !ok {
 		t.Fatal("a client's deleteContainer removed the container")
 	}
-	reap := &Request{Op: proto.OpDeleteContainer, FromServer: true, Body: &proto.DeleteRequest{Path: "/c", Version: -1}}
+	reap := &proto.Request{Op: proto.OpDeleteContainer, FromServer: true, Body: &proto.DeleteRequest{Path: "/c", Version: -1}}
 	if txn := prepApply(t, p, tr, reap, zxid); txn.Err != proto.ErrOK {
 		t.Fatalf("the reaper's deleteContainer: %v", txn.Err)
 	}
@@ -189,7 +189,7 @@ func TestCreateWithContainerFlag(t *testing.T) {
 	p := New(Options{Store: treeStore{tr}})
 	for i, op := range []proto.OpCode{proto.OpCreate, proto.OpCreate2} {
 		path := fmt.Sprintf("/f%d", i)
-		txn := prepApply(t, p, tr, &Request{SessionID: 9, Op: op,
+		txn := prepApply(t, p, tr, &proto.Request{SessionID: 9, Op: op,
 			Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: proto.ModeContainer}}, int64(i+1))
 		if txn.Err != proto.ErrOK || txn.Header.Type != op {
 			t.Fatalf("%v with container flags: err %v type %v", op, txn.Err, txn.Header.Type)
@@ -203,7 +203,7 @@ func TestCreateWithContainerFlag(t *testing.T) {
 			t.Fatalf("%v with container flags: node %v owner %#x, want a persistent node", op, ok, info.Stat.EphemeralOwner)
 		}
 	}
-	txn := prepApply(t, p, tr, &Request{Op: proto.OpCreateContainer,
+	txn := prepApply(t, p, tr, &proto.Request{Op: proto.OpCreateContainer,
 		Body: &proto.CreateRequest{Path: "/c", ACL: proto.OpenACLUnsafe, Flags: proto.ModeContainer}}, 3)
 	if _, ok := txn.Body.(*proto.CreateContainerTxn); !ok || txn.Header.Type != proto.OpCreateContainer {
 		t.Fatalf("createContainer made %T (type %v)", txn.Body, txn.Header.Type)
@@ -238,22 +238,22 @@ func TestCloseSessionListsEphemeralsSorted(t *testing.T) {
 	tr := tree.New()
 	p := New(Options{Store: treeStore{tr}})
 	zxid := int64(0)
-	eph := func(path string) *Request {
-		return &Request{SessionID: 5, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: proto.ModeEphemeral}}
+	eph := func(path string) *proto.Request {
+		return &proto.Request{SessionID: 5, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, ACL: proto.OpenACLUnsafe, Flags: proto.ModeEphemeral}}
 	}
 	for i := 999; i >= 0; i-- {
 		zxid++
 		prepApply(t, p, tr, eph(fmt.Sprintf("/e%04d", i*7%1000)), zxid)
 	}
 	// In flight: one more ephemeral, and the delete of a committed one.
-	for _, req := range []*Request{eph("/e-pending"), {SessionID: 5, Op: proto.OpDelete, Body: &proto.DeleteRequest{Path: "/e0003", Version: -1}}} {
+	for _, req := range []*proto.Request{eph("/e-pending"), {SessionID: 5, Op: proto.OpDelete, Body: &proto.DeleteRequest{Path: "/e0003", Version: -1}}} {
 		zxid++
 		if txn, err := p.Prepare(req, zxid, 0); err != nil || txn.Err != proto.ErrOK {
 			t.Fatalf("prepare %v: %v %v", req.Op, txn, err)
 		}
 	}
 	zxid++
-	txn, err := p.Prepare(&Request{SessionID: 5, Op: proto.OpCloseSession}, zxid, 0)
+	txn, err := p.Prepare(&proto.Request{SessionID: 5, Op: proto.OpCloseSession}, zxid, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

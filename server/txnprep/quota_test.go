@@ -34,17 +34,17 @@ func newQuotaFixture(t *testing.T, limits string, enforce bool) *quotaFixture {
 	return f
 }
 
-func createData(path, data string) *Request {
-	return &Request{SessionID: 1, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, Data: []byte(data), ACL: proto.OpenACLUnsafe}}
+func createData(path, data string) *proto.Request {
+	return &proto.Request{SessionID: 1, Op: proto.OpCreate, Body: &proto.CreateRequest{Path: path, Data: []byte(data), ACL: proto.OpenACLUnsafe}}
 }
 
-func setData(path, data string, version int32) *Request {
-	return &Request{SessionID: 1, Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: path, Data: []byte(data), Version: version}}
+func setData(path, data string, version int32) *proto.Request {
+	return &proto.Request{SessionID: 1, Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: path, Data: []byte(data), Version: version}}
 }
 
 // mustDo prepares req, checks its result and applies the txn, as the
 // write path does.
-func (f *quotaFixture) mustDo(req *Request, want proto.ErrCode) {
+func (f *quotaFixture) mustDo(req *proto.Request, want proto.ErrCode) {
 	f.t.Helper()
 	f.zxid++
 	txn, err := f.p.Prepare(req, f.zxid, 0)
@@ -76,7 +76,7 @@ func TestQuotaHardLimits(t *testing.T) {
 	// Outside the quota nothing is limited.
 	f.mustDo(createData("/other", "0123456789abcdef"), proto.ErrOK)
 	// A failed multi op reports the quota error too.
-	multi := &Request{SessionID: 1, Op: proto.OpMulti, Body: &proto.MultiRequest{Ops: []proto.MultiOp{
+	multi := &proto.Request{SessionID: 1, Op: proto.OpMulti, Body: &proto.MultiRequest{Ops: []proto.MultiOp{
 		{Header: proto.MultiHeader{Type: proto.OpCreate}, Op: &proto.CreateRequest{Path: "/q/d", ACL: proto.OpenACLUnsafe}},
 	}}}
 	f.mustDo(multi, proto.ErrQuotaExceeded)

@@ -23,7 +23,7 @@ type Ensemble interface {
 // prepareReconfig turns a reconfig request into the txn that replaces
 // /zookeeper/config, checking what upstream's PrepRequestProcessor checks,
 // in its order. The new membership's version is the txn's zxid.
-func (p *Preparer) prepareReconfig(req *Request, r *proto.ReconfigRequest, hdr *proto.TxnHeader) (proto.Record, error) {
+func (p *Preparer) prepareReconfig(req *proto.Request, r *proto.ReconfigRequest, hdr *proto.TxnHeader) (proto.Record, error) {
 	if !p.opts.ReconfigEnabled {
 		return nil, proto.ErrReconfigDisabled
 	}

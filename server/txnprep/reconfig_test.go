@@ -112,7 +112,7 @@ func TestReconfig(t *testing.T) {
 			}
 			p := New(opts)
 			req := tc.req
-			txn, err := p.Prepare(&Request{SessionID: 1, Op: proto.OpReconfig, Body: &req, Auth: tc.auth}, 0x200000005, 7)
+			txn, err := p.Prepare(&proto.Request{SessionID: 1, Op: proto.OpReconfig, Body: &req, Auth: tc.auth}, 0x200000005, 7)
 			if err != nil {
 				t.Fatal(err)
 			}

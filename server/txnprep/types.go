@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/zkbench/zkbench/server/proto"
-	"github.com/zkbench/zkbench/server/tree"
 )
 
 // Kind is what a node's ephemeralOwner field says it is (upstream
@@ -203,19 +202,4 @@ func ValidIPID(s string) bool {
 		}
 	}
 	return true
-}
-
-// Permitted is upstream's checkACL: whether ids may perform perm on a node
-// with acl. An empty ACL allows everything, a "super" id allows everything,
-// and skipACL turns the check off.
-func Permitted(acl []proto.ACL, perm int32, ids []proto.ID, skipACL bool) bool {
-	if skipACL || len(acl) == 0 {
-		return true
-	}
-	for _, id := range ids {
-		if id.Scheme == "super" {
-			return true
-		}
-	}
-	return tree.CheckACL(acl, perm, ids)
 }
