@@ -42,8 +42,10 @@ func newRegressCmd() *cobra.Command {
 		Short: "Compare a result with a baseline; exit 1 on a significant slowdown",
 		Long: `regress compares a result with a baseline of the same workload. It splits
 both runs' throughput into samples (--bucket wide), compares them with a
-two-sided Mann-Whitney U test and prints a benchstat-like table (p99 latency
-per second is shown beside it, for information). It exits 1 only when
+two-sided Mann-Whitney U test (benchstat's: exact up to 50 samples a side)
+and prints a benchstat-like table with the medians' 95% confidence
+intervals (p50 and p99 latency per second are shown beside it, for
+information). It exits 1 only when
 throughput dropped by more than --threshold AND the drop is significant
 (p < --alpha); a difference within the threshold, or not significant,
 passes. Without RESULT_DIR it first runs the baseline's workload again

@@ -9,7 +9,10 @@
 // files, network or clock.
 //
 // Regression checks compare per-second throughput samples of two runs with a
-// two-sided Mann-Whitney U test (normal approximation with tie correction),
-// as benchstat does, and call a change a regression only when it is both
-// statistically significant (p < Alpha) and larger than Threshold.
+// two-sided Mann-Whitney U test, as benchstat does and with its library
+// (golang.org/x/perf's benchmath: the exact distribution of U up to 50
+// samples a side, the normal approximation above), report the medians
+// with 95 % confidence intervals, and call a change a regression only
+// when it is both statistically significant (p < Alpha) and larger than
+// Threshold.
 package report

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/montanaflynn/stats"
+	"golang.org/x/perf/benchmath"
+
 	"github.com/zkbench/zkbench/results"
 )
 
@@ -56,6 +58,9 @@ type Metric struct {
 	BaseN, NewN int
 	// Delta is (New-Base)/Base.
 	Delta float64
+	// BaseCI and NewCI are the medians with their 95 % confidence
+	// intervals.
+	BaseCI, NewCI CI
 	// P is the two-sided Mann-Whitney U p-value.
 	P float64
 	// BaseRunSpread is (max-min)/median of the baseline's per-run
@@ -171,6 +176,7 @@ func metric(name, unit string, higher, gates bool, b, c, runs []float64, o Regre
 		cd, _ := stats.MedianAbsoluteDeviationPopulation(c)
 		m.NewSpread = cd / cm
 	}
+	m.BaseCI, m.NewCI = MedianCI(b, ciConfidence), MedianCI(c, ciConfidence)
 	m.P = MannWhitney(b, c)
 	m.Significant = m.P < o.Alpha
 	m.Beyond = math.Abs(m.Delta) >= o.Threshold
@@ -253,54 +259,49 @@ func quantiles(r *results.Result, q float64) []float64 {
 	return out
 }
 
+// ciConfidence is the confidence of the medians' intervals.
+const ciConfidence = 0.95
+
 // MannWhitney returns the two-sided p-value of the Mann-Whitney U test of
-// samples a and b (normal approximation with tie and continuity
-// correction); 1 when either is empty or every value is equal.
+// samples a and b, as benchstat computes it (golang.org/x/perf's
+// benchmath): from the exact distribution of U when each sample has at
+// most 50 values (25 with ties), from the normal approximation with tie
+// correction above that; 1 when either sample is empty or every value is
+// equal.
 func MannWhitney(a, b []float64) float64 {
-	n1, n2 := float64(len(a)), float64(len(b))
-	if n1 == 0 || n2 == 0 {
+	if len(a) == 0 || len(b) == 0 {
 		return 1
 	}
-	type v struct {
-		x     float64
-		first bool
-	}
-	all := make([]v, 0, len(a)+len(b))
-	for _, x := range a {
-		all = append(all, v{x, true})
-	}
-	for _, x := range b {
-		all = append(all, v{x, false})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].x < all[j].x })
-	n := n1 + n2
-	var r1, ties float64
-	for i := 0; i < len(all); {
-		j := i
-		for j < len(all) && all[j].x == all[i].x {
-			j++
-		}
-		rank := float64(i+j+1) / 2 // average of ranks i+1..j
-		t := float64(j - i)
-		ties += t*t*t - t
-		for k := i; k < j; k++ {
-			if all[k].first {
-				r1 += rank
-			}
-		}
-		i = j
-	}
-	u := r1 - n1*(n1+1)/2
-	mu := n1 * n2 / 2
-	sigma := math.Sqrt(n1 * n2 / 12 * ((n + 1) - ties/(n*(n-1))))
-	if sigma == 0 {
+	th := benchmath.DefaultThresholds
+	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(slices.Clone(a), &th), benchmath.NewSample(slices.Clone(b), &th))
+	if math.IsNaN(c.P) {
 		return 1
 	}
-	d := math.Abs(u-mu) - 0.5
-	if d < 0 {
-		d = 0
+	return c.P
+}
+
+// CI is a sample's median and a distribution-free confidence interval
+// for it, between two order statistics.
+type CI struct {
+	Median float64 `json:"median"`
+	// Lo and Hi bound the interval; -Inf and +Inf when the sample is too
+	// small for one at the asked confidence (fewer than 6 values at 95 %).
+	Lo float64 `json:"lo"`
+	Hi float64 `json:"hi"`
+	// Confidence is the interval's actual coverage, at least the one
+	// asked for (order statistics move in steps).
+	Confidence float64 `json:"confidence"`
+}
+
+// MedianCI returns the median of xs and its confidence interval at the
+// given confidence (0.95 for 95 %), as benchstat does. xs is not changed.
+func MedianCI(xs []float64, confidence float64) CI {
+	if len(xs) == 0 {
+		return CI{Lo: math.Inf(-1), Hi: math.Inf(1)}
 	}
-	return math.Min(1, 2*stats.NormSf(d/sigma, 0, 1))
+	th := benchmath.DefaultThresholds
+	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(xs), &th), confidence)
+	return CI{Median: s.Center, Lo: s.Lo, Hi: s.Hi, Confidence: s.Confidence}
 }
 
 // WriteTable writes the comparison as a benchstat-like table.
@@ -326,11 +327,15 @@ func (g Regression) WriteTable(w io.Writer) error {
 			100*m.Delta, m.P, verdict)
 	}
 	for _, m := range g.Metrics {
+		fmt.Fprintf(&b, "%s: %.0f%% confidence intervals of the medians: baseline [%s, %s], new [%s, %s]\n",
+			m.Name, 100*ciConfidence, num(m.BaseCI.Lo), num(m.BaseCI.Hi), num(m.NewCI.Lo), num(m.NewCI.Hi))
+	}
+	for _, m := range g.Metrics {
 		if m.BaseRunSpread > 0 {
 			fmt.Fprintf(&b, "%s: the baseline's runs differ by %.0f%% among themselves; a change must clear the threshold from the worst of them\n", m.Name, 100*m.BaseRunSpread)
 		}
 	}
-	fmt.Fprintf(&b, "(medians ± median absolute deviation; two-sided Mann-Whitney U over %v samples of %d baseline and %d new runs; alpha %.2g, threshold %.0f%%)\n",
+	fmt.Fprintf(&b, "(medians ± median absolute deviation; two-sided Mann-Whitney U (exact up to 50 samples a side) over %v samples of %d baseline and %d new runs; alpha %.2g, threshold %.0f%%)\n",
 		g.Options.Bucket, g.BaseRuns, g.NewRuns, g.Options.Alpha, 100*g.Options.Threshold)
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -12,24 +12,52 @@ import (
 	"github.com/zkbench/zkbench/results"
 )
 
-func TestMannWhitneyWorkedExamples(t *testing.T) {
-	var a, b []float64
-	for i := 1; i <= 10; i++ {
-		a = append(a, float64(i))
-		b = append(b, float64(i+10))
+// TestMannWhitneyExact checks p-values against the exact distribution of
+// U at the small sample sizes CI runs have (R's wilcox.test(x, y,
+// exact = TRUE) gives the same numbers).
+func TestMannWhitneyExact(t *testing.T) {
+	seq := func(from, n int) []float64 {
+		var xs []float64
+		for i := range n {
+			xs = append(xs, float64(from+i))
+		}
+		return xs
 	}
-	// U = 0, mu = 50, sigma = sqrt(10*10/12*21) = 13.229, z = (50-0.5)/sigma = 3.742,
-	// p = 2*(1-Phi(z)) = 0.000182672 (the formula of scipy's method="asymptotic").
-	if p := MannWhitney(a, b); math.Abs(p-0.000182672) > 1e-6 {
-		t.Errorf("p = %g, want 0.000182672", p)
+	for _, tc := range []struct {
+		name string
+		a, b []float64
+		want float64
+	}{
+		// Fully separated: two of the C(n1+n2, n1) orderings are as extreme.
+		{"3 vs 3 apart", seq(1, 3), seq(4, 3), 2.0 / 20},
+		{"5 vs 5 apart", seq(1, 5), seq(6, 5), 2.0 / 252},
+		{"10 vs 10 apart", seq(1, 10), seq(11, 10), 2.0 / 184756},
+		// Interleaved: U = 10, P(U <= 10) = 0.3452381 under H0, doubled.
+		{"interleaved", []float64{1, 3, 5, 7, 9}, []float64{2, 4, 6, 8, 10}, 0.6904762},
+		{"all tied", []float64{1, 1, 1}, []float64{1, 1, 1}, 1},
+		{"empty", nil, []float64{1, 2}, 1},
+	} {
+		if p := MannWhitney(tc.a, tc.b); math.Abs(p-tc.want) > 1e-6*tc.want {
+			t.Errorf("%s: p = %.8g, want %.8g", tc.name, p, tc.want)
+		}
 	}
-	// Interleaved samples: no evidence of a shift.
-	// U = 10, mu = 12.5, sigma = sqrt(25/12*11) = 4.787, z = 2/sigma, p = 0.6761033.
-	if p := MannWhitney([]float64{1, 3, 5, 7, 9}, []float64{2, 4, 6, 8, 10}); math.Abs(p-0.6761033) > 1e-6 {
-		t.Errorf("interleaved p = %g, want 0.6761033", p)
+}
+
+// TestMedianCI checks the distribution-free confidence interval of a
+// median: for n = 10 at 95 %, the narrowest interval between order
+// statistics is [x(2), x(9)], which covers the median with probability
+// 1 - 2*(1+10)/1024 = 0.978516.
+func TestMedianCI(t *testing.T) {
+	xs := []float64{10, 1, 9, 2, 8, 3, 7, 4, 6, 5}
+	ci := MedianCI(xs, 0.95)
+	if ci.Median != 5.5 || ci.Lo != 2 || ci.Hi != 9 || math.Abs(ci.Confidence-0.978516) > 1e-6 {
+		t.Errorf("MedianCI(1..10) = %+v, want median 5.5 in [2, 9] at 0.978516", ci)
 	}
-	if p := MannWhitney([]float64{1, 1, 1}, []float64{1, 1, 1}); p != 1 {
-		t.Errorf("all ties: p = %g, want 1", p)
+	if xs[0] != 10 {
+		t.Error("MedianCI sorted its argument")
+	}
+	if ci := MedianCI([]float64{1, 2}, 0.95); !math.IsInf(ci.Lo, -1) || !math.IsInf(ci.Hi, 1) {
+		t.Errorf("two samples: %+v, want an unbounded interval", ci)
 	}
 }
 
@@ -224,5 +252,31 @@ func TestFaultSummary(t *testing.T) {
 		"event 4 at 5.0s: kill server 5 (follower), kill server 3 (follower); writes served again after 75ms"
 	if got != want {
 		t.Errorf("FaultSummary:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestRegressConfidenceIntervals: each metric carries its medians'
+// confidence intervals, and the table prints them.
+func TestRegressConfidenceIntervals(t *testing.T) {
+	g, err := Regress(run(1, 10000), run(3, 8000), RegressOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := g.Metrics[0]
+	for _, c := range []struct {
+		name   string
+		ci     CI
+		median float64
+	}{{"baseline", m.BaseCI, m.Base}, {"new", m.NewCI, m.New}} {
+		if c.ci.Median != c.median || !(c.ci.Lo < c.median && c.median < c.ci.Hi) || c.ci.Confidence < 0.95 {
+			t.Errorf("%s: CI %+v around median %g", c.name, c.ci, c.median)
+		}
+	}
+	if m.NewCI.Hi >= m.BaseCI.Lo {
+		t.Errorf("a 20%% drop with 5%% noise: intervals overlap: %+v %+v", m.BaseCI, m.NewCI)
+	}
+	var b bytes.Buffer
+	if err := g.WriteTable(&b); err != nil || !strings.Contains(b.String(), "throughput: 95% confidence intervals of the medians: baseline [") {
+		t.Errorf("table lacks the intervals (err %v):\n%s", err, &b)
 	}
 }
