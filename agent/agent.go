@@ -82,6 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Name = facts.Hostname
 	}
 	facts.Name = cfg.Name
+	facts.NetFaults = CheckNetFaults(cfg.Name)
 	if len(cfg.GoCommand) > 0 {
 		facts.Roles = append(facts.Roles, RoleServer)
 		facts.Java = ProbeJava(cfg.ZKHome)

@@ -110,6 +110,9 @@ type Facts struct {
 	// Java says whether the agent can run upstream Java ZooKeeper servers
 	// and which (nil when it takes no server role).
 	Java *JavaFacts `json:"java,omitempty"`
+	// NetFaults says whether this host can apply network faults to a
+	// server it hosts (nftables), and why not.
+	NetFaults NetFaults `json:"net_faults"`
 }
 
 // Assignment is one agent's part of a run.

@@ -415,6 +415,8 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 			rep.Server.PID = last
 		}
 	}()
+	nf := newNetFaults(a.cfg.Name, sa.ID, ens)
+	defer nf.close() // the run ended or aborted, or the session is lost
 	clientAddr := net.JoinHostPort(host, strconv.Itoa(me.Client))
 	faults := a.l.Faults(as.Run, a.cfg.Name)
 	if err := ensure(a.conn, faults); err != nil {
@@ -459,6 +461,8 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 				err = p.kill()
 			case harness.Restart:
 				err = p.start()
+			case harness.Partition, harness.PartitionIn, harness.PartitionOut, harness.Heal:
+				err = nf.apply(ctx, harness.Action(fr.Action))
 			case harness.Freeze:
 				err = p.freeze()
 			case harness.Thaw:

@@ -224,6 +224,25 @@ func (f *Filter) Close() error {
 	return nil
 }
 
+// Remove deletes the table o names, if it exists, with its rules: what a
+// process killed while it held a partition left behind.
+func Remove(o Options) error {
+	c, err := o.conn()
+	if err != nil {
+		return err
+	}
+	f := &Filter{conn: c, table: &nftables.Table{Name: o.table(), Family: nftables.TableFamilyINet}}
+	ok, err := f.exists()
+	if err != nil || !ok {
+		return explain(err)
+	}
+	c.DelTable(f.table)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("netfault: remove table inet %s: %w", f.table.Name, explain(err))
+	}
+	return nil
+}
+
 // dropAddr is "ip saddr ADDR drop" (input) or "ip daddr ADDR drop"
 // (output), for IPv4 or IPv6 as addr is.
 func dropAddr(addr netip.Addr, input bool) []expr.Any {

@@ -331,6 +331,14 @@ func TestOpenRemovesStaleTable(t *testing.T) {
 	if got := tables(t, p.fdA); !slices.Equal(got, []string{"other"}) {
 		t.Fatalf("Close removed %v, want only its own table gone", got)
 	}
+	for range 2 {
+		if err := Remove(Options{NetNS: p.fdA, Table: "other"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tables(t, p.fdA); len(got) != 0 {
+		t.Fatalf("Remove left %v", got)
+	}
 }
 
 func TestCheck(t *testing.T) {
