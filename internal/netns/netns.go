@@ -42,6 +42,20 @@ const (
 // ErrNoLab is returned by Open when no lab of that name exists.
 var ErrNoLab = errors.New("netns: no such lab")
 
+// ErrInvalid is the error (errors.Is) of options refused before anything
+// is made: a bad name, subnet or host list.
+var ErrInvalid = errors.New("netns: invalid options")
+
+// invalidError is a refusal of options; it is ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e invalidError) Error() string        { return e.msg }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return invalidError{fmt.Sprintf("netns: "+format, args...)}
+}
+
 // validName is the form of lab and host names: they become namespace
 // names, and a '.' separates the two.
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
@@ -91,29 +105,29 @@ func (l *Lab) Host(name string) (Host, bool) {
 // what it made.
 func Create(ctx context.Context, o Options) (*Lab, error) {
 	if !validName.MatchString(o.Name) {
-		return nil, fmt.Errorf("netns: lab name %q: want lowercase letters, digits and '-', at most 40", o.Name)
+		return nil, invalid("lab name %q: want lowercase letters, digits and '-', at most 40", o.Name)
 	}
 	if !o.Subnet.IsValid() {
 		o.Subnet = DefaultSubnet
 	}
 	o.Subnet = o.Subnet.Masked()
 	if !o.Subnet.Addr().Is4() || o.Subnet.Bits() < Range.Bits() || !Range.Contains(o.Subnet.Addr()) || o.Subnet.Bits() > 30 {
-		return nil, fmt.Errorf("netns: subnet %v: want an IPv4 subnet of %v with room for hosts (at most /30)", o.Subnet, Range)
+		return nil, invalid("subnet %v: want an IPv4 subnet of %v with room for hosts (at most /30)", o.Subnet, Range)
 	}
 	if len(o.Hosts) == 0 {
-		return nil, fmt.Errorf("netns: lab %s: no hosts", o.Name)
+		return nil, invalid("lab %s: no hosts", o.Name)
 	}
 	if max := 1<<(32-o.Subnet.Bits()) - 2; len(o.Hosts) > max {
-		return nil, fmt.Errorf("netns: lab %s: %d hosts do not fit in %v (at most %d)", o.Name, len(o.Hosts), o.Subnet, max)
+		return nil, invalid("lab %s: %d hosts do not fit in %v (at most %d)", o.Name, len(o.Hosts), o.Subnet, max)
 	}
 	l := &Lab{Name: o.Name}
 	addr := o.Subnet.Addr()
 	for _, h := range o.Hosts {
 		if !validName.MatchString(h) {
-			return nil, fmt.Errorf("netns: host name %q: want lowercase letters, digits and '-', at most 40", h)
+			return nil, invalid("host name %q: want lowercase letters, digits and '-', at most 40", h)
 		}
 		if _, dup := l.Host(h); dup {
-			return nil, fmt.Errorf("netns: host %q named twice", h)
+			return nil, invalid("host %q named twice", h)
 		}
 		addr = addr.Next()
 		l.Hosts = append(l.Hosts, Host{Name: h, Namespace: o.Name + "." + h, Addr: netip.PrefixFrom(addr, o.Subnet.Bits())})
@@ -271,7 +285,7 @@ func Labs(prefix string) ([]string, error) {
 // exists in part, is no error.
 func Remove(ctx context.Context, name string) error {
 	if !validName.MatchString(name) {
-		return fmt.Errorf("netns: lab name %q: want lowercase letters, digits and '-'", name)
+		return invalid("lab name %q: want lowercase letters, digits and '-'", name)
 	}
 	nss, err := namespaces(name)
 	if err != nil {

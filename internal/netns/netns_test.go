@@ -239,7 +239,7 @@ func TestCreateRefusesBadOptions(t *testing.T) {
 		{Options{Name: "ok", Hosts: []string{"a", "b", "c"}, Subnet: netip.MustParsePrefix("198.18.0.0/30")}, "3 hosts do not fit in 198.18.0.0/30 (at most 2)"},
 	} {
 		_, err := Create(ctx, tc.o)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
 		}
 	}
