@@ -44,6 +44,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 		Tree: st.Tree, Sessions: st.Sessions, SnapZxid: st.SnapZxid, Entries: entries,
 		Log: txnLog, LogOptions: dd.LogOptions(),
 		SnapshotDir: dd.SnapDir,
+		Containers:  containerOptions(cfg),
 		OnApplied:   func(zxid int64) { snaps.Applied(zxid) },
 		Rebuild: func() (*tree.Tree, map[int64]int32, error) {
 			st, err := dd.Recover()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
@@ -60,7 +61,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		wal.WithLinger(wal.LingerUpTo(cfg.GroupCommitLinger)), wal.WithMaxBatch(cfg.MaxBatchSize))}
 	defer txnLog.Close()
 	var snaps *datadir.Snapshotter
-	containers := reaper.OptionsFromConfig(cfg)
+	containers := containerOptions(cfg)
 	n := standalone.New(standalone.Options{
 		// Upstream's standalone server creates session ids as server 1.
 		ServerID:        1,
@@ -183,4 +184,14 @@ func confLines(cfg *config.Config) [][2]string {
 		lines = append([][2]string{{"clientPortAddress", cfg.ClientPortAddress}}, lines...)
 	}
 	return lines
+}
+
+// containerOptions are the container reaper's settings from the server's
+// system properties (znode.container.*).
+func containerOptions(cfg *config.Config) reaper.Options {
+	return reaper.Options{
+		CheckInterval: time.Duration(cfg.ContainerCheckIntervalMs()) * time.Millisecond,
+		MaxPerMinute:  cfg.ContainerMaxPerMinute(),
+		MaxNeverUsed:  time.Duration(cfg.ContainerMaxNeverUsedIntervalMs()) * time.Millisecond,
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zkbench/zkbench/server/quorum"
 )
 
 // Defaults, as upstream ZooKeeper 3.8 has them.
@@ -28,12 +30,6 @@ const (
 // group commit waits for more txns (commitLingerUs), a setting of this
 // server only: docs/decisions.md #11.
 const DefaultGroupCommitLinger = 2 * time.Millisecond
-
-// Roles of a server in the ensemble (Server.Role, Config.PeerType).
-const (
-	Participant = "participant"
-	Observer    = "observer"
-)
 
 // FourLetterWordNames lists every four-letter word upstream 3.8 knows; a
 // whitelist of "*" enables all of them.
@@ -89,9 +85,9 @@ type Config struct {
 	QuorumListenOnAllIPs bool
 	SyncEnabled          bool // observers keep a log and snapshots; default true; not acted on (they always do)
 
-	Servers       map[int64]Server // server.N lines, from zoo.cfg or the dynamic file
-	ConfigVersion int64            // dynamic config version (hex suffix of the dynamic file name), 0 if none
-	MyID          int64            // from dataDir/myid; -1 when not read
+	Servers       map[int64]quorum.Server // server.N lines, from zoo.cfg or the dynamic file
+	ConfigVersion int64                   // dynamic config version (hex suffix of the dynamic file name), 0 if none
+	MyID          int64                   // from dataDir/myid; -1 when not read
 
 	// Other holds settings of upstream's QuorumPeerConfig that this server
 	// ignores (metrics, JVM pause monitor, a harmless sslQuorum=false, ...;
@@ -111,17 +107,6 @@ type Config struct {
 
 	fileProps map[string]string // zookeeper.<key> properties that came from the file
 	envProps  map[string]string // properties from -D flags
-}
-
-// Server is one server.N line.
-type Server struct {
-	ID           int64
-	Host         string // without the [] of an IPv6 literal
-	QuorumPort   int
-	ElectionPort int
-	Role         string // Participant or Observer
-	ClientHost   string // from ";host:port" ("0.0.0.0" for ";port"); "" when absent
-	ClientPort   int    // 0 when absent
 }
 
 // Load reads the zoo.cfg at path, its dynamic configuration file if it names
@@ -231,7 +216,7 @@ func newConfig(path string) *Config {
 		MaxSessionTimeout:       -1,
 		SnapRetainCount:         DefaultSnapRetainCount,
 		StandaloneEnabled:       true,
-		PeerType:                Participant,
+		PeerType:                quorum.Participant,
 		ElectionAlg:             DefaultElectionAlg,
 		SyncEnabled:             true,
 		MyID:                    -1,
@@ -406,7 +391,7 @@ func setElectionAlg(p *parser, s setting) error {
 
 func setPeerType(p *parser, s setting) error {
 	switch t := strings.ToLower(s.value); t {
-	case Observer, Participant:
+	case quorum.Observer, quorum.Participant:
 		p.c.PeerType = t
 		return nil
 	}
@@ -591,7 +576,7 @@ func (p *parser) parseQuorum(entries []entry, dynamic bool) error {
 	errf := func(line int, key, format string, args ...any) error {
 		return &Error{File: file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
 	}
-	c.Servers = map[int64]Server{}
+	c.Servers = map[int64]quorum.Server{}
 	lines := map[int64]int{}
 	for _, e := range entries {
 		key := javaTrim(e.Key)
@@ -612,9 +597,9 @@ func (p *parser) parseQuorum(entries []entry, dynamic bool) error {
 			if l, dup := lines[id]; dup {
 				return errf(e.Line, key, "server id %d is already defined on line %d", id, l)
 			}
-			s, msg := parseServer(id, e.Value)
-			if msg != "" {
-				return errf(e.Line, key, "%s", msg)
+			s, err := quorum.ParseServer(id, e.Value)
+			if err != nil {
+				return errf(e.Line, key, "%s", err)
 			}
 			lines[id] = e.Line
 			c.Servers[id] = s
@@ -651,120 +636,6 @@ func (p *parser) parseQuorum(entries []entry, dynamic bool) error {
 		p.warnf(0, "non-optimal configuration: consider an odd number of servers (%d participants)", voters)
 	}
 	return nil
-}
-
-const wrongFormat = "does not have the form host:port:port[:role][;[clientHost:]clientPort]"
-
-// parseServer parses the value of a server.N line as QuorumServer does.
-// It returns a non-empty message when the value is bad.
-func parseServer(id int64, value string) (Server, string) {
-	s := Server{ID: id, Role: Participant}
-	parts := javaSplit(value, ';')
-	if len(parts) > 2 || len(parts) == 0 {
-		return s, fmt.Sprintf("%q %s", value, wrongFormat)
-	}
-	addrs := javaSplit(parts[0], '|')
-	if len(addrs) == 0 {
-		return s, fmt.Sprintf("%q %s", value, wrongFormat)
-	}
-	if len(parts) == 2 {
-		cp, msg := hostAndPort(parts[1])
-		if msg != "" {
-			return s, msg
-		}
-		if len(cp) > 2 || len(cp) == 0 {
-			return s, fmt.Sprintf("%q %s", value, wrongFormat)
-		}
-		s.ClientHost = "0.0.0.0"
-		if len(cp) == 2 {
-			s.ClientHost = cp[0]
-		}
-		port, msg := parsePort("client", cp[len(cp)-1])
-		if msg != "" {
-			return s, msg
-		}
-		s.ClientPort = port
-	}
-	if len(addrs) > 1 {
-		return s, "multiple addresses (|) are not supported (upstream needs multiAddress.enabled)"
-	}
-	sp, msg := hostAndPort(addrs[0])
-	if msg != "" {
-		return s, msg
-	}
-	if len(sp) < 3 || len(sp) > 4 {
-		return s, fmt.Sprintf("%q %s", value, wrongFormat)
-	}
-	s.Host = sp[0]
-	if s.QuorumPort, msg = parsePort("quorum", sp[1]); msg != "" {
-		return s, msg
-	}
-	if s.ElectionPort, msg = parsePort("election", sp[2]); msg != "" {
-		return s, msg
-	}
-	if s.QuorumPort == s.ElectionPort {
-		return s, fmt.Sprintf("quorum and election port must be different (both %d)", s.QuorumPort)
-	}
-	if len(sp) == 4 {
-		switch r := strings.ToLower(javaTrim(sp[3])); r {
-		case Observer, Participant:
-			s.Role = r
-		default:
-			return s, fmt.Sprintf("unrecognised peer type %q (participant or observer)", sp[3])
-		}
-	}
-	return s, ""
-}
-
-func parsePort(what, s string) (int, string) {
-	n, err := strconv.ParseInt(s, 10, 32)
-	if err != nil {
-		hint := ""
-		if strings.TrimSpace(s) != s {
-			hint = " (blanks are not allowed here; upstream rejects them too)"
-		}
-		return 0, fmt.Sprintf("%s port %q is not a number%s", what, s, hint)
-	}
-	if n < 0 || n > 65535 {
-		return 0, fmt.Sprintf("%s port out of range: %d", what, n)
-	}
-	return int(n), ""
-}
-
-// hostAndPort is ConfigUtils.getHostAndPort: it splits on ':' after an
-// optional [IPv6 literal].
-func hostAndPort(s string) ([]string, string) {
-	if strings.HasPrefix(s, "[") {
-		i := strings.IndexByte(s, ']')
-		if i < 0 {
-			return nil, fmt.Sprintf("%q starts with '[' but has no matching ']:'", s)
-		}
-		if i+2 == len(s) {
-			return nil, fmt.Sprintf("%q doesn't have a port after colon", s)
-		}
-		if i+2 < len(s) {
-			return append([]string{s[1:i]}, javaSplit(s[i+2:], ':')...), ""
-		}
-		return []string{strings.NewReplacer("[", "", "]", "").Replace(s)}, ""
-	}
-	return javaSplit(s, ':'), ""
-}
-
-// javaSplit is String.split with a one-character pattern: trailing empty
-// strings are dropped (but "" splits to [""]).
-func javaSplit(s string, sep byte) []string {
-	parts := strings.Split(s, string(sep))
-	n := len(parts)
-	for n > 0 && parts[n-1] == "" {
-		n--
-	}
-	if n == 0 {
-		if s == "" {
-			return []string{""}
-		}
-		return []string{}
-	}
-	return parts[:n]
 }
 
 // readMyID reads dataDir/myid if it is a file, as QuorumPeerConfig does:
@@ -826,7 +697,7 @@ func (p *parser) finish(myidRead bool) error {
 		}
 		c.ClientPort, c.ClientPortAddress = me.ClientPort, me.ClientHost
 	}
-	role := Participant
+	role := quorum.Participant
 	if me, ok := c.Servers[c.MyID]; ok {
 		role = me.Role
 	}
@@ -846,7 +717,7 @@ func (p *parser) finish(myidRead bool) error {
 				return &Error{File: p.myidFile, Key: "myid", Msg: "myid file is missing: a server of a quorum needs its id there"}
 			}
 			if _, ok := c.Servers[c.MyID]; !ok {
-				return &Error{File: p.myidFile, Line: p.myidLine, Key: "myid", Msg: fmt.Sprintf("server id %d is not in the servers list of %s (ids: %v)", c.MyID, p.quorumFile, sortedIDs(c.Servers))}
+				return &Error{File: p.myidFile, Line: p.myidLine, Key: "myid", Msg: fmt.Sprintf("server id %d is not in the servers list of %s (ids: %v)", c.MyID, p.quorumFile, quorum.SortedIDs(c.Servers))}
 			}
 		}
 	}
@@ -920,14 +791,14 @@ func (c *Config) ReadOnlyModeEnabled() bool {
 }
 
 // Voters are the participants, sorted by id.
-func (c *Config) Voters() []Server { return c.serversWithRole(Participant) }
+func (c *Config) Voters() []quorum.Server { return c.serversWithRole(quorum.Participant) }
 
 // Observers are the observers, sorted by id.
-func (c *Config) Observers() []Server { return c.serversWithRole(Observer) }
+func (c *Config) Observers() []quorum.Server { return c.serversWithRole(quorum.Observer) }
 
-func (c *Config) serversWithRole(role string) []Server {
-	var out []Server
-	for _, id := range sortedIDs(c.Servers) {
+func (c *Config) serversWithRole(role string) []quorum.Server {
+	var out []quorum.Server
+	for _, id := range quorum.SortedIDs(c.Servers) {
 		if s := c.Servers[id]; s.Role == role {
 			out = append(out, s)
 		}
@@ -939,15 +810,6 @@ func (c *Config) serversWithRole(role string) []Server {
 // more than half); 1 when there are no voters (standalone).
 func (c *Config) QuorumSize() int {
 	return len(c.Voters())/2 + 1
-}
-
-func sortedIDs(m map[int64]Server) []int64 {
-	ids := make([]int64, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/server/quorum"
 )
 
 // fixtures holds zoo.cfg files as they are written in the field (see its
@@ -33,11 +35,11 @@ func mustParse(t *testing.T, text string, env ...string) *Config {
 
 func TestFixturesParse(t *testing.T) {
 	dir := fixtureDir(t)
-	pseudo := map[int64]Server{
-		1: {ID: 1, Host: "127.0.0.1", QuorumPort: 2188, ElectionPort: 3188, Role: Participant},
-		2: {ID: 2, Host: "127.0.0.1", QuorumPort: 2189, ElectionPort: 3189, Role: Participant},
-		3: {ID: 3, Host: "127.0.0.1", QuorumPort: 2190, ElectionPort: 3190, Role: Participant},
-		4: {ID: 4, Host: "127.0.0.1", QuorumPort: 2191, ElectionPort: 3191, Role: Observer},
+	pseudo := map[int64]quorum.Server{
+		1: {ID: 1, Host: "127.0.0.1", QuorumPort: 2188, ElectionPort: 3188, Role: quorum.Participant},
+		2: {ID: 2, Host: "127.0.0.1", QuorumPort: 2189, ElectionPort: 3189, Role: quorum.Participant},
+		3: {ID: 3, Host: "127.0.0.1", QuorumPort: 2190, ElectionPort: 3190, Role: quorum.Participant},
+		4: {ID: 4, Host: "127.0.0.1", QuorumPort: 2191, ElectionPort: 3191, Role: quorum.Observer},
 	}
 	type want struct {
 		tick, init, sync    int
@@ -48,13 +50,13 @@ func TestFixturesParse(t *testing.T) {
 		voters, quorum      int
 		standalone          bool
 		serverIDs           []int64
-		server              *Server
+		server              *quorum.Server
 	}
 	cases := map[string]want{
 		"five-hosts-3.4.cfg": {2000, 10, 5, "/opt/modules/zookeeper-3.4.10/zkData", "/opt/modules/zookeeper-3.4.10/zkData", 2181, 3, 0, 5, 5, 3, false,
-			[]int64{100, 101, 102, 103, 104}, &Server{ID: 102, Host: "hadoop102", QuorumPort: 2888, ElectionPort: 3888, Role: Participant}},
+			[]int64{100, 101, 102, 103, 104}, &quorum.Server{ID: 102, Host: "hadoop102", QuorumPort: 2888, ElectionPort: 3888, Role: quorum.Participant}},
 		"three-hosts-datalogdir-3.4.cfg": {2000, 10, 5, "/opt/zookeeper-3.4.9/data", "/opt/zookeeper-3.4.9/logs", 2181, 3, 1, 3, 3, 2, false,
-			[]int64{1, 2, 3}, &Server{ID: 1, Host: "0.0.0.0", QuorumPort: 2888, ElectionPort: 3888, Role: Participant}},
+			[]int64{1, 2, 3}, &quorum.Server{ID: 1, Host: "0.0.0.0", QuorumPort: 2888, ElectionPort: 3888, Role: quorum.Participant}},
 		"standalone-3.3.cfg": {2000, 5, 2, "/home/hadoop/storage/zookeeper", "/home/hadoop/storage/zookeeper", 2181, 3, 0, 0, 0, 1, true, nil, nil},
 	}
 	for i := 1; i <= 4; i++ {
@@ -89,7 +91,7 @@ func TestFixturesParse(t *testing.T) {
 			continue
 		}
 		got := want{c.TickTime, c.InitLimit, c.SyncLimit, c.DataDir, c.DataLogDir, c.ClientPort, c.SnapRetainCount, c.PurgeInterval,
-			len(c.Servers), len(c.Voters()), c.QuorumSize(), c.Standalone(), sortedIDs(c.Servers), nil}
+			len(c.Servers), len(c.Voters()), c.QuorumSize(), c.Standalone(), quorum.SortedIDs(c.Servers), nil}
 		if w.server != nil {
 			s := c.Servers[w.server.ID]
 			got.server = &s
@@ -135,9 +137,9 @@ func TestFixturesLoadPseudoCluster(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		wantType := Participant
+		wantType := quorum.Participant
 		if i == 4 {
-			wantType = Observer
+			wantType = quorum.Observer
 		}
 		if c.MyID != int64(i) || c.PeerType != wantType || c.DataDir != dd || c.Standalone() {
 			t.Errorf("%s: myid %d peerType %s dataDir %s standalone %v", name, c.MyID, c.PeerType, c.DataDir, c.Standalone())
@@ -405,12 +407,12 @@ func TestServerForms(t *testing.T) {
 		"server.3=h3:2888:3888:OBSERVER;127.0.0.1:2183\n"+
 		"server.4=h4:2888:3888:\n"+ // trailing empty part dropped like String.split
 		"server.5=h5:2888:3888;\n")
-	want := map[int64]Server{
-		1: {1, "2001:db8::1", 2888, 3888, Participant, "::1", 2181},
-		2: {2, "h2", 2888, 3888, Participant, "0.0.0.0", 2182},
-		3: {3, "h3", 2888, 3888, Observer, "127.0.0.1", 2183},
-		4: {4, "h4", 2888, 3888, Participant, "", 0},
-		5: {5, "h5", 2888, 3888, Participant, "", 0},
+	want := map[int64]quorum.Server{
+		1: {ID: 1, Host: "2001:db8::1", QuorumPort: 2888, ElectionPort: 3888, Role: quorum.Participant, ClientHost: "::1", ClientPort: 2181},
+		2: {ID: 2, Host: "h2", QuorumPort: 2888, ElectionPort: 3888, Role: quorum.Participant, ClientHost: "0.0.0.0", ClientPort: 2182},
+		3: {ID: 3, Host: "h3", QuorumPort: 2888, ElectionPort: 3888, Role: quorum.Observer, ClientHost: "127.0.0.1", ClientPort: 2183},
+		4: {ID: 4, Host: "h4", QuorumPort: 2888, ElectionPort: 3888, Role: quorum.Participant, ClientHost: "", ClientPort: 0},
+		5: {ID: 5, Host: "h5", QuorumPort: 2888, ElectionPort: 3888, Role: quorum.Participant, ClientHost: "", ClientPort: 0},
 	}
 	if !reflect.DeepEqual(c.Servers, want) {
 		t.Errorf("servers\n got %+v\nwant %+v", c.Servers, want)
@@ -437,7 +439,7 @@ func TestMyID(t *testing.T) {
 		port int
 		typ  string
 	}{
-		{"1", 1, 2181, Participant}, {"2\n", 2, 2182, Participant}, {"3\r\n", 3, 2183, Observer}, {"4\nextra\n", 4, 2184, Participant},
+		{"1", 1, 2181, quorum.Participant}, {"2\n", 2, 2182, quorum.Participant}, {"3\r\n", 3, 2183, quorum.Observer}, {"4\nextra\n", 4, 2184, quorum.Participant},
 	}
 	for _, tc := range ok {
 		p := writeCfg(t, t.TempDir(), q, tc.myid)
@@ -537,7 +539,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	// Typed fields changed in code are written.
 	c := mustParse(t, "tickTime=2000\ndataDir=/d\nclientPort=1\n")
 	c.SnapCount, c.ForceSync, c.FourLetterWords = 7, false, map[string]bool{"srvr": true, "mntr": true}
-	c.Servers = map[int64]Server{1: {ID: 1, Host: "h", QuorumPort: 1, ElectionPort: 2, Role: Participant}}
+	c.Servers = map[int64]quorum.Server{1: {ID: 1, Host: "h", QuorumPort: 1, ElectionPort: 2, Role: quorum.Participant}}
 	c2 := mustParse(t, string(c.Marshal()))
 	if c2.SnapCount != 7 || c2.ForceSync || !c2.FourLetterWords["mntr"] || len(c2.Servers) != 1 {
 		t.Errorf("got %+v from\n%s", c2, c.Marshal())

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/zkbench/zkbench/server/durable"
+
+	"github.com/zkbench/zkbench/server/quorum"
 )
 
 // DynamicFileName is where upstream keeps the configuration of version v:
@@ -24,10 +26,10 @@ func DynamicFileName(staticPath string, v int64) string {
 // clientPort/clientPortAddress when myID's server line carries a client
 // address) and points at the new file. Both files are replaced atomically.
 // It returns the dynamic file's path.
-func WriteDynamic(staticPath string, myID int64, m Members) (string, error) {
+func WriteDynamic(staticPath string, myID int64, m quorum.Members) (string, error) {
 	dynPath := DynamicFileName(staticPath, m.Version)
 	var lines []string
-	for _, id := range sortedIDs(m.Servers) {
+	for _, id := range quorum.SortedIDs(m.Servers) {
 		lines = append(lines, fmt.Sprintf("server.%d=%s", id, m.Servers[id].Spec()))
 	}
 	// Upstream sorts the lines as strings (server.10 before server.2).

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zkbench/zkbench/server/quorum"
 )
 
 // A configuration written as upstream writes it after a reconfig loads
@@ -26,7 +28,7 @@ func TestWriteDynamicRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := before.Members()
-	m.Servers[10] = Server{ID: 10, Host: "127.0.0.1", QuorumPort: 2900, ElectionPort: 3900, Role: Participant, ClientHost: "127.0.0.1", ClientPort: 2190}
+	m.Servers[10] = quorum.Server{ID: 10, Host: "127.0.0.1", QuorumPort: 2900, ElectionPort: 3900, Role: quorum.Participant, ClientHost: "127.0.0.1", ClientPort: 2190}
 	delete(m.Servers, 3)
 	m.Version = 0x100000003
 	dyn, err := WriteDynamic(static, 1, m)
@@ -55,51 +57,5 @@ func TestWriteDynamicRoundTrip(t *testing.T) {
 	st, _ := os.ReadFile(static)
 	if strings.Contains(string(st), "server.") || !strings.Contains(string(st), "dynamicConfigFile="+dyn) {
 		t.Fatalf("static file after the rewrite:\n%s", st)
-	}
-}
-
-// The /zookeeper/config text parses back to what String rendered, and a
-// joining server's addresses conflict only on a specific host.
-func TestMembersParseAndConflicts(t *testing.T) {
-	text := "server.1=10.0.0.1:2888:3888:participant;10.0.0.1:2181\n" +
-		"server.2=127.0.0.1:2889:3889:observer\nversion=10000002a"
-	m, err := ParseMembers(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.String() != text || m.Version != 0x10000002a {
-		t.Fatalf("round trip:\n%s\nversion %x", m.String(), m.Version)
-	}
-	if v, o := m.Voters(), m.Observers(); len(v) != 1 || v[0] != 1 || len(o) != 1 || o[0] != 2 {
-		t.Fatalf("voters %v observers %v", v, o)
-	}
-	// Comma-separated, as reconfig's new-members list may be.
-	if c, err := ParseMembers(strings.ReplaceAll(text, "\n", ",")); err != nil || c.String() != text {
-		t.Fatalf("comma form: %v\n%s", err, c.String())
-	}
-	for _, bad := range []string{"server.x=h:1:2", "server.1=h:1:1", "nonsense", "server.1=h:1:2\nserver.1=h:3:4", "version=zz"} {
-		if _, err := ParseMembers(bad); err == nil {
-			t.Errorf("ParseMembers(%q) accepted", bad)
-		}
-	}
-
-	s := func(spec string) Server {
-		t.Helper()
-		k, v, _ := strings.Cut(spec, "=")
-		srv, err := ParseServerLine(k, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return srv
-	}
-	joiner := s("server.5=10.0.0.1:2888:4000:participant;10.0.0.5:2181")
-	if !joiner.ConflictsWith(m.Servers[1]) {
-		t.Error("same quorum address on 10.0.0.1: no conflict")
-	}
-	if s("server.5=127.0.0.1:2889:4000;127.0.0.1:2181").ConflictsWith(m.Servers[2]) {
-		t.Error("a loopback address counted as a conflict (upstream skips them)")
-	}
-	if s("server.5=10.0.0.9:2888:3888;2181").ConflictsWith(m.Servers[1]) {
-		t.Error("different hosts, same ports: no conflict")
 	}
 }

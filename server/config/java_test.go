@@ -13,6 +13,8 @@ import (
 
 	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zkbin"
+
+	"github.com/zkbench/zkbench/server/quorum"
 )
 
 // javaClasspath finds a java launcher and upstream ZooKeeper's jars
@@ -98,7 +100,7 @@ func render(c *Config) string {
 	w("quorumListenOnAllIPs", c.QuorumListenOnAllIPs)
 	w("syncEnabled", c.SyncEnabled)
 	w("version", fmt.Sprintf("%x", c.ConfigVersion))
-	for _, id := range sortedIDs(c.Servers) {
+	for _, id := range quorum.SortedIDs(c.Servers) {
 		s := c.Servers[id]
 		client := "none"
 		if s.ClientPort != 0 {

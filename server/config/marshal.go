@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/zkbench/zkbench/server/quorum"
 )
 
 // derivedKeys are zoo.cfg keys (system properties zookeeper.<key>) that
@@ -70,8 +72,8 @@ func (c *Config) Marshal() []byte {
 	if c.ReconfigEnabled {
 		put("reconfigEnabled", "true")
 	}
-	if c.PeerType == Observer {
-		put("peerType", Observer)
+	if c.PeerType == quorum.Observer {
+		put("peerType", quorum.Observer)
 	}
 	if c.QuorumListenOnAllIPs {
 		put("quorumListenOnAllIPs", "true")
@@ -117,11 +119,11 @@ func (c *Config) Marshal() []byte {
 // dynamic configuration file (or zoo.cfg) holds them.
 func (c *Config) MarshalDynamic() []byte {
 	var b strings.Builder
-	for _, id := range sortedIDs(c.Servers) {
+	for _, id := range quorum.SortedIDs(c.Servers) {
 		s := c.Servers[id]
 		v := fmt.Sprintf("%s:%d", joinHostPort(s.Host, s.QuorumPort), s.ElectionPort)
-		if s.Role == Observer {
-			v += ":" + Observer
+		if s.Role == quorum.Observer {
+			v += ":" + quorum.Observer
 		}
 		if s.ClientPort != 0 {
 			if s.ClientHost == "" || s.ClientHost == "0.0.0.0" {

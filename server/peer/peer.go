@@ -17,6 +17,8 @@ import (
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/quorum"
+	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/transport"
 	"github.com/zkbench/zkbench/server/tree"
@@ -55,6 +57,10 @@ type Options struct {
 	OnApplied func(zxid int64)
 	// SnapshotDir is where SNAP syncs are written and read.
 	SnapshotDir string
+	// Containers are the container reaper's settings, which the member
+	// uses whenever it leads; New refuses settings a reaper cannot run
+	// with.
+	Containers reaper.Options
 }
 
 // Peer is one ensemble member. It implements clientconn.Backend.
@@ -104,7 +110,7 @@ type Peer struct {
 	shown        atomic.Pointer[shownMembers] // the membership, for other goroutines
 
 	// loop-owned membership state (see reconfig.go)
-	members config.Members // the membership in force
+	members quorum.Members // the membership in force
 	gossip  []byte         // members as text, sent with every election notification
 	pending *zab.Reconfig  // a logged reconfig that may not be committed
 	// designated is the successor a reconfig that removed the leader
@@ -191,8 +197,9 @@ func New(opts Options) (*Peer, error) {
 	if err := p.store.loadEpochs(p.store.LastZxid()); err != nil {
 		return nil, err
 	}
-	if err := checkReaper(cfg); err != nil {
-		return nil, err
+	// Refused when the server starts, rather than each time it would lead.
+	if err := opts.Containers.Validate(); err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
 	}
 	return p, nil
 }
@@ -237,7 +244,7 @@ func propertyTrue(cfg *config.Config, key string) bool {
 
 func (p *Peer) isObserver() bool {
 	s, ok := p.members.Servers[p.id]
-	return ok && s.Role == config.Observer
+	return ok && s.Role == quorum.Observer
 }
 
 // Run runs elections and reigns until ctx ends.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/zab"
 )
@@ -26,20 +25,11 @@ func (p *Peer) newReapTimer(role zab.Role) (*reapTimer, error) {
 	if role != zab.Leader {
 		return nil, nil
 	}
-	r, err := p.replica.NewReaper(reaper.OptionsFromConfig(p.cfg))
+	r, err := p.replica.NewReaper(p.opts.Containers)
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
 	return &reapTimer{r: r, t: time.NewTimer(time.Until(r.Next()))}, nil
-}
-
-// checkReaper refuses, when the server starts, container reaper settings
-// the leader could not run with, rather than each time it would lead.
-func checkReaper(cfg *config.Config) error {
-	if err := reaper.OptionsFromConfig(cfg).Validate(); err != nil {
-		return fmt.Errorf("peer: %w", err)
-	}
-	return nil
 }
 
 // c is the timer's channel; nil (never ready) without a reaper.

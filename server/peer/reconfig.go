@@ -11,6 +11,7 @@ import (
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/quorum"
 	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/txnprep"
 	"github.com/zkbench/zkbench/server/zab"
@@ -31,7 +32,7 @@ import (
 // switches its own quorum when the reconfig entry commits (package zab).
 
 // zabMembership is m as Zab counts it.
-func zabMembership(m config.Members) zab.Membership {
+func zabMembership(m quorum.Members) zab.Membership {
 	return zab.Membership{Voters: m.Voters(), Observers: m.Observers()}
 }
 
@@ -51,7 +52,7 @@ func (p *Peer) publishMembers() {
 	text := p.members.String()
 	p.gossip = []byte(text)
 	s, ok := p.members.Servers[p.id]
-	p.shown.Store(&shownMembers{text: text, observer: ok && s.Role == config.Observer})
+	p.shown.Store(&shownMembers{text: text, observer: ok && s.Role == quorum.Observer})
 }
 
 type shownMembers struct {
@@ -91,7 +92,7 @@ func (p *Peer) leaderMembership(epoch int64) []byte {
 // adoptMembers makes m the membership in force if it is newer. setNode
 // says whether /zookeeper/config must be written (a reconfig txn already
 // wrote it).
-func (p *Peer) adoptMembers(m config.Members, why string, setNode bool) {
+func (p *Peer) adoptMembers(m quorum.Members, why string, setNode bool) {
 	if m.Version < p.members.Version || m.Version == p.members.Version && m.String() == p.members.String() {
 		return
 	}
@@ -136,7 +137,7 @@ func (p *Peer) adoptGossiped(from int64, text []byte) bool {
 	if !p.cfg.ReconfigEnabled {
 		return false
 	}
-	m, err := config.ParseMembers(string(text))
+	m, err := quorum.ParseMembers(string(text))
 	if err != nil {
 		p.log.Debug("ignoring the configuration in an election notification", "from", from, "err", err)
 		return false
@@ -157,7 +158,7 @@ func (p *Peer) adoptGossiped(from int64, text []byte) bool {
 // the voters of both memberships, and a new leader needs a quorum of each.
 func (p *Peer) refreshPending() {
 	p.pending = nil
-	var last *config.Members
+	var last *quorum.Members
 	var lastZxid int64
 	after := p.store.BaseZxid()
 	for {
@@ -212,21 +213,21 @@ func minus(a, b []int64) []int64 {
 
 // reconfigMembers decodes a logged txn and, if it is a reconfig, its new
 // membership.
-func reconfigMembers(data []byte) (config.Members, bool) {
+func reconfigMembers(data []byte) (quorum.Members, bool) {
 	// The txn header's type is at byte 28 (clientId, cxid, zxid, time
 	// before it): most entries are rejected without decoding.
 	if len(data) < 32 || proto.OpCode(int32(binary.BigEndian.Uint32(data[28:32]))) != proto.OpReconfig {
-		return config.Members{}, false
+		return quorum.Members{}, false
 	}
 	lt, err := proto.DecodeLoggedTxn(data)
 	if err != nil || lt.Header.Type != proto.OpReconfig {
-		return config.Members{}, false
+		return quorum.Members{}, false
 	}
 	sd, ok := lt.Body.(*proto.SetDataTxn)
 	if !ok {
-		return config.Members{}, false
+		return quorum.Members{}, false
 	}
-	m, err := config.ParseMembers(string(sd.Data))
+	m, err := quorum.ParseMembers(string(sd.Data))
 	return m, err == nil
 }
 
@@ -236,13 +237,13 @@ type ensembleView struct{ p *Peer }
 var _ txnprep.Ensemble = ensembleView{}
 
 // LastSeenMembers implements txnprep.Ensemble.
-func (v ensembleView) LastSeenMembers() (config.Members, bool) {
+func (v ensembleView) LastSeenMembers() (quorum.Members, bool) {
 	z := v.p.zab
 	return v.p.members, z != nil && z.ReconfigPending()
 }
 
 // QuorumSynced implements txnprep.Ensemble.
-func (v ensembleView) QuorumSynced(m config.Members) bool {
+func (v ensembleView) QuorumSynced(m quorum.Members) bool {
 	z := v.p.zab
 	return z != nil && z.QuorumSynced(zabMembership(m))
 }

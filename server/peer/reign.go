@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/quorum"
 	"github.com/zkbench/zkbench/server/zab"
 )
 
@@ -391,7 +391,7 @@ func (p *Peer) drive(rs *reignState) error {
 			}
 		}
 		if rd.LeaderMembership != nil && p.cfg.ReconfigEnabled {
-			if m, err := config.ParseMembers(string(rd.LeaderMembership)); err == nil && m.Version >= p.members.Version {
+			if m, err := quorum.ParseMembers(string(rd.LeaderMembership)); err == nil && m.Version >= p.members.Version {
 				p.adoptMembers(m, "the leader's configuration", true)
 				if (rs.role == zab.Observer) != p.isObserver() {
 					// Upstream's learner restarts in the role the leader's

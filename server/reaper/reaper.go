@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -18,15 +17,6 @@ type Options struct {
 	// MaxNeverUsed, when > 0, makes containers that never had a child
 	// candidates once unmodified for that long.
 	MaxNeverUsed time.Duration
-}
-
-// OptionsFromConfig reads the options from the server's system properties.
-func OptionsFromConfig(cfg *config.Config) Options {
-	return Options{
-		CheckInterval: time.Duration(cfg.ContainerCheckIntervalMs()) * time.Millisecond,
-		MaxPerMinute:  cfg.ContainerMaxPerMinute(),
-		MaxNeverUsed:  time.Duration(cfg.ContainerMaxNeverUsedIntervalMs()) * time.Millisecond,
-	}
 }
 
 // Tree is the committed tree the candidates come from (*tree.Tree).

@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/quorum"
 	"github.com/zkbench/zkbench/server/tree"
 )
 
@@ -14,10 +14,10 @@ import (
 type Ensemble interface {
 	// LastSeenMembers returns the newest membership: the one in force,
 	// or one proposed and not committed yet (inProgress).
-	LastSeenMembers() (m config.Members, inProgress bool)
+	LastSeenMembers() (m quorum.Members, inProgress bool)
 	// QuorumSynced reports whether the leader and the learners it has
 	// synced hold a quorum of m's voters.
-	QuorumSynced(m config.Members) bool
+	QuorumSynced(m quorum.Members) bool
 }
 
 // prepareReconfig turns a reconfig request into the txn that replaces
@@ -69,27 +69,27 @@ func (p *Preparer) prepareReconfig(req *proto.Request, r *proto.ReconfigRequest,
 // nextMembers computes the requested membership: the new member list when
 // one is given, otherwise last with the leaving servers removed and the
 // joining ones added or replaced. Malformed input is BADARGUMENTS.
-func nextMembers(last config.Members, r *proto.ReconfigRequest) (config.Members, error) {
+func nextMembers(last quorum.Members, r *proto.ReconfigRequest) (quorum.Members, error) {
 	if r.NewMembers != nil {
 		if strings.TrimSpace(*r.NewMembers) == "" {
 			// Upstream fails on an empty list with a runtime exception,
 			// which it reports as MARSHALLINGERROR.
-			return config.Members{}, proto.ErrMarshallingError
+			return quorum.Members{}, proto.ErrMarshallingError
 		}
-		m, err := config.ParseMembers(*r.NewMembers)
+		m, err := quorum.ParseMembers(*r.NewMembers)
 		if err != nil || len(m.Servers) == 0 {
-			return config.Members{}, proto.ErrBadArguments
+			return quorum.Members{}, proto.ErrBadArguments
 		}
 		return m, nil
 	}
-	next := config.Members{Servers: map[int64]config.Server{}}
+	next := quorum.Members{Servers: map[int64]quorum.Server{}}
 	for id, s := range last.Servers {
 		next.Servers[id] = s
 	}
 	for _, leaving := range splitList(r.LeavingServers) {
 		id, err := strconv.ParseInt(leaving, 10, 64)
 		if err != nil {
-			return config.Members{}, proto.ErrMarshallingError // a NumberFormatException upstream
+			return quorum.Members{}, proto.ErrMarshallingError // a NumberFormatException upstream
 		}
 		delete(next.Servers, id)
 	}
@@ -97,20 +97,20 @@ func nextMembers(last config.Members, r *proto.ReconfigRequest) (config.Members,
 		key, value, ok := strings.Cut(joining, "=")
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		if !ok || strings.Contains(value, "=") {
-			return config.Members{}, proto.ErrBadArguments // "Wrong format of server string"
+			return quorum.Members{}, proto.ErrBadArguments // "Wrong format of server string"
 		}
 		idText := key[strings.LastIndexByte(key, '.')+1:]
 		if _, err := strconv.ParseInt(idText, 10, 64); err != nil {
-			return config.Members{}, proto.ErrMarshallingError // a NumberFormatException upstream
+			return quorum.Members{}, proto.ErrMarshallingError // a NumberFormatException upstream
 		}
-		s, err := config.ParseServerLine("server."+idText, value)
+		s, err := quorum.ParseServerLine("server."+idText, value)
 		if err != nil || s.ClientPort == 0 {
 			// Upstream wants quorum, election and client ports.
-			return config.Members{}, proto.ErrBadArguments
+			return quorum.Members{}, proto.ErrBadArguments
 		}
 		for id, o := range next.Servers {
 			if id != s.ID && s.ConflictsWith(o) {
-				return config.Members{}, proto.ErrBadArguments // "Reconfiguration failed"
+				return quorum.Members{}, proto.ErrBadArguments // "Reconfiguration failed"
 			}
 		}
 		// A server listed again replaces its earlier entry, as upstream.

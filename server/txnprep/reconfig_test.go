@@ -3,20 +3,20 @@ package txnprep
 import (
 	"testing"
 
-	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/quorum"
 	"github.com/zkbench/zkbench/server/tree"
 )
 
 type fakeEnsemble struct {
-	last       config.Members
+	last       quorum.Members
 	inProgress bool
 	synced     map[int64]bool
 }
 
-func (f *fakeEnsemble) LastSeenMembers() (config.Members, bool) { return f.last, f.inProgress }
+func (f *fakeEnsemble) LastSeenMembers() (quorum.Members, bool) { return f.last, f.inProgress }
 
-func (f *fakeEnsemble) QuorumSynced(m config.Members) bool {
+func (f *fakeEnsemble) QuorumSynced(m quorum.Members) bool {
 	n := 0
 	for _, id := range m.Voters() {
 		if f.synced[id] {
@@ -26,8 +26,8 @@ func (f *fakeEnsemble) QuorumSynced(m config.Members) bool {
 	return n >= len(m.Voters())/2+1
 }
 
-func threeServers(t *testing.T) config.Members {
-	m, err := config.ParseMembers("server.1=127.0.0.1:2001:3001:participant;127.0.0.1:4001\n" +
+func threeServers(t *testing.T) quorum.Members {
+	m, err := quorum.ParseMembers("server.1=127.0.0.1:2001:3001:participant;127.0.0.1:4001\n" +
 		"server.2=127.0.0.1:2002:3002:participant;127.0.0.1:4002\n" +
 		"server.3=127.0.0.1:2003:3003:participant;127.0.0.1:4003\nversion=100000000")
 	if err != nil {
@@ -40,8 +40,8 @@ func str(s string) *string { return &s }
 
 // tenDot is a membership on a non-loopback network, where upstream checks
 // addresses for duplicates.
-func tenDot(t *testing.T) config.Members {
-	m, err := config.ParseMembers("server.1=10.0.0.1:2001:3001:participant;10.0.0.1:4001\n" +
+func tenDot(t *testing.T) quorum.Members {
+	m, err := quorum.ParseMembers("server.1=10.0.0.1:2001:3001:participant;10.0.0.1:4001\n" +
 		"server.2=10.0.0.2:2002:3002:participant;10.0.0.2:4002\n" +
 		"server.3=10.0.0.3:2003:3003:participant;10.0.0.3:4003\nversion=100000000")
 	if err != nil {
