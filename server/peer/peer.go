@@ -177,7 +177,7 @@ func New(opts Options) (*Peer, error) {
 			SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
 			ExtendedTypes:     cfg.ExtendedTypesEnabled(),
 			ReconfigEnabled:   cfg.ReconfigEnabled,
-			Ensemble:          ensembleView{p},
+			Leader:            leaderView{p},
 			StandaloneEnabled: cfg.StandaloneEnabled,
 		},
 		EnforceQuota: cfg.EnforceQuota(),

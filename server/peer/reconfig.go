@@ -231,19 +231,19 @@ func reconfigMembers(data []byte) (quorum.Members, bool) {
 	return m, err == nil
 }
 
-// ensembleView answers the prep stage's reconfig questions on the leader.
-type ensembleView struct{ p *Peer }
+// leaderView answers the prep stage's reconfig questions on the leader.
+type leaderView struct{ p *Peer }
 
-var _ txnprep.Ensemble = ensembleView{}
+var _ txnprep.Leader = leaderView{}
 
-// LastSeenMembers implements txnprep.Ensemble.
-func (v ensembleView) LastSeenMembers() (quorum.Members, bool) {
+// LastSeenMembers implements txnprep.Leader.
+func (v leaderView) LastSeenMembers() (quorum.Members, bool) {
 	z := v.p.zab
 	return v.p.members, z != nil && z.ReconfigPending()
 }
 
-// QuorumSynced implements txnprep.Ensemble.
-func (v ensembleView) QuorumSynced(m quorum.Members) bool {
+// QuorumSynced implements txnprep.Leader.
+func (v leaderView) QuorumSynced(m quorum.Members) bool {
 	z := v.p.zab
 	return z != nil && z.QuorumSynced(zabMembership(m))
 }

@@ -34,10 +34,10 @@ type Options struct {
 	ExtendedTypes bool
 	// ReconfigEnabled allows the reconfig op.
 	ReconfigEnabled bool
-	// Ensemble answers the reconfig op's questions on an ensemble's
+	// Leader answers the reconfig op's questions on an ensemble's
 	// leader; nil on a standalone server, where reconfig is
 	// UNIMPLEMENTED as upstream.
-	Ensemble Ensemble
+	Leader Leader
 	// StandaloneEnabled is standaloneEnabled: a reconfig must then leave
 	// at least two voters (one otherwise).
 	StandaloneEnabled bool

@@ -9,9 +9,9 @@ import (
 	"github.com/zkbench/zkbench/server/tree"
 )
 
-// Ensemble is what the reconfig op needs to know from the ensemble's
+// Leader is what the reconfig op needs to know from the ensemble's
 // leader.
-type Ensemble interface {
+type Leader interface {
 	// LastSeenMembers returns the newest membership: the one in force,
 	// or one proposed and not committed yet (inProgress).
 	LastSeenMembers() (m quorum.Members, inProgress bool)
@@ -27,7 +27,7 @@ func (p *Preparer) prepareReconfig(req *proto.Request, r *proto.ReconfigRequest,
 	if !p.opts.ReconfigEnabled {
 		return nil, proto.ErrReconfigDisabled
 	}
-	ens := p.opts.Ensemble
+	ens := p.opts.Leader
 	if ens == nil {
 		return nil, proto.ErrUnimplemented // standalone
 	}

@@ -8,15 +8,15 @@ import (
 	"github.com/zkbench/zkbench/server/tree"
 )
 
-type fakeEnsemble struct {
+type fakeLeader struct {
 	last       quorum.Members
 	inProgress bool
 	synced     map[int64]bool
 }
 
-func (f *fakeEnsemble) LastSeenMembers() (quorum.Members, bool) { return f.last, f.inProgress }
+func (f *fakeLeader) LastSeenMembers() (quorum.Members, bool) { return f.last, f.inProgress }
 
-func (f *fakeEnsemble) QuorumSynced(m quorum.Members) bool {
+func (f *fakeLeader) QuorumSynced(m quorum.Members) bool {
 	n := 0
 	for _, id := range m.Voters() {
 		if f.synced[id] {
@@ -56,21 +56,21 @@ func TestReconfig(t *testing.T) {
 	add4 := "server.4=127.0.0.1:2004:3004:participant;127.0.0.1:4004"
 	cases := []struct {
 		name       string
-		opts       func(o *Options, e *fakeEnsemble)
+		opts       func(o *Options, e *fakeLeader)
 		req        proto.ReconfigRequest
 		auth       []proto.ID
 		want       proto.ErrCode
 		wantConfig string
 	}{
-		{name: "disabled", opts: func(o *Options, _ *fakeEnsemble) { o.ReconfigEnabled = false },
+		{name: "disabled", opts: func(o *Options, _ *fakeLeader) { o.ReconfigEnabled = false },
 			req: proto.ReconfigRequest{LeavingServers: "3", CurConfigID: -1}, auth: super, want: proto.ErrReconfigDisabled},
-		{name: "standalone", opts: func(o *Options, _ *fakeEnsemble) { o.Ensemble = nil },
+		{name: "standalone", opts: func(o *Options, _ *fakeLeader) { o.Leader = nil },
 			req: proto.ReconfigRequest{LeavingServers: "3", CurConfigID: -1}, auth: super, want: proto.ErrUnimplemented},
-		{name: "in progress", opts: func(_ *Options, e *fakeEnsemble) { e.inProgress = true },
+		{name: "in progress", opts: func(_ *Options, e *fakeLeader) { e.inProgress = true },
 			req: proto.ReconfigRequest{LeavingServers: "3", CurConfigID: -1}, auth: super, want: proto.ErrReconfigInProgress},
 		{name: "stale version", req: proto.ReconfigRequest{LeavingServers: "3", CurConfigID: 0x99}, auth: super, want: proto.ErrBadVersion},
 		{name: "no auth", req: proto.ReconfigRequest{LeavingServers: "3", CurConfigID: -1}, want: proto.ErrNoAuth},
-		{name: "skipACL", opts: func(o *Options, _ *fakeEnsemble) { o.SkipACL = true },
+		{name: "skipACL", opts: func(o *Options, _ *fakeLeader) { o.SkipACL = true },
 			req: proto.ReconfigRequest{LeavingServers: "3", CurConfigID: 0x100000000}, want: proto.ErrOK,
 			wantConfig: "server.1=127.0.0.1:2001:3001:participant;127.0.0.1:4001\n" +
 				"server.2=127.0.0.1:2002:3002:participant;127.0.0.1:4002\nversion=200000005"},
@@ -79,15 +79,15 @@ func TestReconfig(t *testing.T) {
 				"server.2=127.0.0.1:2002:3002:participant;127.0.0.1:4002\n" +
 				"server.3=127.0.0.1:2003:3003:participant;127.0.0.1:4003\n" +
 				"server.4=127.0.0.1:2004:3004:participant;127.0.0.1:4004\nversion=200000005"},
-		{name: "add unsynced", opts: func(_ *Options, e *fakeEnsemble) { delete(e.synced, 2) },
+		{name: "add unsynced", opts: func(_ *Options, e *fakeLeader) { delete(e.synced, 2) },
 			req:  proto.ReconfigRequest{JoiningServers: add4 + ",server.5=127.0.0.1:2005:3005:participant;4005", CurConfigID: -1},
 			auth: super, want: proto.ErrNewConfigNoQuorum},
 		{name: "no quorum left", req: proto.ReconfigRequest{LeavingServers: "1,2,3", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
-		{name: "one voter with standaloneEnabled", opts: func(o *Options, _ *fakeEnsemble) { o.StandaloneEnabled = true },
+		{name: "one voter with standaloneEnabled", opts: func(o *Options, _ *fakeLeader) { o.StandaloneEnabled = true },
 			req: proto.ReconfigRequest{LeavingServers: "2,3", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
 		{name: "wrong format", req: proto.ReconfigRequest{JoiningServers: "server.4", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
 		{name: "no client port", req: proto.ReconfigRequest{JoiningServers: "server.4=127.0.0.1:2004:3004", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
-		{name: "duplicate address", opts: func(_ *Options, e *fakeEnsemble) { e.last = tenDot(t) },
+		{name: "duplicate address", opts: func(_ *Options, e *fakeLeader) { e.last = tenDot(t) },
 			req: proto.ReconfigRequest{JoiningServers: "server.4=10.0.0.1:2001:3004:participant;4004", CurConfigID: -1}, auth: super, want: proto.ErrBadArguments},
 		{name: "duplicate loopback address", req: proto.ReconfigRequest{JoiningServers: "server.4=127.0.0.1:2001:3004:participant;127.0.0.1:4004", CurConfigID: -1},
 			auth: super, want: proto.ErrOK,
@@ -105,8 +105,8 @@ func TestReconfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ens := &fakeEnsemble{last: threeServers(t), synced: map[int64]bool{1: true, 2: true, 4: true}}
-			opts := Options{Store: treeStore{tree.New()}, ReconfigEnabled: true, Ensemble: ens}
+			ens := &fakeLeader{last: threeServers(t), synced: map[int64]bool{1: true, 2: true, 4: true}}
+			opts := Options{Store: treeStore{tree.New()}, ReconfigEnabled: true, Leader: ens}
 			if tc.opts != nil {
 				tc.opts(&opts, ens)
 			}
