@@ -17,6 +17,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/agent"
+	"github.com/zkbench/zkbench/harness"
 )
 
 // ServerOptions describe an ensemble under test hosted by server agents.
@@ -32,7 +33,9 @@ type ServerOptions struct {
 
 // HostedServer is one agent-hosted server: where it ran and what it cost.
 type HostedServer struct {
-	ID         int     `json:"id"`
+	ID int `json:"id"`
+	// Impl is the server's implementation, go or java.
+	Impl       string  `json:"impl"`
 	Agent      string  `json:"agent"`
 	Hostname   string  `json:"hostname"`
 	Addr       string  `json:"addr"` // client address, host:port
@@ -102,6 +105,21 @@ func HostServers(ctx context.Context, o ServerOptions) (h *Hosted, err error) {
 			return h, fmt.Errorf("fleet: agent %s (%s) does not take the server role (it announces %s): start it with a Go server command (zkbench agent does by default)", n, r.facts[n].Hostname, strings.Join(r.facts[n].Roles, ", "))
 		}
 	}
+	if o.Server.Impl == harness.ImplJava {
+		var cannot []string
+		for _, n := range r.names {
+			if j := r.facts[n].Java; !j.OK() {
+				why := "it announces no Java (an agent of an older build?)"
+				if j != nil {
+					why = j.Error
+				}
+				cannot = append(cannot, fmt.Sprintf("agent %s (%s) cannot run Java servers: %s", n, r.facts[n].Hostname, why))
+			}
+		}
+		if len(cannot) > 0 {
+			return h, fmt.Errorf("fleet: %s; start it with --zk-home DIR naming a ZooKeeper installation (or install Debian's zookeeper package there), or choose other server agents", strings.Join(cannot, "; "))
+		}
+	}
 	h.names = r.names
 	var rnd [3]byte
 	rand.Read(rnd[:])
@@ -121,14 +139,14 @@ func HostServers(ctx context.Context, o ServerOptions) (h *Hosted, err error) {
 		sa := o.Server
 		sa.ID = k + 1
 		if sa.Impl == "" {
-			sa.Impl = "go"
+			sa.Impl = harness.ImplGo
 		}
 		as := agent.Assignment{Run: h.run, Role: agent.RoleServer, Version: o.Version, Server: &sa}
 		b, _ := json.Marshal(as)
 		if err := agent.Put(conn, r.l.Assign(n), b); err != nil {
 			return h, err
 		}
-		h.servers = append(h.servers, HostedServer{ID: k + 1, Agent: n, Hostname: r.facts[n].Hostname})
+		h.servers = append(h.servers, HostedServer{ID: k + 1, Impl: sa.Impl, Agent: n, Hostname: r.facts[n].Hostname})
 	}
 	r.log.Info("servers assigned", "run", h.run, "agents", r.names)
 
@@ -309,8 +327,8 @@ func (h *Hosted) Close() error {
 	return errors.Join(errs...)
 }
 
-// Fault asks the agent hosting server id to apply action (kill, restart)
-// to it and waits until it has.
+// Fault asks the agent hosting server id to apply action (kill, restart,
+// freeze, thaw) to it and waits until it has.
 func (h *Hosted) Fault(ctx context.Context, id int, action string) error {
 	return requestFault(ctx, h.conn, h.l, h.run, id, action)
 }

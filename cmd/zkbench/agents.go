@@ -34,7 +34,7 @@ type agentFlags struct {
 func (a *agentFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&a.coord, "agents", "", "drive the load from zkbench agents registered in this coordination ZooKeeper, host:port,...[/chroot] (see zkbench agent)")
 	fs.StringVar(&a.clients, "client-agents", "1", "with --agents: how many client agents share the sessions, or their names (a1,a2,...)")
-	fs.StringVar(&a.servers, "server-agents", "", "with --agents: run the ensemble under test on this many server agents, one Go server each, or on these (s1,s2,...); server i runs on the i-th")
+	fs.StringVar(&a.servers, "server-agents", "", "with --agents: run the ensemble under test on this many server agents, one server of --impl (go or java) each, or on these (s1,s2,...); server i runs on the i-th")
 	fs.DurationVar(&a.wait, "agents-wait", 30*time.Second, "with --agents: how long to wait for the agents to register")
 }
 
@@ -167,9 +167,12 @@ version) under the coordination ZooKeeper given by --coord, waits for a run
 (zkbench run --agents ...) to assign it a share of the simulated sessions,
 drives them against the ensemble under test and writes its report back.
 Unless --no-server, it also takes the server role (zkbench run
---server-agents): it runs one Go server of the ensemble under test from
-this binary on --addr, kills or restarts it as the run's fault schedule
-asks, and kills it when the run ends or aborts.
+--server-agents): it runs one server of the ensemble under test on
+--addr, a Go server from this binary or (--impl java) upstream Java
+ZooKeeper from --zk-home (default Debian's jars under /usr/share/java),
+kills, restarts, freezes or thaws it as the run's fault schedule asks,
+and kills it when the run ends or aborts. It announces whether it can run
+Java servers, and which versions, when it registers.
 If its coordination session expires (or it stays disconnected for a session
 timeout) it stops its load and its server at once and exits.`,
 		Example: `  zkbench coordinator --port 2191 &                  # on one machine
@@ -193,6 +196,9 @@ timeout) it stops its load and its server at once and exits.`,
 				cfg.GoCommand = gc
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "zkbench agent: registering in %s, zkbench %s\n", cfg.Connect, agent.Version())
+			if !noServer {
+				fmt.Fprintf(cmd.ErrOrStderr(), "zkbench agent: servers: Go from this binary; Java: %s\n", agent.ProbeJava(cfg.ZKHome))
+			}
 			err := agent.Run(cmd.Context(), cfg)
 			if errors.Is(err, context.Canceled) {
 				return nil
@@ -210,6 +216,7 @@ timeout) it stops its load and its server at once and exits.`,
 	fs.DurationVar(&cfg.ClockSkew, "skew-clock", 0, "report clock readings this far ahead (tests)")
 	fs.MarkHidden("skew-clock")
 	fs.StringVar(&cfg.Address, "addr", "", "address the servers this agent runs listen on and are reached at (default its first non-loopback address)")
+	fs.StringVar(&cfg.ZKHome, "zk-home", "", "ZooKeeper installation to run Java servers from (its *.jar and lib/*.jar; default Debian's jars under /usr/share/java)")
 	fs.BoolVar(&noServer, "no-server", false, "take only the client role (never run a server of the ensemble under test)")
 	fs.BoolVarP(&verbose, "verbose", "v", false, "log assignments and the load's diagnostics")
 	return cmd

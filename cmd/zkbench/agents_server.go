@@ -68,7 +68,7 @@ func serverAgentNames(v string) (n int, names []string, err error) {
 }
 
 // agentFaults are the schedule actions an agent applies to its server.
-var agentFaults = map[harness.Action]bool{harness.Kill: true, harness.Restart: true}
+var agentFaults = map[harness.Action]bool{harness.Kill: true, harness.Restart: true, harness.Freeze: true, harness.Thaw: true}
 
 // hostServers places the ensemble under test on server agents and points
 // cfg at it: the harness sees an external ensemble (it polls the servers'
@@ -80,19 +80,18 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, chan
 	if err != nil {
 		return nil, err
 	}
-	switch cfg.Harness.Impl {
-	case harness.ImplGo:
-	case harness.ImplJava:
-		return nil, fmt.Errorf("--server-agents: Java servers on agents are not built yet (only --impl go)")
+	impl := cfg.Harness.Impl
+	switch impl {
+	case harness.ImplGo, harness.ImplJava:
 	default:
-		return nil, fmt.Errorf("--server-agents with --impl %s: agents run the servers, so want --impl go", cfg.Harness.Impl)
+		return nil, fmt.Errorf("--server-agents with --impl %s: agents run the servers, so want --impl go or java", impl)
 	}
 	if changed("servers") && cfg.Harness.Servers != n {
 		return nil, fmt.Errorf("--servers %d but --server-agents gives %d: each server runs on its own agent", cfg.Harness.Servers, n)
 	}
 	for _, st := range cfg.Schedule.Steps {
 		if !agentFaults[st.Action] {
-			return nil, fmt.Errorf("--faults %s: %q (line %d) is not built for agent-hosted servers: only kill and restart", cfg.Schedule.Name, st.Action, st.Line)
+			return nil, fmt.Errorf("--faults %s: %q (line %d) is not built for agent-hosted servers: only kill, restart, freeze and thaw", cfg.Schedule.Name, st.Action, st.Line)
 		}
 	}
 	if cfg.Harness.PeerProxy || cfg.Harness.LogDir != "" {
@@ -106,11 +105,14 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, chan
 		Options: fleet.Options{Connect: a.coord, Agents: n, Names: names, Wait: a.wait, Logger: cfg.Logger},
 		Exclude: clients,
 		Server: agent.ServerAssignment{
-			Impl: harness.ImplGo, TickTime: cfg.Harness.TickTime, InitLimit: cfg.Harness.InitLimit, SyncLimit: cfg.Harness.SyncLimit,
+			Impl: impl, JavaHeap: cfg.Harness.JavaHeap, TickTime: cfg.Harness.TickTime, InitLimit: cfg.Harness.InitLimit, SyncLimit: cfg.Harness.SyncLimit,
 			LeaderServes: cfg.Harness.LeaderServes, ExtraConfig: cfg.Harness.ExtraConfig,
 		},
 	}
-	fmt.Fprintf(stderr, "zkbench: placing %d Go servers on server agents\n", n)
+	if javaLeaderServes(impl, cfg.Harness.LeaderServes, n) {
+		o.Server.LeaderServes = true
+	}
+	fmt.Fprintf(stderr, "zkbench: placing %d %s servers on server agents\n", n, impl)
 	h, err := fleet.HostServers(ctx, o)
 	if err != nil {
 		return nil, err
@@ -132,12 +134,27 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, chan
 	ho := cfg.Harness
 	ho.Impl, ho.Connect, ho.GoCommand = harness.ImplExternal, h.Connect(), nil
 	ho.Servers = n
-	ho.External = harness.ExternalCommands{Kill: faultCmd(string(harness.Kill)), Restart: faultCmd(string(harness.Restart))}
+	ho.External = harness.ExternalCommands{
+		Kill: faultCmd(string(harness.Kill)), Restart: faultCmd(string(harness.Restart)),
+		Freeze: faultCmd(string(harness.Freeze)), Thaw: faultCmd(string(harness.Thaw)),
+	}
 	cfg.Harness = ho
 	if cfg.Placement == "" && !ho.LeaderServes && n > 1 {
 		cfg.Placement = bench.Followers
 	}
 	return h, nil
+}
+
+// javaLeaderServes reports whether an agent-hosted Java ensemble must run
+// with leaderServes=yes although leaderServes=no was asked for. A Java
+// leader that does not serve answers every four-letter word with "not
+// currently serving requests"; the harness tells it from an electing
+// server by the learners' connections to its quorum port, which it can see
+// only on its own host. So agent-hosted Java leaders serve, srvr names
+// them, and the load keeps the leader free of clients by placing them on
+// the followers only (bench.Followers), as leaderServes=no would.
+func javaLeaderServes(impl string, asked bool, servers int) bool {
+	return impl == harness.ImplJava && !asked && servers > 1
 }
 
 // serversFile holds which agent hosted which server, in the run directory.
@@ -146,7 +163,9 @@ const serversFile = "servers.json"
 // recordHosted notes the agent-hosted ensemble in the result before it is
 // saved.
 func recordHosted(cfg experiment.Config, h *fleet.Hosted, ens *map[string]string, impl *string, launch *string) {
-	*impl = harness.ImplGo
+	if ss := h.Servers(); len(ss) > 0 {
+		*impl = ss[0].Impl
+	}
 	*launch = "by zkbench agents, one server per agent: a child of its agent, own process group, Pdeathsig=SIGKILL"
 	if *ens == nil {
 		*ens = map[string]string{}
@@ -155,6 +174,10 @@ func recordHosted(cfg experiment.Config, h *fleet.Hosted, ens *map[string]string
 	m["hosted_by"] = "agents"
 	m["hosting_run"] = h.Run()
 	m["leaderServes"] = yesNoStr(cfg.Harness.LeaderServes || len(h.Servers()) == 1)
+	if javaLeaderServes(*impl, cfg.Harness.LeaderServes, len(h.Servers())) {
+		m["leaderServes"] = "yes"
+		m["leader_clients"] = "none: clients on the followers only (agent-hosted Java leaders serve, so that srvr finds them)"
+	}
 	for _, s := range h.Servers() {
 		m[fmt.Sprintf("server.%d.agent", s.ID)] = s.Agent
 		m[fmt.Sprintf("server.%d.host", s.ID)] = s.Hostname
@@ -177,9 +200,9 @@ func yesNoStr(b bool) string {
 // writeServers writes servers.json and a servers section of the report.
 func writeServers(dir string, ss []fleet.HostedServer) error {
 	return writeBreakdown(dir, serversFile, ss, func(w io.Writer) {
-		fmt.Fprintf(w, "\n## Servers (hosted by agents)\n\n| server | agent | host | address | launches | CPU s | peak RSS MiB | note |\n| ---: | --- | --- | --- | ---: | ---: | ---: | --- |\n")
+		fmt.Fprintf(w, "\n## Servers (hosted by agents)\n\n| server | impl | agent | host | address | launches | CPU s | peak RSS MiB | note |\n| ---: | --- | --- | --- | --- | ---: | ---: | ---: | --- |\n")
 		for _, s := range ss {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, s.Impl, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
 		}
 	})
 }

@@ -17,12 +17,13 @@ import (
 	"github.com/zkbench/zkbench/results"
 )
 
-// agentServers returns the PIDs of the Go servers that agents of these
-// names run (their config lives in a directory named after the agent).
+// agentServers returns the PIDs of the servers, Go or Java, that agents
+// of these names run (their config lives in a directory named after the
+// agent).
 func agentServers(names []string) []int {
 	return processesWhere(func(dir string) bool {
 		b, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-		if err != nil || !strings.Contains(string(b), internalServer) {
+		if err != nil || !strings.Contains(string(b), internalServer) && !strings.Contains(string(b), "QuorumPeerMain") {
 			return false
 		}
 		return slices.ContainsFunc(names, func(n string) bool {
@@ -190,4 +191,78 @@ func alive(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// Three server agents host a 3-server Java ensemble (upstream
+// QuorumPeerMain from Debian's jars): a run with an agent that cannot run
+// Java is refused before anything starts, naming it; then the schedule
+// freezes the leader and thaws it through its agent, the ensemble elects
+// another, and servers.json says each server ran Java.
+func TestServerAgentsJava(t *testing.T) {
+	bin := zkbenchBin(t)
+	dir := t.TempDir()
+	coord := startServer(t, dir, "coord", bin) + "/java"
+	srv := uniq("j1", "j2", "j3")
+	nojava := uniq("nojava")
+	cli := uniq("c1")
+	startAgents(t, dir, bin, coord, srv, "--addr", "127.0.0.1")
+	startAgents(t, dir, bin, coord, nojava, "--addr", "127.0.0.1", "--zk-home", t.TempDir())
+	startAgents(t, dir, bin, coord, cli, "--no-server")
+	t.Cleanup(func() { waitNoServers(t, append(srv, nojava...), 10*time.Second) })
+	load := []string{"--tick-time", "200", "--clients", "4", "--outstanding", "1", "--keys", "50", "--value-size", "16", "--java-heap", "128m"}
+
+	refused := start(t, dir, "refused", bin, append([]string{"run", "--impl", "java", "--agents", coord, "--server-agents", strings.Join([]string{srv[0], nojava[0], srv[2]}, ","),
+		"--client-agents", cli[0], "--warmup", "0s", "--duration", "2s", "--out", filepath.Join(dir, "refused")}, load...)...)
+	if err := refused.wait(t, 60*time.Second); err == nil || !strings.Contains(refused.output(), "agent "+nojava[0]) || !strings.Contains(refused.output(), "cannot run Java servers") {
+		t.Fatalf("a run on an agent without Java: %v, want a refusal naming %s\n%s", err, nojava[0], refused.output())
+	}
+	if left := agentServers(append(srv, nojava...)); len(left) != 0 {
+		t.Fatalf("the refused run started servers %v", left)
+	}
+	t.Logf("refused: %s", lastLine(refused.output()))
+
+	sched := filepath.Join(dir, "freeze.sched")
+	os.WriteFile(sched, []byte("at 1s freeze leader\nat 2500ms thaw it\n"), 0o644)
+	out := filepath.Join(dir, "runs")
+	run := start(t, dir, "run", bin, append([]string{"run", "--impl", "java", "--agents", coord, "--server-agents", strings.Join(srv, ","), "--client-agents", cli[0],
+		"--warmup", "300ms", "--duration", "4s", "--faults", sched, "--out", out}, load...)...)
+	if err := run.wait(t, 90*time.Second); err != nil {
+		t.Fatalf("run: %v\n%s", err, run.output())
+	}
+	rd := runDir(t, out)
+	res, err := results.Read(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ensemble.Implementation != "java" || res.Ensemble.Config["hosted_by"] != "agents" || res.Ensemble.Size != 3 {
+		t.Fatalf("ensemble %+v", res.Ensemble)
+	}
+	var names []string
+	for _, e := range res.Events {
+		names = append(names, e.Name)
+		t.Logf("event %v %s: %s", e.At.Round(time.Millisecond), e.Name, e.Detail)
+	}
+	if !slices.Contains(names, "freeze") || !slices.Contains(names, "thaw") || !slices.Contains(names, "elected") {
+		t.Fatalf("events %v: want the freeze, the thaw and an election", names)
+	}
+	b, err := os.ReadFile(filepath.Join(rd, serversFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss []fleet.HostedServer
+	if err := json.Unmarshal(b, &ss); err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 3 {
+		t.Fatalf("servers %+v", ss)
+	}
+	for _, s := range ss {
+		if s.Impl != "java" || s.Starts != 1 || s.CPUSeconds <= 0 || s.PeakRSSKiB <= 0 || s.Error != "" {
+			t.Errorf("server %+v: want java, one launch, its CPU and RSS, no error", s)
+		}
+	}
+	if s := results.Summarize(res); s.Ops == 0 {
+		t.Fatalf("no operations measured")
+	}
+	waitNoServers(t, srv, 10*time.Second)
 }
