@@ -399,29 +399,32 @@ func (z *Zab) Disconnected(peer int64) {
 // Propose appends a new transaction at the leader and broadcasts it. It
 // returns the zxid given to it, the one NextZxid announced.
 func (z *Zab) Propose(data []byte) (int64, error) {
-	if z.stopped {
-		return 0, ErrStopped
-	}
-	if z.role != Leader {
-		return 0, ErrNotLeader
-	}
-	if !z.l.established {
-		return 0, ErrNotReady
+	if err := z.canPropose(); err != nil {
+		return 0, err
 	}
 	return z.propose(data)
+}
+
+// canPropose is why Propose and NextZxid cannot run now, or nil: the
+// machine has stopped, it does not lead, or its leadership is not
+// established yet.
+func (z *Zab) canPropose() error {
+	switch {
+	case z.stopped:
+		return ErrStopped
+	case z.role != Leader:
+		return ErrNotLeader
+	case !z.l.established:
+		return ErrNotReady
+	}
+	return nil
 }
 
 // NextZxid returns the zxid the next Propose will assign, for the prep
 // stage to put in the txn header it serializes into the proposal's data.
 func (z *Zab) NextZxid() (int64, error) {
-	if z.stopped {
-		return 0, ErrStopped
-	}
-	if z.role != Leader {
-		return 0, ErrNotLeader
-	}
-	if !z.l.established {
-		return 0, ErrNotReady
+	if err := z.canPropose(); err != nil {
+		return 0, err
 	}
 	last := z.log.lastZxid()
 	if EpochOf(last) != z.l.epoch {
@@ -433,14 +436,24 @@ func (z *Zab) NextZxid() (int64, error) {
 	return last + 1, nil
 }
 
+// canForward is why Forward and Sync cannot run now, or nil: the machine
+// has stopped, or it is not active in its role (not synced, not
+// established).
+func (z *Zab) canForward() error {
+	switch {
+	case z.stopped:
+		return ErrStopped
+	case !z.active:
+		return ErrNotReady
+	}
+	return nil
+}
+
 // Forward sends a client write to the leader (REQUEST); at the leader it
 // comes back in Ready.Requests, as forwarded writes do.
 func (z *Zab) Forward(req []byte) error {
-	if z.stopped {
-		return ErrStopped
-	}
-	if !z.active {
-		return ErrNotReady
+	if err := z.canForward(); err != nil {
+		return err
 	}
 	if z.role == Leader {
 		z.out.Requests = append(z.out.Requests, Request{From: z.id, Data: req})
@@ -454,11 +467,8 @@ func (z *Zab) Forward(req []byte) error {
 // token comes back in Ready.Synced when it is (upstream's sync op). A
 // pending sync is lost if the machine stops: the driver fails it then.
 func (z *Zab) Sync(token []byte) error {
-	if z.stopped {
-		return ErrStopped
-	}
-	if !z.active {
-		return ErrNotReady
+	if err := z.canForward(); err != nil {
+		return err
 	}
 	if z.role == Leader {
 		z.leaderSync(z.id, token)
