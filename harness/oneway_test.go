@@ -199,16 +199,19 @@ func TestExternalPartitionCommands(t *testing.T) {
 	}
 }
 
-// A leader cut off one way loses the lead either way: cut off from what
-// its followers send, it hears no acks and steps down; cut off from what it
-// sends them, they hear no pings and elect among themselves. Healed, it
-// follows again.
+// A leader cut off one way loses the lead either way. Cut off from what
+// it sends, its followers hear nothing and elect one of themselves. Cut
+// off from what it receives, it hears no acks and steps down; the
+// followers still hear its election notifications, so when its vote is the
+// best (say, the highest id) they keep electing it and no leader serves
+// until the heal (seen once in two runs: 4 s without writes). Healed,
+// everything serves again.
 func TestIntegration_OneWayPartitionLeader(t *testing.T) {
 	ctx := testCtx(t, 90*time.Second)
 	// syncLimit 2 x tickTime 500ms: a silent link is noticed in ~1s.
 	e := startEnsemble(t, ctx, Options{Impl: fastestImpl(), Servers: 3, PeerProxy: true, TickTime: 500, SyncLimit: 2, Seed: 1})
 	stop := writers(t, e.ConnectString(), 2)
-	sched, err := ParseSchedule("at 0s partition-in leader as a; at 4s heal a\nat 8s partition-out leader as b; at 12s heal b")
+	sched, err := ParseSchedule("at 0s partition-out leader as b; at 4s heal b\nat 6s partition-in leader as a; at 10s heal a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +229,23 @@ func TestIntegration_OneWayPartitionLeader(t *testing.T) {
 		if ev.Skipped || ev.Err != "" || !ev.Recovered {
 			t.Errorf("event %d: %v", i, ev)
 		}
-		if ev.Step.Action == Heal {
-			continue
+		if ev.Step.Action != Heal && (ev.Role != RoleLeader || !ev.LeaderLost) {
+			t.Errorf("event %d: %v: want the leader cut off", i, ev)
 		}
-		if ev.Role != RoleLeader || !ev.LeaderLost || !ev.Elected || ev.NewLeader == ev.ID {
-			t.Errorf("event %d: %v: want the leader cut off and another elected", i, ev)
+	}
+	out, healOut, in, healIn := evs[0], evs[1], evs[2], evs[3]
+	if !out.Elected || out.NewLeader == out.ID || out.Recovery >= healOut.Offset-out.Offset {
+		t.Errorf("partition-out: %v: want another leader, serving before the heal", out)
+	}
+	// The leader cut off from what it receives stops leading before the heal.
+	stepped := false
+	for _, rs := range e.Timeline() {
+		if rs.ID == in.ID && rs.Time.After(in.Time) && rs.Time.Before(healIn.Time) && rs.Role != RoleLeader {
+			stepped = true
 		}
+	}
+	if !stepped {
+		t.Errorf("partition-in: server %d was seen leading until the heal", in.ID)
 	}
 	for _, m := range e.Members() {
 		if m.Partitioned || !m.Role.Serving() {
