@@ -202,32 +202,55 @@ func metric(name, unit string, higher, gates bool, b, c, runs []float64, o Regre
 // duration may differ) on the same implementation and ensemble size.
 func SameWorkload(base, cur *results.Result) error {
 	var diffs []string
-	chk := func(name string, a, b any) {
-		if fmt.Sprint(a) != fmt.Sprint(b) {
-			diffs = append(diffs, fmt.Sprintf("%s %v (baseline) vs %v", name, a, b))
+	bf, cf := workloadFields(base), workloadFields(cur)
+	for i := range bf {
+		if bf[i].value != cf[i].value {
+			diffs = append(diffs, fmt.Sprintf("%s %s (baseline) vs %s", bf[i].name, bf[i].value, cf[i].value))
 		}
 	}
-	bs, cs := base.Spec, cur.Spec
-	chk("implementation", base.Ensemble.Implementation, cur.Ensemble.Implementation)
-	chk("servers", base.Ensemble.Size, cur.Ensemble.Size)
-	chk("read_percent", bs.ReadPercent, cs.ReadPercent)
-	chk("mix", bs.EffectiveMix(), cs.EffectiveMix())
-	chk("value_size", bs.ValueSize, cs.ValueSize)
-	chk("keys", bs.Keys, cs.Keys)
-	chk("clients", bs.Clients, cs.Clients)
-	chk("outstanding", bs.Outstanding, cs.Outstanding)
-	chk("mode", bs.Mode, cs.Mode)
-	chk("rate", bs.Rate, cs.Rate)
-	chk("key_dist", bs.KeyDist, cs.KeyDist)
-	chk("faults", base.Ensemble.Config["faults"], cur.Ensemble.Config["faults"])
-	chk("leaderServes", base.Ensemble.Config["leaderServes"], cur.Ensemble.Config["leaderServes"])
-	chk("peer_proxy", base.Ensemble.Config["peer_proxy"], cur.Ensemble.Config["peer_proxy"])
-	chk("client_proxy", base.Ensemble.Config["client_proxy"], cur.Ensemble.Config["client_proxy"])
-	chk("server_cpus", base.Ensemble.Config["server_cpus"], cur.Ensemble.Config["server_cpus"])
 	if len(diffs) > 0 {
 		return fmt.Errorf("%w: %s; compare results of the same workload (or use zkbench compare)", ErrMismatch, strings.Join(diffs, ", "))
 	}
 	return nil
+}
+
+// WorkloadKey names what r measured, by the fields SameWorkload compares:
+// two results have the same key exactly when SameWorkload accepts them.
+func WorkloadKey(r *results.Result) string {
+	var b strings.Builder
+	for i, f := range workloadFields(r) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%s", f.name, f.value)
+	}
+	return b.String()
+}
+
+type field struct{ name, value string }
+
+// workloadFields are the fields of a result that make its workload: the
+// same in every result SameWorkload accepts as comparable.
+func workloadFields(r *results.Result) []field {
+	s, c := r.Spec, r.Ensemble.Config
+	return []field{
+		{"implementation", fmt.Sprint(r.Ensemble.Implementation)},
+		{"servers", fmt.Sprint(r.Ensemble.Size)},
+		{"read_percent", fmt.Sprint(s.ReadPercent)},
+		{"mix", fmt.Sprint(s.EffectiveMix())},
+		{"value_size", fmt.Sprint(s.ValueSize)},
+		{"keys", fmt.Sprint(s.Keys)},
+		{"clients", fmt.Sprint(s.Clients)},
+		{"outstanding", fmt.Sprint(s.Outstanding)},
+		{"mode", fmt.Sprint(s.Mode)},
+		{"rate", fmt.Sprint(s.Rate)},
+		{"key_dist", fmt.Sprint(s.KeyDist)},
+		{"faults", c["faults"]},
+		{"leaderServes", c["leaderServes"]},
+		{"peer_proxy", c["peer_proxy"]},
+		{"client_proxy", c["client_proxy"]},
+		{"server_cpus", c["server_cpus"]},
+	}
 }
 
 // Samples returns r's throughput (ops/s) in consecutive buckets of width b,
