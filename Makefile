@@ -5,7 +5,7 @@ PKGS     ?= ./...
 # The whole suite must stay well under CI's 30-minute budget on 2 cores.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build print-ldflags test test-short run bench bench-compare bench-before-after lint fuzz clean
+.PHONY: help build print-ldflags test test-short run bench bench-compare bench-before-after bench-agents lint fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,38 @@ bench-before-after: build ## Go server before/after ratios against BASE=rev -> o
 	git archive $(BASE) | tar -x -C $(BIN)/base/src
 	cd $(BIN)/base/src && $(GO) build -o ../zkserver ./cmd/zkserver
 	$(COMPARE) --impl go --go-variant 'go-before=$(abspath $(BIN))/base/zkserver start-foreground' --out out/bench-compare/before-after
+
+# Issue 18's figure: a 3-server Go ensemble on three hosts of a `zkbench lab`
+# (network namespaces on one bridge; needs root and iproute2), driven from one
+# client host and from two, AGENT_REPS times each, the order alternating, under
+# flock so that no other benchmark runs at once. Every run directory has
+# agents.json (each agent's ops/s, driver cores, CPU s per 10k ops, bottleneck
+# note) and servers.json (each server's CPU); summary.tsv lists them all.
+AGENT_REPS ?= 3
+AGENT_LOAD ?= --clients 60 --warmup 2s --duration 10s
+AGENT_LAB  ?= zkbbench
+AGENT_OUT  ?= out/bench-agents
+bench-agents: build ## 3 Go servers on lab hosts, load from 1 vs 2 client hosts -> out/bench-agents/<time>/ (root)
+	flock /tmp/zkbench-bench.lock bash -ec '\
+	z=$(abspath $(BIN))/zkbench; lab="--name $(AGENT_LAB)"; coord=198.18.0.1:2191/bench; \
+	out=$(abspath $(AGENT_OUT))/$$(date -u +%Y%m%dT%H%M%S); mkdir -p $$out; \
+	$$z lab up $$lab --hosts coord,s1,s2,s3,c1,c2; trap "$$z lab down $$lab" EXIT; \
+	$$z lab exec $$lab coord -- $$z coordinator --addr 198.18.0.1 --port 2191 >$$out/coord.log 2>&1 & \
+	for i in $$(seq 100); do $$z lab exec $$lab coord -- bash -c "</dev/tcp/198.18.0.1/2191" 2>/dev/null && break; sleep 0.1; done; \
+	for s in 2 3 4; do h=s$$((s-1)); $$z lab exec $$lab $$h -- $$z agent --coord $$coord --name $$h --addr 198.18.0.$$s >$$out/agent-$$h.log 2>&1 & done; \
+	for h in c1 c2; do $$z lab exec $$lab $$h -- $$z agent --coord $$coord --name $$h --no-server >$$out/agent-$$h.log 2>&1 & done; \
+	printf "client-hosts\trep\trun-ops/s\tagent\tagent-ops/s\tp99-ms\tdriver-cores\tCPU-s/10k-ops\tnote\tservers-CPU-s\n" >$$out/summary.tsv; \
+	for rep in $$(seq $(AGENT_REPS)); do \
+	  order="1 2"; [ $$((rep % 2)) = 0 ] && order="2 1"; \
+	  for n in $$order; do \
+	    cl=c1; [ $$n = 2 ] && cl=c1,c2; \
+	    $$z lab exec $$lab coord -- $$z run --agents $$coord --server-agents s1,s2,s3 --client-agents $$cl $(AGENT_LOAD) --out $$out/$$n-client | tee -a $$out/runs.log; \
+	    d=$$(ls -td $$out/$$n-client/*/ | head -1); \
+	    sc=$$(jq -r "[.[].cpu_seconds] | map(tostring) | join(\" \")" $$d/servers.json); \
+	    jq -r --arg n $$n --arg rep $$rep --arg sc "$$sc" "(map(.throughput) | add | floor) as \$$all | .[] | [\$$n, \$$rep, \$$all, .name, (.throughput|floor), (.p99_ns/1e4|floor/100), (.driver.cpu_cores*100|floor/100), (.driver.cpu_per_10k_ops*1000|floor/1000), (.bottleneck // \"\" | split(\":\")[0]), \$$sc] | @tsv" $$d/agents.json >>$$out/summary.tsv; \
+	  done; \
+	done; \
+	column -t -s "	" $$out/summary.tsv; echo "$$out"'
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
