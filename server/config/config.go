@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -717,7 +718,7 @@ func (p *parser) finish(myidRead bool) error {
 				return &Error{File: p.myidFile, Key: "myid", Msg: "myid file is missing: a server of a quorum needs its id there"}
 			}
 			if _, ok := c.Servers[c.MyID]; !ok {
-				return &Error{File: p.myidFile, Line: p.myidLine, Key: "myid", Msg: fmt.Sprintf("server id %d is not in the servers list of %s (ids: %v)", c.MyID, p.quorumFile, quorum.SortedIDs(c.Servers))}
+				return &Error{File: p.myidFile, Line: p.myidLine, Key: "myid", Msg: fmt.Sprintf("server id %d is not in the servers list of %s (ids: %v)", c.MyID, p.quorumFile, slices.Sorted(maps.Keys(c.Servers)))}
 			}
 		}
 	}
@@ -798,7 +799,7 @@ func (c *Config) Observers() []quorum.Server { return c.serversWithRole(quorum.O
 
 func (c *Config) serversWithRole(role string) []quorum.Server {
 	var out []quorum.Server
-	for _, id := range quorum.SortedIDs(c.Servers) {
+	for _, id := range slices.Sorted(maps.Keys(c.Servers)) {
 		if s := c.Servers[id]; s.Role == role {
 			out = append(out, s)
 		}
@@ -810,15 +811,6 @@ func (c *Config) serversWithRole(role string) []quorum.Server {
 // more than half); 1 when there are no voters (standalone).
 func (c *Config) QuorumSize() int {
 	return len(c.Voters())/2 + 1
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // joinHostPort writes host:port, bracketing an IPv6 literal.

@@ -2,9 +2,11 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +93,7 @@ func TestFixturesParse(t *testing.T) {
 			continue
 		}
 		got := want{c.TickTime, c.InitLimit, c.SyncLimit, c.DataDir, c.DataLogDir, c.ClientPort, c.SnapRetainCount, c.PurgeInterval,
-			len(c.Servers), len(c.Voters()), c.QuorumSize(), c.Standalone(), quorum.SortedIDs(c.Servers), nil}
+			len(c.Servers), len(c.Voters()), c.QuorumSize(), c.Standalone(), slices.Sorted(maps.Keys(c.Servers)), nil}
 		if w.server != nil {
 			s := c.Servers[w.server.ID]
 			got.server = &s

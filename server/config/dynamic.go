@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +30,7 @@ func DynamicFileName(staticPath string, v int64) string {
 func WriteDynamic(staticPath string, myID int64, m quorum.Members) (string, error) {
 	dynPath := DynamicFileName(staticPath, m.Version)
 	var lines []string
-	for _, id := range quorum.SortedIDs(m.Servers) {
+	for _, id := range slices.Sorted(maps.Keys(m.Servers)) {
 		lines = append(lines, fmt.Sprintf("server.%d=%s", id, m.Servers[id].Spec()))
 	}
 	// Upstream sorts the lines as strings (server.10 before server.2).

@@ -3,18 +3,18 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zkbin"
-
-	"github.com/zkbench/zkbench/server/quorum"
 )
 
 // javaClasspath finds a java launcher and upstream ZooKeeper's jars
@@ -100,7 +100,7 @@ func render(c *Config) string {
 	w("quorumListenOnAllIPs", c.QuorumListenOnAllIPs)
 	w("syncEnabled", c.SyncEnabled)
 	w("version", fmt.Sprintf("%x", c.ConfigVersion))
-	for _, id := range quorum.SortedIDs(c.Servers) {
+	for _, id := range slices.Sorted(maps.Keys(c.Servers)) {
 		s := c.Servers[id]
 		client := "none"
 		if s.ClientPort != 0 {
@@ -108,7 +108,7 @@ func render(c *Config) string {
 		}
 		fmt.Fprintf(&b, "server.%d=%s %d %d %s %s\n", id, javaHostString(s.Host), s.QuorumPort, s.ElectionPort, s.Role, client)
 	}
-	for _, k := range sortedKeys(c.fileProps) {
+	for _, k := range slices.Sorted(maps.Keys(c.fileProps)) {
 		fmt.Fprintf(&b, "property %s=%s\n", k, strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(c.fileProps[k]))
 	}
 	return b.String()

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,7 +83,7 @@ func (c *Config) Marshal() []byte {
 	if !c.SyncEnabled {
 		put("syncEnabled", "false")
 	}
-	for _, k := range sortedKeys(c.Other) {
+	for _, k := range slices.Sorted(maps.Keys(c.Other)) {
 		put(k, c.Other[k])
 	}
 
@@ -93,7 +95,7 @@ func (c *Config) Marshal() []byte {
 			put(k, v)
 		}
 	}
-	for _, name := range sortedKeys(c.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(c.Properties)) {
 		key, ok := strings.CutPrefix(name, "zookeeper.")
 		if !ok || isQuorumKey(key) || isDerived(key) {
 			continue
@@ -119,7 +121,7 @@ func (c *Config) Marshal() []byte {
 // dynamic configuration file (or zoo.cfg) holds them.
 func (c *Config) MarshalDynamic() []byte {
 	var b strings.Builder
-	for _, id := range quorum.SortedIDs(c.Servers) {
+	for _, id := range slices.Sorted(maps.Keys(c.Servers)) {
 		s := c.Servers[id]
 		v := fmt.Sprintf("%s:%d", joinHostPort(s.Host, s.QuorumPort), s.ElectionPort)
 		if s.Role == quorum.Observer {
@@ -142,7 +144,7 @@ func (c *Config) MarshalDynamic() []byte {
 // jute.maxbuffer or readonlymode.enabled). Pass them in SERVER_JVMFLAGS.
 func (c *Config) JVMFlags() []string {
 	var out []string
-	for _, name := range sortedKeys(c.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(c.Properties)) {
 		if !strings.HasPrefix(name, "zookeeper.") {
 			out = append(out, "-D"+name+"="+c.Properties[name])
 		}

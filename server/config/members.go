@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/zkbench/zkbench/server/quorum"
@@ -30,7 +31,7 @@ func duplicateAddress(servers map[int64]quorum.Server) (int64, string) {
 		port int
 	}
 	used := map[addr]string{}
-	for _, id := range quorum.SortedIDs(servers) {
+	for _, id := range slices.Sorted(maps.Keys(servers)) {
 		s := servers[id]
 		for _, a := range []struct {
 			what string

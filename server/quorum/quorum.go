@@ -3,6 +3,7 @@ package quorum
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -47,7 +48,7 @@ func (m Members) Observers() []int64 { return m.ids(Observer) }
 
 func (m Members) ids(role string) []int64 {
 	var out []int64
-	for _, id := range SortedIDs(m.Servers) {
+	for _, id := range slices.Sorted(maps.Keys(m.Servers)) {
 		if m.Servers[id].Role == role {
 			out = append(out, id)
 		}
@@ -67,22 +68,12 @@ func (m Members) IsVoter(id int64) bool {
 // line per server in id order, then "version=<hex>".
 func (m Members) String() string {
 	var b strings.Builder
-	for _, id := range SortedIDs(m.Servers) {
+	for _, id := range slices.Sorted(maps.Keys(m.Servers)) {
 		s := m.Servers[id]
 		fmt.Fprintf(&b, "server.%d=%s\n", id, s.Spec())
 	}
 	fmt.Fprintf(&b, "version=%x", m.Version)
 	return b.String()
-}
-
-// SortedIDs returns the ids of servers in increasing order.
-func SortedIDs(servers map[int64]Server) []int64 {
-	ids := make([]int64, 0, len(servers))
-	for id := range servers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // Spec renders the value of the server's server.N line as upstream's

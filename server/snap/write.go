@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"hash"
 	"hash/adler32"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/zkbench/zkbench/server/durable"
 	"github.com/zkbench/zkbench/server/proto"
@@ -109,12 +110,12 @@ func Write(dir string, h Header, walk func(emit func(Node) error) error) (path s
 	s.enc.Int(Version)
 	s.enc.Long(DBID)
 	s.enc.Int(int32(len(h.Sessions)))
-	for _, id := range sortedKeys(h.Sessions) {
+	for _, id := range slices.Sorted(maps.Keys(h.Sessions)) {
 		s.enc.Long(id)
 		s.enc.Int(h.Sessions[id])
 	}
 	s.enc.Int(int32(len(h.ACLs)))
-	for _, ref := range sortedKeys(h.ACLs) {
+	for _, ref := range slices.Sorted(maps.Keys(h.ACLs)) {
 		s.enc.Long(ref)
 		list := h.ACLs[ref]
 		s.enc.Int(int32(len(list)))
@@ -172,13 +173,4 @@ func Write(dir string, h Header, walk func(emit func(Node) error) error) (path s
 		return "", fmt.Errorf("snap: %w", err)
 	}
 	return final, nil
-}
-
-func sortedKeys[V any](m map[int64]V) []int64 {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
 }
