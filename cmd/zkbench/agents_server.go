@@ -68,7 +68,8 @@ func serverAgentNames(v string) (n int, names []string, err error) {
 }
 
 // agentFaults are the schedule actions an agent applies to its server.
-var agentFaults = map[harness.Action]bool{harness.Kill: true, harness.Restart: true, harness.Freeze: true, harness.Thaw: true}
+var agentFaults = map[harness.Action]bool{harness.Kill: true, harness.Restart: true, harness.Freeze: true, harness.Thaw: true,
+	harness.Partition: true, harness.PartitionIn: true, harness.PartitionOut: true, harness.Heal: true}
 
 // hostServers places the ensemble under test on server agents and points
 // cfg at it: the harness sees an external ensemble (it polls the servers'
@@ -91,7 +92,7 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, chan
 	}
 	for _, st := range cfg.Schedule.Steps {
 		if !agentFaults[st.Action] {
-			return nil, fmt.Errorf("--faults %s: %q (line %d) is not built for agent-hosted servers: only kill, restart, freeze and thaw", cfg.Schedule.Name, st.Action, st.Line)
+			return nil, fmt.Errorf("--faults %s: %q (line %d) is not built for agent-hosted servers: only kill, restart, freeze, thaw, partition, partition-in, partition-out and heal", cfg.Schedule.Name, st.Action, st.Line)
 		}
 	}
 	if cfg.Harness.PeerProxy || cfg.Harness.LogDir != "" {
@@ -137,6 +138,10 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, chan
 	ho.External = harness.ExternalCommands{
 		Kill: faultCmd(string(harness.Kill)), Restart: faultCmd(string(harness.Restart)),
 		Freeze: faultCmd(string(harness.Freeze)), Thaw: faultCmd(string(harness.Thaw)),
+	}
+	if err := agentNetFaults(ctx, cfg.Schedule, a.coord, h, &ho.External, faultCmd); err != nil {
+		h.Close()
+		return nil, err
 	}
 	cfg.Harness = ho
 	if cfg.Placement == "" && !ho.LeaderServes && n > 1 {
