@@ -56,33 +56,45 @@ func (a agentFlags) coordinator(changed func(string) bool, log *slog.Logger) (*f
 		}
 		o.Agents = n
 	} else {
-		for _, s := range strings.Split(a.clients, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				o.Names = append(o.Names, s)
-			}
-		}
+		o.Names = splitNames(a.clients)
 	}
 	return fleet.New(o)
 }
 
-// runWithAgents performs one run whose load the agents drive, and writes
-// its directory, with agents.json and an agents section in the report.
+// runWithAgents is agentRun for zkbench run, which needs only its error.
 func runWithAgents(ctx context.Context, cfg experiment.Config, a agentFlags, changed func(string) bool, co *fleet.Coordinator, out string, stdout, stderr io.Writer) error {
-	cfg.Driver = co.Drive
+	_, err := agentRun(ctx, cfg, a, changed, co, out, stdout, stderr)
+	return err
+}
+
+// agentRun performs one run whose load the agents drive (and whose
+// ensemble the server agents host, with --server-agents), and writes its
+// directory under out, with agents.json, servers.json and their report
+// sections. It returns the directory, also with the error of a run
+// aborted after it started (the partial result is in it).
+func agentRun(ctx context.Context, cfg experiment.Config, a agentFlags, changed func(string) bool, co *fleet.Coordinator, out string, stdout, stderr io.Writer) (string, error) {
 	var hosted *fleet.Hosted
 	if a.servers != "" {
-		h, err := hostServers(ctx, &cfg, a, changed, co, stderr)
+		n, names, err := a.serverAgents()
 		if err != nil {
-			return err
+			return "", err
+		}
+		if changed("servers") && cfg.Harness.Servers != n {
+			return "", fmt.Errorf("--servers %d but --server-agents gives %d: each server runs on its own agent", cfg.Harness.Servers, n)
+		}
+		h, err := hostServers(ctx, &cfg, a, n, names, co, stderr)
+		if err != nil {
+			return "", err
 		}
 		defer h.Close()
 		hosted = h
 	}
+	cfg.Driver = co.Drive
 	fmt.Fprintf(stderr, "zkbench: %s ensemble of %d, %g%% writes, %d clients x %d outstanding from agents, %v (+%v warm-up)\n",
 		cfg.Harness.Impl, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
 	res, err := experiment.Run(ctx, cfg)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if hosted != nil {
 		if err := hosted.Close(); err != nil {
@@ -92,29 +104,49 @@ func runWithAgents(ctx context.Context, cfg experiment.Config, a agentFlags, cha
 	}
 	dir, err := experiment.Save(out, res)
 	if err != nil {
-		return err
+		return dir, err
 	}
+	if err := writeAgentRun(dir, co, hosted, stdout); err != nil {
+		return dir, err
+	}
+	printLine(stdout, dir, res)
+	printAgents(stdout, co.Agents())
+	if err := co.Aborted(); err != nil {
+		return dir, fmt.Errorf("%w (partial result in %s)", err, dir)
+	}
+	return dir, nil
+}
+
+// writeAgentRun adds the agents' breakdown, and the hosted servers' when
+// there are any, to run directory dir, and prints where the servers ran.
+func writeAgentRun(dir string, co *fleet.Coordinator, hosted *fleet.Hosted, stdout io.Writer) error {
 	if err := writeAgents(dir, co.Agents()); err != nil {
 		return err
 	}
-	if hosted != nil {
-		if err := writeServers(dir, hosted.Servers()); err != nil {
-			return err
-		}
-		for _, s := range hosted.Servers() {
-			fmt.Fprintf(stdout, "  server %d on agent %s (%s) at %s: %d launch(es), %.2f CPU s, peak RSS %.1f MiB\n",
-				s.ID, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024)
-		}
+	if hosted == nil {
+		return nil
 	}
-	printLine(stdout, dir, res)
-	for _, a := range co.Agents() {
-		fmt.Fprintf(stdout, "  agent %s (%s): sessions %d-%d, %.0f ops/s, p99 %.2f ms, driver %.2f cores, skew %v\n",
+	if err := writeServers(dir, hosted.Servers()); err != nil {
+		return err
+	}
+	printServers(stdout, hosted.Servers())
+	return nil
+}
+
+// printServers prints where each agent-hosted server ran and what it cost.
+func printServers(w io.Writer, ss []fleet.HostedServer) {
+	for _, s := range ss {
+		fmt.Fprintf(w, "  %s server %d on agent %s (%s) at %s: %d launch(es), %.2f CPU s, peak RSS %.1f MiB\n",
+			s.Impl, s.ID, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024)
+	}
+}
+
+// printAgents prints each client agent's share of a run.
+func printAgents(w io.Writer, as []fleet.AgentSummary) {
+	for _, a := range as {
+		fmt.Fprintf(w, "  agent %s (%s): sessions %d-%d, %.0f ops/s, p99 %.2f ms, driver %.2f cores, skew %v\n",
 			a.Name, a.Hostname, a.Sessions.First, a.Sessions.First+a.Sessions.Count-1, a.Throughput, ms(a.P99), a.Driver.CPUCores, a.Skew.Round(10*time.Microsecond))
 	}
-	if err := co.Aborted(); err != nil {
-		return fmt.Errorf("%w (partial result in %s)", err, dir)
-	}
-	return nil
 }
 
 // agentsFile holds a run's per-agent breakdown, in its directory.

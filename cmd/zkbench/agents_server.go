@@ -51,44 +51,48 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// serverAgentNames parses --server-agents: a count or names.
-func serverAgentNames(v string) (n int, names []string, err error) {
-	if c, err := strconv.Atoi(v); err == nil {
+// serverAgents parses --server-agents: a count or names.
+func (a agentFlags) serverAgents() (n int, names []string, err error) {
+	if c, err := strconv.Atoi(a.servers); err == nil {
 		if c < 1 {
 			return 0, nil, fmt.Errorf("--server-agents %d: want at least 1", c)
 		}
 		return c, nil, nil
 	}
+	names = splitNames(a.servers)
+	if len(names) == 0 {
+		return 0, nil, fmt.Errorf("--server-agents %q: want a count or agent names (s1,s2,...)", a.servers)
+	}
+	return len(names), names, nil
+}
+
+// splitNames splits a comma-separated list of agent names.
+func splitNames(v string) []string {
+	var names []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			names = append(names, s)
 		}
 	}
-	return len(names), names, nil
+	return names
 }
 
 // agentFaults are the schedule actions an agent applies to its server.
 var agentFaults = map[harness.Action]bool{harness.Kill: true, harness.Restart: true, harness.Freeze: true, harness.Thaw: true,
 	harness.Partition: true, harness.PartitionIn: true, harness.PartitionOut: true, harness.Heal: true}
 
-// hostServers places the ensemble under test on server agents and points
-// cfg at it: the harness sees an external ensemble (it polls the servers'
-// roles and plays the schedule as for any), whose kill and restart
-// commands ask the hosting agents. It returns the hosted ensemble, which
-// the caller closes.
-func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, changed func(string) bool, co *fleet.Coordinator, stderr io.Writer) (*fleet.Hosted, error) {
-	n, names, err := serverAgentNames(a.servers)
-	if err != nil {
-		return nil, err
-	}
+// hostServers places the ensemble under test, n servers, on server
+// agents (names, if given, server i+1 on names[i]; else n chosen by count)
+// and points cfg at it: the harness sees an external ensemble (it polls
+// the servers' roles and plays the schedule as for any), whose kill,
+// restart, freeze and thaw commands ask the hosting agents. It returns the
+// hosted ensemble, which the caller closes.
+func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, n int, names []string, co *fleet.Coordinator, stderr io.Writer) (*fleet.Hosted, error) {
 	impl := cfg.Harness.Impl
 	switch impl {
 	case harness.ImplGo, harness.ImplJava:
 	default:
 		return nil, fmt.Errorf("--server-agents with --impl %s: agents run the servers, so want --impl go or java", impl)
-	}
-	if changed("servers") && cfg.Harness.Servers != n {
-		return nil, fmt.Errorf("--servers %d but --server-agents gives %d: each server runs on its own agent", cfg.Harness.Servers, n)
 	}
 	for _, st := range cfg.Schedule.Steps {
 		if !agentFaults[st.Action] {
@@ -100,7 +104,7 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, chan
 	}
 	var clients []string
 	if _, err := strconv.Atoi(a.clients); err != nil {
-		_, clients, _ = serverAgentNames(a.clients)
+		clients = splitNames(a.clients)
 	}
 	o := fleet.ServerOptions{
 		Options: fleet.Options{Connect: a.coord, Agents: n, Names: names, Wait: a.wait, Logger: cfg.Logger},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -22,6 +23,7 @@ type reliabilityOptions struct {
 	load   loadOptions
 	faults string
 	bucket time.Duration
+	agents agentFlags
 	common
 }
 
@@ -41,7 +43,8 @@ time.`,
 		Example: `  zkbench reliability
   zkbench reliability --duration 30s --bucket 500ms
   zkbench reliability --impl java --servers 5
-  zkbench reliability --faults my-schedule.txt`,
+  zkbench reliability --faults my-schedule.txt
+  zkbench reliability --agents coord-host:2191 --server-agents 5 --client-agents 2   # on agents`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReliability(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -51,6 +54,7 @@ time.`,
 	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 60 * time.Second, warmup: 2 * time.Second}, true)
 	cmd.Flags().StringVar(&o.faults, "faults", "paper", "fault schedule: paper (scaled to --duration) or a schedule file")
 	cmd.Flags().DurationVar(&o.bucket, "bucket", 0, "throughput bucket of the graph (default: about 60 points; the original used 6s of 400s)")
+	o.agents.addFlags(cmd.Flags())
 	o.common.addFlags(cmd.Flags())
 	return cmd
 }
@@ -70,17 +74,37 @@ func runReliability(ctx context.Context, o reliabilityOptions, changed func(stri
 	if err != nil {
 		return err
 	}
-	dir, err := runAndSave(ctx, cfg, o.out, stdout, stderr)
+	co, err := o.agents.coordinator(changed, cfg.Logger)
 	if err != nil {
 		return err
 	}
+	var dir string
+	if co != nil {
+		dir, err = agentRun(ctx, cfg, o.agents, changed, co, o.out, stdout, stderr)
+	} else {
+		dir, err = runAndSave(ctx, cfg, o.out, stdout, stderr)
+	}
+	if dir == "" {
+		return err
+	}
+	// A run aborted after it started (a lost agent) still gets its graph
+	// of what was measured; its error follows.
+	if gerr := reliabilityGraph(dir, o.bucket, stdout); gerr != nil {
+		return errors.Join(err, gerr)
+	}
+	return err
+}
+
+// reliabilityGraph draws run directory dir's throughput with its events
+// (reliability.png/.svg) and prints the events and the fault summary.
+func reliabilityGraph(dir string, bucket time.Duration, stdout io.Writer) error {
 	res, err := results.Read(dir)
 	if err != nil {
 		return err
 	}
 	p, err := plot.Throughput([]plot.Run{{Label: res.Ensemble.Implementation, Result: res}}, plot.Options{
 		Title:  fmt.Sprintf("Reliability in the presence of errors — %s", plot.Describe(res)),
-		Bucket: o.bucket,
+		Bucket: bucket,
 	})
 	if err != nil {
 		return err
