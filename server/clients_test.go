@@ -22,6 +22,20 @@ func requireTool(t *testing.T, path, pkg string) {
 	}
 }
 
+// requireOutput fails t for each of wants that the output of the client
+// named what lacks, and then shows the whole output.
+func requireOutput(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s output lacks %q", what, want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("%s output:\n%s", what, text)
+	}
+}
+
 func TestIntegrationZkCli(t *testing.T) {
 	const zkCli = "/usr/share/zookeeper/bin/zkCli.sh"
 	requireTool(t, zkCli, "zookeeper")
@@ -46,7 +60,7 @@ func TestIntegrationZkCli(t *testing.T) {
 		t.Fatalf("zkCli.sh: %v\n%s", err, out)
 	}
 	text := string(out)
-	for _, want := range []string{
+	requireOutput(t, "zkCli.sh", text,
 		"Created /cli",
 		"Created /cli/kid",
 		"[cli, zookeeper]",
@@ -55,14 +69,7 @@ func TestIntegrationZkCli(t *testing.T) {
 		"numChildren = 1",
 		"Node not empty: /cli",
 		"[zookeeper]",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("zkCli.sh output lacks %q", want)
-		}
-	}
-	if t.Failed() {
-		t.Logf("zkCli.sh output:\n%s", text)
-	}
+	)
 }
 
 func TestIntegrationKazoo(t *testing.T) {
@@ -108,7 +115,7 @@ func TestIntegrationCClient(t *testing.T) {
 		t.Fatalf("cli_mt: %v\n%s", err, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{
+	requireOutput(t, "cli_mt", text,
 		"[/c]: rc = 0",
 		"value_len = 5",
 		"world",
@@ -116,12 +123,5 @@ func TestIntegrationCClient(t *testing.T) {
 		"\teph",
 		"Watcher CHILD_EVENT",
 		"Error -101 for /c",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("cli_mt output lacks %q", want)
-		}
-	}
-	if t.Failed() {
-		t.Logf("cli_mt output:\n%s", text)
-	}
+	)
 }

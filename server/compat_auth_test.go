@@ -17,11 +17,7 @@ import (
 // transcripts must be identical.
 
 func TestIntegrationCrossCheckAuth(t *testing.T) {
-	java := zktest.StartJava(t, extraConfig...)
-	gosrv := zktest.StartGo(t, extraConfig...)
-	want := runAuthScript(t, java.Addr)
-	got := runAuthScript(t, gosrv.Addr)
-	compareTranscripts(t, want, got)
+	crossCheck(t, runAuthScript)
 }
 
 func runAuthScript(t *testing.T, addr string) []string {

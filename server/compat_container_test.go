@@ -16,24 +16,14 @@ import (
 // must be identical.
 
 func TestIntegrationCrossCheckContainers(t *testing.T) {
-	java := zktest.StartJava(t, extraConfig...)
-	gosrv := zktest.StartGo(t, extraConfig...)
-	want := runContainerScript(t, java.Addr)
-	got := runContainerScript(t, gosrv.Addr)
-	compareTranscripts(t, want, got)
+	crossCheck(t, runContainerScript)
 }
 
 // The same on 3-server ensembles, the clients on a follower: their writes
 // (and a client's deleteContainer) are forwarded to the leader's prep, and
 // the events come from the follower's tree.
 func TestIntegrationCrossCheckContainersEnsemble(t *testing.T) {
-	java := zktest.StartJavaEnsemble(t, 3, extraConfig...)
-	gosrv := zktest.StartEnsemble(t, 3, extraConfig...)
-	jf := (java.Leader(20*time.Second) + 1) % 3
-	gf := (gosrv.Leader(20*time.Second) + 1) % 3
-	want := runContainerScript(t, java.Servers[jf].Addr)
-	got := runContainerScript(t, gosrv.Servers[gf].Addr)
-	compareTranscripts(t, want, got)
+	crossCheckOnFollower(t, runContainerScript)
 }
 
 func runContainerScript(t *testing.T, addr string) []string {

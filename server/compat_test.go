@@ -24,10 +24,32 @@ import (
 var extraConfig = []string{"extendedTypesEnabled=true"}
 
 func TestIntegrationCrossCheckStandalone(t *testing.T) {
+	crossCheck(t, runScript)
+}
+
+// crossCheck runs script against a standalone Java ZooKeeper and a
+// standalone Go server, both with extraConfig, and requires identical
+// transcripts.
+func crossCheck(t *testing.T, script func(*testing.T, string) []string) {
+	t.Helper()
 	java := zktest.StartJava(t, extraConfig...)
 	gosrv := zktest.StartGo(t, extraConfig...)
-	want := runScript(t, java.Addr)
-	got := runScript(t, gosrv.Addr)
+	want := script(t, java.Addr)
+	got := script(t, gosrv.Addr)
+	compareTranscripts(t, want, got)
+}
+
+// crossCheckOnFollower is crossCheck on 3-server ensembles, the script's
+// clients on a follower, so that every write is forwarded to the leader
+// and committed by a quorum.
+func crossCheckOnFollower(t *testing.T, script func(*testing.T, string) []string) {
+	t.Helper()
+	java := zktest.StartJavaEnsemble(t, 3, extraConfig...)
+	gosrv := zktest.StartEnsemble(t, 3, extraConfig...)
+	jf := (java.Leader(20*time.Second) + 1) % 3
+	gf := (gosrv.Leader(20*time.Second) + 1) % 3
+	want := script(t, java.Servers[jf].Addr)
+	got := script(t, gosrv.Servers[gf].Addr)
 	compareTranscripts(t, want, got)
 }
 
@@ -374,11 +396,5 @@ func (s *script) multi(res []zk.MultiResponse) string {
 // The same cross-check on 3-server ensembles, the clients on a follower so
 // that every write is forwarded to the leader and committed by a quorum.
 func TestIntegrationCrossCheckEnsemble(t *testing.T) {
-	java := zktest.StartJavaEnsemble(t, 3, extraConfig...)
-	gosrv := zktest.StartEnsemble(t, 3, extraConfig...)
-	jf := (java.Leader(20*time.Second) + 1) % 3
-	gf := (gosrv.Leader(20*time.Second) + 1) % 3
-	want := runScript(t, java.Servers[jf].Addr)
-	got := runScript(t, gosrv.Servers[gf].Addr)
-	compareTranscripts(t, want, got)
+	crossCheckOnFollower(t, runScript)
 }

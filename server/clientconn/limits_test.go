@@ -1,7 +1,6 @@
 package clientconn
 
 import (
-	"context"
 	"io"
 	"net"
 	"runtime"
@@ -11,22 +10,6 @@ import (
 
 	"github.com/zkbench/zkbench/server/proto"
 )
-
-// startServer is startServe that also returns the Server.
-func startServer(t *testing.T, b Backend, opts Options) (*Server, string) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Backend = b
-	s := New(opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Serve(ctx, l); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return s, l.Addr().String()
-}
 
 // put creates path holding data straight in the fake's tree.
 func (f *fakeBackend) put(path string, data []byte) {

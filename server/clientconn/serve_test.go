@@ -74,7 +74,16 @@ func (f *fakeBackend) Submit(req *proto.Request, done func(WriteResult)) {
 	}()
 }
 
+// startServe serves b with opts on a loopback port until the test ends
+// and returns the port's address.
 func startServe(t *testing.T, b Backend, opts Options) string {
+	t.Helper()
+	_, addr := startServer(t, b, opts)
+	return addr
+}
+
+// startServer is startServe that also returns the Server.
+func startServer(t *testing.T, b Backend, opts Options) (*Server, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,7 +98,7 @@ func startServe(t *testing.T, b Backend, opts Options) string {
 	done := make(chan struct{})
 	go func() { s.Serve(ctx, l); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return l.Addr().String()
+	return s, l.Addr().String()
 }
 
 type rawConn struct {
