@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkbench/zkbench/internal/netns"
 	"github.com/zkbench/zkbench/internal/testenv"
+	"github.com/zkbench/zkbench/internal/zkbin"
 	"github.com/zkbench/zkbench/results"
 )
 
@@ -139,6 +140,10 @@ func waitStarted(t *testing.T, run *proc, limit time.Duration) {
 	}
 }
 
+// faultStarts are the events that start a fault (those within 500 ms of
+// each other are one fault: the paper's fourth kills two followers).
+var faultStarts = map[string]bool{"kill": true, "freeze": true, "partition": true, "partition-in": true, "partition-out": true}
+
 // recoveredAfterEachFault checks that throughput came back after every
 // fault of the schedule: in the last 300 ms before the next fault (or the
 // end), the run completes at least half the operations per second it did
@@ -147,12 +152,12 @@ func recoveredAfterEachFault(t *testing.T, res *results.Result) {
 	t.Helper()
 	var faults []time.Duration
 	for _, e := range res.Events {
-		if e.Name == "kill" && (len(faults) == 0 || e.At-faults[len(faults)-1] > 100*time.Millisecond) {
+		if faultStarts[e.Name] && (len(faults) == 0 || e.At-faults[len(faults)-1] > 500*time.Millisecond) {
 			faults = append(faults, e.At)
 		}
 	}
 	if len(faults) == 0 {
-		t.Fatalf("no kill events: %+v", res.Events)
+		t.Fatalf("no faults among the events: %+v", res.Events)
 	}
 	rate := func(from, to time.Duration) float64 {
 		var ops int64
@@ -183,7 +188,9 @@ func recoveredAfterEachFault(t *testing.T, res *results.Result) {
 // agents and two client agents, each on a host of its own; the paper's
 // schedule on a 5-server Go ensemble hosted by the server agents. The
 // result has the graph, the kills and restarts, throughput back after
-// each fault, and both client agents with their hosts' addresses. Then a
+// each fault, and both client agents with their hosts' addresses. Then
+// three of the hosts run a Java ensemble through kills and an nftables
+// partition of its leader, throughput again back after each. Then a
 // client agent killed mid-run aborts the next run, which says why, and
 // leaves no server process on any host.
 func TestAgentsOnNamespaceHosts(t *testing.T) {
@@ -243,6 +250,41 @@ func TestAgentsOnNamespaceHosts(t *testing.T) {
 	}
 	s := results.Summarize(res)
 	t.Logf("%d ops, %d errors; agents %s %v, %s %v", s.Ops, s.Errors, as[0].Name, as[0].Addresses, as[1].Name, as[1].Addresses)
+
+	// The same hosts run a 3-server Java ensemble: a follower and then
+	// the leader are killed and restarted, then the leader is cut off by
+	// nftables rules on its host and healed.
+	if _, err := zkbin.FindJava(zkbin.LogLog4j); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	sched := filepath.Join(dir, "java.sched")
+	os.WriteFile(sched, []byte("at 1s kill follower as f\nat 1500ms restart f\nat 3500ms kill leader as l\nat 4s restart l\nat 6s partition leader as p\nat 6800ms heal p\n"), 0o644)
+	out = filepath.Join(dir, "runs-java")
+	args = []string{"run", "-v", "--impl", "java", "--java-heap", "128m", "--faults", sched, "--agents", coord, "--server-agents", strings.Join(servers[:3], ","), "--client-agents", strings.Join(clients, ","),
+		"--tick-time", "200", "--clients", "8", "--outstanding", "2", "--rate", "1000", "--keys", "100", "--value-size", "16",
+		"--warmup", "500ms", "--duration", "9s", "--out", out}
+	run = startOn(t, coordHost, dir, "run-java", bin, args...)
+	if err := run.wait(t, 120*time.Second); err != nil {
+		t.Fatalf("java run: %v\n%s", err, run.output())
+	}
+	res, err = results.Read(runDir(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range res.Events {
+		names = append(names, e.Name)
+		t.Logf("java event %7v %-9s %s", e.At.Round(time.Millisecond), e.Name, e.Detail)
+	}
+	for _, want := range []string{"kill", "restart", "partition", "heal", "elected"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("java run: no %s event in %v", want, names)
+		}
+	}
+	if res.Ensemble.Implementation != "java" || res.Ensemble.Size != 3 {
+		t.Errorf("java run: ensemble %+v", res.Ensemble)
+	}
+	recoveredAfterEachFault(t, res)
 
 	// A client agent killed mid-run aborts the run.
 	out = filepath.Join(dir, "runs-killed")
