@@ -30,7 +30,7 @@ func agentNetFaults(ctx context.Context, sched harness.Schedule, coord string, h
 	ext.Heal = faultCmd(string(harness.Heal))
 	var lines []string
 	for _, st := range sched.Steps {
-		if agent.IsNetFault(st.Action) {
+		if agent.IsNetFault(st.Action) && st.Action != harness.Heal {
 			lines = append(lines, fmt.Sprintf("%s at line %d", st.Action, st.Line))
 		}
 	}
