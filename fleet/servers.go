@@ -100,25 +100,8 @@ func HostServers(ctx context.Context, o ServerOptions) (h *Hosted, err error) {
 	if err := r.choose(ctx); err != nil {
 		return h, err
 	}
-	for _, n := range r.names {
-		if !slices.Contains(r.facts[n].Roles, agent.RoleServer) {
-			return h, fmt.Errorf("fleet: agent %s (%s) does not take the server role (it announces %s): start it with a Go server command (zkbench agent does by default)", n, r.facts[n].Hostname, strings.Join(r.facts[n].Roles, ", "))
-		}
-	}
-	if o.Server.Impl == harness.ImplJava {
-		var cannot []string
-		for _, n := range r.names {
-			if j := r.facts[n].Java; !j.OK() {
-				why := "it announces no Java (an agent of an older build?)"
-				if j != nil {
-					why = j.Error
-				}
-				cannot = append(cannot, fmt.Sprintf("agent %s (%s) cannot run Java servers: %s", n, r.facts[n].Hostname, why))
-			}
-		}
-		if len(cannot) > 0 {
-			return h, fmt.Errorf("fleet: %s; start it with --zk-home DIR naming a ZooKeeper installation (or install Debian's zookeeper package there), or choose other server agents", strings.Join(cannot, "; "))
-		}
+	if err := r.checkServers(o.Server.Impl); err != nil {
+		return h, err
 	}
 	h.names = r.names
 	var rnd [3]byte
@@ -252,6 +235,62 @@ func HostServers(ctx context.Context, o ServerOptions) (h *Hosted, err error) {
 	}
 	r.log.Info("servers started", "run", h.run, "connect", h.connect)
 	return h, nil
+}
+
+// CheckServers waits for the server agents o asks for and checks them as
+// HostServers does (the server role, Java when o.Server.Impl is java),
+// without assigning anything: a command that will host several ensembles
+// in turn (zkbench compare --impl go,java) checks every one before the
+// first.
+func CheckServers(ctx context.Context, o ServerOptions) error {
+	c, err := New(o.Options)
+	if err != nil {
+		return err
+	}
+	c.exclude, c.role = o.Exclude, agent.RoleServer
+	servers, root, _ := agent.ParseConnect(c.opts.Connect)
+	conn, events, err := zk.Connect(servers, c.opts.SessionTimeout, zk.WithLogger(quiet{}))
+	if err != nil {
+		return fmt.Errorf("fleet: coordination %v: %w", servers, err)
+	}
+	defer conn.Close()
+	if err := waitSession(ctx, events, 15*time.Second); err != nil {
+		return fmt.Errorf("fleet: coordination %v: %w", servers, err)
+	}
+	r := &run{c: c, conn: conn, l: agent.Layout{Root: root}, log: c.opts.Logger}
+	if err := agent.Ensure(conn, r.l); err != nil {
+		return err
+	}
+	if err := r.choose(ctx); err != nil {
+		return err
+	}
+	return r.checkServers(o.Server.Impl)
+}
+
+// checkServers checks that the chosen agents take the server role and can
+// run impl.
+func (r *run) checkServers(impl string) error {
+	for _, n := range r.names {
+		if !slices.Contains(r.facts[n].Roles, agent.RoleServer) {
+			return fmt.Errorf("fleet: agent %s (%s) does not take the server role (it announces %s): start it with a Go server command (zkbench agent does by default)", n, r.facts[n].Hostname, strings.Join(r.facts[n].Roles, ", "))
+		}
+	}
+	if impl == harness.ImplJava {
+		var cannot []string
+		for _, n := range r.names {
+			if j := r.facts[n].Java; !j.OK() {
+				why := "it announces no Java (an agent of an older build?)"
+				if j != nil {
+					why = j.Error
+				}
+				cannot = append(cannot, fmt.Sprintf("agent %s (%s) cannot run Java servers: %s", n, r.facts[n].Hostname, why))
+			}
+		}
+		if len(cannot) > 0 {
+			return fmt.Errorf("fleet: %s; start it with --zk-home DIR naming a ZooKeeper installation (or install Debian's zookeeper package there), or choose other server agents", strings.Join(cannot, "; "))
+		}
+	}
+	return nil
 }
 
 // Run is the id of the hosting run (the znodes under /runs/<run>).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,71 @@ func TestReliabilityAgents(t *testing.T) {
 		t.Errorf("output lacks the events or the graph:\n%s", stdout)
 	}
 	t.Logf("%s", lastLine(stdout))
+}
+
+// sweep --agents places each size's ensemble on that many server agents
+// and writes the sweep's graph and table, each point a run directory with
+// the agents' and servers' breakdowns.
+func TestSweepAgents(t *testing.T) {
+	f := newAgentFixture(t, "sweep", 3)
+	out := filepath.Join(f.dir, "runs")
+	f.run(t, "sweep", 90*time.Second, "sweep", "--sizes", "1,3", "--reads", "50,100", "--warmup", "200ms", "--duration", "1s", "--out", out)
+	sd := runDir(t, out)
+	for _, g := range []string{"readratio.png", "sweep.md"} {
+		if _, err := os.Stat(filepath.Join(sd, g)); err != nil {
+			t.Error(err)
+		}
+	}
+	points, _ := filepath.Glob(filepath.Join(sd, "*", results.JSONFile))
+	if len(points) != 4 {
+		t.Fatalf("%d points, want 4: %v", len(points), points)
+	}
+	sizes := map[int]int{}
+	for _, p := range points {
+		rd := filepath.Dir(p)
+		res, err := results.Read(rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[res.Ensemble.Size]++
+		checkAgentFiles(t, &agentFixture{srv: f.srv[:res.Ensemble.Size], cli: f.cli}, rd, "go", res.Ensemble.Size)
+	}
+	if sizes[1] != 2 || sizes[3] != 2 {
+		t.Fatalf("points by size %v", sizes)
+	}
+}
+
+// compare --agents runs Go and then Java on the same server agents and
+// compares them; the repeated comparison is refused with agents.
+func TestCompareAgents(t *testing.T) {
+	f := newAgentFixture(t, "compare", 3)
+	out := filepath.Join(f.dir, "runs")
+	stdout := f.run(t, "compare", 120*time.Second, "compare", "--impl", "go,java", "--servers", "3", "--java-heap", "128m",
+		"--warmup", "300ms", "--duration", "1500ms", "--out", out)
+	cd := runDir(t, out)
+	if _, err := os.Stat(filepath.Join(cd, "compare.md")); err != nil {
+		t.Fatal(err)
+	}
+	var impls []string
+	runs, _ := filepath.Glob(filepath.Join(cd, "*", results.JSONFile))
+	for _, p := range runs {
+		res, err := results.Read(filepath.Dir(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		impls = append(impls, res.Ensemble.Implementation)
+		checkAgentFiles(t, f, filepath.Dir(p), res.Ensemble.Implementation, 3)
+	}
+	slices.Sort(impls)
+	if !slices.Equal(impls, []string{"go", "java"}) {
+		t.Fatalf("runs of %v, want go and java\n%s", impls, stdout)
+	}
+	for _, args := range [][]string{
+		{"compare", "--bound", "--agents", f.coord, "--server-agents", "3"},
+		{"compare", "--sizes", "1", "--agents", f.coord},
+	} {
+		if _, _, err := zkbench(t, args...); err == nil || !strings.Contains(err.Error(), "repeated comparison") || !strings.Contains(err.Error(), "--agents") {
+			t.Errorf("%v: %v, want a refusal of the repeated comparison with --agents", args, err)
+		}
+	}
 }

@@ -102,21 +102,7 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, n in
 	if cfg.Harness.PeerProxy || cfg.Harness.LogDir != "" {
 		return nil, fmt.Errorf("--server-agents: --peer-proxy, --peer-delay and --log-dir are not built for agent-hosted servers")
 	}
-	var clients []string
-	if _, err := strconv.Atoi(a.clients); err != nil {
-		clients = splitNames(a.clients)
-	}
-	o := fleet.ServerOptions{
-		Options: fleet.Options{Connect: a.coord, Agents: n, Names: names, Wait: a.wait, Logger: cfg.Logger},
-		Exclude: clients,
-		Server: agent.ServerAssignment{
-			Impl: impl, JavaHeap: cfg.Harness.JavaHeap, TickTime: cfg.Harness.TickTime, InitLimit: cfg.Harness.InitLimit, SyncLimit: cfg.Harness.SyncLimit,
-			LeaderServes: cfg.Harness.LeaderServes, ExtraConfig: cfg.Harness.ExtraConfig,
-		},
-	}
-	if javaLeaderServes(impl, cfg.Harness.LeaderServes, n) {
-		o.Server.LeaderServes = true
-	}
+	o := serverOptions(*cfg, a, n, names)
 	fmt.Fprintf(stderr, "zkbench: placing %d %s servers on server agents\n", n, impl)
 	h, err := fleet.HostServers(ctx, o)
 	if err != nil {
@@ -152,6 +138,37 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, n in
 		cfg.Placement = bench.Followers
 	}
 	return h, nil
+}
+
+// serverOptions are the fleet's options for placing cfg's ensemble, n
+// servers, on server agents (names, or chosen by count).
+func serverOptions(cfg experiment.Config, a agentFlags, n int, names []string) fleet.ServerOptions {
+	var clients []string
+	if _, err := strconv.Atoi(a.clients); err != nil {
+		clients = splitNames(a.clients)
+	}
+	o := fleet.ServerOptions{
+		Options: fleet.Options{Connect: a.coord, Agents: n, Names: names, Wait: a.wait, Logger: cfg.Logger},
+		Exclude: clients,
+		Server: agent.ServerAssignment{
+			Impl: cfg.Harness.Impl, JavaHeap: cfg.Harness.JavaHeap, TickTime: cfg.Harness.TickTime, InitLimit: cfg.Harness.InitLimit, SyncLimit: cfg.Harness.SyncLimit,
+			LeaderServes: cfg.Harness.LeaderServes, ExtraConfig: cfg.Harness.ExtraConfig,
+		},
+	}
+	if javaLeaderServes(cfg.Harness.Impl, cfg.Harness.LeaderServes, n) {
+		o.Server.LeaderServes = true
+	}
+	return o
+}
+
+// checkServerAgents checks, before anything runs, that the server agents
+// --server-agents names (or chooses) can host cfg's ensemble.
+func checkServerAgents(ctx context.Context, cfg experiment.Config, a agentFlags) error {
+	n, names, err := a.serverAgents()
+	if err != nil {
+		return err
+	}
+	return fleet.CheckServers(ctx, serverOptions(cfg, a, n, names))
 }
 
 // javaLeaderServes reports whether an agent-hosted Java ensemble must run

@@ -220,6 +220,16 @@ func TestServerAgentsJava(t *testing.T) {
 		t.Fatalf("the refused run started servers %v", left)
 	}
 	t.Logf("refused: %s", lastLine(refused.output()))
+	// compare checks every implementation's servers before the first runs.
+	cmpOut := filepath.Join(dir, "compare-refused")
+	cmp := start(t, dir, "compare-refused", bin, append([]string{"compare", "--impl", "go,java", "--agents", coord, "--server-agents", strings.Join([]string{srv[0], nojava[0], srv[2]}, ","),
+		"--client-agents", cli[0], "--warmup", "0s", "--duration", "2s", "--out", cmpOut}, load...)...)
+	if err := cmp.wait(t, 60*time.Second); err == nil || !strings.Contains(cmp.output(), "--impl java") || !strings.Contains(cmp.output(), "agent "+nojava[0]+" ") || strings.Contains(cmp.output(), "placing") {
+		t.Fatalf("compare go,java with an agent without Java: %v, want a refusal before the Go run\n%s", err, cmp.output())
+	}
+	if runs, _ := filepath.Glob(filepath.Join(cmpOut, "*", "*")); len(runs) != 0 {
+		t.Fatalf("the refused comparison wrote %v", runs)
+	}
 
 	sched := filepath.Join(dir, "freeze.sched")
 	os.WriteFile(sched, []byte("at 1s freeze leader\nat 2500ms thaw it\n"), 0o644)

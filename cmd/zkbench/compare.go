@@ -24,6 +24,7 @@ type compareOptions struct {
 	reads  string // --reads: one percentage, or a list for the repeated comparison
 	faults string
 	rep    repeatOptions
+	agents agentFlags
 	common
 }
 
@@ -63,7 +64,8 @@ appended), measured like go and reported as go's ratios against it;
   zkbench compare runs/2026-11-22T0700-sweep-go runs/2026-11-22T0720-sweep-java
   zkbench compare --impl go,java --servers 3 --writes 30% --duration 10s
   zkbench compare --sizes 1,3,7 --reads 0,70,100 --reps 3 --bound --warmup 1s --duration 5s
-  zkbench compare --impl go --go-variant 'before=/tmp/zkserver-v1 start-foreground' --sizes 1 --reps 3`,
+  zkbench compare --impl go --go-variant 'before=/tmp/zkserver-v1 start-foreground' --sizes 1 --reps 3
+  zkbench compare --impl go,java --agents coord-host:2191 --server-agents 3 --client-agents 2   # on agents`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCompare(cmd.Context(), o, args, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -76,6 +78,8 @@ appended), measured like go and reported as go's ratios against it;
 	cmd.Flags().StringVar(&o.reads, "reads", "", "share of reads (getData), e.g. 70%; the repeated comparison takes a list (default 0,70,100)")
 	o.rep.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule for the runs: none, paper or a schedule file")
+	o.agents.addFlags(cmd.Flags())
+	cmd.Flags().Lookup("server-agents").Usage = "with --agents: run each implementation's ensemble in turn on this many server agents, one server each, or on these (s1,s2,...); default on this machine"
 	o.common.addFlags(cmd.Flags())
 	return cmd
 }
@@ -86,9 +90,12 @@ func runCompare(ctx context.Context, o compareOptions, args []string, changed fu
 	ts := time.Now().UTC().Format("2006-01-02T1504")
 	var outDir string
 	repeated := o.rep.given(changed)
+	agents := changed("agents") || changed("client-agents") || changed("server-agents")
 	switch {
-	case len(args) > 0 && (changed("impl") || repeated):
-		return fmt.Errorf("give result directories or a comparison to run (--impl, --sizes, --reps, --bound), not both")
+	case len(args) > 0 && (changed("impl") || repeated || agents):
+		return fmt.Errorf("give result directories or a comparison to run (--impl, --sizes, --reps, --bound, --agents), not both")
+	case repeated && agents:
+		return fmt.Errorf("--agents: the repeated comparison (--sizes, --reps, --bound, --go-variant, --go-command, --profile) runs on this machine only: it measures the servers' CPU per operation from their processes here, and the no-op bound is not built for agents; compare implementations through agents with --impl go,java and --agents")
 	case repeated:
 		return runRepeated(ctx, o, changed, stdout, stderr)
 	case len(args) > 0:
@@ -124,11 +131,29 @@ func runCompare(ctx context.Context, o compareOptions, args []string, changed fu
 			}
 			cfgs = append(cfgs, cfg)
 		}
+		co, err := o.agents.coordinator(changed, o.common.logger(stderr))
+		if err != nil {
+			return err
+		}
+		if co != nil && o.agents.servers != "" {
+			for _, cfg := range cfgs {
+				if err := checkServerAgents(ctx, cfg, o.agents); err != nil {
+					return fmt.Errorf("--impl %s: %w", cfg.Harness.Impl, err)
+				}
+			}
+		}
 		if outDir, err = experiment.NewDir(o.out, ts+"-compare-"+strings.Join(impls, "-vs-")); err != nil {
 			return err
 		}
 		for _, cfg := range cfgs {
-			dir, err := runAndSave(ctx, cfg, outDir, stdout, stderr)
+			var dir string
+			if co != nil {
+				// Each implementation's ensemble in turn on the server
+				// agents (or here), the load from the client agents.
+				dir, err = agentRun(ctx, cfg, o.agents, changed, co, outDir, stdout, stderr)
+			} else {
+				dir, err = runAndSave(ctx, cfg, outDir, stdout, stderr)
+			}
 			if err != nil {
 				return err
 			}

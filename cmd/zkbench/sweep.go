@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/fleet"
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/results/plot"
@@ -21,11 +24,12 @@ import (
 )
 
 type sweepOptions struct {
-	ens   ensembleOptions
-	load  loadOptions
-	sizes string
-	reads string
-	rates string
+	ens    ensembleOptions
+	load   loadOptions
+	sizes  string
+	reads  string
+	rates  string
+	agents agentFlags
 	common
 }
 
@@ -46,7 +50,8 @@ percentages x 12 s) take about 12 minutes.`,
 		Example: `  zkbench sweep
   zkbench sweep --sizes 3,5,7 --reads 0,25,50,75,100 --duration 5s
   zkbench sweep --sizes 3,5 --reads 50,90 --rates 5000,10000,20000,40000 --duration 5s
-  zkbench sweep --impl java --sizes 1,3 --reads 0,50,100 --duration 3s`,
+  zkbench sweep --impl java --sizes 1,3 --reads 0,50,100 --duration 3s
+  zkbench sweep --agents coord-host:2191 --server-agents 7 --client-agents 2 --sizes 3,5,7   # on agents`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSweep(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -58,6 +63,8 @@ percentages x 12 s) take about 12 minutes.`,
 	cmd.Flags().StringVar(&o.sizes, "sizes", "3,5,7,9,13", "ensemble sizes, comma separated")
 	cmd.Flags().StringVar(&o.reads, "reads", "0,10,20,30,40,50,60,70,80,90,100", "read percentages, comma separated")
 	cmd.Flags().StringVar(&o.rates, "rates", "", "open-loop rates in ops/s, comma separated: run every point at each (for zkbench report's latency knee); default closed loop at saturation")
+	o.agents.addFlags(cmd.Flags())
+	cmd.Flags().Lookup("server-agents").Usage = "with --agents: run each size's ensemble on that many server agents (one server each): a count at least the largest size, or names (s1,s2,...; size n uses the first n)"
 	o.common.addFlags(cmd.Flags())
 	return cmd
 }
@@ -105,6 +112,10 @@ func runSweep(ctx context.Context, o sweepOptions, changed func(string) bool, st
 	if err != nil {
 		return err
 	}
+	ag, err := newAgentSweep(o.agents, changed, sizes, o.common.logger(stderr), stdout, stderr)
+	if err != nil {
+		return err
+	}
 	dir, err := experiment.NewDir(o.out, time.Now().UTC().Format("2006-01-02T1504")+"-sweep-"+o.ens.impl)
 	if err != nil {
 		return err
@@ -118,7 +129,7 @@ func runSweep(ctx context.Context, o sweepOptions, changed func(string) bool, st
 		if err != nil {
 			return err
 		}
-		rs, err := sweepSize(ctx, cfg, reads, rates, dir, stdout)
+		rs, err := sweepSize(ctx, cfg, reads, rates, dir, stdout, ag)
 		all = append(all, rs...)
 		if err != nil {
 			return err
@@ -144,14 +155,70 @@ func parseRates(s string) ([]float64, error) {
 	return out, nil
 }
 
-// sweepSize runs every read percentage (at every rate) on one ensemble.
-func sweepSize(ctx context.Context, cfg experiment.Config, reads, rates []float64, dir string, stdout io.Writer) ([]*results.Result, error) {
+// agentSweep is a sweep whose load agents drive and, with
+// --server-agents, whose ensembles server agents host.
+type agentSweep struct {
+	flags   agentFlags
+	co      *fleet.Coordinator
+	names   []string // the server agents by name (nil: chosen by count)
+	changed func(string) bool
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+// newAgentSweep returns the sweep's agents, or nil when the load runs in
+// this process.
+func newAgentSweep(a agentFlags, changed func(string) bool, sizes []int, log *slog.Logger, stdout, stderr io.Writer) (*agentSweep, error) {
+	co, err := a.coordinator(changed, log)
+	if err != nil || co == nil {
+		return nil, err
+	}
+	ag := &agentSweep{flags: a, co: co, changed: changed, stdout: stdout, stderr: stderr}
+	if a.servers != "" {
+		n, names, err := a.serverAgents()
+		if err != nil {
+			return nil, err
+		}
+		if largest := slices.Max(sizes); n < largest {
+			return nil, fmt.Errorf("--server-agents gives %d agents but --sizes goes up to %d: each server runs on its own agent", n, largest)
+		}
+		ag.names = names
+	}
+	return ag, nil
+}
+
+// sweepSize runs every read percentage (at every rate) on one ensemble:
+// started here, or placed on server agents when ag says so.
+func sweepSize(ctx context.Context, cfg experiment.Config, reads, rates []float64, dir string, stdout io.Writer, ag *agentSweep) ([]*results.Result, error) {
+	var hosted *fleet.Hosted
+	if ag != nil {
+		cfg.Driver = ag.co.Drive
+		if ag.flags.servers != "" {
+			n := cfg.Harness.Servers
+			var names []string
+			if ag.names != nil {
+				names = ag.names[:n]
+			}
+			h, err := hostServers(ctx, &cfg, ag.flags, n, names, ag.co, ag.stderr)
+			if err != nil {
+				return nil, err
+			}
+			defer h.Close()
+			hosted = h
+		}
+	}
 	ens, closeEns, err := experiment.StartEnsemble(ctx, cfg.Harness)
 	if err != nil {
 		return nil, err
 	}
-	defer closeEns()
+	closed := false
+	defer func() {
+		if !closed {
+			closeEns()
+		}
+	}()
 	var rs []*results.Result
+	var dirs []string
 	for _, pct := range reads {
 		for _, rate := range rates {
 			c := cfg
@@ -166,17 +233,45 @@ func sweepSize(ctx context.Context, cfg experiment.Config, reads, rates []float6
 			if err != nil {
 				return rs, err
 			}
+			if hosted != nil {
+				recordHosted(c, hosted, &r.Ensemble.Config, &r.Ensemble.Implementation, &r.Ensemble.Launch)
+			}
 			rd, err := experiment.Save(dir, r)
 			if err != nil {
 				return rs, err
 			}
 			printLine(stdout, rd, r)
-			rs = append(rs, r)
+			rs, dirs = append(rs, r), append(dirs, rd)
+			if ag != nil {
+				if err := writeAgents(rd, ag.co.Agents()); err != nil {
+					return rs, err
+				}
+				printAgents(stdout, ag.co.Agents())
+				if err := ag.co.Aborted(); err != nil {
+					return rs, fmt.Errorf("%w (partial result in %s)", err, rd)
+				}
+			}
 			if ctx.Err() != nil {
 				return rs, ctx.Err()
 			}
 		}
 	}
+	if hosted == nil {
+		return rs, nil
+	}
+	// The servers' figures cover the ensemble's whole life, every point of
+	// this size: each point's servers.json holds them.
+	closeEns()
+	closed = true
+	if err := hosted.Close(); err != nil {
+		fmt.Fprintf(ag.stderr, "zkbench: agent-hosted servers of size %d: %v\n", cfg.Harness.Servers, err)
+	}
+	for _, rd := range dirs {
+		if err := writeServers(rd, hosted.Servers()); err != nil {
+			return rs, err
+		}
+	}
+	printServers(stdout, hosted.Servers())
 	return rs, nil
 }
 
