@@ -929,3 +929,67 @@ func TestDeploySystemd(t *testing.T) {
 		t.Errorf("agent.env's --coord port %s, the coordinator's --port %s", port, got)
 	}
 }
+
+// readmeSection is the README's section on deployment.
+const readmeSection = "### Running on several machines"
+
+// readmeCommands returns the zkbench command lines (without "zkbench") of
+// the sh blocks of README.md's section titled title: backslash
+// continuations joined, comments dropped, split on white space.
+func readmeCommands(readme, title string) ([][]string, error) {
+	_, sec, ok := strings.Cut(readme, "\n"+title+"\n")
+	if !ok {
+		return nil, fmt.Errorf("README.md has no section %q", title)
+	}
+	if i := strings.Index(sec, "\n#"); i >= 0 {
+		sec = sec[:i]
+	}
+	var out [][]string
+	in := false
+	var line string
+	for _, l := range strings.Split(sec, "\n") {
+		switch {
+		case strings.HasPrefix(l, "```"):
+			in = !in && l == "```sh"
+			continue
+		case !in:
+			continue
+		}
+		if cont, ok := strings.CutSuffix(l, `\`); ok {
+			line += cont + " "
+			continue
+		}
+		line += l
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = line[:i]
+		}
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "zkbench" {
+			out = append(out, f[1:])
+		}
+		line = ""
+	}
+	return out, nil
+}
+
+func TestReadmeDeployCommands(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := readmeCommands(string(b), readmeSection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, args := range cmds {
+		cmd, err := parseCommandLine(args)
+		if err != nil {
+			t.Errorf("README.md: %v", err)
+			continue
+		}
+		names = append(names, cmd.Name())
+	}
+	if want := []string{"coordinator", "agent", "agent", "reliability"}; !slices.Equal(names, want) {
+		t.Errorf("README.md's %q runs zkbench %v, want %v", readmeSection, names, want)
+	}
+}
