@@ -185,9 +185,9 @@ func recoveredAfterEachFault(t *testing.T, res *results.Result) {
 }
 
 // The multi-host test on one machine: a coordinator, five server
-// agents and two client agents, each on a host of its own; the paper's
-// schedule on a 5-server Go ensemble hosted by the server agents. The
-// result has the graph, the kills and restarts, throughput back after
+// agents and two client agents, each on a host of its own; zkbench
+// reliability plays the paper's schedule on a 5-server Go ensemble hosted
+// by the server agents. The result has the graph, the kills and restarts, throughput back after
 // each fault, and both client agents with their hosts' addresses. Then
 // three of the hosts run a Java ensemble through kills and an nftables
 // partition of its leader, throughput again back after each. Then a
@@ -204,7 +204,7 @@ func TestAgentsOnNamespaceHosts(t *testing.T) {
 	agents := labAgents(t, l, dir, bin, coord, servers, clients)
 
 	out := filepath.Join(dir, "runs")
-	args := []string{"run", "-v", "--faults", "paper", "--agents", coord, "--server-agents", strings.Join(servers, ","), "--client-agents", strings.Join(clients, ","),
+	args := []string{"reliability", "-v", "--servers", "5", "--faults", "paper", "--agents", coord, "--server-agents", strings.Join(servers, ","), "--client-agents", strings.Join(clients, ","),
 		"--tick-time", "200", "--clients", "8", "--outstanding", "2", "--rate", "1500", "--keys", "100", "--value-size", "16",
 		"--warmup", "500ms", "--duration", "8s", "--out", out}
 	run := startOn(t, coordHost, dir, "run", bin, args...)
@@ -216,7 +216,7 @@ func TestAgentsOnNamespaceHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"throughput.png", "report.md", agentsFile, serversFile} {
+	for _, f := range []string{reliabilityPlot + ".png", reliabilityPlot + ".svg", "report.md", agentsFile, serversFile} {
 		if _, err := os.Stat(filepath.Join(rd, f)); err != nil {
 			t.Error(err)
 		}
@@ -260,7 +260,7 @@ func TestAgentsOnNamespaceHosts(t *testing.T) {
 	sched := filepath.Join(dir, "java.sched")
 	os.WriteFile(sched, []byte("at 1s kill follower as f\nat 1500ms restart f\nat 3500ms kill leader as l\nat 4s restart l\nat 6s partition leader as p\nat 6800ms heal p\n"), 0o644)
 	out = filepath.Join(dir, "runs-java")
-	args = []string{"run", "-v", "--impl", "java", "--java-heap", "128m", "--faults", sched, "--agents", coord, "--server-agents", strings.Join(servers[:3], ","), "--client-agents", strings.Join(clients, ","),
+	args = []string{"reliability", "-v", "--servers", "3", "--impl", "java", "--java-heap", "128m", "--faults", sched, "--agents", coord, "--server-agents", strings.Join(servers[:3], ","), "--client-agents", strings.Join(clients, ","),
 		"--tick-time", "200", "--clients", "8", "--outstanding", "2", "--rate", "1000", "--keys", "100", "--value-size", "16",
 		"--warmup", "500ms", "--duration", "9s", "--out", out}
 	run = startOn(t, coordHost, dir, "run-java", bin, args...)
@@ -280,6 +280,12 @@ func TestAgentsOnNamespaceHosts(t *testing.T) {
 		if !slices.Contains(names, want) {
 			t.Errorf("java run: no %s event in %v", want, names)
 		}
+	}
+	// The partition took effect: the cut-off leader lost its followers,
+	// and an election followed it.
+	cut := slices.IndexFunc(res.Events, func(e results.Event) bool { return e.Name == "partition" })
+	if cut < 0 || !slices.ContainsFunc(res.Events[cut:], func(e results.Event) bool { return e.Name == "elected" }) {
+		t.Errorf("java run: no election after the partition: %v", names)
 	}
 	if res.Ensemble.Implementation != "java" || res.Ensemble.Size != 3 {
 		t.Errorf("java run: ensemble %+v", res.Ensemble)
