@@ -46,7 +46,8 @@ func agentNetFaults(ctx context.Context, sched harness.Schedule, coord string, h
 	if err != nil {
 		return fmt.Errorf("--faults %s has network faults (%s): %w", sched.Name, strings.Join(lines, ", "), err)
 	}
-	if err := checkNetFaults(ss, facts); err != nil {
+	coordHosts, _, _ := agent.ParseConnect(coord)
+	if err := checkNetFaults(ss, facts, coordHosts); err != nil {
 		return fmt.Errorf("--faults %s has network faults (%s), refused before the run: %w", sched.Name, strings.Join(lines, ", "), err)
 	}
 	return nil
@@ -54,9 +55,11 @@ func agentNetFaults(ctx context.Context, sched harness.Schedule, coord string, h
 
 // checkNetFaults says why the server agents of ss cannot partition their
 // servers (nil if they all can): an agent whose host cannot use nftables
-// (facts[agent].NetFaults), and servers on a loopback address or on one
-// address together, which rules by address cannot separate.
-func checkNetFaults(ss []fleet.HostedServer, facts map[string]agent.Facts) error {
+// (facts[agent].NetFaults); servers on a loopback address or on one
+// address together, which rules by address cannot separate; a server on
+// the address of the coordination server (coord, host:port), whose agents
+// a partition of another server would cut off from it.
+func checkNetFaults(ss []fleet.HostedServer, facts map[string]agent.Facts, coord []string) error {
 	var why []string
 	byAddr := map[netip.Addr][]string{}
 	var order []netip.Addr
@@ -96,10 +99,19 @@ func checkNetFaults(ss []fleet.HostedServer, facts map[string]agent.Facts) error
 			why = append(why, fmt.Sprintf("servers %s share the address %s", strings.Join(on, ", "), a))
 		}
 	}
+	for _, hp := range coord {
+		host, _, err := net.SplitHostPort(hp)
+		if err != nil {
+			continue
+		}
+		if a, err := netip.ParseAddr(host); err == nil && byAddr[a.Unmap()] != nil {
+			why = append(why, fmt.Sprintf("the coordination server %s is on the address of server %s: a partition of another server would cut that server's agent off from it", hp, strings.Join(byAddr[a.Unmap()], ", ")))
+		}
+	}
 	if len(why) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s; partitions drop packets by address with nftables, so every server agent needs root (or CAP_NET_ADMIN) and nf_tables, and an address of its own (zkbench agent --addr); on one machine use zkbench lab hosts, or run without --server-agents and with --peer-proxy", strings.Join(why, "; "))
+	return fmt.Errorf("%s; partitions drop packets by address with nftables, so every server agent needs root (or CAP_NET_ADMIN) and nf_tables, and an address of its own (zkbench agent --addr), apart from the coordination server's; on one machine use zkbench lab hosts, or run without --server-agents and with --peer-proxy", strings.Join(why, "; "))
 }
 
 // agentFacts reads the Facts of the named agents from the coordination
