@@ -65,14 +65,13 @@ type conn struct {
 	auth      atomic.Pointer[[]proto.ID] // copy on write
 	est       time.Time
 
-	// per-connection figures for cons
-	received, sent     atomic.Int64
-	lastCxid           atomic.Int32
-	lastZxid           atomic.Int64
-	lastOp             atomic.Int32
-	lastLatencyMicros  atomic.Int64
-	minLat, maxLat     atomic.Int64
-	latTotal, latCount atomic.Int64
+	// per-connection figures for cons: the server's counters for this
+	// connection alone, and the last request's
+	stats             counters
+	lastCxid          atomic.Int32
+	lastZxid          atomic.Int64
+	lastOp            atomic.Int32
+	lastLatencyMicros atomic.Int64
 
 	mu      sync.Mutex // guards pending
 	pending []*op
@@ -335,7 +334,7 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		c.log.Warn("closing connection: malformed request header", "session", hex(c.session.Load()), "err", d.Err())
 		return false
 	}
-	c.received.Add(1)
+	c.stats.received.Add(1)
 	c.lastCxid.Store(hdr.Xid)
 	c.lastOp.Store(int32(hdr.Type))
 	sid := c.session.Load()
@@ -573,16 +572,8 @@ func setsWatch(body proto.Record) bool {
 
 // observe records the latencies of n requests that took d each.
 func (c *conn) observe(d time.Duration, n int64) {
-	us := d.Microseconds()
-	c.lastLatencyMicros.Store(us)
-	c.latTotal.Add(us * n)
-	c.latCount.Add(n)
-	if cur := c.maxLat.Load(); us > cur {
-		c.maxLat.Store(us)
-	}
-	if cur := c.minLat.Load(); cur == 0 || us < cur {
-		c.minLat.Store(max(us, 1))
-	}
+	c.lastLatencyMicros.Store(d.Microseconds())
+	c.stats.observe(d, n)
 }
 
 // writeReply builds the reply body of a completed write (upstream
@@ -852,7 +843,7 @@ func (c *conn) flush() bool {
 	c.outMu.Unlock()
 	now := time.Now()
 	c.srv.stats.sent.Add(sent)
-	c.sent.Add(sent)
+	c.stats.sent.Add(sent)
 	for _, r := range lat {
 		d := now.Sub(r.start)
 		c.srv.stats.observe(d, r.n)

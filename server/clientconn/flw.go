@@ -83,7 +83,7 @@ func (s *Server) FourLetterWord(cmd string) string {
 		fmt.Fprintf(&sb, "Zookeeper version: %s\n", s.opts.Version)
 		sb.WriteString("Clients:\n")
 		for _, c := range s.sortedConns() {
-			fmt.Fprintf(&sb, " /%s[1](queued=%d,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), c.queued(), c.received.Load(), c.sent.Load())
+			fmt.Fprintf(&sb, " /%s[1](queued=%d,recved=%d,sent=%d)\n", c.nc.RemoteAddr(), c.queued(), c.stats.received.Load(), c.stats.sent.Load())
 		}
 		sb.WriteString("\n")
 		s.writeStats(&sb, st)
@@ -289,27 +289,20 @@ func (c *conn) queued() int {
 	return len(c.pending)
 }
 
-func (c *conn) resetStats() {
-	c.received.Store(0)
-	c.sent.Store(0)
-	c.minLat.Store(0)
-	c.maxLat.Store(0)
-	c.latTotal.Store(0)
-	c.latCount.Store(0)
-}
+func (c *conn) resetStats() { c.stats.reset() }
 
 // describe is the connection's line in cons.
 func (c *conn) describe() string {
 	var avg int64
-	if n := c.latCount.Load(); n > 0 {
-		avg = c.latTotal.Load() / n / 1000
+	if n := c.stats.latencyCnt.Load(); n > 0 {
+		avg = c.stats.latencyTotal.Load() / n / 1000
 	}
 	lop := "NA"
 	if op := c.lastOp.Load(); op != -100 {
 		lop = proto.OpCode(op).String()
 	}
 	return fmt.Sprintf(" /%s[1](queued=%d,recved=%d,sent=%d,sid=0x%x,lop=%s,est=%d,to=%d,lcxid=0x%x,lzxid=0x%x,llat=%d,minlat=%d,avglat=%d,maxlat=%d)\n",
-		c.nc.RemoteAddr(), c.queued(), c.received.Load(), c.sent.Load(), c.session.Load(), lop,
+		c.nc.RemoteAddr(), c.queued(), c.stats.received.Load(), c.stats.sent.Load(), c.session.Load(), lop,
 		c.est.UnixMilli(), c.timeoutMs.Load(), c.lastCxid.Load(), c.lastZxid.Load(),
-		c.lastLatencyMicros.Load()/1000, c.minLat.Load()/1000, avg, c.maxLat.Load()/1000)
+		c.lastLatencyMicros.Load()/1000, c.stats.latencyMin.Load()/1000, avg, c.stats.latencyMax.Load()/1000)
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,53 @@ func TestReplyLenMatchesEncoding(t *testing.T) {
 		if got, want := replyLen(body), len(frame)-4; got != want {
 			t.Errorf("replyLen(%T) = %d, encoded %d", body, got, want)
 		}
+	}
+}
+
+// cons counts each connection's requests and replies and its latencies
+// (min <= avg <= max, in ms), and crst sets them back to zero; the server's
+// totals (srvr) are not reset by crst.
+func TestConsCountsPerConnectionAndCrstResets(t *testing.T) {
+	s, addr := startServer(t, newFake(), Options{})
+	c := dial(t, addr)
+	for xid := int32(1); xid <= 3; xid++ {
+		c.send(xid, proto.OpExists, &proto.ExistsRequest{Path: "/"})
+		if h, _ := c.reply(); h.Xid != xid {
+			t.Fatalf("reply xid %d, want %d", h.Xid, xid)
+		}
+	}
+	field := func(line, name string) int64 {
+		t.Helper()
+		_, rest, ok := strings.Cut(line, name+"=")
+		if !ok {
+			t.Fatalf("no %s in %q", name, line)
+		}
+		end := strings.IndexAny(rest, ",)")
+		n, err := strconv.ParseInt(rest[:end], 10, 64)
+		if err != nil {
+			t.Fatalf("%s in %q: %v", name, line, err)
+		}
+		return n
+	}
+	cons := s.FourLetterWord("cons")
+	// The three requests (not the handshake) and their replies.
+	if got := field(cons, "recved"); got != 3 {
+		t.Errorf("recved=%d after 3 requests, want 3:\n%s", got, cons)
+	}
+	if got := field(cons, "sent"); got < 3 {
+		t.Errorf("sent=%d after 3 replies:\n%s", got, cons)
+	}
+	if lo, avg, hi := field(cons, "minlat"), field(cons, "avglat"), field(cons, "maxlat"); lo > avg || avg > hi {
+		t.Errorf("minlat %d, avglat %d, maxlat %d out of order:\n%s", lo, avg, hi, cons)
+	}
+	s.FourLetterWord("crst")
+	cons = s.FourLetterWord("cons")
+	for _, name := range []string{"recved", "sent", "minlat", "avglat", "maxlat"} {
+		if got := field(cons, name); got != 0 {
+			t.Errorf("%s=%d after crst, want 0:\n%s", name, got, cons)
+		}
+	}
+	if srvr := s.FourLetterWord("srvr"); !strings.Contains(srvr, "Received: 3\n") {
+		t.Errorf("crst reset the server's totals too:\n%s", srvr)
 	}
 }
