@@ -7,9 +7,11 @@
 // averaged) into one results.Result, as bench.Run would have returned for
 // a run driven from one machine, plus a per-agent breakdown.
 //
-// HostServers places the ensemble under test on server agents, one Go
-// server each, and returns its connection string; Hosted.Fault and
-// RequestFault ask the agent hosting a server to kill or restart it.
+// HostServers places the ensemble under test on server agents, one server
+// each (Go, or upstream Java on agents that announce they can run it), and
+// returns its connection string; CheckServers checks the agents without
+// placing anything; Hosted.Fault and RequestFault ask the agent hosting a
+// server to kill, restart, freeze, thaw, partition or heal it.
 //
 // The protocol and the znode layout are package agent's.
 package fleet

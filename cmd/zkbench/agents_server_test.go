@@ -247,6 +247,23 @@ func TestServerAgentsJava(t *testing.T) {
 	if res.Ensemble.Implementation != "java" || res.Ensemble.Config["hosted_by"] != "agents" || res.Ensemble.Size != 3 {
 		t.Fatalf("ensemble %+v", res.Ensemble)
 	}
+	// The Java leaders serve (so that srvr names them), but the load
+	// places no client on the first one, as leaderServes=no would.
+	if res.Ensemble.Config["leaderServes"] != "yes" || !strings.Contains(res.Ensemble.Config["leader_clients"], "followers only") {
+		t.Errorf("config %v: want leaderServes=yes and the note on the leader's clients", res.Ensemble.Config)
+	}
+	leaders := 0
+	for _, m := range res.Ensemble.Members {
+		if m.Role == "leader" {
+			leaders++
+			if m.Clients != 0 {
+				t.Errorf("leader %d was given %d clients", m.ID, m.Clients)
+			}
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("members %+v: want one leader", res.Ensemble.Members)
+	}
 	var names []string
 	for _, e := range res.Events {
 		names = append(names, e.Name)
