@@ -31,6 +31,7 @@ type regressOptions struct {
 	peerDelay   time.Duration
 	clientDelay time.Duration
 	javaHeap    string
+	asJSON      bool
 	common
 }
 
@@ -78,6 +79,7 @@ ensemble size, implementation, faults) is refused: use compare.` + exitCodesHelp
 	cmd.Flags().DurationVar(&o.peerDelay, "peer-delay", 0, "for a new run: add this latency to the leader's peer traffic (an injected slowdown of writes)")
 	cmd.Flags().DurationVar(&o.clientDelay, "client-delay", 0, "for a new run: hold every request this long in the client proxy (an injected slowdown; the baseline must have used --client-proxy)")
 	cmd.Flags().StringVar(&o.javaHeap, "java-heap", "256m", "for a new run on Java: each server's maximum heap")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the comparison as JSON (new runs' lines go to stderr)")
 	o.common.addFlags(cmd.Flags())
 	_ = cmd.MarkFlagRequired("baseline")
 	return cmd
@@ -98,6 +100,10 @@ func runRegress(ctx context.Context, o regressOptions, args []string, stdout, st
 		return usageError(fmt.Errorf("--baseline: %w", err))
 	}
 	var cur []*results.Result
+	runOut := stdout
+	if o.asJSON {
+		runOut = stderr
+	}
 	if len(args) > 0 {
 		if cur, _, err = experiment.ReadAll(args); err != nil {
 			return usageError(err)
@@ -108,7 +114,7 @@ func runRegress(ctx context.Context, o regressOptions, args []string, stdout, st
 			return usageError(err)
 		}
 		for range o.count {
-			dir, err := runAndSave(ctx, cfg, o.out, stdout, stderr)
+			dir, err := runAndSave(ctx, cfg, o.out, runOut, stderr)
 			if err != nil {
 				return err
 			}
@@ -122,6 +128,15 @@ func runRegress(ctx context.Context, o regressOptions, args []string, stdout, st
 	g, err := report.RegressRuns(base, cur, report.RegressOptions{Threshold: o.threshold.v / 100, Alpha: o.alpha, Bucket: o.bucket})
 	if err != nil {
 		return usageError(err)
+	}
+	if o.asJSON {
+		if err := writeJSON(stdout, g); err != nil {
+			return err
+		}
+		if g.Regressed() {
+			return errRegressed
+		}
+		return nil
 	}
 	if err := g.WriteTable(stdout); err != nil {
 		return err

@@ -16,10 +16,11 @@ import (
 )
 
 type reportOptions struct {
-	p99   time.Duration
-	load  float64
-	reads percent
-	out   string
+	p99    time.Duration
+	load   float64
+	reads  percent
+	out    string
+	asJSON bool
 }
 
 func newReportCmd() *cobra.Command {
@@ -46,6 +47,7 @@ URIs) into a new directory under --out, and prints the Markdown.`,
 	cmd.Flags().Float64Var(&o.load, "load", 0, "throughput to plan for, ops/s (0: skip the smallest-ensemble question)")
 	cmd.Flags().Var(&o.reads, "reads", "read percentage of --load (default 70%)")
 	cmd.Flags().StringVar(&o.out, "out", "runs", "directory under which the report's directory is written")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the plan as JSON instead of the Markdown")
 	return cmd
 }
 
@@ -89,6 +91,13 @@ func runReport(o reportOptions, args []string, stdout io.Writer) error {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return err
 		}
+	}
+	if o.asJSON {
+		return writeJSON(stdout, struct {
+			Dir   string      `json:"dir"`
+			Files []string    `json:"files"`
+			Plan  report.Plan `json:"plan"`
+		}{dir, []string{"report.md", "report.html", g.File}, plan})
 	}
 	fmt.Fprint(stdout, md.String())
 	fmt.Fprintf(stdout, "\n%s: report.md, report.html, %s\n", dir, g.File)

@@ -16,33 +16,33 @@ import (
 type CapacityOptions struct {
 	// P99 is the latency target: a load counts only if its p99 stays at
 	// or under it (default 10 ms).
-	P99 time.Duration
+	P99 time.Duration `json:"p99_ns"`
 	// Load is the throughput (ops/s) to serve; zero skips the question
 	// "which is the smallest ensemble that serves it".
-	Load float64
+	Load float64 `json:"load"`
 	// ReadPercent is the read share of Load.
-	ReadPercent float64
+	ReadPercent float64 `json:"read_percent"`
 }
 
 // Point is one measured (throughput, p99) pair.
 type Point struct {
-	Throughput float64
-	P99        time.Duration
-	Dir        string // where it came from, if known
+	Throughput float64       `json:"throughput"`
+	P99        time.Duration `json:"p99_ns"`
+	Dir        string        `json:"dir,omitempty"` // where it came from, if known
 }
 
 // Cell is the capacity of one implementation, ensemble size and read share.
 type Cell struct {
-	Impl        string
-	Servers     int
-	ReadPercent float64
+	Impl        string  `json:"impl"`
+	Servers     int     `json:"servers"`
+	ReadPercent float64 `json:"read_percent"`
 	// Capacity is the highest throughput among Points whose p99 met the
 	// target; zero when none did.
-	Capacity float64
+	Capacity float64 `json:"capacity"`
 	// P99 is the p99 latency at Capacity (or the lowest p99 seen, when
 	// no point met the target).
-	P99    time.Duration
-	Points []Point
+	P99    time.Duration `json:"p99_ns"`
+	Points []Point       `json:"points"`
 }
 
 // Met reports whether any measured load met the target.
@@ -50,14 +50,14 @@ func (c Cell) Met() bool { return c.Capacity > 0 }
 
 // Plan is a capacity plan.
 type Plan struct {
-	Options CapacityOptions
-	Cells   []Cell // sorted by implementation, size, read share
+	Options CapacityOptions `json:"options"`
+	Cells   []Cell          `json:"cells"` // sorted by implementation, size, read share
 	// Smallest answers the Load question per implementation: the smallest
 	// ensemble size whose capacity at ReadPercent (interpolated between
 	// measured read shares) reaches Load; 0 if none measured does.
-	Smallest map[string]int
+	Smallest map[string]int `json:"smallest,omitempty"`
 	// At is the capacity of Smallest at ReadPercent.
-	At map[string]float64
+	At map[string]float64 `json:"at,omitempty"`
 }
 
 // Capacity builds a plan from results, each a (throughput, p99) point of an

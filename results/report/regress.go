@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,13 +23,13 @@ var ErrMismatch = errors.New("report: baseline measured a different workload")
 // RegressOptions tune a regression check. The zero value uses the defaults.
 type RegressOptions struct {
 	// Threshold is the smallest relative change that counts (default 0.10).
-	Threshold float64
+	Threshold float64 `json:"threshold"`
 	// Alpha is the significance level (default 0.05).
-	Alpha float64
+	Alpha float64 `json:"alpha"`
 	// Bucket is the width of one throughput sample (default 1 s): the
 	// series' 100 ms intervals are summed into buckets this wide, which
 	// makes neighbouring samples less dependent on each other.
-	Bucket time.Duration
+	Bucket time.Duration `json:"bucket_ns"`
 }
 
 func (o RegressOptions) withDefaults() RegressOptions {
@@ -47,32 +48,38 @@ func (o RegressOptions) withDefaults() RegressOptions {
 // Metric is one row of a regression table.
 type Metric struct {
 	// Name and Unit of the metric ("throughput", "ops/s").
-	Name, Unit string
+	Name string `json:"name"`
+	Unit string `json:"unit"`
 	// HigherIsBetter says which direction is an improvement.
-	HigherIsBetter bool
+	HigherIsBetter bool `json:"higher_is_better"`
 	// Base and New are the samples' medians; BaseSpread and NewSpread
 	// their median absolute deviations relative to the medians.
-	Base, New             float64
-	BaseSpread, NewSpread float64
+	Base       float64 `json:"base"`
+	New        float64 `json:"new"`
+	BaseSpread float64 `json:"base_spread"`
+	NewSpread  float64 `json:"new_spread"`
 	// N counts the samples.
-	BaseN, NewN int
+	BaseN int `json:"base_n"`
+	NewN  int `json:"new_n"`
 	// Delta is (New-Base)/Base.
-	Delta float64
+	Delta float64 `json:"delta"`
 	// BaseCI and NewCI are the medians with their 95 % confidence
 	// intervals.
-	BaseCI, NewCI CI
+	BaseCI CI `json:"base_ci"`
+	NewCI  CI `json:"new_ci"`
 	// P is the two-sided Mann-Whitney U p-value.
-	P float64
+	P float64 `json:"p"`
 	// BaseRunSpread is (max-min)/median of the baseline's per-run
 	// medians, when it has several runs.
-	BaseRunSpread float64
+	BaseRunSpread float64 `json:"base_run_spread,omitempty"`
 	// Significant is P < Alpha. Beyond is |Delta| >= Threshold for one
 	// baseline run; for several, New must also lie beyond the threshold
 	// from the baseline's worst run (for a change for the worse) or best
 	// run (for the better).
-	Significant, Beyond bool
+	Significant bool `json:"significant"`
+	Beyond      bool `json:"beyond"`
 	// Gates says whether this metric decides the verdict.
-	Gates bool
+	Gates bool `json:"gates"`
 }
 
 // Worse reports whether the metric got significantly worse by more than the
@@ -86,10 +93,30 @@ func (m Metric) Worse() bool {
 
 // Regression is the outcome of comparing a result with a baseline.
 type Regression struct {
-	Options RegressOptions
+	Options RegressOptions `json:"options"`
 	// BaseRuns and NewRuns count the runs pooled on each side.
-	BaseRuns, NewRuns int
-	Metrics           []Metric
+	BaseRuns int      `json:"base_runs"`
+	NewRuns  int      `json:"new_runs"`
+	Metrics  []Metric `json:"metrics"`
+}
+
+// MarshalJSON writes the regression with, for each metric, whether it got
+// worse, and the verdict ("regressed").
+func (g Regression) MarshalJSON() ([]byte, error) {
+	type metric struct {
+		Metric
+		Worse bool `json:"worse"`
+	}
+	type regression Regression
+	out := struct {
+		regression
+		Metrics   []metric `json:"metrics"`
+		Regressed bool     `json:"regressed"`
+	}{regression: regression(g), Regressed: g.Regressed()}
+	for _, m := range g.Metrics {
+		out.Metrics = append(out.Metrics, metric{m, m.Worse()})
+	}
+	return json.Marshal(out)
 }
 
 // Regressed reports whether a gating metric got worse significantly and
@@ -314,6 +341,23 @@ type CI struct {
 	// Confidence is the interval's actual coverage, at least the one
 	// asked for (order statistics move in steps).
 	Confidence float64 `json:"confidence"`
+}
+
+// MarshalJSON writes an unbounded end of the interval as null, which JSON
+// can hold and infinity it cannot.
+func (c CI) MarshalJSON() ([]byte, error) {
+	finite := func(x float64) *float64 {
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil
+		}
+		return &x
+	}
+	return json.Marshal(struct {
+		Median     *float64 `json:"median"`
+		Lo         *float64 `json:"lo"`
+		Hi         *float64 `json:"hi"`
+		Confidence float64  `json:"confidence"`
+	}{finite(c.Median), finite(c.Lo), finite(c.Hi), c.Confidence})
 }
 
 // MedianCI returns the median of xs and its confidence interval at the
