@@ -363,8 +363,8 @@ func TestLabCommand(t *testing.T) {
 	}
 	name := netns.OwnedName("zkbt")
 	t.Cleanup(func() { netns.Remove(context.Background(), name) })
-	stdout, _, err := zkbench(t, "lab", "up", "--name", name, "--hosts", "coord,a1")
-	if err != nil || !strings.Contains(stdout, "coord        198.18.0.1") || !strings.Contains(stdout, "a1           198.18.0.2") {
+	stdout, _, err := zkbench(t, "lab", "up", "--name", name, "--hosts", "coord,a1", "--cpu", "a1=0.5")
+	if err != nil || !strings.Contains(stdout, "coord        198.18.0.1         all CPUs") || !strings.Contains(stdout, "a1           198.18.0.2         0.5 cores") {
 		t.Fatalf("lab up: %v\n%s", err, stdout)
 	}
 	if _, _, err := zkbench(t, "lab", "up", "--name", name, "--hosts", "2"); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "is up already") {
@@ -373,8 +373,8 @@ func TestLabCommand(t *testing.T) {
 	if stdout, _, err = zkbench(t, "lab", "ls", "--name", name); err != nil || !strings.Contains(stdout, name+".a1") {
 		t.Errorf("lab ls: %v\n%s", err, stdout)
 	}
-	stdout, _, err = zkbench(t, "lab", "exec", "--name", name, "a1", "--", "ip", "-4", "-o", "addr", "show")
-	if err != nil || !strings.Contains(stdout, "eth0    inet 198.18.0.2/24") || strings.Count(stdout, "inet ") != 2 {
+	stdout, _, err = zkbench(t, "lab", "exec", "--name", name, "a1", "--", "sh", "-c", "ip -4 -o addr show; cat /proc/self/cgroup")
+	if err != nil || !strings.Contains(stdout, "eth0    inet 198.18.0.2/24") || strings.Count(stdout, "inet ") != 2 || !strings.Contains(stdout, ":/"+name+".a1\n") {
 		t.Errorf("lab exec a1 ip addr: %v\n%s", err, stdout)
 	}
 	if _, _, err := zkbench(t, "lab", "exec", "--name", name, "a1", "--", "sh", "-c", "exit 7"); exitCode(err) != 7 {
@@ -385,6 +385,11 @@ func TestLabCommand(t *testing.T) {
 	}
 	if _, _, err := zkbench(t, "lab", "up", "--name", name+"x", "--hosts", "a", "--subnet", "10.1.0.0/24"); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "198.18.0.0/15") {
 		t.Errorf("lab up outside the range: %v", err)
+	}
+	for _, bad := range []string{"b=0.5", "a=many"} {
+		if _, _, err := zkbench(t, "lab", "up", "--name", name+"x", "--hosts", "a", "--cpu", bad); exitCode(err) != exitUsage || !strings.Contains(err.Error(), bad) {
+			t.Errorf("lab up --cpu %s: %v", bad, err)
+		}
 	}
 	if stdout, _, err = zkbench(t, "lab", "down", "--name", name); err != nil || !strings.Contains(stdout, "down") {
 		t.Errorf("lab down: %v", err)

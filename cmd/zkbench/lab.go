@@ -72,8 +72,25 @@ func labHosts(v string) ([]string, error) {
 	return hosts, nil
 }
 
+// labCPU parses --cpu: HOST=CORES,...
+func labCPU(v string) (map[string]float64, error) {
+	if v == "" {
+		return nil, nil
+	}
+	out := map[string]float64{}
+	for _, kv := range strings.Split(v, ",") {
+		h, c, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		cores, err := strconv.ParseFloat(c, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("--cpu %q: want HOST=CORES,... (c1=0.5,c2=0.5)", v)
+		}
+		out[h] = cores
+	}
+	return out, nil
+}
+
 func newLabUpCmd(name *string) *cobra.Command {
-	var hosts, subnet string
+	var hosts, subnet, cpu string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the lab's hosts",
@@ -87,13 +104,17 @@ func newLabUpCmd(name *string) *cobra.Command {
 			if err != nil {
 				return usageError(fmt.Errorf("--subnet: %w", err))
 			}
+			limits, err := labCPU(cpu)
+			if err != nil {
+				return usageError(err)
+			}
 			if err := netns.Check(); err != nil {
 				return err
 			}
 			if l, err := netns.Open(*name); err == nil {
 				return usageError(fmt.Errorf("lab %s is up already (%d hosts); take it down first: zkbench lab down --name %s", l.Name, len(l.Hosts), l.Name))
 			}
-			l, err := netns.Create(cmd.Context(), netns.Options{Name: *name, Hosts: hs, Subnet: sn})
+			l, err := netns.Create(cmd.Context(), netns.Options{Name: *name, Hosts: hs, Subnet: sn, CPU: limits})
 			if err != nil {
 				return usageOrRun(err)
 			}
@@ -102,6 +123,7 @@ func newLabUpCmd(name *string) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&hosts, "hosts", "3", "how many hosts (h1..hN), or their names (coord,s1,s2,...)")
+	cmd.Flags().StringVar(&cpu, "cpu", "", "limit hosts to a share of this machine's CPUs, as small machines: HOST=CORES,... (a CFS quota on a cgroup per host)")
 	cmd.Flags().StringVar(&subnet, "subnet", netns.DefaultSubnet.String(), "the hosts' subnet, inside 198.18.0.0/15; host i gets its i-th address")
 	return cmd
 }
@@ -187,10 +209,14 @@ func labMissing(err error, name string) error {
 	return err
 }
 
-// printLab lists the hosts: name, address, namespace.
+// printLab lists the hosts: name, address, CPU limit, namespace.
 func printLab(w io.Writer, l *netns.Lab) {
 	fmt.Fprintf(w, "lab %s: %d hosts\n", l.Name, len(l.Hosts))
 	for _, h := range l.Hosts {
-		fmt.Fprintf(w, "  %-12s %-18s %s\n", h.Name, h.Addr.Addr(), h.Namespace)
+		cpu := "all CPUs"
+		if h.CPU > 0 {
+			cpu = fmt.Sprintf("%g cores", h.CPU)
+		}
+		fmt.Fprintf(w, "  %-12s %-18s %-10s %s\n", h.Name, h.Addr.Addr(), cpu, h.Namespace)
 	}
 }

@@ -21,5 +21,10 @@
 // failed or killed creator left. Creating a lab whose name is taken
 // removes the old one first.
 //
+// A host may be given a share of the machine's CPUs (Options.CPU), as a
+// small machine of its own would have: a cgroup with a CFS quota, which
+// what Host.Command starts there joins. The hosts still share the
+// machine's caches, memory and disk.
+//
 // Everything here needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
 package netns

@@ -70,6 +70,9 @@ type Options struct {
 	Hosts []string
 	// Subnet is the hosts' subnet, inside Range (default DefaultSubnet).
 	Subnet netip.Prefix
+	// CPU limits hosts, by name, to this many cores (a CFS quota shared
+	// by everything Host.Command runs there); the others are unlimited.
+	CPU map[string]float64
 }
 
 // Lab is a set of hosts joined by one bridge.
@@ -89,6 +92,11 @@ type Host struct {
 	Namespace string
 	// Addr is its address, on its interface eth0.
 	Addr netip.Prefix
+	// CPU is how many cores its processes may use together (0: no
+	// limit).
+	CPU float64
+	// procs is its cgroup's process list when CPU is set.
+	procs string
 }
 
 // Host returns the lab's host of that name.
@@ -130,7 +138,12 @@ func Create(ctx context.Context, o Options) (*Lab, error) {
 			return nil, invalid("host %q named twice", h)
 		}
 		addr = addr.Next()
-		l.Hosts = append(l.Hosts, Host{Name: h, Namespace: o.Name + "." + h, Addr: netip.PrefixFrom(addr, o.Subnet.Bits())})
+		l.Hosts = append(l.Hosts, Host{Name: h, Namespace: o.Name + "." + h, Addr: netip.PrefixFrom(addr, o.Subnet.Bits()), CPU: o.CPU[h]})
+	}
+	for h, cores := range o.CPU {
+		if _, ok := l.Host(h); !ok || cores <= 0 || cores > float64(runtime.NumCPU()) {
+			return nil, invalid("CPU limit %s=%g: want a host of the lab and at most %d cores", h, cores, runtime.NumCPU())
+		}
 	}
 	if err := Remove(ctx, o.Name); err != nil {
 		return nil, fmt.Errorf("netns: removing the stale lab %s: %w", o.Name, err)
@@ -140,6 +153,11 @@ func Create(ctx context.Context, o Options) (*Lab, error) {
 			err = errors.Join(err, rerr)
 		}
 		return nil, fmt.Errorf("netns: create lab %s: %w", o.Name, err)
+	}
+	for i, h := range l.Hosts {
+		if h.CPU > 0 {
+			_, l.Hosts[i].procs = hostCPU(h.Namespace)
+		}
 	}
 	return l, nil
 }
@@ -167,6 +185,11 @@ func (l *Lab) build(ctx context.Context) error {
 		}
 		if err := l.plug(sw, br, i, h); err != nil {
 			return fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		if h.CPU > 0 {
+			if err := limitCPU(h.Namespace, h.CPU); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -235,6 +258,7 @@ func Open(name string) (*Lab, error) {
 		if err != nil {
 			return nil, err
 		}
+		h.CPU, h.procs = hostCPU(ns)
 		l.Hosts = append(l.Hosts, h)
 	}
 	slices.SortFunc(l.Hosts, func(a, b Host) int { return a.Addr.Addr().Compare(b.Addr.Addr()) })
@@ -300,6 +324,9 @@ func Remove(ctx context.Context, name string) error {
 			continue
 		}
 		if err := ipNetns(ctx, "delete", ns); err != nil {
+			errs = append(errs, err)
+		}
+		if err := removeCPU(ns); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -377,9 +404,15 @@ func Kill(ctx context.Context, namespace string) error {
 
 // Command returns the command that runs name with args inside the host's
 // namespace (through `ip netns exec`, which execs it: the process's PID
-// is the command's).
+// is the command's). On a host with a CPU limit, a shell first moves
+// itself into the host's cgroup and then execs ip (inside the namespace
+// /sys is the namespace's own, without the cgroup mounts).
 func (h Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Namespace, name}, args...)...)
+	argv := append([]string{"ip", "netns", "exec", h.Namespace, name}, args...)
+	if h.procs != "" {
+		argv = append([]string{"sh", "-c", `echo $$ >"$0" && exec "$@"`, h.procs}, argv...)
+	}
+	return exec.CommandContext(ctx, argv[0], argv[1:]...)
 }
 
 // Do calls fn on a goroutine whose thread is in the host's namespace:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,5 +243,57 @@ func TestCreateRefusesBadOptions(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
 		}
+	}
+}
+
+// A host with a CPU limit runs what Command starts in its cgroup: a busy
+// loop there gets no more than its share; Open reads the limit back.
+func TestHostCPULimit(t *testing.T) {
+	if err := Check(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	ctx := context.Background()
+	l, err := Create(ctx, Options{Name: OwnedName("zkbt"), Hosts: []string{"small", "big"}, CPU: map[string]float64{"small": 0.2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Remove(ctx, l.Name) })
+	small := host(t, l, "small")
+	if o, err := Open(l.Name); err != nil || o.Hosts[0].CPU != 0.2 || o.Hosts[1].CPU != 0 {
+		t.Fatalf("Open: %+v, %v; want small limited to 0.2 cores, big unlimited", o, err)
+	}
+	loop := small.Command(ctx, "sh", "-c", "while :; do :; done")
+	if err := loop.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer loop.Process.Kill()
+	time.Sleep(100 * time.Millisecond)
+	cpu := func() time.Duration {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(loop.Process.Pid), "stat"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+		ut, _ := strconv.Atoi(f[11])
+		st, _ := strconv.Atoi(f[12])
+		return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ
+	}
+	start, t0 := cpu(), time.Now()
+	time.Sleep(time.Second)
+	used, wall := cpu()-start, time.Since(t0)
+	cg, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(loop.Process.Pid), "cgroup"))
+	t.Logf("a busy loop on a 0.2-core host used %v of CPU in %v", used, wall.Round(time.Millisecond))
+	if !strings.Contains(string(cg), "/"+small.Namespace+"\n") {
+		t.Errorf("the loop's cgroups:\n%s\nwant %s", cg, small.Namespace)
+	}
+	if used > wall*3/10 || used < wall/20 {
+		t.Errorf("the loop used %v of CPU in %v, want about 0.2 cores' worth", used, wall)
+	}
+	if err := Remove(ctx, l.Name); err != nil {
+		t.Fatal(err)
+	}
+	root, _, _ := cpuRoot()
+	if _, err := os.Stat(filepath.Join(root, small.Namespace)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup after Remove: %v", err)
 	}
 }
