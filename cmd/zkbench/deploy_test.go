@@ -31,9 +31,10 @@ import (
 // The tests of this file keep deploy/ true to the code: every manifest
 // decodes strictly with the Kubernetes API types, what refers to what
 // (selectors, ports, volumes, agent names, the coordinator's address)
-// agrees, and every zkbench command line in a container or a systemd
-// unit passes zkbench's own flag parsing, so that renaming a flag breaks
-// the test rather than a deployment. Nothing is executed.
+// agrees, and every zkbench command line in a container, a systemd unit
+// or the README's section on deployment passes zkbench's own flag
+// parsing, so that renaming a flag breaks the test rather than a
+// deployment. Nothing is executed.
 
 // deployDir is the repository's deploy directory, from this package.
 const deployDir = "../../deploy"
@@ -941,18 +942,18 @@ func readmeCommands(readme, title string) ([][]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("README.md has no section %q", title)
 	}
-	if i := strings.Index(sec, "\n#"); i >= 0 {
-		sec = sec[:i]
-	}
 	var out [][]string
-	in := false
+	fence, sh := false, false // in a code block, of sh
 	var line string
 	for _, l := range strings.Split(sec, "\n") {
 		switch {
 		case strings.HasPrefix(l, "```"):
-			in = !in && l == "```sh"
+			fence = !fence
+			sh = fence && l == "```sh"
 			continue
-		case !in:
+		case !fence && strings.HasPrefix(l, "#"):
+			return out, nil // the next section
+		case !sh:
 			continue
 		}
 		if cont, ok := strings.CutSuffix(l, `\`); ok {
@@ -969,6 +970,16 @@ func readmeCommands(readme, title string) ([][]string, error) {
 		line = ""
 	}
 	return out, nil
+}
+
+func TestReadmeCommandsExtracted(t *testing.T) {
+	readme := "# x\n### Deploy\ntext\n```sh\nzkbench agent --coord c:1 \\\n    --no-server   # a comment\nkubectl apply -k .\n```\n" +
+		"```\nzkbench not-sh\n# not a heading\n```\n```sh\nzkbench coordinator\n```\n### Next\n```sh\nzkbench run\n```\n"
+	got, err := readmeCommands(readme, "### Deploy")
+	want := [][]string{{"agent", "--coord", "c:1", "--no-server"}, {"coordinator"}}
+	if err != nil || !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
 }
 
 func TestReadmeDeployCommands(t *testing.T) {
