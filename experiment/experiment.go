@@ -180,6 +180,7 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	ensemble := results.Ensemble{
 		Implementation: ens.Impl(),
 		Size:           len(targets),
+		Version:        ServerVersion(c.Harness),
 		Launch:         harness.LaunchMethod,
 		Config:         map[string]string{"leaderServes": yesNo(c.Harness.LeaderServes || len(targets) == 1)},
 	}
