@@ -551,6 +551,73 @@ func TestDeployKubernetes(t *testing.T) {
 	if readers != 1 {
 		t.Errorf("want one pod that mounts the results' claim %q for kubectl cp, have %d", claim, readers)
 	}
+
+	// Hardening: no container may gain privileges or write its image,
+	// none keeps a capability but server agents' NET_ADMIN, and only they
+	// run as root. What zkbench writes is on volumes: the coordinator's
+	// --dir, and /tmp, where agents put their servers' directories.
+	for _, c := range cs {
+		checkHardening(t, c, c.cmd != nil && c.cmd.Name() == "agent" && flag(t, c.cmd, "no-server") == "false")
+		if c.cmd == nil {
+			continue
+		}
+		need := []string{"/tmp"}
+		if c.cmd.Name() == "coordinator" {
+			need = []string{flag(t, c.cmd, "dir")}
+		}
+		for _, p := range need {
+			if mountAt(c.c, p) == nil {
+				t.Errorf("%s: %s is on its read-only root file system: mount a volume there", c, p)
+			}
+		}
+	}
+}
+
+// checkHardening checks c's security context; a server agent runs as
+// root holding NET_ADMIN alone (Kubernetes gives added capabilities to
+// root only).
+func checkHardening(t *testing.T, c container, serverAgent bool) {
+	t.Helper()
+	sc := c.c.SecurityContext
+	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("%s: want allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities drop [ALL]", c)
+		return
+	}
+	wantAdd := []corev1.Capability(nil)
+	if serverAgent {
+		wantAdd = []corev1.Capability{"NET_ADMIN"}
+	}
+	if !slices.Equal(sc.Capabilities.Add, wantAdd) {
+		t.Errorf("%s: adds capabilities %v, want %v", c, sc.Capabilities.Add, wantAdd)
+	}
+	ps := c.w.pod.Spec.SecurityContext
+	root := sc.RunAsUser != nil && *sc.RunAsUser == 0
+	nonRoot := ps != nil && ps.RunAsNonRoot != nil && *ps.RunAsNonRoot && ps.RunAsUser != nil && *ps.RunAsUser != 0 && sc.RunAsUser == nil
+	switch {
+	case serverAgent && !root:
+		t.Errorf("%s: a server agent runs as root (runAsUser: 0), or NET_ADMIN is not effective", c)
+	case !serverAgent && !nonRoot:
+		t.Errorf("%s: want the pod's runAsNonRoot: true and a runAsUser other than 0", c)
+	}
+	if ps == nil || ps.SeccompProfile == nil || ps.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: want the pod's seccompProfile RuntimeDefault", c)
+	}
+}
+
+// mountAt returns the volume mount of c that holds path (the deepest), or
+// nil.
+func mountAt(c corev1.Container, path string) *corev1.VolumeMount {
+	var best *corev1.VolumeMount
+	for i, m := range c.VolumeMounts {
+		if path == m.MountPath || strings.HasPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/") {
+			if best == nil || len(m.MountPath) > len(best.MountPath) {
+				best = &c.VolumeMounts[i]
+			}
+		}
+	}
+	return best
 }
 
 // ptrOr returns *p, or def when p is nil.
@@ -621,13 +688,18 @@ func checkAntiAffinity(t *testing.T, w workload) {
 	t.Errorf("%s: no required anti-affinity term keeps its pods on different nodes (%s)", w, corev1.LabelHostname)
 }
 
-// claimAt returns the PersistentVolumeClaim mounted at or above path in
-// container c ("" = any mount), or "" if none.
+// claimAt returns the PersistentVolumeClaim mounted where path is in
+// container c ("" = at any mount), or "" if none.
 func claimAt(spec corev1.PodSpec, c corev1.Container, path string) string {
-	for _, m := range c.VolumeMounts {
-		if path != "" && path != m.MountPath && !strings.HasPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/") {
-			continue
+	mounts := c.VolumeMounts
+	if path != "" {
+		m := mountAt(c, path)
+		if m == nil {
+			return ""
 		}
+		mounts = []corev1.VolumeMount{*m}
+	}
+	for _, m := range mounts {
 		for _, v := range spec.Volumes {
 			if v.Name == m.Name && v.PersistentVolumeClaim != nil {
 				return v.PersistentVolumeClaim.ClaimName
