@@ -42,6 +42,11 @@ func TestExitCodes(t *testing.T) {
 		{"missing baseline", []string{"regress", "--baseline", filepath.Join(dir, "missing"), same}, nil, 2, "no such file"},
 		{"other workload", []string{"regress", "--baseline", base, other}, nil, 2, "different workload"},
 		{"report of nothing", []string{"report", filepath.Join(dir, "missing")}, nil, 2, "no such file"},
+		{"bad ensemble", []string{"run", "--servers", "0", "--out", dir}, nil, 2, "--servers 0"},
+		{"bad workload", []string{"run", "--clients", "0", "--out", dir}, nil, 2, "clients"},
+		{"both shares", []string{"run", "--writes", "30", "--reads", "70", "--out", dir}, nil, 2, "not both"},
+		{"compare of nothing", []string{"compare", "--out", dir, filepath.Join(dir, "missing"), base}, nil, 2, "no such file"},
+		{"history of nothing", []string{"history", "--out", dir, filepath.Join(dir, "missing")}, nil, 2, "no such file"},
 		// No java on PATH: the Java server cannot start.
 		{"could not run", []string{"run", "--impl", "java", "--servers", "1", "--duration", "1s", "--out", dir}, []string{"PATH=" + filepath.Dir(bin)}, 3, "java"},
 	} {

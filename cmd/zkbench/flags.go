@@ -102,7 +102,8 @@ func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
 	fs.BoolVar(&o.clientProxy, "client-proxy", false, "route client connections through a loopback proxy (for a baseline of a --client-delay run)")
 }
 
-func (o ensembleOptions) validate() error {
+func (o ensembleOptions) validate() (err error) {
+	defer func() { err = usageError(err) }()
 	switch o.impl {
 	case harness.ImplGo, harness.ImplJava:
 		if o.servers < 1 {
@@ -199,7 +200,8 @@ func (o *loadOptions) addFlags(fs *pflag.FlagSet, d loadDefaults, withMix bool) 
 
 // spec builds the workload from the flags; changed reports whether a flag
 // was given on the command line.
-func (o loadOptions) spec(name string, changed func(string) bool) (workloads.Spec, error) {
+func (o loadOptions) spec(name string, changed func(string) bool) (_ workloads.Spec, err error) {
+	defer func() { err = usageError(err) }()
 	if o.writes.set && o.reads.set {
 		return workloads.Spec{}, fmt.Errorf("give --writes or --reads, not both")
 	}

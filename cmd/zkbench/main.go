@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/results/report"
+	"github.com/zkbench/zkbench/workloads"
 )
 
 // Exit codes, for scripts and CI (exitCodesHelp says the same to users).
@@ -47,10 +53,11 @@ func usageError(err error) error {
 }
 
 // exitCode is the code zkbench exits with after err: 1 for a regression,
-// the code an exitError carries, and 2 for anything else, which is what
-// cobra itself returns (unknown commands and flags, missing arguments).
-// Errors a command returns are marked when it returns them (withExitCodes),
-// so an unmarked error never comes from a command's run.
+// 2 for the packages' errors that mean bad input (invalidInput), the code
+// an exitError carries, and 2 for anything else, which is what cobra
+// itself returns (unknown commands and flags, missing arguments). Errors a
+// command returns are marked when it returns them (withExitCodes), so an
+// unmarked error never comes from a command's run.
 func exitCode(err error) int {
 	var ee *exitError
 	switch {
@@ -58,10 +65,24 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, errRegressed):
 		return exitRegressed
+	case invalidInput(err):
+		return exitUsage
 	case errors.As(err, &ee):
 		return ee.code
 	}
 	return exitUsage
+}
+
+// invalidInput reports whether err says that what zkbench was given is
+// wrong: an invalid workload or configuration, a result file that is
+// missing, of an unknown schema or of another workload.
+func invalidInput(err error) bool {
+	for _, target := range []error{workloads.ErrInvalidSpec, experiment.ErrInvalid, results.ErrSchema, report.ErrMismatch, fs.ErrNotExist} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // withExitCodes makes every error a command of root returns from its run
