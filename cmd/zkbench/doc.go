@@ -8,9 +8,14 @@
 //	zkbench compare --sizes 1,3,7 --reads 0,70,100 --reps 3 --bound
 //	zkbench report --p99 10ms runs/sweep-...
 //	zkbench regress --baseline runs/base runs/new
+//	zkbench history --fail-on-regression ci-results/
+//	zkbench version
 //
 // Every run writes a directory under --out (default runs/) holding the
 // result (result.json, intervals.csv, HDR logs), its graphs (PNG and SVG)
-// and a Markdown report; compare, report and regress work from those
-// directories alone.
+// and a Markdown report; compare, report, regress and history work from
+// those directories alone.
+//
+// Exit codes: 0 success, 1 a significant regression (regress, history
+// --fail-on-regression), 2 usage or input error, 3 could not run.
 package main
