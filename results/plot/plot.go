@@ -250,7 +250,7 @@ func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 
 // Failure and repair event names.
 var (
-	failures = map[string]bool{"kill": true, "freeze": true, "partition": true, "delay": true}
+	failures = map[string]bool{"kill": true, "freeze": true, "partition": true, "partition-in": true, "partition-out": true, "delay": true}
 	repairs  = map[string]bool{"restart": true, "thaw": true, "heal": true}
 )
 

@@ -33,7 +33,7 @@ func FaultSummary(r *results.Result) []string {
 		}
 		f := faults[n]
 		switch ev.Name {
-		case "kill", "freeze", "partition", "delay":
+		case "kill", "freeze", "partition", "partition-in", "partition-out", "delay":
 			if f == nil {
 				f = &fault{at: ev.At}
 				faults[n] = f
