@@ -68,7 +68,10 @@ bench-before-after: build ## Go server before/after ratios against BASE=rev -> o
 # flock so that no other benchmark runs at once. Every run directory has
 # agents.json (each agent's ops/s, driver cores, CPU s per 10k ops, bottleneck
 # note) and servers.json (each server's CPU); summary.tsv lists them all.
+# AGENT_CLIENT_CPU=0.5 gives each client host half a core (a cgroup quota),
+# as a small client machine would have; empty, the hosts share every CPU.
 AGENT_REPS ?= 3
+AGENT_CLIENT_CPU ?=
 AGENT_LOAD ?= --clients 60 --warmup 2s --duration 10s
 AGENT_LAB  ?= zkbbench
 AGENT_OUT  ?= out/bench-agents
@@ -76,7 +79,7 @@ bench-agents: build ## 3 Go servers on lab hosts, load from 1 vs 2 client hosts 
 	flock /tmp/zkbench-bench.lock bash -ec '\
 	z=$(abspath $(BIN))/zkbench; lab="--name $(AGENT_LAB)"; coord=198.18.0.1:2191/bench; \
 	out=$(abspath $(AGENT_OUT))/$$(date -u +%Y%m%dT%H%M%S); mkdir -p $$out; \
-	$$z lab up $$lab --hosts coord,s1,s2,s3,c1,c2; trap "$$z lab down $$lab" EXIT; \
+	cpu=$(AGENT_CLIENT_CPU); $$z lab up $$lab --hosts coord,s1,s2,s3,c1,c2 $${cpu:+--cpu c1=$$cpu,c2=$$cpu}; trap "$$z lab down $$lab" EXIT; \
 	$$z lab exec $$lab coord -- $$z coordinator --addr 198.18.0.1 --port 2191 >$$out/coord.log 2>&1 & \
 	for i in $$(seq 100); do $$z lab exec $$lab coord -- bash -c "</dev/tcp/198.18.0.1/2191" 2>/dev/null && break; sleep 0.1; done; \
 	for s in 2 3 4; do h=s$$((s-1)); $$z lab exec $$lab $$h -- $$z agent --coord $$coord --name $$h --addr 198.18.0.$$s >$$out/agent-$$h.log 2>&1 & done; \
@@ -86,6 +89,7 @@ bench-agents: build ## 3 Go servers on lab hosts, load from 1 vs 2 client hosts 
 	  order="1 2"; [ $$((rep % 2)) = 0 ] && order="2 1"; \
 	  for n in $$order; do \
 	    cl=c1; [ $$n = 2 ] && cl=c1,c2; \
+	    echo "rep $$rep, $$n client host(s): $$(uptime)" | tee -a $$out/runs.log; \
 	    $$z lab exec $$lab coord -- $$z run --agents $$coord --server-agents s1,s2,s3 --client-agents $$cl $(AGENT_LOAD) --out $$out/$$n-client | tee -a $$out/runs.log; \
 	    d=$$(ls -td $$out/$$n-client/*/ | head -1); \
 	    sc=$$(jq -r "[.[].cpu_seconds] | map(tostring) | join(\" \")" $$d/servers.json); \
