@@ -67,8 +67,8 @@ func parseCommandLine(args []string) (*cobra.Command, error) {
 	return cmd, nil
 }
 
-// flag returns the value of a parsed command's flag.
-func flag(t *testing.T, cmd *cobra.Command, name string) string {
+// flagValue returns the value of a parsed command's flag.
+func flagValue(t *testing.T, cmd *cobra.Command, name string) string {
 	t.Helper()
 	f := cmd.Flags().Lookup(name)
 	if f == nil {
@@ -466,7 +466,7 @@ func TestDeployKubernetes(t *testing.T) {
 
 	// The coordination server is reached through a Service on its port.
 	coord := coords[0]
-	coordPort, _ := strconv.Atoi(flag(t, coord.cmd, "port"))
+	coordPort, _ := strconv.Atoi(flagValue(t, coord.cmd, "port"))
 	if !exposes(coord.w.pod.Spec, corev1.ServicePort{Port: int32(coordPort)}) {
 		t.Errorf("%s: --port %d is not its containerPort", coord, coordPort)
 	}
@@ -496,22 +496,19 @@ func TestDeployKubernetes(t *testing.T) {
 	// server agents able to apply network faults, spread over nodes.
 	serverAgents, clientAgents := map[string]bool{}, map[string]bool{}
 	for _, a := range agents {
-		checkCoordAddr(a, flag(t, a.cmd, "coord"))
+		checkCoordAddr(a, flagValue(t, a.cmd, "coord"))
 		if a.w.kind != "StatefulSet" {
 			t.Errorf("%s: agents run in StatefulSets (stable names for --server-agents and --client-agents)", a)
 		}
-		if got := flag(t, a.cmd, "name"); got != fromPodName {
+		if got := flagValue(t, a.cmd, "name"); got != fromPodName {
 			t.Errorf("%s: --name %q, want the pod's name from the downward API (metadata.name)", a, got)
 		}
-		if got := flag(t, a.cmd, "addr"); got != fromPodIP {
+		if got := flagValue(t, a.cmd, "addr"); got != fromPodIP {
 			t.Errorf("%s: --addr %q, want the pod's IP from the downward API (status.podIP)", a, got)
 		}
-		role := clientAgents
-		if flag(t, a.cmd, "no-server") != "true" {
+		role := clientAgents // checkHardening below checks their capabilities
+		if flagValue(t, a.cmd, "no-server") != "true" {
 			role = serverAgents
-			if !addsCapability(a.c, "NET_ADMIN") {
-				t.Errorf("%s: a server agent needs capability NET_ADMIN (nftables partitions)", a)
-			}
 		}
 		for _, n := range a.w.podNames() {
 			role[n] = true
@@ -522,22 +519,22 @@ func TestDeployKubernetes(t *testing.T) {
 	// The run: agents that exist in the right roles, and results on a
 	// volume a person can copy them from.
 	run := runs[0]
-	checkCoordAddr(run, flag(t, run.cmd, "agents"))
-	sa := strings.Split(flag(t, run.cmd, "server-agents"), ",")
+	checkCoordAddr(run, flagValue(t, run.cmd, "agents"))
+	sa := strings.Split(flagValue(t, run.cmd, "server-agents"), ",")
 	for _, n := range sa {
 		if !serverAgents[n] {
 			t.Errorf("%s: --server-agents %s: no server agent pod of that name (have %v)", run, n, slices.Sorted(maps.Keys(serverAgents)))
 		}
 	}
-	if got := flag(t, run.cmd, "servers"); got != strconv.Itoa(len(sa)) {
+	if got := flagValue(t, run.cmd, "servers"); got != strconv.Itoa(len(sa)) {
 		t.Errorf("%s: --servers %s but %d server agents", run, got, len(sa))
 	}
-	for _, n := range strings.Split(flag(t, run.cmd, "client-agents"), ",") {
+	for _, n := range strings.Split(flagValue(t, run.cmd, "client-agents"), ",") {
 		if !clientAgents[n] {
 			t.Errorf("%s: --client-agents %s: no client agent pod of that name (have %v)", run, n, slices.Sorted(maps.Keys(clientAgents)))
 		}
 	}
-	out := flag(t, run.cmd, "out")
+	out := flagValue(t, run.cmd, "out")
 	claim := claimAt(run.w.pod.Spec, run.c, out)
 	if claim == "" || !claims[claim] {
 		t.Errorf("%s: --out %s is not on a PersistentVolumeClaim of these manifests (claim %q)", run, out, claim)
@@ -557,13 +554,13 @@ func TestDeployKubernetes(t *testing.T) {
 	// run as root. What zkbench writes is on volumes: the coordinator's
 	// --dir, and /tmp, where agents put their servers' directories.
 	for _, c := range cs {
-		checkHardening(t, c, c.cmd != nil && c.cmd.Name() == "agent" && flag(t, c.cmd, "no-server") == "false")
+		checkHardening(t, c, c.cmd != nil && c.cmd.Name() == "agent" && flagValue(t, c.cmd, "no-server") == "false")
 		if c.cmd == nil {
 			continue
 		}
 		need := []string{"/tmp"}
 		if c.cmd.Name() == "coordinator" {
-			need = []string{flag(t, c.cmd, "dir")}
+			need = []string{flagValue(t, c.cmd, "dir")}
 		}
 		for _, p := range need {
 			if mountAt(c.c, p) == nil {
@@ -658,12 +655,6 @@ func containerPort(spec corev1.PodSpec, p corev1.ServicePort) (int32, bool) {
 func exposes(spec corev1.PodSpec, p corev1.ServicePort) bool {
 	_, ok := containerPort(spec, p)
 	return ok
-}
-
-// addsCapability reports whether the container adds capability cap.
-func addsCapability(c corev1.Container, cap corev1.Capability) bool {
-	sc := c.SecurityContext
-	return sc != nil && sc.Capabilities != nil && slices.Contains(sc.Capabilities.Add, cap)
 }
 
 // checkAntiAffinity checks that no two of w's pods may share a node: a
@@ -969,7 +960,7 @@ func TestDeploySystemd(t *testing.T) {
 	if got := cu["Service"]["CapabilityBoundingSet"]; !slices.Equal(got, []string{""}) {
 		t.Errorf("zkbench-coordinator.service: CapabilityBoundingSet=%q: the coordinator needs no capability", got)
 	}
-	if dir := flag(t, coord, "dir"); !slices.ContainsFunc(cu["Service"]["StateDirectory"], func(s string) bool { return "/var/lib/"+s == dir }) {
+	if dir := flagValue(t, coord, "dir"); !slices.ContainsFunc(cu["Service"]["StateDirectory"], func(s string) bool { return "/var/lib/"+s == dir }) {
 		t.Errorf("zkbench-coordinator.service: --dir %s is not its StateDirectory= (%q)", dir, cu["Service"]["StateDirectory"])
 	}
 
@@ -994,11 +985,11 @@ func TestDeploySystemd(t *testing.T) {
 	}
 
 	// The example agent environment points at the example coordinator.
-	_, port, err := net.SplitHostPort(flag(t, ag, "coord"))
+	_, port, err := net.SplitHostPort(flagValue(t, ag, "coord"))
 	if err != nil {
 		t.Fatalf("zkbench-agent.service: --coord: %v", err)
 	}
-	if got := flag(t, coord, "port"); got != port {
+	if got := flagValue(t, coord, "port"); got != port {
 		t.Errorf("agent.env's --coord port %s, the coordinator's --port %s", port, got)
 	}
 }
