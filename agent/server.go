@@ -422,12 +422,24 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 	if err := ensure(a.conn, faults); err != nil {
 		return err
 	}
+	// The status goes out from its own goroutine: srvr may take up to its
+	// timeout on a busy server, and a fault must not wait for it.
+	statusCtx, stopStatus := context.WithCancel(ctx)
+	kick := make(chan struct{}, 1)
+	statusDone := make(chan struct{})
+	go func() {
+		defer close(statusDone)
+		a.reportStatus(statusCtx, a.l.Status(as.Run, a.cfg.Name), p, clientAddr, kick)
+	}()
+	defer func() {
+		stopStatus()
+		<-statusDone
+	}()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	done := map[string]bool{}
 	var ch <-chan zk.Event
 	for {
-		a.put(a.l.Status(as.Run, a.cfg.Name), p.status(clientAddr))
 		var reqs []string
 		var err error
 		if ch == nil {
@@ -476,7 +488,10 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 			}
 			log.Info("fault", "action", fr.Action, "server", sa.ID, "err", err)
 			a.put(rp, fr)
-			a.put(a.l.Status(as.Run, a.cfg.Name), p.status(clientAddr))
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
 		}
 		select {
 		case <-ch:
@@ -495,6 +510,22 @@ func (a *agent) runServer(ctx context.Context, as Assignment, rep *Report, readi
 		p.mu.Unlock()
 	}
 	return nil
+}
+
+// reportStatus writes p's status to path every half second, and at once
+// when kicked, until ctx ends.
+func (a *agent) reportStatus(ctx context.Context, path string, p *serverProc, clientAddr string, kick <-chan struct{}) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		a.put(path, p.status(clientAddr))
+		select {
+		case <-tick.C:
+		case <-kick:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // errRunOver is the cause of a server stopped because its run ended.

@@ -2,14 +2,19 @@ package agent
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/zkbin"
@@ -174,4 +179,139 @@ func TestServerProcFreezeThaw(t *testing.T) {
 			}
 		})
 	}
+}
+
+// silentServerEnv makes the test binary a server that accepts clients on
+// the client port of the zoo.cfg it is given and never answers them.
+const silentServerEnv = "ZKBENCH_AGENT_TEST_SILENT_SERVER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(silentServerEnv) != "" {
+		silentServer(os.Args[len(os.Args)-1])
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// silentServer listens where zoo.cfg at cfgPath says and holds every
+// connection unanswered, as a server too busy to answer srvr.
+func silentServer(cfgPath string) {
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		os.Exit(2)
+	}
+	var host, port string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "clientPort="); ok {
+			port = v
+		}
+		if v, ok := strings.CutPrefix(line, "clientPortAddress="); ok {
+			host = v
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		os.Exit(2)
+	}
+	var held []net.Conn
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			os.Exit(2)
+		}
+		held = append(held, c)
+	}
+}
+
+// A fault request is carried out at once, even while the server is too
+// busy to answer the agent's srvr (which takes up to its timeout): the
+// status reports must not hold up the faults.
+func TestServerFaultNotDelayedBySlowStatus(t *testing.T) {
+	conn := startServer(t)
+	t.Setenv(silentServerEnv, "1")
+	l := Layout{Root: "/t/slow"}
+	addr := conn.Server()
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); addr = conn.Server() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Connect: addr + l.Root, Name: "slow", Address: "127.0.0.1", GoCommand: []string{os.Args[0]}, SessionTimeout: 2 * time.Second})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor := func(p string) []byte {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if b, _, err := conn.Get(p); err == nil {
+				return b
+			}
+			select {
+			case err := <-done:
+				done <- err
+				t.Fatalf("the agent stopped: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not appear", p)
+			}
+		}
+	}
+	waitFor(l.Agent("slow"))
+	run := "r-slow"
+	if err := EnsureRun(conn, l, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Create(l.Coordinator(run), nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := json.Marshal(Assignment{Run: run, Role: RoleServer, Version: Version(), Server: &ServerAssignment{ID: 1, Impl: harness.ImplGo}})
+	if err := Put(conn, l.Assign("slow"), as); err != nil {
+		t.Fatal(err)
+	}
+	var rd Ready
+	if err := json.Unmarshal(waitFor(l.Ready(run, "slow")), &rd); err != nil || rd.Server == nil {
+		t.Fatalf("ready %+v (%v)", rd, err)
+	}
+	ens, _ := json.Marshal(Ensemble{Servers: []ServerAddr{*rd.Server}})
+	if err := Put(conn, l.Ensemble(run), ens); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(l.Status(run, "slow"))
+	time.Sleep(700 * time.Millisecond) // the agent is now inside a slow srvr
+	var worst time.Duration
+	for i, action := range []string{"freeze", "thaw", "kill", "restart", "kill"} {
+		req, _ := json.Marshal(FaultRequest{Action: action})
+		asked := time.Now()
+		p, err := conn.Create(l.Faults(run, "slow")+"/f-", req, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			b, _, err := conn.Get(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fr FaultRequest
+			json.Unmarshal(b, &fr)
+			if fr.Done {
+				if fr.Error != "" {
+					t.Fatalf("%s: %s", action, fr.Error)
+				}
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		took := time.Since(asked)
+		worst = max(worst, took)
+		t.Logf("%d %s: done after %v", i, action, took.Round(time.Millisecond))
+		time.Sleep(300 * time.Millisecond)
+	}
+	if worst > 400*time.Millisecond {
+		t.Fatalf("a fault took %v to carry out while srvr was slow: want well under srvr's timeout", worst)
+	}
+	Put(conn, l.Stop(run), nil)
 }
