@@ -82,7 +82,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Name = facts.Hostname
 	}
 	facts.Name = cfg.Name
-	facts.NetFaults = CheckNetFaults(cfg.Name)
+	if facts.NetFaults = CheckNetFaults(cfg.Name); !facts.NetFaults.OK && len(cfg.GoCommand) > 0 {
+		log.Warn("network faults (partitions) cannot be applied on this host: runs that schedule them will be refused", "reason", facts.NetFaults.Reason)
+	}
 	if len(cfg.GoCommand) > 0 {
 		facts.Roles = append(facts.Roles, RoleServer)
 		facts.Java = ProbeJava(cfg.ZKHome)

@@ -204,7 +204,10 @@ Unless --no-server, it also takes the server role (zkbench run
 ZooKeeper from --zk-home (default Debian's jars under /usr/share/java),
 kills, restarts, freezes or thaws it as the run's fault schedule asks,
 and kills it when the run ends or aborts. It announces whether it can run
-Java servers, and which versions, when it registers.
+Java servers, and which versions, when it registers, and whether it can
+cut its server off from the others (partition, partition-in,
+partition-out and heal drop packets with nftables rules on this host:
+root or CAP_NET_ADMIN, and an --addr of its own).
 If its coordination session expires (or it stays disconnected for a session
 timeout) it stops its load and its server at once and exits.`,
 		Example: `  zkbench coordinator --port 2191 &                  # on one machine
