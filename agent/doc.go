@@ -64,7 +64,11 @@
 // that lives as long as the process), keeps /runs/<run>/status/<name>
 // current (pid, srvr mode, frozen, CPU, peak RSS), carries out the
 // FaultRequests queued under /runs/<run>/faults/<name> (kill, restart,
-// freeze and thaw: SIGSTOP and SIGCONT to its process group), and kills
+// freeze and thaw: SIGSTOP and SIGCONT to its process group; partition,
+// partition-in, partition-out and heal: nftables rules on its host that
+// drop the packets between its address and the other servers', in a table
+// of its own, removed when the server stops; Facts.NetFaults says whether
+// the host can), and kills
 // the server when /runs/<run>/stop or /abort appears, the coordinator
 // goes, or its own session is lost; its report carries the server's final
 // figures.

@@ -45,7 +45,11 @@
 // pair of servers and port, so Partition and Delay act on the traffic
 // between peers; the proxies rewrite the address a server announces when it
 // opens an election connection, so that connections made back to it also go
-// through a proxy. Faults are named values (Faults, FaultByName) with
+// through a proxy. PartitionIn and PartitionOut hold one direction only
+// (what the server receives from its peers, or what it sends them); Heal
+// undoes any partition. An external ensemble takes the partitions and Heal
+// through its ExternalCommands (agent-hosted servers: nftables rules on
+// their hosts), never Delay. Faults are named values (Faults, FaultByName) with
 // Available and Inject, as in etcd's robustness tests.
 //
 // # Schedules
