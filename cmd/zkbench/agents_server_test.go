@@ -138,18 +138,20 @@ func TestServerAgentsEndToEnd(t *testing.T) {
 }
 
 // A run aborted by a killed server agent, then one whose coordinator is
-// killed, leaves no server process behind.
+// killed, leaves no server process behind; a killed agent takes its Java
+// server (a JVM) with it too.
 func TestServerAgentsAbortLeavesNoServer(t *testing.T) {
 	bin := zkbenchBin(t)
 	dir := t.TempDir()
 	coord := startServer(t, dir, "coord", bin) + "/abort"
-	for _, victim := range []string{"agent", "coordinator"} {
+	for _, tc := range []struct{ victim, impl string }{{"agent", "go"}, {"coordinator", "go"}, {"agent", "java"}} {
+		victim := tc.victim
 		srv := uniq("s1", "s2", "s3")
 		cli := uniq("c1")
 		agents := startAgents(t, dir, bin, coord, srv, "--addr", "127.0.0.1")
 		startAgents(t, dir, bin, coord, cli, "--no-server")
-		out := filepath.Join(dir, "runs-"+victim)
-		run := start(t, dir, "run-"+victim, bin, "run", "-v", "--agents", coord, "--server-agents", strings.Join(srv, ","), "--client-agents", cli[0],
+		out := filepath.Join(dir, "runs-"+victim+"-"+tc.impl)
+		run := start(t, dir, "run-"+victim+"-"+tc.impl, bin, "run", "-v", "--impl", tc.impl, "--java-heap", "128m", "--agents", coord, "--server-agents", strings.Join(srv, ","), "--client-agents", cli[0],
 			"--tick-time", "200", "--clients", "2", "--outstanding", "1", "--keys", "20", "--value-size", "16",
 			"--warmup", "300ms", "--duration", "20s", "--out", out)
 		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(run.output(), "msg=started"); {
@@ -179,7 +181,7 @@ func TestServerAgentsAbortLeavesNoServer(t *testing.T) {
 				t.Fatalf("server pid %d still alive after the %s was killed", pid, victim)
 			}
 		}
-		t.Logf("%s killed: servers %v gone", victim, pids)
+		t.Logf("%s killed: %s servers %v gone", victim, tc.impl, pids)
 	}
 }
 
