@@ -90,8 +90,12 @@ func agentRun(ctx context.Context, cfg experiment.Config, a agentFlags, changed 
 		hosted = h
 	}
 	cfg.Driver = co.Drive
-	fmt.Fprintf(stderr, "zkbench: %s ensemble of %d, %g%% writes, %d clients x %d outstanding from agents, %v (+%v warm-up)\n",
-		cfg.Harness.Impl, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
+	ens := cfg.Harness.Impl + " ensemble"
+	if hosted != nil {
+		ens = hosted.Servers()[0].Impl + " ensemble on server agents"
+	}
+	fmt.Fprintf(stderr, "zkbench: %s of %d, %g%% writes, %d clients x %d outstanding from agents, %v (+%v warm-up)\n",
+		ens, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
 	res, err := experiment.Run(ctx, cfg)
 	if err != nil {
 		return "", err
