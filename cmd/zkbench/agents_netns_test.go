@@ -245,8 +245,8 @@ func TestAgentsOnNamespaceHosts(t *testing.T) {
 	}
 	for i, a := range as {
 		want := addr(labHost(t, l, clients[i]))
-		if a.Name != clients[i] || len(a.Addresses) == 0 || a.Addresses[0] != want || a.Ops == 0 || a.Driver.CPUSeconds <= 0 {
-			t.Errorf("agent %d: %s at %v, %d ops, %.2f CPU s; want %s at %s with ops and CPU", i, a.Name, a.Addresses, a.Ops, a.Driver.CPUSeconds, clients[i], want)
+		if a.Name != clients[i] || a.Hostname != clients[i] || len(a.Addresses) == 0 || a.Addresses[0] != want || a.Ops == 0 || a.Driver.CPUSeconds <= 0 {
+			t.Errorf("agent %d: %s on %s at %v, %d ops, %.2f CPU s; want %s on its host at %s with ops and CPU", i, a.Name, a.Hostname, a.Addresses, a.Ops, a.Driver.CPUSeconds, clients[i], want)
 		}
 	}
 	s := results.Summarize(res)

@@ -12,6 +12,9 @@
 // the machine's own namespace, and no host has a default route: its
 // packets reach the other hosts of its lab and nothing else.
 //
+// What Host.Command runs on a host also has the host's name as its host
+// name (a UTS namespace), so that agents' reports name their hosts.
+//
 // Namespaces are created, entered by processes and deleted with
 // iproute2's `ip netns` (it keeps /run/netns as other tools expect);
 // links and addresses are made over netlink. Nothing of a lab is kept

@@ -404,11 +404,13 @@ func Kill(ctx context.Context, namespace string) error {
 
 // Command returns the command that runs name with args inside the host's
 // namespace (through `ip netns exec`, which execs it: the process's PID
-// is the command's). On a host with a CPU limit, a shell first moves
-// itself into the host's cgroup and then execs ip (inside the namespace
-// /sys is the namespace's own, without the cgroup mounts).
+// is the command's), with the host's name as its host name (a UTS
+// namespace of its own, so that what it reports names the host). On a
+// host with a CPU limit, a shell first moves itself into the host's
+// cgroup and then execs ip (inside the namespace /sys is the namespace's
+// own, without the cgroup mounts).
 func (h Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	argv := append([]string{"ip", "netns", "exec", h.Namespace, name}, args...)
+	argv := append([]string{"ip", "netns", "exec", h.Namespace, "unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, h.Name, name}, args...)
 	if h.procs != "" {
 		argv = append([]string{"sh", "-c", `echo $$ >"$0" && exec "$@"`, h.procs}, argv...)
 	}

@@ -144,8 +144,9 @@ func TestLabHostsReachEachOtherOnly(t *testing.T) {
 	}
 }
 
-// A process started on a host is listed there; removing the lab kills it
-// and deletes every namespace, and removing it again is no error.
+// A process started on a host is listed there and has the host's name;
+// removing the lab kills it and deletes every namespace, and removing it
+// again is no error.
 func TestRemoveKillsProcessesAndIsIdempotent(t *testing.T) {
 	l := newLab(t, "x", "y")
 	x := host(t, l, "x")
@@ -156,6 +157,9 @@ func TestRemoveKillsProcessesAndIsIdempotent(t *testing.T) {
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	waitIn(t, x.Namespace, cmd.Process.Pid)
+	if out, err := x.Command(context.Background(), "hostname").Output(); err != nil || string(out) != "x\n" {
+		t.Errorf("host name on x: %q, %v", out, err)
+	}
 	if err := Remove(context.Background(), l.Name); err != nil {
 		t.Fatal(err)
 	}
