@@ -79,6 +79,16 @@ func TestProbeJava(t *testing.T) {
 		t.Fatalf("an empty home: %+v, want an error naming it", bad)
 	}
 	t.Logf("%s; empty home: %s", j, bad.Error)
+
+	// A release's home: the version is in the server jar's name.
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, "lib"), 0o755)
+	for _, jar := range []string{"zookeeper-3.9.2.jar", "lib/zookeeper-jute-3.9.2.jar", "lib/slf4j-api-1.7.30.jar"} {
+		os.WriteFile(filepath.Join(home, jar), nil, 0o644)
+	}
+	if rel := ProbeJava(home); !rel.OK() || rel.ZooKeeper != "3.9.2" || rel.Home != home {
+		t.Fatalf("a release's home: %+v, want ZooKeeper 3.9.2", rel)
+	}
 }
 
 // procState returns the state letter of pid in /proc (R, S, T, ...).
