@@ -34,18 +34,21 @@ type ServerOptions struct {
 // HostedServer is one agent-hosted server: where it ran and what it cost.
 type HostedServer struct {
 	ID int `json:"id"`
-	// Impl is the server's implementation, go or java.
-	Impl       string  `json:"impl"`
-	Agent      string  `json:"agent"`
-	Hostname   string  `json:"hostname"`
-	Addr       string  `json:"addr"` // client address, host:port
-	Quorum     int     `json:"quorum_port"`
-	Election   int     `json:"election_port"`
-	PID        int     `json:"pid,omitempty"` // of its last launch
-	Starts     int     `json:"starts"`
-	CPUSeconds float64 `json:"cpu_seconds"`
-	PeakRSSKiB int64   `json:"peak_rss_kib"`
-	Error      string  `json:"error,omitempty"`
+	// Impl is the server's implementation, go or java; ImplVersion its
+	// version as its agent announced it (zkbench's for go; ZooKeeper's and
+	// the Java runtime's for java).
+	Impl        string  `json:"impl"`
+	ImplVersion string  `json:"impl_version,omitempty"`
+	Agent       string  `json:"agent"`
+	Hostname    string  `json:"hostname"`
+	Addr        string  `json:"addr"` // client address, host:port
+	Quorum      int     `json:"quorum_port"`
+	Election    int     `json:"election_port"`
+	PID         int     `json:"pid,omitempty"` // of its last launch
+	Starts      int     `json:"starts"`
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	PeakRSSKiB  int64   `json:"peak_rss_kib"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // Hosted is an ensemble whose servers agents run, from HostServers until
@@ -129,7 +132,11 @@ func HostServers(ctx context.Context, o ServerOptions) (h *Hosted, err error) {
 		if err := agent.Put(conn, r.l.Assign(n), b); err != nil {
 			return h, err
 		}
-		h.servers = append(h.servers, HostedServer{ID: k + 1, Impl: sa.Impl, Agent: n, Hostname: r.facts[n].Hostname})
+		v := r.facts[n].Version
+		if sa.Impl == harness.ImplJava {
+			v = r.facts[n].Java.String()
+		}
+		h.servers = append(h.servers, HostedServer{ID: k + 1, Impl: sa.Impl, ImplVersion: v, Agent: n, Hostname: r.facts[n].Hostname})
 	}
 	r.log.Info("servers assigned", "run", h.run, "agents", r.names)
 

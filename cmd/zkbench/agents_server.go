@@ -207,6 +207,9 @@ func recordHosted(cfg experiment.Config, h *fleet.Hosted, ens *map[string]string
 	for _, s := range h.Servers() {
 		m[fmt.Sprintf("server.%d.agent", s.ID)] = s.Agent
 		m[fmt.Sprintf("server.%d.host", s.ID)] = s.Hostname
+		if s.ImplVersion != "" {
+			m[fmt.Sprintf("server.%d.version", s.ID)] = s.ImplVersion
+		}
 		if s.CPUSeconds > 0 {
 			m[fmt.Sprintf("server.%d.cpu_seconds", s.ID)] = fmt.Sprintf("%.2f", s.CPUSeconds)
 		}
@@ -228,7 +231,11 @@ func writeServers(dir string, ss []fleet.HostedServer) error {
 	return writeBreakdown(dir, serversFile, ss, func(w io.Writer) {
 		fmt.Fprintf(w, "\n## Servers (hosted by agents)\n\n| server | impl | agent | host | address | launches | CPU s | peak RSS MiB | note |\n| ---: | --- | --- | --- | --- | ---: | ---: | ---: | --- |\n")
 		for _, s := range ss {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, s.Impl, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
+			impl := s.Impl
+			if s.ImplVersion != "" {
+				impl += " (" + s.ImplVersion + ")"
+			}
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, impl, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
 		}
 	})
 }
