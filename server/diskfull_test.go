@@ -118,14 +118,7 @@ func TestIntegrationDiskFullStandalone(t *testing.T) {
 	if acked < 50 {
 		t.Fatalf("only %d creates before the failure; the log should hold about 200", acked)
 	}
-	code, exited := p.WaitExit(10 * time.Second)
-	if !exited {
-		out, _ := zktest.FourLetterWord(p.Addr, "ruok", time.Second)
-		t.Fatalf("the server still runs 10s after its log filled up (ruok: %q)", out)
-	}
-	if code == 0 {
-		t.Fatalf("the server exited with code 0 after its log failed")
-	}
+	requireFailedExit(t, p, "its log filled up")
 	logText := p.LogText(1)
 	for _, want := range []string{"transaction log failed", "no space left on device"} {
 		if !strings.Contains(logText, want) {
@@ -133,15 +126,7 @@ func TestIntegrationDiskFullStandalone(t *testing.T) {
 		}
 	}
 
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
-	p.Start()
-	checkAcknowledged(t, p.Addr, acked)
-	// And it takes writes again.
-	if n, err := createUntilFailure(t, []string{p.Addr}, acked+1, acked+11); err != nil {
-		t.Fatalf("after the restart, create %s failed: %v", diskFullPath(n), err)
-	}
+	restartAfterFreeing(t, p, filler, acked, 10)
 }
 
 // TestIntegrationLogFileCreateFailureStandalone: when the log file a
@@ -162,24 +147,39 @@ func TestIntegrationLogFileCreateFailureStandalone(t *testing.T) {
 		t.Fatalf("%d creates without a snapshot's log roll failing", acked)
 	}
 	t.Logf("%d creates acknowledged before a log file could not be created; then: %v", acked, err)
-	code, exited := p.WaitExit(10 * time.Second)
-	if !exited {
-		out, _ := zktest.FourLetterWord(p.Addr, "ruok", time.Second)
-		t.Fatalf("the server still runs 10s after a log file could not be created (ruok: %q)", out)
-	}
-	if code == 0 {
-		t.Fatal("the server exited with code 0 after its log failed")
-	}
+	requireFailedExit(t, p, "a log file could not be created")
 	if line := lineWith(p.LogText(1), "zkserver: "); !strings.Contains(line, "create log file") {
 		t.Errorf("the server's last word does not say a log file could not be created: %q", line)
 	}
 
+	restartAfterFreeing(t, p, filler, acked, 5)
+}
+
+// requireFailedExit fails t unless the standalone server p exits with a
+// non-zero code within 10 s of what happened to its log.
+func requireFailedExit(t *testing.T, p *zktest.Process, what string) {
+	t.Helper()
+	code, exited := p.WaitExit(10 * time.Second)
+	if !exited {
+		out, _ := zktest.FourLetterWord(p.Addr, "ruok", time.Second)
+		t.Fatalf("the server still runs 10s after %s (ruok: %q)", what, out)
+	}
+	if code == 0 {
+		t.Fatalf("the server exited with code 0 after %s", what)
+	}
+}
+
+// restartAfterFreeing removes filler, restarts p on the same directories
+// and requires every one of the acked creates back and more new ones to
+// succeed.
+func restartAfterFreeing(t *testing.T, p *zktest.Process, filler string, acked, more int) {
+	t.Helper()
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	p.Start()
 	checkAcknowledged(t, p.Addr, acked)
-	if n, err := createUntilFailure(t, []string{p.Addr}, acked+1, acked+6); err != nil {
+	if n, err := createUntilFailure(t, []string{p.Addr}, acked+1, acked+1+more); err != nil {
 		t.Fatalf("after the restart, create %s failed: %v", diskFullPath(n), err)
 	}
 }

@@ -399,8 +399,3 @@ func (t *Tree) ACLCache() map[int64][]proto.ACL {
 	defer t.mu.RUnlock()
 	return t.acls.snapshot()
 }
-
-func sortStrings(s []string) []string {
-	slices.Sort(s)
-	return s
-}

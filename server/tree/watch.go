@@ -1,6 +1,8 @@
 package tree
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/zkbench/zkbench/server/proto"
@@ -200,11 +202,7 @@ func (m *watchManager) pathsByWatcher() map[Watcher][]string {
 	defer m.mu.Unlock()
 	out := make(map[Watcher][]string, len(m.byWatcher))
 	for w, ps := range m.byWatcher {
-		l := make([]string, 0, len(ps))
-		for p := range ps {
-			l = append(l, p)
-		}
-		out[w] = sortStrings(l)
+		out[w] = slices.Sorted(maps.Keys(ps))
 	}
 	return out
 }
@@ -214,11 +212,7 @@ func (m *watchManager) watchersByPath() map[string][]Watcher {
 	defer m.mu.Unlock()
 	out := make(map[string][]Watcher, len(m.byPath))
 	for p, ws := range m.byPath {
-		l := make([]Watcher, 0, len(ws))
-		for w := range ws {
-			l = append(l, w)
-		}
-		out[p] = l
+		out[p] = slices.Collect(maps.Keys(ws))
 	}
 	return out
 }
