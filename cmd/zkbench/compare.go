@@ -25,6 +25,7 @@ type compareOptions struct {
 	faults string
 	rep    repeatOptions
 	agents agentFlags
+	asJSON bool
 	common
 }
 
@@ -81,6 +82,7 @@ appended), measured like go and reported as go's ratios against it;
 	o.agents.addFlags(cmd.Flags())
 	cmd.Flags().Lookup("server-agents").Usage = "with --agents: run each implementation's ensemble in turn on this many server agents, one server each, or on these (s1,s2,...); default on this machine"
 	o.common.addFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print each result's summary as JSON instead of the table (the repeated comparison writes report.json)")
 	return cmd
 }
 
@@ -194,6 +196,9 @@ func runCompare(ctx context.Context, o compareOptions, args []string, changed fu
 	var table strings.Builder
 	if err := report.Compare(&table, cols, nil); err != nil {
 		return err
+	}
+	if o.asJSON {
+		return writeCompareJSON(stdout, outDir, labels, dirs, rs)
 	}
 	fmt.Fprint(stdout, table.String())
 	fmt.Fprintf(stdout, "\n%s: compare.md", outDir)

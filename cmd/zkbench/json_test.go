@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +75,34 @@ func TestReportJSON(t *testing.T) {
 	}
 	if got.Dir == "" || len(got.Plan.Cells) != 2 || got.Plan.Cells[0].Impl != "go" || got.Plan.Cells[0].Servers != 3 || got.Plan.Cells[0].Capacity <= 0 {
 		t.Errorf("report --json: %+v", got)
+	}
+}
+
+func TestCompareJSON(t *testing.T) {
+	dir := t.TempDir()
+	a := writeSynth(t, dir, "a", synth.Options{Impl: "go", ReadPercent: 70, Throughput: 20000, Seed: 1})
+	b := writeSynth(t, dir, "b", synth.Options{Impl: "java", ReadPercent: 70, Throughput: 5000, Seed: 2})
+	stdout, _, err := zkbench(t, "compare", "--json", "--out", dir, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Dir     string `json:"dir"`
+		Results []struct {
+			Label   string `json:"label"`
+			Dir     string `json:"dir"`
+			Summary struct {
+				Throughput struct {
+					Mean float64 `json:"mean"`
+				} `json:"throughput"`
+			} `json:"summary"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	if got.Dir == "" || len(got.Results) != 2 || !strings.HasPrefix(got.Results[0].Label, "go") || got.Results[0].Dir != a ||
+		got.Results[0].Summary.Throughput.Mean < 15000 || got.Results[1].Summary.Throughput.Mean > 7000 {
+		t.Errorf("compare --json: %+v", got)
 	}
 }

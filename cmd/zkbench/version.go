@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -47,15 +46,5 @@ func writeVersion(w io.Writer, v version.Info, asJSON bool) error {
 		rev += ", from " + v.Source
 	}
 	_, err := fmt.Fprintf(w, "zkbench %s\nmodule %s\ncommit %s\n%s\n", v, v.Module, rev, v.GoVersion)
-	return err
-}
-
-// writeJSON writes v as indented JSON, the form of every --json output.
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("json: %w", err)
-	}
-	_, err = w.Write(append(b, '\n'))
 	return err
 }
