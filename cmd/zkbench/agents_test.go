@@ -304,7 +304,7 @@ func processesWhere(match func(procDir string) bool) []int {
 	return pids
 }
 
-// A client agent killed mid-run aborts the run: the coordinator exits 1
+// A client agent killed mid-run aborts the run: the coordinator exits 3 (could not run)
 // saying why, the partial result is readable and records it, the other
 // agent stops its load, and no process is left but those the test
 // started.
@@ -329,8 +329,8 @@ func TestKilledAgentAbortsRun(t *testing.T) {
 	err := run.wait(t, 30*time.Second)
 	took := time.Since(killed)
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("run: %v, want exit 1\n%s", err, run.output())
+	if !errors.As(err, &exit) || exit.ExitCode() != exitCannotRun {
+		t.Fatalf("run: %v, want exit %d\n%s", err, exitCannotRun, run.output())
 	}
 	msg := run.output()
 	for _, want := range []string{"run aborted", "agent k1", "lost its coordination session", "partial result in"} {
