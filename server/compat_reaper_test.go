@@ -241,24 +241,45 @@ func TestIntegrationQuotaEnsemble(t *testing.T) {
 // Settings the container reaper cannot run with stop the server at start,
 // naming the property, instead of leaving it without a reaper.
 func TestReaperSettingsRefused(t *testing.T) {
-	for _, flag := range []string{"-Dznode.container.checkIntervalMs=0", "-Dznode.container.maxPerMinute=-5"} {
-		dir := t.TempDir()
-		cfgPath := filepath.Join(dir, "zoo.cfg")
-		text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n",
-			filepath.Join(dir, "data"), zktest.FreePort(t))
-		if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+	for _, ensemble := range []bool{false, true} {
+		for _, flag := range []string{"-Dznode.container.checkIntervalMs=0", "-Dznode.container.maxPerMinute=-5"} {
+			t.Run(fmt.Sprintf("ensemble=%v/%s", ensemble, flag), func(t *testing.T) {
+				checkReaperSettingRefused(t, ensemble, flag)
+			})
+		}
+	}
+}
+
+// checkReaperSettingRefused requires server.Run to refuse flag at start,
+// naming the key, for a standalone server or a member of a two-server
+// ensemble (the leader's reaper is checked before any election).
+func checkReaperSettingRefused(t *testing.T, ensemble bool, flag string) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n",
+		filepath.Join(dir, "data"), zktest.FreePort(t))
+	if ensemble {
+		text += fmt.Sprintf("initLimit=5\nsyncLimit=2\nserver.1=127.0.0.1:%d:%d\nserver.2=127.0.0.1:%d:%d\n",
+			zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t))
+		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := config.Load(cfgPath, []string{"SERVER_JVMFLAGS=" + flag})
-		if err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "data", "myid"), []byte("1\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err = server.Run(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		cancel()
-		name, _, _ := strings.Cut(strings.TrimPrefix(flag, "-D"), "=")
-		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: server.Run = %v, want an error naming %s", flag, err, name)
-		}
+	}
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath, []string{"SERVER_JVMFLAGS=" + flag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	err = server.Run(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cancel()
+	name, _, _ := strings.Cut(strings.TrimPrefix(flag, "-D"), "=")
+	if err == nil || !strings.Contains(err.Error(), name) {
+		t.Errorf("server.Run = %v, want an error naming %s", err, name)
 	}
 }
