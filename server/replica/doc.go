@@ -12,7 +12,7 @@
 //     the last applied txn;
 //   - the session table: ids carrying the server id in their top byte,
 //     upstream's passwords (session.SuperSecret), expiry in ticks;
-//   - the prep stage (package prep), whose Store and Quotas read the
+//   - the prep stage (package txnprep), whose Store and Quotas read the
 //     current tree;
 //   - Apply: tree.Apply plus the session effects of createSession and
 //     closeSession (the table, and closing the session's connection);
@@ -21,7 +21,7 @@
 //   - the container reaper's view of the tree and its server-made
 //     deleteContainer requests (NewReaper, ReapRequest).
 //
-// Recovery (package server) replays the log after a snapshot through
+// Recovery (package datadir) replays the log after a snapshot through
 // Apply as well. The driver calls Apply in zxid order from one goroutine, and tells the
 // prep stage what was applied (PrepApplied) as often as suits it; reads
 // (Tree, LastApplied, the session methods) are safe from any goroutine.

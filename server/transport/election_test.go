@@ -13,7 +13,7 @@ import (
 	"github.com/zkbench/zkbench/server/transport"
 )
 
-// elNode is a minimal driver loop, the shape server/node will have:
+// elNode is a minimal driver loop, the shape of a server driver:
 // clock -> Tick, transport -> Step, Ready -> send, decision -> report.
 type elNode struct {
 	id      int64
