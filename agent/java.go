@@ -31,13 +31,14 @@ type JavaFacts struct {
 // OK reports whether the agent can run Java servers.
 func (j *JavaFacts) OK() bool { return j != nil && j.Error == "" }
 
-// String describes j for messages.
+// String describes j for messages: the versions, or why there are no
+// Java servers.
 func (j *JavaFacts) String() string {
 	switch {
 	case j == nil:
-		return "no Java servers (it takes no server role)"
+		return "no Java servers (the agent takes no server role)"
 	case j.Error != "":
-		return "no Java servers: " + j.Error
+		return j.Error
 	}
 	return fmt.Sprintf("ZooKeeper %s on Java %s", orUnknown(j.ZooKeeper), orUnknown(j.Runtime))
 }
