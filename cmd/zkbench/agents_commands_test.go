@@ -158,6 +158,19 @@ func TestSweepAgents(t *testing.T) {
 	if sizes[1] != 2 || sizes[3] != 2 {
 		t.Fatalf("points by size %v", sizes)
 	}
+	for _, tc := range []struct {
+		servers string
+		want    string
+	}{
+		{"3", "--server-agents gives 3 agents but --sizes goes up to 5"},
+		{strings.Join(f.srv, ","), "--server-agents gives 3 agents but --sizes goes up to 5"},
+		{"0", "--server-agents 0: want at least 1"},
+	} {
+		_, _, err := zkbench(t, "sweep", "--sizes", "3,5", "--agents", f.coord, "--server-agents", tc.servers, "--out", filepath.Join(f.dir, "refused"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("sweep --sizes 3,5 --server-agents %s: %v, want %q", tc.servers, err, tc.want)
+		}
+	}
 }
 
 // compare --agents runs Go and then Java on the same server agents and
