@@ -81,6 +81,9 @@ type Coordinator struct {
 	exclude []string // not to be chosen by count (the server agents)
 	watch   []string // also abort the run when one of these goes
 	role    string   // chosen by count: only agents announcing this role
+	// prefer, if set, puts the agents it accepts first when choosing by
+	// count (server agents that can run Java, for a Java ensemble).
+	prefer func(agent.Facts) bool
 }
 
 // Watch makes the loss of any of these agents (an ensemble's server
@@ -287,6 +290,19 @@ func (r *run) choose(ctx context.Context) error {
 			r.c.mu.Lock()
 			exclude := r.c.exclude
 			r.c.mu.Unlock()
+			if r.c.prefer != nil {
+				names = slices.Clone(names)
+				slices.SortStableFunc(names, func(a, b string) int {
+					pa, pb := r.c.prefer(r.facts[a]), r.c.prefer(r.facts[b])
+					switch {
+					case pa && !pb:
+						return -1
+					case pb && !pa:
+						return 1
+					}
+					return 0
+				})
+			}
 			for _, n := range names {
 				f, ok := r.facts[n]
 				if ok && len(chosen) < o.Agents && !slices.Contains(exclude, n) && (r.c.role == "" || slices.Contains(f.Roles, r.c.role)) {

@@ -31,6 +31,15 @@ type ServerOptions struct {
 	Server agent.ServerAssignment
 }
 
+// prefer returns, for a Java ensemble, the agents to choose first by
+// count: those that can run Java.
+func (o ServerOptions) prefer() func(agent.Facts) bool {
+	if o.Server.Impl != harness.ImplJava {
+		return nil
+	}
+	return func(f agent.Facts) bool { return f.Java.OK() }
+}
+
 // HostedServer is one agent-hosted server: where it ran and what it cost.
 type HostedServer struct {
 	ID int `json:"id"`
@@ -77,7 +86,7 @@ func HostServers(ctx context.Context, o ServerOptions) (h *Hosted, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.exclude, c.role = o.Exclude, agent.RoleServer
+	c.exclude, c.role, c.prefer = o.Exclude, agent.RoleServer, o.prefer()
 	o.Options = c.opts
 	servers, root, _ := agent.ParseConnect(o.Connect)
 	conn, events, err := zk.Connect(servers, o.SessionTimeout, zk.WithLogger(quiet{}))
@@ -254,7 +263,7 @@ func CheckServers(ctx context.Context, o ServerOptions) error {
 	if err != nil {
 		return err
 	}
-	c.exclude, c.role = o.Exclude, agent.RoleServer
+	c.exclude, c.role, c.prefer = o.Exclude, agent.RoleServer, o.prefer()
 	servers, root, _ := agent.ParseConnect(c.opts.Connect)
 	conn, events, err := zk.Connect(servers, c.opts.SessionTimeout, zk.WithLogger(quiet{}))
 	if err != nil {

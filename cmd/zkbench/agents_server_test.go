@@ -197,7 +197,8 @@ func alive(pid int) bool {
 
 // Three server agents host a 3-server Java ensemble (upstream
 // QuorumPeerMain from Debian's jars): a run with an agent that cannot run
-// Java is refused before anything starts, naming it; then the schedule
+// Java is refused before anything starts, naming it; chosen by count, the
+// agents that can run Java are preferred; then the schedule
 // freezes the leader and thaws it through its agent, the ensemble elects
 // another, and servers.json says each server ran Java.
 func TestServerAgentsJava(t *testing.T) {
@@ -205,7 +206,7 @@ func TestServerAgentsJava(t *testing.T) {
 	dir := t.TempDir()
 	coord := startServer(t, dir, "coord", bin) + "/java"
 	srv := uniq("j1", "j2", "j3")
-	nojava := uniq("nojava")
+	nojava := uniq("a-nojava") // first by name: chosen by count unless Java is preferred
 	cli := uniq("c1")
 	startAgents(t, dir, bin, coord, srv, "--addr", "127.0.0.1")
 	startAgents(t, dir, bin, coord, nojava, "--addr", "127.0.0.1", "--zk-home", t.TempDir())
@@ -236,7 +237,7 @@ func TestServerAgentsJava(t *testing.T) {
 	sched := filepath.Join(dir, "freeze.sched")
 	os.WriteFile(sched, []byte("at 1s freeze leader\nat 2500ms thaw it\n"), 0o644)
 	out := filepath.Join(dir, "runs")
-	run := start(t, dir, "run", bin, append([]string{"run", "--impl", "java", "--agents", coord, "--server-agents", strings.Join(srv, ","), "--client-agents", cli[0],
+	run := start(t, dir, "run", bin, append([]string{"run", "--impl", "java", "--agents", coord, "--server-agents", "3", "--client-agents", cli[0],
 		"--warmup", "300ms", "--duration", "4s", "--faults", sched, "--out", out}, load...)...)
 	if err := run.wait(t, 90*time.Second); err != nil {
 		t.Fatalf("run: %v\n%s", err, run.output())
@@ -286,6 +287,9 @@ func TestServerAgentsJava(t *testing.T) {
 		t.Fatalf("servers %+v", ss)
 	}
 	for _, s := range ss {
+		if !slices.Contains(srv, s.Agent) {
+			t.Errorf("server %d on %s: chosen by count, want the agents that can run Java (%v)", s.ID, s.Agent, srv)
+		}
 		if s.Impl != "java" || !strings.HasPrefix(s.ImplVersion, "ZooKeeper 3.") || s.Starts != 1 || s.CPUSeconds <= 0 || s.PeakRSSKiB <= 0 || s.Error != "" {
 			t.Errorf("server %+v: want java with its version, one launch, its CPU and RSS, no error", s)
 		}
