@@ -34,7 +34,8 @@ const (
 var ErrSchema = errors.New("results: unsupported schema version")
 
 // Write saves r into dir (created if missing): result.json, intervals.csv,
-// latency.hlog and intervals.hlog. Each file is written to a temporary name
+// latency.hlog and intervals.hlog, and, when r has them, servers.csv and
+// the servers' kept files. Each file is written to a temporary name
 // and renamed into place.
 func Write(dir string, r *Result) error {
 	if err := os.MkdirAll(dir, resultDirPerm); err != nil {
@@ -64,7 +65,7 @@ func Write(dir string, r *Result) error {
 			return fmt.Errorf("results: write: %w", err)
 		}
 	}
-	return nil
+	return writeServers(dir, r.Servers)
 }
 
 func writeFile(path string, data []byte) error {
@@ -117,6 +118,9 @@ func Read(dir string) (*Result, error) {
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("results: read: %w", err)
+	}
+	if err := readServers(dir, r.Servers); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -85,6 +85,12 @@ type Result struct {
 	// Warnings are problems the reader should know of (for example a
 	// saturated driver).
 	Warnings []string `json:"warnings,omitempty"`
+	// Servers holds what the servers themselves said: their sampled
+	// figures (servers.csv), kept logs and configs, and problems.
+	Servers *Servers `json:"servers,omitempty"`
+	// Safety is the verdict of the history check of a run with faults or
+	// with --check; nil when the run was not checked.
+	Safety *Safety `json:"safety,omitempty"`
 
 	// Latency holds the whole-run latency histogram of each operation type
 	// (nanoseconds; in open loop measured from the intended start). Written
