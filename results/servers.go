@@ -243,7 +243,7 @@ func ReadServersCSV(rd io.Reader) ([]ServerSample, error) {
 		if err != nil {
 			return nil, bad(err)
 		}
-		s := ServerSample{At: time.Duration(math.Round(t * 1e3)) * time.Millisecond, ID: id, Role: row[2], Up: row[3] == "1", PID: pid}
+		s := ServerSample{At: time.Duration(math.Round(t*1e3)) * time.Millisecond, ID: id, Role: row[2], Up: row[3] == "1", PID: pid}
 		for j, p := range []*float64{&s.Outstanding, &s.AvgLatencyMs, &s.MaxLatencyMs, &s.FsyncCount, &s.FsyncMs, &s.Znodes, &s.Connections, &s.Sessions, &s.CPUSeconds, &s.RSSKiB} {
 			if *p, err = parseFigure(row[5+j]); err != nil {
 				return nil, bad(fmt.Errorf("%s: %w", ServerColumns[5+j].Name, err))
