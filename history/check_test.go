@@ -214,6 +214,26 @@ func TestSessionWritesOutOfOrder(t *testing.T) {
 	mustVerdict(t, r, CheckStats, Fail, "got an older zxid")
 }
 
+// A pipelining client's goroutines race to the send queue: two writes of
+// one session in flight together may commit in either order, but a write
+// issued after another returned must commit after it.
+func TestSessionPipelinedWrites(t *testing.T) {
+	b := newBuilder()
+	b.write(0, 10, "/k", "a", 0, 10, 1, 5)
+	b.write(1, 10, "/j", "x", 1, 9, 1, 4) // in flight with a: either order
+	b.read(0, 10, "/k", "a", 11, 12, 1, 5)
+	if r := Check(&b.h, nil); !resultOK(r, CheckSession) || !resultOK(r, CheckNoTimeTravel) {
+		t.Fatalf("overlapping writes of one session reported:\n%v", r)
+	}
+	b.write(1, 10, "/j", "y", 13, 20, 2, 3) // issued after both returned
+	mustVerdict(t, Check(&b.h, nil), CheckSession, Fail, "out of the order")
+}
+
+func resultOK(r Report, name string) bool {
+	c, ok := r.Get(name)
+	return ok && c.Verdict == Pass
+}
+
 func TestNonLinearizableWriteOrder(t *testing.T) {
 	// a then b, strictly in sequence; a synced read after both sees a.
 	b := newBuilder()

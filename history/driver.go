@@ -57,6 +57,10 @@ type Options struct {
 	// RunTag prefixes every value written, to keep values unique across runs
 	// on one ensemble (default: derived from the wall clock).
 	RunTag string
+	// Decode turns the data a read returned into the Value recorded
+	// (default: the data as a string), for clients whose values carry
+	// their identity in part of the data.
+	Decode func([]byte) string
 }
 
 func (o *Options) defaults() error {
@@ -92,6 +96,9 @@ func (o *Options) defaults() error {
 	}
 	if o.RunTag == "" {
 		o.RunTag = fmt.Sprintf("r%x", time.Now().UnixNano()&0xffffffff)
+	}
+	if o.Decode == nil {
+		o.Decode = func(b []byte) string { return string(b) }
 	}
 	return nil
 }
@@ -165,10 +172,16 @@ func setup(ctx context.Context, opts Options, keys []string, rec *Recorder) erro
 // the servers disagree it reads again, a few times, in case one was still
 // catching up. It fails only if no server answered.
 func FinalCheck(ctx context.Context, addrs []string, keys []string) (*Final, error) {
-	opts := Options{Addrs: addrs}
+	return FinalCheckWith(ctx, Options{Addrs: addrs}, keys)
+}
+
+// FinalCheckWith is FinalCheck of the servers opts.Addrs, with opts'
+// timeouts and Decode.
+func FinalCheckWith(ctx context.Context, opts Options, keys []string) (*Final, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	addrs := opts.Addrs
 	var f *Final
 	for attempt := 0; attempt < 4; attempt++ {
 		f = &Final{Servers: map[string]map[string]State{}, Unreachable: map[string]string{}}
@@ -232,7 +245,7 @@ func readKeys(ctx context.Context, opts Options, addrs []string, keys []string, 
 		if _, err := conn.do(opts.Timeout, func() (err error) { data, st, err = conn.Get(k); return err }); err != nil {
 			return nil, fmt.Errorf("history: get %s: %w", k, err)
 		}
-		states[k] = State{Value: string(data), HasStat: true, Version: st.Version, Zxid: st.Mzxid}
+		states[k] = State{Value: opts.Decode(data), HasStat: true, Version: st.Version, Zxid: st.Mzxid}
 	}
 	return states, nil
 }
@@ -287,7 +300,7 @@ func (c *client) run(ctx context.Context) {
 			case KindRead:
 				data, st, err := conn.Get(op.Key)
 				if err == nil {
-					res = Result{Value: string(data), HasStat: true, Version: st.Version, Zxid: st.Mzxid}
+					res = Result{Value: c.opts.Decode(data), HasStat: true, Version: st.Version, Zxid: st.Mzxid}
 				}
 				return err
 			case KindWrite:
@@ -307,7 +320,7 @@ func (c *client) run(ctx context.Context) {
 		if err == nil {
 			p.Return(res)
 		} else {
-			p.Fail(err, maybeApplied(err))
+			p.Fail(err, MaybeApplied(err))
 		}
 		if timedOut {
 			conn = nil // do closed it
@@ -337,10 +350,10 @@ func (c *client) next(n int) Op {
 	return Sync(k)
 }
 
-// maybeApplied says whether a write that failed with err may nonetheless
+// MaybeApplied says whether a write that failed with err may nonetheless
 // have been applied: only errors the server returns after validating the
 // request rule that out.
-func maybeApplied(err error) bool {
+func MaybeApplied(err error) bool {
 	for _, definite := range []error{zk.ErrNoNode, zk.ErrBadVersion, zk.ErrBadArguments, zk.ErrNoAuth, zk.ErrInvalidACL, zk.ErrNodeExists} {
 		if errors.Is(err, definite) {
 			return false

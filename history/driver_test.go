@@ -50,12 +50,12 @@ func TestClientMixIsSeededAndWeighted(t *testing.T) {
 
 func TestMaybeApplied(t *testing.T) {
 	for _, err := range []error{zk.ErrConnectionClosed, zk.ErrSessionExpired, zk.ErrNoServer, zk.ErrClosing, errors.New("timeout")} {
-		if !maybeApplied(err) {
+		if !MaybeApplied(err) {
 			t.Errorf("%v: a write that failed so may have been applied", err)
 		}
 	}
 	for _, err := range []error{zk.ErrNoNode, zk.ErrBadVersion} {
-		if maybeApplied(err) {
+		if MaybeApplied(err) {
 			t.Errorf("%v: the server rejected the write before proposing it", err)
 		}
 	}

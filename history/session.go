@@ -59,10 +59,16 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 	nReads, nWrites := 0, 0
 	for _, sid := range ids {
 		ops := sessions[sid]
-		// A session's requests are answered in the order they were issued
-		// (ZooKeeper's FIFO client order), so invocation order is the order
-		// that matters, whether or not the client pipelined them.
+		// What a session has seen when it issues an operation is what the
+		// operations that had returned by then showed. ZooKeeper answers a
+		// session's requests in the order the client sent them, but a
+		// pipelining client's invocation times need not be that order (its
+		// goroutines race to the send queue), so only an operation that
+		// returned before another was invoked is known to precede it; for a
+		// client that waits for each reply, that is every earlier one.
 		slices.SortStableFunc(ops, func(a, b *Operation) int { return cmpInt(a.Call, b.Call) })
+		done := slices.Clone(ops)
+		slices.SortStableFunc(done, func(a, b *Operation) int { return cmpInt(a.Return, b.Return) })
 		var all seen                       // newest zxid the session saw, any key
 		var lastWrite seen                 // its newest acknowledged write
 		perKey := map[string]seen{}        // newest zxid it saw per key
@@ -75,7 +81,42 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 				perKey[k] = seen{z, o}
 			}
 		}
+		// absorb records what o showed the session.
+		absorb := func(o *Operation) {
+			k := o.Op.Key
+			switch o.Op.Kind {
+			case KindWrite:
+				z, ok := ix.writeZxid(o)
+				if !ok {
+					return
+				}
+				if lastWrite.op == nil || z > lastWrite.zxid {
+					lastWrite = seen{z, o}
+				}
+				note(k, z, o)
+				if o.Result.HasStat {
+					if p, ok := perKeyVersion[k]; !ok || int64(o.Result.Version) > p.zxid {
+						perKeyVersion[k] = seen{int64(o.Result.Version), o}
+					}
+				}
+			case KindRead:
+				if z, ok := ix.readZxid(k, o.Result.Value, o.Result); ok {
+					note(k, z, o)
+				}
+				if o.Result.HasStat {
+					if p, ok := perKeyVersion[k]; !ok || int64(o.Result.Version) > p.zxid {
+						perKeyVersion[k] = seen{int64(o.Result.Version), o}
+					}
+				}
+			}
+		}
+		next := 0 // into done
 		for _, o := range ops {
+			for ; next < len(done) && done[next].Return <= o.Call; next++ {
+				if d := done[next]; d.Outcome == OutcomeOK && d != o {
+					absorb(d)
+				}
+			}
 			if o.Outcome != OutcomeOK {
 				continue
 			}
@@ -96,11 +137,6 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 						Message: fmt.Sprintf("a write got zxid %#x, no newer than zxid %#x the session had already seen", z, all.zxid),
 						Ops:     []Operation{*all.op, *o}})
 				}
-				lastWrite = seen{z, o}
-				note(k, z, o)
-				if o.Result.HasStat {
-					perKeyVersion[k] = seen{int64(o.Result.Version), o}
-				}
 			case KindRead:
 				nReads++
 				before := len(travelBad)
@@ -118,7 +154,6 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 								Ops:     []Operation{*all.op, *w, *o}})
 						}
 					}
-					note(k, z, o)
 				}
 				if o.Result.HasStat {
 					// The version, for servers whose mzxids cannot be
@@ -128,9 +163,6 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 						travelBad = append(travelBad, Finding{Key: k, Session: sid,
 							Message: fmt.Sprintf("the znode went back in time: version %d after the session saw version %d", o.Result.Version, p.zxid),
 							Ops:     []Operation{*p.op, *o}})
-					}
-					if p, ok := perKeyVersion[k]; !ok || int64(o.Result.Version) > p.zxid {
-						perKeyVersion[k] = seen{int64(o.Result.Version), o}
 					}
 				}
 			}
