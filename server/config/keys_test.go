@@ -82,10 +82,10 @@ func TestRefusedFlags(t *testing.T) {
 // (and file:line for zoo.cfg); keys it acts on get none.
 func TestIgnoredKeysWarnOnce(t *testing.T) {
 	text := brokenBase +
-		"admin.enableServer=false\n" + // 4
-		"admin.serverPort=8080\n" + // 5
-		"metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n" + // 6
-		"metricsProvider.httpPort=7000\n" + // 7
+		"admin.idleTimeout=30000\n" + // 4
+		"admin.portUnification=false\n" + // 5
+		"metricsProvider.numWorkerThreads=2\n" + // 6
+		"metricsProvider.httpsPort=7443\n" + // 7
 		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n" + // 8
 		"clientPortListenBacklog=50\n" + // 9
 		"sslQuorum=false\n" + // 10
@@ -93,7 +93,7 @@ func TestIgnoredKeysWarnOnce(t *testing.T) {
 		"localSessionsEnabled=true\n" + // 12: standalone, where upstream ignores it too
 		"snapCount=1000\nforceSync=yes\nskipACL=no\n4lw.commands.whitelist=*\n"
 	env := []string{
-		"SERVER_JVMFLAGS=-Dzookeeper.admin.enableServer=false -Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory -Dzookeeper.maxCnxns=10 -Djute.maxbuffer=2000000",
+		"SERVER_JVMFLAGS=-Dzookeeper.admin.idleTimeout=30000 -Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory -Dzookeeper.maxCnxns=10 -Djute.maxbuffer=2000000",
 		"JVMFLAGS=-Dzookeeper.DigestAuthenticationProvider.digestAlg=sha1",
 	}
 	c, err := Parse(strings.NewReader(text), "zoo.cfg", env)
@@ -101,10 +101,10 @@ func TestIgnoredKeysWarnOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"admin.enableServer":                     "zoo.cfg:4: admin.enableServer is ignored by this server: there is no AdminServer",
-		"admin.serverPort":                       "zoo.cfg:5: admin.serverPort is ignored by this server",
-		"metricsProvider.className":              "zoo.cfg:6: metricsProvider.className is ignored by this server",
-		"metricsProvider.httpPort":               "zoo.cfg:7: metricsProvider.httpPort is ignored by this server",
+		"admin.idleTimeout":                      "zoo.cfg:4: admin.idleTimeout is ignored by this server: the AdminServer's other settings",
+		"admin.portUnification":                  "zoo.cfg:5: admin.portUnification is ignored by this server",
+		"metricsProvider.numWorkerThreads":       "zoo.cfg:6: metricsProvider.numWorkerThreads is ignored by this server: the Prometheus provider's other settings",
+		"metricsProvider.httpsPort":              "zoo.cfg:7: metricsProvider.httpsPort is ignored by this server",
 		"serverCnxnFactory":                      "zoo.cfg:8: serverCnxnFactory is ignored by this server",
 		"clientPortListenBacklog":                "zoo.cfg:9: clientPortListenBacklog is ignored by this server",
 		"sslQuorum":                              "zoo.cfg:10: sslQuorum is accepted: its value asks for nothing this server lacks",
