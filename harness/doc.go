@@ -35,7 +35,9 @@
 // connection), so a server that does not report a role but has an
 // established connection on its own quorum port (only a leader accepts
 // learners there) is taken to be the leader; such a leader's epoch is the
-// last one it reported. mntr snapshots are taken every Options.MntrInterval.
+// last one it reported. Every Options.MntrInterval each server is sampled
+// (MntrSnapshots: the MntrKeys of its mntr reply, its CPU and RSS), and
+// every process's end is kept (Exits), killed by the harness or not.
 //
 // # Faults
 //

@@ -89,11 +89,29 @@ type RoleSample struct {
 	Zxid  int64
 }
 
-// MntrSnapshot is one mntr reply of one server.
+// MntrSnapshot is one sample of one server: its mntr reply and what /proc
+// says of its process.
 type MntrSnapshot struct {
 	Time   time.Time
 	ID     int
-	Values map[string]string
+	Values map[string]string // nil when it did not answer
+	Role   Role              // as last seen
+	PID    int               // 0 when down or external
+	// CPUSeconds (user+system so far) and RSSKiB of the process, 0 when
+	// unknown (down or external).
+	CPUSeconds float64
+	RSSKiB     int64
+}
+
+// Exit is a server process's end.
+type Exit struct {
+	Time   time.Time
+	ID     int
+	PID    int
+	Status string // as os/exec says: "exit status 1", "signal: killed"
+	// Killed is true when the harness killed it (a kill fault, a retried
+	// start, Close); false when it ended on its own.
+	Killed bool
 }
 
 // ServerStats are the resource figures of one server over the whole run,
@@ -128,6 +146,7 @@ type server struct {
 	epoch, zxid int64
 
 	pids    []int
+	killing bool // the harness is killing the current process
 	deadCPU float64
 	peakKiB int64
 	last    procSample
@@ -159,6 +178,7 @@ type Ensemble struct {
 	proxies  map[linkKey]*netproxy.Proxy
 	timeline []RoleSample
 	mntr     []MntrSnapshot
+	exits    []Exit
 	rng      *rand.Rand
 	closed   bool
 	socks    sockTable
@@ -415,7 +435,7 @@ func (e *Ensemble) launchLocked(s *server) error {
 	}
 	exited := make(chan struct{})
 	s.cmd, s.pid, s.exited, s.running, s.frozen = cmd, cmd.Process.Pid, exited, true, false
-	s.role, s.last = RoleUnknown, procSample{}
+	s.role, s.last, s.killing = RoleUnknown, procSample{}, false
 	s.pids = append(s.pids, s.pid)
 	e.log.Info("harness: server started", "id", s.id, "pid", s.pid)
 	go func() {
@@ -435,6 +455,7 @@ func (e *Ensemble) launchLocked(s *server) error {
 			}
 		}
 		if s.cmd == cmd {
+			e.exits = append(e.exits, Exit{Time: time.Now(), ID: s.id, PID: cmd.Process.Pid, Status: exitStatus(err), Killed: s.killing})
 			s.running, s.frozen, s.pid, s.role = false, false, 0, RoleDown
 			s.last = procSample{}
 			e.recordLocked(s, time.Now())
@@ -452,6 +473,7 @@ func (e *Ensemble) stopProcesses() {
 	var waits []chan struct{}
 	for _, s := range e.servers {
 		if s.running && s.pid > 0 {
+			s.killing = true
 			_ = killGroup(s.pid, syscall.SIGKILL)
 			_ = killGroup(s.pid, syscall.SIGCONT)
 			waits = append(waits, s.exited)

@@ -37,6 +37,7 @@ func (e *Ensemble) Kill(id int) error {
 		s.peakKiB = max(s.peakKiB, ps.hwmKiB)
 	}
 	pid, exited := s.pid, s.exited
+	s.killing = true
 	err = killGroup(pid, syscall.SIGKILL)
 	e.mu.Unlock()
 	if err != nil {

@@ -146,34 +146,85 @@ func (e *Ensemble) recordLocked(s *server, now time.Time) {
 	e.timeline = append(e.timeline, RoleSample{Time: now, ID: s.id, Role: s.role, Epoch: s.epoch, Zxid: s.zxid})
 }
 
+// DefaultMntrInterval is how often each server is sampled by default: its
+// cost to the servers is measured by TestSamplingCost (under 2 % of
+// their CPU).
+const DefaultMntrInterval = time.Second
+
+// MntrKeys are the mntr keys a sample keeps (Java 3.8 answers some 300,
+// most of them per-request-type detail): role, queue, latency, fsync time
+// (upstream's zk_*_fsynctime summary, or the Go server's zk_fsync_*),
+// data, connections and sessions.
+var MntrKeys = []string{
+	"zk_server_state", "zk_outstanding_requests",
+	"zk_avg_latency", "zk_max_latency", "zk_min_latency",
+	"zk_cnt_fsynctime", "zk_sum_fsynctime", "zk_max_fsynctime",
+	"zk_fsync_count", "zk_fsync_p50_us", "zk_fsync_p99_us",
+	"zk_znode_count", "zk_watch_count", "zk_num_alive_connections", "zk_global_sessions",
+	"zk_packets_received", "zk_packets_sent", "zk_synced_followers", "zk_last_zxid",
+}
+
+// snapshotMntr samples every server once, concurrently: its mntr reply
+// (if it answers within a second; a frozen or down server is not asked)
+// and its process's CPU and RSS.
 func (e *Ensemble) snapshotMntr(ctx context.Context) {
-	e.mu.Lock()
 	type target struct {
-		id   int
-		addr string
+		id, pid int
+		addr    string
+		role    Role
+		ask     bool
 	}
-	var ts []target
+	e.mu.Lock()
+	ts := make([]target, 0, len(e.servers))
 	for _, s := range e.servers {
-		if s.running && !s.frozen {
-			ts = append(ts, target{s.id, s.clientAddr()})
-		}
+		ts = append(ts, target{id: s.id, pid: s.pid, addr: s.clientAddr(), role: s.role, ask: s.running && !s.frozen})
 	}
 	e.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m, err := flw.Mntr(ctx, t.addr, time.Second)
-			if err != nil {
-				return
+		wg.Go(func() {
+			snap := MntrSnapshot{ID: t.id, Role: t.role, PID: t.pid}
+			if t.ask {
+				m, err := flw.Mntr(ctx, t.addr, time.Second)
+				if ctx.Err() != nil {
+					return
+				}
+				if err == nil {
+					snap.Values = make(map[string]string, len(MntrKeys))
+					for _, k := range MntrKeys {
+						if v, ok := m[k]; ok {
+							snap.Values[k] = v
+						}
+					}
+				}
 			}
+			if t.pid > 0 {
+				if ps, err := readProc(t.pid); err == nil {
+					snap.CPUSeconds, snap.RSSKiB = ps.cpuSeconds, ps.rssKiB
+				}
+			}
+			snap.Time = time.Now()
 			e.mu.Lock()
-			e.mntr = append(e.mntr, MntrSnapshot{Time: time.Now(), ID: t.id, Values: m})
+			e.mntr = append(e.mntr, snap)
 			e.mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
+}
+
+// Exits returns every server process's end so far, in order.
+func (e *Ensemble) Exits() []Exit {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Exit(nil), e.exits...)
+}
+
+// exitStatus says how a process ended, from cmd.Wait's error.
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
 }
 
 // pollAll polls every server once, concurrently, and returns the roles seen

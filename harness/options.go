@@ -80,8 +80,9 @@ type Options struct {
 	// PollInterval is how often each server's role is polled with srvr
 	// (default 200ms).
 	PollInterval time.Duration
-	// MntrInterval is how often mntr snapshots are taken from every running
-	// server (default 5s; negative disables).
+	// MntrInterval is how often every server is sampled: mntr (the keys
+	// in MntrKeys) and its process's CPU and RSS (default
+	// DefaultMntrInterval; negative disables).
 	MntrInterval time.Duration
 	// StartTimeout bounds Start's wait for a serving quorum (default 60s).
 	StartTimeout time.Duration
@@ -178,7 +179,7 @@ func (o *Options) withDefaults() error {
 		o.PollInterval = 200 * time.Millisecond
 	}
 	if o.MntrInterval == 0 {
-		o.MntrInterval = 5 * time.Second
+		o.MntrInterval = DefaultMntrInterval
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 60 * time.Second
