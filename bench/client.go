@@ -101,18 +101,27 @@ func newKeyspace(root string, spec workloads.Spec) *keyspace {
 type worker struct {
 	c       *client
 	ks      *keyspace
+	slot    int
 	tmpPath string
 	multiRq []zk.SetDataRequest
 	multiOp []any
+
+	// The history check (nil when off), and the buffer and sequence of
+	// this worker's tagged values.
+	check *checker
+	value []byte
+	seq   int64
 }
 
-func newWorker(c *client, ks *keyspace, slot int) *worker {
+func newWorker(c *client, ks *keyspace, slot int, check *checker) *worker {
 	w := &worker{
 		c:       c,
 		ks:      ks,
+		slot:    slot,
 		tmpPath: fmt.Sprintf("%s/c%d-%d", ks.tmp, c.id, slot),
 		multiRq: make([]zk.SetDataRequest, ks.multiN),
 		multiOp: make([]any, ks.multiN),
+		check:   check,
 	}
 	for i := range w.multiRq {
 		w.multiRq[i] = zk.SetDataRequest{Data: ks.value, Version: -1}
@@ -125,6 +134,16 @@ func newWorker(c *client, ks *keyspace, slot int) *worker {
 func (w *worker) do(op workloads.Op) error {
 	conn := w.c.conn
 	path := w.ks.paths[op.Key]
+	if w.check != nil && w.check.isChecked(op, len(w.multiRq)) {
+		switch op.Type {
+		case workloads.GetData:
+			return w.checkedGet(path)
+		case workloads.SetData:
+			return w.checkedSet(path)
+		case workloads.Multi:
+			return w.checkedMulti(op)
+		}
+	}
 	switch op.Type {
 	case workloads.GetData:
 		_, _, err := conn.Get(path)

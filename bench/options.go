@@ -168,6 +168,11 @@ type Options struct {
 	// Trace, if not nil, is called with every operation a session issues
 	// (in closed and open loop), from many goroutines at once.
 	Trace func(session int, op workloads.Op)
+	// Check, when its Keys is positive, records every operation on a few
+	// keys, warm-up included, and checks the history at the end: the
+	// verdict is in Result.Safety. Not with Sessions: the history of a
+	// run driven from several machines is not in one driver.
+	Check CheckOptions
 }
 
 // SessionRange is a contiguous range of session (client) indices.
@@ -263,6 +268,12 @@ func (o Options) validate() error {
 	}
 	if r := o.Sessions; r.First < 0 || r.Count < 0 || r.Count > 0 && r.First+r.Count > o.Spec.Clients {
 		return badOption("Sessions", "[%d, %d) is not within the spec's %d clients", r.First, r.First+r.Count, o.Spec.Clients)
+	}
+	if o.Check.Keys < 0 || o.Check.MaxOps < 0 {
+		return badOption("Check", "negative count")
+	}
+	if o.Check.Keys > 0 && o.Sessions.Count > 0 {
+		return badOption("Check", "a history check needs every session in this driver, not a range")
 	}
 	if o.Interval <= 0 || o.LogInterval < o.Interval || o.LogInterval%o.Interval != 0 {
 		return badOption("LogInterval", "%v must be a positive multiple of Interval %v", o.LogInterval, o.Interval)

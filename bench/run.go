@@ -50,6 +50,12 @@ func Run(ctx context.Context, opts Options) (*results.Result, error) {
 		}
 		log.Info("key space ready", "keys", len(ks.paths), "took", time.Since(t0))
 	}
+	check := newChecker(opts.Check, ks)
+	if check != nil {
+		if err := check.initial(ctx, opts.Targets); err != nil {
+			return nil, err
+		}
+	}
 	clients, err := connectClients(ctx, opts, src)
 	defer closeClients(clients)
 	if err != nil {
@@ -69,7 +75,7 @@ func Run(ctx context.Context, opts Options) (*results.Result, error) {
 			return nil, fmt.Errorf("bench: cancelled before the start: %w", ctx.Err())
 		}
 	}
-	return drive(ctx, opts, src, ks, clients, start)
+	return drive(ctx, opts, src, ks, clients, start, check)
 }
 
 // probe dials every target once, so that a wrong address fails at once
@@ -292,7 +298,7 @@ func (r *run) openLoop(w *worker) {
 }
 
 // drive runs warm-up (from start) and measured part on connected clients.
-func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspace, clients []*client, start time.Time) (*results.Result, error) {
+func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspace, clients []*client, start time.Time, check *checker) (*results.Result, error) {
 	spec := opts.Spec
 	log := opts.Logger
 	r := &run{opts: opts, spec: spec, stopCh: make(chan struct{})}
@@ -301,10 +307,13 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 	r.deadline = mStart.Add(spec.Duration)
 	r.rec = newRecorder(mStart, spec.Duration, opts.Interval, spec.Mode == workloads.Open)
 
+	if check != nil {
+		check.start(r.runStart)
+	}
 	var workers sync.WaitGroup
 	for _, c := range clients {
 		for slot := range spec.Outstanding {
-			w := newWorker(c, ks, slot)
+			w := newWorker(c, ks, slot, check)
 			if spec.Mode == workloads.Open {
 				workers.Go(func() { r.openLoop(w) })
 			} else {
@@ -461,6 +470,11 @@ wait:
 	}
 	res.Driver = d
 	res.Warnings = warnings(d, res.Machine.Cores, results.Summarize(res).All.P50)
+	if check != nil {
+		t0 := time.Now()
+		res.Safety = check.verdict(ctx, opts.Targets, spec.Warmup)
+		log.Info("history checked", "verdict", res.Safety.Verdict, "ops", res.Safety.Ops, "took", time.Since(t0))
+	}
 	for _, w := range res.Warnings {
 		log.Warn(w)
 	}
