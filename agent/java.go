@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/internal/zkbin"
 )
 
 // JavaFacts say whether an agent can run upstream Java ZooKeeper servers,
@@ -59,7 +60,8 @@ func javaOptions(home, heap string) harness.Options {
 // ZooKeeper installation; "" means Debian's jars): it builds the command
 // the agent would run with harness.Command, which finds the runtime and
 // the jars as every Java launch of the harness does, and reads the
-// versions from the jars' and the runtime's files (no JVM is started).
+// versions from the server jar (zkbin.JarVersion) and the runtime's
+// release file (no JVM is started).
 func ProbeJava(home string) *JavaFacts {
 	j := &JavaFacts{Home: home}
 	dir, err := os.MkdirTemp("", "zkbench-agent-java-")
@@ -81,32 +83,20 @@ func ProbeJava(home string) *JavaFacts {
 	return j
 }
 
-var zkJar = regexp.MustCompile(`^zookeeper-(\d+\.\d+\.\d+)\.jar$`)
+// serverJar matches upstream's server jar: Debian's zookeeper.jar, a
+// release's lib/zookeeper-3.8.4.jar (not zookeeper-jute-*.jar).
+var serverJar = regexp.MustCompile(`^zookeeper(-\d+\.\d+\.\d+)?\.jar$`)
 
-// zookeeperVersion finds upstream's server jar on the class path and
-// returns its version: from its name (a release's lib/zookeeper-3.8.4.jar),
-// or from the versioned name beside it that links to it (Debian's
-// zookeeper-3.8.0.jar -> zookeeper.jar).
+// zookeeperVersion returns the version of upstream's server jar on the
+// class path, as zkbin.JarVersion reads it for one-machine results ("" if
+// none says).
 func zookeeperVersion(cp []string) string {
 	for _, p := range cp {
-		base := filepath.Base(p)
-		if m := zkJar.FindStringSubmatch(base); m != nil {
-			return m[1]
-		}
-		if base != "zookeeper.jar" {
+		if !serverJar.MatchString(filepath.Base(p)) {
 			continue
 		}
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			continue
-		}
-		sibs, _ := filepath.Glob(filepath.Join(filepath.Dir(p), "zookeeper-[0-9]*.jar"))
-		for _, s := range sibs {
-			if r, err := filepath.EvalSymlinks(s); err == nil && r == real {
-				if m := zkJar.FindStringSubmatch(filepath.Base(s)); m != nil {
-					return m[1]
-				}
-			}
+		if v, err := zkbin.JarVersion(p); err == nil {
+			return v
 		}
 	}
 	return ""

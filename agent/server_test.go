@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -80,14 +81,36 @@ func TestProbeJava(t *testing.T) {
 	}
 	t.Logf("%s; empty home: %s", j, bad.Error)
 
-	// A release's home: the version is in the server jar's name.
+	// A release's home: the version is in its server jar's pom.properties
+	// (the jute jar's says another, which must not be taken).
 	home := t.TempDir()
 	os.MkdirAll(filepath.Join(home, "lib"), 0o755)
-	for _, jar := range []string{"zookeeper-3.9.2.jar", "lib/zookeeper-jute-3.9.2.jar", "lib/slf4j-api-1.7.30.jar"} {
-		os.WriteFile(filepath.Join(home, jar), nil, 0o644)
-	}
+	writeJar(t, filepath.Join(home, "lib", "zookeeper-jute-3.9.1.jar"), "3.9.1")
+	writeJar(t, filepath.Join(home, "lib", "zookeeper-3.9.2.jar"), "3.9.2")
 	if rel := ProbeJava(home); !rel.OK() || rel.ZooKeeper != "3.9.2" || rel.Home != home {
 		t.Fatalf("a release's home: %+v, want ZooKeeper 3.9.2", rel)
+	}
+}
+
+// writeJar writes a jar holding only the pom.properties of upstream's
+// server at version v.
+func writeJar(t *testing.T, path, v string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, err := zw.Create("META-INF/maven/org.apache.zookeeper/zookeeper/pom.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, "groupId=org.apache.zookeeper\nartifactId=zookeeper\nversion=%s\n", v)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

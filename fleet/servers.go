@@ -44,10 +44,12 @@ func (o ServerOptions) prefer() func(agent.Facts) bool {
 type HostedServer struct {
 	ID int `json:"id"`
 	// Impl is the server's implementation, go or java; ImplVersion its
-	// version as its agent announced it (zkbench's for go; ZooKeeper's and
-	// the Java runtime's for java).
+	// build as its agent announced it, in results.Ensemble.Version's form
+	// ("zkbench <version>", "zookeeper 3.8.0"), and Runtime a Java
+	// server's runtime ("Java 17.0.15").
 	Impl        string  `json:"impl"`
 	ImplVersion string  `json:"impl_version,omitempty"`
+	Runtime     string  `json:"runtime,omitempty"`
 	Agent       string  `json:"agent"`
 	Hostname    string  `json:"hostname"`
 	Addr        string  `json:"addr"` // client address, host:port
@@ -141,11 +143,17 @@ func HostServers(ctx context.Context, o ServerOptions) (h *Hosted, err error) {
 		if err := agent.Put(conn, r.l.Assign(n), b); err != nil {
 			return h, err
 		}
-		v := r.facts[n].Version
-		if sa.Impl == harness.ImplJava {
-			v = r.facts[n].Java.String()
+		hs := HostedServer{ID: k + 1, Impl: sa.Impl, ImplVersion: "zkbench " + r.facts[n].Version, Agent: n, Hostname: r.facts[n].Hostname}
+		if j := r.facts[n].Java; sa.Impl == harness.ImplJava {
+			hs.ImplVersion = ""
+			if j.ZooKeeper != "" {
+				hs.ImplVersion = "zookeeper " + j.ZooKeeper
+			}
+			if j.Runtime != "" {
+				hs.Runtime = "Java " + j.Runtime
+			}
 		}
-		h.servers = append(h.servers, HostedServer{ID: k + 1, Impl: sa.Impl, ImplVersion: v, Agent: n, Hostname: r.facts[n].Hostname})
+		h.servers = append(h.servers, hs)
 	}
 	r.log.Info("servers assigned", "run", h.run, "agents", r.names)
 

@@ -104,7 +104,7 @@ func agentRun(ctx context.Context, cfg experiment.Config, a agentFlags, changed 
 		if err := hosted.Close(); err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("agent-hosted servers: %v", err))
 		}
-		recordHosted(cfg, hosted, &res.Ensemble.Config, &res.Ensemble.Implementation, &res.Ensemble.Launch)
+		recordHosted(cfg, hosted, &res.Ensemble)
 	}
 	dir, err := experiment.Save(out, res)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/zkbench/zkbench/experiment"
 	"github.com/zkbench/zkbench/fleet"
 	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/results"
 )
 
 // internalAgentFault is the hidden command through which a run whose
@@ -187,28 +188,42 @@ func javaLeaderServes(impl string, asked bool, servers int) bool {
 const serversFile = "servers.json"
 
 // recordHosted notes the agent-hosted ensemble in the result before it is
-// saved.
-func recordHosted(cfg experiment.Config, h *fleet.Hosted, ens *map[string]string, impl *string, launch *string) {
-	if ss := h.Servers(); len(ss) > 0 {
-		*impl = ss[0].Impl
+// saved: its implementation and build (for Go, this binary's, which every
+// agent runs; for Java, what the agents announced), and where each server
+// ran.
+func recordHosted(cfg experiment.Config, h *fleet.Hosted, ens *results.Ensemble) {
+	ss := h.Servers()
+	if len(ss) > 0 {
+		ens.Implementation = ss[0].Impl
+		ens.Version = ss[0].ImplVersion
+		for _, s := range ss {
+			if s.ImplVersion != ens.Version {
+				ens.Version = "" // the servers differ: each has its own below
+			}
+		}
+		if ens.Implementation == harness.ImplGo {
+			if exe, err := os.Executable(); err == nil {
+				ens.Version = experiment.ServerVersion(harness.Options{Impl: harness.ImplGo, GoCommand: []string{exe}})
+			}
+		}
 	}
-	*launch = "by zkbench agents, one server per agent: a child of its agent, own process group, Pdeathsig=SIGKILL"
-	if *ens == nil {
-		*ens = map[string]string{}
+	ens.Launch = "by zkbench agents, one server per agent: a child of its agent, own process group, Pdeathsig=SIGKILL"
+	if ens.Config == nil {
+		ens.Config = map[string]string{}
 	}
-	m := *ens
+	m := ens.Config
 	m["hosted_by"] = "agents"
 	m["hosting_run"] = h.Run()
-	m["leaderServes"] = yesNoStr(cfg.Harness.LeaderServes || len(h.Servers()) == 1)
-	if javaLeaderServes(*impl, cfg.Harness.LeaderServes, len(h.Servers())) {
+	m["leaderServes"] = yesNoStr(cfg.Harness.LeaderServes || len(ss) == 1)
+	if javaLeaderServes(ens.Implementation, cfg.Harness.LeaderServes, len(ss)) {
 		m["leaderServes"] = "yes"
 		m["leader_clients"] = "none: clients on the followers only (agent-hosted Java leaders serve, so that srvr finds them)"
 	}
-	for _, s := range h.Servers() {
+	for _, s := range ss {
 		m[fmt.Sprintf("server.%d.agent", s.ID)] = s.Agent
 		m[fmt.Sprintf("server.%d.host", s.ID)] = s.Hostname
-		if s.ImplVersion != "" {
-			m[fmt.Sprintf("server.%d.version", s.ID)] = s.ImplVersion
+		if v := strings.TrimSpace(s.ImplVersion + " " + s.Runtime); v != "" {
+			m[fmt.Sprintf("server.%d.version", s.ID)] = v
 		}
 		if s.CPUSeconds > 0 {
 			m[fmt.Sprintf("server.%d.cpu_seconds", s.ID)] = fmt.Sprintf("%.2f", s.CPUSeconds)
@@ -232,8 +247,8 @@ func writeServers(dir string, ss []fleet.HostedServer) error {
 		fmt.Fprintf(w, "\n## Servers (hosted by agents)\n\n| server | impl | agent | host | address | launches | CPU s | peak RSS MiB | note |\n| ---: | --- | --- | --- | --- | ---: | ---: | ---: | --- |\n")
 		for _, s := range ss {
 			impl := s.Impl
-			if s.ImplVersion != "" {
-				impl += " (" + s.ImplVersion + ")"
+			if v := strings.TrimSpace(s.ImplVersion + " " + s.Runtime); v != "" {
+				impl += " (" + v + ")"
 			}
 			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, impl, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
 		}

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkbench/zkbench/experiment"
 	"github.com/zkbench/zkbench/fleet"
+	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/results"
 )
 
@@ -93,6 +95,9 @@ func TestServerAgentsEndToEnd(t *testing.T) {
 	cfg := res.Ensemble.Config
 	if res.Ensemble.Implementation != "go" || cfg["hosted_by"] != "agents" || res.Ensemble.Size != 3 {
 		t.Fatalf("ensemble %+v", res.Ensemble)
+	}
+	if !strings.HasPrefix(res.Ensemble.Version, "zkbench ") {
+		t.Errorf("ensemble version %q, want zkbench's (the agents run the coordinator's build)", res.Ensemble.Version)
 	}
 	for i, n := range srv {
 		if got := cfg["server."+strconv.Itoa(i+1)+".agent"]; got != n {
@@ -250,6 +255,10 @@ func TestServerAgentsJava(t *testing.T) {
 	if res.Ensemble.Implementation != "java" || res.Ensemble.Config["hosted_by"] != "agents" || res.Ensemble.Size != 3 {
 		t.Fatalf("ensemble %+v", res.Ensemble)
 	}
+	// The same build as a one-machine run would record.
+	if want := experiment.ServerVersion(harness.Options{Impl: harness.ImplJava}); res.Ensemble.Version != want || want == "" {
+		t.Errorf("ensemble version %q, want %q", res.Ensemble.Version, want)
+	}
 	// The Java leaders serve (so that srvr names them), but the load
 	// places no client on the first one, as leaderServes=no would.
 	if res.Ensemble.Config["leaderServes"] != "yes" || !strings.Contains(res.Ensemble.Config["leader_clients"], "followers only") {
@@ -290,7 +299,7 @@ func TestServerAgentsJava(t *testing.T) {
 		if !slices.Contains(srv, s.Agent) {
 			t.Errorf("server %d on %s: chosen by count, want the agents that can run Java (%v)", s.ID, s.Agent, srv)
 		}
-		if s.Impl != "java" || !strings.HasPrefix(s.ImplVersion, "ZooKeeper 3.") || s.Starts != 1 || s.CPUSeconds <= 0 || s.PeakRSSKiB <= 0 || s.Error != "" {
+		if s.Impl != "java" || s.ImplVersion != res.Ensemble.Version || !strings.HasPrefix(s.Runtime, "Java ") || s.Starts != 1 || s.CPUSeconds <= 0 || s.PeakRSSKiB <= 0 || s.Error != "" {
 			t.Errorf("server %+v: want java with its version, one launch, its CPU and RSS, no error", s)
 		}
 	}

@@ -234,7 +234,7 @@ func sweepSize(ctx context.Context, cfg experiment.Config, reads, rates []float6
 				return rs, err
 			}
 			if hosted != nil {
-				recordHosted(c, hosted, &r.Ensemble.Config, &r.Ensemble.Implementation, &r.Ensemble.Launch)
+				recordHosted(c, hosted, &r.Ensemble)
 			}
 			rd, err := experiment.Save(dir, r)
 			if err != nil {
