@@ -24,6 +24,14 @@ var allowedImports = map[string][]string{
 	"tree":    {"proto"},
 	"session": {},
 
+	// Metrics: upstream's names on the hot paths (Prometheus), imported by
+	// the stages that record them.
+	"metrics": {},
+
+	// TLS settings (ssl.*, ssl.quorum.*) -> crypto/tls, used by the
+	// listeners and dialers of the stages that hold connections.
+	"tlsconf": {},
+
 	// The stages. None imports another stage or the drivers.
 	"clientconn": {"proto", "tree"},                                         // wire: client connections
 	"txnprep":    {"proto", "tree", "quorum"},                               // request -> txn
