@@ -201,7 +201,8 @@ func Buckets(r *results.Result, b time.Duration) plotter.XYs {
 // Throughput draws throughput over time (operations per second, bucketed)
 // for each run. When there is one run, its fault events are marked: a
 // failure (kill, freeze, partition, delay) as a dashed red line labelled with
-// its event number, a repair (restart, thaw, heal) as a dotted grey line.
+// its event number, a repair (restart, thaw, heal) as a dotted grey line;
+// and a red band spans the operations of each safety violation.
 func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("plot: throughput: no results")
@@ -244,6 +245,9 @@ func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 		}
 		p.X.Min = 0
 		p.X.Max = math.Max(p.X.Max, runs[0].Result.Measured.Seconds())
+		if _, err := markViolations(p, runs[0].Result.Safety, p.Y.Max, p.X.Max/200); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

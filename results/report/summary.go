@@ -89,6 +89,7 @@ func Summary(w io.Writer, r *results.Result, graphs []Graph) error {
 			fmt.Fprintf(&b, "- %s\n", f)
 		}
 	}
+	writeSafety(&b, r.Safety)
 	if len(r.Events) > 0 {
 		b.WriteString("\n## Events\n\n| at (s) | event | detail |\n| ---: | --- | --- |\n")
 		for _, ev := range r.Events {
