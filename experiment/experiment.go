@@ -55,6 +55,9 @@ type Config struct {
 	// Logger receives diagnostics from the harness, bench and Run itself;
 	// nil discards them.
 	Logger *slog.Logger
+	// Check is the history check of the load (bench.Options.Check): the
+	// verdict lands in the result's Safety.
+	Check bench.CheckOptions
 	// Driver applies the load; nil means bench.Run, in this process.
 	// fleet.Coordinator.Drive drives it from agents on other machines.
 	Driver func(context.Context, bench.Options) (*results.Result, error)
@@ -219,6 +222,7 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		Progress:  c.Progress,
 		TTY:       c.TTY,
 		Logger:    log,
+		Check:     c.Check,
 	})
 	stopSched()
 	wg.Wait()
