@@ -19,9 +19,9 @@ type JavaFacts struct {
 	// Home is the ZooKeeper home the agent was given ("" for Debian's jars,
 	// found as the harness finds them).
 	Home string `json:"home,omitempty"`
-	// ZooKeeper is the version of upstream's server jar ("" when its file
-	// name does not say), Runtime the Java runtime's (from its release
-	// file) and Bin its path.
+	// ZooKeeper is the version of upstream's server jar ("" when its
+	// pom.properties does not say), Runtime the Java runtime's (from its
+	// release file) and Bin its path.
 	ZooKeeper string `json:"zookeeper,omitempty"`
 	Runtime   string `json:"runtime,omitempty"`
 	Bin       string `json:"bin,omitempty"`
