@@ -212,6 +212,7 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	if drive == nil {
 		drive = bench.Run
 	}
+	loadStart := time.Now()
 	res, err := drive(ctx, bench.Options{
 		Spec:      c.Spec,
 		Targets:   targets,
@@ -228,6 +229,10 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("experiment: %s ensemble of %d: %w", ens.Impl(), len(targets), err)
+	}
+	res.Servers = ServerRecord(ens, loadStart, res.Start)
+	for _, p := range res.Servers.Problems {
+		res.Warnings = append(res.Warnings, p.String())
 	}
 	if schedErr != nil && !errors.Is(schedErr, context.Canceled) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("fault schedule: %v", schedErr))

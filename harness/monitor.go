@@ -212,6 +212,11 @@ func (e *Ensemble) snapshotMntr(ctx context.Context) {
 	wg.Wait()
 }
 
+// MntrInterval is how often every server is sampled, 0 if never.
+func (e *Ensemble) MntrInterval() time.Duration {
+	return max(e.opts.MntrInterval, 0)
+}
+
 // Exits returns every server process's end so far, in order.
 func (e *Ensemble) Exits() []Exit {
 	e.mu.Lock()
