@@ -53,6 +53,11 @@ type Config struct {
 	ClientPort              int    // 0 when not set
 	ClientPortAddress       string // address to bind; "0.0.0.0" (all) when only the port is set
 	ClientPortListenBacklog int    // -1 = system default; not acted on
+	// SecureClientPort is the TLS client port (secureClientPort), 0 when
+	// not set; SecureClientPortAddress its address, "0.0.0.0" when only
+	// the port is set. The ssl.* properties configure it (server/tlsconf).
+	SecureClientPort        int
+	SecureClientPortAddress string
 	ObserverMasterPort      int    // 0 = not set; not acted on
 
 	MaxClientCnxns                       int // per client IP; default 60, 0 = unlimited
@@ -172,6 +177,9 @@ type parser struct {
 	clientPortLine    int
 	clientPortAddress string
 	haveAddr          bool // clientPortAddress was set
+	securePortLine    int
+	secureAddrLine    int
+	secureAddr        string
 	ensembleOnly      []pendingRefusal
 	flagVar           map[string]string // -D property name -> the variable that set it
 }
@@ -275,6 +283,9 @@ func parse(data []byte, file string, env []string) (*parser, error) {
 			c.ClientPortAddress = p.clientPortAddress
 		}
 	}
+	if err := p.secureClientPort(); err != nil {
+		return nil, err
+	}
 	if c.TickTime == 0 {
 		return nil, p.errf(0, "tickTime", "is not set")
 	}
@@ -377,6 +388,36 @@ func setClientPort(p *parser, s setting) error {
 
 func setClientPortAddress(p *parser, s setting) error {
 	p.clientPortAddress, p.haveAddr = s.value, true
+	return nil
+}
+
+func setSecureClientPort(p *parser, s setting) error {
+	p.securePortLine = s.Line
+	return p.intValue(s, &p.c.SecureClientPort)
+}
+
+func setSecureClientPortAddress(p *parser, s setting) error {
+	p.secureAddrLine, p.secureAddr = s.Line, s.value
+	return nil
+}
+
+// secureClientPort checks the TLS client port as upstream does, and binds
+// it on all interfaces when no address is given.
+func (p *parser) secureClientPort() error {
+	c := p.c
+	if c.SecureClientPort == 0 {
+		if p.secureAddrLine > 0 {
+			return p.errf(p.secureAddrLine, "secureClientPortAddress", "is set but secureClientPort is not set")
+		}
+		return nil
+	}
+	if c.SecureClientPort < 0 || c.SecureClientPort > 65535 {
+		return p.errf(p.securePortLine, "secureClientPort", "port out of range: %d", c.SecureClientPort)
+	}
+	c.SecureClientPortAddress = "0.0.0.0"
+	if p.secureAddrLine > 0 {
+		c.SecureClientPortAddress = p.secureAddr
+	}
 	return nil
 }
 
@@ -726,10 +767,11 @@ func (p *parser) finish(myidRead bool) error {
 }
 
 // requireClientPort refuses a configuration on which no client could
-// connect (upstream would start without a client listener).
+// connect, with neither a client port nor a secure one (upstream would
+// start without a client listener).
 func (p *parser) requireClientPort() error {
 	c := p.c
-	if c.ClientPort != 0 {
+	if c.ClientPort != 0 || c.SecureClientPort != 0 {
 		return nil
 	}
 	if c.DynamicConfigFile != "" && !p.haveQuorum {

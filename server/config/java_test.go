@@ -86,7 +86,7 @@ func render(c *Config) string {
 	w("dataDir", c.DataDir)
 	w("dataLogDir", c.DataLogDir)
 	w("clientPortAddress", addr(c.ClientPortAddress, c.ClientPort))
-	w("secureClientPortAddress", "null") // a secure client port is refused
+	w("secureClientPortAddress", addr(c.SecureClientPortAddress, c.SecureClientPort))
 	w("maxClientCnxns", c.MaxClientCnxns)
 	w("minSessionTimeout", c.MinSessionTimeout)
 	w("maxSessionTimeout", c.MaxSessionTimeout)

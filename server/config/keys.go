@@ -78,6 +78,7 @@ type setting struct {
 const (
 	digestProvider = "org.apache.zookeeper.server.auth.DigestAuthenticationProvider"
 	ipProvider     = "org.apache.zookeeper.server.auth.IPAuthenticationProvider"
+	x509Provider   = "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
 )
 
 // keyRules is the key table. Adding a key is adding a row. Every key that
@@ -133,24 +134,29 @@ var keyRules = []keyRule{
 	{key: "sslQuorumReloadCertFiles", action: ignored, check: boolValue, why: "it only matters with sslQuorum, which this server refuses"},
 
 	// TLS.
-	{key: "secureClientPort", action: refused, why: "TLS for clients"},
-	{key: "secureClientPortAddress", action: refused, why: "TLS for clients"},
+	{key: "secureClientPort", action: acts, set: setSecureClientPort, why: "the TLS client port"},
+	{key: "secureClientPortAddress", action: acts, set: setSecureClientPortAddress, why: "the TLS client address"},
 	{key: "sslQuorum", action: refused, check: boolValue, harmless: []string{"false"}, why: "TLS between servers"},
 	{key: "portUnification", action: refused, check: boolValue, harmless: []string{"false"}, why: "TLS on the client port"},
-	{key: "ssl.*", action: refused, property: true, why: "TLS (upstream's X509Util settings)"},
+	{key: "ssl.*", action: acts, property: true, why: "TLS stores, protocols, ciphers, clientAuth, hostname verification (server/tlsconf reads and checks them)"},
+	{key: "ssl.authProvider", action: refused, property: true, harmless: []string{"x509"}, why: "authentication providers for TLS clients other than x509"},
+	{key: "ssl.sslProvider", action: ignored, property: true, why: "Go's TLS is the only provider here"},
+	{key: "ssl.quorum.sslProvider", action: ignored, property: true, why: "Go's TLS is the only provider here"},
+	{key: "ssl.handshakeDetectionTimeoutMillis", action: ignored, property: true, why: "it only matters with portUnification, which this server refuses"},
+	{key: "ssl.quorum.handshakeDetectionTimeoutMillis", action: ignored, property: true, why: "it only matters with portUnification, which this server refuses"},
 
 	// SASL and authentication.
 	{key: "quorum.auth.enableSasl", action: refused, check: boolValue, harmless: []string{"false"}, why: "SASL between servers"},
 	{key: "quorum.auth.serverRequireSasl", action: refused, check: boolValue, harmless: []string{"false"}, why: "SASL between servers"},
 	{key: "quorum.auth.learnerRequireSasl", action: refused, check: boolValue, harmless: []string{"false"}, why: "SASL between servers"},
 	{key: "quorum.auth.*", action: refused, why: "SASL between servers"},
-	{key: "authProvider.*", action: refused, property: true, harmless: []string{digestProvider, ipProvider}, why: "authentication providers other than the built-in digest and ip"},
+	{key: "authProvider.*", action: refused, property: true, harmless: []string{digestProvider, ipProvider, x509Provider}, why: "authentication providers other than the built-in digest, ip and x509"},
 	{key: "sessionRequireClientSASLAuth", action: refused, property: true, harmless: []string{"false"}, why: "SASL for clients"},
 	{key: "enforce.auth.enabled", action: refused, property: true, harmless: []string{"false"}, why: "enforced client authentication"},
 	{key: "enforce.auth.schemes", action: refused, property: true, why: "enforced client authentication"},
 	{key: "DigestAuthenticationProvider.digestAlg", action: refused, property: true, harmless: []string{"SHA1"}, why: "digest algorithms other than SHA1"},
 	{key: "DigestAuthenticationProvider.enabled", action: refused, property: true, harmless: []string{"true"}, why: "turning the digest scheme off"},
-	{key: "X509AuthenticationProvider.superUser", action: refused, property: true, why: "x509 authentication"},
+	{key: "X509AuthenticationProvider.superUser", action: acts, property: true, why: "the TLS client certificate subject that is super"},
 	{key: "superUser", action: refused, property: true, why: "SASL super users"},
 	{key: "java.security.auth.login.config", action: refused, flag: true, why: "SASL, which a JAAS configuration turns on"},
 	{key: "DigestAuthenticationProvider.superDigest", action: acts, property: true, why: "the super user's digest"},

@@ -21,17 +21,13 @@ func refusal(why string, accepted ...string) string {
 var refusedCases = []struct {
 	name, text, want string
 }{
-	{"tls only", "tickTime=2000\ndataDir=/d\nsecureClientPort=2281\n", "zoo.cfg:3: secureClientPort: " + refusal("TLS for clients")},
-	{"tls and plain", brokenBase + "secureClientPort=2281\n", "zoo.cfg:4: secureClientPort: " + refusal("TLS for clients")},
-	{"secure address", brokenBase + "secureClientPortAddress=127.0.0.1\n", "zoo.cfg:4: secureClientPortAddress: " + refusal("TLS for clients")},
-	{"keystore", brokenBase + "ssl.keyStore.location=/k.jks\n", "zoo.cfg:4: ssl.keyStore.location: " + refusal("TLS (upstream's X509Util settings)")},
-	{"quorum keystore", brokenBase + "ssl.quorum.keyStore.location=/k.jks\n", "zoo.cfg:4: ssl.quorum.keyStore.location: " + refusal("TLS (upstream's X509Util settings)")},
 	{"ssl quorum", brokenBase + "sslQuorum=TRUE\n", "zoo.cfg:4: sslQuorum: " + refusal("TLS between servers", "false")},
+	{"tls auth provider", brokenBase + "ssl.authProvider=sasl\n", "zoo.cfg:4: ssl.authProvider: " + refusal("authentication providers for TLS clients other than x509", "x509")},
 	{"port unification", brokenBase + "portUnification=true\n", "zoo.cfg:4: portUnification: " + refusal("TLS on the client port", "false")},
 	{"quorum sasl", brokenBase + "quorum.auth.enableSasl=true\n", "zoo.cfg:4: quorum.auth.enableSasl: " + refusal("SASL between servers", "false")},
 	{"quorum sasl context", brokenBase + "quorum.auth.learner.saslLoginContext=QuorumLearner\n", "zoo.cfg:4: quorum.auth.learner.saslLoginContext: " + refusal("SASL between servers")},
 	{"sasl provider", brokenBase + "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
-		"zoo.cfg:4: authProvider.1: " + refusal("authentication providers other than the built-in digest and ip", digestProvider, ipProvider)},
+		"zoo.cfg:4: authProvider.1: " + refusal("authentication providers other than the built-in digest, ip and x509", digestProvider, ipProvider, x509Provider)},
 	{"client sasl", brokenBase + "sessionRequireClientSASLAuth=true\n", "zoo.cfg:4: sessionRequireClientSASLAuth: " + refusal("SASL for clients", "false")},
 	{"enforce auth", brokenBase + "enforce.auth.enabled=true\nenforce.auth.schemes=digest\n", "zoo.cfg:4: enforce.auth.enabled: " + refusal("enforced client authentication", "false")},
 	{"enforce schemes", brokenBase + "enforce.auth.schemes=sasl\n", "zoo.cfg:4: enforce.auth.schemes: " + refusal("enforced client authentication")},
@@ -53,11 +49,11 @@ func TestRefusedKeys(t *testing.T) {
 // keys are, naming the variable that carries them.
 func TestRefusedFlags(t *testing.T) {
 	cases := []struct{ env, want string }{
-		{"JVMFLAGS=-Xmx1g -Dzookeeper.ssl.keyStore.location=/k.jks", "JVMFLAGS: -Dzookeeper.ssl.keyStore.location: " + refusal("TLS (upstream's X509Util settings)")},
 		{"SERVER_JVMFLAGS=-Dzookeeper.authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
-			"SERVER_JVMFLAGS: -Dzookeeper.authProvider.sasl: " + refusal("authentication providers other than the built-in digest and ip", digestProvider, ipProvider)},
+			"SERVER_JVMFLAGS: -Dzookeeper.authProvider.sasl: " + refusal("authentication providers other than the built-in digest, ip and x509", digestProvider, ipProvider, x509Provider)},
 		{"SERVER_JVMFLAGS=-Dzookeeper.sessionRequireClientSASLAuth=true", "SERVER_JVMFLAGS: -Dzookeeper.sessionRequireClientSASLAuth: " + refusal("SASL for clients", "false")},
 		{"SERVER_JVMFLAGS=-Djava.security.auth.login.config=/etc/zk/jaas.conf", "SERVER_JVMFLAGS: -Djava.security.auth.login.config: " + refusal("SASL, which a JAAS configuration turns on")},
+		{"JVMFLAGS=-Dzookeeper.ssl.authProvider=sasl", "JVMFLAGS: -Dzookeeper.ssl.authProvider: " + refusal("authentication providers for TLS clients other than x509", "x509")},
 		{"JVMFLAGS=-Dzookeeper.enforce.auth.enabled=true", "JVMFLAGS: -Dzookeeper.enforce.auth.enabled: " + refusal("enforced client authentication", "false")},
 	}
 	for _, tc := range cases {

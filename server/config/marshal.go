@@ -47,6 +47,12 @@ func (c *Config) Marshal() []byte {
 			put("clientPortAddress", c.ClientPortAddress)
 		}
 	}
+	if c.SecureClientPort != 0 {
+		putInt("secureClientPort", c.SecureClientPort)
+		if c.SecureClientPortAddress != "" && c.SecureClientPortAddress != "0.0.0.0" {
+			put("secureClientPortAddress", c.SecureClientPortAddress)
+		}
+	}
 	if c.ClientPortListenBacklog != -1 {
 		putInt("clientPortListenBacklog", c.ClientPortListenBacklog)
 	}
