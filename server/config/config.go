@@ -58,7 +58,7 @@ type Config struct {
 	// the port is set. The ssl.* properties configure it (server/tlsconf).
 	SecureClientPort        int
 	SecureClientPortAddress string
-	ObserverMasterPort      int    // 0 = not set; not acted on
+	ObserverMasterPort      int // 0 = not set; not acted on
 
 	MaxClientCnxns                       int // per client IP; default 60, 0 = unlimited
 	MinSessionTimeout, MaxSessionTimeout int // ms; default 2*tick and 20*tick
