@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/zkbench/zkbench/bench"
 	"github.com/zkbench/zkbench/experiment"
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/workloads"
@@ -254,18 +256,20 @@ func (o loadOptions) spec(name string, changed func(string) bool) (_ workloads.S
 	return s, nil
 }
 
-// faultSchedule resolves --faults: none, paper (scaled to the run) or a
-// schedule file.
-func faultSchedule(arg string, d time.Duration) (harness.Schedule, error) {
+// faultSchedule resolves --faults: none, paper (scaled to the run), random
+// (drawn for servers voters with rf) or a schedule file.
+func faultSchedule(arg string, d time.Duration, servers int, rf randomFaults) (harness.Schedule, error) {
 	switch arg {
 	case "", "none":
 		return harness.Schedule{}, nil
 	case "paper":
 		return harness.PaperSchedule(d), nil
+	case "random":
+		return rf.schedule(d, servers)
 	}
 	text, err := os.ReadFile(arg)
 	if err != nil {
-		return harness.Schedule{}, fmt.Errorf("--faults %s: want none, paper or a schedule file: %w", arg, err)
+		return harness.Schedule{}, fmt.Errorf("--faults %s: want none, paper, random or a schedule file: %w", arg, err)
 	}
 	s, err := harness.ParseSchedule(string(text))
 	if err != nil {
@@ -275,15 +279,62 @@ func faultSchedule(arg string, d time.Duration) (harness.Schedule, error) {
 	return s, nil
 }
 
+// randomFaults are the knobs of --faults random.
+type randomFaults struct {
+	seed       int64 // 0: the workload's seed
+	rate       float64
+	mix        string
+	quorumLoss time.Duration
+}
+
+func (rf *randomFaults) addFlags(fs *pflag.FlagSet) {
+	fs.Int64Var(&rf.seed, "fault-seed", 0, "--faults random: seed of the schedule (default --seed)")
+	fs.Float64Var(&rf.rate, "fault-rate", 0, "--faults random: mean faults per minute (default about 8 over the run)")
+	fs.StringVar(&rf.mix, "fault-mix", "kill,freeze", "--faults random: faults to draw from, comma-separated: kill, freeze, partition, partition-in, partition-out (partitions route peer traffic through the proxies)")
+	fs.DurationVar(&rf.quorumLoss, "fault-quorum-loss", 0, "--faults random: the longest the faults may leave fewer than a quorum of servers up (default 0: never more than a minority at once)")
+}
+
+// schedule draws the schedule of a run of duration d on servers voters.
+// Every fault is repaired before the last tenth of the run (at most 3 s),
+// so that the ensemble has recovered when the history's final state is
+// read.
+func (rf randomFaults) schedule(d time.Duration, servers int) (harness.Schedule, error) {
+	var mix []harness.Action
+	for _, f := range strings.Split(rf.mix, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			mix = append(mix, harness.Action(f))
+		}
+	}
+	if rf.rate < 0 || rf.quorumLoss < 0 {
+		return harness.Schedule{}, usageError(fmt.Errorf("--fault-rate and --fault-quorum-loss must not be negative"))
+	}
+	o := harness.RandomOptions{Duration: d - min(d/10, 3*time.Second), Servers: servers, Faults: mix, MaxQuorumLoss: rf.quorumLoss}
+	if rf.rate > 0 {
+		o.MeanGap = time.Duration(float64(time.Minute) / rf.rate)
+	}
+	s, err := harness.RandomSchedule(rand.New(rand.NewPCG(uint64(rf.seed), 22)), o)
+	if err != nil {
+		return s, usageError(fmt.Errorf("--faults random: %w", err))
+	}
+	s.Name = fmt.Sprintf("random (seed %d, %s)", rf.seed, strings.Join(strings.Fields(strings.ReplaceAll(rf.mix, ",", " ")), ","))
+	return s, nil
+}
+
 // common holds the flags every command that runs load shares.
 type common struct {
-	out     string
-	verbose bool
+	out       string
+	verbose   bool
+	check     bool
+	checkKeys int
+	random    randomFaults
 }
 
 func (c *common) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.out, "out", "runs", "directory under which each run writes its own directory")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "log the harness's and driver's diagnostics to stderr")
+	fs.BoolVar(&c.check, "check", false, "record what the clients did and saw on --check-keys keys and check it at the end (always on with faults); a violation exits 4")
+	fs.IntVar(&c.checkKeys, "check-keys", 8, "keys whose every operation the history check records, spread over the key space; 0 turns the check off, even with faults")
+	c.random.addFlags(fs)
 }
 
 func (c common) logger(stderr io.Writer) *slog.Logger {
@@ -310,9 +361,26 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 	if err != nil {
 		return experiment.Config{}, err
 	}
-	sched, err := faultSchedule(faults, spec.Duration)
+	rf := c.random
+	if rf.seed == 0 {
+		rf.seed = spec.Seed
+	}
+	sched, err := faultSchedule(faults, spec.Duration, h.Servers, rf)
 	if err != nil {
 		return experiment.Config{}, err
+	}
+	for _, st := range sched.Steps {
+		switch st.Action {
+		case harness.Partition, harness.PartitionIn, harness.PartitionOut:
+			h.PeerProxy = true // partitions are played on the peer proxies
+		}
+	}
+	if c.check && c.checkKeys <= 0 {
+		return experiment.Config{}, usageError(fmt.Errorf("--check with --check-keys %d: want at least one key", c.checkKeys))
+	}
+	var check bench.CheckOptions
+	if c.check || len(sched.Steps) > 0 {
+		check.Keys = c.checkKeys
 	}
 	cfg := experiment.Config{
 		Spec:        spec,
@@ -324,6 +392,7 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 		Progress:    stderr,
 		TTY:         isTTY(stderr),
 		Logger:      log,
+		Check:       check,
 	}
 	return cfg, cfg.Validate()
 }

@@ -23,6 +23,7 @@ const (
 	exitRegressed = 1 // a significant regression was found
 	exitUsage     = 2 // bad flags, arguments or input files
 	exitCannotRun = 3 // could not run: a server did not start, a run failed, a file could not be written
+	exitUnsafe    = 4 // a run's history check found a safety violation (the run itself completed and was saved)
 )
 
 // exitCodesHelp is appended to the help of the root command and of the
@@ -33,7 +34,9 @@ Exit codes:
   0  success (regress, history: no significant regression)
   1  a significant regression was found (regress, history --fail-on-regression)
   2  usage or input error: bad flags or arguments, unreadable or mismatched results
-  3  could not run: a server did not start, a run or a write failed`
+  3  could not run: a server did not start, a run or a write failed
+  4  safety violation: the history check of a run (one with faults, or --check)
+     found a lost, reordered or invented value; the run's directory says which`
 
 // exitError is an error that ends zkbench with a given exit code.
 type exitError struct {

@@ -68,7 +68,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--impl", "rust"}, `--impl "rust": want go, java or external`},
 		{[]string{"run", "--impl", "external"}, "--impl external needs --connect"},
 		{[]string{"run", "--clients", "0"}, "clients"},
-		{[]string{"run", "--faults", filepath.Join(dir, "missing.txt")}, "want none, paper or a schedule file"},
+		{[]string{"run", "--faults", filepath.Join(dir, "missing.txt")}, "want none, paper, random or a schedule file"},
 		{[]string{"run", "extra"}, "unknown command"},
 		{[]string{"sweep", "--sizes", "3,zero"}, `"zero" is not an ensemble size`},
 		{[]string{"sweep", "--reads", "0,150"}, "150 is out of range"},

@@ -52,7 +52,7 @@ time.`,
 	}
 	o.ens.addFlags(cmd.Flags(), 7)
 	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 60 * time.Second, warmup: 2 * time.Second}, true)
-	cmd.Flags().StringVar(&o.faults, "faults", "paper", "fault schedule: paper (scaled to --duration) or a schedule file")
+	cmd.Flags().StringVar(&o.faults, "faults", "paper", "fault schedule: paper (scaled to --duration), random (--fault-seed, --fault-rate, --fault-mix) or a schedule file; the history is checked (--check-keys)")
 	cmd.Flags().DurationVar(&o.bucket, "bucket", 0, "throughput bucket of the graph (default: about 60 points; the original used 6s of 400s)")
 	o.agents.addFlags(cmd.Flags())
 	o.common.addFlags(cmd.Flags())

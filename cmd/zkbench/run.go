@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkbench/zkbench/experiment"
 	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/results/report"
 )
 
 type runOptions struct {
@@ -46,7 +47,7 @@ report.md.`,
 	}
 	o.ens.addFlags(cmd.Flags(), defaultServers)
 	o.load.addFlags(cmd.Flags(), loadDefaults{writes: 30, clients: 60, duration: 10 * time.Second, warmup: 2 * time.Second}, true)
-	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule: none, paper (the paper's five events, scaled to --duration) or a schedule file")
+	cmd.Flags().StringVar(&o.faults, "faults", "none", "fault schedule: none, paper (the paper's five events, scaled to --duration), random (--fault-seed, --fault-rate, --fault-mix) or a schedule file; with faults the history is checked (--check-keys)")
 	o.agents.addFlags(cmd.Flags())
 	o.common.addFlags(cmd.Flags())
 	return cmd
@@ -89,6 +90,12 @@ func runAndSave(ctx context.Context, cfg experiment.Config, out string, stdout, 
 		return dir, err
 	}
 	printLine(stdout, dir, res)
+	if line := report.SafetyLine(res); line != "" {
+		fmt.Fprintf(stdout, "  %s\n", line)
+	}
+	if res.Safety.Violated() {
+		return dir, &exitError{code: exitUnsafe, err: fmt.Errorf("%s: safety violation: %s (report.md lists the operations)", dir, report.SafetyLine(res))}
+	}
 	return dir, nil
 }
 
