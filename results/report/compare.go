@@ -75,6 +75,7 @@ func Compare(w io.Writer, cols []Column, graphs []Graph) error {
 	num("errors", func(s results.Summary) float64 { return float64(s.Errors) }, func(v float64) string { return fmt.Sprintf("%.0f", v) })
 	num("driver CPU s / 10k ops", func(s results.Summary) float64 { return s.CPUPer10kOps }, func(v float64) string { return fmt.Sprintf("%.3g", v) })
 	text("launch", func(c Column) string { return orDash(c.Result.Ensemble.Launch) })
+	compareServers(&b, cols)
 	writeGraphs(&b, graphs)
 	_, err := io.WriteString(w, b.String())
 	return err

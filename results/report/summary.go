@@ -102,6 +102,12 @@ func Summary(w io.Writer, r *results.Result, graphs []Graph) error {
 			fmt.Fprintf(&b, "- %s\n", w)
 		}
 	}
+	if notes := ServerNotes(r); len(notes) > 0 {
+		b.WriteString("\n## Servers\n\nFrom the servers' own figures (servers.csv, every " + r.Servers.Interval.String() + "), their logs and their processes:\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
 	b.WriteString("\n## Ensemble\n\n")
 	for _, m := range r.Ensemble.Members {
 		fmt.Fprintf(&b, "- server %d at %s: %s, %d clients\n", m.ID, m.Addr, orDash(m.Role), m.Clients)
