@@ -33,7 +33,7 @@ var allowedImports = map[string][]string{
 	"tlsconf": {},
 
 	// The stages. None imports another stage or the drivers.
-	"clientconn": {"proto", "tree"},                                         // wire: client connections
+	"clientconn": {"proto", "tree", "tlsconf"},                              // wire: client connections
 	"txnprep":    {"proto", "tree", "quorum"},                               // request -> txn
 	"wal":        {"durable"},                                               // log (standalone)
 	"snap":       {"durable", "proto"},                                      // snapshots

@@ -3,6 +3,7 @@ package clientconn
 import (
 	"bufio"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -151,6 +152,9 @@ func (c *conn) serve() {
 	defer c.closeAfterFlush("")
 	go c.writeLoop()
 	c.nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.tlsHandshake(tc) {
+		return
+	}
 	head, err := c.br.Peek(4)
 	if err != nil {
 		return

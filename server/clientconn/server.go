@@ -37,6 +37,15 @@ type Options struct {
 	SuperDigest string
 	// SkipACL disables ACL checks on reads (zookeeper.skipACL).
 	SkipACL bool
+	// X509 says upstream's X509AuthenticationProvider is registered
+	// (authProvider.N naming it): the certificate a client presents on a
+	// TLS connection makes the id x509:<its subject> (tlsconf.ClientID).
+	// Without it such a client is disconnected, as upstream ("X509 Auth
+	// provider not found").
+	X509 bool
+	// X509SuperUser is X509AuthenticationProvider.superUser: the subject
+	// that is also super.
+	X509SuperUser string
 	// Version is reported by srvr/stat/envi.
 	Version string
 	// Config lines for the conf four-letter word, in order.

@@ -138,9 +138,10 @@ func (c *aclCache) snapshot() map[int64][]proto.ACL {
 //   - an entry whose Perms include perm grants it if its id is world:anyone,
 //     or matches one of ids of the same scheme: "digest" by exact equality,
 //     "ip" by address with an optional "/bits" prefix length (IPv4 only, as
-//     upstream 3.8's IPAuthenticationProvider). Other schemes have no
-//     provider by default upstream and never match (sasl, x509 and custom
-//     providers are not supported).
+//     upstream 3.8's IPAuthenticationProvider), "x509" (a TLS client
+//     certificate's subject) by exact equality as upstream's
+//     X509AuthenticationProvider. Other schemes never match (sasl and
+//     custom providers are not supported).
 //
 // Skipping ACL checks (zookeeper.skipACL) is the caller's business.
 func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
@@ -168,7 +169,7 @@ func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
 				if ipMatches(id.ID, a.ID.ID) {
 					return true
 				}
-			case "digest":
+			case "digest", "x509":
 				if id.ID == a.ID.ID {
 					return true
 				}
