@@ -202,7 +202,9 @@ func Buckets(r *results.Result, b time.Duration) plotter.XYs {
 // for each run. When there is one run, its fault events are marked: a
 // failure (kill, freeze, partition, delay) as a dashed red line labelled with
 // its event number, a repair (restart, thaw, heal) as a dotted grey line;
-// and a red band spans the operations of each safety violation.
+// a red band spans the operations of each safety violation; and, from the
+// servers' series, a lane under the axis shows which server led when, and
+// purple marks the servers' errors, exits and full disks.
 func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("plot: throughput: no results")
@@ -246,6 +248,12 @@ func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 		p.X.Min = 0
 		p.X.Max = math.Max(p.X.Max, runs[0].Result.Measured.Seconds())
 		if _, err := markViolations(p, runs[0].Result.Safety, p.Y.Max, p.X.Max/200); err != nil {
+			return nil, err
+		}
+		if err := markProblems(p, runs[0].Result, p.Y.Max); err != nil {
+			return nil, err
+		}
+		if err := markLeaders(p, runs[0].Result, p.Y.Max); err != nil {
 			return nil, err
 		}
 	}
