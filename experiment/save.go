@@ -23,6 +23,7 @@ const (
 	SpectrumPlot   = "latency-spectrum" // .png and .svg
 	LatencyPlot    = "latency"          // .png and .svg
 	ReadRatioPlot  = "readratio"        // .png and .svg, of a sweep
+	ServersPlot    = "servers"          // .png and .svg: throughput, queues and fsync per server
 )
 
 // DirName names a run directory after what it measured:
@@ -111,8 +112,9 @@ func WriteRun(dir string, r *results.Result) error {
 }
 
 // RunGraphs draws the graphs of one run into dir (throughput over time with
-// its events, latency over time, and the latency spectrum when the result
-// has histograms) and returns them for a report.
+// its events, latency over time, the servers' queues and fsync time stacked
+// under the throughput when the result has the servers' series, and the
+// latency spectrum when it has histograms) and returns them for a report.
 func RunGraphs(dir string, r *results.Result) ([]report.Graph, error) {
 	run := []plot.Run{{Label: r.Ensemble.Implementation, Result: r}}
 	var graphs []report.Graph
@@ -135,6 +137,19 @@ func RunGraphs(dir string, r *results.Result) ([]report.Graph, error) {
 	if err := add(LatencyPlot, "Latency over time", p, err); err != nil {
 		return graphs, err
 	}
+	if r.Servers != nil && len(r.Servers.Samples) > 0 && len(r.Series) > 0 {
+		ps, err := plot.ServerPanels(run[0], plot.Options{})
+		if err != nil {
+			return graphs, err
+		}
+		if len(ps) > 1 {
+			g, err := SaveStackGraph(dir, ServersPlot, "Throughput and the servers' queues and fsync time", ps)
+			if err != nil {
+				return graphs, err
+			}
+			graphs = append(graphs, g)
+		}
+	}
 	if plot.Merged(r) != nil {
 		p, err = plot.LatencySpectrum(run, plot.Options{})
 		if err := add(SpectrumPlot, "Latency by percentile", p, err); err != nil {
@@ -148,6 +163,19 @@ func RunGraphs(dir string, r *results.Result) ([]report.Graph, error) {
 // report graph (with the PNG, for embedding).
 func SaveGraph(dir, base, title string, p *gplot.Plot) (report.Graph, error) {
 	if _, err := plot.Save(p, filepath.Join(dir, base)); err != nil {
+		return report.Graph{}, err
+	}
+	png, err := os.ReadFile(filepath.Join(dir, base+".png"))
+	if err != nil {
+		return report.Graph{}, fmt.Errorf("experiment: %w", err)
+	}
+	return report.Graph{Title: title, File: base + ".png", PNG: png}, nil
+}
+
+// SaveStackGraph writes plots stacked on one time axis as dir/base.png and
+// dir/base.svg and returns them as a report graph.
+func SaveStackGraph(dir, base, title string, ps []*gplot.Plot) (report.Graph, error) {
+	if _, err := plot.SaveStack(ps, filepath.Join(dir, base)); err != nil {
 		return report.Graph{}, err
 	}
 	png, err := os.ReadFile(filepath.Join(dir, base+".png"))

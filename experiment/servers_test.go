@@ -124,6 +124,9 @@ func TestDiskFullRun(t *testing.T) {
 	if back.Servers == nil || len(back.Servers.Samples) < 6 {
 		t.Errorf("servers.csv read back with %v", back.Servers)
 	}
+	if _, err := os.Stat(filepath.Join(dir, ServersPlot+".png")); err != nil {
+		t.Errorf("no servers graph: %v", err)
+	}
 	report, err := os.ReadFile(filepath.Join(dir, ReportFile))
 	if err != nil || !strings.Contains(string(report), "disk full at "+disk) {
 		t.Errorf("report.md does not say the disk filled (%v)", err)
