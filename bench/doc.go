@@ -61,5 +61,19 @@
 // the client's own member first, no shuffle, a short pause after a full
 // round, a short dial timeout). The policy used is recorded in the result.
 //
+// History check. With Options.Check, every operation on a few keys
+// (Check.Keys, spread over the key space) is recorded, warm-up included,
+// with a history.Recorder: getData and setData, and a multi's setData of a
+// checked key. Each such write sets a value that starts with a tag unique to
+// it and a '|', so that a read names the write it saw; the key space's own
+// values are known by their length and hash. Before the load the checked
+// keys' state is read from the members, after it (once the operations have
+// drained) their final state from every member, and history.Check judges
+// the whole: lost acknowledged writes, linearizable writes per key, session
+// order, no time travel, no value never written. The verdict, with every
+// violation and its operations, is Result.Safety. Only operations on checked
+// keys pay for it (a lock and a few allocations each); the recording stops
+// at Check.MaxOps, and the verdict is then Unknown.
+//
 // Run has no global state; everything comes in through Options.
 package bench

@@ -1,7 +1,9 @@
 // Package history records what ZooKeeper clients did and saw, and checks the
 // record against exactly what ZooKeeper promises. It is the correctness
-// oracle of the replication and fault tests: a run under faults is judged by
-// its history, not by "no error".
+// oracle of the replication and fault tests, and of zkbench's own runs with
+// faults or --check (package bench records them with a Recorder and reads
+// the final state with FinalCheckWith): a run under faults is judged by its
+// history, not by "no error".
 //
 // # Recording
 //
@@ -81,17 +83,23 @@
 // synced read is reported here as a violation, which it is of the promise
 // above.
 //
-// session-order: within one session, in the order the session issued them
-// (ZooKeeper answers a session's requests in that order, pipelined or not):
-// acknowledged writes get strictly increasing zxids, each above every zxid
-// the session had already seen; and a read of key k returning mzxid m when
-// the session had already seen zxid Z (through any key) is stale if a write
-// to k is known to have committed with a zxid in (m, Z]. (Sequential
+// session-order: within one session, what the session had seen when it
+// issued an operation is what the operations that had returned by then
+// showed (ZooKeeper answers a session's requests in the order the client
+// sent them, but a pipelining client's invocation times need not be that
+// order, so only an operation that returned before another was invoked is
+// known to precede it; for a client that waits for each reply that is every
+// earlier operation): an acknowledged write gets a zxid above every zxid the
+// session had already seen, its own writes' included; and a read of key k
+// returning mzxid m when the session had already seen zxid Z (through any
+// key) is stale if a write to k is known to have committed with a zxid in
+// (m, Z]. (Sequential
 // consistency, FIFO client order, single system image across keys.)
 //
 // no-time-travel: within one session, across reconnections to other servers,
 // the mzxid and the version of a key that the session observes never
-// decrease; in particular a read after the session's own acknowledged write
+// decrease (in the same precedence: from what had returned to what was
+// invoked after); in particular a read after the session's own acknowledged write
 // returns that write or a later one. A session is identified by its session
 // id; a client that opens a new session is not promised anything about what
 // its old session saw. (go-zookeeper keeps the same session across
