@@ -33,9 +33,9 @@ var allowedImports = map[string][]string{
 	"tlsconf": {},
 
 	// The stages. None imports another stage or the drivers.
-	"clientconn": {"proto", "tree", "tlsconf"},                              // wire: client connections
+	"clientconn": {"metrics", "proto", "tree", "tlsconf"},                   // wire: client connections
 	"txnprep":    {"proto", "tree", "quorum"},                               // request -> txn
-	"wal":        {"durable"},                                               // log (standalone)
+	"wal":        {"durable", "metrics"},                                    // log (standalone)
 	"snap":       {"durable", "proto"},                                      // snapshots
 	"election":   {},                                                        // replication: leader election
 	"zab":        {"proto"},                                                 // replication: log agreement
@@ -45,16 +45,16 @@ var allowedImports = map[string][]string{
 	"config":     {"durable", "quorum"},                                     // zoo.cfg
 
 	// Data directories: recovery replays through the replica.
-	"datadir": {"config", "proto", "replica", "snap", "tree", "wal"},
+	"datadir": {"config", "metrics", "proto", "replica", "snap", "tree", "wal"},
 
 	// The drivers: they order and log a replica's txns and answer
 	// clientconn's Backend.
 	"standalone": {"clientconn", "proto", "reaper", "replica", "tree", "txnprep"},
-	"peer": {"clientconn", "config", "durable", "election", "proto", "quorum", "reaper",
+	"peer": {"clientconn", "config", "durable", "election", "metrics", "proto", "quorum", "reaper",
 		"replica", "snap", "transport", "tree", "txnprep", "wal", "zab"},
 
 	// The assembly and the command.
-	"":    {"clientconn", "config", "datadir", "peer", "reaper", "standalone", "tree", "wal", "zab"},
+	"":    {"clientconn", "config", "datadir", "metrics", "peer", "reaper", "standalone", "tlsconf", "tree", "wal", "zab"},
 	"cli": {"", "config", "datadir"},
 
 	// The no-op bound server shares only the wire records.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
@@ -27,20 +28,25 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 			return fmt.Errorf("server: %w", err)
 		}
 	}
+	var srv *clientconn.Server
+	m := newMetrics(cfg, func() [][2]string { return srv.Mntr() })
+	dd.SetMetrics(m)
 	var entries []zab.Entry
+	start := time.Now()
 	st, err := dd.RecoverKeeping(func(zxid int64, rec []byte) {
 		entries = append(entries, zab.Entry{Zxid: zxid, Data: rec})
 	})
 	if err != nil {
 		return err
 	}
+	m.Or().DBInitTime.Observe(time.Since(start))
 	txnLog, err := dd.OpenLog()
 	if err != nil {
 		return err
 	}
 	var snaps *datadir.Snapshotter
 	p, err := peer.New(peer.Options{
-		Config: cfg, Logger: log,
+		Config: cfg, Logger: log, Metrics: m,
 		Tree: st.Tree, Sessions: st.Sessions, SnapZxid: st.SnapZxid, Entries: entries,
 		Log: txnLog, LogOptions: dd.LogOptions(),
 		SnapshotDir: dd.SnapDir,
@@ -64,9 +70,14 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	so := serveOptions(cfg, p, log)
 	so.Admit = p.Admit
 	so.ConfigTail = func() string { return quorumConf(cfg, p) }
-	srv := clientconn.New(so)
+	so.Metrics = m
+	srv = clientconn.New(so)
 	p.SetCloser(srv)
 
+	obs, err := observers(cfg, m, srv, log)
+	if err != nil {
+		return err
+	}
 	l, err := listenClients(cfg)
 	if err != nil {
 		return err
@@ -77,7 +88,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	}
 	go dd.Autopurge(ctx)
 
-	return runUntilOneStops(ctx, p.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })
+	return runUntilOneStops(ctx, append(obs, p.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })...)
 }
 
 // quorumConf is the part of conf upstream's QuorumZooKeeperServer adds:

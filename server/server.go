@@ -49,10 +49,15 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	if err != nil {
 		return err
 	}
+	var srv *clientconn.Server
+	m := newMetrics(cfg, func() [][2]string { return srv.Mntr() })
+	dd.SetMetrics(m)
+	start := time.Now()
 	st, err := dd.Recover()
 	if err != nil {
 		return err
 	}
+	m.Or().DBInitTime.Observe(time.Since(start))
 	txnLog, err := dd.OpenLog()
 	if err != nil {
 		return err
@@ -77,11 +82,17 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		EnforceQuota:    cfg.EnforceQuota(),
 		Containers:      &containers,
 	})
-	srv := clientconn.New(serveOptions(cfg, n, log))
+	so := serveOptions(cfg, n, log)
+	so.Metrics = m
+	srv = clientconn.New(so)
 	n.SetSessionCloser(srv)
 	snaps = dd.NewSnapshotter(txnLog.Roll, n.Tree, n.Sessions)
 	go dd.Autopurge(ctx)
 
+	obs, err := observers(cfg, m, srv, log)
+	if err != nil {
+		return err
+	}
 	l, err := listenClients(cfg)
 	if err != nil {
 		return err
@@ -91,7 +102,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		opts.Ready(l.Addr().String())
 	}
 
-	return runUntilOneStops(ctx, n.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })
+	return runUntilOneStops(ctx, append(obs, n.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })...)
 }
 
 // listenClients binds the client address the configuration gives this

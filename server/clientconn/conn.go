@@ -45,6 +45,7 @@ type op struct {
 type latRun struct {
 	start time.Time
 	n     int64
+	write bool // the replies answer writes (updatelatency), else reads (readlatency)
 }
 
 // conn is one client connection.
@@ -185,8 +186,9 @@ func (c *conn) serve() {
 		deadlineSet time.Time
 		b           batch
 		received    int64
+		bytes       int64 // received since the last publication
 	)
-	defer func() { c.srv.stats.received.Add(received) }()
+	defer func() { c.srv.stats.received.Add(received); c.srv.opts.Metrics.BytesReceived.Add(bytes) }()
 	if timeout := time.Duration(c.timeoutMs.Load()) * time.Millisecond; timeout > 0 {
 		deadlineSet = time.Now()
 		c.nc.SetReadDeadline(deadlineSet.Add(timeout + timeout/4))
@@ -225,9 +227,11 @@ func (c *conn) serve() {
 		}
 		// The count is published before the batch's last request is
 		// handled, so a client that has its replies sees them counted.
+		bytes += int64(len(frame)) + 4 // with its length prefix
 		if received++; c.br.Buffered() == 0 {
 			c.srv.stats.received.Add(received)
-			received = 0
+			c.srv.opts.Metrics.BytesReceived.Add(bytes)
+			received, bytes = 0, 0
 		}
 		if !c.handle(frame, &b) {
 			return
@@ -530,7 +534,7 @@ func (c *conn) answerRead(o *op) bool {
 			c.refuseOversized(o.xid, o.code, n)
 			return false
 		}
-		if c.appendReplyIf(watch && try < maxReadRetries, ev, o.start,
+		if c.appendReplyIf(watch && try < maxReadRetries, ev, o.start, false,
 			func(dst []byte) []byte {
 				return proto.AppendReply(dst, proto.ReplyHeader{Xid: o.xid, Zxid: zxid, Err: err}, body)
 			}) {
@@ -710,12 +714,12 @@ func (c *conn) sendConnect(r proto.ConnectResponse) {
 // send appends one frame that answers no timed request (a ping, an auth
 // reply, an error before the request was queued) to the output buffer.
 func (c *conn) send(h proto.ReplyHeader, body proto.Record) {
-	c.appendReplyIf(false, 0, time.Time{}, func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
+	c.appendReplyIf(false, 0, time.Time{}, false, func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
 }
 
-// sendReply appends the reply of a request read at start.
+// sendReply appends the reply of a write (or sync) read at start.
 func (c *conn) sendReply(h proto.ReplyHeader, body proto.Record, start time.Time) {
-	c.appendReplyIf(false, 0, start, func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
+	c.appendReplyIf(false, 0, start, true, func(dst []byte) []byte { return proto.AppendReply(dst, h, body) })
 }
 
 // appendReplyIf appends one reply frame, built by encode, to the output
@@ -726,7 +730,7 @@ func (c *conn) sendReply(h proto.ReplyHeader, body proto.Record, start time.Time
 // latency is taken when the writer sends it. encode runs under outMu and
 // must not block; it does not escape, so the callers' closures stay on
 // the stack.
-func (c *conn) appendReplyIf(check bool, events uint64, start time.Time, encode func(dst []byte) []byte) bool {
+func (c *conn) appendReplyIf(check bool, events uint64, start time.Time, write bool, encode func(dst []byte) []byte) bool {
 	c.outMu.Lock()
 	if check && c.events.Load() != events {
 		c.outMu.Unlock()
@@ -740,10 +744,10 @@ func (c *conn) appendReplyIf(check bool, events uint64, start time.Time, encode 
 	c.unsent++
 	c.checkCapLocked()
 	if !start.IsZero() {
-		if n := len(c.lat); n > 0 && c.lat[n-1].start.Equal(start) {
+		if n := len(c.lat); n > 0 && c.lat[n-1].start.Equal(start) && c.lat[n-1].write == write {
 			c.lat[n-1].n++
 		} else {
-			c.lat = append(c.lat, latRun{start: start, n: 1})
+			c.lat = append(c.lat, latRun{start: start, n: 1, write: write})
 		}
 	}
 	c.outMu.Unlock()
@@ -848,10 +852,16 @@ func (c *conn) flush() bool {
 	now := time.Now()
 	c.srv.stats.sent.Add(sent)
 	c.stats.sent.Add(sent)
+	m := c.srv.opts.Metrics
 	for _, r := range lat {
 		d := now.Sub(r.start)
 		c.srv.stats.observe(d, r.n)
 		c.observe(d, r.n)
+		if r.write {
+			m.UpdateLatency.ObserveN(d, r.n)
+		} else {
+			m.ReadLatency.ObserveN(d, r.n)
+		}
 	}
 	// As for reads: the deadline moves at most every quarter of
 	// handshakeTimeout, and stays at least handshakeTimeout away.

@@ -225,9 +225,21 @@ func (s *Server) writeStats(sb *strings.Builder, st Stats) {
 }
 
 func (s *Server) writeMntr(sb *strings.Builder, st Stats) {
+	for _, kv := range s.mntr(st) {
+		fmt.Fprintf(sb, "%s\t%s\n", kv[0], kv[1])
+	}
+}
+
+// Mntr returns what the mntr four-letter word prints, key and value, in
+// its order: the figures the AdminServer's monitor command and the
+// Prometheus gauges report too.
+func (s *Server) Mntr() [][2]string { return s.mntr(s.opts.Backend.ServerStats()) }
+
+func (s *Server) mntr(st Stats) [][2]string {
 	t := s.opts.Backend.Tree()
 	minL, avgL, maxL := s.latencies()
-	kv := func(k string, v any) { fmt.Fprintf(sb, "%s\t%v\n", k, v) }
+	var kvs [][2]string
+	kv := func(k string, v any) { kvs = append(kvs, [2]string{k, fmt.Sprint(v)}) }
 	kv("zk_version", s.opts.Version)
 	kv("zk_server_state", st.Mode)
 	kv("zk_avg_latency", javaDouble(avgL))
@@ -256,6 +268,7 @@ func (s *Server) writeMntr(sb *strings.Builder, st Stats) {
 	for _, e := range st.Extra {
 		kv(e[0], e[1])
 	}
+	return kvs
 }
 
 // latencies returns min, average and max request latency in ms.

@@ -177,7 +177,7 @@ func (c *conn) answerDataRead(xid int32, typ proto.OpCode, path string, watch bo
 		if typ == proto.OpExists {
 			var resp proto.ExistsResponse
 			resp.Stat, h.Err = c.exists(t, path, watch)
-			ok = c.appendReplyIf(check, ev, start, func(dst []byte) []byte {
+			ok = c.appendReplyIf(check, ev, start, false, func(dst []byte) []byte {
 				if h.Err != proto.ErrOK {
 					return proto.AppendExistsReply(dst, h, nil)
 				}
@@ -190,7 +190,7 @@ func (c *conn) answerDataRead(xid int32, typ proto.OpCode, path string, watch bo
 				c.refuseOversized(xid, typ, n)
 				return false
 			}
-			ok = c.appendReplyIf(check, ev, start, func(dst []byte) []byte {
+			ok = c.appendReplyIf(check, ev, start, false, func(dst []byte) []byte {
 				if h.Err != proto.ErrOK {
 					return proto.AppendGetDataReply(dst, h, nil)
 				}

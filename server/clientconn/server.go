@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/internal/netutil"
+	"github.com/zkbench/zkbench/server/metrics"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -18,6 +19,9 @@ import (
 type Options struct {
 	Backend Backend
 	Logger  *slog.Logger
+	// Metrics records request latencies (readlatency, updatelatency),
+	// bytes received and connections accepted; nil records nothing.
+	Metrics *metrics.Server
 	// MaxBuffer is the largest request accepted and the largest reply
 	// sent (jute.maxbuffer).
 	MaxBuffer int
@@ -131,6 +135,7 @@ func New(opts Options) *Server {
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
 	}
+	opts.Metrics = opts.Metrics.Or()
 	return &Server{
 		opts:     opts,
 		log:      opts.Logger,
@@ -161,6 +166,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			}
 			return fmt.Errorf("clientconn: %w", err)
 		}
+		s.opts.Metrics.ConnectionRequests.Inc()
 		s.accept(nc)
 	}
 }

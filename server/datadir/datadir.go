@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/metrics"
 	"github.com/zkbench/zkbench/server/snap"
 	"github.com/zkbench/zkbench/server/wal"
 )
@@ -28,6 +29,7 @@ type Dir struct {
 	snapRetainCount int
 	purgeInterval   int // hours; 0: autopurge off
 	log             *slog.Logger
+	metrics         *metrics.Server
 }
 
 // At returns the data directories cfg names, touching nothing on disk
@@ -46,8 +48,13 @@ func At(cfg *config.Config, log *slog.Logger) *Dir {
 		snapRetainCount: cfg.SnapRetainCount,
 		purgeInterval:   cfg.PurgeInterval,
 		log:             log,
+		metrics:         &metrics.Server{},
 	}
 }
+
+// SetMetrics has the log record its fsyncs and the snapshotter its
+// snapshots in m (nil: nothing is recorded).
+func (d *Dir) SetMetrics(m *metrics.Server) { d.metrics = m.Or() }
 
 // Open returns the data directories cfg names, creating them if needed:
 // what a server calls before Recover.
@@ -64,7 +71,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Dir, error) {
 // LogOptions are the transaction log's options from zoo.cfg
 // (zookeeper.preAllocSize, forceSync).
 func (d *Dir) LogOptions() wal.Options {
-	return wal.Options{PreAllocSize: d.preAllocSize, ForceSync: d.forceSync, Logger: d.log}
+	return wal.Options{PreAllocSize: d.preAllocSize, ForceSync: d.forceSync, Logger: d.log, FsyncTime: d.metrics.FsyncTime}
 }
 
 // OpenLog opens the transaction log in LogDir for appends, with

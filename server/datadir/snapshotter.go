@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkbench/zkbench/server/metrics"
 	"github.com/zkbench/zkbench/server/replica"
 	"github.com/zkbench/zkbench/server/tree"
 )
@@ -21,7 +22,8 @@ type Snapshotter struct {
 	tree     func() *tree.Tree
 	sessions func() map[int64]int32
 	every    int64
-	since    int64 // txns applied since the last snapshot began
+	took     *metrics.Summary // snapshottime
+	since    int64            // txns applied since the last snapshot began
 	running  atomic.Bool
 }
 
@@ -34,6 +36,7 @@ func (d *Dir) NewSnapshotter(roll func() error, tree func() *tree.Tree, sessions
 	return &Snapshotter{
 		dir: d.SnapDir, log: d.log, roll: roll, tree: tree, sessions: sessions,
 		every: count/2 + rnd.Int63n(count/2),
+		took:  d.metrics.SnapshotTime,
 	}
 }
 
@@ -58,6 +61,8 @@ func (s *Snapshotter) Applied(zxid int64) {
 			s.log.Error("snapshot failed", "zxid", hex(zxid), "err", err)
 			return
 		}
-		s.log.Info("snapshot written", "file", path, "zxid", hex(zxid), "took", time.Since(start).Round(time.Millisecond))
+		took := time.Since(start)
+		s.took.Observe(took)
+		s.log.Info("snapshot written", "file", path, "zxid", hex(zxid), "took", took.Round(time.Millisecond))
 	}()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/election"
+	"github.com/zkbench/zkbench/server/metrics"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/quorum"
 	"github.com/zkbench/zkbench/server/reaper"
@@ -41,6 +42,9 @@ const (
 type Options struct {
 	Config *config.Config
 	Logger *slog.Logger
+	// Metrics records elections, proposals, commits and syncs; nil
+	// records nothing.
+	Metrics *metrics.Server
 	// Recovered state: the tree and sessions, the snapshot zxid the log
 	// window starts after, and the log entries replayed on top of it.
 	Tree     *tree.Tree
@@ -65,11 +69,12 @@ type Options struct {
 
 // Peer is one ensemble member. It implements clientconn.Backend.
 type Peer struct {
-	opts  Options
-	cfg   *config.Config // the loop's; replaced when the membership changes
-	log   *slog.Logger
-	id    int64
-	store *storage
+	opts    Options
+	metrics *metrics.Server // opts.Metrics, or one that records nothing
+	cfg     *config.Config  // the loop's; replaced when the membership changes
+	log     *slog.Logger
+	id      int64
+	store   *storage
 
 	// replica is the state machine: tree, sessions, prep stage, apply.
 	replica *replica.Replica
@@ -155,6 +160,7 @@ func New(opts Options) (*Peer, error) {
 	}
 	p := &Peer{
 		opts:     opts,
+		metrics:  opts.Metrics.Or(),
 		cfg:      cfg,
 		log:      opts.Logger,
 		id:       cfg.MyID,
@@ -311,6 +317,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			if dec, err = p.lookForLeader(ctx); err != nil {
 				break
 			}
+			p.metrics.ElectionTime.Observe(time.Since(start))
 		}
 		p.log.Info("election decided", "state", dec.State, "leader", dec.Leader, "took", time.Since(start).Round(time.Microsecond))
 		err = p.reign(ctx, dec)
@@ -332,6 +339,7 @@ func listenHost(cfg *config.Config, host string) string {
 
 // lookForLeader runs Fast Leader Election until it decides.
 func (p *Peer) lookForLeader(ctx context.Context) (election.Decision, error) {
+	p.metrics.LookingCount.Inc()
 	p.state.Store(int32(election.Looking))
 	p.serving.Store(false)
 	e := p.elect

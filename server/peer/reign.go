@@ -48,11 +48,32 @@ type reignState struct {
 	// flushOnClose: send what is queued before closing the learners'
 	// connections (a removed leader's last COMMITs).
 	flushOnClose bool
+	started      time.Time  // when the reign began (a learner's sync time)
+	proposed     []proposed // leader: this reign's proposals not yet committed, in zxid order
+}
+
+// proposed is a leader's proposal awaiting its quorum (quorum_ack_latency).
+type proposed struct {
+	zxid int64
+	at   time.Time
+}
+
+// committed records, on the leader, the commit of e: commit_count, and the
+// quorum ack latency of a proposal this reign made.
+func (p *Peer) committed(rs *reignState, zxid int64) {
+	m := p.metrics
+	m.CommitCount.Inc()
+	for len(rs.proposed) > 0 && rs.proposed[0].zxid <= zxid {
+		if rs.proposed[0].zxid == zxid {
+			m.QuorumAckLatency.Observe(time.Since(rs.proposed[0].at))
+		}
+		rs.proposed = rs.proposed[1:]
+	}
 }
 
 // reign runs Zab in the decided role until the machine stops.
 func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
-	rs := &reignState{leader: dec.Leader, in: make(chan inPacket, 4096), stop: make(chan struct{}), conns: map[int64]*qconn{}}
+	rs := &reignState{leader: dec.Leader, in: make(chan inPacket, 4096), stop: make(chan struct{}), conns: map[int64]*qconn{}, started: time.Now()}
 	defer func() {
 		close(rs.stop)
 		if rs.flushOnClose {
@@ -340,6 +361,8 @@ func (p *Peer) propose(rs *reignState, req *proto.Request) {
 	if zxid != next {
 		panic(fmt.Sprintf("peer: zab gave zxid 0x%x to a txn prepared as 0x%x", zxid, next))
 	}
+	p.metrics.ProposalCount.Inc()
+	rs.proposed = append(rs.proposed, proposed{zxid, time.Now()})
 }
 
 // drive does what Zab's Ready asks, in the order of zab's driver duties,
@@ -400,8 +423,15 @@ func (p *Peer) drive(rs *reignState) error {
 				}
 			}
 		}
+		if rs.role != zab.Leader {
+			p.metrics.LearnerProposals.Add(int64(len(rd.Persist)))
+			p.metrics.LearnerCommits.Add(int64(len(rd.Commit)))
+		}
 		for _, e := range rd.Commit {
 			p.applyEntry(e, rs.role == zab.Leader)
+			if rs.role == zab.Leader {
+				p.committed(rs, e.Zxid)
+			}
 		}
 		if rd.Designated != 0 {
 			p.designated = rd.Designated
@@ -428,6 +458,9 @@ func (p *Peer) drive(rs *reignState) error {
 				// its successor: let those COMMITs reach the learners.
 				rs.flushOnClose = errors.Is(stopped, zab.ErrRemoved)
 			case rc.Active:
+				if rs.role != zab.Leader {
+					p.metrics.FollowerSyncTime.Observe(time.Since(rs.started))
+				}
 				p.epoch.Store(rc.Epoch)
 				if p.cfg.ReconfigEnabled && p.members.Version == 0 {
 					// ZOOKEEPER-1783: an established initial configuration
@@ -478,6 +511,12 @@ func (p *Peer) drive(rs *reignState) error {
 func (p *Peer) route(rs *reignState, m *zab.Message) {
 	pkt := &m.Packet
 	if rs.role == zab.Leader {
+		switch pkt.Type {
+		case zab.TypeDiff:
+			p.metrics.DiffCount.Inc()
+		case zab.TypeSnap:
+			p.metrics.SnapCount.Inc()
+		}
 		if c, ok := rs.conns[m.To]; ok {
 			if !c.send(pkt) {
 				delete(rs.conns, m.To)

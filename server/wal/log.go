@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/zkbench/zkbench/server/metrics"
 )
 
 // Defaults for Options fields left zero.
@@ -48,6 +50,9 @@ type Options struct {
 	// SlowSyncWarn: a Sync slower than this is logged as a warning
 	// (upstream fsync.warningthresholdms). Zero means one second.
 	SlowSyncWarn time.Duration
+	// FsyncTime, if set, records every fdatasync of the log (upstream's
+	// fsynctime).
+	FsyncTime *metrics.Summary
 }
 
 func (o Options) withDefaults() Options {
@@ -294,7 +299,9 @@ func (l *Log) sync() error {
 	if err := l.fsync(l.f); err != nil {
 		return l.fail(fmt.Errorf("wal: fdatasync %s: %w", l.name, err))
 	}
-	if d := time.Since(start); d > l.opts.SlowSyncWarn {
+	d := time.Since(start)
+	l.opts.FsyncTime.Observe(d)
+	if d > l.opts.SlowSyncWarn {
 		l.opts.Logger.Warn("wal: fsync of the transaction log was slow; write latency suffers",
 			"file", l.name, "took", d, "bytes", l.written)
 	}
