@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +68,26 @@ func TestDecodeValue(t *testing.T) {
 	}
 }
 
+// The checked keys are spread over the key space, at most one in eight of
+// it, so that a small key space is not recorded whole.
+func TestCheckedKeys(t *testing.T) {
+	for _, tc := range []struct{ keys, ask, want int }{{1000, 8, 8}, {40, 8, 5}, {10, 8, 1}, {1, 3, 1}, {1000, 0, 0}} {
+		spec := workloads.Default()
+		spec.Keys = tc.keys
+		ch := newChecker(CheckOptions{Keys: tc.ask}, newKeyspace("/r", spec))
+		got := 0
+		if ch != nil {
+			got = len(ch.paths)
+			if ch.paths[0] != "/r/k0000000" {
+				t.Errorf("%d keys: first checked %s", tc.keys, ch.paths[0])
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%d keys, %d asked: %d checked, want %d", tc.keys, tc.ask, got, tc.want)
+		}
+	}
+}
+
 // A run with the check on a real Go server records the checked keys'
 // operations (warm-up included) with tagged values and passes every check;
 // options that cannot be honoured are refused.
@@ -114,4 +135,33 @@ func TestIntegration_CheckedRunPasses(t *testing.T) {
 	if _, err := Run(context.Background(), bad); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("a checked session range: err %v, want ErrInvalidOptions", err)
 	}
+}
+
+// BenchmarkRecording is what the recording adds to one checked operation:
+// a tagged value (writes), the invocation, decoding the value read (reads)
+// and the return, with every client recording at once. Compare it with the
+// driver's CPU per operation (results' driver.cpu_per_10k_ops).
+func BenchmarkRecording(b *testing.B) {
+	spec := workloads.Default()
+	spec.Keys = 8
+	ks := newKeyspace("/b", spec)
+	ch := newChecker(CheckOptions{Keys: 8, MaxOps: 1 << 40}, ks)
+	ch.start(time.Now())
+	read := append([]byte("t.1.0.1|"), ks.value[8:]...)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := newWorker(&client{id: int(next.Add(1))}, ks, 0, ch)
+		for i := 0; pb.Next(); i++ {
+			path := ks.paths[i%len(ks.paths)]
+			if i%2 == 0 {
+				tag, _ := w.tagged()
+				p := ch.invoke(w.c.id, 1, history.Write(path, tag))
+				p.Return(history.Result{HasStat: true, Version: 1, Zxid: int64(i)})
+			} else {
+				p := ch.invoke(w.c.id, 1, history.Read(path))
+				p.Return(history.Result{Value: decodeValue(read), HasStat: true, Version: 1, Zxid: int64(i)})
+			}
+		}
+	})
 }

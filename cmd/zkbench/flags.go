@@ -333,7 +333,7 @@ func (c *common) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.out, "out", "runs", "directory under which each run writes its own directory")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "log the harness's and driver's diagnostics to stderr")
 	fs.BoolVar(&c.check, "check", false, "record what the clients did and saw on --check-keys keys and check it at the end (always on with faults); a violation exits 4")
-	fs.IntVar(&c.checkKeys, "check-keys", 8, "keys whose every operation the history check records, spread over the key space; 0 turns the check off, even with faults")
+	fs.IntVar(&c.checkKeys, "check-keys", 8, "keys whose every operation the history check records, spread over the key space (at most one in eight of --keys); 0 turns the check off, even with faults")
 	c.random.addFlags(fs)
 }
 
