@@ -45,9 +45,9 @@ func renderConfig(o *Options, p configParams) string {
 		kv{"standaloneEnabled", fmt.Sprint(len(p.peers) == 0)},
 		kv{"leaderServes", yesNo(o.LeaderServes)},
 	)
-	if p.java {
-		kvs = append(kvs, kv{"admin.enableServer", "false"})
-	}
+	// Both implementations start an AdminServer on port 8080 by default
+	// (upstream's); the servers of one run would contend for it.
+	kvs = append(kvs, kv{"admin.enableServer", "false"})
 	if o.ForceSync != nil {
 		kvs = append(kvs, kv{"forceSync", yesNo(*o.ForceSync)})
 	}

@@ -54,8 +54,11 @@ var allowedImports = map[string][]string{
 		"replica", "snap", "transport", "tree", "txnprep", "wal", "zab"},
 
 	// The assembly and the command.
-	"":    {"clientconn", "config", "datadir", "metrics", "peer", "reaper", "standalone", "tlsconf", "tree", "wal", "zab"},
+	"":    {"admin", "clientconn", "config", "datadir", "metrics", "peer", "reaper", "standalone", "tlsconf", "tree", "wal", "zab"},
 	"cli": {"", "config", "datadir"},
+
+	// The AdminServer: HTTP commands over the client side's figures.
+	"admin": {"clientconn", "config"},
 
 	// The no-op bound server shares only the wire records.
 	"noop": {"proto"},

@@ -74,7 +74,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	srv = clientconn.New(so)
 	p.SetCloser(srv)
 
-	obs, err := observers(cfg, m, srv, log)
+	obs, err := observers(cfg, m, srv, p.Leader, log)
 	if err != nil {
 		return err
 	}

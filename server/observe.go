@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zkbench/zkbench/server/admin"
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/metrics"
@@ -34,9 +35,12 @@ func newMetrics(cfg *config.Config, mntr func() [][2]string) *metrics.Server {
 }
 
 // observers binds the Prometheus endpoint (a bind failure stops the
-// server, as upstream's provider failing to start does) and returns what
-// serves it, to run beside the server's other parts.
-func observers(cfg *config.Config, m *metrics.Server, srv *clientconn.Server, log *slog.Logger) ([]func(context.Context) error, error) {
+// server, as upstream's provider failing to start does) and the
+// AdminServer (a bind failure is logged and the server runs without it, as
+// upstream's), and returns what serves them, to run beside the server's
+// other parts. leader is the ensemble member's current leader (nil on a
+// standalone server).
+func observers(cfg *config.Config, m *metrics.Server, srv *clientconn.Server, leader func() int64, log *slog.Logger) ([]func(context.Context) error, error) {
 	var parts []func(context.Context) error
 	if m != nil {
 		mc := cfg.Metrics()
@@ -45,6 +49,24 @@ func observers(cfg *config.Config, m *metrics.Server, srv *clientconn.Server, lo
 			return nil, fmt.Errorf("server: Prometheus metrics endpoint (metricsProvider.httpHost/httpPort): %w", err)
 		}
 		parts = append(parts, func(ctx context.Context) error { return m.Serve(ctx, l, log) })
+	}
+	if ac := cfg.Admin(); ac.Enabled {
+		addr := net.JoinHostPort(ac.Address, strconv.Itoa(ac.Port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			log.Error("problem starting the AdminServer; serving without it (admin.enableServer=false turns it off)", "addr", addr, "err", err)
+			return parts, nil
+		}
+		log.Info("AdminServer started", "addr", l.Addr().String(), "commandURL", ac.CommandURL)
+		o := admin.Options{Server: srv, Config: cfg, Leader: leader, Logger: log}
+		parts = append(parts, func(ctx context.Context) error {
+			// The AdminServer failing later does not stop the server.
+			if err := admin.Serve(ctx, l, ac.CommandURL, o); err != nil {
+				log.Error("AdminServer stopped", "err", err)
+			}
+			<-ctx.Done()
+			return nil
+		})
 	}
 	return parts, nil
 }

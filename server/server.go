@@ -89,7 +89,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	snaps = dd.NewSnapshotter(txnLog.Roll, n.Tree, n.Sessions)
 	go dd.Autopurge(ctx)
 
-	obs, err := observers(cfg, m, srv, log)
+	obs, err := observers(cfg, m, srv, nil, log)
 	if err != nil {
 		return err
 	}

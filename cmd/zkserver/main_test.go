@@ -140,14 +140,14 @@ func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
 func TestIntegrationIgnoredKeysWarnOnce(t *testing.T) {
 	port := zktest.FreePort(t)
 	z, _ := startZkserver(t, fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"4lw.commands.whitelist=*\nadmin.enableServer=false\nadmin.serverPort=9999\nsslQuorum=false\nmetricsProvider.exportJvmInfo=false\n", port),
-		"SERVER_JVMFLAGS=-Dzookeeper.admin.enableServer=false -Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory")
+		"4lw.commands.whitelist=*\nadmin.enableServer=false\nadmin.idleTimeout=9999\nsslQuorum=false\nmetricsProvider.httpsPort=7443\n", port),
+		"SERVER_JVMFLAGS=-Dzookeeper.admin.idleTimeout=9999 -Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	if err := zktest.WaitServing(addr, 15*time.Second); err != nil {
 		t.Fatalf("%v; stderr:\n%s", err, z.stderr)
 	}
 	stderr := z.stderr.String()
-	for _, key := range []string{"admin.enableServer", "admin.serverPort", "sslQuorum", "metricsProvider.exportJvmInfo", "zookeeper.serverCnxnFactory"} {
+	for _, key := range []string{"admin.idleTimeout", "sslQuorum", "metricsProvider.httpsPort", "zookeeper.serverCnxnFactory"} {
 		n := 0
 		for _, line := range strings.Split(stderr, "\n") {
 			if strings.Contains(line, "level=WARN") && strings.Contains(line, key+" ") {

@@ -81,17 +81,15 @@ func StartJava(t testing.TB, extra ...string) *Server {
 
 // standaloneConfig writes a standalone zoo.cfg, with extra lines, into a
 // new directory on a free port, and returns the directory, the file and
-// the client address. Java's gets admin.enableServer=false.
+// the client address. Both get admin.enableServer=false (upstream's
+// AdminServer, on by default at port 8080 in both, would be contended for).
 func standaloneConfig(t testing.TB, java bool, extra []string) (dir, cfgPath, addr string) {
 	t.Helper()
 	dir = t.TempDir()
 	port := FreePort(t)
 	text := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
 		filepath.Join(dir, "data"), port)
-	if java {
-		text += "admin.enableServer=false\n"
-	}
-	text += "maxClientCnxns=0\n"
+	text += "admin.enableServer=false\nmaxClientCnxns=0\n"
 	for _, l := range extra {
 		text += l + "\n"
 	}

@@ -511,3 +511,12 @@ func decodeToken(b []byte) (uint64, bool) {
 	}
 	return binary.BigEndian.Uint64(b), true
 }
+
+// Leader is the id of the leader this server follows or is, 0 while it
+// has none (the AdminServer's leader command).
+func (p *Peer) Leader() int64 {
+	if !p.serving.Load() {
+		return 0
+	}
+	return p.leader.Load()
+}
