@@ -252,6 +252,9 @@ func (s *Server) mntr(st Stats) [][2]string {
 	kv("zk_znode_count", t.NodeCount())
 	kv("zk_watch_count", t.WatchCount())
 	kv("zk_ephemerals_count", t.EphemeralCount())
+	if l, ok := s.opts.Backend.(SessionLister); ok {
+		kv("zk_global_sessions", len(l.Sessions()))
+	}
 	kv("zk_approximate_data_size", t.ApproximateDataSize())
 	kv("zk_last_zxid", fmt.Sprintf("0x%x", st.LastZxid))
 	kv("zk_epoch", st.Epoch)
