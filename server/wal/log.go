@@ -113,7 +113,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts.Logger.Warn("wal: forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost "+
 			"on a crash or power failure. Use only for experiments.", "dir", dir)
 	}
-	l := &Log{dir: dir, opts: opts, last: -1, fsync: fdatasync}
+	l := &Log{dir: dir, opts: opts, last: -1, fsync: logSync}
 	if opts.ForceSync {
 		f, err := os.Open(dir)
 		if err != nil {

@@ -1,0 +1,7 @@
+//go:build !zkbench_unsafe_ack
+
+package wal
+
+// logSync is what Log.Sync calls to make the log durable: fdatasync. The
+// zkbench_unsafe_ack build tag replaces it (see ack_unsafe.go).
+var logSync = fdatasync
