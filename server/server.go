@@ -35,8 +35,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("config: " + w)
 	}
-	if _, port := clientAddress(cfg); port <= 0 || port > 65535 {
+	if _, port := clientAddress(cfg); (port <= 0 || port > 65535) && cfg.SecureClientPort == 0 {
 		return fmt.Errorf("server: no client port is configured (client port %d): refusing to bind one nobody asked for", port)
+	}
+	if _, err := clientTLS(cfg, log); err != nil {
+		return err
 	}
 	if !cfg.Standalone() {
 		return runEnsemble(ctx, cfg, opts, log)
@@ -105,15 +108,32 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 	return runUntilOneStops(ctx, append(obs, n.Run, func(ctx context.Context) error { return srv.Serve(ctx, l) })...)
 }
 
-// listenClients binds the client address the configuration gives this
-// server (Run has checked that it gives one: a port is never picked here).
+// listenClients binds the client addresses the configuration gives this
+// server, the plain one, the secure one (TLS) or both as one listener (Run
+// has checked that it gives one: a port is never picked here).
 func listenClients(cfg *config.Config) (net.Listener, error) {
-	host, port := clientAddress(cfg)
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		return nil, fmt.Errorf("server: bind client port: %w", err)
+	var ls []net.Listener
+	if host, port := clientAddress(cfg); port > 0 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, fmt.Errorf("server: bind client port: %w", err)
+		}
+		ls = append(ls, l)
 	}
-	return l, nil
+	if tc, err := clientTLS(cfg, nil); err != nil || tc != nil {
+		var l net.Listener
+		if err == nil {
+			l, err = listenSecure(cfg, tc)
+		}
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return mergeListeners(ls...), nil
 }
 
 // serveOptions configures the client side from zoo.cfg.
@@ -128,6 +148,8 @@ func serveOptions(cfg *config.Config, b clientconn.Backend, log *slog.Logger) cl
 		FourLetterWords:   cfg.FourLetterWords,
 		SuperDigest:       cfg.SuperDigest(),
 		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
+		X509:              x509Registered(cfg),
+		X509SuperUser:     x509SuperUser(cfg),
 		Config:            confLines(cfg),
 	}
 }

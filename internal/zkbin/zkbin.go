@@ -47,8 +47,11 @@ const (
 )
 
 // coreJars are upstream's jars every use needs, named explicitly although
-// zookeeper.jar's manifest names the last two.
-var coreJars = []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar"}
+// zookeeper.jar's manifest names jute and slf4j-api. Debian's manifest
+// leaves out Netty's codec and resolver jars, without which the Netty
+// connection factory and client socket (TLS: secureClientPort,
+// zookeeper.client.secure) fail with NoClassDefFoundError.
+var coreJars = []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "netty-codec.jar", "netty-resolver.jar"}
 
 // jars returns the jar names of binding l.
 func (l Logging) jars() []string {

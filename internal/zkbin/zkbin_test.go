@@ -17,7 +17,7 @@ func TestDebianJars(t *testing.T) {
 		LogLog4j:  {"slf4j-log4j12.jar", "log4j-1.2.jar"},
 	} {
 		var want []string
-		for _, j := range append([]string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar"}, binding...) {
+		for _, j := range append([]string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "netty-codec.jar", "netty-resolver.jar"}, binding...) {
 			want = append(want, filepath.Join(DebianJavaDir, j))
 		}
 		if got := DebianJars(l); !slices.Equal(got, want) {

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/server/tlsconf"
+)
+
+// clientTLS is the TLS configuration of the secure client port, nil when
+// secureClientPort is not set. Bad stores or settings are an error naming
+// the key, the file and the reason; log, if set, gets the warnings.
+func clientTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
+	if cfg.SecureClientPort == 0 {
+		return nil, nil
+	}
+	m, err := tlsconf.Load(cfg, tlsconf.Client, time.Now())
+	if err == nil {
+		err = m.CanServe()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: secureClientPort %d: %w", cfg.SecureClientPort, err)
+	}
+	if log != nil {
+		for _, w := range m.Warnings {
+			log.Warn("config: " + w)
+		}
+	}
+	return m.Server(), nil
+}
+
+// x509Provider is upstream's X509AuthenticationProvider, which an
+// authProvider.N property registers.
+const x509Provider = "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
+
+// x509Registered reports whether an authProvider.N property names the x509
+// provider (the scheme is the provider's, whatever N is).
+func x509Registered(cfg *config.Config) bool {
+	for k, v := range cfg.Properties {
+		if strings.HasPrefix(k, "zookeeper.authProvider.") && strings.TrimSpace(v) == x509Provider {
+			return true
+		}
+	}
+	return false
+}
+
+// listenSecure binds the secure client port with tc.
+func listenSecure(cfg *config.Config, tc *tls.Config) (net.Listener, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(cfg.SecureClientPortAddress, strconv.Itoa(cfg.SecureClientPort)))
+	if err != nil {
+		return nil, fmt.Errorf("server: bind secure client port: %w", err)
+	}
+	return tls.NewListener(l, tc), nil
+}
+
+// merged accepts from several listeners as one, so that the plain and the
+// secure client ports share one clientconn.Server. Its address is the
+// first listener's.
+type merged struct {
+	ls    []net.Listener
+	conns chan net.Conn
+	errs  chan error
+	done  chan struct{}
+	once  sync.Once
+}
+
+func mergeListeners(ls ...net.Listener) net.Listener {
+	if len(ls) == 1 {
+		return ls[0]
+	}
+	m := &merged{ls: ls, conns: make(chan net.Conn), errs: make(chan error), done: make(chan struct{})}
+	for _, l := range ls {
+		go m.accept(l)
+	}
+	return m
+}
+
+// accept hands l's connections and errors to Accept (which paces retries
+// of transient errors) until l is closed.
+func (m *merged) accept(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				m.Close()
+				return
+			}
+			select {
+			case m.errs <- err:
+				continue
+			case <-m.done:
+				return
+			}
+		}
+		select {
+		case m.conns <- c:
+		case <-m.done:
+			c.Close()
+			return
+		}
+	}
+}
+
+func (m *merged) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.conns:
+		return c, nil
+	case err := <-m.errs:
+		return nil, err
+	case <-m.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close closes every listener.
+func (m *merged) Close() error {
+	var err error
+	m.once.Do(func() {
+		close(m.done)
+		for _, l := range m.ls {
+			err = errors.Join(err, l.Close())
+		}
+	})
+	return err
+}
+
+func (m *merged) Addr() net.Addr { return m.ls[0].Addr() }
+
+// x509SuperUser is X509AuthenticationProvider.superUser.
+func x509SuperUser(cfg *config.Config) string {
+	v, _ := cfg.Property("zookeeper.X509AuthenticationProvider.superUser")
+	return v
+}
