@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/certgen"
+	"github.com/zkbench/zkbench/internal/zkbin"
 	"github.com/zkbench/zkbench/internal/zktest"
 	"github.com/zkbench/zkbench/server"
 	"github.com/zkbench/zkbench/server/config"
@@ -212,4 +214,60 @@ func TestTLSBadStoresRefuseToStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Real clients over TLS against the Go server: kazoo (use_ssl, PEM files)
+// and Java's zkCli (ZooKeeperMain with zookeeper.client.secure and the
+// Netty socket, the run's PKCS12 stores).
+func TestIntegration_TLSRealClients(t *testing.T) {
+	requireTool(t, "/usr/lib/python3/dist-packages/kazoo", "python3-kazoo")
+	zktest.RequireJava(t)
+	tl, err := harness.NewTLS(t.TempDir(), certgen.PKCS12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, secure := tlsLines(t, tl)
+	zktest.StartGo(t, lines...)
+
+	t.Run("kazoo", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "/usr/bin/python3", "testdata/kazoo_tls.py", secure,
+			tl.CAFile, tl.ClientCertFile, tl.ClientKeyFile, tl.ClientID).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "all kazoo tls checks passed") {
+			t.Fatalf("kazoo over TLS: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("zkCli", func(t *testing.T) {
+		java, err := zkbin.FindJava(zkbin.LogNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		args := append(strings.Fields(tl.JavaClientFlags()), "-cp", java.ClasspathString(),
+			"org.apache.zookeeper.ZooKeeperMain", "-server", secure)
+		cmd := exec.CommandContext(ctx, java.Bin, args...)
+		cmd.Stdin = strings.NewReader(strings.Join([]string{
+			"whoami",
+			// zkCli splits ACLs at commas, which a DN has: the auth
+			// scheme stands for the session's x509 id.
+			"create /cli-tls hello auth::cdrwa",
+			"get /cli-tls",
+			"getAcl /cli-tls",
+			"delete /cli-tls",
+			"quit",
+		}, "\n") + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("zkCli over TLS: %v\n%s", err, out)
+		}
+		requireOutput(t, "zkCli", string(out),
+			"x509: "+tl.ClientID,
+			"Created /cli-tls",
+			"hello",
+			"'x509,'"+strings.ReplaceAll(tl.ClientID, ",", "%2C"), // zkCli escapes the comma
+		)
+	})
 }
