@@ -46,7 +46,7 @@ func leaderLine(r *results.Result) string {
 	}
 	switch len(spans) {
 	case 0:
-		return "no server was seen leading (a leader with leaderServes=no answers no mntr)"
+		return "no server was seen leading"
 	case 1:
 		return "leader: " + spans[0]
 	}
