@@ -172,6 +172,7 @@ func (q *QuorumConn) Close() error { return q.c.Close() }
 type QuorumListener struct {
 	ln  net.Listener
 	log *slog.Logger
+	sec *Secure // TLS (sslQuorum, portUnification); nil: plaintext
 }
 
 // ListenQuorum listens for learners on addr ("host:port"); log (nil
@@ -217,7 +218,7 @@ func (l *QuorumListener) Accept(ctx context.Context) (*QuorumConn, error) {
 		return nil, fmt.Errorf("transport: quorum accept: %w", ErrClosed)
 	}
 	setNoDelay(c)
-	return newQuorumConn(c), nil
+	return newQuorumConn(l.sec.accept(c)), nil
 }
 
 // Addr returns the listening address.
@@ -229,13 +230,7 @@ func (l *QuorumListener) Close() error { return l.ln.Close() }
 // DialQuorum connects a learner to the leader's quorum address, giving up
 // after timeout or when ctx ends.
 func DialQuorum(ctx context.Context, addr string, timeout time.Duration) (*QuorumConn, error) {
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("transport: dial quorum address %s: %w", addr, err)
-	}
-	setNoDelay(c)
-	return newQuorumConn(c), nil
+	return DialQuorumSecure(ctx, addr, timeout, nil)
 }
 
 func setNoDelay(c net.Conn) {

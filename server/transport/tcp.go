@@ -58,6 +58,9 @@ type TCPConfig struct {
 	// attempts to one peer; 0 means 20 ms and 1 s. A server asking a
 	// higher id to call it back asks again after MaxBackoff at the soonest.
 	MinBackoff, MaxBackoff time.Duration
+	// Secure is TLS on election connections (sslQuorum,
+	// portUnification); nil means plaintext.
+	Secure *Secure
 }
 
 // TCP is the real election transport. See the package documentation for
@@ -215,6 +218,7 @@ func (t *TCP) acceptLoop() {
 
 // handleIncoming reads an initial message and applies the connection rule.
 func (t *TCP) handleIncoming(c net.Conn) {
+	c = t.cfg.Secure.accept(c) // a TLS handshake runs in readInitial
 	c.SetReadDeadline(time.Now().Add(t.cfg.DialTimeout))
 	br := bufio.NewReader(c)
 	sid, addr, err := readInitial(br)
@@ -494,9 +498,10 @@ func (p *tcpPeer) dial() {
 	d := net.Dialer{Timeout: t.cfg.DialTimeout}
 	c, err := d.DialContext(t.ctx, "tcp", p.addr)
 	if err == nil {
-		c.SetWriteDeadline(time.Now().Add(t.cfg.DialTimeout))
+		c = t.cfg.Secure.dial(c, p.addr) // a TLS handshake runs in writeInitial
+		c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 		err = writeInitial(c, t.cfg.MyID, t.advertise)
-		c.SetWriteDeadline(time.Time{})
+		c.SetDeadline(time.Time{})
 		if err != nil {
 			c.Close()
 		}
