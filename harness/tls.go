@@ -125,6 +125,25 @@ func (t *TLS) ServerConfig() map[string]string {
 	}
 }
 
+// QuorumConfig is the zoo.cfg of TLS between servers (sslQuorum), the
+// same for Go and Java: every server presents the server certificate and
+// checks its peers' against the run's CA.
+func (t *TLS) QuorumConfig() map[string]string {
+	return map[string]string{
+		"sslQuorum":                      "true",
+		"serverCnxnFactory":              "org.apache.zookeeper.server.NettyServerCnxnFactory",
+		"ssl.quorum.keyStore.location":   t.ServerKeyStore,
+		"ssl.quorum.keyStore.password":   t.Password,
+		"ssl.quorum.keyStore.type":       t.Type,
+		"ssl.quorum.trustStore.location": t.TrustStore,
+		"ssl.quorum.trustStore.password": t.Password,
+		"ssl.quorum.trustStore.type":     t.Type,
+	}
+}
+
+// QuorumLines are QuorumConfig as zoo.cfg lines, sorted.
+func (t *TLS) QuorumLines() []string { return lines(t.QuorumConfig()) }
+
 // ServerLines are ServerConfig as zoo.cfg lines, sorted.
 func (t *TLS) ServerLines() []string { return lines(t.ServerConfig()) }
 

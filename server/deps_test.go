@@ -54,7 +54,7 @@ var allowedImports = map[string][]string{
 		"replica", "snap", "transport", "tree", "txnprep", "wal", "zab"},
 
 	// The assembly and the command.
-	"":    {"admin", "clientconn", "config", "datadir", "metrics", "peer", "reaper", "standalone", "tlsconf", "tree", "wal", "zab"},
+	"":    {"admin", "clientconn", "config", "datadir", "metrics", "peer", "reaper", "standalone", "tlsconf", "transport", "tree", "wal", "zab"},
 	"cli": {"", "config", "datadir"},
 
 	// The AdminServer: HTTP commands over the client side's figures.

@@ -19,6 +19,10 @@ import (
 // not serving.
 func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) error {
 	log = log.With("myid", cfg.MyID)
+	sec, err := quorumSecure(cfg, log)
+	if err != nil {
+		return err
+	}
 	dd, err := datadir.Open(cfg, log)
 	if err != nil {
 		return err
@@ -51,6 +55,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 		Log: txnLog, LogOptions: dd.LogOptions(),
 		SnapshotDir: dd.SnapDir,
 		Containers:  containerOptions(cfg),
+		Secure:      sec,
 		OnApplied:   func(zxid int64) { snaps.Applied(zxid) },
 		Rebuild: func() (*tree.Tree, map[int64]int32, error) {
 			st, err := dd.Recover()

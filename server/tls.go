@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/tlsconf"
+	"github.com/zkbench/zkbench/server/transport"
 )
 
 // clientTLS is the TLS configuration of the secure client port, nil when
@@ -138,4 +139,29 @@ func (m *merged) Addr() net.Addr { return m.ls[0].Addr() }
 func x509SuperUser(cfg *config.Config) string {
 	v, _ := cfg.Property("zookeeper.X509AuthenticationProvider.superUser")
 	return v
+}
+
+// quorumSecure is TLS on the peer ports from sslQuorum, portUnification
+// and the ssl.quorum.* settings; nil when neither is on. Bad stores or
+// settings are an error naming the key, the file and the reason.
+func quorumSecure(cfg *config.Config, log *slog.Logger) (*transport.Secure, error) {
+	sslQuorum, unified := cfg.Other["sslQuorum"] == "true", cfg.Other["portUnification"] == "true"
+	if !sslQuorum && !unified {
+		return nil, nil
+	}
+	m, err := tlsconf.Load(cfg, tlsconf.Quorum, time.Now())
+	if err == nil {
+		err = m.CanServe()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: sslQuorum: %w", err)
+	}
+	for _, w := range m.Warnings {
+		log.Warn("config: " + w)
+	}
+	sec := &transport.Secure{Server: m.Server(), Verify: m.CheckPeerHost, AcceptPlain: unified}
+	if sslQuorum {
+		sec.Client = m.Client
+	}
+	return sec, nil
 }

@@ -384,7 +384,7 @@ func TestWarnings(t *testing.T) {
 		{q + "server.1=a:1:2\n", "only one server specified"},
 		{q + "initLimit=6\n", "zoo.cfg:6: initLimit set again (first on line 4); the last one wins"},
 		{q + "dataLogDir=rel\n", "dataLogDir \"rel\" is a relative path"},
-		{q + "sslQuorum=false\n", "zoo.cfg:6: sslQuorum is accepted: its value asks for nothing this server lacks (it does not support TLS between servers)"},
+		{q + "quorum.auth.enableSasl=false\n", "zoo.cfg:6: quorum.auth.enableSasl is accepted: its value asks for nothing this server lacks (it does not support SASL between servers)"},
 	}
 	for _, tc := range cases {
 		c := mustParse(t, tc.text)

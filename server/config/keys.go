@@ -131,19 +131,19 @@ var keyRules = []keyRule{
 	{key: "multiAddress.reachabilityCheckEnabled", action: ignored, check: boolValue, why: "multiple addresses per server are refused here"},
 	{key: "multiAddress.reachabilityCheckTimeoutMs", action: ignored, check: intValue, why: "multiple addresses per server are refused here"},
 	{key: "oraclePath", action: ignored, why: "there is no quorum oracle for two-server ensembles here"},
-	{key: "sslQuorumReloadCertFiles", action: ignored, check: boolValue, why: "it only matters with sslQuorum, which this server refuses"},
+	{key: "sslQuorumReloadCertFiles", action: ignored, check: boolValue, why: "the quorum's stores are read at start only here"},
 
 	// TLS.
 	{key: "secureClientPort", action: acts, set: setSecureClientPort, why: "the TLS client port"},
 	{key: "secureClientPortAddress", action: acts, set: setSecureClientPortAddress, why: "the TLS client address"},
-	{key: "sslQuorum", action: refused, check: boolValue, harmless: []string{"false"}, why: "TLS between servers"},
-	{key: "portUnification", action: refused, check: boolValue, harmless: []string{"false"}, why: "TLS on the client port"},
+	{key: "sslQuorum", action: acts, check: boolValue, why: "TLS between servers (ssl.quorum.* settings)"},
+	{key: "portUnification", action: acts, check: boolValue, why: "the election and quorum ports take TLS and plaintext alike (rolling upgrades to sslQuorum)"},
 	{key: "ssl.*", action: acts, property: true, why: "TLS stores, protocols, ciphers, clientAuth, hostname verification (server/tlsconf reads and checks them)"},
 	{key: "ssl.authProvider", action: refused, property: true, harmless: []string{"x509"}, why: "authentication providers for TLS clients other than x509"},
 	{key: "ssl.sslProvider", action: ignored, property: true, why: "Go's TLS is the only provider here"},
 	{key: "ssl.quorum.sslProvider", action: ignored, property: true, why: "Go's TLS is the only provider here"},
-	{key: "ssl.handshakeDetectionTimeoutMillis", action: ignored, property: true, why: "it only matters with portUnification, which this server refuses"},
-	{key: "ssl.quorum.handshakeDetectionTimeoutMillis", action: ignored, property: true, why: "it only matters with portUnification, which this server refuses"},
+	{key: "ssl.handshakeDetectionTimeoutMillis", action: ignored, property: true, why: "a connection's first byte tells TLS from plaintext here, within the connection's own timeout"},
+	{key: "ssl.quorum.handshakeDetectionTimeoutMillis", action: ignored, property: true, why: "a connection's first byte tells TLS from plaintext here, within the connection's own timeout"},
 
 	// SASL and authentication.
 	{key: "quorum.auth.enableSasl", action: refused, check: boolValue, harmless: []string{"false"}, why: "SASL between servers"},

@@ -21,9 +21,7 @@ func refusal(why string, accepted ...string) string {
 var refusedCases = []struct {
 	name, text, want string
 }{
-	{"ssl quorum", brokenBase + "sslQuorum=TRUE\n", "zoo.cfg:4: sslQuorum: " + refusal("TLS between servers", "false")},
 	{"tls auth provider", brokenBase + "ssl.authProvider=sasl\n", "zoo.cfg:4: ssl.authProvider: " + refusal("authentication providers for TLS clients other than x509", "x509")},
-	{"port unification", brokenBase + "portUnification=true\n", "zoo.cfg:4: portUnification: " + refusal("TLS on the client port", "false")},
 	{"quorum sasl", brokenBase + "quorum.auth.enableSasl=true\n", "zoo.cfg:4: quorum.auth.enableSasl: " + refusal("SASL between servers", "false")},
 	{"quorum sasl context", brokenBase + "quorum.auth.learner.saslLoginContext=QuorumLearner\n", "zoo.cfg:4: quorum.auth.learner.saslLoginContext: " + refusal("SASL between servers")},
 	{"sasl provider", brokenBase + "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
@@ -84,7 +82,7 @@ func TestIgnoredKeysWarnOnce(t *testing.T) {
 		"metricsProvider.httpsPort=7443\n" + // 7
 		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n" + // 8
 		"clientPortListenBacklog=50\n" + // 9
-		"sslQuorum=false\n" + // 10
+		"quorum.auth.enableSasl=false\n" + // 10
 		"authProvider.1=" + digestProvider + "\n" + // 11
 		"localSessionsEnabled=true\n" + // 12: standalone, where upstream ignores it too
 		"snapCount=1000\nforceSync=yes\nskipACL=no\n4lw.commands.whitelist=*\n"
@@ -103,7 +101,7 @@ func TestIgnoredKeysWarnOnce(t *testing.T) {
 		"metricsProvider.httpsPort":              "zoo.cfg:7: metricsProvider.httpsPort is ignored by this server",
 		"serverCnxnFactory":                      "zoo.cfg:8: serverCnxnFactory is ignored by this server",
 		"clientPortListenBacklog":                "zoo.cfg:9: clientPortListenBacklog is ignored by this server",
-		"sslQuorum":                              "zoo.cfg:10: sslQuorum is accepted: its value asks for nothing this server lacks",
+		"quorum.auth.enableSasl":                 "zoo.cfg:10: quorum.auth.enableSasl is accepted: its value asks for nothing this server lacks",
 		"authProvider.1":                         "zoo.cfg:11: authProvider.1 is accepted",
 		"localSessionsEnabled":                   "zoo.cfg:12: localSessionsEnabled is ignored: it has no effect on a standalone server",
 		"maxCnxns":                               "SERVER_JVMFLAGS: -Dzookeeper.maxCnxns is ignored by this server",

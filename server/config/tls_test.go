@@ -50,9 +50,16 @@ func TestSecureClientPort(t *testing.T) {
 			}
 		})
 	}
+	// sslQuorum and portUnification act, kept in Other as upstream reads
+	// them (Boolean.parseBoolean-like, any case).
+	q := mustParse(t, base+"clientPort=1\nsslQuorum=TRUE\nportUnification=False\n")
+	if q.Other["sslQuorum"] != "true" || q.Other["portUnification"] != "false" || len(q.Warnings) != 0 {
+		t.Errorf("Other %q warnings %q", q.Other, q.Warnings)
+	}
 	for _, tc := range []struct{ name, text, want string }{
 		{"address without port", base + "clientPort=1\nsecureClientPortAddress=127.0.0.1\n", "zoo.cfg:4: secureClientPortAddress: is set but secureClientPort is not set"},
 		{"port range", base + "secureClientPort=70000\n", "zoo.cfg:3: secureClientPort: port out of range: 70000"},
+		{"sslQuorum", base + "clientPort=1\nsslQuorum=maybe\n", `zoo.cfg:4: sslQuorum: invalid option "maybe": choose 'true' or 'false'`},
 		{"auth provider", base + "secureClientPort=1\nssl.authProvider=sasl\n", "zoo.cfg:4: ssl.authProvider: " + refusal("authentication providers for TLS clients other than x509", "x509")},
 	} {
 		_, err := Parse(strings.NewReader(tc.text), "zoo.cfg", nil)

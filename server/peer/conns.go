@@ -236,11 +236,12 @@ func decodeTouches(b []byte) []int64 {
 	return ids
 }
 
-// dialRetry dials the leader until it answers or the deadline passes.
-func dialRetry(stop <-chan struct{}, addr string, deadline time.Time) (*transport.QuorumConn, error) {
+// dialRetry dials the leader (with sec's TLS, if any) until it answers or
+// the deadline passes.
+func dialRetry(stop <-chan struct{}, addr string, deadline time.Time, sec *transport.Secure) (*transport.QuorumConn, error) {
 	var last error
 	for delay := 5 * time.Millisecond; time.Now().Before(deadline); delay = min(2*delay, 200*time.Millisecond) {
-		qc, err := transport.DialQuorum(ctxFromStop(stop), addr, time.Until(deadline))
+		qc, err := transport.DialQuorumSecure(ctxFromStop(stop), addr, time.Until(deadline), sec)
 		if err == nil {
 			return qc, nil
 		}

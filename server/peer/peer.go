@@ -65,6 +65,9 @@ type Options struct {
 	// uses whenever it leads; New refuses settings a reaper cannot run
 	// with.
 	Containers reaper.Options
+	// Secure is TLS on the election and quorum ports (sslQuorum,
+	// portUnification); nil means plaintext.
+	Secure *transport.Secure
 }
 
 // Peer is one ensemble member. It implements clientconn.Backend.
@@ -274,6 +277,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		// appear within milliseconds of each other on one host or LAN.
 		MinBackoff: 5 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
+		Secure:     p.opts.Secure,
 	})
 	if err != nil {
 		return fmt.Errorf("peer: election port: %w", err)
@@ -284,6 +288,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("peer: quorum port: %w", err)
 	}
+	ql.Secured(p.opts.Secure)
 	defer ql.Close()
 	go func() {
 		for {

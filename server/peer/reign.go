@@ -117,7 +117,7 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 			return fmt.Errorf("peer: elected leader %d is not in the configuration", dec.Leader)
 		}
 		addr := net.JoinHostPort(s.Host, strconv.Itoa(s.QuorumPort))
-		qc, err := dialRetry(rs.stop, addr, time.Now().Add(time.Duration(p.cfg.InitLimit)*tickTime))
+		qc, err := dialRetry(rs.stop, addr, time.Now().Add(time.Duration(p.cfg.InitLimit)*tickTime), p.opts.Secure)
 		if err != nil {
 			return err
 		}

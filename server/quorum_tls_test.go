@@ -1,0 +1,131 @@
+package server_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/internal/certgen"
+	"github.com/zkbench/zkbench/internal/zktest"
+)
+
+// waitModes waits until every server of idx reports a role.
+func waitModes(t *testing.T, e *zktest.Ensemble, idx []int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for _, i := range idx {
+		for {
+			if m := e.Mode(i); m == "leader" || m == "follower" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d has no role after %v\n%s", i+1, timeout, e.Servers[i].LogText(e.Servers[i].Starts()))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// readEach checks that every server of idx serves path with data.
+func readEach(t *testing.T, e *zktest.Ensemble, idx []int, path, data string) {
+	t.Helper()
+	for _, i := range idx {
+		c, _, err := zk.Connect([]string{e.Servers[i].Addr}, 10*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := c.Sync(path); err == nil {
+				got, _, err := c.Get(path)
+				if err == nil && string(got) == data {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d does not serve %s=%q", i+1, path, data)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.Close()
+	}
+}
+
+// TestIntegration_SSLQuorum: a 3-server Go ensemble with sslQuorum elects,
+// replicates and survives a leader kill; a process without the
+// certificate (plaintext peer ports) cannot join, and joins again once it
+// has it.
+func TestIntegration_SSLQuorum(t *testing.T) {
+	tl, err := harness.NewTLS(t.TempDir(), certgen.PKCS12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := zktest.StartEnsemble(t, 3, tl.QuorumLines()...)
+	c, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create("/q", []byte("one"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	readEach(t, e, []int{0, 1, 2}, "/q", "one")
+
+	leader := e.Leader(10 * time.Second)
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	e.Servers[leader].Kill()
+	var rest []int
+	for i := range e.Servers {
+		if i != leader {
+			rest = append(rest, i)
+		}
+	}
+	waitModes(t, e, rest, 30*time.Second)
+	w, _, err := zk.Connect([]string{e.Servers[rest[0]].Addr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Create("/q2", []byte("two"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write after the leader's kill: %v", err)
+	}
+	readEach(t, e, rest, "/q2", "two")
+
+	// The killed server comes back without the certificate: plaintext
+	// peer ports. Nobody answers it, and the others serve on.
+	p := e.Servers[leader]
+	tlsCfg, err := os.ReadFile(p.CfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain []string
+	for _, l := range strings.Split(string(tlsCfg), "\n") {
+		if !strings.HasPrefix(l, "ssl.quorum.") && !strings.HasPrefix(l, "sslQuorum=") {
+			plain = append(plain, l)
+		}
+	}
+	if err := os.WriteFile(p.CfgPath, []byte(strings.Join(plain, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Launch()
+	time.Sleep(3 * time.Second) // 15 ticks: far beyond an election on loopback
+	if m := e.Mode(leader); m == "leader" || m == "follower" {
+		t.Errorf("a server without the certificate joined the ensemble as %s", m)
+	}
+	readEach(t, e, rest, "/q2", "two")
+
+	// With the certificate it rejoins and catches up.
+	p.Kill()
+	if err := os.WriteFile(p.CfgPath, tlsCfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Launch()
+	waitModes(t, e, []int{leader}, 30*time.Second)
+	readEach(t, e, []int{leader}, "/q2", "two")
+}
