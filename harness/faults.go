@@ -269,14 +269,17 @@ func (e *Ensemble) runExternal(id int, what, tmpl string, update func(*server)) 
 // Fault is one kind of fault the harness can inject, as a named value.
 type Fault interface {
 	// Name is the fault's name in schedules: kill, restart, freeze, thaw,
-	// partition, partition-in, partition-out, heal, delay.
+	// partition, partition-in, partition-out, heal, delay, disk-full,
+	// disk-heal, fsync-slow, fsync-fail, power-loss.
 	Name() string
 	// Available returns nil if the ensemble can take this fault at all, or
 	// an error wrapping ErrUnavailable saying why not.
 	Available(e *Ensemble) error
-	// Inject applies the fault to server id; arg is the delay for "delay".
+	// Inject applies the fault to server id; arg is the delay for "delay"
+	// and "fsync-slow".
 	Inject(ctx context.Context, e *Ensemble, id int, arg time.Duration) error
-	// Repairs reports whether the fault undoes another (restart, thaw, heal).
+	// Repairs reports whether the fault undoes another (restart, thaw,
+	// heal, disk-heal).
 	Repairs() bool
 }
 
@@ -296,7 +299,25 @@ const (
 	PartitionOut Action = "partition-out"
 	Heal         Action = "heal"
 	Delay        Action = "delay"
+	// The disk faults need Options.DiskFaults. DiskFull fails every write
+	// with ENOSPC; FsyncSlow delays every fsync by its argument;
+	// FsyncFail fails every fsync with EIO; DiskHeal undoes all three.
+	// PowerLoss kills the server with SIGKILL and drops everything it
+	// wrote and did not fsync; Restart brings it back.
+	DiskFull  Action = "disk-full"
+	DiskHeal  Action = "disk-heal"
+	FsyncSlow Action = "fsync-slow"
+	FsyncFail Action = "fsync-fail"
+	PowerLoss Action = "power-loss"
 )
+
+// slows reports whether a fault slows a server down rather than failing
+// it (delay, fsync-slow): no recovery is measured after it.
+func (a Action) slows() bool { return a == Delay || a == FsyncSlow }
+
+// TakesArg reports whether action a takes a duration in a schedule: the
+// latency of delay, the fsync delay of fsync-slow.
+func (a Action) TakesArg() bool { return a == Delay || a == FsyncSlow }
 
 type fault struct {
 	name    Action
@@ -353,6 +374,16 @@ func Faults() []Fault {
 			func(e *Ensemble, id int, _ time.Duration) error { return e.Heal(id) }},
 		fault{Delay, false, (*Ensemble).netAvailable,
 			func(e *Ensemble, id int, d time.Duration) error { return e.Delay(id, d) }},
+		fault{DiskFull, false, (*Ensemble).diskAvailable,
+			func(e *Ensemble, id int, _ time.Duration) error { return e.DiskFull(id) }},
+		fault{DiskHeal, true, (*Ensemble).diskAvailable,
+			func(e *Ensemble, id int, _ time.Duration) error { return e.DiskHeal(id) }},
+		fault{FsyncSlow, false, (*Ensemble).diskAvailable,
+			func(e *Ensemble, id int, d time.Duration) error { return e.FsyncSlow(id, d) }},
+		fault{FsyncFail, false, (*Ensemble).diskAvailable,
+			func(e *Ensemble, id int, _ time.Duration) error { return e.FsyncFail(id) }},
+		fault{PowerLoss, false, (*Ensemble).diskAvailable,
+			func(e *Ensemble, id int, _ time.Duration) error { return e.PowerLoss(id) }},
 	}
 }
 

@@ -53,7 +53,9 @@ func startEnsemble(t *testing.T, ctx context.Context, o Options) *Ensemble {
 		}
 		o.JavaOpts = append([]string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"}, o.JavaOpts...)
 	case ImplGo:
-		o.GoCommand = zkserverCommand(t)
+		if len(o.GoCommand) == 0 {
+			o.GoCommand = zkserverCommand(t)
+		}
 	}
 	if o.RunDir == "" {
 		o.RunDir = t.TempDir()

@@ -73,6 +73,15 @@ type Options struct {
 	// ExtraConfig is appended to every zoo.cfg (keys are written sorted) and
 	// overrides generated keys of the same name.
 	ExtraConfig map[string]string
+	// DiskFaults puts each server's data directories (dataDir, and
+	// dataLogDir when LogDir is set) on a fault-injecting FUSE mount
+	// (package faultfs) over a sibling "<dir>.disk", so that the disk
+	// faults (disk-full, disk-heal, fsync-slow, fsync-fail, power-loss)
+	// can be injected. It needs root and /dev/fuse, and costs a trip
+	// through the FUSE daemon per file operation, so leave it off for pure
+	// throughput runs. The mounts are removed by Close; Start first
+	// unmounts any a killed process left behind.
+	DiskFaults bool
 	// PeerProxy routes all quorum and election traffic through fault
 	// proxies, which Partition, Heal and Delay need. It costs a copy per
 	// peer message, so leave it off for pure throughput runs.

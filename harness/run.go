@@ -167,7 +167,7 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 		if ev.ID != 0 {
 			lastTarget[ev.ID] = ev.Time
 		}
-		if ev.Skipped || ev.Err != "" || st.Action == Delay {
+		if ev.Skipped || ev.Err != "" || st.Action.slows() {
 			emit(ev)
 			continue
 		}
@@ -230,7 +230,7 @@ func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int,
 	if err := f.Inject(ctx, e, id, st.Arg); err != nil {
 		ev.Err = err.Error()
 	}
-	ev.LeaderLost = !f.Repairs() && st.Action != Delay && (ev.Role == RoleLeader || ev.Role == RoleStandalone)
+	ev.LeaderLost = !f.Repairs() && !st.Action.slows() && (ev.Role == RoleLeader || ev.Role == RoleStandalone)
 	e.log.Info("harness: fault", "action", st.Action, "target", st.Target.String(), "id", id, "role", ev.Role, "err", ev.Err)
 	return ev, waited
 }
@@ -314,6 +314,10 @@ func (e *Ensemble) inapplicable(a Action, id int) string {
 	case Restart:
 		if s.running {
 			return fmt.Sprintf("server %d is already running", id)
+		}
+	case DiskFull, DiskHeal, FsyncSlow, FsyncFail, PowerLoss:
+		if e.opts.DiskFaults && len(s.disks) == 0 {
+			return fmt.Sprintf("server %d has no fault-injecting disk", id)
 		}
 	case Thaw:
 		if !s.frozen {

@@ -53,7 +53,7 @@ type Step struct {
 	At     time.Duration
 	Action Action
 	Target Target
-	Arg    time.Duration // the latency of a "delay" step
+	Arg    time.Duration // the latency of a "delay" step, the fsync delay of "fsync-slow"
 	As     string        // binds the chosen server to this name
 	Note   string        // free text carried into the Event (e.g. the paper's event number)
 	Line   int           // line in the source text (0 if built in code)
@@ -78,7 +78,7 @@ func (s Schedule) String() string {
 	var b strings.Builder
 	for _, st := range s.Steps {
 		fmt.Fprintf(&b, "at %v %s %s", st.At, st.Action, st.Target)
-		if st.Action == Delay {
+		if st.Action.TakesArg() {
 			fmt.Fprintf(&b, " %v", st.Arg)
 		}
 		if st.As != "" {
@@ -102,10 +102,13 @@ var reserved = map[string]bool{"leader": true, "follower": true, "observer": tru
 // with action one of kill, restart, freeze, thaw, partition, partition-in,
 // partition-out, heal, delay (partition-in and partition-out are one-way:
 // what the server receives from its peers, or what it sends them, is lost;
-// heal undoes any partition);
+// heal undoes any partition), or a disk fault: disk-full, fsync-slow,
+// fsync-fail, disk-heal (undoes those three), power-loss (kill -9 and drop
+// what was not fsynced; restart undoes it);
 // target one of leader, follower, observer, any, a server id, "it" (the
 // server of the previous statement) or a name bound earlier with "as".
-// "delay" takes a latency ("at 5s delay follower 50ms"). '#' starts a
+// "delay" takes a latency ("at 5s delay follower 50ms"), "fsync-slow" the
+// delay of each fsync ("at 5s fsync-slow leader 200ms"). '#' starts a
 // comment, which becomes the step's Note. Times must not decrease.
 // Errors name the line.
 func ParseSchedule(text string) (Schedule, error) {
@@ -205,9 +208,12 @@ func parseStep(f []string, bound map[string]bool, havePrev bool) (Step, error) {
 		}
 	}
 	rest := f[4:]
-	if st.Action == Delay {
+	if st.Action.TakesArg() {
 		if len(rest) == 0 {
-			return st, errors.New(`"delay" needs a latency, e.g. "delay follower 50ms"`)
+			if st.Action == Delay {
+				return st, errors.New(`"delay" needs a latency, e.g. "delay follower 50ms"`)
+			}
+			return st, errors.New(`"fsync-slow" needs a duration, the delay of each fsync, e.g. "fsync-slow leader 200ms"`)
 		}
 		if st.Arg, err = time.ParseDuration(rest[0]); err != nil || st.Arg < 0 {
 			return st, fmt.Errorf("bad latency %q", rest[0])
@@ -293,7 +299,8 @@ type RandomOptions struct {
 	LeaderShare float64
 }
 
-var repairOf = map[Action]Action{Kill: Restart, Freeze: Thaw, Partition: Heal, PartitionIn: Heal, PartitionOut: Heal}
+var repairOf = map[Action]Action{Kill: Restart, Freeze: Thaw, Partition: Heal, PartitionIn: Heal, PartitionOut: Heal,
+	DiskFull: DiskHeal, FsyncFail: DiskHeal, PowerLoss: Restart}
 
 // RandomSchedule draws a schedule from rng: faults at random gaps, each
 // aimed at the leader or a follower and repaired after a random time,
@@ -308,7 +315,7 @@ func RandomSchedule(rng *rand.Rand, o RandomOptions) (Schedule, error) {
 	}
 	for _, a := range o.Faults {
 		if _, ok := repairOf[a]; !ok {
-			return Schedule{}, fmt.Errorf("harness: random schedule: %q is not a fault with a repair (want kill, freeze, partition, partition-in or partition-out)", a)
+			return Schedule{}, fmt.Errorf("harness: random schedule: %q is not a fault with a repair (want kill, freeze, partition, partition-in, partition-out, disk-full, fsync-fail or power-loss)", a)
 		}
 	}
 	if o.MeanGap <= 0 {
