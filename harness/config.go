@@ -22,6 +22,7 @@ type configParams struct {
 	dataLogDir string
 	peers      []peerEntry // empty: standalone
 	java       bool
+	metrics    int // port of the Prometheus endpoint (0: none)
 }
 
 // renderConfig writes the zoo.cfg text for one server. It is pure: the same
@@ -48,6 +49,14 @@ func renderConfig(o *Options, p configParams) string {
 	// Both implementations start an AdminServer on port 8080 by default
 	// (upstream's); the servers of one run would contend for it.
 	kvs = append(kvs, kv{"admin.enableServer", "false"})
+	if p.metrics > 0 {
+		// Sampled with mntr (monitor.go): a leader that serves no
+		// clients answers no mntr, and fsync time is only here.
+		kvs = append(kvs,
+			kv{"metricsProvider.className", "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"},
+			kv{"metricsProvider.httpHost", "127.0.0.1"},
+			kv{"metricsProvider.httpPort", fmt.Sprint(p.metrics)})
+	}
 	if o.ForceSync != nil {
 		kvs = append(kvs, kv{"forceSync", yesNo(*o.ForceSync)})
 	}

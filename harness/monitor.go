@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,8 +148,8 @@ func (e *Ensemble) recordLocked(s *server, now time.Time) {
 }
 
 // DefaultMntrInterval is how often each server is sampled by default: its
-// cost to the servers is measured by TestSamplingCost (under 2 % of
-// their CPU).
+// cost to the servers is measured by experiment's BenchmarkSamplingCost
+// (under 2 % of their CPU).
 const DefaultMntrInterval = time.Second
 
 // MntrKeys are the mntr keys a sample keeps (Java 3.8 answers some 300,
@@ -165,21 +166,29 @@ var MntrKeys = []string{
 }
 
 // snapshotMntr samples every server once, concurrently: its mntr reply
-// (if it answers within a second; a frozen or down server is not asked)
-// and its process's CPU and RSS.
+// (if it answers within a second; a frozen or down server is not asked),
+// what its Prometheus endpoint adds (a Go server's: fsync time, and the
+// figures of a leader that serves no clients, which answers no mntr), and
+// its process's CPU and RSS.
 func (e *Ensemble) snapshotMntr(ctx context.Context) {
 	type target struct {
 		id, pid int
 		addr    string
+		metrics string // Prometheus endpoint, if any
 		role    Role
 		ask     bool
 	}
 	e.mu.Lock()
 	ts := make([]target, 0, len(e.servers))
 	for _, s := range e.servers {
-		ts = append(ts, target{id: s.id, pid: s.pid, addr: s.clientAddr(), role: s.role, ask: s.running && !s.frozen})
+		t := target{id: s.id, pid: s.pid, addr: s.clientAddr(), role: s.role, ask: s.running && !s.frozen}
+		if s.metricsPort > 0 {
+			t.metrics = fmt.Sprintf("http://%s:%d/metrics", s.host, s.metricsPort)
+		}
+		ts = append(ts, t)
 	}
 	e.mu.Unlock()
+	client := &http.Client{Timeout: time.Second}
 	var wg sync.WaitGroup
 	for _, t := range ts {
 		wg.Go(func() {
@@ -197,6 +206,18 @@ func (e *Ensemble) snapshotMntr(ctx context.Context) {
 						}
 					}
 				}
+				if t.metrics != "" {
+					if m, err := scrapePrometheus(ctx, client, t.metrics); err == nil {
+						if snap.Values == nil {
+							snap.Values = map[string]string{}
+						}
+						for k, v := range m {
+							if _, ok := snap.Values[k]; !ok {
+								snap.Values[k] = v
+							}
+						}
+					}
+				}
 			}
 			if t.pid > 0 {
 				if ps, err := readProc(t.pid); err == nil {
@@ -211,6 +232,10 @@ func (e *Ensemble) snapshotMntr(ctx context.Context) {
 	}
 	wg.Wait()
 }
+
+// Sample samples every server once, now, as the sampler does every
+// MntrInterval (for measuring what sampling costs).
+func (e *Ensemble) Sample(ctx context.Context) { e.snapshotMntr(ctx) }
 
 // MntrInterval is how often every server is sampled, 0 if never.
 func (e *Ensemble) MntrInterval() time.Duration {

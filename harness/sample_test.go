@@ -41,6 +41,9 @@ func TestSampling(t *testing.T) {
 				if s.PID <= 0 || s.CPUSeconds < 0 || s.RSSKiB <= 0 {
 					t.Errorf("server %d: pid %d, CPU %v s, RSS %d KiB: want the process's figures", id, s.PID, s.CPUSeconds, s.RSSKiB)
 				}
+				if impl == ImplGo && s.Values["zk_sum_fsynctime"] == "" {
+					t.Errorf("server %d: no fsync time from its Prometheus endpoint: %v", id, s.Values)
+				}
 				if _, ok := s.Values["zk_version"]; ok {
 					t.Errorf("server %d: zk_version kept, want only MntrKeys", id)
 				}
@@ -87,4 +90,26 @@ func TestSampling(t *testing.T) {
 			t.Logf("%d samples; exits %s", len(e.MntrSnapshots()), strconv.Quote(exits[0].Status))
 		})
 	}
+}
+
+// TestSamplingHiddenLeader: a Go leader with leaderServes=no answers no
+// mntr, but its Prometheus endpoint gives its figures, fsync time included.
+func TestSamplingHiddenLeader(t *testing.T) {
+	if skipGo() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := startEnsemble(t, ctx, Options{Impl: ImplGo, Servers: 3, MntrInterval: 200 * time.Millisecond})
+	time.Sleep(time.Second)
+	leader, ok := e.Leader()
+	if !ok {
+		t.Fatal("no leader")
+	}
+	for _, s := range e.MntrSnapshots() {
+		if s.ID == leader && s.Role == RoleLeader && s.Values["zk_cnt_fsynctime"] != "" && s.Values["zk_sum_fsynctime"] != "" && s.Values["zk_outstanding_requests"] != "" {
+			return
+		}
+	}
+	t.Errorf("leader %d: no sample with its fsync time and queue in %d", leader, len(e.MntrSnapshots()))
 }
