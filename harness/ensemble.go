@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zkbench/zkbench/harness/faultfs"
 	"github.com/zkbench/zkbench/harness/netproxy"
 )
 
@@ -140,6 +141,8 @@ type server struct {
 	running bool
 	frozen  bool
 
+	disks []*faultfs.FS // fault-injecting mounts of its data directories (Options.DiskFaults)
+
 	cut   cut // which of its peer traffic a partition holds (none: 0)
 	delay time.Duration
 
@@ -217,6 +220,9 @@ func Start(ctx context.Context, opts Options) (*Ensemble, error) {
 		}
 		e.launcher = l
 		if err := e.initDirs(); err != nil {
+			if uerr := e.unmountDisks(); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
 			return nil, err
 		}
 		e.spawn = newSpawner()
@@ -279,17 +285,39 @@ func (e *Ensemble) initDirs() error {
 		}
 		e.runDir, e.ownDir = d, true
 	}
+	if e.opts.DiskFaults {
+		if err := faultfs.Available(); err != nil {
+			return fmt.Errorf("harness: disk faults: %w", err)
+		}
+		swept, err := faultfs.Sweep()
+		if len(swept) > 0 {
+			e.log.Warn("harness: unmounted fault-injecting disks a killed process left behind", "mounts", swept)
+		}
+		if err != nil {
+			return fmt.Errorf("harness: disk faults: %w", err)
+		}
+	}
 	n := e.opts.Servers + e.opts.Observers
 	for id := 1; id <= n; id++ {
 		s := &server{id: id, observer: id > e.opts.Servers, host: "127.0.0.1"}
 		s.dir = filepath.Join(e.runDir, fmt.Sprintf("server-%d", id))
 		s.cfgPath = filepath.Join(s.dir, "zoo.cfg")
+		e.servers = append(e.servers, s)
 		dataDir := filepath.Join(s.dir, "data")
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			return fmt.Errorf("harness: server %d: %w", id, err)
 		}
+		myidDir := dataDir
+		if e.opts.DiskFaults {
+			// Written beneath the mount: the harness's files are not the
+			// server's to lose in a power loss.
+			myidDir = dataDir + diskBackingSuffix
+			if err := os.MkdirAll(myidDir, 0o755); err != nil {
+				return fmt.Errorf("harness: server %d: %w", id, err)
+			}
+		}
 		if e.opts.quorumed() {
-			if err := os.WriteFile(filepath.Join(dataDir, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(myidDir, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644); err != nil {
 				return fmt.Errorf("harness: server %d: myid: %w", id, err)
 			}
 		}
@@ -298,7 +326,11 @@ func (e *Ensemble) initDirs() error {
 				return fmt.Errorf("harness: server %d: dataLogDir: %w", id, err)
 			}
 		}
-		e.servers = append(e.servers, s)
+		if e.opts.DiskFaults {
+			if err := e.mountDisks(s, diskDirs(&e.opts, s)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -534,7 +566,11 @@ func (e *Ensemble) Close() error {
 		if e.spawn != nil {
 			e.spawn.stop()
 		}
-		if e.ownDir {
+		// Unmounted before the run directory goes, which would otherwise
+		// remove the backing files through the mounts and leave them.
+		if err := e.unmountDisks(); err != nil {
+			e.closeErr = err
+		} else if e.ownDir {
 			e.closeErr = os.RemoveAll(e.runDir)
 		}
 		close(e.done)
