@@ -201,7 +201,7 @@ func Buckets(r *results.Result, b time.Duration) plotter.XYs {
 // Throughput draws throughput over time (operations per second, bucketed)
 // for each run. When there is one run, its fault events are marked: a
 // failure (kill, freeze, partition, delay) as a dashed red line labelled with
-// its event number, a repair (restart, thaw, heal) as a dotted grey line;
+// its event number, a repair (restart, thaw, heal, disk-heal) as a dotted grey line;
 // a red band spans the operations of each safety violation; and, from the
 // servers' series, a lane under the axis shows which server led when, and
 // purple marks the servers' errors, exits and full disks.
@@ -262,8 +262,9 @@ func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 
 // Failure and repair event names.
 var (
-	failures = map[string]bool{"kill": true, "freeze": true, "partition": true, "partition-in": true, "partition-out": true, "delay": true}
-	repairs  = map[string]bool{"restart": true, "thaw": true, "heal": true}
+	failures = map[string]bool{"kill": true, "freeze": true, "partition": true, "partition-in": true, "partition-out": true, "delay": true,
+		"disk-full": true, "fsync-slow": true, "fsync-fail": true, "power-loss": true}
+	repairs = map[string]bool{"restart": true, "thaw": true, "heal": true, "disk-heal": true}
 )
 
 // EventNumber returns the event number an event's Detail starts with ("3: ..."

@@ -33,7 +33,7 @@ func FaultSummary(r *results.Result) []string {
 		}
 		f := faults[n]
 		switch ev.Name {
-		case "kill", "freeze", "partition", "partition-in", "partition-out", "delay":
+		case "kill", "freeze", "partition", "partition-in", "partition-out", "delay", "disk-full", "fsync-slow", "fsync-fail", "power-loss":
 			if f == nil {
 				f = &fault{at: ev.At}
 				faults[n] = f
