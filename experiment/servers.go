@@ -32,7 +32,7 @@ var serverFiles = []string{"server.log", "stdout.log", "zoo.cfg"}
 func ServerRecord(ens *harness.Ensemble, from, start time.Time) *results.Servers {
 	sv := &results.Servers{
 		File:     results.ServersCSVFile,
-		Source:   "mntr",
+		Source:   source(ens),
 		Interval: ens.MntrInterval(),
 		Columns:  results.ServerColumns,
 	}
@@ -67,6 +67,14 @@ func ServerRecord(ens *harness.Ensemble, from, start time.Time) *results.Servers
 	}
 	sv.Problems = mergeProblems(sv.Problems)
 	return sv
+}
+
+// source says where ens's samples come from.
+func source(ens *harness.Ensemble) string {
+	if ens.Impl() == harness.ImplGo {
+		return "mntr and each server's Prometheus endpoint"
+	}
+	return "mntr"
 }
 
 // sampleOf turns one harness sample into a results row.

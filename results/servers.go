@@ -44,8 +44,9 @@ const (
 type Servers struct {
 	// File is the CSV holding Samples, relative to the result directory.
 	File string `json:"file,omitempty"`
-	// Source says where the figures come from ("mntr": the four-letter
-	// word every server answers).
+	// Source says where the figures come from: mntr, the four-letter
+	// word every server answers, and a server's Prometheus endpoint where
+	// it has one.
 	Source string `json:"source,omitempty"`
 	// Interval is how often every server was sampled.
 	Interval time.Duration `json:"interval_ns,omitempty"`
@@ -110,8 +111,8 @@ var ServerColumns = []Column{
 	{"outstanding", "requests", "zk_outstanding_requests"},
 	{"avg_latency_ms", "ms", "zk_avg_latency: the server's mean request latency since it started"},
 	{"max_latency_ms", "ms", "zk_max_latency: the server's largest request latency since it started"},
-	{"fsync_count", "fsyncs", "log fsyncs so far (zk_cnt_fsynctime, or zk_fsync_count)"},
-	{"fsync_ms", "ms", "time spent in log fsyncs so far (zk_sum_fsynctime)"},
+	{"fsync_count", "fsyncs", "log fsyncs so far (mntr's zk_cnt_fsynctime or Prometheus's fsynctime_count; else zk_fsync_count)"},
+	{"fsync_ms", "ms", "time spent in log fsyncs so far (mntr's zk_sum_fsynctime or Prometheus's fsynctime_sum)"},
 	{"znodes", "znodes", "zk_znode_count"},
 	{"connections", "connections", "zk_num_alive_connections"},
 	{"sessions", "sessions", "zk_global_sessions"},
