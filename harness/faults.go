@@ -315,6 +315,15 @@ const (
 // it (delay, fsync-slow): no recovery is measured after it.
 func (a Action) slows() bool { return a == Delay || a == FsyncSlow }
 
+// IsDisk reports whether a is a disk fault, which needs Options.DiskFaults.
+func (a Action) IsDisk() bool {
+	switch a {
+	case DiskFull, DiskHeal, FsyncSlow, FsyncFail, PowerLoss:
+		return true
+	}
+	return false
+}
+
 // TakesArg reports whether action a takes a duration in a schedule: the
 // latency of delay, the fsync delay of fsync-slow.
 func (a Action) TakesArg() bool { return a == Delay || a == FsyncSlow }

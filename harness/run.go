@@ -315,7 +315,7 @@ func (e *Ensemble) inapplicable(a Action, id int) string {
 		if s.running {
 			return fmt.Sprintf("server %d is already running", id)
 		}
-	case DiskFull, DiskHeal, FsyncSlow, FsyncFail, PowerLoss:
+	case DiskFull, DiskHeal, FsyncSlow, FsyncFail, PowerLoss: // a.IsDisk()
 		if e.opts.DiskFaults && len(s.disks) == 0 {
 			return fmt.Sprintf("server %d has no fault-injecting disk", id)
 		}

@@ -87,6 +87,7 @@ type ensembleOptions struct {
 	peerProxy    bool
 	clientDelay  time.Duration
 	clientProxy  bool
+	diskFaults   bool
 }
 
 func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
@@ -102,6 +103,7 @@ func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
 	fs.BoolVar(&o.peerProxy, "peer-proxy", false, "route peer traffic through the harness's fault proxies (needed for partitions and delays)")
 	fs.DurationVar(&o.clientDelay, "client-delay", 0, "hold every client request this long in a proxy before the server sees it (an injected slowdown); implies --client-proxy")
 	fs.BoolVar(&o.clientProxy, "client-proxy", false, "route client connections through a loopback proxy (for a baseline of a --client-delay run)")
+	fs.BoolVar(&o.diskFaults, "disk-faults", false, "put each server's data directories on a fault-injecting FUSE mount, for the disk faults (disk-full, disk-heal, fsync-slow, fsync-fail, power-loss; a schedule naming one implies it); needs root and /dev/fuse")
 }
 
 func (o ensembleOptions) validate() (err error) {
@@ -127,6 +129,9 @@ func (o ensembleOptions) validate() (err error) {
 	if o.clientDelay < 0 {
 		return fmt.Errorf("--client-delay %v: want a positive latency", o.clientDelay)
 	}
+	if o.diskFaults && o.impl == harness.ImplExternal {
+		return fmt.Errorf("--disk-faults needs servers the harness starts (--impl go or java), not an external ensemble")
+	}
 	return nil
 }
 
@@ -145,6 +150,7 @@ func (o ensembleOptions) harness(seed int64, log *slog.Logger) (harness.Options,
 		ServerCPUs:   o.serverCPUs,
 		TickTime:     o.tickTime,
 		PeerProxy:    o.peerProxy || o.peerDelay > 0,
+		DiskFaults:   o.diskFaults,
 		ExtraConfig:  map[string]string{"4lw.commands.whitelist": "*"},
 		Seed:         seed,
 		Logger:       log,
@@ -373,6 +379,9 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 		switch st.Action {
 		case harness.Partition, harness.PartitionIn, harness.PartitionOut:
 			h.PeerProxy = true // partitions are played on the peer proxies
+		}
+		if st.Action.IsDisk() {
+			h.DiskFaults = true // disk faults are played on the fault-injecting mounts
 		}
 	}
 	if c.check && c.checkKeys <= 0 {
