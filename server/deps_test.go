@@ -39,7 +39,7 @@ var allowedImports = map[string][]string{
 	"snap":       {"durable", "proto"},                                      // snapshots
 	"election":   {},                                                        // replication: leader election
 	"zab":        {"proto"},                                                 // replication: log agreement
-	"transport":  {"proto"},                                                 // peer connections
+	"transport":  {"proto", "tlsconf"},                                      // peer connections
 	"reaper":     {"proto"},                                                 // when to delete containers
 	"replica":    {"proto", "tree", "session", "txnprep", "reaper", "snap"}, // apply
 	"config":     {"durable", "quorum"},                                     // zoo.cfg

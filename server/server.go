@@ -109,22 +109,24 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 }
 
 // listenClients binds the client addresses the configuration gives this
-// server, the plain one, the secure one (TLS) or both as one listener (Run
-// has checked that it gives one: a port is never picked here).
+// server, the plain one (taking TLS too with client.portUnification), the
+// secure one (TLS) or both as one listener (Run has checked that it gives
+// one: a port is never picked here).
 func listenClients(cfg *config.Config) (net.Listener, error) {
+	tc, err := clientTLS(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
 	var ls []net.Listener
 	if host, port := clientAddress(cfg); port > 0 {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			return nil, fmt.Errorf("server: bind client port: %w", err)
 		}
-		ls = append(ls, l)
+		ls = append(ls, unifyClientPort(cfg, l, tc))
 	}
-	if tc, err := clientTLS(cfg, nil); err != nil || tc != nil {
-		var l net.Listener
-		if err == nil {
-			l, err = listenSecure(cfg, tc)
-		}
+	if cfg.SecureClientPort != 0 {
+		l, err := listenSecure(cfg, tc)
 		if err != nil {
 			for _, l := range ls {
 				l.Close()

@@ -16,11 +16,12 @@ import (
 	"github.com/zkbench/zkbench/server/transport"
 )
 
-// clientTLS is the TLS configuration of the secure client port, nil when
-// secureClientPort is not set. Bad stores or settings are an error naming
-// the key, the file and the reason; log, if set, gets the warnings.
+// clientTLS is the TLS configuration of the client ports, nil when
+// neither secureClientPort nor client.portUnification asks for TLS. Bad
+// stores or settings are an error naming the key, the file and the
+// reason; log, if set, gets the warnings.
 func clientTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
-	if cfg.SecureClientPort == 0 {
+	if cfg.SecureClientPort == 0 && !clientUnified(cfg) {
 		return nil, nil
 	}
 	m, err := tlsconf.Load(cfg, tlsconf.Client, time.Now())
@@ -164,4 +165,35 @@ func quorumSecure(cfg *config.Config, log *slog.Logger) (*transport.Secure, erro
 		sec.Client = m.Client
 	}
 	return sec, nil
+}
+
+// clientUnified is zookeeper.client.portUnification: the plain client
+// port takes TLS clients too.
+func clientUnified(cfg *config.Config) bool {
+	v, _ := cfg.Property("zookeeper.client.portUnification")
+	return strings.EqualFold(strings.TrimSpace(v), "true")
+}
+
+// unifyClientPort makes l take TLS clients beside plaintext ones when
+// client.portUnification asks for it.
+func unifyClientPort(cfg *config.Config, l net.Listener, tc *tls.Config) net.Listener {
+	if tc == nil || !clientUnified(cfg) {
+		return l
+	}
+	return unifiedListener{l, tc}
+}
+
+// unifiedListener serves each connection in TLS or plaintext, as its
+// client's first byte says.
+type unifiedListener struct {
+	net.Listener
+	cfg *tls.Config
+}
+
+func (l unifiedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tlsconf.Unify(c, l.cfg), nil
 }

@@ -271,3 +271,25 @@ func TestIntegration_TLSRealClients(t *testing.T) {
 		)
 	})
 }
+
+// client.portUnification: the plain client port takes TLS clients too, on
+// the Go server as on Java 3.8 (the harness's --tls runs use this, so
+// that monitoring stays plaintext).
+func TestIntegration_ClientPortUnification(t *testing.T) {
+	for _, impl := range []string{"go", "java"} {
+		t.Run(impl, func(t *testing.T) {
+			tl, err := harness.NewTLS(t.TempDir(), certgen.PKCS12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := append(tl.ServerLines(), "client.portUnification=true")
+			var srv *zktest.Server
+			if impl == "java" {
+				srv = zktest.StartJava(t, lines...)
+			} else {
+				srv = zktest.StartGo(t, lines...)
+			}
+			checkTLSClients(t, srv.Addr, srv.Addr, tl)
+		})
+	}
+}

@@ -3,7 +3,6 @@ package clientconn
 import (
 	"bufio"
 	"crypto/sha1"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -153,7 +152,7 @@ func (c *conn) serve() {
 	defer c.closeAfterFlush("")
 	go c.writeLoop()
 	c.nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	if tc, ok := c.nc.(*tls.Conn); ok && !c.tlsHandshake(tc) {
+	if !c.secure() {
 		return
 	}
 	head, err := c.br.Peek(4)

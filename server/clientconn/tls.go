@@ -7,6 +7,23 @@ import (
 	"github.com/zkbench/zkbench/server/tlsconf"
 )
 
+// secure finishes the TLS handshake of a TLS connection: one from a TLS
+// listener, or from a unified port (client.portUnification) whose client
+// started one. It reports whether to go on serving.
+func (c *conn) secure() bool {
+	var tc *tls.Conn
+	switch nc := c.nc.(type) {
+	case *tls.Conn:
+		tc = nc
+	case *tlsconf.UnifiedConn:
+		var err error
+		if tc, err = nc.TLS(); err != nil {
+			return false // gone before its first byte
+		}
+	}
+	return tc == nil || c.tlsHandshake(tc)
+}
+
 // tlsHandshake completes a TLS connection's handshake (under the read
 // deadline serve set) and gives the client certificate's x509 id, as
 // upstream's NettyServerCnxnFactory.CertificateVerifier. A failure closes

@@ -6,12 +6,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/zkbench/zkbench/internal/certgen"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tlsconf"
 )
 
 // tlsPKI is a CA and the TLS configurations of a server and two clients.
@@ -223,4 +225,69 @@ func TestTLSWithoutX509Provider(t *testing.T) {
 			t.Errorf("clientAuth=none gave an x509 id: %+v", ci)
 		}
 	}
+}
+
+// unifiedListener serves each connection as tlsconf.Unify does.
+type unifiedListener struct {
+	net.Listener
+	cfg *tls.Config
+}
+
+func (l unifiedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tlsconf.Unify(c, l.cfg), nil
+}
+
+// client.portUnification: one port serves TLS clients (with their x509
+// ids) and plaintext ones.
+func TestUnifiedClientPort(t *testing.T) {
+	p := newTLSPKI(t, tls.RequireAndVerifyClientCert)
+	f := newFake()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Backend: f, X509: true})
+	f.closer = s
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, unifiedListener{l, p.server}); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := l.Addr().String()
+
+	alice, err := dialTLS(t, addr, p.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ci := range whoAmI(alice) {
+		found = found || ci.AuthScheme == "x509" && ci.User == p.alicesID
+	}
+	if !found {
+		t.Errorf("TLS client on the unified port has no x509 id: %+v", whoAmI(alice))
+	}
+	plain := dial(t, addr)
+	for _, ci := range whoAmI(plain) {
+		if ci.AuthScheme == "x509" {
+			t.Errorf("plaintext client has an x509 id: %+v", ci)
+		}
+	}
+	if _, err := dialTLS(t, addr, p.anonymous); err == nil {
+		t.Error("a TLS client without a certificate got a session under clientAuth=need")
+	}
+	if out := flw(t, addr, "ruok"); out != "imok" {
+		t.Errorf("ruok on the unified port: %q", out)
+	}
+}
+
+func flw(t *testing.T, addr, cmd string) string {
+	t.Helper()
+	nc := dialRaw(t, addr)
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	nc.Write([]byte(cmd))
+	b, _ := io.ReadAll(nc)
+	return string(b)
 }

@@ -138,6 +138,7 @@ var keyRules = []keyRule{
 	{key: "secureClientPortAddress", action: acts, set: setSecureClientPortAddress, why: "the TLS client address"},
 	{key: "sslQuorum", action: acts, check: boolValue, why: "TLS between servers (ssl.quorum.* settings)"},
 	{key: "portUnification", action: acts, check: boolValue, why: "the election and quorum ports take TLS and plaintext alike (rolling upgrades to sslQuorum)"},
+	{key: "client.portUnification", action: acts, property: true, why: "the client port takes TLS clients beside plaintext ones"},
 	{key: "ssl.*", action: acts, property: true, why: "TLS stores, protocols, ciphers, clientAuth, hostname verification (server/tlsconf reads and checks them)"},
 	{key: "ssl.authProvider", action: refused, property: true, harmless: []string{"x509"}, why: "authentication providers for TLS clients other than x509"},
 	{key: "ssl.sslProvider", action: ignored, property: true, why: "Go's TLS is the only provider here"},

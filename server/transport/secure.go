@@ -1,13 +1,13 @@
 package transport
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
-	"sync"
 	"time"
+
+	"github.com/zkbench/zkbench/server/tlsconf"
 )
 
 // Secure is TLS on the peer ports (upstream's sslQuorum and
@@ -36,10 +36,6 @@ type Secure struct {
 	AcceptPlain bool
 }
 
-// tlsHandshakeRecord is the first byte of a TLS connection (a handshake
-// record).
-const tlsHandshakeRecord = 0x16
-
 // accept secures an accepted connection.
 func (s *Secure) accept(c net.Conn) net.Conn {
 	if s == nil || s.Server == nil {
@@ -54,7 +50,7 @@ func (s *Secure) accept(c net.Conn) net.Conn {
 	if !s.AcceptPlain {
 		return tls.Server(c, cfg)
 	}
-	return &unifiedConn{Conn: c, cfg: cfg}
+	return tlsconf.Unify(c, cfg)
 }
 
 // dial secures a connection dialled to addr.
@@ -68,53 +64,6 @@ func (s *Secure) dial(c net.Conn, addr string) net.Conn {
 	}
 	return tls.Client(c, s.Client(host))
 }
-
-// unifiedConn decides on its first read whether the peer speaks TLS.
-type unifiedConn struct {
-	net.Conn // the raw connection until decided, then the chosen one
-	cfg      *tls.Config
-	once     sync.Once
-	err      error
-}
-
-func (u *unifiedConn) decide() {
-	br := bufio.NewReader(u.Conn)
-	first, err := br.Peek(1)
-	if err != nil {
-		u.err = err
-		return
-	}
-	raw := &peekedConn{Conn: u.Conn, r: br}
-	if first[0] == tlsHandshakeRecord {
-		u.Conn = tls.Server(raw, u.cfg)
-	} else {
-		u.Conn = raw
-	}
-}
-
-func (u *unifiedConn) Read(b []byte) (int, error) {
-	u.once.Do(u.decide)
-	if u.err != nil {
-		return 0, u.err
-	}
-	return u.Conn.Read(b)
-}
-
-func (u *unifiedConn) Write(b []byte) (int, error) {
-	u.once.Do(u.decide) // a server reads first; this only orders a write after the choice
-	if u.err != nil {
-		return 0, u.err
-	}
-	return u.Conn.Write(b)
-}
-
-// peekedConn reads through the reader that peeked at it.
-type peekedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 
 // Secured makes l accept learners as sec says (nil: plaintext).
 func (l *QuorumListener) Secured(sec *Secure) *QuorumListener {
