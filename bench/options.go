@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"context"
 	"errors"
 	"fmt"
@@ -150,6 +151,10 @@ type Options struct {
 	// Logger receives diagnostics (connection changes, warnings); nil
 	// discards them.
 	Logger *slog.Logger
+	// TLS, if not nil, makes every client connection TLS with this
+	// configuration (a server name is filled in from the member's host
+	// when it has none): the servers' secure or unified client ports.
+	TLS *tls.Config
 
 	// Sessions, when its Count is positive, drives only the sessions
 	// [First, First+Count) of Spec.Clients: one driver's share of a run

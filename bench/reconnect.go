@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -114,6 +115,11 @@ func (o Options) dial(client int, servers []string, logger *slog.Logger, cb zk.E
 		if err != nil {
 			return nil, err
 		}
+		if o.TLS != nil {
+			if c, err = dialTLS(c, addr, o.TLS, timeout); err != nil {
+				return nil, err
+			}
+		}
 		return newDriverConn(c, o.SessionTimeout*2/3, onTimeout), nil
 	}))
 	conn, _, err := zk.Connect(servers, o.SessionTimeout, opts...)
@@ -138,4 +144,26 @@ func (z zkLogger) Printf(format string, args ...any) {
 	if z.l.Enabled(context.Background(), slog.LevelDebug) {
 		z.l.Debug(fmt.Sprintf(format, args...), "source", "go-zookeeper")
 	}
+}
+
+// dialTLS runs a TLS client handshake on c within timeout, so that a
+// refused certificate fails the dial rather than the session's first
+// request.
+func dialTLS(c net.Conn, addr string, cfg *tls.Config, timeout time.Duration) (net.Conn, error) {
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bench: TLS handshake with %s: %w", addr, err)
+	}
+	return tc, nil
 }
