@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,11 @@ var ErrInvalid = errors.New("experiment: invalid configuration")
 type Config struct {
 	// Spec is the workload.
 	Spec workloads.Spec
+	// TLS, if set, is the run's certificates: Harness.ExtraConfig
+	// carries the servers' TLS settings (harness.TLS), the driver's
+	// clients connect over TLS with its client certificate, and the
+	// result's ensemble config records tls.
+	TLS *harness.TLS
 	// Harness describes the ensemble (implementation, size, command, ...).
 	Harness harness.Options
 	// Schedule is the fault schedule; no steps means no faults. Its times
@@ -191,6 +197,14 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		ensemble.Launch = "external"
 		delete(ensemble.Config, "leaderServes")
 	}
+	var clientTLS *tls.Config
+	if c.TLS != nil {
+		clientTLS = c.TLS.ClientConfig()
+		ensemble.Config["tls"] = "clients"
+		if len(targets) > 1 {
+			ensemble.Config["tls"] = "clients+quorum"
+		}
+	}
 
 	// The events channel is unbuffered: bench starts reading it when the
 	// warm-up starts, so the first send (the "load" mark) tells us when
@@ -224,6 +238,7 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		TTY:       c.TTY,
 		Logger:    log,
 		Check:     c.Check,
+		TLS:       clientTLS,
 	})
 	stopSched()
 	wg.Wait()

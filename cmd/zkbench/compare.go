@@ -127,6 +127,9 @@ func runCompare(ctx context.Context, o compareOptions, args []string, changed fu
 		for _, impl := range impls {
 			e := o.ens
 			e.impl = strings.TrimSpace(impl)
+			if name, ok := strings.CutSuffix(e.impl, "+tls"); ok {
+				e.impl, e.tls = name, true // go+tls: the same implementation over TLS
+			}
 			cfg, err := config(e, spec, o.faults, o.common, stderr)
 			if err != nil {
 				return fmt.Errorf("--impl %s: %w", e.impl, err)
@@ -216,6 +219,9 @@ func labelsFor(rs []*results.Result, dirs []string) []string {
 	count := map[string]int{}
 	for i, r := range rs {
 		labels[i] = fmt.Sprintf("%s %d srv", r.Ensemble.Implementation, r.Ensemble.Size)
+		if r.Ensemble.Config["tls"] != "" {
+			labels[i] += " tls"
+		}
 		count[labels[i]]++
 	}
 	for i := range labels {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -88,6 +89,7 @@ type ensembleOptions struct {
 	clientDelay  time.Duration
 	clientProxy  bool
 	diskFaults   bool
+	tls          bool
 }
 
 func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
@@ -103,6 +105,7 @@ func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
 	fs.BoolVar(&o.peerProxy, "peer-proxy", false, "route peer traffic through the harness's fault proxies (needed for partitions and delays)")
 	fs.DurationVar(&o.clientDelay, "client-delay", 0, "hold every client request this long in a proxy before the server sees it (an injected slowdown); implies --client-proxy")
 	fs.BoolVar(&o.clientProxy, "client-proxy", false, "route client connections through a loopback proxy (for a baseline of a --client-delay run)")
+	fs.BoolVar(&o.tls, "tls", false, "TLS as production runs it: the harness makes a CA and certificates for the run; the servers, Go and Java alike, take TLS clients on their client ports (client.portUnification, x509 client certificates) and, in an ensemble, talk TLS to each other (sslQuorum); the driver's clients connect over TLS; the result records it (compare --impl go,go+tls runs both)")
 	fs.BoolVar(&o.diskFaults, "disk-faults", false, "put each server's data directories on a fault-injecting FUSE mount, for the disk faults (disk-full, disk-heal, fsync-slow, fsync-fail, power-loss; a schedule naming one implies it); needs root and /dev/fuse")
 }
 
@@ -128,6 +131,9 @@ func (o ensembleOptions) validate() (err error) {
 	}
 	if o.clientDelay < 0 {
 		return fmt.Errorf("--client-delay %v: want a positive latency", o.clientDelay)
+	}
+	if o.tls && o.impl == harness.ImplExternal {
+		return fmt.Errorf("--tls needs servers the harness starts (--impl go or java), not an external ensemble")
 	}
 	if o.diskFaults && o.impl == harness.ImplExternal {
 		return fmt.Errorf("--disk-faults needs servers the harness starts (--impl go or java), not an external ensemble")
@@ -391,9 +397,14 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 	if c.check || len(sched.Steps) > 0 {
 		check.Keys = c.checkKeys
 	}
+	tl, err := e.secure(&h)
+	if err != nil {
+		return experiment.Config{}, err
+	}
 	cfg := experiment.Config{
 		Spec:        spec,
 		Harness:     h,
+		TLS:         tl,
 		Schedule:    sched,
 		PeerDelay:   e.peerDelay,
 		ClientProxy: e.clientProxy,
@@ -404,4 +415,26 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 		Check:       check,
 	}
 	return cfg, cfg.Validate()
+}
+
+// secure makes the run's certificates for --tls and puts the servers' TLS
+// settings into h's zoo.cfg; nil without --tls.
+func (o ensembleOptions) secure(h *harness.Options) (*harness.TLS, error) {
+	if !o.tls {
+		return nil, nil
+	}
+	dir, err := os.MkdirTemp("", "zkbench-tls-")
+	if err != nil {
+		return nil, fmt.Errorf("--tls: %w", err)
+	}
+	tl, err := harness.NewTLS(dir, "")
+	if err != nil {
+		return nil, fmt.Errorf("--tls: %w", err)
+	}
+	maps.Copy(h.ExtraConfig, tl.ServerConfig())
+	h.ExtraConfig["client.portUnification"] = "true"
+	if h.Servers > 1 {
+		maps.Copy(h.ExtraConfig, tl.QuorumConfig())
+	}
+	return tl, nil
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/zkbench/zkbench/experiment"
+	"github.com/zkbench/zkbench/results"
+)
+
+// compare --impl go,go+tls: plaintext against TLS (clients and quorum)
+// for the same implementation, in one command; each result says which
+// it was.
+func TestCompareTLS(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // the run's certificates
+	dir := t.TempDir()
+	out, errOut, err := zkbench(t, "compare", "--impl", "go,go+tls", "--duration", "1s", "--warmup", "300ms",
+		"--clients", "4", "--outstanding", "2", "--out", dir)
+	if err != nil {
+		t.Fatalf("compare: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "go 3 srv tls") {
+		t.Errorf("the comparison does not label the TLS run:\n%s", out)
+	}
+	var tls, plain int
+	rs, _, err := experiment.ReadAll([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		switch r.Ensemble.Config["tls"] {
+		case "clients+quorum":
+			tls++
+		case "":
+			plain++
+		default:
+			t.Errorf("tls = %q", r.Ensemble.Config["tls"])
+		}
+		if s := results.Summarize(r); s.Ops == 0 || s.Errors != 0 {
+			t.Errorf("tls %q: %d ops, %d errors", r.Ensemble.Config["tls"], s.Ops, s.Errors)
+		}
+	}
+	if tls != 1 || plain != 1 {
+		t.Errorf("%d TLS and %d plaintext results, want one each", tls, plain)
+	}
+}
+
+func TestTLSNeedsLaunchedServers(t *testing.T) {
+	_, _, err := zkbench(t, "run", "--impl", "external", "--connect", "127.0.0.1:1", "--tls", "--out", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "--tls needs servers the harness starts") {
+		t.Errorf("run --tls --impl external: %v", err)
+	}
+}
