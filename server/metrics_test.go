@@ -2,10 +2,11 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,12 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/zkbench/zkbench/bench"
+	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/zktest"
+	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/server/config"
+	"github.com/zkbench/zkbench/workloads"
 )
 
 // documentedMetric is one row of docs/metrics.md's table of built metrics.
@@ -156,37 +161,15 @@ func TestPrometheusStandalone(t *testing.T) {
 // metrics move under load: proposals, commits, quorum acks, elections and
 // syncs.
 func TestPrometheusEnsemble(t *testing.T) {
-	root := t.TempDir()
-	type ports struct{ client, quorum, election, metrics int }
-	ps := make([]ports, 3)
-	var lines []string
-	for i := range ps {
-		ps[i] = ports{zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t)}
-		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i+1, ps[i].quorum, ps[i].election))
-	}
-	var cfgs, addrs []string
-	for i, p := range ps {
-		dir := filepath.Join(root, fmt.Sprintf("s%d", i+1))
-		data := filepath.Join(dir, "data")
-		if err := os.MkdirAll(data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-			"4lw.commands.whitelist=*\nadmin.enableServer=false\nmetricsProvider.className=%s\nmetricsProvider.httpHost=127.0.0.1\n"+
-			"metricsProvider.httpPort=%d\n%s\n", data, p.client, config.PrometheusProvider, p.metrics, strings.Join(lines, "\n"))
-		cfg := filepath.Join(dir, "zoo.cfg")
-		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cfgs, addrs = append(cfgs, cfg), append(addrs, fmt.Sprintf("127.0.0.1:%d", p.client))
-	}
+	metricsPorts := []int{zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t)}
+	cfgs, addrs := ensembleConfigs(t, 3, func(i int) string {
+		return fmt.Sprintf("admin.enableServer=false\nmetricsProvider.className=%s\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=%d",
+			config.PrometheusProvider, metricsPorts[i])
+	})
 	e := zktest.StartConfigs(t, false, cfgs, addrs)
 	leader := e.Leader(10 * time.Second)
 	learner := (leader + 1) % 3
-	url := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d/metrics", ps[i].metrics) }
+	url := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPorts[i]) }
 	beforeLeader, beforeLearner := scrapeMetrics(t, url(leader)), scrapeMetrics(t, url(learner))
 	c := connect(t, addrs[learner])
 	load(t, c, "/e", 30)
@@ -199,6 +182,67 @@ func TestPrometheusEnsemble(t *testing.T) {
 		if d.role == "sync" && max(metricValue(afterLeader[d.name]), metricValue(afterLearner[d.name])) < 1 {
 			t.Errorf("%s: %v on the leader, %v on a learner after the ensemble formed, want at least 1", d.name,
 				metricValue(afterLeader[d.name]), metricValue(afterLearner[d.name]))
+		}
+	}
+}
+
+// BenchmarkMetricsWritePath measures what the Prometheus provider costs
+// the write path: two Go servers (processes), one without a provider and
+// one with it on (every hook live, scraped once a second as Prometheus
+// would), take 100 % 64-byte setData from 30 clients (10 outstanding
+// each) in turns, with forceSync=no so that the CPU, not the disk, bounds
+// them. It reports each server's throughput and its CPU time per write.
+// Run (a heavy benchmark):
+//
+//	flock /tmp/zkbench-bench.lock go test -run '^$' -bench MetricsWritePath -benchtime 3x ./server/
+func BenchmarkMetricsWritePath(b *testing.B) {
+	port := zktest.FreePort(b)
+	servers := []struct {
+		name string
+		p    *zktest.Process
+		url  string
+	}{
+		{"off", zktest.StartProcess(b, "forceSync=no"), ""},
+		{"on", zktest.StartProcess(b, "forceSync=no", "metricsProvider.className="+config.PrometheusProvider,
+			"metricsProvider.httpHost=127.0.0.1", fmt.Sprintf("metricsProvider.httpPort=%d", port)),
+			fmt.Sprintf("http://127.0.0.1:%d/metrics", port)},
+	}
+	for i := 0; i < b.N; i++ {
+		for _, s := range servers {
+			b.Run(s.name, func(b *testing.B) {
+				spec, _ := workloads.Preset("readratio")
+				spec.ReadPercent, spec.ValueSize = 0, 64
+				spec.Clients, spec.Outstanding, spec.Keys = 30, 10, 100
+				spec.Warmup, spec.Duration = time.Second, 5*time.Second
+				stop := make(chan struct{})
+				if s.url != "" {
+					go func() {
+						for {
+							select {
+							case <-stop:
+								return
+							case <-time.After(time.Second):
+								if resp, err := http.Get(s.url); err == nil {
+									io.Copy(io.Discard, resp.Body)
+									resp.Body.Close()
+								}
+							}
+						}
+					}()
+				}
+				cpu0, _ := harness.ProcessCPUSeconds(s.p.PID())
+				res, err := bench.Run(context.Background(), bench.Options{Spec: spec, Targets: []bench.Target{{Addr: s.p.Addr}}})
+				close(stop)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cpu1, _ := harness.ProcessCPUSeconds(s.p.PID())
+				sum := results.Summarize(res)
+				b.ReportMetric(sum.Throughput.Mean, "ops/s")
+				if ops := float64(sum.Ops); ops > 0 {
+					b.ReportMetric((cpu1-cpu0)/ops*1e6, "cpu-us/op")
+				}
+			})
 		}
 	}
 }

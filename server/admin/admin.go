@@ -171,6 +171,10 @@ func stats(o *Options, withConns bool) map[string]any {
 		"client_response": response,
 		"node_count":      in.NodeCount,
 	}
+	if in.Stats.Mode == "leader" {
+		// Proposal sizes are not tracked here (srvr says -1/-1/-1 too).
+		out["proposal_stats"] = map[string]any{"last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1}
+	}
 	if withConns {
 		var conns []map[string]any
 		for _, c := range o.Server.Connections() {
