@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/zktest"
 	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/server"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/workloads"
 )
@@ -244,5 +247,36 @@ func BenchmarkMetricsWritePath(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// A taken AdminServer port leaves the server serving without it (upstream
+// warns and goes on); a taken Prometheus port stops the server at start,
+// naming the setting (upstream's provider failing to start stops it too).
+func TestObservabilityPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	srv := zktest.StartGo(t, "admin.enableServer=true", "admin.serverAddress=127.0.0.1", fmt.Sprintf("admin.serverPort=%d", taken))
+	if out, err := zktest.FourLetterWord(srv.Addr, "ruok", time.Second); out != "imok" {
+		t.Errorf("with the AdminServer's port taken: ruok %q, %v", out, err)
+	}
+
+	dir := t.TempDir()
+	text := fmt.Sprintf("dataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"+
+		"metricsProvider.className=%s\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=%d\n",
+		dir, zktest.FreePort(t), config.PrometheusProvider, taken)
+	cfg, err := config.Parse(strings.NewReader(text), "zoo.cfg", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = server.Run(ctx, cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "metricsProvider.httpHost/httpPort") {
+		t.Errorf("with the Prometheus port taken: %v, want the server refused naming the setting", err)
 	}
 }

@@ -54,7 +54,7 @@ func observers(cfg *config.Config, m *metrics.Server, srv *clientconn.Server, le
 		addr := net.JoinHostPort(ac.Address, strconv.Itoa(ac.Port))
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			log.Error("problem starting the AdminServer; serving without it (admin.enableServer=false turns it off)", "addr", addr, "err", err)
+			log.Warn("problem starting the AdminServer; serving without it (admin.enableServer=false turns it off)", "addr", addr, "err", err)
 			return parts, nil
 		}
 		log.Info("AdminServer started", "addr", l.Addr().String(), "commandURL", ac.CommandURL)
