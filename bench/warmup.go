@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// steadyRule is when the automatic warm-up (workloads.Spec.WarmupMax)
+// deems the throughput steady: the completions of the last Window buckets
+// of Bucket each vary little (coefficient of variation at most MaxCV) and
+// do not trend (the means of the window's two halves differ by at most
+// MaxDrift of the window's mean).
+//
+// The coefficient of variation alone passes a slow climb (4 %/s gives
+// about 3.5 % over 3 s), hence the drift test. Java's JIT lifts a 3-server
+// Java ensemble from ~6k to ~16k ops/s over about 6 s (issue 19): a 3 s
+// window sees the climb until it lies wholly past it, at 8-9 s.
+type steadyRule struct {
+	Bucket   time.Duration
+	Window   int
+	MaxCV    float64
+	MaxDrift float64
+}
+
+// defaultSteady: 500 ms buckets judged over the last 3 s, at most 5 %
+// variation and 4 % drift. Half-second buckets hold enough operations to
+// count (a few thousand at 10k ops/s) yet follow the JIT's climb.
+var defaultSteady = steadyRule{Bucket: 500 * time.Millisecond, Window: 6, MaxCV: 0.05, MaxDrift: 0.04}
+
+// String states the rule, for results and warnings.
+func (s steadyRule) String() string {
+	return fmt.Sprintf("throughput of the last %d buckets of %v: coefficient of variation <= %g%%, halves' means within %g%%",
+		s.Window, s.Bucket, 100*s.MaxCV, 100*s.MaxDrift)
+}
+
+// verdict is the decision after one more bucket.
+type verdict struct {
+	done    bool    // the warm-up is over
+	settled bool    // it is over because the throughput is steady
+	cv      float64 // the last window's coefficient of variation
+	drift   float64 // its halves' relative difference
+}
+
+// decide judges the warm-up after len(rates) buckets (one throughput per
+// bucket, oldest first), given the minimum and maximum warm-up.
+func (s steadyRule) decide(rates []float64, minimum, maximum time.Duration) verdict {
+	elapsed := time.Duration(len(rates)) * s.Bucket
+	var v verdict
+	if len(rates) >= s.Window {
+		v.cv, v.drift = s.judge(rates[len(rates)-s.Window:])
+		v.settled = elapsed >= minimum && v.cv <= s.MaxCV && v.drift <= s.MaxDrift
+	}
+	v.done = v.settled || elapsed >= maximum
+	return v
+}
+
+// judge returns the window's coefficient of variation and drift; a window
+// without throughput is infinitely variable.
+func (s steadyRule) judge(w []float64) (cv, drift float64) {
+	var sum float64
+	for _, x := range w {
+		sum += x
+	}
+	mean := sum / float64(len(w))
+	if mean <= 0 {
+		return math.Inf(1), math.Inf(1)
+	}
+	var ss float64
+	for _, x := range w {
+		ss += (x - mean) * (x - mean)
+	}
+	cv = math.Sqrt(ss/float64(len(w))) / mean
+	h := len(w) / 2
+	var a, b float64
+	for _, x := range w[:h] {
+		a += x
+	}
+	for _, x := range w[len(w)-h:] {
+		b += x
+	}
+	drift = math.Abs(b-a) / float64(h) / mean
+	return cv, drift
+}
+
+// boundaryAfter returns the first instant at or after now that is a whole
+// number of intervals after start: the measured part starts on the series'
+// grid.
+func boundaryAfter(start, now time.Time, interval time.Duration) time.Time {
+	n := (now.Sub(start) + interval - 1) / interval
+	return start.Add(n * interval)
+}

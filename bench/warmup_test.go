@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// replay feeds a synthetic throughput series, one rate per bucket, to the
+// automatic warm-up's decision as the live run does and returns how long
+// the warm-up lasted and whether it settled.
+func replay(t *testing.T, rates []float64, minimum, maximum time.Duration) (time.Duration, bool) {
+	t.Helper()
+	rule := defaultSteady
+	for n := 1; n <= len(rates); n++ {
+		if v := rule.decide(rates[:n], minimum, maximum); v.done {
+			return time.Duration(n) * rule.Bucket, v.settled
+		}
+	}
+	t.Fatalf("series of %d buckets ended before the warm-up did", len(rates))
+	return 0, false
+}
+
+func series(n int, f func(i int, at time.Duration) float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = f(i, time.Duration(i+1)*defaultSteady.Bucket)
+	}
+	return out
+}
+
+func TestSteadyFlatSettlesAtMinimum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	flat := series(100, func(int, time.Duration) float64 { return 20000 * (1 + 0.01*rng.NormFloat64()) })
+	for _, minimum := range []time.Duration{0, 2 * time.Second, 5 * time.Second} {
+		took, settled := replay(t, flat, minimum, 30*time.Second)
+		want := max(minimum, time.Duration(defaultSteady.Window)*defaultSteady.Bucket)
+		if !settled || took != want {
+			t.Errorf("minimum %v: flat series: warm-up %v settled=%v, want %v settled", minimum, took, settled, want)
+		}
+	}
+}
+
+func TestSteadyJITRampSettlesLate(t *testing.T) {
+	// Java at 60 x 1 on 3 servers (issue 19): ~6k ops/s climbing to ~16k
+	// over the first 6 s as the JIT compiles, then flat with 2 % noise.
+	rng := rand.New(rand.NewPCG(3, 4))
+	ramp := series(120, func(_ int, at time.Duration) float64 {
+		base := 16000.0
+		if s := at.Seconds(); s < 6 {
+			base = 6000 + 10000*s/6
+		}
+		return base * (1 + 0.02*rng.NormFloat64())
+	})
+	took, settled := replay(t, ramp, 2*time.Second, 30*time.Second)
+	if !settled {
+		t.Fatalf("ramp never settled (warm-up %v)", took)
+	}
+	if took < 6*time.Second || took > 10*time.Second {
+		t.Errorf("ramp settled after %v, want between the end of the climb (6 s) and 10 s", took)
+	}
+}
+
+func TestSteadySlowCreepIsNotSteady(t *testing.T) {
+	// A 4 %/s climb has a small coefficient of variation over a 3 s window
+	// (about 3.5 %) but its halves differ by 6 %: still warming up.
+	creep := series(120, func(_ int, at time.Duration) float64 { return 10000 * math.Pow(1.04, at.Seconds()) })
+	took, settled := replay(t, creep, 0, 20*time.Second)
+	if settled || took != 20*time.Second {
+		t.Errorf("creeping series: warm-up %v settled=%v, want the 20 s maximum, unsettled", took, settled)
+	}
+}
+
+func TestSteadyNoisyHitsMaximum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	noisy := series(100, func(int, time.Duration) float64 { return 10000 * (1 + 0.3*rng.NormFloat64()) })
+	took, settled := replay(t, noisy, 2*time.Second, 12*time.Second)
+	if settled || took != 12*time.Second {
+		t.Errorf("noisy series: warm-up %v settled=%v, want the 12 s maximum, unsettled", took, settled)
+	}
+	v := defaultSteady.decide(noisy[:24], 2*time.Second, 12*time.Second)
+	if v.cv < defaultSteady.MaxCV {
+		t.Errorf("noisy series: last window's CV %.3f, want above %.2f", v.cv, defaultSteady.MaxCV)
+	}
+}
+
+func TestSteadyStalledIsNotSteady(t *testing.T) {
+	// No operation completes (an ensemble without quorum): zero throughput
+	// is not a steady state to measure.
+	zero := make([]float64, 100)
+	if took, settled := replay(t, zero, 0, 5*time.Second); settled || took != 5*time.Second {
+		t.Errorf("stalled series: warm-up %v settled=%v, want the 5 s maximum, unsettled", took, settled)
+	}
+}
+
+func TestMeasuredStartOnIntervalBoundary(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	iv := 100 * time.Millisecond
+	for _, tc := range []struct{ now, want time.Duration }{
+		{3*time.Second + 2*time.Millisecond, 3100 * time.Millisecond},
+		{3 * time.Second, 3 * time.Second},
+		{3099 * time.Millisecond, 3100 * time.Millisecond},
+	} {
+		if got := boundaryAfter(start, start.Add(tc.now), iv); got != start.Add(tc.want) {
+			t.Errorf("now %v: measured start %v, want %v", tc.now, got.Sub(start), tc.want)
+		}
+	}
+}
