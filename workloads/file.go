@@ -26,6 +26,7 @@ type fileSpec struct {
 	Clients      *int           `json:"clients,omitempty"`
 	Outstanding  *int           `json:"outstanding,omitempty"`
 	Warmup       *fileDuration  `json:"warmup,omitempty"`
+	WarmupMax    *fileDuration  `json:"warmup_max,omitempty"`
 	Duration     *fileDuration  `json:"duration,omitempty"`
 	Mode         *Mode          `json:"mode,omitempty"`
 	Rate         *float64       `json:"rate,omitempty"`
@@ -87,6 +88,9 @@ func toFile(s Spec) fileSpec {
 		ZipfS:       ptr(s.ZipfS),
 		MultiSize:   ptr(s.MultiSize),
 	}
+	if s.WarmupMax > 0 {
+		f.WarmupMax = ptr(fileDuration(s.WarmupMax))
+	}
 	for _, w := range s.Mix {
 		f.Mix = append(f.Mix, fileOpWeight{Op: w.Op.String(), Weight: w.Weight})
 	}
@@ -137,6 +141,9 @@ func (f fileSpec) overlay(s *Spec) error {
 	}
 	if f.Warmup != nil {
 		s.Warmup = time.Duration(*f.Warmup)
+	}
+	if f.WarmupMax != nil {
+		s.WarmupMax = time.Duration(*f.WarmupMax)
 	}
 	if f.Duration != nil {
 		s.Duration = time.Duration(*f.Duration)

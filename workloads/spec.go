@@ -75,7 +75,12 @@ type Spec struct {
 	// most (GenerateLoad used 100; 1 is a strictly synchronous client).
 	Outstanding int `json:"outstanding"`
 	// Warmup is run before the measured part and excluded from results.
+	// With WarmupMax it is the shortest warm-up.
 	Warmup time.Duration `json:"warmup"`
+	// WarmupMax, when positive, makes the warm-up automatic: it lasts at
+	// least Warmup and ends once the throughput is steady (bench's rule),
+	// or after WarmupMax if it never is.
+	WarmupMax time.Duration `json:"warmup_max,omitempty"`
 	// Duration is the measured part.
 	Duration time.Duration `json:"duration"`
 	// Mode is Closed or Open.
@@ -229,6 +234,8 @@ func (s Spec) Validate() error {
 		return invalid("outstanding", "%d: need at least 1 (1 is a synchronous client)", s.Outstanding)
 	case s.Warmup < 0:
 		return invalid("warmup", "%v is negative", s.Warmup)
+	case s.WarmupMax < 0 || s.WarmupMax > 0 && s.WarmupMax < s.Warmup:
+		return invalid("warmup_max", "%v is negative or below warmup %v", s.WarmupMax, s.Warmup)
 	case s.Duration <= 0:
 		return invalid("duration", "%v: must be positive", s.Duration)
 	}

@@ -189,6 +189,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	s.KeyDist, s.ZipfS = Zipfian, 1.1
 	s.Name = "123" // must stay a string through YAML
 	s.Mode, s.Rate = Open, 500
+	s.WarmupMax = 30 * time.Second // an automatic warm-up
 	for _, name := range []string{"s.yaml", "s.json", "s.yml"} {
 		p := filepath.Join(dir, name)
 		if err := s.Save(p); err != nil {
