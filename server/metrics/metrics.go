@@ -172,8 +172,8 @@ func (m *Server) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Serve serves the metrics at /metrics on addr (host:port) until ctx ends,
-// as upstream's provider serves them.
+// Serve serves the metrics at /metrics on l until ctx ends, as upstream's
+// provider serves them.
 func (m *Server) Serve(ctx context.Context, l net.Listener, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
