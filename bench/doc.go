@@ -11,7 +11,10 @@
 //  3. opens one session per simulated client (go-zookeeper/zk), placed on
 //     the members round-robin or on followers only (Options.Placement);
 //  4. runs the warm-up, then the measured part, and stops cleanly at the
-//     deadline or when ctx is cancelled, keeping partial results;
+//     deadline or when ctx is cancelled, keeping partial results. With
+//     Spec.WarmupMax the warm-up is automatic: it ends, on the series'
+//     grid, once the throughput of the last 3 s is steady (warmup.go), or
+//     at WarmupMax with a warning; Result.Warmup records which and when;
 //  5. closes the sessions and returns the result.
 //
 // Pacing. In closed loop each client keeps up to Spec.Outstanding requests

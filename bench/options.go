@@ -178,6 +178,9 @@ type Options struct {
 	// verdict is in Result.Safety. Not with Sessions: the history of a
 	// run driven from several machines is not in one driver.
 	Check CheckOptions
+
+	// steady overrides the automatic warm-up's rule (tests).
+	steady *steadyRule
 }
 
 // SessionRange is a contiguous range of session (client) indices.
@@ -279,6 +282,9 @@ func (o Options) validate() error {
 	}
 	if o.Check.Keys > 0 && o.Sessions.Count > 0 {
 		return badOption("Check", "a history check needs every session in this driver, not a range")
+	}
+	if o.Spec.WarmupMax > 0 && (o.Sessions.Count > 0 || o.Barrier != nil) {
+		return badOption("Spec.WarmupMax", "an automatic warm-up is decided by one driver seeing every session; with several drivers give a fixed warm-up")
 	}
 	if o.Interval <= 0 || o.LogInterval < o.Interval || o.LogInterval%o.Interval != 0 {
 		return badOption("LogInterval", "%v must be a positive multiple of Interval %v", o.LogInterval, o.Interval)

@@ -227,9 +227,10 @@ func closeClients(clients []*client) {
 type run struct {
 	opts     Options
 	spec     workloads.Spec
-	rec      *recorder
-	runStart time.Time // start of warm-up
-	deadline time.Time
+	rec      atomic.Pointer[recorder] // nil during an automatic warm-up
+	warmOps  atomic.Int64             // operations completed while rec is nil
+	runStart time.Time                // start of warm-up
+	deadline time.Time                // no operation is scheduled from then on
 	stopCh   chan struct{}
 	stopped  atomic.Bool
 	stopOnce sync.Once
@@ -266,7 +267,7 @@ func (r *run) closedLoop(w *worker) {
 		sent := time.Now()
 		err := c.explain(w.do(op), sent)
 		done := time.Now()
-		r.rec.record(shard, op.Type, sent, sent, done, err)
+		r.record(shard, op.Type, sent, sent, done, err)
 		if err != nil && backoffKind(classify(err)) && !r.sleep(t, pause) {
 			return
 		}
@@ -293,7 +294,7 @@ func (r *run) openLoop(w *worker) {
 		sent := time.Now()
 		err := c.explain(w.do(op), sent)
 		done := time.Now()
-		r.rec.record(shard, op.Type, intended, sent, done, err)
+		r.record(shard, op.Type, intended, sent, done, err)
 	}
 }
 
@@ -304,8 +305,13 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 	r := &run{opts: opts, spec: spec, stopCh: make(chan struct{})}
 	r.runStart = start
 	mStart := r.runStart.Add(spec.Warmup)
-	r.deadline = mStart.Add(spec.Duration)
-	r.rec = newRecorder(mStart, spec.Duration, opts.Interval, spec.Mode == workloads.Open)
+	auto := spec.WarmupMax > 0
+	if auto {
+		r.deadline = r.runStart.Add(spec.WarmupMax + opts.Interval + spec.Duration)
+	} else {
+		r.deadline = mStart.Add(spec.Duration)
+		r.rec.Store(newRecorder(mStart, spec.Duration, opts.Interval, spec.Mode == workloads.Open))
+	}
 
 	if check != nil {
 		check.start(r.runStart)
@@ -322,15 +328,32 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 		}
 	}
 
-	col := newCollector(r.rec, int64(opts.LogInterval/opts.Interval))
+	var wu *results.Warmup
+	var events []results.Event
+	evc := opts.Events
+	if auto {
+		rule := defaultSteady
+		if opts.steady != nil {
+			rule = *opts.steady
+		}
+		var err error
+		mStart, wu, events, err = r.warmUp(ctx, rule, &evc)
+		if err != nil {
+			r.stop()
+			drain(&workers, clients, opts.DrainTimeout, log)
+			return nil, fmt.Errorf("bench: cancelled during warm-up: %w", err)
+		}
+		r.rec.Store(newRecorder(mStart, spec.Duration, opts.Interval, spec.Mode == workloads.Open))
+	}
+	rec := r.rec.Load()
+
+	col := newCollector(rec, int64(opts.LogInterval/opts.Interval))
 	col.onInterval = opts.OnInterval
 	maxIntervals := int64((spec.Duration + opts.Interval - 1) / opts.Interval)
-	var events []results.Event
 	prog := progress{w: opts.Progress, tty: opts.TTY}
 	col.onLogHist = prog.update
 	colDone := make(chan struct{})
 	colStop := make(chan struct{})
-	evc := opts.Events
 	go func() {
 		defer close(colDone)
 		tick := time.NewTicker(opts.Interval)
@@ -363,7 +386,7 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 
 	// Stop at the deadline or on cancel; measure the driver's CPU over the
 	// measured part meanwhile.
-	deadline := time.NewTimer(time.Until(r.deadline))
+	deadline := time.NewTimer(time.Until(mStart.Add(spec.Duration)))
 	defer deadline.Stop()
 	warm := time.NewTimer(time.Until(mStart))
 	defer warm.Stop()
@@ -425,6 +448,7 @@ wait:
 		Build:    buildInfo(opts.Revision),
 		Start:    mStart,
 		Measured: measured,
+		Warmup:   wu,
 		Stop:     stop,
 		Interval: opts.Interval,
 		Series:   col.series,
@@ -432,7 +456,7 @@ wait:
 
 		IntervalLatency: col.logs,
 	}
-	r.rec.totals(res)
+	rec.totals(res)
 	var completed int64
 	for _, st := range res.Ops {
 		completed += st.Count
@@ -470,9 +494,12 @@ wait:
 	}
 	res.Driver = d
 	res.Warnings = warnings(d, res.Machine.Cores, results.Summarize(res).All.P50)
+	if wu != nil && !wu.Settled {
+		res.Warnings = append(res.Warnings, unsettled(wu))
+	}
 	if check != nil {
 		t0 := time.Now()
-		res.Safety = check.verdict(ctx, opts.Targets, spec.Warmup)
+		res.Safety = check.verdict(ctx, opts.Targets, mStart.Sub(r.runStart))
 		log.Info("history checked", "verdict", res.Safety.Verdict, "ops", res.Safety.Ops, "took", time.Since(t0))
 	}
 	for _, w := range res.Warnings {

@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/workloads"
 )
 
 // steadyRule is when the automatic warm-up (workloads.Spec.WarmupMax)
@@ -89,4 +93,63 @@ func (s steadyRule) judge(w []float64) (cv, drift float64) {
 func boundaryAfter(start, now time.Time, interval time.Duration) time.Time {
 	n := (now.Sub(start) + interval - 1) / interval
 	return start.Add(n * interval)
+}
+
+// record records one finished operation, or during an automatic warm-up
+// counts it.
+func (r *run) record(shard int, t workloads.OpType, intended, sent, done time.Time, err error) {
+	if rec := r.rec.Load(); rec != nil {
+		rec.record(shard, t, intended, sent, done, err)
+	} else if err == nil {
+		r.warmOps.Add(1)
+	}
+}
+
+// warmUp runs an automatic warm-up from r.runStart: every rule.Bucket it
+// takes the throughput of the operations completed since the last, until
+// the rule finds it steady (after Spec.Warmup at least) or Spec.WarmupMax
+// passes. It returns the start of the measured part, the next instant on
+// the series' grid from r.runStart, and the outcome. Events arriving from
+// *evc meanwhile are returned stamped relative to that start (negative:
+// before it); *evc is set to nil if it closes.
+func (r *run) warmUp(ctx context.Context, rule steadyRule, evc *<-chan results.Event) (time.Time, *results.Warmup, []results.Event, error) {
+	spec, log := r.spec, r.opts.Logger
+	tick := time.NewTicker(rule.Bucket)
+	defer tick.Stop()
+	var rates []float64
+	var events []results.Event
+	var arrived []time.Time
+	var v verdict
+	last, prev := r.runStart, int64(0)
+	for !v.done {
+		select {
+		case <-ctx.Done():
+			return time.Time{}, nil, nil, ctx.Err()
+		case ev, ok := <-*evc:
+			if !ok {
+				*evc = nil
+				continue
+			}
+			events, arrived = append(events, ev), append(arrived, time.Now())
+		case now := <-tick.C:
+			n := r.warmOps.Load()
+			rates = append(rates, float64(n-prev)/now.Sub(last).Seconds())
+			last, prev = now, n
+			v = rule.decide(rates, spec.Warmup, spec.WarmupMax)
+		}
+	}
+	mStart := boundaryAfter(r.runStart, time.Now(), r.opts.Interval)
+	w := &results.Warmup{Took: mStart.Sub(r.runStart), Settled: v.settled, CV: v.cv, Drift: v.drift, Rule: rule.String()}
+	for i := range events {
+		events[i].At = arrived[i].Sub(mStart)
+	}
+	log.Info("warm-up over", "took", w.Took, "steady", w.Settled, "cv", v.cv, "drift", v.drift, "ops/s", rates[len(rates)-1])
+	return mStart, w, events, nil
+}
+
+// unsettled is the warning of a warm-up that never found a steady
+// throughput.
+func unsettled(w *results.Warmup) string {
+	return fmt.Sprintf("warm-up never steady: after %v (the maximum) the throughput still varied by %.1f%% (CV) and drifted %.1f%% over the last window (%s); the measured part may include a climb or a stall",
+		w.Took.Round(time.Millisecond), 100*w.CV, 100*w.Drift, w.Rule)
 }

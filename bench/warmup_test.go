@@ -1,8 +1,12 @@
 package bench
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,5 +109,67 @@ func TestMeasuredStartOnIntervalBoundary(t *testing.T) {
 		if got := boundaryAfter(start, start.Add(tc.now), iv); got != start.Add(tc.want) {
 			t.Errorf("now %v: measured start %v, want %v", tc.now, got.Sub(start), tc.want)
 		}
+	}
+}
+
+// A fake server answering after a fixed delay gives a flat throughput: the
+// automatic warm-up ends at its shortest (the 3 s window), on the series'
+// grid, and says so in the result.
+func TestAutoWarmupSettlesOnFlatLoad(t *testing.T) {
+	srv := startFake(t, time.Millisecond)
+	spec := fakeSpec()
+	spec.Warmup, spec.WarmupMax, spec.Duration = 0, 20*time.Second, time.Second
+	res, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := res.Warmup
+	if w == nil {
+		t.Fatal("no warm-up recorded for an automatic warm-up")
+	}
+	window := time.Duration(defaultSteady.Window) * defaultSteady.Bucket
+	if !w.Settled || w.Took < window || w.Took > window+2*time.Second {
+		t.Errorf("flat load: warm-up %+v, want settled after about %v", w, window)
+	}
+	if w.Took%res.Interval != 0 {
+		t.Errorf("measured part starts %v after the load, not on the %v grid", w.Took, res.Interval)
+	}
+	if res.Measured != spec.Duration || len(res.Series) != int(spec.Duration/res.Interval) {
+		t.Errorf("measured %v in %d intervals, want %v in %d", res.Measured, len(res.Series), spec.Duration, spec.Duration/res.Interval)
+	}
+	for _, s := range res.Warnings {
+		if strings.Contains(s, "warm-up") {
+			t.Errorf("settled warm-up warned: %s", s)
+		}
+	}
+}
+
+// A load whose throughput never steadies ends the warm-up at its maximum
+// and warns.
+func TestAutoWarmupUnsettledWarns(t *testing.T) {
+	srv := startFake(t, time.Millisecond)
+	spec := fakeSpec()
+	spec.Warmup, spec.WarmupMax, spec.Duration = 0, 4*time.Second, 500*time.Millisecond
+	// An open-loop rate that climbs is not expressible; a rule no load can
+	// meet stands in for an unsteady one.
+	opts := Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, steady: &steadyRule{Bucket: 500 * time.Millisecond, Window: 6, MaxCV: -1, MaxDrift: -1}}
+	res, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := res.Warmup; w == nil || w.Settled || w.Took < spec.WarmupMax || w.Took > spec.WarmupMax+time.Second {
+		t.Fatalf("warm-up %+v, want unsettled after the %v maximum", res.Warmup, spec.WarmupMax)
+	}
+	if !slices.ContainsFunc(res.Warnings, func(s string) bool { return strings.Contains(s, "never steady") }) {
+		t.Errorf("no warning of an unsettled warm-up in %q", res.Warnings)
+	}
+}
+
+func TestAutoWarmupRefusedWithSeveralDrivers(t *testing.T) {
+	spec := fakeSpec()
+	spec.WarmupMax = 10 * time.Second
+	_, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: "127.0.0.1:1"}}, Sessions: SessionRange{0, 2}})
+	if !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "automatic warm-up") {
+		t.Errorf("automatic warm-up over a share of the sessions: %v, want it refused", err)
 	}
 }

@@ -71,6 +71,9 @@ type Result struct {
 	// Measured is how long the measured part lasted; shorter than
 	// Spec.Duration when the run was cancelled.
 	Measured time.Duration `json:"measured_ns"`
+	// Warmup is how the warm-up before Start went; nil for a fixed
+	// warm-up (Spec.Warmup).
+	Warmup *Warmup `json:"warmup,omitempty"`
 	// Stop is StopDeadline or StopCancelled.
 	Stop string `json:"stop"`
 	// Interval is the length of one Series entry.
@@ -106,6 +109,22 @@ type Result struct {
 	// its start and end time (StartTimeMs, EndTimeMs). Written to
 	// intervals.hlog.
 	IntervalLatency []*hdr.Histogram `json:"-"`
+}
+
+// Warmup is the outcome of an automatic warm-up (Spec.WarmupMax).
+type Warmup struct {
+	// Took is how long it lasted: from the start of the load to Start.
+	Took time.Duration `json:"took_ns"`
+	// Settled says whether the throughput became steady; false means the
+	// warm-up ran to Spec.WarmupMax and the measured part may still hold
+	// a climb (a JIT compiling, caches filling).
+	Settled bool `json:"settled"`
+	// CV and Drift are the last judged window's coefficient of variation
+	// of throughput and the relative difference of its halves' means.
+	CV    float64 `json:"cv"`
+	Drift float64 `json:"drift"`
+	// Rule states the steadiness rule.
+	Rule string `json:"rule"`
 }
 
 // Ensemble describes the servers under test.
