@@ -1,0 +1,88 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/results"
+)
+
+func TestWarmupFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in          string
+		warmup, max time.Duration
+	}{
+		{"auto", 0, defaultWarmupMax},
+		{"2s", 2 * time.Second, 0},
+		{"0s", 0, 0},
+	} {
+		o := loadOptions{clients: 1, outstanding: 1, valueSize: 10, keys: 10, duration: time.Second, seed: 1, warmupMax: defaultWarmupMax}
+		if err := o.warmup.Set(tc.in); err != nil {
+			t.Fatalf("--warmup %s: %v", tc.in, err)
+		}
+		s, err := o.spec("run", func(string) bool { return true })
+		if err != nil {
+			t.Fatalf("--warmup %s: %v", tc.in, err)
+		}
+		if s.Warmup != tc.warmup || s.WarmupMax != tc.max || o.warmup.String() != tc.in {
+			t.Errorf("--warmup %s: spec warm-up %v max %v (flag reads %q), want %v max %v", tc.in, s.Warmup, s.WarmupMax, o.warmup.String(), tc.warmup, tc.max)
+		}
+	}
+	var w warmupFlag
+	for _, bad := range []string{"soon", "-1s", "AUTO2"} {
+		if err := w.Set(bad); err == nil {
+			t.Errorf("--warmup %s accepted", bad)
+		}
+	}
+}
+
+func TestWarmupAutoRefusals(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--warmup", "soon"}, "want auto or a duration"},
+		{[]string{"run", "--warmup", "auto", "--warmup-max", "0s"}, "--warmup-max 0s: want a positive bound"},
+		{[]string{"reliability", "--faults", "paper", "--warmup", "auto"}, "--warmup auto with a fault schedule"},
+	} {
+		_, _, err := zkbench(t, append(tc.args, "--out", dir)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("zkbench %s: err = %v, want one containing %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+// TestRunAutoWarmup runs one Go server with --warmup auto: result.json says
+// how long the warm-up took (at least the rule's 3 s window, within the
+// maximum) and whether it settled; an unsettled one is a warning.
+func TestRunAutoWarmup(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := zkbench(t, "run", "--servers", "1", "--duration", "1s", "--warmup", "auto", "--warmup-max", "8s",
+		"--clients", "4", "--outstanding", "4", "--writes", "50%", "--out", dir)
+	if err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-1srv-50w"))
+	if len(runs) != 1 {
+		t.Fatalf("run directory: %v", runs)
+	}
+	r, err := results.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.Warmup
+	if w == nil || w.Took < 3*time.Second || w.Took > 9*time.Second || w.Rule == "" {
+		t.Fatalf("result's warm-up %+v, want one of 3-9 s with its rule", w)
+	}
+	if r.Spec.WarmupMax != 8*time.Second {
+		t.Errorf("spec warmup_max %v, want 8s", r.Spec.WarmupMax)
+	}
+	warned := strings.Contains(strings.Join(r.Warnings, "\n"), "warm-up never steady")
+	if warned == w.Settled {
+		t.Errorf("warm-up settled=%v but warned=%v: %q", w.Settled, warned, r.Warnings)
+	}
+	t.Logf("warm-up %v, settled %v, CV %.3f, drift %.3f", w.Took, w.Settled, w.CV, w.Drift)
+}
