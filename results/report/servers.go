@@ -16,12 +16,12 @@ import (
 // what the servers were doing during the deepest throughput dip. Nil when
 // the result has no server series.
 func ServerNotes(r *results.Result) []string {
-	if r.Servers == nil {
+	if r.Servers == nil || len(r.Servers.Samples) == 0 && len(r.Servers.Problems) == 0 {
 		return nil
 	}
 	var out []string
-	if l := leaderLine(r); l != "" {
-		out = append(out, l)
+	if len(r.Servers.Samples) > 0 {
+		out = append(out, leaderLine(r))
 	}
 	for _, f := range results.ServerFiguresOf(r) {
 		out = append(out, figuresLine(f))

@@ -96,3 +96,17 @@ func TestCompareServers(t *testing.T) {
 		}
 	}
 }
+
+// TestServerNotesUnsampled: a result whose servers were not sampled says
+// nothing of them (not "no leader seen"), but still lists their problems.
+func TestServerNotesUnsampled(t *testing.T) {
+	r := synth.Result(synth.Options{Duration: 5 * time.Second})
+	r.Servers = &results.Servers{File: results.ServersCSVFile}
+	if n := ServerNotes(r); n != nil {
+		t.Errorf("notes of an unsampled run: %q", n)
+	}
+	r.Servers.Problems = []results.ServerProblem{{At: time.Second, ID: 2, Kind: results.ProblemExit, Detail: "pid 7: exit status 1"}}
+	if n := ServerNotes(r); len(n) != 1 || !strings.Contains(n[0], "server 2 exited on its own: pid 7: exit status 1") {
+		t.Errorf("notes: %q", n)
+	}
+}
