@@ -1,0 +1,153 @@
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/bench"
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/internal/zkbin"
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/workloads"
+)
+
+// BenchmarkSamplingCost is issue 21's must-show 3: what sampling every
+// server every harness.DefaultMntrInterval costs the servers, as a share of
+// their CPU under load. Two measures:
+//
+//   - alternated: the same open-loop load (fixed rate, so the servers' work
+//     is the same) in phases with and without sampling, A B A B ..., the
+//     servers' CPU per phase compared;
+//   - per call: the servers' CPU over a burst of back-to-back samples of the
+//     idle ensemble, less an idle stretch as long, per sample, against
+//     their CPU per second under the load.
+//
+// Run it alone on the machine (under flock): ZKBENCH_COST_IMPL=java for
+// Java servers; ZKBENCH_COST_PAIRS (default 4) and ZKBENCH_COST_PHASE
+// (default 8s) for longer measurements. It fails if either measure is 2 %
+// or more.
+func BenchmarkSamplingCost(b *testing.B) {
+	impl := os.Getenv("ZKBENCH_COST_IMPL")
+	if impl == "" {
+		impl = harness.ImplGo
+	}
+	pairs := envInt("ZKBENCH_COST_PAIRS", 4)
+	phase, err := time.ParseDuration(envOr("ZKBENCH_COST_PHASE", "8s"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ho := harness.Options{Impl: impl, Servers: 3, LeaderServes: true, MntrInterval: -1, RunDir: b.TempDir()}
+	if impl == harness.ImplGo {
+		bin, err := zkbin.BuildZkserver()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { zkbin.RemoveBuilds() })
+		ho.GoCommand = []string{bin, "start-foreground"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*pairs+4)*phase+2*time.Minute)
+	defer cancel()
+	ens, closeEns, err := StartEnsemble(ctx, ho)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeEns()
+	cpu := func() float64 {
+		var t float64
+		for _, st := range ens.Stats() {
+			t += st.CPUSeconds
+		}
+		return t
+	}
+
+	// Per call, on the idle ensemble.
+	idle0 := cpu()
+	time.Sleep(2 * time.Second)
+	idle := cpu() - idle0
+	const burst = 200
+	t0, c0 := time.Now(), cpu()
+	for range burst {
+		ens.Sample(ctx)
+	}
+	burstLen, burstCPU := time.Since(t0), cpu()-c0
+	perSample := (burstCPU - idle*burstLen.Seconds()/2) / burst
+
+	spec := workloads.Default()
+	spec.ReadPercent, spec.Clients, spec.Keys = 70, 20, 1000
+	spec.Mode, spec.Rate = workloads.Open, 4000
+	spec.Warmup, spec.Duration = 500*time.Millisecond, phase
+	var with, without []float64 // server CPU seconds per phase
+	for i := range 2 * pairs {
+		sampling := i%2 == 0
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		if sampling {
+			go func() {
+				defer close(done)
+				t := time.NewTicker(harness.DefaultMntrInterval)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						ens.Sample(ctx)
+					}
+				}
+			}()
+		} else {
+			close(done)
+		}
+		before := cpu()
+		res, err := bench.Run(ctx, bench.Options{Spec: spec, Targets: Targets(ens), Placement: bench.RoundRobin})
+		close(stop)
+		<-done
+		if err != nil {
+			b.Fatal(err)
+		}
+		used := (cpu() - before) / (res.Measured + spec.Warmup).Seconds()
+		b.Logf("phase %d, sampling %v: servers %.3f cores, %d ops", i, sampling, used, results.Summarize(res).Ops)
+		if sampling {
+			with = append(with, used)
+		} else {
+			without = append(without, used)
+		}
+	}
+	mean := func(xs []float64) float64 {
+		var s float64
+		for _, x := range xs {
+			s += x
+		}
+		return s / float64(len(xs))
+	}
+	load := mean(without)
+	alternated := 100 * (mean(with) - load) / load
+	perCall := 100 * perSample / harness.DefaultMntrInterval.Seconds() / load
+	b.ReportMetric(alternated, "%cpu-alternated")
+	b.ReportMetric(perCall, "%cpu-per-call")
+	b.ReportMetric(perSample*1e3/3, "ms-cpu/sample/server")
+	b.Logf("%s, 3 servers: loaded servers use %.3f cores without sampling, %.3f with (%+.2f %%); one sample of all 3 costs them %.2f ms of CPU, %.3f %% of their CPU at one per %v",
+		impl, load, mean(with), alternated, perSample*1e3, perCall, harness.DefaultMntrInterval)
+	if math.Max(alternated, perCall) >= 2 {
+		b.Errorf("sampling costs the servers %.2f %% (alternated) / %.3f %% (per call) of their CPU: want under 2 %%", alternated, perCall)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(k), &n); err != nil || n <= 0 {
+		return def
+	}
+	return n
+}
