@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/workloads"
 )
 
@@ -57,5 +58,22 @@ func TestDiskFaultsFlag(t *testing.T) {
 	}
 	if _, err := e.harness(1, nil); exitCode(err) != exitUsage {
 		t.Errorf("--disk-faults on an external ensemble: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+}
+
+// The matrix knows the disk faults' repairs.
+func TestMatrixDiskFaultKinds(t *testing.T) {
+	ks, err := parseKinds("disk-full, fsync-fail, power-loss", "leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[harness.Action]harness.Action{harness.DiskFull: harness.DiskHeal, harness.FsyncFail: harness.DiskHeal, harness.PowerLoss: harness.Restart}
+	if len(ks) != len(want) {
+		t.Fatalf("kinds %v", ks)
+	}
+	for _, k := range ks {
+		if want[k.Fault] != k.Repair {
+			t.Errorf("%s: repair %s, want %s", k.Fault, k.Repair, want[k.Fault])
+		}
 	}
 }

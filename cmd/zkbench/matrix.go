@@ -89,6 +89,7 @@ A safety violation in any run exits 4 once the matrix is written.`,
 var repairs = map[harness.Action]harness.Action{
 	harness.Kill: harness.Restart, harness.Freeze: harness.Thaw, harness.Partition: harness.Heal,
 	harness.PartitionIn: harness.Heal, harness.PartitionOut: harness.Heal,
+	harness.DiskFull: harness.DiskHeal, harness.FsyncFail: harness.DiskHeal, harness.PowerLoss: harness.Restart,
 }
 
 // faultKind is one row family of the matrix: a fault, its repair and whom
@@ -370,6 +371,9 @@ func (o matrixOptions) runCell(ctx context.Context, cell *matrixCell, spec workl
 		switch cell.Kind.Fault {
 		case harness.Partition, harness.PartitionIn, harness.PartitionOut:
 			cfg.Harness.PeerProxy = true
+		}
+		if cell.Kind.Fault.IsDisk() {
+			cfg.Harness.DiskFaults = true
 		}
 		if err := cfg.Validate(); err != nil {
 			return err
