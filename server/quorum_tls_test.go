@@ -55,16 +55,28 @@ func readEach(t *testing.T, e *zktest.Ensemble, idx []int, path, data string) {
 	}
 }
 
-// TestIntegration_SSLQuorum: a 3-server Go ensemble with sslQuorum elects,
+// TestIntegration_SSLQuorum: a 3-server ensemble with sslQuorum elects,
 // replicates and survives a leader kill; a process without the
 // certificate (plaintext peer ports) cannot join, and joins again once it
-// has it.
+// has it. The Go ensemble, and upstream Java 3.8 with the same stores and
+// zoo.cfg lines.
 func TestIntegration_SSLQuorum(t *testing.T) {
+	for _, impl := range []string{"go", "java"} {
+		t.Run(impl, func(t *testing.T) { testSSLQuorum(t, impl) })
+	}
+}
+
+func testSSLQuorum(t *testing.T, impl string) {
 	tl, err := harness.NewTLS(t.TempDir(), certgen.PKCS12)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := zktest.StartEnsemble(t, 3, tl.QuorumLines()...)
+	var e *zktest.Ensemble
+	if impl == "java" {
+		e = zktest.StartJavaEnsemble(t, 3, tl.QuorumLines()...)
+	} else {
+		e = zktest.StartEnsemble(t, 3, tl.QuorumLines()...)
+	}
 	c, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
