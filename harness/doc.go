@@ -54,6 +54,15 @@
 // their hosts), never Delay. Faults are named values (Faults, FaultByName) with
 // Available and Inject, as in etcd's robustness tests.
 //
+// With Options.DiskFaults each server's dataDir (and dataLogDir) is a
+// FUSE mount of package faultfs over a sibling "<dir>.disk", Go and Java
+// alike, so DiskFull (ENOSPC), FsyncSlow, FsyncFail (EIO) and DiskHeal act
+// on its disk, and PowerLoss kills it with SIGKILL and drops everything it
+// wrote and did not fsync (faultfs says what is modelled); Restart brings
+// it back. The harness's own myid is written beneath the mount. Close
+// unmounts every mount; Start first unmounts those whose serving process
+// is gone (a killed test's). Disk faults are unavailable otherwise.
+//
 // # Schedules
 //
 // Schedules are pure values built by ParseSchedule ("at 10s kill follower
