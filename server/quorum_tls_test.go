@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -140,4 +141,80 @@ func testSSLQuorum(t *testing.T, impl string) {
 	p.Launch()
 	waitModes(t, e, []int{leader}, 30*time.Second)
 	readEach(t, e, []int{leader}, "/q2", "two")
+}
+
+// setLines rewrites server i's zoo.cfg: lines starting with a key of set
+// are dropped, then set's lines appended.
+func setLines(t *testing.T, p *zktest.Process, set ...string) {
+	t.Helper()
+	b, err := os.ReadFile(p.CfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		keep := true
+		for _, s := range set {
+			if k, _, _ := strings.Cut(s, "="); strings.HasPrefix(l, k+"=") {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, l)
+		}
+	}
+	if err := os.WriteFile(p.CfgPath, []byte(strings.Join(append(out, set...), "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The rolling upgrade portUnification is for: a plaintext ensemble whose
+// peer ports take both (portUnification=true) turns on sslQuorum one
+// server at a time, then drops portUnification one at a time, serving
+// writes at every step.
+func TestIntegration_QuorumPortUnificationUpgrade(t *testing.T) {
+	tl, err := harness.NewTLS(t.TempDir(), certgen.PKCS12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stores []string
+	for _, l := range tl.QuorumLines() {
+		if strings.HasPrefix(l, "ssl.quorum.") {
+			stores = append(stores, l)
+		}
+	}
+	e := zktest.StartEnsemble(t, 3, append(stores, "portUnification=true", "sslQuorum=false")...)
+	all := []int{0, 1, 2}
+	step := 0
+	write := func(what string) {
+		t.Helper()
+		step++
+		path := fmt.Sprintf("/step%d", step)
+		c, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Create(path, []byte(what), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("%s: write: %v", what, err)
+		}
+		readEach(t, e, all, path, what)
+	}
+	write("plaintext, unified ports")
+	restart := func(i int, set ...string) {
+		t.Helper()
+		p := e.Servers[i]
+		p.Kill()
+		setLines(t, p, set...)
+		p.Launch()
+		waitModes(t, e, all, 30*time.Second)
+	}
+	for i := range all {
+		restart(i, "sslQuorum=true")
+		write(fmt.Sprintf("sslQuorum on %d servers", i+1))
+	}
+	for i := range all {
+		restart(i, "portUnification=false")
+		write(fmt.Sprintf("portUnification off on %d servers", i+1))
+	}
 }
