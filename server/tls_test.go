@@ -187,7 +187,7 @@ func TestTLSBadStoresRefuseToStart(t *testing.T) {
 	}{
 		{"wrong password", "ssl.keyStore.password=wrong", []string{"zookeeper.ssl.keyStore.password", tl.ServerKeyStore, "wrong password"}},
 		{"missing file", "ssl.trustStore.location=" + missing, []string{"zookeeper.ssl.trustStore.location", missing, "no such file"}},
-		{"no key store", "ssl.keyStore.location=", []string{"zookeeper.ssl.keyStore.location is not set"}},
+		{"no key store", "ssl.keyStore.location=", []string{"zookeeper.ssl.keyStore.location: not set"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

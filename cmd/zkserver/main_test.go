@@ -82,9 +82,9 @@ func (z *zkserver) exit(t *testing.T, within time.Duration) error {
 	}
 }
 
-// A configuration that asks for TLS, SASL or local sessions makes the real
-// binary refuse to start, saying which line or flag asked, and bind
-// nothing. A TLS-only
+// A configuration that asks for TLS it cannot serve, SASL or local
+// sessions makes the real binary refuse to start, saying which line or
+// flag asked, and bind nothing. A TLS-only
 // zoo.cfg used to start a plaintext server on a random port of every
 // interface.
 func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
@@ -94,13 +94,17 @@ func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
 		env       []string
 		want      string
 	}{
+		// TLS without a key store: no listener could serve it.
 		{"tls only", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nsecureClientPort=%d\n", secure), nil,
-			"zoo.cfg:3: secureClientPort: this server does not support TLS for clients: refusing to start rather than run without it"},
+			"zookeeper.ssl.keyStore.location: not set: a TLS listener needs a certificate"},
 		{"tls and plaintext", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nsecureClientPort=%d\n", zktest.FreePort(t), secure), nil,
-			"zoo.cfg:4: secureClientPort: this server does not support TLS for clients"},
-		{"keystore flag", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\n", zktest.FreePort(t)),
+			"zookeeper.ssl.keyStore.location: not set"},
+		{"tls keystore missing", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nsecureClientPort=%d\n", zktest.FreePort(t), secure),
 			[]string{"SERVER_JVMFLAGS=-Dzookeeper.ssl.keyStore.location=/etc/zk/keystore.jks"},
-			"SERVER_JVMFLAGS: -Dzookeeper.ssl.keyStore.location: this server does not support TLS"},
+			"zookeeper.ssl.keyStore.location (/etc/zk/keystore.jks): open /etc/zk/keystore.jks: no such file or directory"},
+		{"tls auth provider flag", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\n", zktest.FreePort(t)),
+			[]string{"SERVER_JVMFLAGS=-Dzookeeper.ssl.authProvider=sasl"},
+			"SERVER_JVMFLAGS: -Dzookeeper.ssl.authProvider: this server does not support authentication providers for TLS clients other than x509"},
 		{"local sessions in an ensemble", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\ninitLimit=5\nsyncLimit=2\nlocalSessionsEnabled=true\n"+
 			"server.1=127.0.0.1:%d:%d\nserver.2=127.0.0.1:%d:%d\nserver.3=127.0.0.1:%d:%d\n", zktest.FreePort(t),
 			zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t)), nil,
@@ -140,14 +144,14 @@ func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
 func TestIntegrationIgnoredKeysWarnOnce(t *testing.T) {
 	port := zktest.FreePort(t)
 	z, _ := startZkserver(t, fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"4lw.commands.whitelist=*\nadmin.enableServer=false\nadmin.idleTimeout=9999\nsslQuorum=false\nmetricsProvider.httpsPort=7443\n", port),
+		"4lw.commands.whitelist=*\nadmin.enableServer=false\nadmin.idleTimeout=9999\nquorum.auth.enableSasl=false\nmetricsProvider.httpsPort=7443\n", port),
 		"SERVER_JVMFLAGS=-Dzookeeper.admin.idleTimeout=9999 -Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	if err := zktest.WaitServing(addr, 15*time.Second); err != nil {
 		t.Fatalf("%v; stderr:\n%s", err, z.stderr)
 	}
 	stderr := z.stderr.String()
-	for _, key := range []string{"admin.idleTimeout", "sslQuorum", "metricsProvider.httpsPort", "zookeeper.serverCnxnFactory"} {
+	for _, key := range []string{"admin.idleTimeout", "quorum.auth.enableSasl", "metricsProvider.httpsPort", "zookeeper.serverCnxnFactory"} {
 		n := 0
 		for _, line := range strings.Split(stderr, "\n") {
 			if strings.Contains(line, "level=WARN") && strings.Contains(line, key+" ") {

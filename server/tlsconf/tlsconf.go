@@ -202,7 +202,7 @@ func (m *Material) verify(raw [][]byte, now time.Time) (*x509.Certificate, error
 // key store.
 func (m *Material) CanServe() error {
 	if m.Certificate == nil {
-		return &Error{Key: m.scope.Key("keyStore.location"), Reason: m.scope.Key("keyStore.location") + " is not set: a TLS listener needs a certificate"}
+		return &Error{Key: m.scope.Key("keyStore.location"), Reason: "not set: a TLS listener needs a certificate"}
 	}
 	return nil
 }

@@ -377,7 +377,7 @@ func TestServerNeedsAKeyStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.CanServe(); err == nil || !strings.Contains(err.Error(), "zookeeper.ssl.keyStore.location is not set") {
+	if err := m.CanServe(); err == nil || !strings.Contains(err.Error(), "zookeeper.ssl.keyStore.location: not set") {
 		t.Errorf("CanServe() = %v, want the key named", err)
 	}
 }
