@@ -381,3 +381,44 @@ func TestServerNeedsAKeyStore(t *testing.T) {
 		t.Errorf("CanServe() = %v, want the key named", err)
 	}
 }
+
+// Quorum peers' certificates must name the address they connect from
+// (upstream's QuorumX509Util verifies client host names); client-port
+// clients' need not, and ssl.quorum.hostnameVerification=false turns it
+// off.
+func TestCheckPeerHost(t *testing.T) {
+	p := newPKI(t, certgen.PKCS12)
+	elsewhere, err := p.ca.Issue(certgen.Options{Subject: pkix.Name{CommonName: "elsewhere"}, IPs: []net.IP{net.IPv4(10, 9, 8, 7)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4242}
+	named := tls.ConnectionState{PeerCertificates: []*x509.Certificate{p.client.Cert}}
+	other := tls.ConnectionState{PeerCertificates: []*x509.Certificate{elsewhere.Cert}}
+	q, err := Load(p.props("zookeeper.ssl.quorum.", p.serverKS), Quorum, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.CheckPeerHost(named, from); err != nil {
+		t.Errorf("a peer named by its certificate: %v", err)
+	}
+	if err := q.CheckPeerHost(other, from); err == nil || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("a peer its certificate does not name: %v", err)
+	}
+	c, err := Load(p.props("zookeeper.ssl.", p.serverKS), Client, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckPeerHost(other, from); err != nil {
+		t.Errorf("client port: %v", err)
+	}
+	off := p.props("zookeeper.ssl.quorum.", p.serverKS)
+	off["zookeeper.ssl.quorum.hostnameVerification"] = "false"
+	q, err = Load(off, Quorum, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.CheckPeerHost(other, from); err != nil {
+		t.Errorf("hostnameVerification=false: %v", err)
+	}
+}
