@@ -92,10 +92,12 @@ func Mount(backing, mountpoint string) (*FS, error) {
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,
 		MountOptions: fuse.MountOptions{
-			FsName:            fmt.Sprintf("%s.%d", fsNamePrefix, os.Getpid()),
-			Name:              "zkbench-faultfs",
+			FsName: fmt.Sprintf("%s.%d", fsNamePrefix, os.Getpid()),
+			Name:   "zkbench-faultfs",
+			// Only this user (the servers run as the harness's user)
+			// sees the mount: without default_permissions nothing else
+			// would check the files' modes.
 			DirectMountStrict: true,
-			AllowOther:        true,
 		},
 	})
 	if err != nil {
