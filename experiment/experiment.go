@@ -167,6 +167,11 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	if err := c.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if c.TLS != nil && c.Driver != nil {
+		// Another driver (the agents') would connect in plaintext to
+		// ports that take both, and the result would say TLS.
+		return nil, fmt.Errorf("%w: a TLS run's load is driven from this machine only", ErrInvalid)
+	}
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -49,6 +49,9 @@ func (a agentFlags) coordinator(changed func(string) bool, log *slog.Logger) (*f
 		}
 		return nil, nil
 	}
+	if changed("tls") {
+		return nil, fmt.Errorf("--tls with --agents: the agents' drivers do not dial TLS yet; run TLS from this machine")
+	}
 	o := fleet.Options{Connect: a.coord, Wait: a.wait, Logger: log}
 	if n, err := strconv.Atoi(a.clients); err == nil {
 		if n < 1 {

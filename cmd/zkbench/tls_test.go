@@ -51,3 +51,13 @@ func TestTLSNeedsLaunchedServers(t *testing.T) {
 		t.Errorf("run --tls --impl external: %v", err)
 	}
 }
+
+// The agents' drivers dial plaintext, which the servers' unified ports
+// would take: a TLS run through agents is refused rather than recorded
+// as TLS.
+func TestTLSWithAgentsRefused(t *testing.T) {
+	_, _, err := zkbench(t, "run", "--tls", "--agents", "127.0.0.1:1", "--out", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "--tls with --agents") {
+		t.Errorf("run --tls --agents: %v", err)
+	}
+}
