@@ -181,7 +181,13 @@ func TestIntegration_PowerLoss(t *testing.T) {
 			}
 			rep := history.Check(h, final)
 			lost, _ := rep.Get(history.CheckLostWrites)
-			t.Logf("%d acknowledged writes; %s: %s: %s", acked, lost.Name, lost.Verdict, lost.Summary)
+			t.Logf("%d acknowledged writes; %s: %s: %s; %d findings", acked, lost.Name, lost.Verdict, lost.Summary, len(lost.Findings))
+			for i, f := range lost.Findings {
+				if i == 2 {
+					break
+				}
+				t.Logf("  %s: %s", f.Key, f.Message)
+			}
 			if got := lost.Verdict == history.Fail; got != c.wantLoss {
 				t.Fatalf("lost acknowledged writes reported: %v, want %v\n%s", got, c.wantLoss, rep)
 			}
