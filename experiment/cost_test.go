@@ -151,3 +151,65 @@ func envInt(k string, def int) int {
 	}
 	return n
 }
+
+// TestSampleCPU bounds what one sample costs each server, on an idle
+// ensemble (no load run needed): under 5 ms of CPU, so that at one sample
+// per harness.DefaultMntrInterval it is under 2 % of the CPU of a server
+// using a quarter of a core or more, as every server of a benchmark run
+// does. (Measured: about 1 ms for Go, mntr and Prometheus; about 2 ms for
+// Java, whose mntr lists some 300 figures.) BenchmarkSamplingCost measures
+// the share under load.
+func TestSampleCPU(t *testing.T) {
+	bin, err := zkbin.BuildZkserver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { zkbin.RemoveBuilds() })
+	for _, impl := range []string{harness.ImplGo, harness.ImplJava} {
+		t.Run(impl, func(t *testing.T) {
+			ho := harness.Options{Impl: impl, Servers: 3, LeaderServes: true, MntrInterval: -1, RunDir: t.TempDir(), GoCommand: []string{bin, "start-foreground"}}
+			if impl == harness.ImplJava {
+				if _, err := zkbin.FindJava(zkbin.LogLog4j); err != nil {
+					t.Fatalf("Java ZooKeeper: %v", err)
+				}
+				ho.JavaHeap = "128m"
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			ens, closeEns, err := StartEnsemble(ctx, ho)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeEns()
+			cpu := func() float64 {
+				var s float64
+				for _, st := range ens.Stats() {
+					s += st.CPUSeconds
+				}
+				return s
+			}
+			for range 50 { // warm up (Java's JIT)
+				ens.Sample(ctx)
+			}
+			i0 := cpu()
+			time.Sleep(2 * time.Second)
+			idle := (cpu() - i0) / 2
+			const n = 300
+			t0, c0 := time.Now(), cpu()
+			for range n {
+				ens.Sample(ctx)
+			}
+			per := (cpu() - c0 - idle*time.Since(t0).Seconds()) / n / 3
+			t.Logf("%s: one sample costs each server %.3f ms of CPU (idle servers use %.1f ms/s together); at one per %v that is %.2f %% of a quarter of a core",
+				impl, per*1e3, idle*1e3, harness.DefaultMntrInterval, 100*per/harness.DefaultMntrInterval.Seconds()/0.25)
+			if per >= 0.005 {
+				t.Errorf("one sample costs each server %.3f ms of CPU: want under 5 ms", per*1e3)
+			}
+			for _, s := range ens.MntrSnapshots()[:3] {
+				if s.Values == nil {
+					t.Errorf("server %d did not answer a sample", s.ID)
+				}
+			}
+		})
+	}
+}
