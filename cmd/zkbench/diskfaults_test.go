@@ -77,3 +77,31 @@ func TestMatrixDiskFaultKinds(t *testing.T) {
 		}
 	}
 }
+
+// --faults random draws disk faults too, each with its repair, and the
+// run then mounts the fault-injecting disks.
+func TestRandomDiskFaults(t *testing.T) {
+	var e ensembleOptions
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	e.addFlags(fs, 3)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	spec := workloads.Default()
+	spec.Duration = time.Minute
+	cfg, err := config(e, spec, "random", common{random: randomFaults{seed: 9, rate: 30, mix: "disk-full,fsync-fail,power-loss"}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[harness.Action]int{}
+	for _, st := range cfg.Schedule.Steps {
+		seen[st.Action]++
+	}
+	if seen[harness.DiskFull]+seen[harness.FsyncFail] == 0 || seen[harness.DiskHeal] != seen[harness.DiskFull]+seen[harness.FsyncFail] ||
+		seen[harness.PowerLoss] == 0 || seen[harness.Restart] != seen[harness.PowerLoss] {
+		t.Fatalf("actions %v: want disk faults, each repaired", seen)
+	}
+	if !cfg.Harness.DiskFaults {
+		t.Error("a random schedule of disk faults did not turn on the fault-injecting disks")
+	}
+}
