@@ -100,7 +100,9 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, n in
 			return nil, fmt.Errorf("--faults %s: %q (line %d) is not built for agent-hosted servers: only kill, restart, freeze, thaw, partition, partition-in, partition-out and heal", cfg.Schedule.Name, st.Action, st.Line)
 		}
 	}
-	if cfg.Harness.PeerProxy || cfg.Harness.LogDir != "" {
+	// A schedule with partitions turns the local peer proxies on (config);
+	// on agents, partitions are nftables rules on the hosts instead.
+	if (cfg.Harness.PeerProxy && !hasPartition(cfg.Schedule)) || cfg.PeerDelay > 0 || cfg.Harness.LogDir != "" {
 		return nil, fmt.Errorf("--server-agents: --peer-proxy, --peer-delay and --log-dir are not built for agent-hosted servers")
 	}
 	o := serverOptions(*cfg, a, n, names)
@@ -125,6 +127,7 @@ func hostServers(ctx context.Context, cfg *experiment.Config, a agentFlags, n in
 	}
 	ho := cfg.Harness
 	ho.Impl, ho.Connect, ho.GoCommand = harness.ImplExternal, h.Connect(), nil
+	ho.PeerProxy = false
 	ho.Servers = n
 	ho.External = harness.ExternalCommands{
 		Kill: faultCmd(string(harness.Kill)), Restart: faultCmd(string(harness.Restart)),
@@ -253,4 +256,15 @@ func writeServers(dir string, ss []fleet.HostedServer) error {
 			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %.2f | %.1f | %s |\n", s.ID, impl, s.Agent, s.Hostname, s.Addr, s.Starts, s.CPUSeconds, float64(s.PeakRSSKiB)/1024, s.Error)
 		}
 	})
+}
+
+// hasPartition reports whether s partitions a server, either way.
+func hasPartition(s harness.Schedule) bool {
+	for _, st := range s.Steps {
+		switch st.Action {
+		case harness.Partition, harness.PartitionIn, harness.PartitionOut:
+			return true
+		}
+	}
+	return false
 }
