@@ -104,6 +104,9 @@ func TestDiskFullRun(t *testing.T) {
 		t.Errorf("no warning names the server, the disk (%s, tmpfs) and the error: %q", disk, res.Warnings)
 	}
 	dir := t.TempDir()
+	if keep := os.Getenv("ZKBENCH_KEEP_RESULT"); keep != "" {
+		dir = keep // to look at the result afterwards
+	}
 	if err := WriteRun(dir, res); err != nil {
 		t.Fatal(err)
 	}
