@@ -43,6 +43,14 @@ type Config struct {
 	// Warmup and Duration are the unmeasured and measured parts of every
 	// run (defaults 1 s and 5 s).
 	Warmup, Duration time.Duration
+	// WarmupMax, when positive, makes every run's warm-up automatic
+	// (workloads.Spec.WarmupMax): at least Warmup, until the throughput is
+	// steady, at most WarmupMax.
+	WarmupMax time.Duration
+	// Rates, if any, add the fixed-rate latency points: after the
+	// closed-loop runs, every implementation runs open loop at each rate
+	// at every point, in the same repetitions and order.
+	Rates []Rate
 	// GoCommand starts a Go server (harness.Options.GoCommand).
 	GoCommand []string
 	// GoVariants are other builds of the Go server, by implementation name
@@ -94,7 +102,7 @@ func (c *Config) withDefaults() error {
 	if c.Keys == 0 {
 		c.Keys = 1000
 	}
-	if c.Warmup == 0 {
+	if c.Warmup == 0 && c.WarmupMax == 0 {
 		c.Warmup = time.Second
 	}
 	if c.Duration == 0 {
@@ -134,19 +142,24 @@ func (c *Config) withDefaults() error {
 			}
 		}
 	}
-	if _, err := c.spec(c.ReadPercents[0]); err != nil {
+	if _, err := c.spec(c.ReadPercents[0], 0); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return nil
+	return validRates(c.Rates, c.Impls)
 }
 
-// spec is the workload of one point.
-func (c *Config) spec(reads float64) (workloads.Spec, error) {
+// spec is the workload of one point: closed loop, or open loop at rate
+// operations per second when rate is positive.
+func (c *Config) spec(reads, rate float64) (workloads.Spec, error) {
 	s := workloads.Default()
 	s.Name = fmt.Sprintf("perf-%gr", reads)
 	s.ReadPercent = reads
 	s.Clients, s.Outstanding, s.ValueSize, s.Keys = c.Clients, c.Outstanding, c.ValueSize, c.Keys
-	s.Warmup, s.Duration, s.Seed = c.Warmup, c.Duration, c.Seed
+	s.Warmup, s.WarmupMax, s.Duration, s.Seed = c.Warmup, c.WarmupMax, c.Duration, c.Seed
+	if rate > 0 {
+		s.Name = fmt.Sprintf("perf-%gr-%.0fops", reads, rate)
+		s.Mode, s.Rate = workloads.Open, rate
+	}
 	return s, s.Validate()
 }
 
@@ -160,8 +173,15 @@ type Sample struct {
 	Throughput float64       `json:"throughput"`
 	P50        time.Duration `json:"p50_ns"`
 	P99        time.Duration `json:"p99_ns"`
-	Ops        int64         `json:"ops"`
-	Errors     int64         `json:"errors"`
+	P999       time.Duration `json:"p999_ns"`
+	// Rate is the offered open-loop rate (ops/s) of a fixed-rate latency
+	// run, RateLabel the rate as given ("50%"); 0 and "" in closed loop.
+	Rate      float64 `json:"rate,omitempty"`
+	RateLabel string  `json:"rate_label,omitempty"`
+	// Warmup is how an automatic warm-up went; nil for a fixed one.
+	Warmup *results.Warmup `json:"warmup,omitempty"`
+	Ops    int64           `json:"ops"`
+	Errors int64           `json:"errors"`
 	// DriverCores is the average number of cores the driver used.
 	DriverCores float64 `json:"driver_cores"`
 	// Load1 is the machine's one-minute load average when the run ended.
@@ -223,7 +243,9 @@ type ReportConfig struct {
 	ValueSize    int                 `json:"value_size"`
 	Keys         int                 `json:"keys"`
 	Warmup       time.Duration       `json:"warmup_ns"`
+	WarmupMax    time.Duration       `json:"warmup_max_ns,omitempty"`
 	Duration     time.Duration       `json:"duration_ns"`
+	Rates        []Rate              `json:"rates,omitempty"`
 	GoCommand    []string            `json:"go_command"`
 	NoopCommand  []string            `json:"noop_command"`
 	GoVariants   map[string][]string `json:"go_variants,omitempty"`
@@ -241,28 +263,67 @@ func Compare(ctx context.Context, c Config) (*Report, error) {
 		Config: ReportConfig{
 			Sizes: c.Sizes, ReadPercents: c.ReadPercents, Reps: c.Reps, Impls: c.Impls,
 			Clients: c.Clients, Outstanding: c.Outstanding, ValueSize: c.ValueSize, Keys: c.Keys,
-			Warmup: c.Warmup, Duration: c.Duration, GoCommand: c.GoCommand, NoopCommand: c.NoopCommand, GoVariants: c.GoVariants,
+			Warmup: c.Warmup, WarmupMax: c.WarmupMax, Duration: c.Duration, Rates: c.Rates, GoCommand: c.GoCommand, NoopCommand: c.NoopCommand, GoVariants: c.GoVariants,
 		},
 	}
 	defer func() { rep.Elapsed = time.Since(rep.Started) }()
 	launched := map[string]bool{}
-	for r := 0; r < c.Reps; r++ {
-		order := append([]string(nil), c.Impls...)
-		if r%2 == 1 {
-			swapGoJava(order)
+	closed := func(int) ([]load, error) {
+		var out []load
+		for _, reads := range c.ReadPercents {
+			out = append(out, load{reads: reads})
 		}
-		for _, size := range c.Sizes {
-			for _, impl := range order {
-				if err := ctx.Err(); err != nil {
-					return rep, fmt.Errorf("perf: cancelled: %w", err)
+		return out, nil
+	}
+	// The fixed-rate runs come second: a share of Java's saturation needs
+	// Java's closed-loop runs of every repetition first.
+	open := func(size int) ([]load, error) {
+		var out []load
+		for _, reads := range c.ReadPercents {
+			for _, rt := range c.Rates {
+				v, err := rep.offered(rt, size, reads)
+				if err != nil {
+					return nil, err
 				}
-				if err := c.runEnsemble(ctx, rep, impl, size, r, launched); err != nil {
+				out = append(out, load{reads: reads, rate: v, label: rt.String()})
+			}
+		}
+		return out, nil
+	}
+	phases := []func(int) ([]load, error){closed}
+	if len(c.Rates) > 0 {
+		phases = append(phases, open)
+	}
+	for _, loads := range phases {
+		for r := 0; r < c.Reps; r++ {
+			order := append([]string(nil), c.Impls...)
+			if r%2 == 1 {
+				swapGoJava(order)
+			}
+			for _, size := range c.Sizes {
+				ls, err := loads(size)
+				if err != nil {
 					return rep, err
+				}
+				for _, impl := range order {
+					if err := ctx.Err(); err != nil {
+						return rep, fmt.Errorf("perf: cancelled: %w", err)
+					}
+					if err := c.runEnsemble(ctx, rep, impl, size, r, launched, ls); err != nil {
+						return rep, err
+					}
 				}
 			}
 		}
 	}
 	return rep, nil
+}
+
+// load is one run on an ensemble: closed loop, or open loop at rate
+// operations per second (label is the rate as given).
+type load struct {
+	reads, rate float64
+	label       string
 }
 
 // swapGoJava reverses the order of every implementation but the no-op
@@ -279,8 +340,11 @@ func swapGoJava(order []string) {
 	}
 }
 
-// runEnsemble starts one ensemble and runs every read percentage on it.
-func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size, r int, launched map[string]bool) error {
+// runEnsemble starts one ensemble and runs every load on it; the
+// ensemble's start-up and memory are recorded with the closed-loop loads
+// only, once per repetition.
+func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size, r int, launched map[string]bool, loads []load) error {
+	first := len(loads) == 0 || loads[0].rate == 0
 	ho := harness.Options{Impl: impl, Servers: size, GoCommand: c.GoCommand, ServerCPUs: c.ServerCPUs, Logger: c.Logger}
 	if cmd, ok := c.GoVariants[impl]; ok {
 		ho.Impl, ho.GoCommand = harness.ImplGo, cmd
@@ -310,7 +374,7 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		serverCPU = func() (float64, error) { return pidsCPU(noopPIDs) }
 	}
 	elapsed := time.Since(t0)
-	if impl != ImplNoop {
+	if impl != ImplNoop && first {
 		rep.Startups = append(rep.Startups, Startup{Impl: impl, Size: size, Rep: r + 1, Elapsed: elapsed})
 		if !launched[impl] {
 			launched[impl] = true
@@ -321,7 +385,7 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 	}
 	fmt.Fprintf(c.Log, "perf: rep %d: %s x%d serving after %v\n", r+1, impl, size, elapsed.Round(time.Millisecond))
 	var mem Memory
-	if impl != ImplNoop {
+	if impl != ImplNoop && first {
 		time.Sleep(500 * time.Millisecond) // let start-up garbage go
 		mem = Memory{Impl: impl, Size: size, Rep: r + 1}
 		for _, st := range ens.Stats() {
@@ -332,8 +396,9 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 			mem.IdleKiB = append(mem.IdleKiB, kib)
 		}
 	}
-	for _, reads := range c.ReadPercents {
-		spec, err := c.spec(reads)
+	for _, ld := range loads {
+		reads := ld.reads
+		spec, err := c.spec(reads, ld.rate)
 		if err != nil {
 			return err
 		}
@@ -353,7 +418,8 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		sum := results.Summarize(res)
 		s := Sample{
 			Impl: impl, Size: size, ReadPercent: reads, Rep: r + 1,
-			Throughput: sum.Throughput.Mean, P50: sum.All.P50, P99: sum.All.P99,
+			Throughput: sum.Throughput.Mean, P50: sum.All.P50, P99: sum.All.P99, P999: sum.All.P999,
+			Rate: ld.rate, RateLabel: ld.label, Warmup: res.Warmup,
 			Ops: sum.Ops, Errors: sum.Errors, DriverCores: res.Driver.CPUCores, Load1: load1(),
 			DriverUsPerOp: usPerOp(res.Driver.CPUSeconds, sum.Ops+sum.Errors),
 		}
@@ -366,11 +432,15 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 			fmt.Fprintf(c.Log, "perf: rep %d: %s x%d %g%% reads: server CPU per operation not measured: %v\n", r+1, impl, size, reads, cpuErr)
 		}
 		rep.Samples = append(rep.Samples, s)
-		fmt.Fprintf(c.Log, "perf: rep %d: %-4s x%d %3g%% reads: %8.0f ops/s  p50 %v  p99 %v  errors %d  load %.1f  cpu/op server %.1fµs driver %.1fµs\n",
-			r+1, impl, size, reads, s.Throughput, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Errors, s.Load1,
-			s.ServerUsPerOp, s.DriverUsPerOp)
+		at := ""
+		if ld.rate > 0 {
+			at = fmt.Sprintf(" at %s (%.0f ops/s)", ld.label, ld.rate)
+		}
+		fmt.Fprintf(c.Log, "perf: rep %d: %-4s x%d %3g%% reads%s: %8.0f ops/s  p50 %v  p99 %v  p99.9 %v  errors %d  load %.1f  cpu/op server %.1fµs driver %.1fµs%s\n",
+			r+1, impl, size, reads, at, s.Throughput, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.P999.Round(10*time.Microsecond),
+			s.Errors, s.Load1, s.ServerUsPerOp, s.DriverUsPerOp, warmupNote(res.Warmup))
 	}
-	if impl != ImplNoop {
+	if impl != ImplNoop && first {
 		for _, st := range ens.Stats() {
 			mem.PeakKiB = append(mem.PeakKiB, st.PeakRSSKiB)
 		}

@@ -69,6 +69,9 @@ func (r *Report) Points() []Point {
 	}
 	by := map[string]map[key]Sample{}
 	for _, s := range r.Samples {
+		if s.Rate > 0 {
+			continue // a fixed-rate run: RatePoints
+		}
 		if by[s.Impl] == nil {
 			by[s.Impl] = map[key]Sample{}
 		}
@@ -162,7 +165,7 @@ func (r *Report) Ratios(a, b string) []RatioPoint {
 	get := func(impl string) map[key]Sample {
 		m := map[key]Sample{}
 		for _, s := range r.Samples {
-			if s.Impl == impl {
+			if s.Impl == impl && s.Rate == 0 {
 				m[key{s.Size, s.ReadPercent, s.Rep}] = s
 			}
 		}
@@ -279,6 +282,7 @@ func (r *Report) Summary() string {
 	var b strings.Builder
 	pts := r.Points()
 	r.writeRatios(&b, pts)
+	r.writeRates(&b)
 	writeCPU(&b, pts)
 	return b.String()
 }
@@ -331,8 +335,14 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	c := r.Config
 	fmt.Fprintf(&b, "# Go vs Java ZooKeeper: zkbench compare\n\n")
-	fmt.Fprintf(&b, "Started %s, took %v. %d clients x %d outstanding, %d B values, %d keys, %v warm-up + %v measured per run, %d repetitions; ",
-		r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), c.Clients, c.Outstanding, c.ValueSize, c.Keys, c.Warmup, c.Duration, c.Reps)
+	warm := c.Warmup.String()
+	if c.WarmupMax > 0 {
+		warm = fmt.Sprintf("warm-up until steady (at most %v, see below)", c.WarmupMax)
+	} else {
+		warm += " warm-up"
+	}
+	fmt.Fprintf(&b, "Started %s, took %v. %d clients x %d outstanding, %d B values, %d keys, %s + %v measured per run, %d repetitions; ",
+		r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), c.Clients, c.Outstanding, c.ValueSize, c.Keys, warm, c.Duration, c.Reps)
 	fmt.Fprintf(&b, "Go and Java back to back in every repetition (order swapped every other one). Machine: %d cores, %s. Revision %s",
 		r.Machine.Cores, r.Machine.CPUModel, r.Build.Revision)
 	if r.Build.Modified {
@@ -358,7 +368,9 @@ func (r *Report) Markdown() string {
 	}
 
 	b.WriteString("\n")
+	r.writeRates(&b)
 	writeCPU(&b, pts)
+	r.writeWarmups(&b)
 
 	b.WriteString("\n## Memory (MiB, the largest server of the ensemble)\n\n")
 	b.WriteString("Idle: VmRSS after the ensemble serves, before load. Under load: VmHWM after every read percentage ran on it (1,000 znodes of 1 KiB).\n\n")
@@ -418,7 +430,9 @@ func (r *Report) WriteFiles(dir string) error {
 		Points  []Point         `json:"points"`
 		Memory  []MemoryFigure  `json:"memory_figures"`
 		Startup []StartupFigure `json:"startup_figures"`
-	}{r, r.Points(), r.MemoryFigures(), r.StartupFigures()}
+		Rates   []RatePoint     `json:"rate_points,omitempty"`
+		Warmups []WarmupFigure  `json:"warmup_figures,omitempty"`
+	}{r, r.Points(), r.MemoryFigures(), r.StartupFigures(), r.RatePoints(), r.WarmupFigures()}
 	js, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("perf: %w", err)
