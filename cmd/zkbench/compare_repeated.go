@@ -27,6 +27,7 @@ type repeatOptions struct {
 	variants []string
 	goCmd    string
 	profiles string
+	rates    string
 }
 
 func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
@@ -35,12 +36,13 @@ func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.bound, "bound", false, "repeated comparison: also measure the no-op bound (server/noop, a responder that does no work)")
 	fs.StringArrayVar(&o.variants, "go-variant", nil, "repeated comparison: another Go server build as NAME=COMMAND (the zoo.cfg path is appended), reported as go's ratios against it; repeatable")
 	fs.StringVar(&o.goCmd, "go-command", "", "repeated comparison: run the Go server as COMMAND (the zoo.cfg path is appended), e.g. 'bin/zkserver start-foreground', instead of from zkbench's own binary, whose size adds ~10 MiB of mapped pages to the server's RSS")
+	fs.StringVar(&o.rates, "rates", "", "repeated comparison: also the latency at these fixed offered rates, open loop, after the closed-loop runs: percentages of Java's measured saturation throughput at each point (50%,90%) or operations per second (5000); reports p50/p99/p99.9 with spread and Go/Java ratios")
 	fs.StringVar(&o.profiles, "profile", "", "repeated comparison: afterwards, profile the Go server (CPU, heap, allocations; needs the go command) at these SIZE:READS points, e.g. 1:100,1:0,3:0")
 }
 
 // given reports whether any flag of the repeated comparison was given.
 func (o *repeatOptions) given(changed func(string) bool) bool {
-	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant") || changed("go-command") || changed("profile")
+	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant") || changed("go-command") || changed("profile") || changed("rates")
 }
 
 // parseProfiles reads --profile: SIZE:READS points, comma separated.
@@ -165,10 +167,19 @@ func repeatedConfig(o compareOptions, changed func(string) bool, stderr io.Write
 	if err != nil {
 		return perf.Config{}, err
 	}
+	rates, err := perf.ParseRates(o.rep.rates)
+	if err != nil {
+		return perf.Config{}, fmt.Errorf("--rates: %w", err)
+	}
+	if !changed("warmup") {
+		// Steady state before measuring (issue 19): Java's JIT climbs for
+		// seconds, and a fixed warm-up mixes cold and warm Java.
+		spec.Warmup, spec.WarmupMax = 0, o.load.warmupMax
+	}
 	c := perf.Config{
 		Sizes: sizes, ReadPercents: reads, Reps: o.rep.reps, Impls: impls,
 		Clients: spec.Clients, Outstanding: spec.Outstanding, ValueSize: spec.ValueSize, Keys: spec.Keys,
-		Warmup: spec.Warmup, Duration: spec.Duration, Seed: spec.Seed,
+		Warmup: spec.Warmup, WarmupMax: spec.WarmupMax, Duration: spec.Duration, Seed: spec.Seed, Rates: rates,
 		GoCommand: goCmd, NoopCommand: noopCmd, GoVariants: variants,
 		ServerCPUs: o.ens.serverCPUs,
 		Log:        stderr,
@@ -202,8 +213,13 @@ func runRepeated(ctx context.Context, o compareOptions, changed func(string) boo
 		return err
 	}
 	runs := c.Reps * len(c.Sizes) * len(c.ReadPercents) * len(c.Impls)
-	fmt.Fprintf(stderr, "zkbench: compare %s: sizes %v x reads %v x %d repetition(s) = %d runs of %v, into %s\n",
-		strings.Join(c.Impls, ", "), c.Sizes, c.ReadPercents, c.Reps, runs, c.Warmup+c.Duration, dir)
+	runs += c.Reps * len(c.Sizes) * len(c.ReadPercents) * len(c.Impls) * len(c.Rates)
+	each := fmt.Sprintf("%v", c.Warmup+c.Duration)
+	if c.WarmupMax > 0 {
+		each = fmt.Sprintf("%v after a warm-up until steady (at most %v)", c.Duration, c.WarmupMax)
+	}
+	fmt.Fprintf(stderr, "zkbench: compare %s: sizes %v x reads %v x %d repetition(s) x (saturation + %d fixed rates) = %d runs of %s, into %s\n",
+		strings.Join(c.Impls, ", "), c.Sizes, c.ReadPercents, c.Reps, len(c.Rates), runs, each, dir)
 	rep, err := perf.Compare(ctx, c)
 	if rep == nil {
 		return err
