@@ -23,11 +23,14 @@ func TestCompareTLS(t *testing.T) {
 		t.Errorf("the comparison does not label the TLS run:\n%s", out)
 	}
 	var tls, plain int
-	rs, _, err := experiment.ReadAll([]string{dir})
+	rs, dirs, err := experiment.ReadAll([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range rs {
+	for i, r := range rs {
+		if got := strings.HasSuffix(dirs[i], "-tls"); got != (r.Ensemble.Config["tls"] != "") {
+			t.Errorf("run directory %s for tls %q", dirs[i], r.Ensemble.Config["tls"])
+		}
 		switch r.Ensemble.Config["tls"] {
 		case "clients+quorum":
 			tls++
