@@ -80,6 +80,14 @@ func runReport(o reportOptions, args []string, stdout io.Writer) error {
 		return err
 	}
 	graphs = append(graphs, g)
+	files := []string{"report.md", "report.html", g.File}
+	lg, ok, err := latencyGraph(dir, rs)
+	if err != nil {
+		return err
+	}
+	if ok {
+		graphs, files = append(graphs, lg), append(files, lg.File)
+	}
 	var md, html strings.Builder
 	if err := plan.Markdown(&md, graphs); err != nil {
 		return err
@@ -97,9 +105,9 @@ func runReport(o reportOptions, args []string, stdout io.Writer) error {
 			Dir   string      `json:"dir"`
 			Files []string    `json:"files"`
 			Plan  report.Plan `json:"plan"`
-		}{dir, []string{"report.md", "report.html", g.File}, plan})
+		}{dir, files, plan})
 	}
 	fmt.Fprint(stdout, md.String())
-	fmt.Fprintf(stdout, "\n%s: report.md, report.html, %s\n", dir, g.File)
+	fmt.Fprintf(stdout, "\n%s: %s\n", dir, strings.Join(files, ", "))
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/results/plot"
+	"github.com/zkbench/zkbench/results/report"
 	"github.com/zkbench/zkbench/workloads"
 )
 
@@ -275,7 +277,43 @@ func sweepSize(ctx context.Context, cfg experiment.Config, reads, rates []float6
 	return rs, nil
 }
 
-// writeSweep draws the read-ratio graph and writes sweep.md.
+// latencyThroughputPlot is the base name of the latency-against-throughput
+// graph of a sweep --rates (.png and .svg).
+const latencyThroughputPlot = "latency-throughput"
+
+// latencyGraph draws the latency-against-throughput graph of the open-loop
+// runs of rs into dir; ok is false when there were none.
+func latencyGraph(dir string, rs []*results.Result) (g report.Graph, ok bool, err error) {
+	p, err := plot.LatencyThroughput(rs, plot.Options{})
+	if errors.Is(err, plot.ErrNoOpenLoop) {
+		return report.Graph{}, false, nil
+	}
+	if err != nil {
+		return report.Graph{}, false, err
+	}
+	g, err = experiment.SaveGraph(dir, latencyThroughputPlot, "Latency against throughput (open loop)", p)
+	return g, err == nil, err
+}
+
+// writeLatencyTable writes the points of the latency-against-throughput
+// curves as a Markdown table.
+func writeLatencyTable(b *strings.Builder, rs []*results.Result) {
+	curves := plot.LatencyCurves(rs)
+	if len(curves) == 0 {
+		return
+	}
+	b.WriteString("\n## Latency against throughput (open loop)\n\n")
+	b.WriteString("Latency from each operation's intended start, so a stall counts in full. Achieved below offered: the servers did not keep up.\n\n")
+	b.WriteString("| curve | offered ops/s | achieved ops/s | p50 ms | p99 ms | p99.9 ms |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, c := range curves {
+		for _, pt := range c.Points {
+			fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f |\n", c.Label, pt.Offered, pt.Achieved, ms(pt.P50), ms(pt.P99), ms(pt.P999))
+		}
+	}
+}
+
+// writeSweep draws the read-ratio graph (and, for open-loop rates, latency
+// against throughput) and writes sweep.md.
 func writeSweep(dir string, rs []*results.Result, stdout io.Writer) error {
 	p, err := plot.ReadRatio(rs, plot.Options{})
 	if err != nil {
@@ -325,9 +363,19 @@ func writeSweep(dir string, rs []*results.Result, stdout io.Writer) error {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "\n![%s](%s)\n", g.Title, g.File)
+	files := g.File
+	lg, ok, err := latencyGraph(dir, rs)
+	if err != nil {
+		return err
+	}
+	if ok {
+		writeLatencyTable(&b, rs)
+		fmt.Fprintf(&b, "\n![%s](%s)\n", lg.Title, lg.File)
+		files += ", " + lg.File
+	}
 	if err := os.WriteFile(filepath.Join(dir, "sweep.md"), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s, sweep.md\n", dir, g.File)
+	fmt.Fprintf(stdout, "%s: %s, sweep.md\n", dir, files)
 	return nil
 }
