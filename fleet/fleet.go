@@ -160,6 +160,9 @@ type run struct {
 // run aborted after it started (a lost agent) returns its partial result
 // and a nil error; Aborted says why.
 func (c *Coordinator) Drive(ctx context.Context, bo bench.Options) (*results.Result, error) {
+	if bo.Spec.WarmupMax > 0 {
+		return nil, fmt.Errorf("fleet: an automatic warm-up (--warmup auto) is decided by one driver seeing every session; with agents give a fixed --warmup")
+	}
 	o := c.opts
 	c.mu.Lock()
 	c.agents, c.aborted = nil, nil
