@@ -79,8 +79,8 @@ func runRun(ctx context.Context, o runOptions, changed func(string) bool, stdout
 // runAndSave performs one run, writes its directory under out and prints a
 // one-line summary.
 func runAndSave(ctx context.Context, cfg experiment.Config, out string, stdout, stderr io.Writer) (string, error) {
-	fmt.Fprintf(stderr, "zkbench: %s ensemble of %d, %g%% writes, %d clients x %d outstanding, %v (+%v warm-up)\n",
-		cfg.Harness.Impl, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
+	fmt.Fprintf(stderr, "zkbench: %s ensemble of %d, %g%% writes, %d clients x %d outstanding, %v (+%s)\n",
+		cfg.Harness.Impl, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, warmupText(cfg.Spec))
 	res, err := experiment.Run(ctx, cfg)
 	if err != nil {
 		return "", err
@@ -90,6 +90,7 @@ func runAndSave(ctx context.Context, cfg experiment.Config, out string, stdout, 
 		return dir, err
 	}
 	printLine(stdout, dir, res)
+	warnWarmup(stderr, dir, res)
 	if line := report.SafetyLine(res); line != "" {
 		fmt.Fprintf(stdout, "  %s\n", line)
 	}

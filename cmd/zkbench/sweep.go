@@ -122,7 +122,7 @@ func runSweep(ctx context.Context, o sweepOptions, changed func(string) bool, st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "zkbench: sweep of %s ensembles %v over reads %v, %v per point, into %s\n", o.ens.impl, sizes, reads, spec.Warmup+spec.Duration, dir)
+	fmt.Fprintf(stderr, "zkbench: sweep of %s ensembles %v over reads %v, %v per point after a %s, into %s\n", o.ens.impl, sizes, reads, spec.Duration, warmupText(spec), dir)
 	var all []*results.Result
 	for _, n := range sizes {
 		e := o.ens

@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/zkbench/zkbench/results"
+	"github.com/zkbench/zkbench/workloads"
 )
 
 // defaultWarmupMax bounds --warmup auto: Java's JIT needs about 6 s at
@@ -54,4 +58,21 @@ func (w warmupFlag) apply(warmup, warmupMax *time.Duration, max time.Duration) e
 	}
 	*warmup, *warmupMax = 0, max
 	return nil
+}
+
+// warmupText describes a spec's warm-up for a progress line.
+func warmupText(s workloads.Spec) string {
+	if s.WarmupMax > 0 {
+		return fmt.Sprintf("warm-up until steady, at most %v", s.WarmupMax)
+	}
+	return fmt.Sprintf("%v warm-up", s.Warmup)
+}
+
+// warnWarmup says on stderr, beside the result's own warning, that a run's
+// automatic warm-up never found a steady throughput.
+func warnWarmup(stderr io.Writer, dir string, r *results.Result) {
+	if w := r.Warmup; w != nil && !w.Settled {
+		fmt.Fprintf(stderr, "zkbench: WARNING: %s: warm-up never steady in %v (throughput CV %.1f%%, drift %.1f%% over the last window); the measured part may hold a climb\n",
+			dir, w.Took.Round(100*time.Millisecond), 100*w.CV, 100*w.Drift)
+	}
 }

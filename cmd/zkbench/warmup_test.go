@@ -81,8 +81,12 @@ func TestRunAutoWarmup(t *testing.T) {
 		t.Errorf("spec warmup_max %v, want 8s", r.Spec.WarmupMax)
 	}
 	warned := strings.Contains(strings.Join(r.Warnings, "\n"), "warm-up never steady")
-	if warned == w.Settled {
-		t.Errorf("warm-up settled=%v but warned=%v: %q", w.Settled, warned, r.Warnings)
+	loud := strings.Contains(errOut, "WARNING: ") && strings.Contains(errOut, "warm-up never steady")
+	if warned == w.Settled || loud == w.Settled {
+		t.Errorf("warm-up settled=%v but warned=%v in the result, %v on stderr: %q\n%s", w.Settled, warned, loud, r.Warnings, errOut)
+	}
+	if !strings.Contains(errOut, "warm-up until steady, at most 8s") {
+		t.Errorf("stderr does not announce the automatic warm-up:\n%s", errOut)
 	}
 	t.Logf("warm-up %v, settled %v, CV %.3f, drift %.3f", w.Took, w.Settled, w.CV, w.Drift)
 }

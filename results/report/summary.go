@@ -77,6 +77,7 @@ func Summary(w io.Writer, r *results.Result, graphs []Graph) error {
 	if r.Driver.MachineBusy >= 0 {
 		fmt.Fprintf(&b, "| machine busy | %.0f%% |\n", 100*r.Driver.MachineBusy)
 	}
+	b.WriteString(warmupRow(r))
 	b.WriteString("\n| operation | count | p50 ms | p99 ms | p99.9 ms | max ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, name := range r.OpNames() {
 		st := r.Ops[name]
@@ -151,4 +152,18 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// warmupRow is the summary's row on the warm-up: fixed, or automatic and
+// how long it took to steady, loudly when it never did.
+func warmupRow(r *results.Result) string {
+	w := r.Warmup
+	switch {
+	case w == nil:
+		return fmt.Sprintf("| warm-up | %v, fixed |\n", r.Spec.Warmup)
+	case w.Settled:
+		return fmt.Sprintf("| warm-up | %v, until steady (CV %.1f%%, drift %.1f%%) |\n", w.Took.Round(100*time.Millisecond), 100*w.CV, 100*w.Drift)
+	default:
+		return fmt.Sprintf("| warm-up | **%v, never steady** (CV %.1f%%, drift %.1f%%): the measured part may hold a climb |\n", w.Took.Round(100*time.Millisecond), 100*w.CV, 100*w.Drift)
+	}
 }
