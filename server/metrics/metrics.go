@@ -15,30 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Summary is one of upstream's summaries, in milliseconds as upstream's.
-// A nil *Summary records nothing, so that a server without a provider pays
-// one nil check per event.
-type Summary struct{ s prometheus.Summary }
-
-// Observe records one event that took d.
-func (s *Summary) Observe(d time.Duration) {
-	if s == nil {
-		return
-	}
-	s.s.Observe(float64(d) / float64(time.Millisecond))
-}
-
-// ObserveN records n events that took d each.
-func (s *Summary) ObserveN(d time.Duration, n int64) {
-	if s == nil {
-		return
-	}
-	ms := float64(d) / float64(time.Millisecond)
-	for ; n > 0; n-- {
-		s.s.Observe(ms)
-	}
-}
-
 // Counter is one of upstream's counters. A nil *Counter counts nothing.
 type Counter struct{ c prometheus.Counter }
 
@@ -105,21 +81,14 @@ type Options struct {
 	Runtime bool
 }
 
-// Upstream's Prometheus provider: a summary of DetailLevel.BASIC has the
-// median only, one of ADVANCED has the median, 0.9 and 0.99 quantiles.
-var (
-	basic    = map[float64]float64{0.5: 0.05}
-	advanced = map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001}
-)
-
 // New returns a Server whose metrics are registered in a registry of its
 // own (no global state), ready for Handler.
 func New(opts Options) *Server {
 	reg := prometheus.NewRegistry()
-	summary := func(name string, quantiles map[float64]float64) *Summary {
-		s := prometheus.NewSummary(prometheus.SummaryOpts{Name: name, Help: name, Objectives: quantiles})
+	summary := func(name string, quantiles []float64) *Summary {
+		s := newSummary(name, quantiles, time.Now)
 		reg.MustRegister(s)
-		return &Summary{s}
+		return s
 	}
 	counter := func(name string) *Counter {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: name})
