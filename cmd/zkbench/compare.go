@@ -63,7 +63,9 @@ appended), measured like go and reported as go's ratios against it;
 runs, every implementation runs open loop at those shares of Java's
 measured saturation throughput at each point (or at absolute rates,
 --rates 5000), and report.md gives p50/p99/p99.9 with their spread and
-the Go/Java ratios. The repeated comparison warms every run up until its
+the Go/Java ratios. --regimes sync,pipelined runs the whole comparison
+twice, with one request in flight per client and with --outstanding,
+into a directory per regime and an index. The repeated comparison warms every run up until its
 throughput is steady (--warmup auto, at most --warmup-max; report.md
 says how long each implementation needed); --warmup 2s fixes it. Each
 run takes the warm-up + --duration: the default matrix of 3 repetitions
@@ -73,7 +75,7 @@ x 3 sizes x 3 read percentages with Java and the bound is 81 runs, about
   zkbench compare runs/2026-11-22T0700-sweep-go runs/2026-11-22T0720-sweep-java
   zkbench compare --impl go,java --servers 3 --writes 30% --duration 10s
   zkbench compare --sizes 1,3,7 --reads 0,70,100 --reps 3 --bound --warmup 1s --duration 5s
-  zkbench compare --sizes 3 --reads 70 --outstanding 1 --rates 50%,90% --reps 3 --bound
+  zkbench compare --sizes 1,3,7 --reads 0,70,100 --regimes sync,pipelined --rates 50%,90% --reps 3 --bound
   zkbench compare --impl go --go-variant 'before=/tmp/zkserver-v1 start-foreground' --sizes 1 --reps 3
   zkbench compare --impl go,java --agents coord-host:2191 --server-agents 3 --client-agents 2   # on agents`,
 		RunE: func(cmd *cobra.Command, args []string) error {

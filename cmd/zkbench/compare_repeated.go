@@ -28,6 +28,7 @@ type repeatOptions struct {
 	goCmd    string
 	profiles string
 	rates    string
+	regimes  string
 }
 
 func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
@@ -37,12 +38,13 @@ func (o *repeatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.variants, "go-variant", nil, "repeated comparison: another Go server build as NAME=COMMAND (the zoo.cfg path is appended), reported as go's ratios against it; repeatable")
 	fs.StringVar(&o.goCmd, "go-command", "", "repeated comparison: run the Go server as COMMAND (the zoo.cfg path is appended), e.g. 'bin/zkserver start-foreground', instead of from zkbench's own binary, whose size adds ~10 MiB of mapped pages to the server's RSS")
 	fs.StringVar(&o.rates, "rates", "", "repeated comparison: also the latency at these fixed offered rates, open loop, after the closed-loop runs: percentages of Java's measured saturation throughput at each point (50%,90%) or operations per second (5000); reports p50/p99/p99.9 with spread and Go/Java ratios")
+	fs.StringVar(&o.regimes, "regimes", "", "repeated comparison: run the whole comparison in each regime, one after the other, into a directory each with an index: sync (every client one request in flight, as Kafka brokers and lock recipes) and pipelined (--outstanding in flight, the paper's setting), e.g. sync,pipelined")
 	fs.StringVar(&o.profiles, "profile", "", "repeated comparison: afterwards, profile the Go server (CPU, heap, allocations; needs the go command) at these SIZE:READS points, e.g. 1:100,1:0,3:0")
 }
 
 // given reports whether any flag of the repeated comparison was given.
 func (o *repeatOptions) given(changed func(string) bool) bool {
-	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant") || changed("go-command") || changed("profile") || changed("rates")
+	return changed("sizes") || changed("reps") || changed("bound") || changed("go-variant") || changed("go-command") || changed("profile") || changed("rates") || changed("regimes")
 }
 
 // parseProfiles reads --profile: SIZE:READS points, comma separated.
@@ -191,6 +193,75 @@ func repeatedConfig(o compareOptions, changed func(string) bool, stderr io.Write
 	return c, c.Validate()
 }
 
+// regime is one way the clients load the servers in the repeated
+// comparison.
+type regime struct {
+	name        string
+	outstanding int
+}
+
+// parseRegimes reads --regimes: sync (1 outstanding request per client)
+// and pipelined (outstanding per client, more than one), comma separated;
+// none gives nil, one comparison at --outstanding.
+func parseRegimes(s string, outstanding int) ([]regime, error) {
+	var out []regime
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		var rg regime
+		switch f {
+		case "":
+			continue
+		case "sync":
+			rg = regime{f, 1}
+		case "pipelined":
+			if outstanding < 2 {
+				return nil, fmt.Errorf("--regimes pipelined: --outstanding %d is not pipelined; give the requests in flight per client (e.g. 100)", outstanding)
+			}
+			rg = regime{f, outstanding}
+		default:
+			return nil, fmt.Errorf("--regimes: %q: want sync or pipelined", f)
+		}
+		if slices.Contains(out, rg) {
+			return nil, fmt.Errorf("--regimes %s: %s given twice", s, f)
+		}
+		out = append(out, rg)
+	}
+	return out, nil
+}
+
+// runRegimes runs the comparison c once per regime, into a directory each
+// under dir, and writes dir/report.md, an index of their summaries.
+func runRegimes(ctx context.Context, c perf.Config, regimes []regime, dir string, stdout io.Writer) error {
+	var index strings.Builder
+	fmt.Fprintf(&index, "# Go vs Java ZooKeeper: zkbench compare in %d regimes\n\n", len(regimes))
+	var errs []error
+	for _, rg := range regimes {
+		cc := c
+		cc.Outstanding = rg.outstanding
+		rep, err := perf.Compare(ctx, cc)
+		if rep != nil {
+			if werr := rep.WriteFiles(filepath.Join(dir, rg.name)); werr != nil {
+				err = errors.Join(err, werr)
+			}
+			// The regime's summary, its headings one level down.
+			summary := strings.ReplaceAll("\n"+rep.Summary(), "\n## ", "\n### ")
+			part := fmt.Sprintf("## %s: %d clients x %d outstanding\n\nThe whole report: [%s/report.md](%s/report.md).\n%s\n",
+				rg.name, cc.Clients, rg.outstanding, rg.name, rg.name, summary)
+			index.WriteString(part)
+			fmt.Fprint(stdout, part)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("regime %s: %w", rg.name, err))
+			break
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(index.String()), 0o644); err != nil {
+		errs = append(errs, err)
+	}
+	fmt.Fprintf(stdout, "%s: report.md and, per regime, report.md and report.json\n", dir)
+	return errors.Join(errs...)
+}
+
 // runRepeated runs the repeated comparison and writes report.md and
 // report.json into a new directory under --out, also when it stopped
 // part-way (the error then says why).
@@ -203,6 +274,13 @@ func runRepeated(ctx context.Context, o compareOptions, changed func(string) boo
 	if err != nil {
 		return err
 	}
+	regimes, err := parseRegimes(o.rep.regimes, c.Outstanding)
+	if err != nil {
+		return err
+	}
+	if len(regimes) > 0 && len(profiles) > 0 {
+		return fmt.Errorf("--profile with --regimes: profile in a comparison of its own (--outstanding N --profile ...)")
+	}
 	profCmd, err := selfCommand(internalProfServer, "start-foreground")
 	if err != nil {
 		return err
@@ -212,14 +290,16 @@ func runRepeated(ctx context.Context, o compareOptions, changed func(string) boo
 	if err != nil {
 		return err
 	}
-	runs := c.Reps * len(c.Sizes) * len(c.ReadPercents) * len(c.Impls)
-	runs += c.Reps * len(c.Sizes) * len(c.ReadPercents) * len(c.Impls) * len(c.Rates)
+	runs := c.Reps * len(c.Sizes) * len(c.ReadPercents) * len(c.Impls) * (1 + len(c.Rates)) * max(1, len(regimes))
 	each := fmt.Sprintf("%v", c.Warmup+c.Duration)
 	if c.WarmupMax > 0 {
 		each = fmt.Sprintf("%v after a warm-up until steady (at most %v)", c.Duration, c.WarmupMax)
 	}
 	fmt.Fprintf(stderr, "zkbench: compare %s: sizes %v x reads %v x %d repetition(s) x (saturation + %d fixed rates) = %d runs of %s, into %s\n",
 		strings.Join(c.Impls, ", "), c.Sizes, c.ReadPercents, c.Reps, len(c.Rates), runs, each, dir)
+	if len(regimes) > 0 {
+		return runRegimes(ctx, c, regimes, dir, stdout)
+	}
 	rep, err := perf.Compare(ctx, c)
 	if rep == nil {
 		return err
