@@ -39,7 +39,7 @@ func readEach(t *testing.T, e *zktest.Ensemble, idx []int, path, data string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			if _, err := c.Sync(path); err == nil {
 				got, _, err := c.Get(path)

@@ -33,8 +33,9 @@ func tlsLines(t *testing.T, tl *harness.TLS, extra ...string) ([]string, string)
 	return append(lines, extra...), fmt.Sprintf("127.0.0.1:%d", port)
 }
 
-// connectTLS opens a go-zookeeper session over TLS with cfg.
-func connectTLS(t *testing.T, addr string, cfg *tls.Config) (*zk.Conn, error) {
+// connectTLS opens a go-zookeeper session over TLS with cfg, waiting up
+// to wait for it.
+func connectTLS(t *testing.T, addr string, cfg *tls.Config, wait time.Duration) (*zk.Conn, error) {
 	t.Helper()
 	dialer := func(network, address string, timeout time.Duration) (net.Conn, error) {
 		return tls.DialWithDialer(&net.Dialer{Timeout: timeout}, network, address, cfg)
@@ -44,7 +45,7 @@ func connectTLS(t *testing.T, addr string, cfg *tls.Config) (*zk.Conn, error) {
 		return nil, err
 	}
 	t.Cleanup(c.Close)
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(wait)
 	for {
 		select {
 		case ev := <-events:
@@ -53,7 +54,7 @@ func connectTLS(t *testing.T, addr string, cfg *tls.Config) (*zk.Conn, error) {
 			}
 		case <-deadline:
 			c.Close()
-			return nil, errors.New("no session within 10s")
+			return nil, fmt.Errorf("no session within %v", wait)
 		}
 	}
 }
@@ -64,7 +65,7 @@ func connectTLS(t *testing.T, addr string, cfg *tls.Config) (*zk.Conn, error) {
 // without a certificate is refused (ssl.clientAuth defaults to need).
 func checkTLSClients(t *testing.T, plainAddr, secureAddr string, tl *harness.TLS) {
 	t.Helper()
-	c, err := connectTLS(t, secureAddr, tl.ClientConfig())
+	c, err := connectTLS(t, secureAddr, tl.ClientConfig(), 30*time.Second)
 	if err != nil {
 		t.Fatalf("TLS client: %v", err)
 	}
@@ -89,7 +90,7 @@ func checkTLSClients(t *testing.T, plainAddr, secureAddr string, tl *harness.TLS
 	}
 	anon := tl.ClientConfig()
 	anon.Certificates = nil
-	if _, err := connectTLS(t, secureAddr, anon); err == nil {
+	if _, err := connectTLS(t, secureAddr, anon, 5*time.Second); err == nil {
 		t.Error("a client without a certificate got a session under ssl.clientAuth=need")
 	}
 	// Another CA's client is refused too.
@@ -99,7 +100,7 @@ func checkTLSClients(t *testing.T, plainAddr, secureAddr string, tl *harness.TLS
 	}
 	stranger := other.ClientConfig()
 	stranger.RootCAs = tl.ClientConfig().RootCAs
-	if _, err := connectTLS(t, secureAddr, stranger); err == nil {
+	if _, err := connectTLS(t, secureAddr, stranger, 5*time.Second); err == nil {
 		t.Error("a client with an untrusted certificate got a session")
 	}
 	// The good session survived the failed handshakes.
@@ -163,7 +164,7 @@ func TestSecureClientPortAlone(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("Run: %v", err)
 	}
-	c, err := connectTLS(t, fmt.Sprintf("127.0.0.1:%d", port), tl.ClientConfig())
+	c, err := connectTLS(t, fmt.Sprintf("127.0.0.1:%d", port), tl.ClientConfig(), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ def check(name, cond):
 
 def main(hosts, ca, cert, key, x509id):
     zk = KazooClient(hosts=hosts, timeout=10, use_ssl=True, ca=ca, certfile=cert, keyfile=key)
-    zk.start(timeout=10)
+    zk.start(timeout=30)
     acl = [ACL(Permissions.ALL, Id("x509", x509id))]
     zk.create("/kazoo-tls", b"hers", acl=acl)
     data, _ = zk.get("/kazoo-tls")
