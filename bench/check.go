@@ -34,7 +34,7 @@ type CheckOptions struct {
 	// 10 s); a key whose search runs out is Unknown.
 	LinearizabilityTimeout time.Duration
 	// FinalTimeout bounds the final read of every checked key from every
-	// member (default 30 s).
+	// member, tried again until a member answers (default 30 s).
 	FinalTimeout time.Duration
 }
 
@@ -258,9 +258,18 @@ func (ch *checker) verdict(ctx context.Context, targets []Target, warmup time.Du
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ch.opts.FinalTimeout)
 	defer cancel()
+	// Servers restarted at the end of a schedule may still be electing:
+	// read again until one answers or the time is up.
 	final, err := history.FinalCheckWith(fctx, ch.historyOptions(targets), ch.paths)
+	for err != nil && fctx.Err() == nil {
+		select {
+		case <-fctx.Done():
+		case <-time.After(500 * time.Millisecond):
+			final, err = history.FinalCheckWith(fctx, ch.historyOptions(targets), ch.paths)
+		}
+	}
 	if err != nil {
-		s.Note = fmt.Sprintf("no final state: %v", err)
+		s.Note = fmt.Sprintf("no final state within %v: %v", ch.opts.FinalTimeout, err)
 		final = nil
 	}
 	rep := history.CheckWith(h, final, history.CheckOptions{LinearizabilityTimeout: ch.opts.LinearizabilityTimeout})

@@ -121,6 +121,25 @@ func TestLostAcknowledgedWrite(t *testing.T) {
 	}
 }
 
+// A key gone at the end (a power loss took the znode itself) lost its
+// acknowledged writes: no client deletes a key.
+func TestLostKey(t *testing.T) {
+	b := newBuilder()
+	b.write(0, 10, "/k", "a", 0, 10, 1, 3)
+	r := Check(&b.h, final(map[string]State{
+		"/k": {Missing: true},
+		"/j": {Value: "init-j", HasStat: true, Version: 0, Zxid: 2},
+	}))
+	mustVerdict(t, r, CheckLostWrites, Fail, "the key no longer exists")
+	c, _ := r.Get(CheckLostWrites)
+	if len(c.Findings) != 1 || len(c.Findings[0].Ops) != 2 || c.Findings[0].Ops[0].Op.Value != "a" {
+		t.Errorf("finding %v: want the acknowledged write and the final read", c.Findings)
+	}
+	if c, _ := r.Get(CheckLinearizable); c.Verdict == Unknown {
+		t.Errorf("a missing key left linearizability undecided: %v", c)
+	}
+}
+
 func TestLostWriteShownOnlyByVersion(t *testing.T) {
 	// Two concurrent acknowledged writes; the final value is the second,
 	// but the version says only one was applied.

@@ -168,7 +168,8 @@ func setup(ctx context.Context, opts Options, keys []string, rec *Recorder) erro
 }
 
 // FinalCheck reads the final state of keys from every server in addrs: on
-// each, sync then getData of every key. Call it once faults have healed. If
+// each, sync then getData of every key (a key that does not exist is
+// Missing). Call it once faults have healed. If
 // the servers disagree it reads again, a few times, in case one was still
 // catching up. It fails only if no server answered.
 func FinalCheck(ctx context.Context, addrs []string, keys []string) (*Final, error) {
@@ -243,6 +244,10 @@ func readKeys(ctx context.Context, opts Options, addrs []string, keys []string, 
 		var data []byte
 		var st *zk.Stat
 		if _, err := conn.do(opts.Timeout, func() (err error) { data, st, err = conn.Get(k); return err }); err != nil {
+			if !create && errors.Is(err, zk.ErrNoNode) {
+				states[k] = State{Missing: true}
+				continue
+			}
 			return nil, fmt.Errorf("history: get %s: %w", k, err)
 		}
 		states[k] = State{Value: opts.Decode(data), HasStat: true, Version: st.Version, Zxid: st.Mzxid}

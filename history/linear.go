@@ -106,7 +106,7 @@ func (ix *index) linearHistory(k string) ([]porcupine.Operation, []*Operation, i
 	}
 	finalIdx := -1
 	if ix.final != nil {
-		if s, ok := ix.final.Keys[k]; ok {
+		if s, ok := ix.final.Keys[k]; ok && !s.Missing { // a missing key is lost-writes' to report
 			observed[s.Value] = true
 			finalIdx = len(reads)
 			reads = append(reads, porcupine.Operation{ClientId: 0, Input: linInput{}, Output: s.Value, Call: maxT + 1, Return: maxT + 2})

@@ -37,6 +37,15 @@ func (ix *index) checkLostWrites() CheckResult {
 			continue
 		}
 		finalOp := Operation{ID: -1, Op: Read(k), Outcome: OutcomeOK, Result: Result{Value: f.Value, HasStat: f.HasStat, Version: f.Version, Zxid: f.Zxid}, Err: "the final read:"}
+		if f.Missing {
+			finalOp.Result.Value = "(no such znode)"
+			ops := []Operation{finalOp}
+			if n := len(ackedOps); n > 0 {
+				ops = []Operation{*ackedOps[n-1], finalOp}
+			}
+			bad = append(bad, Finding{Key: k, Message: fmt.Sprintf("the key no longer exists, although no client deleted it: its %d acknowledged writes were lost", acked), Ops: ops})
+			continue
+		}
 		init := ix.initial[k]
 		w := ix.writeOf(k, f.Value)
 		var wEnd int64 // when the write that left the final value returned

@@ -77,9 +77,15 @@ type State struct {
 	HasStat bool
 	Version int32
 	Zxid    int64 // mzxid
+	// Missing says the znode did not exist (a final read): no client
+	// deletes a key, so its writes were lost.
+	Missing bool `json:",omitempty"`
 }
 
 func (s State) String() string {
+	if s.Missing {
+		return "(no such znode)"
+	}
 	if !s.HasStat {
 		return fmt.Sprintf("%q", s.Value)
 	}
@@ -156,12 +162,12 @@ func (o Operation) String() string {
 		if o.Call != 0 || o.Return != 0 {
 			s += fmt.Sprintf(" @[%s, %s]", fmtTime(o.Call), fmtTime(o.Return))
 		}
-		return s + " -> " + State{o.Result.Value, o.Result.HasStat, o.Result.Version, o.Result.Zxid}.String()
+		return s + " -> " + State{Value: o.Result.Value, HasStat: o.Result.HasStat, Version: o.Result.Version, Zxid: o.Result.Zxid}.String()
 	}
 	s = fmt.Sprintf("#%d c%d s%#x %v @[%s, %s]", o.ID, o.Client, o.Session, o.Op, fmtTime(o.Call), fmtTime(o.End()))
 	switch {
 	case o.Outcome == OutcomeOK && o.Op.Kind == KindRead:
-		s += " -> " + State{o.Result.Value, o.Result.HasStat, o.Result.Version, o.Result.Zxid}.String()
+		s += " -> " + State{Value: o.Result.Value, HasStat: o.Result.HasStat, Version: o.Result.Version, Zxid: o.Result.Zxid}.String()
 	case o.Outcome == OutcomeOK && o.Op.Kind == KindWrite && o.Result.HasStat:
 		s += fmt.Sprintf(" -> ok (version %d, mzxid %#x)", o.Result.Version, o.Result.Zxid)
 	case o.Outcome == OutcomeOK:

@@ -37,9 +37,9 @@ func (ix *index) checkStats() CheckResult {
 			}
 			switch o.Op.Kind {
 			case KindWrite:
-				all = append(all, obs{k, State{o.Op.Value, true, o.Result.Version, o.Result.Zxid}, o})
+				all = append(all, obs{k, State{Value: o.Op.Value, HasStat: true, Version: o.Result.Version, Zxid: o.Result.Zxid}, o})
 			case KindRead:
-				all = append(all, obs{k, State{o.Result.Value, true, o.Result.Version, o.Result.Zxid}, o})
+				all = append(all, obs{k, State{Value: o.Result.Value, HasStat: true, Version: o.Result.Version, Zxid: o.Result.Zxid}, o})
 			}
 		}
 		if ix.final != nil {
