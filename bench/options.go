@@ -166,6 +166,11 @@ type Options struct {
 	// it returns when the warm-up starts (the common start of several
 	// drivers), and Run waits until then. Its error ends the run.
 	Barrier func(ctx context.Context) (time.Time, error)
+	// OnMeasure, if not nil, is told when the measured part will start,
+	// once that is decided: at once for a fixed warm-up, when the
+	// throughput steadies for an automatic one (Spec.WarmupMax). A fault
+	// schedule timed from the measured part starts from it.
+	OnMeasure func(start time.Time)
 	// OnInterval, if not nil, is given the latency histogram of every
 	// interval of the series (all operation types, results.IntervalDigits)
 	// as it is finalised, with the interval's index; it must not keep h.

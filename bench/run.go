@@ -346,6 +346,9 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 		r.rec.Store(newRecorder(mStart, spec.Duration, opts.Interval, spec.Mode == workloads.Open))
 	}
 	rec := r.rec.Load()
+	if opts.OnMeasure != nil {
+		opts.OnMeasure(mStart)
+	}
 
 	col := newCollector(rec, int64(opts.LogInterval/opts.Interval))
 	col.onInterval = opts.OnInterval

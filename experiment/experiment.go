@@ -217,6 +217,9 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	// part. The schedule's own events are stamped from the harness's
 	// clock readings afterwards, not when bench would receive them.
 	events := make(chan results.Event)
+	// An automatic warm-up (Spec.WarmupMax) ends when bench says; the
+	// schedule then starts with the measured part.
+	measureAt := make(chan time.Time, 1)
 	schedCtx, stopSched := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var schedErr error
@@ -224,7 +227,7 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	if len(c.Schedule.Steps) > 0 {
 		played = &playLog{last: map[int]harness.Event{}}
 		wg.Go(func() {
-			schedErr = play(schedCtx, ens, c, events, played, log)
+			schedErr = play(schedCtx, ens, c, events, measureAt, played, log)
 		})
 	}
 	drive := c.Driver
@@ -244,6 +247,12 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		Logger:    log,
 		Check:     c.Check,
 		TLS:       clientTLS,
+		OnMeasure: func(at time.Time) {
+			select {
+			case measureAt <- at:
+			default:
+			}
+		},
 	})
 	stopSched()
 	wg.Wait()
@@ -313,19 +322,25 @@ func (l *playLog) events(start time.Time) []results.Event {
 	return out
 }
 
-// play waits for the warm-up to end and plays the schedule.
-func play(ctx context.Context, ens *harness.Ensemble, c Config, events chan<- results.Event, l *playLog, log *slog.Logger) error {
+// play waits for the warm-up to end and plays the schedule: a fixed
+// warm-up after the "load" mark, an automatic one when measureAt says.
+func play(ctx context.Context, ens *harness.Ensemble, c Config, events chan<- results.Event, measureAt <-chan time.Time, l *playLog, log *slog.Logger) error {
 	select {
 	case events <- results.Event{Name: "load", Detail: "warm-up starts; fault schedule " + c.Schedule.Name + " follows it"}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	t := time.NewTimer(c.Spec.Warmup)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		return ctx.Err()
+	if c.Spec.WarmupMax > 0 {
+		select {
+		case at := <-measureAt:
+			if err := sleepUntil(ctx, at); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else if err := sleepUntil(ctx, time.Now().Add(c.Spec.Warmup)); err != nil {
+		return err
 	}
 	_, err := ens.RunSchedule(ctx, c.Schedule, func(ev harness.Event) {
 		log.Info("fault", "event", ev.String())
@@ -441,4 +456,16 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// sleepUntil waits until t or ctx's end.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	tm := time.NewTimer(time.Until(t))
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

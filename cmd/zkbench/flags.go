@@ -211,7 +211,7 @@ func (o *loadOptions) addFlags(fs *pflag.FlagSet, d loadDefaults, withMix bool) 
 	fs.IntVar(&o.keys, "keys", 1000, "znodes in the key space")
 	fs.DurationVar(&o.duration, "duration", d.duration, "measured duration")
 	o.warmup = warmupFlag{d: d.warmup, auto: d.autoWarmup}
-	fs.Var(&o.warmup, "warmup", "warm-up before measuring: a duration, or auto: until the throughput of the last 3 s is steady (coefficient of variation <= 5%, no drift over 4%), at most --warmup-max, recorded in result.json (a warning when it never steadied); not with --agents or a fault schedule")
+	fs.Var(&o.warmup, "warmup", "warm-up before measuring: a duration, or auto: until the throughput of the last 3 s is steady (coefficient of variation <= 5%, no drift over 4%), at most --warmup-max, recorded in result.json (a warning when it never steadied), a fault schedule counting from its end; not with --agents")
 	fs.DurationVar(&o.warmupMax, "warmup-max", defaultWarmupMax, "the longest --warmup auto")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: total operations per second (0 = closed loop, saturation)")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the operation sequences and of fault targets")
@@ -387,9 +387,6 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 	sched, err := faultSchedule(faults, spec.Duration, h.Servers, rf)
 	if err != nil {
 		return experiment.Config{}, err
-	}
-	if len(sched.Steps) > 0 && spec.WarmupMax > 0 {
-		return experiment.Config{}, usageError(fmt.Errorf("--warmup auto with a fault schedule: the faults are timed from the end of a fixed warm-up; give --warmup 2s (or longer)"))
 	}
 	for _, st := range sched.Steps {
 		switch st.Action {

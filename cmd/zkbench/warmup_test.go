@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +47,6 @@ func TestWarmupAutoRefusals(t *testing.T) {
 	}{
 		{[]string{"run", "--warmup", "soon"}, "want auto or a duration"},
 		{[]string{"run", "--warmup", "auto", "--warmup-max", "0s"}, "--warmup-max 0s: want a positive bound"},
-		{[]string{"reliability", "--faults", "paper", "--warmup", "auto"}, "--warmup auto with a fault schedule"},
 	} {
 		_, _, err := zkbench(t, append(tc.args, "--out", dir)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -89,4 +89,46 @@ func TestRunAutoWarmup(t *testing.T) {
 		t.Errorf("stderr does not announce the automatic warm-up:\n%s", errOut)
 	}
 	t.Logf("warm-up %v, settled %v, CV %.3f, drift %.3f", w.Took, w.Settled, w.CV, w.Drift)
+}
+
+// TestRunAutoWarmupWithFaults: with an automatic warm-up the fault
+// schedule still counts from the measured part, however long the warm-up
+// took.
+func TestRunAutoWarmupWithFaults(t *testing.T) {
+	dir := t.TempDir()
+	sched := filepath.Join(dir, "follower.txt")
+	if err := os.WriteFile(sched, []byte("at 500ms kill follower as f # 1\nat 1200ms restart f # 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := zkbench(t, "run", "--duration", "3s", "--warmup", "auto", "--warmup-max", "5s", "--clients", "4", "--outstanding", "2",
+		"--faults", sched, "--out", dir)
+	if err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-3srv-30w-follower"))
+	if len(runs) != 1 {
+		t.Fatalf("run directory: %v", runs)
+	}
+	r, err := results.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Warmup == nil || r.Warmup.Took < 3*time.Second {
+		t.Fatalf("warm-up %+v, want an automatic one of 3 s or more", r.Warmup)
+	}
+	var kill, restart *results.Event
+	for i, ev := range r.Events {
+		switch ev.Name {
+		case "kill":
+			kill = &r.Events[i]
+		case "restart":
+			restart = &r.Events[i]
+		}
+	}
+	if kill == nil || restart == nil {
+		t.Fatalf("events %+v: want a kill and a restart", r.Events)
+	}
+	if kill.At < 500*time.Millisecond || kill.At > 1200*time.Millisecond || restart.At <= kill.At {
+		t.Errorf("kill at %v, restart at %v after the measured start: want the kill 500 ms into it (not into the %v warm-up)", kill.At, restart.At, r.Warmup.Took)
+	}
 }
