@@ -294,13 +294,28 @@ func TestIntegrationDiskFullLeader(t *testing.T) {
 
 	// With the disk still full, the failed server tries to rejoin after
 	// its pause, fails again and sits out longer; meanwhile the ensemble
-	// takes every write.
+	// takes every write. (Through the two healthy servers: a client of
+	// the failed one is disconnected each time it fails again.)
+	var healthy []string
+	for i, s := range e.Servers {
+		if i != leader {
+			healthy = append(healthy, s.Addr)
+		}
+	}
+	hc, _, err := zk.Connect(healthy, 4*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Close()
 	next := acked[len(acked)-1] + 1
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); next++ {
-		if _, err := c.Create(diskFullPath(next), diskFullValue(next), 0, open); err != nil {
+		if _, err := hc.Create(diskFullPath(next), diskFullValue(next), 0, open); err != nil {
 			t.Fatalf("create %s while the failed server retries: %v", diskFullPath(next), err)
 		}
 		acked = append(acked, next)
+		// Paced: unpaced, a fast ensemble fills the healthy servers'
+		// 64 MiB logs too within the 5 s.
+		time.Sleep(5 * time.Millisecond)
 	}
 	if n := strings.Count(lp.LogText(1), "transaction log failed"); n < 2 {
 		t.Errorf("the failed server failed %d time(s) with its disk full for 5 s; it should have retried after its 2 s pause", n)
