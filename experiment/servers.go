@@ -88,7 +88,7 @@ func sampleOf(s harness.MntrSnapshot, start time.Time) results.ServerSample {
 	if out.Role == "" && s.Values != nil {
 		out.Role = s.Values["zk_server_state"]
 	}
-	if s.PID > 0 {
+	if s.PID > 0 && s.RSSKiB > 0 { // no RSS: /proc had no such process (it had just died)
 		out.CPUSeconds, out.RSSKiB = s.CPUSeconds, float64(s.RSSKiB)
 	}
 	v := func(keys ...string) float64 {

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,20 @@ func TestDiskFullRun(t *testing.T) {
 	}
 	for _, w := range res.Warnings {
 		t.Log("warning: ", w)
+	}
+}
+
+// TestSampleOfDeadProcess: a sample of a process that died as it was
+// taken (no /proc entry, so no RSS) has unknown CPU, not zero, which would
+// make the server's CPU go backwards.
+func TestSampleOfDeadProcess(t *testing.T) {
+	start := time.Now()
+	got := sampleOf(harness.MntrSnapshot{Time: start.Add(time.Second), ID: 2, Role: harness.RoleFollower, PID: 42}, start)
+	if !math.IsNaN(got.CPUSeconds) || !math.IsNaN(got.RSSKiB) || got.Up || got.At != time.Second {
+		t.Errorf("sample of a dead process: %+v", got)
+	}
+	got = sampleOf(harness.MntrSnapshot{Time: start, ID: 2, PID: 42, CPUSeconds: 1.5, RSSKiB: 2048, Values: map[string]string{"zk_server_state": "leader", "zk_sum_fsynctime": "12.5", "zk_cnt_fsynctime": "10", "zk_fsync_count": "99"}}, start)
+	if got.CPUSeconds != 1.5 || got.RSSKiB != 2048 || !got.Up || got.Role != "leader" || got.FsyncMs != 12.5 || got.FsyncCount != 10 || !math.IsNaN(got.Outstanding) {
+		t.Errorf("sample of a live leader: %+v", got)
 	}
 }

@@ -60,6 +60,9 @@ func ServerDeltas(r *Result) map[int64][]ServerDelta {
 			if d.Fsyncs < 0 || d.FsyncMs < 0 { // counters reset
 				d.Fsyncs, d.FsyncMs = math.NaN(), math.NaN()
 			}
+			if d.CPUSeconds < 0 {
+				d.CPUSeconds = math.NaN()
+			}
 			out[id] = append(out[id], d)
 		}
 	}
