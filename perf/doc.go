@@ -13,6 +13,15 @@
 // of the measured part) and of the driver (getrusage): on a machine whose
 // cores the driver and the servers share, that explains the ratios.
 //
+// With Config.Rates it then measures latency where it means something:
+// open loop, below saturation, at the same offered rate for every
+// implementation (a share of Java's measured saturation throughput at each
+// point, or an absolute rate), reporting p50, p99 and p99.9 with their
+// spread and Go/Java ratios (RatePoints). With Config.WarmupMax every run
+// warms up until its throughput is steady (bench's rule) rather than for a
+// fixed time, and the report says how long each implementation needed
+// (WarmupFigures): Java's JIT climbs for seconds.
+//
 // Contract:
 //
 //   - Every server process is started by the harness (or, for the no-op
@@ -28,7 +37,7 @@
 // mean, standard deviation).
 //
 // The command is `zkbench compare` with --sizes, --reps, --bound,
-// --go-variant or --profile (cmd/zkbench builds the Config and writes the
-// Report into a run directory); `make bench-compare` and `make
+// --go-variant, --rates, --regimes or --profile (cmd/zkbench builds the
+// Config and writes the Report into a run directory); `make bench-compare` and `make
 // bench-before-after BASE=rev` run it.
 package perf
