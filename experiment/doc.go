@@ -21,6 +21,12 @@
 //     an "elected", "recovered" or "serving" event at the time it ended.
 //   - Run writes nothing; Save and WriteRun write a run directory (result
 //     files, graphs, report.md) and never overwrite one.
+//   - Every result holds the servers' side (ServerRecord, before the
+//     ensemble closes): the harness's samples of every server from the
+//     start of the warm-up, each launched server's log and zoo.cfg, and the
+//     problems found in them (ERROR lines, "no space left on device" with
+//     the directory and its file system, exits the harness did not cause),
+//     which are also the result's warnings.
 //   - Cancelling ctx during the measured part keeps the partial result
 //     (bench's contract); the caller decides whether to write it.
 package experiment

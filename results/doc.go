@@ -14,7 +14,13 @@
 // histogram of each operation type, tagged with its name) and intervals.hlog
 // (histograms of consecutive stretches of the run, with their times, which
 // the log keeps to within a millisecond), the last two in the HdrHistogram log format
-// that HdrHistogram's own tools (HistogramLogProcessor, plotters) read.
+// that HdrHistogram's own tools (HistogramLogProcessor, plotters) read;
+// and, when the run sampled its servers (Result.Servers), servers.csv (each
+// server's own figures every sampling interval: role, queue, latency,
+// fsync count and time, data, CPU, RSS; described column by column in
+// result.json) and servers/server-N/ (each server's log and zoo.cfg,
+// gzipped over 256 KiB). ServerFiguresOf, ServerDeltas and Leaders turn the
+// samples into what each server did and who led when.
 //
 // Latencies are recorded in nanoseconds. SchemaVersion changes whenever a
 // field changes meaning; Read rejects documents from a newer schema.
