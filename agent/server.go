@@ -287,10 +287,9 @@ func RenderServerConfig(sa ServerAssignment, ens Ensemble, dataDir string) (stri
 		{"standaloneEnabled", fmt.Sprint(len(ens.Servers) == 1)},
 		{"leaderServes", yesNo[sa.LeaderServes || len(ens.Servers) == 1]},
 	}
-	if sa.Impl == harness.ImplJava {
-		// Upstream's admin server would take port 8080 on every host.
-		kvs = append(kvs, kv{"admin.enableServer", "false"})
-	}
+	// The AdminServer (Go's and Java's alike) would take port 8080 of every
+	// host, and bind every interface; a run's ExtraConfig can turn it on.
+	kvs = append(kvs, kv{"admin.enableServer", "false"})
 	keys := make([]string, 0, len(sa.ExtraConfig))
 	for k := range sa.ExtraConfig {
 		keys = append(keys, k)
