@@ -402,6 +402,12 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		if err != nil {
 			return err
 		}
+		if ld.rate > 0 && spec.WarmupMax > 0 {
+			// An open loop's throughput is the offered rate, steady at
+			// once even while Java's JIT still compiles: warm up at least
+			// as long as the closed loop at this point needed.
+			spec.Warmup = min(max(spec.Warmup, rep.closedWarmup(impl, size, reads)), spec.WarmupMax)
+		}
 		ec := experiment.Config{Spec: spec, Harness: ho, Logger: c.Logger}
 		if impl == ImplNoop {
 			ec.Placement = bench.RoundRobin

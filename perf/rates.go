@@ -187,7 +187,9 @@ func (r *Report) writeRates(b *strings.Builder) {
 	b.WriteString("## Latency at a fixed offered rate (ms)\n\n")
 	b.WriteString("Open loop: every client issues its operations on a fixed schedule whatever the replies (latency from the intended start, ")
 	b.WriteString("so a stall counts in full); a percentage is of Java's median saturation throughput at the point. Achieved below offered ")
-	b.WriteString("means the implementation could not keep up.\n\n")
+	b.WriteString("means the implementation could not keep up. With an automatic warm-up, each fixed-rate run (on a fresh ensemble) warms up ")
+	b.WriteString("at least as long as the implementation's closed-loop runs at the point needed: an open loop's throughput is steady at once, ")
+	b.WriteString("whether or not Java's JIT is done.\n\n")
 	b.WriteString("| servers | reads | rate | offered ops/s | achieved Go / Java | Go p50 | Go p99 | Go p99.9 | Java p50 | Java p99 | Java p99.9 | p99 Go/Java | p99.9 Go/Java | no-op p99 / p99.9 | target met (<= 0.5) |\n")
 	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n")
 	for _, p := range pts {

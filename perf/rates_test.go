@@ -192,3 +192,22 @@ func TestCompareRatesSmoke(t *testing.T) {
 	t.Logf("at %.0f ops/s: p99 Go %.2f ms, Java %.2f ms; p99.9 Go %.2f, Java %.2f\n%s", pts[0].Offered,
 		pts[0].GoP99.Median, pts[0].JavaP99.Median, pts[0].GoP999.Median, pts[0].JavaP999.Median, log.String())
 }
+
+// TestOpenLoopWarmupAtLeastClosedLoops: the fixed-rate runs start fresh
+// ensembles whose open-loop throughput is steady at once (it is the offered
+// rate), so they warm up at least as long as the implementation's
+// closed-loop runs at the point needed to steady: Java's JIT must not be
+// measured cold.
+func TestOpenLoopWarmupAtLeastClosedLoops(t *testing.T) {
+	r := &Report{}
+	for i, took := range []time.Duration{7 * time.Second, 9 * time.Second} {
+		r.Samples = append(r.Samples, Sample{Impl: harness.ImplJava, Size: 3, ReadPercent: 70, Rep: i + 1, Warmup: &results.Warmup{Took: took, Settled: true}})
+	}
+	r.Samples = append(r.Samples, Sample{Impl: harness.ImplJava, Size: 3, ReadPercent: 70, Rep: 1, Rate: 100, Warmup: &results.Warmup{Took: 30 * time.Second}})
+	if got := r.closedWarmup(harness.ImplJava, 3, 70); got != 9*time.Second {
+		t.Errorf("Java's closed-loop warm-up at 3 servers, 70%% reads: %v, want the longest, 9s (open-loop runs not counted)", got)
+	}
+	if got := r.closedWarmup(harness.ImplGo, 3, 70); got != 0 {
+		t.Errorf("Go without closed-loop runs: %v, want 0", got)
+	}
+}
