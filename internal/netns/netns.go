@@ -287,21 +287,9 @@ func address(ns string) (netip.Prefix, error) {
 
 // Labs lists the names of the labs whose names start with prefix.
 func Labs(prefix string) ([]string, error) {
-	ents, err := os.ReadDir(runDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("netns: %w", err)
-	}
-	var out []string
-	for _, e := range ents {
-		n := e.Name()
-		if strings.HasPrefix(n, prefix) && !strings.Contains(n, ".") && validName.MatchString(n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	return named(func(n string) bool {
+		return strings.HasPrefix(n, prefix) && !strings.Contains(n, ".") && validName.MatchString(n)
+	})
 }
 
 // Remove kills every process inside the lab's namespaces and deletes
@@ -335,6 +323,12 @@ func Remove(ctx context.Context, name string) error {
 
 // namespaces lists the namespaces of lab name.
 func namespaces(name string) ([]string, error) {
+	return named(func(n string) bool { return n == name || strings.HasPrefix(n, name+".") })
+}
+
+// named lists the named network namespaces (ip netns's, under runDir)
+// that keep accepts.
+func named(keep func(name string) bool) ([]string, error) {
 	ents, err := os.ReadDir(runDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -344,8 +338,8 @@ func namespaces(name string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if n := e.Name(); n == name || strings.HasPrefix(n, name+".") {
-			out = append(out, n)
+		if keep(e.Name()) {
+			out = append(out, e.Name())
 		}
 	}
 	return out, nil
