@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -75,11 +77,18 @@ func (p *Process) launch() string {
 	if !p.java && os.Getenv("ZKTEST_LOG") == "debug" {
 		cmd.Args = append(cmd.Args, "--log-level=debug")
 	}
-	if len(p.Env) > 0 {
+	env := p.Env
+	if !p.java && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "SERVER_JVMFLAGS=") }) {
+		// A test's own zoo.cfg would leave the Go server's AdminServer on
+		// (upstream's default), binding 0.0.0.0:8080; a zoo.cfg key still
+		// wins over this flag, as upstream's.
+		env = append(slices.Clone(env), "SERVER_JVMFLAGS=-Dzookeeper.admin.enableServer=false")
+	}
+	if len(env) > 0 {
 		if cmd.Env == nil {
 			cmd.Env = os.Environ()
 		}
-		cmd.Env = append(cmd.Env, p.Env...)
+		cmd.Env = append(cmd.Env, env...)
 	}
 	p.mu.Lock()
 	p.starts++
