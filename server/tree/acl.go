@@ -140,8 +140,12 @@ func (c *aclCache) snapshot() map[int64][]proto.ACL {
 //     "ip" by address with an optional "/bits" prefix length (IPv4 only, as
 //     upstream 3.8's IPAuthenticationProvider), "x509" (a TLS client
 //     certificate's subject) by exact equality as upstream's
-//     X509AuthenticationProvider. Other schemes never match (sasl and
-//     custom providers are not supported).
+//     X509AuthenticationProvider, "sasl" (a SASL login's user) by
+//     equality or when the user is "super", as upstream's
+//     SASLAuthenticationProvider (which upstream consults only when an
+//     authProvider names it; here sasl ids exist only after a SASL
+//     login). Other schemes never match (custom providers are not
+//     supported).
 //
 // Skipping ACL checks (zookeeper.skipACL) is the caller's business.
 func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
@@ -171,6 +175,12 @@ func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
 				}
 			case "digest", "x509":
 				if id.ID == a.ID.ID {
+					return true
+				}
+			case "sasl":
+				// SASLAuthenticationProvider.matches: the same id, or
+				// the sasl user named super.
+				if id.ID == a.ID.ID || id.ID == "super" {
 					return true
 				}
 			}

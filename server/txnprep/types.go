@@ -183,6 +183,8 @@ func validID(id proto.ID) bool {
 		return len(strings.Split(id.ID, ":")) == 2
 	case "ip":
 		return ValidIPID(id.ID)
+	case "sasl":
+		return validSASLID(id.ID)
 	case "x509":
 		// Upstream's X509AuthenticationProvider.isValid parses a DN;
 		// it is registered only with authProvider.x509, which this
@@ -190,6 +192,18 @@ func validID(id proto.ID) bool {
 		return strings.Contains(id.ID, "=")
 	}
 	return false
+}
+
+// validSASLID is SASLAuthenticationProvider.isValid, which parses the id
+// as a Kerberos principal (KerberosName): a name with '@' must be
+// name[/host]@realm, with no other '/' or '@'.
+func validSASLID(id string) bool {
+	at := strings.IndexByte(id, '@')
+	if at < 0 {
+		return true
+	}
+	primary, realm := id[:at], id[at+1:]
+	return !strings.ContainsAny(realm, "/@") && strings.Count(primary, "/") <= 1
 }
 
 // ValidIPID reports whether s is an ip ACL id: an IPv4 or IPv6 address,
