@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/sasl"
 	"github.com/zkbench/zkbench/server/tree"
 )
 
@@ -64,6 +65,9 @@ type conn struct {
 	session   atomic.Int64
 	timeoutMs atomic.Int32
 	auth      atomic.Pointer[[]proto.ID] // copy on write
+	// sasl is the session's SASL exchange, from its first sasl request
+	// (the reader goroutine's alone).
+	sasl *sasl.Server
 	est       time.Time
 
 	// per-connection figures for cons: the server's counters for this
@@ -357,11 +361,18 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		bt.touched = hdr.Type != proto.OpCloseSession
 	}
 	switch hdr.Type {
+	case proto.OpAuth:
+		return c.handleAuth(hdr, d)
+	case proto.OpSASL:
+		return c.handleSASL(hdr, d)
+	}
+	if !c.enforced(hdr.Xid) {
+		return false
+	}
+	switch hdr.Type {
 	case proto.OpPing:
 		c.send(proto.ReplyHeader{Xid: proto.XidPing, Zxid: b.LastZxid()}, nil)
 		return true
-	case proto.OpAuth:
-		return c.handleAuth(hdr, d)
 	case proto.OpGetData, proto.OpExists:
 		if handled, keep := c.quickRead(hdr, d, bt.start); handled {
 			return keep
@@ -375,7 +386,7 @@ func (c *conn) handle(frame []byte, bt *batch) bool {
 		return true
 	}
 	body, known := proto.NewRequest(hdr.Type)
-	if !known || hdr.Type == proto.OpSASL || hdr.Type == proto.OpReconfig && body == nil {
+	if !known || hdr.Type == proto.OpReconfig && body == nil {
 		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: b.LastZxid(), Err: proto.ErrUnimplemented}, nil)
 		return true
 	}

@@ -50,6 +50,9 @@ type Options struct {
 	// X509SuperUser is X509AuthenticationProvider.superUser: the subject
 	// that is also super.
 	X509SuperUser string
+	// SASL configures client SASL (the sasl request) and enforced
+	// authentication; the zero value has neither.
+	SASL SASL
 	// Version is reported by srvr/stat/envi.
 	Version string
 	// Config lines for the conf four-letter word, in order.
