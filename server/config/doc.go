@@ -23,9 +23,9 @@
 //   - Every key acts, or says it does not. The key table (keys.go, one row
 //     per key or key family) says what each zoo.cfg key and -D property
 //     does here: acts; ignored, with exactly one warning naming the key;
-//     or refused: a security feature this server lacks (TLS between
-//     servers, SASL, authentication providers beyond digest, ip and x509,
-//     enforced authentication) or local sessions in an ensemble, which makes Load
+//     or refused: a security feature this server lacks (SASL between
+//     servers, authentication providers beyond digest, ip, x509 and
+//     sasl) or local sessions in an ensemble, which makes Load
 //     fail with an *Error naming file:line and key (or the -D flag and
 //     its variable) unless the value asks for nothing (sslQuorum=false).
 //     The server never starts without security the configuration asks

@@ -79,6 +79,7 @@ const (
 	digestProvider = "org.apache.zookeeper.server.auth.DigestAuthenticationProvider"
 	ipProvider     = "org.apache.zookeeper.server.auth.IPAuthenticationProvider"
 	x509Provider   = "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
+	saslProvider   = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
 )
 
 // keyRules is the key table. Adding a key is adding a row. Every key that
@@ -151,19 +152,22 @@ var keyRules = []keyRule{
 	{key: "quorum.auth.serverRequireSasl", action: refused, check: boolValue, harmless: []string{"false"}, why: "SASL between servers"},
 	{key: "quorum.auth.learnerRequireSasl", action: refused, check: boolValue, harmless: []string{"false"}, why: "SASL between servers"},
 	{key: "quorum.auth.*", action: refused, why: "SASL between servers"},
-	{key: "authProvider.*", action: refused, property: true, harmless: []string{digestProvider, ipProvider, x509Provider}, why: "authentication providers other than the built-in digest, ip and x509"},
-	{key: "sessionRequireClientSASLAuth", action: refused, property: true, harmless: []string{"false"}, why: "SASL for clients"},
-	{key: "enforce.auth.enabled", action: refused, property: true, harmless: []string{"false"}, why: "enforced client authentication"},
-	{key: "enforce.auth.schemes", action: refused, property: true, why: "enforced client authentication"},
+	{key: "authProvider.*", action: refused, property: true, harmless: []string{digestProvider, ipProvider, x509Provider, saslProvider}, why: "authentication providers other than the built-in digest, ip, x509 and sasl"},
+	{key: "sessionRequireClientSASLAuth", action: acts, property: true, why: "every session must log in with SASL (enforced authentication of scheme sasl)"},
+	{key: "enforce.auth.enabled", action: acts, property: true, why: "sessions must authenticate with one of enforce.auth.schemes"},
+	{key: "enforce.auth.schemes", action: acts, property: true, why: "the schemes enforce.auth.enabled asks for"},
 	{key: "DigestAuthenticationProvider.digestAlg", action: refused, property: true, harmless: []string{"SHA1"}, why: "digest algorithms other than SHA1"},
 	{key: "DigestAuthenticationProvider.enabled", action: refused, property: true, harmless: []string{"true"}, why: "turning the digest scheme off"},
 	{key: "X509AuthenticationProvider.superUser", action: acts, property: true, why: "the TLS client certificate subject that is super"},
-	{key: "superUser", action: refused, property: true, why: "SASL super users"},
-	{key: "java.security.auth.login.config", action: refused, flag: true, why: "SASL, which a JAAS configuration turns on"},
+	{key: "superUser", action: acts, property: true, why: "the SASL user that is super"},
+	{key: "superUser.*", action: acts, property: true, why: "more SASL users that are super"},
+	{key: "SASLAuthenticationProvider.superPassword", action: acts, property: true, why: "the SASL password of the user super"},
+	{key: "sasl.serverconfig", action: acts, property: true, why: "the JAAS section of the client SASL users (default Server)"},
+	{key: "java.security.auth.login.config", action: acts, flag: true, why: "the JAAS file: client SASL users (DIGEST-MD5; Kerberos is refused)"},
 	{key: "DigestAuthenticationProvider.superDigest", action: acts, property: true, why: "the super user's digest"},
 	{key: "skipACL", action: acts, property: true, why: "ACL checks off"},
-	{key: "allowSaslFailedClients", action: ignored, property: true, why: "it only matters with SASL, which this server refuses"},
-	{key: "kerberos.*", action: ignored, property: true, why: "it only matters with SASL, which this server refuses"},
+	{key: "allowSaslFailedClients", action: acts, property: true, why: "a client whose SASL login failed stays connected"},
+	{key: "kerberos.*", action: ignored, property: true, why: "it only matters with Kerberos (GSSAPI), which this server refuses"},
 
 	// System properties the server reads.
 	{key: "snapCount", action: acts, property: true, why: "txns between snapshots"},

@@ -24,11 +24,8 @@ var refusedCases = []struct {
 	{"tls auth provider", brokenBase + "ssl.authProvider=sasl\n", "zoo.cfg:4: ssl.authProvider: " + refusal("authentication providers for TLS clients other than x509", "x509")},
 	{"quorum sasl", brokenBase + "quorum.auth.enableSasl=true\n", "zoo.cfg:4: quorum.auth.enableSasl: " + refusal("SASL between servers", "false")},
 	{"quorum sasl context", brokenBase + "quorum.auth.learner.saslLoginContext=QuorumLearner\n", "zoo.cfg:4: quorum.auth.learner.saslLoginContext: " + refusal("SASL between servers")},
-	{"sasl provider", brokenBase + "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
-		"zoo.cfg:4: authProvider.1: " + refusal("authentication providers other than the built-in digest, ip and x509", digestProvider, ipProvider, x509Provider)},
-	{"client sasl", brokenBase + "sessionRequireClientSASLAuth=true\n", "zoo.cfg:4: sessionRequireClientSASLAuth: " + refusal("SASL for clients", "false")},
-	{"enforce auth", brokenBase + "enforce.auth.enabled=true\nenforce.auth.schemes=digest\n", "zoo.cfg:4: enforce.auth.enabled: " + refusal("enforced client authentication", "false")},
-	{"enforce schemes", brokenBase + "enforce.auth.schemes=sasl\n", "zoo.cfg:4: enforce.auth.schemes: " + refusal("enforced client authentication")},
+	{"custom provider", brokenBase + "authProvider.1=com.example.MyProvider\n",
+		"zoo.cfg:4: authProvider.1: " + refusal("authentication providers other than the built-in digest, ip, x509 and sasl", digestProvider, ipProvider, x509Provider, saslProvider)},
 	{"digest alg", brokenBase + "DigestAuthenticationProvider.digestAlg=SHA-256\n", "zoo.cfg:4: DigestAuthenticationProvider.digestAlg: " + refusal("digest algorithms other than SHA1", "SHA1")},
 	{"digest off", brokenBase + "DigestAuthenticationProvider.enabled=false\n", "zoo.cfg:4: DigestAuthenticationProvider.enabled: " + refusal("turning the digest scheme off", "true")},
 	{"local sessions", brokenQuorum + "localSessionsEnabled=true\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n", "zoo.cfg:6: localSessionsEnabled: " + refusal("local sessions", "false")},
@@ -47,12 +44,9 @@ func TestRefusedKeys(t *testing.T) {
 // keys are, naming the variable that carries them.
 func TestRefusedFlags(t *testing.T) {
 	cases := []struct{ env, want string }{
-		{"SERVER_JVMFLAGS=-Dzookeeper.authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
-			"SERVER_JVMFLAGS: -Dzookeeper.authProvider.sasl: " + refusal("authentication providers other than the built-in digest, ip and x509", digestProvider, ipProvider, x509Provider)},
-		{"SERVER_JVMFLAGS=-Dzookeeper.sessionRequireClientSASLAuth=true", "SERVER_JVMFLAGS: -Dzookeeper.sessionRequireClientSASLAuth: " + refusal("SASL for clients", "false")},
-		{"SERVER_JVMFLAGS=-Djava.security.auth.login.config=/etc/zk/jaas.conf", "SERVER_JVMFLAGS: -Djava.security.auth.login.config: " + refusal("SASL, which a JAAS configuration turns on")},
+		{"SERVER_JVMFLAGS=-Dzookeeper.authProvider.my=com.example.MyProvider",
+			"SERVER_JVMFLAGS: -Dzookeeper.authProvider.my: " + refusal("authentication providers other than the built-in digest, ip, x509 and sasl", digestProvider, ipProvider, x509Provider, saslProvider)},
 		{"JVMFLAGS=-Dzookeeper.ssl.authProvider=sasl", "JVMFLAGS: -Dzookeeper.ssl.authProvider: " + refusal("authentication providers for TLS clients other than x509", "x509")},
-		{"JVMFLAGS=-Dzookeeper.enforce.auth.enabled=true", "JVMFLAGS: -Dzookeeper.enforce.auth.enabled: " + refusal("enforced client authentication", "false")},
 	}
 	for _, tc := range cases {
 		_, err := Parse(strings.NewReader(brokenBase), "zoo.cfg", []string{tc.env})
@@ -61,10 +55,11 @@ func TestRefusedFlags(t *testing.T) {
 		}
 	}
 	// The file wins over a flag (upstream sets its properties after the JVM
-	// started), so a harmless zoo.cfg value settles it.
-	if _, err := Parse(strings.NewReader(brokenBase+"sessionRequireClientSASLAuth=false\n"), "zoo.cfg",
-		[]string{"SERVER_JVMFLAGS=-Dzookeeper.sessionRequireClientSASLAuth=true"}); err != nil {
-		t.Errorf("zoo.cfg false over -D true: %v", err)
+	// started).
+	c, err := Parse(strings.NewReader(brokenBase+"sessionRequireClientSASLAuth=false\n"), "zoo.cfg",
+		[]string{"SERVER_JVMFLAGS=-Dzookeeper.sessionRequireClientSASLAuth=true"})
+	if v, _ := c.Property("zookeeper.sessionRequireClientSASLAuth"); err != nil || v != "false" {
+		t.Errorf("zoo.cfg false over -D true: %q %v", v, err)
 	}
 	// Properties upstream reads under another name do nothing: no refusal.
 	if _, err := Parse(strings.NewReader(brokenBase), "zoo.cfg", []string{"JVMFLAGS=-Dzookeeper.sslQuorum=true -Dssl.keyStore.location=/k"}); err != nil {
@@ -166,5 +161,32 @@ func TestActingKeysAreSilent(t *testing.T) {
 	}
 	if !c.EnforceQuota() || c.ContainerCheckIntervalMs() != 100 || c.MaxBuffer() != 2000000 || c.LeaderServes {
 		t.Errorf("enforceQuota %v checkInterval %d maxBuffer %d leaderServes %v", c.EnforceQuota(), c.ContainerCheckIntervalMs(), c.MaxBuffer(), c.LeaderServes)
+	}
+}
+
+// The SASL settings act: they are kept as properties without a warning,
+// from zoo.cfg or -D flags (the JAAS file only as a -D flag).
+func TestSASLKeysAct(t *testing.T) {
+	text := brokenBase + "sessionRequireClientSASLAuth=true\nauthProvider.1=" + saslProvider + "\nsuperUser=root\nsuperUser.2=admin\n" +
+		"enforce.auth.enabled=false\nenforce.auth.schemes=sasl,digest\nallowSaslFailedClients=true\nSASLAuthenticationProvider.superPassword=s\n"
+	env := []string{"SERVER_JVMFLAGS=-Djava.security.auth.login.config=/etc/zk/jaas.conf -Dzookeeper.sasl.serverconfig=ZKServer"}
+	c, err := Parse(strings.NewReader(text), "zoo.cfg", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"java.security.auth.login.config": "/etc/zk/jaas.conf", "zookeeper.sasl.serverconfig": "ZKServer",
+		"zookeeper.sessionRequireClientSASLAuth": "true", "zookeeper.superUser": "root", "zookeeper.superUser.2": "admin",
+		"zookeeper.enforce.auth.schemes": "sasl,digest", "zookeeper.allowSaslFailedClients": "true",
+		"zookeeper.SASLAuthenticationProvider.superPassword": "s",
+	} {
+		if v, ok := c.Property(k); !ok || v != want {
+			t.Errorf("%s = %q, want %q", k, v, want)
+		}
+	}
+	for _, w := range c.Warnings {
+		if !strings.Contains(w, "authProvider.1 is accepted") {
+			t.Errorf("warning %q", w)
+		}
 	}
 }
