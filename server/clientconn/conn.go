@@ -65,10 +65,10 @@ type conn struct {
 	session   atomic.Int64
 	timeoutMs atomic.Int32
 	auth      atomic.Pointer[[]proto.ID] // copy on write
+	est       time.Time
 	// sasl is the session's SASL exchange, from its first sasl request
 	// (the reader goroutine's alone).
 	sasl *sasl.Server
-	est       time.Time
 
 	// per-connection figures for cons: the server's counters for this
 	// connection alone, and the last request's
