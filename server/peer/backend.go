@@ -106,18 +106,18 @@ func (p *Peer) submit(req *proto.Request, done func(clientconn.WriteResult)) {
 
 // Sync completes once this server has applied everything the leader had
 // committed when it saw the sync (clientconn.Backend).
-func (p *Peer) Sync(_ int64, done func(proto.ErrCode)) {
+func (p *Peer) Sync(session int64, done func(proto.ErrCode)) {
 	if p.readOnly.Load() {
 		done(proto.ErrNotReadOnly)
 		return
 	}
 	p.waitMu.Lock()
 	p.nextSync++
-	t := p.nextSync
+	t := uint64(uint32(p.nextSync)) // tokens travel in a sync's int cxid
 	p.syncs[t] = done
 	p.waitMu.Unlock()
 	select {
-	case p.reqCh <- request{sync: true, token: t}:
+	case p.reqCh <- request{sync: true, token: t, session: session}:
 	case <-p.stop:
 		p.failRequest(request{sync: true, token: t}, proto.ErrConnectionLoss)
 	}

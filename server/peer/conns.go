@@ -13,11 +13,6 @@ import (
 	"github.com/zkbench/zkbench/server/zab"
 )
 
-// typeTouch is a driver-level packet (not zab's): a follower's list of
-// session ids its clients touched since its last TOUCH, for the leader's
-// session expiry. Data: a sequence of 8-byte ids.
-const typeTouch = 100
-
 // inPacket is a packet (or the end of a connection) from a peer.
 type inPacket struct {
 	conn *qconn
@@ -219,19 +214,28 @@ func learnerID(p *proto.QuorumPacket) (int64, error) {
 	return li.ServerID, nil
 }
 
-func encodeTouches(ids []int64) []byte {
-	b := make([]byte, 0, 8*len(ids))
+// encodeTouches makes the data of a learner's session PING, as upstream's
+// Learner.ping: for each session its clients touched, long id and int
+// timeout (upstream's leader renews the session by that timeout).
+func (p *Peer) encodeTouches(ids []int64) []byte {
+	b := make([]byte, 0, 12*len(ids))
 	for _, id := range ids {
+		to, ok := p.replica.SessionTimeout(id)
+		if !ok {
+			continue
+		}
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
+		b = binary.BigEndian.AppendUint32(b, uint32(to))
 	}
 	return b
 }
 
+// decodeTouches reads the session ids of a learner's PING data.
 func decodeTouches(b []byte) []int64 {
-	ids := make([]int64, 0, len(b)/8)
-	for len(b) >= 8 {
+	ids := make([]int64, 0, len(b)/12)
+	for len(b) >= 12 {
 		ids = append(ids, int64(binary.BigEndian.Uint64(b)))
-		b = b[8:]
+		b = b[12:]
 	}
 	return ids
 }

@@ -150,9 +150,10 @@ type reqKey struct {
 
 // request is work handed to the peer loop.
 type request struct {
-	write *proto.Request
-	token uint64 // sync
-	sync  bool
+	write   *proto.Request
+	token   uint64 // sync
+	session int64  // sync: the client's session
+	sync    bool
 }
 
 // New builds a peer from recovered state. Call SetCloser, then Run.
@@ -508,13 +509,16 @@ func (p *Peer) failRequest(r request, code proto.ErrCode) {
 	}
 }
 
-func encodeToken(t uint64) []byte { return binary.BigEndian.AppendUint64(nil, t) }
+// encodeToken makes a sync's token: upstream's REQUEST data for a sync of
+// the client's session, whose cxid field carries the token (the leader
+// answers syncs in order and never reads it back; path "/").
+func encodeToken(session int64, t uint64) []byte { return zab.SyncRequest(session, int32(t), "/") }
 
 func decodeToken(b []byte) (uint64, bool) {
-	if len(b) != 8 {
+	if !zab.IsSyncRequest(b) {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(b), true
+	return uint64(binary.BigEndian.Uint32(b[8:12])), true
 }
 
 // Leader is the id of the leader this server follows or is, 0 while it

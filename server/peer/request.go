@@ -7,45 +7,51 @@ import (
 	"github.com/zkbench/zkbench/server/proto"
 )
 
-// A forwarded write travels to the leader as a REQUEST packet whose data is
-// this package's own encoding of a proto.Request:
-//
-//	long sessionId, int cxid, int op, int timeOut, vector<Id> auth,
-//	buffer body (the jute request record; null for session ops)
+// A forwarded write travels to the leader as a REQUEST packet in upstream's
+// serialization (Learner.request): long sessionId, int cxid, int type, then
+// the request record's bytes (for createSession the int timeout, for
+// closeSession nothing); the session's auth ids go in the packet's auth
+// info.
 
 func encodeRequest(r *proto.Request) []byte {
 	var e proto.Encoder
 	e.Long(r.SessionID)
 	e.Int(r.Cxid)
 	e.Int(int32(r.Op))
-	e.Int(r.TimeOut)
-	proto.EncodeIDs(&e, r.Auth)
-	if r.Body != nil {
-		e.Buffer(proto.Marshal(r.Body))
-	} else {
-		e.Buffer(nil)
+	switch {
+	case r.Op == proto.OpCreateSession:
+		e.Int(r.TimeOut)
+	case r.Body != nil:
+		r.Body.Encode(&e)
 	}
 	return e.Bytes()
 }
 
-func decodeRequest(b []byte) (*proto.Request, error) {
-	d := proto.NewDecoder(b)
-	r := &proto.Request{SessionID: d.Long(), Cxid: d.Int(), Op: proto.OpCode(d.Int()), TimeOut: d.Int()}
-	r.Auth = proto.DecodeIDs(d)
-	body := d.Buffer()
-	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("peer: forwarded request: %w", err)
+func decodeRequest(b []byte, auth []proto.ID) (*proto.Request, error) {
+	if len(b) < 16 {
+		return nil, fmt.Errorf("peer: forwarded request of %d bytes, want at least 16", len(b))
 	}
-	if body != nil {
-		rec, ok := proto.NewRequest(r.Op)
-		if !ok || rec == nil {
-			return nil, fmt.Errorf("peer: forwarded request with op %v", r.Op)
+	d := proto.NewDecoder(b[:16])
+	r := &proto.Request{SessionID: d.Long(), Cxid: d.Int(), Op: proto.OpCode(d.Int()), Auth: auth}
+	body := b[16:]
+	switch r.Op {
+	case proto.OpCreateSession:
+		if len(body) < 4 {
+			return nil, fmt.Errorf("peer: forwarded createSession without its timeout")
 		}
-		if err := proto.Unmarshal(body, rec); err != nil {
-			return nil, fmt.Errorf("peer: forwarded %v request: %w", r.Op, err)
-		}
-		r.Body = rec
+		r.TimeOut = proto.NewDecoder(body).Int()
+		return r, nil
+	case proto.OpCloseSession:
+		return r, nil
 	}
+	rec, ok := proto.NewRequest(r.Op)
+	if !ok || rec == nil || !proto.IsWrite(r.Op) {
+		return nil, fmt.Errorf("peer: forwarded request with op %v", r.Op)
+	}
+	if err := proto.Unmarshal(body, rec); err != nil {
+		return nil, fmt.Errorf("peer: forwarded %v request: %w", r.Op, err)
+	}
+	r.Body = rec
 	return r, nil
 }
 

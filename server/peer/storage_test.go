@@ -233,11 +233,15 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 		{3, proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{proto.NewMultiOp(proto.OpDelete, &proto.DeleteRequest{Path: "/b", Version: -1})}}},
 	} {
 		in := encodeRequest(&proto.Request{SessionID: r.sid, Cxid: 9, Op: r.op, Body: r.body, TimeOut: 4000, Auth: []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}})
-		out, err := decodeRequest(in)
+		out, err := decodeRequest(in, []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}})
 		if err != nil {
 			t.Fatalf("%v: %v", r.op, err)
 		}
-		if out.SessionID != r.sid || out.Cxid != 9 || out.Op != r.op || out.TimeOut != 4000 || len(out.Auth) != 1 {
+		wantTimeout := int32(0)
+		if r.op == proto.OpCreateSession {
+			wantTimeout = 4000
+		}
+		if out.SessionID != r.sid || out.Cxid != 9 || out.Op != r.op || out.TimeOut != wantTimeout || len(out.Auth) != 1 {
 			t.Fatalf("%v: round trip gave %+v", r.op, out)
 		}
 		if (out.Body == nil) != (r.body == nil) {
@@ -245,8 +249,30 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 		}
 	}
 	for i := 0; i < len(encodeRequest(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})); i++ {
-		if _, err := decodeRequest(encodeRequest(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i]); err == nil {
+		if _, err := decodeRequest(encodeRequest(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i], nil); err == nil {
 			t.Fatalf("a forwarded request truncated to %d bytes decoded", i)
 		}
+	}
+}
+
+// A forwarded request is laid out as upstream's Learner.request writes it:
+// long sessionId, int cxid, int type, then the record's bytes unframed
+// (createSession: the int timeout; closeSession: nothing).
+func TestForwardedRequestUpstreamLayout(t *testing.T) {
+	got := encodeRequest(&proto.Request{SessionID: 0x0100000000000002, Cxid: 7, Op: proto.OpSetData,
+		Body: &proto.SetDataRequest{Path: "/a", Data: []byte("x"), Version: 3}})
+	want := []byte{1, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 5,
+		0, 0, 0, 2, '/', 'a', 0, 0, 0, 1, 'x', 0, 0, 0, 3}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("setData forwarded as %x, want %x", got, want)
+	}
+	got = encodeRequest(&proto.Request{SessionID: 5, Op: proto.OpCreateSession, TimeOut: 30000})
+	want = []byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xf6, 0, 0, 0x75, 0x30}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("createSession forwarded as %x, want %x", got, want)
+	}
+	got = encodeRequest(&proto.Request{SessionID: 5, Cxid: 1, Op: proto.OpCloseSession})
+	if len(got) != 16 {
+		t.Fatalf("closeSession forwarded as %x, want only the 16-byte head", got)
 	}
 }

@@ -176,6 +176,14 @@ func (r *Replica) Touch(id int64) (live, known bool) {
 	return live, live || known
 }
 
+// SessionTimeout returns session id's timeout in milliseconds, and whether
+// the replica knows the session.
+func (r *Replica) SessionTimeout(id int64) (int32, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions.Timeout(id)
+}
+
 // TouchAll gives every live session a full timeout from now (a new leader
 // does, as upstream).
 func (r *Replica) TouchAll() {

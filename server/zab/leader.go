@@ -138,13 +138,16 @@ func (z *Zab) stepLeader(m Message) error {
 	case TypePing:
 		// lastHeard is all a ping says here.
 	case TypeRequest:
-		if l.established && lr.phase == lpSynced {
-			z.out.Requests = append(z.out.Requests, Request{From: lr.id, Data: p.Data})
+		if !l.established || lr.phase != lpSynced {
+			return nil
 		}
-	case TypeSync:
-		if l.established && lr.phase == lpSynced {
-			z.leaderSync(lr.id, p.Data)
+		if IsSyncRequest(p.Data) {
+			// Upstream's learner sends its sync as a REQUEST holding an
+			// OpSync; the answer is a bare SYNC, matched in FIFO order.
+			z.leaderSync(lr.id, nil)
+			return nil
 		}
+		z.out.Requests = append(z.out.Requests, Request{From: lr.id, Data: p.Data, Auth: p.AuthInfo})
 	default:
 		z.logger.Debug("zab: leader: unexpected packet", "id", z.id, "msg", m.String())
 	}
@@ -287,6 +290,11 @@ func (z *Zab) startSync(lr *learner) {
 		z.send(lr.id, TypeSnap, snap.Zxid, snap.Data)
 		from = snap.Zxid
 	}
+	if lr.observer {
+		// An observer is never proposed anything uncommitted: the rest
+		// comes as INFORMs once committed.
+		end = min(end, l.committed)
+	}
 	for from < end {
 		ents, err := z.log.entries(from, end, 1024)
 		if err == nil && len(ents) == 0 {
@@ -297,7 +305,13 @@ func (z *Zab) startSync(lr *learner) {
 			return
 		}
 		for _, e := range ents {
+			// As upstream, what is committed goes as a PROPOSAL and
+			// COMMIT pair, the rest as a PROPOSAL whose COMMIT is
+			// broadcast once it is committed.
 			z.send(lr.id, TypeProposal, e.Zxid, e.Data)
+			if e.Zxid <= l.committed {
+				z.send(lr.id, TypeCommit, e.Zxid, nil)
+			}
 		}
 		from = ents[len(ents)-1].Zxid
 	}
@@ -326,13 +340,18 @@ func (z *Zab) maybeEstablish() {
 	z.active = true
 	l.phaseStart = z.tick
 	last := z.log.lastZxid()
+	n := len(z.out.Commit)
 	if err := z.commitTo(last); err != nil {
 		z.stop(err)
 		return
 	}
 	l.committed = last
 	z.logger.Debug("zab: leader established", "id", z.id, "epoch", l.epoch, "committed", FormatZxid(last))
-	for _, id := range sortedKeys(l.learners) {
+	ids := sortedKeys(l.learners)
+	for _, e := range z.out.Commit[n:] {
+		z.sendCommit(ids, e, nil)
+	}
+	for _, id := range ids {
 		if lr := l.learners[id]; lr.phase == lpSynced {
 			z.sendUpToDate(lr)
 		}
@@ -346,6 +365,10 @@ func (z *Zab) maybeEstablish() {
 	z.out.RoleChange = &RoleChange{Role: Leader, Epoch: l.epoch, Active: true}
 }
 
+// sendUpToDate ends a learner's sync once it acked NEWLEADER and the leader
+// is established. Its zxid carries the commit point for this package's
+// learners; upstream's learner ignores it (upstream sends -1) and knows
+// what is committed from the COMMITs.
 func (z *Zab) sendUpToDate(lr *learner) {
 	if lr.upToDate {
 		return
@@ -429,16 +452,7 @@ func (z *Zab) maybeCommit() {
 			designated = z.designatedLeader(e.Zxid)
 			commitData = binary.BigEndian.AppendUint64(nil, uint64(designated))
 		}
-		for _, id := range ids {
-			lr := l.learners[id]
-			switch {
-			case lr.phase < lpSyncing:
-			case lr.observer:
-				z.send(id, TypeInform, e.Zxid, e.Data)
-			default:
-				z.send(id, TypeCommit, e.Zxid, commitData)
-			}
-		}
+		z.sendCommit(ids, e, commitData)
 		// Answer the syncs that waited for e before later commits,
 		// as upstream does.
 		z.flushSyncs()
@@ -451,6 +465,22 @@ func (z *Zab) maybeCommit() {
 			z.out.Designated = designated
 			z.stop(fmt.Errorf("zab: leader %d after reconfig at %s: %w", z.id, FormatZxid(e.Zxid), ErrRemoved))
 			return
+		}
+	}
+}
+
+// sendCommit tells the learners among ids that are synced or syncing that
+// e is committed: COMMIT (with data, if any) to followers, INFORM with the
+// txn to observers.
+func (z *Zab) sendCommit(ids []int64, e Entry, commitData []byte) {
+	for _, id := range ids {
+		lr := z.l.learners[id]
+		switch {
+		case lr.phase < lpSyncing:
+		case lr.observer:
+			z.send(id, TypeInform, e.Zxid, e.Data)
+		default:
+			z.send(id, TypeCommit, e.Zxid, commitData)
 		}
 	}
 }
@@ -493,7 +523,7 @@ func (z *Zab) flushSyncs() {
 		} else if lr := l.learners[s.from]; lr != nil && lr == s.lr {
 			// The answer goes on the connection the request came on;
 			// a learner that reconnected since has forgotten it.
-			z.send(s.from, TypeSync, l.committed, s.token)
+			z.send(s.from, TypeSync, 0, nil)
 		}
 	}
 	clear(l.syncs[:n])

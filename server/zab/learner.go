@@ -20,7 +20,9 @@ type learnerState struct {
 	phase     fphase
 	epoch     int64 // the leader's epoch, from LEADERINFO
 	target    int64 // highest zxid known committed
+	syncBase  int64 // the zxid of DIFF, TRUNC or SNAP
 	lastHeard int
+	syncs     [][]byte // tokens of the syncs sent, oldest first
 }
 
 func (z *Zab) startLearner() {
@@ -81,6 +83,7 @@ func (z *Zab) stepLearner(m Message) {
 			return
 		}
 		f.phase = fpSync
+		f.syncBase = p.Zxid
 		z.logger.Debug("zab: learner: sync started", "id", z.id, "leader", z.leader, "packet", p.Type, "zxid", FormatZxid(p.Zxid))
 		switch p.Type {
 		case TypeTrunc:
@@ -134,7 +137,11 @@ func (z *Zab) stepLearner(m Message) {
 		}
 		z.send(z.leader, TypeAck, p.Zxid, nil)
 	case TypeCommit:
-		if f.phase < fpNewLeader || z.role == Observer {
+		// Upstream's leader commits the history it syncs with (PROPOSAL
+		// and COMMIT pairs before NEWLEADER, or COMMITs after it); this
+		// package's leader sends them after NEWLEADER, before UPTODATE.
+		// Observers get INFORM once serving.
+		if f.phase < fpSync || z.role == Observer && f.phase == fpUpToDate {
 			z.protocolError(m, "in phase %d", f.phase)
 			return
 		}
@@ -150,7 +157,7 @@ func (z *Zab) stepLearner(m Message) {
 			z.out.Designated = int64(binary.BigEndian.Uint64(p.Data))
 		}
 	case TypeInform:
-		if f.phase < fpNewLeader || z.role != Observer {
+		if f.phase < fpSync || z.role != Observer {
 			z.protocolError(m, "in phase %d", f.phase)
 			return
 		}
@@ -174,7 +181,14 @@ func (z *Zab) stepLearner(m Message) {
 		}
 		f.phase = fpUpToDate
 		z.logger.Debug("zab: learner: UPTODATE", "id", z.id, "leader", z.leader, "packet", p.Type, "zxid", FormatZxid(p.Zxid))
-		f.target = max(f.target, p.Zxid)
+		if p.Zxid >= 0 {
+			f.target = max(f.target, p.Zxid)
+		} else {
+			// Upstream's UPTODATE carries no commit point (-1): its
+			// leader synced from committed history, so the sync's base
+			// is committed, as is every zxid it sent a COMMIT for.
+			f.target = max(f.target, f.syncBase)
+		}
 		z.active = true
 		z.applyCommitted()
 		if !z.stopped {
@@ -183,9 +197,13 @@ func (z *Zab) stepLearner(m Message) {
 	case TypePing:
 		z.send(z.leader, TypePing, z.log.lastZxid(), nil)
 	case TypeSync:
-		if f.phase == fpUpToDate {
-			z.synced(p.Data)
+		if f.phase != fpUpToDate || len(f.syncs) == 0 {
+			z.protocolError(m, "no sync pending")
+			return
 		}
+		z.synced(f.syncs[0])
+		f.syncs[0] = nil
+		f.syncs = f.syncs[1:]
 	default:
 		z.logger.Debug("zab: learner: unexpected packet", "id", z.id, "msg", m.String())
 	}

@@ -379,7 +379,7 @@ func (h *simHistory) write(cl *simClient, n *simNode, key string) {
 			p.Return(history.Result{Zxid: zxid})
 		}
 	} else {
-		err = n.z.Forward(data)
+		err = n.z.Forward(data, nil)
 	}
 	if err != nil {
 		// Refused before it went anywhere: certainly not applied.
@@ -395,7 +395,7 @@ func (h *simHistory) write(cl *simClient, n *simNode, key string) {
 func (h *simHistory) sync(cl *simClient, n *simNode, key string) {
 	c := h.c
 	h.seq++
-	tok := fmt.Sprintf("csync%d", h.seq)
+	tok := string(SyncRequest(0, 0, fmt.Sprintf("csync%d", h.seq)))
 	p := h.rec.Invoke(cl.id, cl.session, history.Sync(key))
 	n.syncs[tok] = c.leaderCommitted(n)
 	if err := n.z.Sync([]byte(tok)); err != nil {
@@ -519,7 +519,7 @@ func (h *simHistory) finalSync(round int) bool {
 	incs := map[int64]int{}
 	for _, id := range c.ids {
 		n := c.nodes[id]
-		tok := fmt.Sprintf("final-sync-%d-%d", round, id)
+		tok := string(SyncRequest(0, 0, fmt.Sprintf("final-sync-%d-%d", round, id)))
 		n.syncs[tok] = c.leaderCommitted(n)
 		if err := n.z.Sync([]byte(tok)); err != nil {
 			c.fatalf("final sync on %d: %v", id, err)

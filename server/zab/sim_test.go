@@ -812,7 +812,7 @@ func (c *cluster) clientOp() {
 	n := active[c.rng.Intn(len(active))]
 	if c.rng.Intn(5) == 0 {
 		c.writes++
-		tok := fmt.Sprintf("sync%d", c.writes)
+		tok := string(SyncRequest(0, 0, fmt.Sprintf("sync%d", c.writes)))
 		n.syncs[tok] = c.leaderCommitted(n)
 		if err := n.z.Sync([]byte(tok)); err != nil {
 			c.fatalf("sync on active %d: %v", n.id, err)
@@ -826,7 +826,7 @@ func (c *cluster) clientOp() {
 		if _, err := n.z.Propose(data); err != nil {
 			c.logf("propose on %d: %v", n.id, err)
 		}
-	} else if err := n.z.Forward(data); err != nil {
+	} else if err := n.z.Forward(data, nil); err != nil {
 		c.fatalf("forward on active %d: %v", n.id, err)
 	}
 	c.process(n)

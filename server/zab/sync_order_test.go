@@ -27,8 +27,8 @@ func TestLeaderSyncCompletesBeforeLaterCommits(t *testing.T) {
 	c.run()
 	l := c.nodes[1]
 	c.write(1, "x")
-	l.syncs["s"] = 0
-	if err := l.z.Sync([]byte("s")); err != nil {
+	l.syncs[string(SyncRequest(0, 0, "s"))] = 0
+	if err := l.z.Sync(SyncRequest(0, 0, "s")); err != nil {
 		t.Fatal(err)
 	}
 	c.process(l)
@@ -37,7 +37,7 @@ func TestLeaderSyncCompletesBeforeLaterCommits(t *testing.T) {
 	// 2 logs x and w and acks both; the leader hears both ACKs at once.
 	c.batchRun(1, 2)
 	c.batchRun(2, 1)
-	if want := []string{"1 applies x", "1 syncs s", "1 applies w"}; !slices.Equal(c.order, want) {
+	if want := []string{"1 applies x", "1 syncs " + string(SyncRequest(0, 0, "s")), "1 applies w"}; !slices.Equal(c.order, want) {
 		t.Fatalf("leader did %q, want %q", c.order, want)
 	}
 }
@@ -48,8 +48,8 @@ func TestLearnerSyncCompletesBeforeLaterCommits(t *testing.T) {
 	c.run()
 	f := c.nodes[2]
 	c.write(1, "x")
-	f.syncs["s"] = 0
-	if err := f.z.Sync([]byte("s")); err != nil {
+	f.syncs[string(SyncRequest(0, 0, "s"))] = 0
+	if err := f.z.Sync(SyncRequest(0, 0, "s")); err != nil {
 		t.Fatal(err)
 	}
 	c.process(f)
@@ -67,7 +67,7 @@ func TestLearnerSyncCompletesBeforeLaterCommits(t *testing.T) {
 			got = append(got, ev)
 		}
 	}
-	if want := []string{"2 applies x", "2 syncs s", "2 applies w"}; !slices.Equal(got, want) {
+	if want := []string{"2 applies x", "2 syncs " + string(SyncRequest(0, 0, "s")), "2 applies w"}; !slices.Equal(got, want) {
 		t.Fatalf("learner did %q, want %q (all: %q)", got, want, c.order)
 	}
 }

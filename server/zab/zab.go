@@ -13,17 +13,17 @@ import (
 // Packet types of the leader/learner protocol, as upstream numbers them
 // (Leader.java).
 const (
-	TypeRequest      = 1  // learner -> leader: a client write to prepare (Data opaque)
+	TypeRequest      = 1  // learner -> leader: a client write or sync (Data: upstream's request serialization)
 	TypeProposal     = 2  // leader -> follower: Zxid, Data = txn
 	TypeAck          = 3  // follower -> leader: Zxid durable (and everything before it)
 	TypeCommit       = 4  // leader -> follower: Zxid committed
 	TypePing         = 5  // both ways, every tick
 	TypeRevalidate   = 6  // session revalidation (not used by this package)
-	TypeSync         = 7  // learner -> leader: sync request; leader -> learner: done (Data = token)
+	TypeSync         = 7  // leader -> learner: the oldest pending sync is done
 	TypeInform       = 8  // leader -> observer: Zxid committed, Data = txn
 	TypeNewLeader    = 10 // leader -> learner: end of the sync history, Zxid = epoch<<32
 	TypeFollowerInfo = 11 // follower -> leader: Zxid = acceptedEpoch<<32, Data = LearnerInfo
-	TypeUpToDate     = 12 // leader -> learner: start serving, Zxid = leader's commit point
+	TypeUpToDate     = 12 // leader -> learner: start serving (Zxid: commit point here, -1 upstream)
 	TypeDiff         = 13 // leader -> learner: history follows after Zxid
 	TypeTrunc        = 14 // leader -> learner: drop entries after Zxid, history follows
 	TypeSnap         = 15 // leader -> learner: Data = snapshot at Zxid, history follows
@@ -138,10 +138,34 @@ func TypeName(t int32) string {
 }
 
 // Request is a client write forwarded to the leader (REQUEST packet), for
-// the leader's prep stage.
+// the leader's prep stage. Data is upstream's request serialization (see
+// SyncRequest); Auth is the client's authenticated ids, which travel in
+// the packet's auth info.
 type Request struct {
 	From int64
 	Data []byte
+	Auth []proto.ID
+}
+
+// opSync is upstream's OpCode.sync.
+const opSync = 9
+
+// SyncRequest builds upstream's REQUEST data for a client's sync
+// (Learner.request: long sessionId, int cxid, int type, then the request
+// record, here SyncRequest's ustring path), the token a learner passes to
+// Sync.
+func SyncRequest(sessionID int64, cxid int32, path string) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(sessionID))
+	b = binary.BigEndian.AppendUint32(b, uint32(cxid))
+	b = binary.BigEndian.AppendUint32(b, opSync)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(path)))
+	return append(b, path...)
+}
+
+// IsSyncRequest reports whether REQUEST data holds a sync (its type field
+// is OpCode.sync).
+func IsSyncRequest(data []byte) bool {
+	return len(data) >= 16 && int32(binary.BigEndian.Uint32(data[12:16])) == opSync
 }
 
 // RoleChange tells the driver that the machine's standing changed.
@@ -449,23 +473,29 @@ func (z *Zab) canForward() error {
 	return nil
 }
 
-// Forward sends a client write to the leader (REQUEST); at the leader it
-// comes back in Ready.Requests, as forwarded writes do.
-func (z *Zab) Forward(req []byte) error {
+// Forward sends a client write to the leader (REQUEST, with auth in the
+// packet's auth info); at the leader it comes back in Ready.Requests, as
+// forwarded writes do. req is upstream's request serialization (long
+// sessionId, int cxid, int type, the request record).
+func (z *Zab) Forward(req []byte, auth []proto.ID) error {
 	if err := z.canForward(); err != nil {
 		return err
 	}
 	if z.role == Leader {
-		z.out.Requests = append(z.out.Requests, Request{From: z.id, Data: req})
+		z.out.Requests = append(z.out.Requests, Request{From: z.id, Data: req, Auth: auth})
 		return nil
 	}
-	z.send(z.leader, TypeRequest, 0, req)
+	z.out.Messages = append(z.out.Messages, Message{From: z.id, To: z.leader,
+		Packet: proto.QuorumPacket{Type: TypeRequest, Zxid: -1, Data: req, AuthInfo: auth}})
 	return nil
 }
 
 // Sync asks for everything the leader has committed to be applied here;
-// token comes back in Ready.Synced when it is (upstream's sync op). A
-// pending sync is lost if the machine stops: the driver fails it then.
+// token comes back in Ready.Synced when it is (upstream's sync op). On a
+// learner the token is sent as the REQUEST's data, so it must be
+// upstream's serialization of a sync request (SyncRequest builds one); the
+// leader answers syncs in the order they came. A pending sync is lost if
+// the machine stops: the driver fails it then.
 func (z *Zab) Sync(token []byte) error {
 	if err := z.canForward(); err != nil {
 		return err
@@ -474,7 +504,11 @@ func (z *Zab) Sync(token []byte) error {
 		z.leaderSync(z.id, token)
 		return nil
 	}
-	z.send(z.leader, TypeSync, 0, token)
+	if !IsSyncRequest(token) {
+		return fmt.Errorf("zab: sync token is not a sync request (see SyncRequest): %w", ErrProtocol)
+	}
+	z.f.syncs = append(z.f.syncs, token)
+	z.send(z.leader, TypeRequest, -1, token)
 	return nil
 }
 

@@ -230,8 +230,9 @@ func TestSyncDiff(t *testing.T) {
 	if got[1] != "DIFF" || slices.Contains(got, "SNAP") || slices.Contains(got, "TRUNC") {
 		t.Fatalf("rejoin sync sent %v, want a DIFF", got)
 	}
-	if n := slices.Index(got, "NEWLEADER"); n != 2+10 {
-		t.Fatalf("rejoin sync %v: want 10 PROPOSALs of history before NEWLEADER", got)
+	// As upstream: committed history goes as PROPOSAL and COMMIT pairs.
+	if n := slices.Index(got, "NEWLEADER"); n != 2+2*10 || got[2] != "PROPOSAL" || got[3] != "COMMIT" {
+		t.Fatalf("rejoin sync %v: want 10 PROPOSAL, COMMIT pairs of history before NEWLEADER", got)
 	}
 	c.mustApply(3, ws...)
 }
@@ -265,8 +266,8 @@ func TestSyncTrunc(t *testing.T) {
 	c.run()
 	c.mustServe(1)
 	got := c.sentOn(2, 1)
-	want := []string{"LEADERINFO", "TRUNC", "PROPOSAL", "NEWLEADER", "UPTODATE"}
-	if !slices.Equal(got[:5], want) {
+	want := []string{"LEADERINFO", "TRUNC", "PROPOSAL", "COMMIT", "NEWLEADER", "UPTODATE"}
+	if !slices.Equal(got[:6], want) {
 		t.Fatalf("old leader's sync: %v, want %v", got, want)
 	}
 	all := append(writes("w", 3), "new1")
@@ -432,7 +433,7 @@ func TestObserver(t *testing.T) {
 		c.start(c.nodes[id], 1)
 	}
 	c.run()
-	if err := c.nodes[4].z.Forward([]byte("fwd")); err != nil {
+	if err := c.nodes[4].z.Forward([]byte("fwd"), nil); err != nil {
 		t.Fatal(err)
 	}
 	c.process(c.nodes[4])
@@ -450,8 +451,8 @@ func TestSyncOp(t *testing.T) {
 	c.run()
 	c.write(1, "a")
 	f := c.nodes[3]
-	f.syncs["s1"] = 0
-	if err := f.z.Sync([]byte("s1")); err != nil {
+	f.syncs[string(SyncRequest(0, 0, "s1"))] = 0
+	if err := f.z.Sync(SyncRequest(0, 0, "s1")); err != nil {
 		t.Fatal(err)
 	}
 	c.process(f)
@@ -460,7 +461,7 @@ func TestSyncOp(t *testing.T) {
 		t.Fatalf("leader answered a sync with a proposal outstanding: %v", got)
 	}
 	c.run()
-	if _, pending := f.syncs["s1"]; pending {
+	if _, pending := f.syncs[string(SyncRequest(0, 0, "s1"))]; pending {
 		t.Fatal("sync never completed")
 	}
 	c.mustApply(3, "a")
@@ -644,7 +645,7 @@ func TestAPIErrors(t *testing.T) {
 	if _, err := fz.Propose(nil); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("Propose on a follower: %v", err)
 	}
-	if err := fz.Forward(nil); !errors.Is(err, ErrNotReady) {
+	if err := fz.Forward(nil, nil); !errors.Is(err, ErrNotReady) {
 		t.Errorf("Forward before synced: %v", err)
 	}
 	if err := fz.Step(Message{From: 1, To: 3}); err == nil {
@@ -687,8 +688,8 @@ func TestSyncAnswerStaysWithItsConnection(t *testing.T) {
 	c.run()
 	c.write(1, "a") // outstanding: the sync waits for it
 	f := c.nodes[3]
-	f.syncs["s1"] = 0
-	if err := f.z.Sync([]byte("s1")); err != nil {
+	f.syncs[string(SyncRequest(0, 0, "s1"))] = 0
+	if err := f.z.Sync(SyncRequest(0, 0, "s1")); err != nil {
 		t.Fatal(err)
 	}
 	c.process(f)
