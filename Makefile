@@ -45,9 +45,17 @@ bench: ## micro-benchmarks (codec, tree, wal)
 SIZES ?= 1,3,7
 READS ?= 0,70,100
 REPS  ?= 3
+# REGIMES=sync,pipelined runs the whole comparison once per regime (sync: one
+# request in flight per client, as Kafka brokers and lock recipes; pipelined:
+# OUTSTANDING in flight); empty, one run at OUTSTANDING. WARMUP=auto waits
+# for a steady throughput (Java's JIT needs ~6 s at 60 x 1).
+REGIMES ?=
+OUTSTANDING ?= 100
+WARMUP ?= 1s
 # The Go server runs from bin/zkserver, as users run it (and as the --go-variant
 # builds do): launched from zkbench's larger binary its RSS is ~10 MiB higher.
-COMPARE = $(BIN)/zkbench compare --sizes $(SIZES) --reads $(READS) --reps $(REPS) --warmup 1s --duration 5s \
+COMPARE = $(BIN)/zkbench compare --sizes $(SIZES) --reads $(READS) --reps $(REPS) --warmup $(WARMUP) --duration 5s \
+	--outstanding $(OUTSTANDING) $(if $(REGIMES),--regimes $(REGIMES)) \
 	--go-command '$(abspath $(BIN))/zkserver start-foreground'
 
 bench-compare: build ## Go vs Java ZooKeeper throughput/latency/CPU/memory ratios -> out/bench-compare/<time>-compare-*/
@@ -55,6 +63,7 @@ bench-compare: build ## Go vs Java ZooKeeper throughput/latency/CPU/memory ratio
 
 # The working tree's Go server against its build at BASE (a git revision),
 # in the same run: e.g. make bench-before-after BASE=HEAD~1 SIZES=1 READS=0,100
+# (REGIMES=sync,pipelined for both regimes, OUTSTANDING=1 for the sync one alone)
 bench-before-after: build ## Go server before/after ratios against BASE=rev -> out/bench-compare/before-after/
 	@test -n "$(BASE)" || { echo 'bench-before-after: give BASE=<git revision>, e.g. make bench-before-after BASE=HEAD~1'; exit 2; }
 	rm -rf $(BIN)/base && mkdir -p $(BIN)/base/src
