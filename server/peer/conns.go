@@ -21,31 +21,69 @@ type inPacket struct {
 }
 
 // qconn is one quorum connection with its own writer goroutine, so a slow
-// peer never blocks the peer loop: the loop queues, the writer sends and
-// flushes when its queue drains. A queue that overflows closes the
-// connection (the peer is hopelessly behind; it will resync).
+// peer never blocks the peer loop: the loop queues, the writer takes
+// everything queued at once, sends it and flushes. The queue is bounded in
+// bytes, not packets: a follower frozen for a few seconds under load misses
+// hundreds of thousands of small COMMITs but little memory, and upstream
+// keeps such a learner (its queue is unbounded; syncLimit drops a learner
+// that stops acking, as zab does here). A queue over its budget closes the
+// connection: the peer is hopelessly behind and will resync.
 type qconn struct {
 	qc       *transport.QuorumConn
 	sid      int64        // peer server id; 0 until known (leader side, before FOLLOWERINFO)
 	lastRecv atomic.Int64 // when the last packet arrived, in Unix nanoseconds
-	out      chan *proto.QuorumPacket
 	once     sync.Once
 	done     chan struct{}
 	flushed  chan struct{} // closed once a flush marker was written out
+
+	mu        sync.Mutex
+	queue     []*proto.QuorumPacket // nil entries are flush markers
+	spare     []*proto.QuorumPacket // the writer's last batch, reused
+	queued    int                   // bytes in queue and in the batch being written
+	maxQueued int                   // the budget for queued
+	wake      chan struct{}         // one pending wake-up for the writer
 }
 
-const sendQueue = 64 << 10
+// maxQueuedBytes bounds what one quorum connection may hold for its peer:
+// at 25k writes/s of 1 KiB, about ten seconds (upstream's default
+// syncLimit x tickTime).
+const maxQueuedBytes = 256 << 20
+
+// packetOverhead approximates a packet's bytes beyond its data: length
+// prefix, type, zxid, data length and auth vector length.
+const packetOverhead = 24
 
 func newQconn(qc *transport.QuorumConn, sid int64) *qconn {
-	c := &qconn{qc: qc, sid: sid, out: make(chan *proto.QuorumPacket, sendQueue), done: make(chan struct{}), flushed: make(chan struct{})}
+	c := &qconn{qc: qc, sid: sid, done: make(chan struct{}), flushed: make(chan struct{}),
+		maxQueued: maxQueuedBytes, wake: make(chan struct{}, 1)}
 	go c.writeLoop()
 	return c
+}
+
+func packetSize(p *proto.QuorumPacket) int {
+	if p == nil {
+		return 0
+	}
+	n := packetOverhead + len(p.Data)
+	for _, id := range p.AuthInfo {
+		n += 8 + len(id.Scheme) + len(id.ID)
+	}
+	return n
 }
 
 func (c *qconn) writeLoop() {
 	for {
 		select {
-		case p := <-c.out:
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = c.spare[:0]
+		c.mu.Unlock()
+		written := 0
+		for _, p := range batch {
 			if p == nil {
 				// flush's marker: everything before it is written.
 				if c.qc.Flush() == nil {
@@ -61,15 +99,17 @@ func (c *qconn) writeLoop() {
 				c.close()
 				return
 			}
-			if len(c.out) == 0 {
-				if err := c.qc.Flush(); err != nil {
-					c.close()
-					return
-				}
-			}
-		case <-c.done:
+			written += packetSize(p)
+		}
+		if err := c.qc.Flush(); err != nil {
+			c.close()
 			return
 		}
+		clear(batch) // drop the packets for the collector
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.queued -= written
+		c.mu.Unlock()
 	}
 }
 
@@ -80,13 +120,35 @@ func (c *qconn) send(p *proto.QuorumPacket) bool {
 		return false
 	default:
 	}
-	select {
-	case c.out <- p:
-		return true
-	default:
+	n := packetSize(p)
+	c.mu.Lock()
+	if c.queued+n > c.maxQueued {
+		c.mu.Unlock()
 		c.close()
 		return false
 	}
+	c.queue = append(c.queue, p)
+	c.queued += n
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pending reports whether c holds packets its writer has not taken.
+func (c *qconn) pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue) > 0
+}
+
+// queuedBytes reports the bytes queued or being written.
+func (c *qconn) queuedBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued
 }
 
 // flushWait bounds how long a closing reign waits for its last messages.
@@ -97,10 +159,8 @@ const flushWait = 200 * time.Millisecond
 func flushAll(conns map[int64]*qconn, d time.Duration) {
 	deadline := time.After(d)
 	for _, c := range conns {
-		select {
-		case c.out <- nil:
-		default:
-			continue // hopelessly behind anyway
+		if !c.send(nil) {
+			continue // closed, or hopelessly behind anyway
 		}
 		select {
 		case <-c.flushed:

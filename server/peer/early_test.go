@@ -50,8 +50,8 @@ func TestBroadcastEarlyReachesTheSocketBeforeFsync(t *testing.T) {
 
 	// What the leader does next is the fsync, which keeps the P: look
 	// without yielding it (no scheduler call, no netpoller).
-	if n := len(c.out); n != 0 {
-		t.Fatalf("%d packets still queued for the connection's writer when the fsync would start", n)
+	if c.pending() {
+		t.Fatalf("packets still queued for the connection's writer when the fsync would start")
 	}
 	if n := peekNoYield(t, follower, 2*time.Millisecond); n <= 0 {
 		t.Fatal("nothing on the follower's socket when the leader's fsync would start: the proposals would go out after it")

@@ -556,10 +556,10 @@ func (p *Peer) broadcastEarly(rs *reignState, msgs []zab.Message) {
 // its writer has not taken.
 func queued(rs *reignState, msgs []zab.Message) bool {
 	if rs.role != zab.Leader {
-		return rs.toLead != nil && len(rs.toLead.out) > 0
+		return rs.toLead != nil && rs.toLead.pending()
 	}
 	for i := range msgs {
-		if c, ok := rs.conns[msgs[i].To]; ok && len(c.out) > 0 {
+		if c, ok := rs.conns[msgs[i].To]; ok && c.pending() {
 			return true
 		}
 	}
