@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/bench"
+	"github.com/zkbench/zkbench/internal/version"
 	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/workloads"
 )
@@ -294,33 +294,14 @@ func DecodeHists(bs map[string][]byte) (map[string]*hdr.Histogram, error) {
 	return out, nil
 }
 
-// Version is this binary's zkbench version: its module version, or the
-// VCS revision it was built from ("+dirty" with local changes), or, for a
-// build that carries neither (-buildvcs=false), "devel+" and the start of
-// the executable's SHA-256, so that two different builds never pass for
-// one another.
+// Version is this binary's zkbench version as agents and coordinators
+// compare it: internal/version's one-line form (module version, or the
+// revision it was built from, "+dirty" with local changes) or, for a build
+// that carries no revision at all, "devel+" and the start of the
+// executable's SHA-256, so that two different builds never pass for one
+// another.
 var Version = sync.OnceValue(func() string {
-	var v, rev string
-	var dirty bool
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v = bi.Main.Version
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-	}
-	if v != "" && v != "(devel)" {
-		return v
-	}
-	if rev != "" {
-		v = rev[:min(12, len(rev))]
-		if dirty {
-			v += "+dirty"
-		}
+	if v := version.Get().String(); v != "devel" {
 		return v
 	}
 	if exe, err := os.Executable(); err == nil {
