@@ -299,3 +299,20 @@ type Event struct {
 	// Detail is free text ("server 3 (leader)").
 	Detail string `json:"detail,omitempty"`
 }
+
+// The event names a fault schedule writes: failures it injects and the
+// repairs that undo them. harness.Faults is the list they come from; a
+// test holds the two to each other.
+var (
+	failureEvents = map[string]bool{"kill": true, "freeze": true, "partition": true, "partition-in": true,
+		"partition-out": true, "delay": true, "disk-full": true, "fsync-slow": true, "fsync-fail": true, "power-loss": true}
+	repairEvents = map[string]bool{"restart": true, "thaw": true, "heal": true, "disk-heal": true}
+)
+
+// IsFailure reports whether ev marks an injected failure (a kill, freeze,
+// partition, delay or disk fault).
+func (ev Event) IsFailure() bool { return failureEvents[ev.Name] }
+
+// IsRepair reports whether ev marks the repair of a failure (restart,
+// thaw, heal, disk-heal).
+func (ev Event) IsRepair() bool { return repairEvents[ev.Name] }

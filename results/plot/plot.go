@@ -260,13 +260,6 @@ func Throughput(runs []Run, o Options) (*gplot.Plot, error) {
 	return p, nil
 }
 
-// Failure and repair event names.
-var (
-	failures = map[string]bool{"kill": true, "freeze": true, "partition": true, "partition-in": true, "partition-out": true, "delay": true,
-		"disk-full": true, "fsync-slow": true, "fsync-fail": true, "power-loss": true}
-	repairs = map[string]bool{"restart": true, "thaw": true, "heal": true, "disk-heal": true}
-)
-
 // EventNumber returns the event number an event's Detail starts with ("3: ..."
 // gives "3"), or "".
 func EventNumber(ev results.Event) string {
@@ -291,7 +284,7 @@ func markEvents(p *gplot.Plot, evs []results.Event, top float64) error {
 		x := ev.At.Seconds()
 		var style draw.LineStyle
 		switch {
-		case failures[ev.Name]:
+		case ev.IsFailure():
 			style = draw.LineStyle{Color: color.RGBA{200, 0, 0, 255}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
 			key := EventNumber(ev)
 			if key == "" {
@@ -306,7 +299,7 @@ func markEvents(p *gplot.Plot, evs []results.Event, top float64) error {
 				lxy = append(lxy, plotter.XY{X: x, Y: top * 0.96})
 				ltext = append(ltext, text)
 			}
-		case repairs[ev.Name]:
+		case ev.IsRepair():
 			style = draw.LineStyle{Color: color.Gray{150}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
 		default:
 			continue

@@ -32,19 +32,19 @@ func FaultSummary(r *results.Result) []string {
 			continue
 		}
 		f := faults[n]
-		switch ev.Name {
-		case "kill", "freeze", "partition", "partition-in", "partition-out", "delay", "disk-full", "fsync-slow", "fsync-fail", "power-loss":
+		switch {
+		case ev.IsFailure():
 			if f == nil {
 				f = &fault{at: ev.At}
 				faults[n] = f
 				order = append(order, n)
 			}
 			f.what = append(f.what, rest)
-		case "elected":
+		case ev.Name == "elected":
 			if f != nil {
 				f.elected = append(f.elected, ev.At-f.at)
 			}
-		case "recovered":
+		case ev.Name == "recovered":
 			if f != nil {
 				f.recovered = append(f.recovered, ev.At-f.at)
 			}
