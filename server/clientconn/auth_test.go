@@ -1,6 +1,7 @@
 package clientconn
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/zkbench/zkbench/server/proto"
@@ -86,6 +87,43 @@ func TestDigestID(t *testing.T) {
 	} {
 		if got := DigestID(in); got != want {
 			t.Errorf("DigestID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A connection holds a bounded set of auth ids: addauth with ever new
+// credentials would otherwise grow it without end, and every forwarded
+// write carries the set. Past the bound addauth fails and the connection
+// closes, as any failed addauth does; the ids it already holds still work
+// until then.
+func TestAddAuthIDsBounded(t *testing.T) {
+	f := newFake()
+	c := dial(t, startServe(t, f, Options{}))
+	for i := range maxAuthIDs + 10 {
+		c.send(-4, proto.OpAuth, &proto.AuthPacket{Scheme: "digest", Auth: fmt.Appendf(nil, "user%d:pw", i)})
+		h, _ := c.reply()
+		if h.Err == proto.ErrAuthFailed {
+			if i < maxAuthIDs-1 { // the ip id counts too
+				t.Fatalf("addauth %d refused; the bound is %d ids", i, maxAuthIDs)
+			}
+			c.expectClosed()
+			return
+		}
+		if h.Err != proto.ErrOK {
+			t.Fatalf("addauth %d: %+v", i, h)
+		}
+	}
+	t.Fatalf("%d addauths with distinct credentials all accepted; the bound is %d ids", maxAuthIDs+10, maxAuthIDs)
+}
+
+// The same credentials added again do not count twice.
+func TestAddAuthRepeatedIDCountsOnce(t *testing.T) {
+	f := newFake()
+	c := dial(t, startServe(t, f, Options{}))
+	for i := range 3 * maxAuthIDs {
+		c.send(-4, proto.OpAuth, &proto.AuthPacket{Scheme: "digest", Auth: []byte("same:pw")})
+		if h, _ := c.reply(); h.Err != proto.ErrOK {
+			t.Fatalf("addauth %d of the same credentials: %+v", i, h)
 		}
 	}
 }

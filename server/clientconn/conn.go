@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,20 +136,36 @@ func newConn(s *Server, nc net.Conn, addr netip.Addr) *conn {
 
 func (c *conn) authIDs() []proto.ID { return *c.auth.Load() }
 
-func (c *conn) addAuth(ids ...proto.ID) {
+// Bounds on the auth ids one connection holds (upstream has none): each
+// addauth with new credentials adds one, and every write a follower
+// forwards carries them all.
+const (
+	maxAuthIDs     = 32
+	maxAuthIDBytes = 16 << 10
+)
+
+// addAuth adds the ids the connection does not hold yet; false, adding
+// none, if that would pass maxAuthIDs or maxAuthIDBytes.
+func (c *conn) addAuth(ids ...proto.ID) bool {
 	old := c.authIDs()
 	next := make([]proto.ID, 0, len(old)+len(ids))
 	next = append(next, old...)
-outer:
+	size := 0
+	for _, o := range old {
+		size += len(o.Scheme) + len(o.ID)
+	}
 	for _, id := range ids {
-		for _, o := range next {
-			if o == id {
-				continue outer
-			}
+		if slices.Contains(next, id) {
+			continue
 		}
 		next = append(next, id)
+		size += len(id.Scheme) + len(id.ID)
+	}
+	if len(next) > maxAuthIDs || size > maxAuthIDBytes {
+		return false
 	}
 	c.auth.Store(&next)
+	return true
 }
 
 func (c *conn) serve() {
@@ -662,21 +679,26 @@ func (c *conn) handleAuth(hdr proto.RequestHeader, d *proto.Decoder) bool {
 		return false
 	}
 	zxid := int64(0)
+	var ids []proto.ID
 	switch ap.Scheme {
 	case "digest":
 		id := DigestID(string(ap.Auth))
 		if super := c.srv.opts.SuperDigest; super != "" && id == super {
-			c.addAuth(proto.ID{Scheme: "super"})
+			ids = append(ids, proto.ID{Scheme: "super"})
 		}
-		c.addAuth(proto.ID{Scheme: "digest", ID: id})
-		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid}, nil)
-		return true
+		ids = append(ids, proto.ID{Scheme: "digest", ID: id})
 	case "ip":
-		c.addAuth(proto.ID{Scheme: "ip", ID: c.addr.String()})
+		ids = append(ids, proto.ID{Scheme: "ip", ID: c.addr.String()})
+	}
+	if ids != nil && c.addAuth(ids...) {
 		c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid}, nil)
 		return true
 	}
-	c.log.Warn("authentication failed", "scheme", ap.Scheme)
+	if ids != nil {
+		c.log.Warn("authentication failed: too many auth ids on one connection", "scheme", ap.Scheme, "max", maxAuthIDs)
+	} else {
+		c.log.Warn("authentication failed", "scheme", ap.Scheme)
+	}
 	c.send(proto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid, Err: proto.ErrAuthFailed}, nil)
 	c.closeAfterFlush("authentication failed")
 	return false
