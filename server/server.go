@@ -41,6 +41,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if _, err := clientTLS(cfg, log); err != nil {
 		return err
 	}
+	if _, err := clientSASL(cfg); err != nil {
+		return err
+	}
 	if !cfg.Standalone() {
 		return runEnsemble(ctx, cfg, opts, log)
 	}
@@ -140,6 +143,7 @@ func listenClients(cfg *config.Config) (net.Listener, error) {
 
 // serveOptions configures the client side from zoo.cfg.
 func serveOptions(cfg *config.Config, b clientconn.Backend, log *slog.Logger) clientconn.Options {
+	sasl, _ := clientSASL(cfg) // Run has checked it
 	return clientconn.Options{
 		Backend:           b,
 		Logger:            log,
@@ -152,6 +156,7 @@ func serveOptions(cfg *config.Config, b clientconn.Backend, log *slog.Logger) cl
 		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
 		X509:              x509Registered(cfg),
 		X509SuperUser:     x509SuperUser(cfg),
+		SASL:              sasl,
 		Config:            confLines(cfg),
 	}
 }

@@ -84,6 +84,9 @@ func (p *Process) launch() string {
 		// wins over this flag, as upstream's.
 		env = append(slices.Clone(env), "SERVER_JVMFLAGS=-Dzookeeper.admin.enableServer=false")
 	}
+	if p.java {
+		cmd.Args = withJVMFlags(cmd.Args, env)
+	}
 	if len(env) > 0 {
 		if cmd.Env == nil {
 			cmd.Env = os.Environ()
@@ -117,6 +120,25 @@ func (p *Process) launch() string {
 		close(exited)
 	}()
 	return logPath
+}
+
+// withJVMFlags puts the words of SERVER_JVMFLAGS and then JVMFLAGS in env
+// into a Java server's command line before its class path, as zkServer.sh
+// passes them to java (after its own -D flags, so that they win).
+func withJVMFlags(args, env []string) []string {
+	var flags []string
+	for _, name := range []string{"SERVER_JVMFLAGS=", "JVMFLAGS="} {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, name); ok {
+				flags = append(flags, strings.Fields(v)...)
+			}
+		}
+	}
+	i := slices.Index(args, "-cp")
+	if len(flags) == 0 || i < 0 {
+		return args
+	}
+	return slices.Concat(args[:i:i], flags, args[i:])
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.
