@@ -23,6 +23,51 @@ import (
 // overlapping it.
 func TestBroadcastEarlyReachesTheSocketBeforeFsync(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, follower := quorumPair(t, 2)
+	rs := &reignState{role: zab.Leader, conns: map[int64]*qconn{2: c}}
+	msgs := []zab.Message{
+		{From: 1, To: 2, Packet: proto.QuorumPacket{Type: zab.TypeProposal, Zxid: 1, Data: make([]byte, 1024)}},
+		{From: 1, To: 2, Packet: proto.QuorumPacket{Type: zab.TypeCommit, Zxid: 0}},
+	}
+	p := &Peer{}
+	p.broadcastEarly(rs, msgs)
+	p.yieldToWriters(rs)
+
+	// What the leader does next is the fsync, which keeps the P: look
+	// without yielding it (no scheduler call, no netpoller).
+	if c.pending() {
+		t.Fatalf("packets still queued for the connection's writer when the fsync would start")
+	}
+	if n := peekNoYield(t, follower, 2*time.Millisecond); n <= 0 {
+		t.Fatal("nothing on the follower's socket when the leader's fsync would start: the proposals would go out after it")
+	}
+}
+
+// TestAcksReachTheSocketBeforeTheNextFsync: a learner that handles two
+// Readies in a row (proposals arrived while it synced the first batch)
+// sends the first batch's ACKs before it starts the second batch's fsync,
+// not after it.
+func TestAcksReachTheSocketBeforeTheNextFsync(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, leader := quorumPair(t, 1)
+	rs := &reignState{role: zab.Follower, leader: 1, toLead: c}
+	p := &Peer{}
+	// The first Ready's ACK, routed after its fsync.
+	p.route(rs, &zab.Message{From: 2, To: 1, Packet: proto.QuorumPacket{Type: zab.TypeAck, Zxid: 1}})
+	// The second Ready's fsync comes next.
+	p.yieldToWriters(rs)
+	if c.pending() {
+		t.Fatalf("the ACK still queued for the connection's writer when the next fsync would start")
+	}
+	if n := peekNoYield(t, leader, 2*time.Millisecond); n <= 0 {
+		t.Fatal("nothing on the leader's socket when the next fsync would start: the ACK would wait for it")
+	}
+}
+
+// quorumPair returns a quorum connection to peer sid over loopback TCP,
+// and the peer's end of it, both closed when t ends.
+func quorumPair(t *testing.T, sid int64) (*qconn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,28 +79,14 @@ func TestBroadcastEarlyReachesTheSocketBeforeFsync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	follower, err := ln.Accept()
+	other, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer follower.Close()
-	c := newQconn(qc, 2)
-	defer c.close()
-	rs := &reignState{role: zab.Leader, conns: map[int64]*qconn{2: c}}
-	msgs := []zab.Message{
-		{From: 1, To: 2, Packet: proto.QuorumPacket{Type: zab.TypeProposal, Zxid: 1, Data: make([]byte, 1024)}},
-		{From: 1, To: 2, Packet: proto.QuorumPacket{Type: zab.TypeCommit, Zxid: 0}},
-	}
-	(&Peer{}).broadcastEarly(rs, msgs)
-
-	// What the leader does next is the fsync, which keeps the P: look
-	// without yielding it (no scheduler call, no netpoller).
-	if c.pending() {
-		t.Fatalf("packets still queued for the connection's writer when the fsync would start")
-	}
-	if n := peekNoYield(t, follower, 2*time.Millisecond); n <= 0 {
-		t.Fatal("nothing on the follower's socket when the leader's fsync would start: the proposals would go out after it")
-	}
+	t.Cleanup(func() { other.Close() })
+	c := newQconn(qc, sid)
+	t.Cleanup(c.close)
+	return c, other
 }
 
 // peekNoYield reports how many bytes wait in c's receive buffer, looking

@@ -398,6 +398,7 @@ func (p *Peer) drive(rs *reignState) error {
 			p.broadcastEarly(rs, rd.Messages)
 		}
 		if len(rd.Persist) > 0 {
+			p.yieldToWriters(rs)
 			if err := p.store.log.Sync(); err != nil {
 				return fmt.Errorf("peer: log fsync: %w", err)
 			}
@@ -528,38 +529,46 @@ func (p *Peer) route(rs *reignState, m *zab.Message) {
 }
 
 // broadcastEarly routes a leader's proposals and commits ahead of its own
-// fsync and lets the connections' writers put them on the wire before
-// that fsync starts. The fsync is a blocking syscall that keeps this
-// goroutine's P until the runtime's monitor takes it away, 20 µs to 10 ms
-// later: with GOMAXPROCS=1 (each server of a 3-server ensemble on a
-// 2-core machine) the writers woken here would otherwise run only after
-// it, and every follower's fsync would follow the leader's instead of
-// overlapping it, one more fsync in each write's latency.
-//
-// One yield nearly always suffices (woken goroutines run before a yielded
-// one), but the scheduler now and then serves its global queue first, so
-// it yields again, a few times at most, while a connection still holds
-// queued packets.
+// fsync, so that the followers' fsyncs overlap the leader's
+// (yieldToWriters, before the fsync, puts them on the wire).
 func (p *Peer) broadcastEarly(rs *reignState, msgs []zab.Message) {
 	for i := range msgs {
 		p.route(rs, &msgs[i])
 	}
+}
+
+// yieldToWriters lets the goroutines this loop woke run before it starts
+// an fsync: the quorum connections' writers (a leader's early proposals
+// and commits; a learner's ACKs of the Ready before, when proposals came
+// in while it synced) and the client connections' writers (replies to the
+// writes just applied). The fsync is a blocking syscall that keeps this
+// goroutine's P until the runtime's monitor takes it away, 20 µs to 10 ms
+// later: with GOMAXPROCS=1 (each server of a 3-server ensemble on a
+// 2-core machine) they would otherwise run only after it, one more fsync
+// in each write's latency (an strace of a 60 x 1 run showed a leader's
+// PROPOSALs written after its fdatasync returned).
+//
+// One yield nearly always suffices (woken goroutines run before a yielded
+// one), but the scheduler now and then serves its global queue first, so
+// it yields again, a few times at most, while a quorum connection still
+// holds queued packets.
+func (p *Peer) yieldToWriters(rs *reignState) {
 	for range 4 {
 		runtime.Gosched()
-		if !queued(rs, msgs) {
+		if !queued(rs) {
 			return
 		}
 	}
 }
 
-// queued reports whether a connection msgs went to still holds packets
+// queued reports whether a quorum connection of this reign holds packets
 // its writer has not taken.
-func queued(rs *reignState, msgs []zab.Message) bool {
-	if rs.role != zab.Leader {
-		return rs.toLead != nil && rs.toLead.pending()
+func queued(rs *reignState) bool {
+	if rs.toLead != nil && rs.toLead.pending() {
+		return true
 	}
-	for i := range msgs {
-		if c, ok := rs.conns[msgs[i].To]; ok && c.pending() {
+	for _, c := range rs.conns {
+		if c.pending() {
 			return true
 		}
 	}
