@@ -723,6 +723,16 @@ func (c *conn) Event(ev proto.WatcherEvent, zxid int64) {
 		c.outMu.Unlock()
 		return
 	}
+	if len(c.out)+c.inflight > eventBacklog*c.srv.opts.MaxOutput {
+		// The client has stopped reading: the throttle pauses its
+		// requests, not the changes that fire its watches.
+		c.outClosed = true
+		c.outMu.Unlock()
+		// close removes the watcher, which takes the tree's lock that
+		// the caller holds.
+		go c.close("watch events unread")
+		return
+	}
 	c.out = proto.AppendReply(c.out, h, &ev)
 	c.unsent++
 	c.events.Add(1)
@@ -730,6 +740,11 @@ func (c *conn) Event(ev proto.WatcherEvent, zxid int64) {
 	c.outMu.Unlock()
 	c.signal()
 }
+
+// eventBacklog bounds the watch events queued on a connection, in units of
+// Options.MaxOutput: past it the connection closes. Upstream queues them
+// without bound.
+const eventBacklog = 4
 
 // MayRead implements tree.Watcher: the session sees events only on znodes
 // it may read.

@@ -244,3 +244,53 @@ func TestConsCountsPerConnectionAndCrstResets(t *testing.T) {
 		t.Errorf("crst reset the server's totals too:\n%s", srvr)
 	}
 }
+
+// Watch events queue past the output cap (the throttle pauses the reader,
+// not the tree), but not without end: a client that holds a persistent
+// recursive watch and stops reading is disconnected once its events reach
+// eventBacklog times the cap, as a reconnecting client re-registers its
+// watches and misses nothing it could not have missed anyway.
+func TestUnreadWatchEventsBounded(t *testing.T) {
+	f := newFake()
+	s, addr := startServer(t, f, Options{MaxOutput: 64 << 10})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.(*net.TCPConn).SetReadBuffer(16 << 10)
+	nc.Write(proto.AppendFrame(nil, &proto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)}))
+	nc.Write(proto.AppendRequest(nil, proto.RequestHeader{Xid: 1, Type: proto.OpAddWatch},
+		&proto.AddWatchRequest{Path: "/", Mode: proto.AddWatchPersistentRecursive}))
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for range 2 { // the connect response and the addWatch reply
+		if _, err := proto.ReadFrame(nc, nil, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The client reads no more. 100k creates of 200-byte names make
+	// ~25 MB of events, far past eventBacklog x 64 KiB plus what the
+	// kernel buffers (a few MB).
+	long := "/" + strings.Repeat("n", 200)
+	var peak int
+	for i := range 100_000 {
+		f.put(long+strconv.Itoa(i), nil)
+		if i%1000 == 0 {
+			for _, c := range s.snapshotConns() {
+				c.outMu.Lock()
+				peak = max(peak, len(c.out))
+				c.outMu.Unlock()
+			}
+		}
+	}
+	if limit := eventBacklog*(64<<10) + 64<<10; peak > limit {
+		t.Errorf("queued events reached %d bytes, more than %d", peak, limit)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.snapshotConns()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection that stopped reading its events is still open")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
