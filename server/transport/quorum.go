@@ -218,7 +218,7 @@ func (l *QuorumListener) Accept(ctx context.Context) (*QuorumConn, error) {
 		return nil, fmt.Errorf("transport: quorum accept: %w", ErrClosed)
 	}
 	setNoDelay(c)
-	return newQuorumConn(l.sec.accept(c)), nil
+	return newQuorumConn(l.sec.acceptLearner(c)), nil
 }
 
 // Addr returns the listening address.

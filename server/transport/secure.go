@@ -34,6 +34,9 @@ type Secure struct {
 	// TLS handshake is served in plaintext, so that servers not yet
 	// using TLS still join during a rolling upgrade.
 	AcceptPlain bool
+	// Auth is SASL between servers (quorum.auth.*); nil: none. It works
+	// with or without TLS (Server and Client nil).
+	Auth *QuorumAuth
 }
 
 // accept secures an accepted connection.
@@ -79,5 +82,5 @@ func DialQuorumSecure(ctx context.Context, addr string, timeout time.Duration, s
 		return nil, fmt.Errorf("transport: dial quorum address %s: %w", addr, err)
 	}
 	setNoDelay(c)
-	return newQuorumConn(sec.dial(c, addr)), nil
+	return newQuorumConn(sec.dialLeader(c, addr)), nil
 }

@@ -222,12 +222,16 @@ func (t *TCP) handleIncoming(c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(t.cfg.DialTimeout))
 	br := bufio.NewReader(c)
 	sid, addr, err := readInitial(br)
+	if err == nil {
+		c.SetWriteDeadline(time.Now().Add(t.cfg.DialTimeout))
+		err = t.cfg.Secure.electionAccepted(c, br) // quorum SASL, as upstream after the initial message
+	}
 	if err != nil {
 		t.log.Warn("transport: dropping connection", "remote", c.RemoteAddr().String(), "err", err)
 		c.Close()
 		return
 	}
-	c.SetReadDeadline(time.Time{})
+	c.SetDeadline(time.Time{})
 	p := t.peer(sid)
 	switch {
 	case sid == t.cfg.MyID:
@@ -496,11 +500,16 @@ func (p *tcpPeer) maybeDial() {
 func (p *tcpPeer) dial() {
 	t := p.t
 	d := net.Dialer{Timeout: t.cfg.DialTimeout}
+	var br *bufio.Reader
 	c, err := d.DialContext(t.ctx, "tcp", p.addr)
 	if err == nil {
 		c = t.cfg.Secure.dial(c, p.addr) // a TLS handshake runs in writeInitial
 		c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 		err = writeInitial(c, t.cfg.MyID, t.advertise)
+		br = bufio.NewReader(c)
+		if err == nil {
+			err = t.cfg.Secure.electionDialled(c, br) // quorum SASL, as upstream after the initial message
+		}
 		c.SetDeadline(time.Time{})
 		if err != nil {
 			c.Close()
@@ -525,7 +534,7 @@ func (p *tcpPeer) dial() {
 		p.maybeDial()
 		return
 	}
-	p.install(c, bufio.NewReader(c))
+	p.install(c, br)
 }
 
 // failed ends a dial attempt that produced no connection.
