@@ -23,6 +23,9 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 	if err != nil {
 		return err
 	}
+	if sec, err = withQuorumAuth(cfg, sec); err != nil {
+		return err
+	}
 	dd, err := datadir.Open(cfg, log)
 	if err != nil {
 		return err

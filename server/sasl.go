@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/config"
 	"github.com/zkbench/zkbench/server/sasl"
+	"github.com/zkbench/zkbench/server/transport"
 )
 
 // saslProvider is upstream's SASLAuthenticationProvider, which an
@@ -124,4 +126,46 @@ func quorumSASLEnabled(cfg *config.Config) bool {
 func propertyIs(cfg *config.Config, key string) bool {
 	v, _ := cfg.Property(key)
 	return strings.EqualFold(v, "true")
+}
+
+// withQuorumAuth adds quorum SASL (quorum.auth.enableSasl) to the peer
+// ports' security sec (nil: plaintext), as upstream's QuorumPeer builds
+// its SaslQuorumAuthServer and SaslQuorumAuthLearner: both JAAS sections
+// (quorum.auth.server.saslLoginContext, default QuorumServer, and
+// quorum.auth.learner.saslLoginContext, default QuorumLearner) must be in
+// the JAAS file, or the server refuses to start naming the key, the file
+// and the reason.
+func withQuorumAuth(cfg *config.Config, sec *transport.Secure) (*transport.Secure, error) {
+	if !quorumSASLEnabled(cfg) {
+		return sec, nil
+	}
+	path, ok := cfg.Property(jaasKey)
+	if !ok {
+		return nil, fmt.Errorf("server: quorum.auth.enableSasl: no JAAS file is given (-D%s in SERVER_JVMFLAGS)", jaasKey)
+	}
+	j, err := sasl.LoadJAAS(path)
+	if err != nil {
+		return nil, fmt.Errorf("server: quorum.auth.enableSasl: -D%s=%s: %w", jaasKey, path, err)
+	}
+	serverSection := cmp.Or(cfg.Other["quorum.auth.server.saslLoginContext"], "QuorumServer")
+	learnerSection := cmp.Or(cfg.Other["quorum.auth.learner.saslLoginContext"], "QuorumLearner")
+	creds, err := j.Credentials(serverSection)
+	if err != nil {
+		return nil, fmt.Errorf("server: quorum.auth.server.saslLoginContext: -D%s=%s: %w", jaasKey, path, err)
+	}
+	user, pw, err := j.LoginUser(learnerSection)
+	if err != nil {
+		return nil, fmt.Errorf("server: quorum.auth.learner.saslLoginContext: -D%s=%s: %w", jaasKey, path, err)
+	}
+	if sec == nil {
+		sec = &transport.Secure{}
+	}
+	sec.Auth = &transport.QuorumAuth{
+		Password:        func(u string) (string, bool) { p, ok := creds[u]; return p, ok },
+		ServerRequire:   cfg.Other["quorum.auth.serverRequireSasl"] == "true",
+		LearnerRequire:  cfg.Other["quorum.auth.learnerRequireSasl"] == "true",
+		User:            user,
+		LearnerPassword: pw,
+	}
+	return sec, nil
 }

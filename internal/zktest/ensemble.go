@@ -36,6 +36,15 @@ func StartJavaEnsemble(t testing.TB, n int, extra ...string) *Ensemble {
 	return startEnsemble(t, "java", n, nil, extra)
 }
 
+// StartJavaEnsembleEnv is StartJavaEnsemble with extra environment
+// variables for every process (SERVER_JVMFLAGS reaches java as zkServer.sh
+// passes it).
+func StartJavaEnsembleEnv(t testing.TB, n int, env []string, extra ...string) *Ensemble {
+	t.Helper()
+	RequireJava(t)
+	return startEnsemble(t, "java", n, env, extra)
+}
+
 func startEnsemble(t testing.TB, impl string, n int, env, extra []string) *Ensemble {
 	t.Helper()
 	root := t.TempDir()

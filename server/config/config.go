@@ -718,6 +718,9 @@ func (p *parser) readMyID() error {
 // address from this server's line, the peer type, and the quorum checks.
 func (p *parser) finish(myidRead bool) error {
 	c := p.c
+	if err := p.checkQuorumSASL(); err != nil {
+		return err
+	}
 	if !p.haveQuorum {
 		// A dynamic file that Parse did not read: nothing more to check
 		// (a dynamic file is for an ensemble).

@@ -202,7 +202,9 @@ var brokenCases = []struct {
 	{"empty client part", brokenQuorum + "server.1=a:1:2;:\n", `zoo.cfg:6: server.1: "a:1:2;:" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
 	{"empty address", brokenQuorum + "server.1=|\n", `zoo.cfg:6: server.1: "|" does not have the form host:port:port[:role][;[clientHost:]clientPort]`},
 	{"multi address", brokenQuorum + "server.1=a:1:2|b:1:2\n", `zoo.cfg:6: server.1: multiple addresses (|) are not supported (upstream needs multiAddress.enabled)`},
-	{"sasl", brokenBase + "quorum.auth.serverRequireSasl=true\n", `zoo.cfg:4: quorum.auth.serverRequireSasl: this server does not support SASL between servers: refusing to start rather than run without it (accepted values: false)`},
+	{"sasl", brokenBase + "quorum.auth.serverRequireSasl=true\n", `zoo.cfg: quorum.auth.serverRequireSasl: quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.serverRequireSasl`},
+	{"sasl learner", brokenBase + "quorum.auth.learnerRequireSasl=true\n", `zoo.cfg: quorum.auth.learnerRequireSasl: quorum.auth.enableSasl is disabled, so cannot enable quorum.auth.learnerRequireSasl`},
+	{"sasl server without learner", brokenBase + "quorum.auth.enableSasl=true\nquorum.auth.serverRequireSasl=true\n", `zoo.cfg: quorum.auth.serverRequireSasl: quorum.auth.learnerRequireSasl is disabled, so cannot enable quorum.auth.serverRequireSasl`},
 }
 
 func TestBrokenConfigs(t *testing.T) {
@@ -384,7 +386,6 @@ func TestWarnings(t *testing.T) {
 		{q + "server.1=a:1:2\n", "only one server specified"},
 		{q + "initLimit=6\n", "zoo.cfg:6: initLimit set again (first on line 4); the last one wins"},
 		{q + "dataLogDir=rel\n", "dataLogDir \"rel\" is a relative path"},
-		{q + "quorum.auth.enableSasl=false\n", "zoo.cfg:6: quorum.auth.enableSasl is accepted: its value asks for nothing this server lacks (it does not support SASL between servers)"},
 	}
 	for _, tc := range cases {
 		c := mustParse(t, tc.text)

@@ -22,8 +22,7 @@ var refusedCases = []struct {
 	name, text, want string
 }{
 	{"tls auth provider", brokenBase + "ssl.authProvider=sasl\n", "zoo.cfg:4: ssl.authProvider: " + refusal("authentication providers for TLS clients other than x509", "x509")},
-	{"quorum sasl", brokenBase + "quorum.auth.enableSasl=true\n", "zoo.cfg:4: quorum.auth.enableSasl: " + refusal("SASL between servers", "false")},
-	{"quorum sasl context", brokenBase + "quorum.auth.learner.saslLoginContext=QuorumLearner\n", "zoo.cfg:4: quorum.auth.learner.saslLoginContext: " + refusal("SASL between servers")},
+	{"quorum auth unknown", brokenBase + "quorum.auth.digest=yes\n", "zoo.cfg:4: quorum.auth.digest: " + refusal("quorum authentication settings upstream does not have")},
 	{"custom provider", brokenBase + "authProvider.1=com.example.MyProvider\n",
 		"zoo.cfg:4: authProvider.1: " + refusal("authentication providers other than the built-in digest, ip, x509 and sasl", digestProvider, ipProvider, x509Provider, saslProvider)},
 	{"digest alg", brokenBase + "DigestAuthenticationProvider.digestAlg=SHA-256\n", "zoo.cfg:4: DigestAuthenticationProvider.digestAlg: " + refusal("digest algorithms other than SHA1", "SHA1")},
@@ -96,7 +95,6 @@ func TestIgnoredKeysWarnOnce(t *testing.T) {
 		"metricsProvider.httpsPort":              "zoo.cfg:7: metricsProvider.httpsPort is ignored by this server",
 		"serverCnxnFactory":                      "zoo.cfg:8: serverCnxnFactory is ignored by this server",
 		"clientPortListenBacklog":                "zoo.cfg:9: clientPortListenBacklog is ignored by this server",
-		"quorum.auth.enableSasl":                 "zoo.cfg:10: quorum.auth.enableSasl is accepted: its value asks for nothing this server lacks",
 		"authProvider.1":                         "zoo.cfg:11: authProvider.1 is accepted",
 		"localSessionsEnabled":                   "zoo.cfg:12: localSessionsEnabled is ignored: it has no effect on a standalone server",
 		"maxCnxns":                               "SERVER_JVMFLAGS: -Dzookeeper.maxCnxns is ignored by this server",
