@@ -32,14 +32,18 @@ var allowedImports = map[string][]string{
 	// listeners and dialers of the stages that hold connections.
 	"tlsconf": {},
 
+	// SASL (DIGEST-MD5 and JAAS files), used by the client side and the
+	// peer connections.
+	"sasl": {},
+
 	// The stages. None imports another stage or the drivers.
-	"clientconn": {"metrics", "proto", "tree", "tlsconf"},                   // wire: client connections
+	"clientconn": {"metrics", "proto", "sasl", "tree", "tlsconf"},           // wire: client connections
 	"txnprep":    {"proto", "tree", "quorum"},                               // request -> txn
 	"wal":        {"durable", "metrics"},                                    // log (standalone)
 	"snap":       {"durable", "proto"},                                      // snapshots
 	"election":   {},                                                        // replication: leader election
 	"zab":        {"proto"},                                                 // replication: log agreement
-	"transport":  {"proto", "tlsconf"},                                      // peer connections
+	"transport":  {"proto", "sasl", "tlsconf"},                              // peer connections
 	"reaper":     {"proto"},                                                 // when to delete containers
 	"replica":    {"proto", "tree", "session", "txnprep", "reaper", "snap"}, // apply
 	"config":     {"durable", "quorum"},                                     // zoo.cfg
@@ -54,7 +58,7 @@ var allowedImports = map[string][]string{
 		"replica", "snap", "transport", "tree", "txnprep", "wal", "zab"},
 
 	// The assembly and the command.
-	"":    {"admin", "clientconn", "config", "datadir", "metrics", "peer", "reaper", "standalone", "tlsconf", "transport", "tree", "wal", "zab"},
+	"":    {"admin", "clientconn", "config", "datadir", "metrics", "peer", "reaper", "sasl", "standalone", "tlsconf", "transport", "tree", "wal", "zab"},
 	"cli": {"", "config", "datadir"},
 
 	// The AdminServer: HTTP commands over the client side's figures.
