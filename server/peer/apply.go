@@ -2,8 +2,6 @@ package peer
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/zkbench/zkbench/server/clientconn"
 	"github.com/zkbench/zkbench/server/proto"
@@ -60,7 +58,8 @@ func (p *Peer) completeSync(tok []byte) {
 }
 
 // snapshotSource serves SNAP syncs from the leader's applied state: it
-// writes a real snapshot (which also serves recovery) and ships its bytes.
+// writes a real snapshot (which also serves recovery) and ships it in
+// upstream's stream serialization (snapstream.go).
 type snapshotSource struct{ p *Peer }
 
 // Snapshot implements zab.Snapshotter.
@@ -71,9 +70,9 @@ func (s snapshotSource) Snapshot() (zab.Snapshot, error) {
 	if err != nil {
 		return zab.Snapshot{}, fmt.Errorf("peer: snapshot for a learner: %w", err)
 	}
-	data, err := os.ReadFile(path)
+	data, err := encodeSnapStream(path)
 	if err != nil {
-		return zab.Snapshot{}, fmt.Errorf("peer: %w", err)
+		return zab.Snapshot{}, err
 	}
 	p.log.Info("sending a snapshot to a learner", "zxid", fmt.Sprintf("0x%x", zxid), "bytes", len(data))
 	return zab.Snapshot{Zxid: zxid, Data: data}, nil
@@ -83,9 +82,20 @@ func (s snapshotSource) Snapshot() (zab.Snapshot, error) {
 // durably as this server's newest snapshot first, then loaded; the log's
 // older entries are dropped, since the snapshot supersedes them.
 func (p *Peer) installSnapshot(s zab.Snapshot) error {
-	path := filepath.Join(p.opts.SnapshotDir, snap.Name(s.Zxid))
-	if err := writeFileDurably(path, s.Data); err != nil {
+	h, nodes, err := decodeSnapStream(s.Data, s.Zxid)
+	if err != nil {
 		return err
+	}
+	path, err := snap.Write(p.opts.SnapshotDir, h, func(emit func(snap.Node) error) error {
+		for _, n := range nodes {
+			if err := emit(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("peer: writing the leader's snapshot: %w", err)
 	}
 	r, err := snap.Open(path)
 	if err != nil {

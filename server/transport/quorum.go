@@ -55,12 +55,31 @@ func newQuorumConn(c net.Conn) *QuorumConn {
 // DefaultMaxPacket).
 func (q *QuorumConn) SetMaxPacket(n int) { q.maxPacket = n }
 
-// Send buffers p for writing; call Flush to push it out.
+// typeSnap is Zab's SNAP packet type (zab.TypeSnap): upstream sends the
+// snapshot after the packet, on the raw stream, rather than in its data.
+const typeSnap = 15
+
+// snapSignature ends upstream's snapshot stream (LearnerHandler writes it
+// after the snapshot; Learner checks it).
+const snapSignature = "BenWasHere"
+
+// Send buffers p for writing; call Flush to push it out. A SNAP packet's
+// data is sent as upstream sends a snapshot: the packet without data, then
+// the data (the snapshot's sessions, ACL cache and nodes up to the "/"
+// marker) on the stream, then the signature.
 func (q *QuorumConn) Send(p *proto.QuorumPacket) error {
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
 	q.enc.Reset()
-	p.Encode(q.enc)
+	if p.Type == typeSnap {
+		head := *p
+		head.Data = nil
+		head.Encode(q.enc)
+		q.enc.ResetTo(append(q.enc.Bytes(), p.Data...))
+		q.enc.String(snapSignature)
+	} else {
+		p.Encode(q.enc)
+	}
 	if _, err := q.bw.Write(q.enc.Bytes()); err != nil {
 		return fmt.Errorf("transport: quorum send to %s: %w", q.c.RemoteAddr(), err)
 	}
@@ -92,8 +111,118 @@ func (q *QuorumConn) Recv() (*proto.QuorumPacket, error) {
 	if err := proto.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("transport: quorum recv from %s: %w", q.c.RemoteAddr(), err)
 	}
+	if p.Type == typeSnap {
+		if p.Data, err = q.readSnapStream(); err != nil {
+			return nil, fmt.Errorf("transport: quorum recv from %s: SNAP stream: %w", q.c.RemoteAddr(), err)
+		}
+	}
 	return &p, nil
 }
+
+// readSnapStream reads the snapshot that follows a SNAP packet, in
+// upstream's serialization (SerializeUtils.serializeSnapshot): int count
+// and (long id, int timeout) sessions; the ACL cache, int count and (long
+// ref, vector<ACL>) entries; nodes as (ustring path, buffer data, long acl,
+// StatPersisted) until the path "/"; then the signature. It returns the
+// bytes before the signature, at most the maximum packet size.
+func (q *QuorumConn) readSnapStream() ([]byte, error) {
+	r := streamReader{br: q.br, limit: q.maxPacket}
+	for n := r.count("sessions"); n > 0 && r.err == nil; n-- {
+		r.read(12)
+	}
+	for n := r.count("ACL cache"); n > 0 && r.err == nil; n-- {
+		r.read(8)
+		for k := r.count("ACL list"); k > 0 && r.err == nil; k-- {
+			r.read(4)
+			r.str("ACL scheme")
+			r.str("ACL id")
+		}
+	}
+	const statPersisted = 4*8 + 3*4 + 2*8
+	for r.err == nil {
+		if path := r.str("path"); path == "/" || r.err != nil {
+			break
+		}
+		r.field("data")
+		r.read(8 + statPersisted)
+	}
+	body := len(r.b)
+	if sig := r.str("signature"); r.err == nil && sig != snapSignature {
+		return nil, fmt.Errorf("snapshot signature %q, want %q", sig, snapSignature)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.b[:body:body], nil
+}
+
+// streamReader collects jute fields from a stream, checking each length
+// before reading and the total against limit; errors are sticky.
+type streamReader struct {
+	br    *bufio.Reader
+	limit int
+	b     []byte
+	err   error
+}
+
+func (r *streamReader) read(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b)+n > r.limit {
+		r.err = fmt.Errorf("%w: snapshot stream exceeds %d bytes", ErrTooLarge, r.limit)
+		return nil
+	}
+	start := len(r.b)
+	for len(r.b) < start+n {
+		k := min(start+n-len(r.b), readChunk)
+		at := len(r.b)
+		r.b = slices.Grow(r.b, k)[:at+k]
+		if _, err := io.ReadFull(r.br, r.b[at:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: stream ended inside a snapshot", io.ErrUnexpectedEOF)
+			}
+			r.err = err
+			return nil
+		}
+	}
+	return r.b[start:]
+}
+
+// count reads a non-negative int count.
+func (r *streamReader) count(what string) int {
+	x := r.read(4)
+	if x == nil {
+		return 0
+	}
+	n := int32(binary.BigEndian.Uint32(x))
+	if n < 0 {
+		r.err = fmt.Errorf("%w: %s count %d", proto.ErrBadLength, what, n)
+		return 0
+	}
+	return int(n)
+}
+
+// field reads a length-prefixed string or buffer (-1: null) and returns
+// its bytes, valid until the next read.
+func (r *streamReader) field(what string) []byte {
+	x := r.read(4)
+	if x == nil {
+		return nil
+	}
+	n := int32(binary.BigEndian.Uint32(x))
+	switch {
+	case n == -1:
+		return nil
+	case n < 0:
+		r.err = fmt.Errorf("%w: %s length %d", proto.ErrBadLength, what, n)
+		return nil
+	}
+	return r.read(int(n))
+}
+
+// str reads a length-prefixed string.
+func (r *streamReader) str(what string) string { return string(r.field(what)) }
 
 // readRecord collects the bytes of one jute QuorumPacket (int type, long
 // zxid, buffer data, vector<Id> authinfo) from the stream, checking every

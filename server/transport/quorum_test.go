@@ -9,6 +9,7 @@ import (
 	"net"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,8 +138,7 @@ func TestQuorumRejectsBadStreams(t *testing.T) {
 	}
 }
 
-// TestQuorumLargePacket: a SNAP packet carries a whole snapshot; tens of
-// MiB must pass, read in chunks.
+// TestQuorumLargePacket: tens of MiB must pass, read in chunks.
 func TestQuorumLargePacket(t *testing.T) {
 	leader, learner := quorumPair(t)
 	data := make([]byte, 24<<20+123)
@@ -146,7 +146,7 @@ func TestQuorumLargePacket(t *testing.T) {
 		data[i] = byte(i * 7)
 	}
 	go func() {
-		leader.Send(&proto.QuorumPacket{Type: 15, Zxid: 77, Data: data})
+		leader.Send(&proto.QuorumPacket{Type: 2, Zxid: 77, Data: data})
 		leader.Flush()
 	}()
 	p, err := learner.Recv()
@@ -155,6 +155,88 @@ func TestQuorumLargePacket(t *testing.T) {
 	}
 	if p.Zxid != 77 || !bytes.Equal(p.Data, data) {
 		t.Fatalf("large packet corrupted: zxid %d, %d bytes", p.Zxid, len(p.Data))
+	}
+}
+
+// snapBody is a snapshot stream as upstream's serializeSnapshot writes it:
+// one session, one ACL cache entry, the root and /a (with big data), the
+// "/" end marker.
+func snapBody(data []byte) []byte {
+	var e proto.Encoder
+	e.Int(1)
+	e.Long(0x100000000000001)
+	e.Int(30000)
+	e.Int(1)
+	e.Long(1)
+	e.Int(1)
+	(&proto.ACL{Perms: 31, ID: proto.ID{Scheme: "world", ID: "anyone"}}).Encode(&e)
+	for _, n := range []struct {
+		path string
+		data []byte
+	}{{"", nil}, {"/a", data}} {
+		e.String(n.path)
+		e.Buffer(n.data)
+		e.Long(1)
+		(&proto.StatPersisted{Czxid: 2, Mzxid: 3}).Encode(&e)
+	}
+	e.String("/")
+	return e.Bytes()
+}
+
+// TestQuorumSnapStream: SNAP goes as upstream's LearnerHandler sends it,
+// the packet without data and then the snapshot and the signature on the
+// stream; Recv gives the snapshot back as the packet's data.
+func TestQuorumSnapStream(t *testing.T) {
+	body := snapBody(bytes.Repeat([]byte("z"), 3<<20))
+	client, server := net.Pipe()
+	defer client.Close()
+	go func() {
+		q := newQuorumConn(server)
+		q.Send(&proto.QuorumPacket{Type: 15, Zxid: 0x100000005, Data: body})
+		q.Flush()
+	}()
+	var want proto.Encoder
+	(&proto.QuorumPacket{Type: 15, Zxid: 0x100000005}).Encode(&want)
+	want.ResetTo(append(want.Bytes(), body...))
+	want.String("BenWasHere")
+	got := make([]byte, len(want.Bytes()))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("SNAP on the wire: %d bytes starting %x, want %d starting %x", len(got), got[:40], len(want.Bytes()), want.Bytes()[:40])
+	}
+
+	leader, learner := quorumPair(t)
+	go func() {
+		leader.Send(&proto.QuorumPacket{Type: 15, Zxid: 9, Data: body})
+		leader.Send(&proto.QuorumPacket{Type: 10, Zxid: 1 << 32})
+		leader.Flush()
+	}()
+	p, err := learner.Recv()
+	if err != nil || p.Zxid != 9 || !bytes.Equal(p.Data, body) {
+		t.Fatalf("SNAP received as zxid %d, %d bytes, %v; want 9, %d bytes", p.Zxid, len(p.Data), err, len(body))
+	}
+	if p, err := learner.Recv(); err != nil || p.Type != 10 {
+		t.Fatalf("packet after the snapshot: %+v %v", p, err)
+	}
+}
+
+// TestQuorumSnapStreamBadSignature: a snapshot stream without upstream's
+// signature is refused.
+func TestQuorumSnapStreamBadSignature(t *testing.T) {
+	client, server := net.Pipe()
+	q := newQuorumConn(server)
+	defer q.Close()
+	go func() {
+		var e proto.Encoder
+		(&proto.QuorumPacket{Type: 15, Zxid: 9}).Encode(&e)
+		e.ResetTo(append(e.Bytes(), snapBody(nil)...))
+		e.String("BenWasNotHere")
+		client.Write(e.Bytes())
+	}()
+	if _, err := q.Recv(); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("err = %v, want a signature error", err)
 	}
 }
 

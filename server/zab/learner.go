@@ -195,7 +195,10 @@ func (z *Zab) stepLearner(m Message) {
 			z.out.RoleChange = &RoleChange{Role: z.role, Epoch: f.epoch, Active: true}
 		}
 	case TypePing:
-		z.send(z.leader, TypePing, z.log.lastZxid(), nil)
+		// As upstream's Learner.ping: the leader's zxid back, and data
+		// that is never null (upstream's leader reads session touches
+		// from it; the driver sends those in PINGs of its own).
+		z.send(z.leader, TypePing, p.Zxid, []byte{})
 	case TypeSync:
 		if f.phase != fpUpToDate || len(f.syncs) == 0 {
 			z.protocolError(m, "no sync pending")

@@ -1,0 +1,211 @@
+package server_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkbench/zkbench/internal/zktest"
+)
+
+// Mixed ensembles: Go servers and upstream Java servers in one ensemble,
+// speaking upstream's quorum protocol to each other (issue 24).
+
+// startMixed starts a 3-server ensemble on loopback in which server i+1 is
+// upstream Java when java[i], zkserver otherwise, with extraConfig. Server
+// 3 starts first and the others once its election port listens, so that
+// it leads (Fast Leader Election prefers the highest id among equal
+// histories), server 1 next and the rest once those two have elected.
+// Every process is killed in t.Cleanup.
+func startMixed(t *testing.T, java []bool) *zktest.Ensemble {
+	t.Helper()
+	root := t.TempDir()
+	if keep := os.Getenv("ZKTEST_KEEP"); keep != "" {
+		t.Cleanup(func() { // after the processes are killed
+			if t.Failed() {
+				out, err := exec.Command("cp", "-r", root, keep).CombinedOutput()
+				t.Logf("copied %s to %s: %v %s", root, keep, err, out)
+			}
+		})
+	}
+	type ports struct{ client, quorum, election int }
+	ps := make([]ports, len(java))
+	var lines []string
+	for i := range ps {
+		ps[i] = ports{zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t)}
+		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i+1, ps[i].quorum, ps[i].election))
+	}
+	e := &zktest.Ensemble{}
+	for i, p := range ps {
+		dir := filepath.Join(root, fmt.Sprintf("s%d", i+1))
+		data := filepath.Join(dir, "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+			"4lw.commands.whitelist=*\nmaxClientCnxns=0\nadmin.enableServer=false\n%s\n%s\n",
+			data, p.client, strings.Join(lines, "\n"), strings.Join(extraConfig, "\n"))
+		cfg := filepath.Join(dir, "zoo.cfg")
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.Servers = append(e.Servers, zktest.NewProcess(t, java[i], cfg, fmt.Sprintf("127.0.0.1:%d", p.client)))
+	}
+	last := len(ps) - 1
+	e.Servers[last].Launch()
+	electionAddr := fmt.Sprintf("127.0.0.1:%d", ps[last].election)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", electionAddr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server %d's election port never listened: %v", last+1, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.Servers[0].Launch()
+	pair := &zktest.Ensemble{Servers: []*zktest.Process{e.Servers[0], e.Servers[last]}}
+	pair.WaitRoles(t, 30*time.Second)
+	for _, s := range e.Servers[1:last] {
+		s.Launch()
+	}
+	e.WaitRoles(t, 30*time.Second)
+	if m := e.Mode(last); m != "leader" {
+		t.Fatalf("server %d, started first, is %q, want leader", last+1, m)
+	}
+	return e
+}
+
+// TestIntegrationMixedEnsembles runs the cross-check script through a
+// follower of a Go leader with Java followers, and of a Java leader with
+// Go followers, against an all-Java ensemble's transcript; then writes
+// through every server and requires every server to hold the same tree.
+func TestIntegrationMixedEnsembles(t *testing.T) {
+	ref := zktest.StartJavaEnsemble(t, 3, extraConfig...)
+	want := runScript(t, ref.Servers[(ref.Leader(20*time.Second)+1)%3].Addr)
+	for _, tc := range []struct {
+		name string
+		java []bool
+	}{
+		{"GoLeaderJavaFollowers", []bool{true, true, false}},
+		{"JavaLeaderGoFollowers", []bool{false, false, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startMixed(t, tc.java)
+			// Server 1 follows, so every write is forwarded to the leader.
+			got := runScript(t, e.Servers[0].Addr)
+			compareTranscripts(t, want, got)
+			if t.Failed() {
+				for i, s := range e.Servers {
+					t.Logf("server %d log:\n%s", i+1, s.LogText(s.Starts()))
+				}
+			}
+			writeThroughEach(t, e)
+			requireSameTrees(t, e)
+		})
+	}
+}
+
+// writeThroughEach creates a znode and sets data through every server, and
+// checks that each server, after a sync, reads every other's write.
+func writeThroughEach(t *testing.T, e *zktest.Ensemble) {
+	t.Helper()
+	conns := make([]*zk.Conn, len(e.Servers))
+	for i, s := range e.Servers {
+		conns[i] = connect(t, s.Addr)
+	}
+	if _, err := conns[0].Create("/each", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create /each: %v", err)
+	}
+	for i, c := range conns {
+		p := fmt.Sprintf("/each/s%d", i+1)
+		if _, err := c.Create(p, []byte("v0"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create %s through server %d: %v", p, i+1, err)
+		}
+		if _, err := c.Set(p, []byte(fmt.Sprintf("by %d", i+1)), 0); err != nil {
+			t.Fatalf("set %s through server %d: %v", p, i+1, err)
+		}
+	}
+	for i, c := range conns {
+		if _, err := c.Sync("/each"); err != nil {
+			t.Fatalf("sync through server %d: %v", i+1, err)
+		}
+		for j := range conns {
+			p := fmt.Sprintf("/each/s%d", j+1)
+			data, st, err := c.Get(p)
+			if err != nil || string(data) != fmt.Sprintf("by %d", j+1) || st.Version != 1 {
+				t.Fatalf("server %d reads %s as %q (stat %+v, %v), want %q at version 1", i+1, p, data, st, err, fmt.Sprintf("by %d", j+1))
+			}
+		}
+	}
+}
+
+// requireSameTrees dumps the whole tree through a client on each server,
+// after a sync, and requires the dumps to be identical.
+func requireSameTrees(t *testing.T, e *zktest.Ensemble) {
+	t.Helper()
+	var first []string
+	for i, s := range e.Servers {
+		c := connect(t, s.Addr)
+		if _, err := c.Sync("/"); err != nil {
+			t.Fatalf("sync through server %d: %v", i+1, err)
+		}
+		dump := clientTree(t, c, "/")
+		if i == 0 {
+			first = dump
+			t.Logf("%d znodes", len(dump))
+			continue
+		}
+		if !slices.Equal(dump, first) {
+			t.Errorf("server %d's tree differs from server 1's:\n%s\nserver 1:\n%s", i+1, strings.Join(dump, "\n"), strings.Join(first, "\n"))
+		}
+	}
+}
+
+// clientTree lists every znode under path (itself included, the /zookeeper
+// subtree excepted: its config node differs by design) with its data and
+// stat, in path order.
+func clientTree(t *testing.T, c *zk.Conn, path string) []string {
+	t.Helper()
+	data, st, err := c.Get(path)
+	if errors.Is(err, zk.ErrNoAuth) {
+		_, st, err = c.Exists(path)
+		data = []byte("(no read permission)")
+	}
+	if err != nil {
+		t.Fatalf("get %s: %v", path, err)
+	}
+	out := []string{fmt.Sprintf("%s %q czxid=%#x mzxid=%#x pzxid=%#x ver=%d cver=%d aver=%d owner=%#x kids=%d",
+		path, data, st.Czxid, st.Mzxid, st.Pzxid, st.Version, st.Cversion, st.Aversion, st.EphemeralOwner, st.NumChildren)}
+	kids, _, err := c.Children(path)
+	if errors.Is(err, zk.ErrNoAuth) {
+		return out
+	}
+	if err != nil {
+		t.Fatalf("children %s: %v", path, err)
+	}
+	slices.Sort(kids)
+	for _, k := range kids {
+		child := strings.TrimSuffix(path, "/") + "/" + k
+		if child == "/zookeeper" {
+			continue
+		}
+		out = append(out, clientTree(t, c, child)...)
+	}
+	return out
+}
