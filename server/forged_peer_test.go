@@ -85,7 +85,8 @@ func forgeLearner(t *testing.T, addr string, sid, acceptedEpoch int64) {
 // does not have, cannot unseat a 3-server Go ensemble's leader: not with
 // FOLLOWERINFO from an unknown sid with a later epoch, not by claiming the
 // live followers' ids on the quorum port; and an unknown lower id on the
-// election port is not called back at the address it announces.
+// election port is not called back at an address it announces on another
+// host.
 func TestIntegrationForgedPeerCannotUnseatLeader(t *testing.T) {
 	e := zktest.StartEnsemble(t, 3)
 	li := e.Leader(10 * time.Second)
@@ -96,8 +97,9 @@ func TestIntegrationForgedPeerCannotUnseatLeader(t *testing.T) {
 	quorum, election := peerPorts(t, e, li)
 
 	// The election port: an unknown id below the leader's (0 is below
-	// every myid) announcing an address this test listens on.
-	target, err := net.Listen("tcp", "127.0.0.1:0")
+	// every myid) announcing an address this test listens on, on another
+	// host (127.0.0.2; the call comes from 127.0.0.1).
+	target, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}

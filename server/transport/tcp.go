@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,19 +242,32 @@ func (t *TCP) handleIncoming(c net.Conn) {
 		t.log.Warn("transport: dropping connection from unknown server", "sid", sid, "remote", c.RemoteAddr().String())
 		c.Close()
 	case p == nil && sid < t.cfg.MyID:
-		// Upstream calls back the address a caller announces, whoever it
-		// is; a forged initial message would make this server dial any
-		// address, again and again. A server not in the configuration
-		// must have the higher id (or be added by a reconfig) to talk.
-		t.log.Warn("transport: dropping connection from a lower id not in the configuration; not calling it back",
-			"sid", sid, "remote", c.RemoteAddr().String(), "addr", addr)
+		// A lower id not in the configuration (a server a reconfig
+		// removed, which restarted servers no longer list) hangs up and
+		// waits to be called back, as upstream. Upstream calls back the
+		// address a caller announces, whoever it is; a forged initial
+		// message would make this server dial any address. This server
+		// calls back only an address on the host the call came from,
+		// once: the peer is forgotten when that connection ends.
 		c.Close()
+		if !sameHost(t.ctx, addr, c.RemoteAddr()) {
+			t.log.Warn("transport: dropping connection from a lower id not in the configuration; not calling back an address on another host",
+				"sid", sid, "remote", c.RemoteAddr().String(), "addr", addr)
+			return
+		}
+		if p = t.addCaller(sid, addr); p == nil {
+			t.log.Warn("transport: dropping connection from a server not in the configuration: too many such callers",
+				"sid", sid, "remote", c.RemoteAddr().String(), "max", maxCallers)
+			return
+		}
+		t.log.Info("transport: calling back a server not in the configuration", "sid", sid, "addr", addr)
+		p.callBack()
 	case p == nil:
 		// A higher id not in the configuration that announces its
 		// address (a server a reconfig is about to add) keeps its
 		// connection and is answered on it, as upstream; it is
 		// forgotten when the connection ends.
-		if p = t.addCaller(sid); p == nil {
+		if p = t.addCaller(sid, ""); p == nil {
 			t.log.Warn("transport: dropping connection from a server not in the configuration: too many such callers",
 				"sid", sid, "remote", c.RemoteAddr().String(), "max", maxCallers)
 			c.Close()
@@ -292,18 +306,20 @@ func (t *TCP) addPeer(id int64, addr string) *tcpPeer {
 		return p
 	}
 	p.mu.Lock()
-	if p.addr == "" {
+	if p.addr == "" || p.once {
 		p.addr = addr
+		p.once = false
 	}
 	p.mu.Unlock()
 	return p
 }
 
-// addCaller returns a peer without an address for a server that called in
-// but is not in the configuration: messages to it go on its connection
-// only, it is never dialled, and it is dropped when that connection ends.
+// addCaller returns a peer for a server that called in but is not in the
+// configuration: messages to it go on its connection only, and it is
+// dropped when that connection ends. A higher id keeps the connection it
+// called on (callBack is ""); a lower id is called back once at callBack.
 // It returns nil if maxCallers such peers exist.
-func (t *TCP) addCaller(id int64) *tcpPeer {
+func (t *TCP) addCaller(id int64, callBack string) *tcpPeer {
 	t.pmu.Lock()
 	defer t.pmu.Unlock()
 	if p := t.peers[id]; p != nil {
@@ -318,7 +334,7 @@ func (t *TCP) addCaller(id int64) *tcpPeer {
 	if n >= maxCallers {
 		return nil
 	}
-	p := &tcpPeer{t: t, id: id, backoff: t.cfg.MinBackoff}
+	p := &tcpPeer{t: t, id: id, addr: callBack, once: callBack != "", backoff: t.cfg.MinBackoff}
 	t.peers[id] = p
 	return p
 }
@@ -329,7 +345,7 @@ func (t *TCP) forgetCaller(p *tcpPeer) {
 	t.pmu.Lock()
 	defer t.pmu.Unlock()
 	p.mu.Lock()
-	gone := p.addr == "" && p.conn == nil
+	gone := (p.addr == "" || p.once) && p.conn == nil && !p.dialing
 	p.mu.Unlock()
 	if gone && t.peers[p.id] == p {
 		delete(t.peers, p.id)
@@ -405,6 +421,7 @@ type tcpPeer struct {
 	t    *TCP
 	id   int64
 	addr string // election address; "" for a caller not in the configuration (never dialled)
+	once bool   // a caller not in the configuration, dialled only to call it back
 
 	mu       sync.Mutex
 	queue    [][]byte // oldest first, at most SendQueue long
@@ -477,7 +494,7 @@ func (p *tcpPeer) callBack() {
 func (p *tcpPeer) maybeDial() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.down || p.addr == "" || p.conn != nil || p.dialing || (len(p.queue) == 0 && !p.wantConn) {
+	if p.down || p.addr == "" || p.conn != nil || p.dialing || (len(p.queue) == 0 && !p.wantConn) || (p.once && !p.wantConn) {
 		return
 	}
 	if wait := time.Until(p.notUntil); wait > 0 {
@@ -537,10 +554,17 @@ func (p *tcpPeer) dial() {
 	p.install(c, br)
 }
 
-// failed ends a dial attempt that produced no connection.
+// failed ends a dial attempt that produced no connection. A caller
+// called back once is forgotten instead of redialled.
 func (p *tcpPeer) failed() {
 	p.mu.Lock()
 	p.dialing = false
+	if p.once {
+		p.wantConn = false
+		p.mu.Unlock()
+		p.t.forgetCaller(p)
+		return
+	}
 	p.notUntil = time.Now().Add(p.backoff)
 	p.backoff = min(2*p.backoff, p.t.cfg.MaxBackoff)
 	p.mu.Unlock()
@@ -592,11 +616,31 @@ func (p *tcpPeer) lost(tc *tcpConn, err error) {
 }
 
 // caller reports whether p is a server not in the configuration that
-// called in (it has no address to dial).
+// called in (it has no address to dial, or one to call it back once).
 func (p *tcpPeer) caller() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.addr == ""
+	return p.addr == "" || p.once
+}
+
+// sameHost reports whether the address a caller announces is on the host
+// its connection comes from (a host name is looked up, within a second).
+func sameHost(ctx context.Context, announced string, remote net.Addr) bool {
+	host, _, err := net.SplitHostPort(announced)
+	ta, ok := remote.(*net.TCPAddr)
+	if err != nil || !ok {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.Equal(ta.IP)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(addrs, func(a net.IPAddr) bool { return a.IP.Equal(ta.IP) })
 }
 
 func (p *tcpPeer) writeLoop(tc *tcpConn) {
