@@ -24,13 +24,14 @@
 // initial message or frame is logged and disconnected; nothing else is
 // affected.
 //
-// A caller whose id is not in the configuration is never dialled and never
-// recorded: with a higher id and an announced address (a server a
-// reconfiguration is about to add) its connection is kept and answered on,
-// as upstream, until it ends (at most a few such callers at once); with a
-// lower id it is hung up on without the call-back upstream makes to the
-// address it announces, which a forged initial message could point
-// anywhere. AddPeers makes servers known. A new connection from a known
+// A caller whose id is not in the configuration is never recorded and at
+// most a few are served at once: with a higher id and an announced address
+// (a server a reconfiguration is about to add) its connection is kept and
+// answered on, as upstream, until it ends; with a lower id (a server a
+// reconfiguration removed, which restarted servers no longer list) it is
+// hung up on and called back once, as upstream, but only when the address
+// it announces is on the host it called from: a forged initial message
+// must not make a server dial another host. AddPeers makes servers known. A new connection from a known
 // higher id replaces the old one, and one from a known lower id makes this
 // server drop its own and call back, as upstream's tie-break.
 //
