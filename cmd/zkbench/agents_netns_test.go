@@ -254,21 +254,21 @@ func TestAgentsOnNamespaceHosts(t *testing.T) {
 
 	// The same hosts run a 3-server Java ensemble: a follower and then
 	// the leader are killed and restarted, then the leader is cut off by
-	// nftables rules on its host and healed. The faults are 3.5 s apart: a
-	// restarted JVM takes up to 3.5 s to serve on a loaded machine, and
-	// cutting the leader off while the other two are not both up leaves
-	// no quorum until the heal, after which Java's election, its
-	// notification timeouts doubled during the partition, can take
-	// seconds more.
+	// nftables rules on its host and healed. Each fault waits 7 s after
+	// the last restart: a restarted JVM took 6.8 s to serve with the
+	// machine's load average at 10, and a fault while the other two are
+	// not both up leaves no quorum until it is repaired, after which
+	// Java's election, its notification timeouts doubled meanwhile, can
+	// take seconds more.
 	if _, err := zkbin.FindJava(zkbin.LogLog4j); err != nil {
 		testenv.Missing(t, "%v", err)
 	}
 	sched := filepath.Join(dir, "java.sched")
-	os.WriteFile(sched, []byte("at 1s kill follower as f\nat 1500ms restart f\nat 4500ms kill leader as l\nat 5s restart l\nat 8500ms partition leader as p\nat 9300ms heal p\n"), 0o644)
+	os.WriteFile(sched, []byte("at 1s kill follower as f\nat 1500ms restart f\nat 8500ms kill leader as l\nat 9s restart l\nat 16s partition leader as p\nat 16800ms heal p\n"), 0o644)
 	out = filepath.Join(dir, "runs-java")
 	args = []string{"reliability", "-v", "--servers", "3", "--impl", "java", "--java-heap", "128m", "--faults", sched, "--agents", coord, "--server-agents", strings.Join(servers[:3], ","), "--client-agents", strings.Join(clients, ","),
 		"--tick-time", "200", "--clients", "8", "--outstanding", "2", "--rate", "1000", "--keys", "100", "--value-size", "16",
-		"--warmup", "500ms", "--duration", "12s", "--out", out}
+		"--warmup", "500ms", "--duration", "21s", "--out", out}
 	run = startOn(t, coordHost, dir, "run-java", bin, args...)
 	if err := run.wait(t, 120*time.Second); err != nil {
 		t.Fatalf("java run: %v\n%s", err, run.output())
