@@ -155,6 +155,10 @@ type Options struct {
 	// configuration (a server name is filled in from the member's host
 	// when it has none): the servers' secure or unified client ports.
 	TLS *tls.Config
+	// SASL, if not nil, logs every client connection in with DIGEST-MD5
+	// as this user before its session's first request (the servers'
+	// JAAS Server section lists it).
+	SASL *SASLLogin
 
 	// Sessions, when its Count is positive, drives only the sessions
 	// [First, First+Count) of Spec.Clients: one driver's share of a run

@@ -120,6 +120,9 @@ func (o Options) dial(client int, servers []string, logger *slog.Logger, cb zk.E
 				return nil, err
 			}
 		}
+		if o.SASL != nil {
+			c = newSASLConn(c, *o.SASL, timeout)
+		}
 		return newDriverConn(c, o.SessionTimeout*2/3, onTimeout), nil
 	}))
 	conn, _, err := zk.Connect(servers, o.SessionTimeout, opts...)

@@ -31,6 +31,11 @@ type Config struct {
 	// clients connect over TLS with its client certificate, and the
 	// result's ensemble config records tls.
 	TLS *harness.TLS
+	// SASL, if set, is the run's SASL setup: Harness.ExtraConfig and
+	// Harness.JVMFlags carry the servers' (harness.SASL), every driver
+	// session logs in with DIGEST-MD5 as its user, and the result's
+	// ensemble config records sasl.
+	SASL *harness.SASL
 	// Harness describes the ensemble (implementation, size, command, ...).
 	Harness harness.Options
 	// Schedule is the fault schedule; no steps means no faults. Its times
@@ -172,6 +177,9 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		// ports that take both, and the result would say TLS.
 		return nil, fmt.Errorf("%w: a TLS run's load is driven from this machine only", ErrInvalid)
 	}
+	if c.SASL != nil && c.Driver != nil {
+		return nil, fmt.Errorf("%w: a SASL run's load is driven from this machine only", ErrInvalid)
+	}
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -208,6 +216,14 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		ensemble.Config["tls"] = "clients"
 		if len(targets) > 1 {
 			ensemble.Config["tls"] = "clients+quorum"
+		}
+	}
+	var login *bench.SASLLogin
+	if c.SASL != nil {
+		login = &bench.SASLLogin{User: c.SASL.User, Password: c.SASL.Password}
+		ensemble.Config["sasl"] = "clients"
+		if len(targets) > 1 {
+			ensemble.Config["sasl"] = "clients+quorum"
 		}
 	}
 
@@ -247,6 +263,7 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		Logger:    log,
 		Check:     c.Check,
 		TLS:       clientTLS,
+		SASL:      login,
 		OnMeasure: func(at time.Time) {
 			select {
 			case measureAt <- at:

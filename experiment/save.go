@@ -28,7 +28,7 @@ const (
 
 // DirName names a run directory after what it measured:
 // "2026-11-22T0630-go-7srv-30w", with "-<rate>ops" for an open-loop run,
-// "-tls" for a TLS run and "-<schedule>" when faults were injected.
+// "-tls" for a TLS run, "-sasl" for a SASL run and "-<schedule>" when faults were injected.
 func DirName(r *results.Result) string {
 	name := fmt.Sprintf("%s-%s-%dsrv-%sw", r.Start.UTC().Format("2006-01-02T1504"),
 		orUnknown(r.Ensemble.Implementation), r.Ensemble.Size, strconv.FormatFloat(r.Spec.WritePercent(), 'f', -1, 64))
@@ -37,6 +37,9 @@ func DirName(r *results.Result) string {
 	}
 	if r.Ensemble.Config["tls"] != "" {
 		name += "-tls"
+	}
+	if r.Ensemble.Config["sasl"] != "" {
+		name += "-sasl"
 	}
 	if f := r.Ensemble.Config["faults"]; f != "" {
 		name += "-" + sanitize(f)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,7 @@ type launcher interface {
 func newLauncher(o *Options) (launcher, error) {
 	switch o.Impl {
 	case ImplGo:
-		return goLauncher{prefix: o.GoCommand, cpus: o.ServerCPUs}, nil
+		return goLauncher{prefix: o.GoCommand, cpus: o.ServerCPUs, flags: o.JVMFlags}, nil
 	case ImplJava:
 		return newJavaLauncher(o)
 	}
@@ -80,6 +81,7 @@ func Command(o Options, dir, cfgPath string) (*exec.Cmd, error) {
 type goLauncher struct {
 	prefix []string
 	cpus   int
+	flags  []string // SERVER_JVMFLAGS
 }
 
 func (g goLauncher) argv(s *server) ([]string, error) {
@@ -87,10 +89,14 @@ func (g goLauncher) argv(s *server) ([]string, error) {
 }
 
 func (g goLauncher) env() []string {
-	if g.cpus <= 0 {
-		return nil
+	var env []string
+	if g.cpus > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(g.cpus))
 	}
-	return []string{"GOMAXPROCS=" + strconv.Itoa(g.cpus)}
+	if len(g.flags) > 0 {
+		env = append(env, "SERVER_JVMFLAGS="+strings.Join(g.flags, " "))
+	}
+	return env
 }
 
 func (goLauncher) isJava() bool { return false }
@@ -103,7 +109,7 @@ type javaLauncher struct {
 }
 
 func newJavaLauncher(o *Options) (*javaLauncher, error) {
-	j := &javaLauncher{heap: o.JavaHeap, opts: o.JavaOpts, classpath: o.JavaClasspath, cpus: o.ServerCPUs}
+	j := &javaLauncher{heap: o.JavaHeap, opts: slices.Concat(o.JavaOpts, o.JVMFlags), classpath: o.JavaClasspath, cpus: o.ServerCPUs}
 	bin, err := zkbin.JavaRuntime(o.JavaBin)
 	if err != nil {
 		return nil, fmt.Errorf("harness: %w; or set Options.JavaBin", err)

@@ -51,6 +51,11 @@ type Options struct {
 	JavaHeap string
 	// JavaOpts are extra JVM options, placed before the main class.
 	JavaOpts []string
+	// JVMFlags are -D flags for every server, as zkServer.sh users give
+	// them in SERVER_JVMFLAGS (-Djava.security.auth.login.config=...): a
+	// Java server gets them on its command line, a Go server in
+	// SERVER_JVMFLAGS.
+	JVMFlags []string
 	// ServerCPUs is how many CPUs each launched server is told it may use:
 	// GOMAXPROCS for a Go server, -XX:ActiveProcessorCount for a Java one,
 	// so that both runtimes size their schedulers, GC and thread pools alike.

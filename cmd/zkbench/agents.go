@@ -52,6 +52,9 @@ func (a agentFlags) coordinator(changed func(string) bool, log *slog.Logger) (*f
 	if changed("tls") {
 		return nil, fmt.Errorf("--tls with --agents: the agents' drivers do not dial TLS yet; run TLS from this machine")
 	}
+	if changed("sasl") {
+		return nil, fmt.Errorf("--sasl with --agents: the agents' drivers do not log in with SASL yet; run SASL from this machine")
+	}
 	o := fleet.Options{Connect: a.coord, Wait: a.wait, Logger: log}
 	if n, err := strconv.Atoi(a.clients); err == nil {
 		if n < 1 {

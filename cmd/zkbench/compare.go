@@ -138,8 +138,16 @@ func runCompare(ctx context.Context, o compareOptions, args []string, changed fu
 		for _, impl := range impls {
 			e := o.ens
 			e.impl = strings.TrimSpace(impl)
-			if name, ok := strings.CutSuffix(e.impl, "+tls"); ok {
-				e.impl, e.tls = name, true // go+tls: the same implementation over TLS
+			for {
+				// go+tls, go+sasl, go+tls+sasl: the same implementation
+				// over TLS, with SASL, or both.
+				if name, ok := strings.CutSuffix(e.impl, "+tls"); ok {
+					e.impl, e.tls = name, true
+				} else if name, ok := strings.CutSuffix(e.impl, "+sasl"); ok {
+					e.impl, e.sasl = name, true
+				} else {
+					break
+				}
 			}
 			cfg, err := config(e, spec, o.faults, o.common, stderr)
 			if err != nil {
@@ -232,6 +240,9 @@ func labelsFor(rs []*results.Result, dirs []string) []string {
 		labels[i] = fmt.Sprintf("%s %d srv", r.Ensemble.Implementation, r.Ensemble.Size)
 		if r.Ensemble.Config["tls"] != "" {
 			labels[i] += " tls"
+		}
+		if r.Ensemble.Config["sasl"] != "" {
+			labels[i] += " sasl"
 		}
 		count[labels[i]]++
 	}

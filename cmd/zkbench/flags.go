@@ -90,6 +90,7 @@ type ensembleOptions struct {
 	clientProxy  bool
 	diskFaults   bool
 	tls          bool
+	sasl         bool
 }
 
 func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
@@ -106,6 +107,7 @@ func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
 	fs.DurationVar(&o.clientDelay, "client-delay", 0, "hold every client request this long in a proxy before the server sees it (an injected slowdown); implies --client-proxy")
 	fs.BoolVar(&o.clientProxy, "client-proxy", false, "route client connections through a loopback proxy (for a baseline of a --client-delay run)")
 	fs.BoolVar(&o.tls, "tls", false, "TLS as production runs it: the harness makes a CA and certificates for the run; the servers, Go and Java alike, take TLS clients on their client ports (client.portUnification, x509 client certificates) and, in an ensemble, talk TLS to each other (sslQuorum); the driver's clients connect over TLS; the result records it (compare --impl go,go+tls runs both)")
+	fs.BoolVar(&o.sasl, "sasl", false, "SASL as production runs it: the harness writes a JAAS file for the run (DIGEST-MD5 users and logins); the servers, Go and Java alike, read it (-Djava.security.auth.login.config) and, in an ensemble, authenticate each other (quorum.auth.enableSasl, required both ways); every driver session logs in; the result records it (compare --impl go,go+sasl runs both)")
 	fs.BoolVar(&o.diskFaults, "disk-faults", false, "put each server's data directories on a fault-injecting FUSE mount, for the disk faults (disk-full, disk-heal, fsync-slow, fsync-fail, power-loss; a schedule naming one implies it); needs root and /dev/fuse")
 }
 
@@ -134,6 +136,9 @@ func (o ensembleOptions) validate() (err error) {
 	}
 	if o.tls && o.impl == harness.ImplExternal {
 		return fmt.Errorf("--tls needs servers the harness starts (--impl go or java), not an external ensemble")
+	}
+	if o.sasl && o.impl == harness.ImplExternal {
+		return fmt.Errorf("--sasl needs servers the harness starts (--impl go or java), not an external ensemble")
 	}
 	if o.diskFaults && o.impl == harness.ImplExternal {
 		return fmt.Errorf("--disk-faults needs servers the harness starts (--impl go or java), not an external ensemble")
@@ -408,10 +413,15 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 	if err != nil {
 		return experiment.Config{}, err
 	}
+	sa, err := e.saslSetup(&h)
+	if err != nil {
+		return experiment.Config{}, err
+	}
 	cfg := experiment.Config{
 		Spec:        spec,
 		Harness:     h,
 		TLS:         tl,
+		SASL:        sa,
 		Schedule:    sched,
 		PeerDelay:   e.peerDelay,
 		ClientProxy: e.clientProxy,
@@ -422,6 +432,28 @@ func config(e ensembleOptions, spec workloads.Spec, faults string, c common, std
 		Check:       check,
 	}
 	return cfg, cfg.Validate()
+}
+
+// saslSetup writes the run's JAAS file for --sasl and puts the servers'
+// SASL settings into h (zoo.cfg and -D flags); nil without --sasl.
+func (o ensembleOptions) saslSetup(h *harness.Options) (*harness.SASL, error) {
+	if !o.sasl {
+		return nil, nil
+	}
+	dir, err := os.MkdirTemp("", "zkbench-sasl-")
+	if err != nil {
+		return nil, fmt.Errorf("--sasl: %w", err)
+	}
+	sa, err := harness.NewSASL(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--sasl: %w", err)
+	}
+	maps.Copy(h.ExtraConfig, sa.ServerConfig())
+	if h.Servers > 1 {
+		maps.Copy(h.ExtraConfig, sa.QuorumConfig())
+	}
+	h.JVMFlags = append(h.JVMFlags, sa.JVMFlags()...)
+	return sa, nil
 }
 
 // secure makes the run's certificates for --tls and puts the servers' TLS
