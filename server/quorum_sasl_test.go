@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,8 @@ import (
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/certgen"
 	"github.com/zkbench/zkbench/internal/zktest"
+	"github.com/zkbench/zkbench/server"
+	"github.com/zkbench/zkbench/server/config"
 )
 
 // quorumJAAS is upstream's documented quorum DIGEST-MD5 setup: the users
@@ -122,4 +127,68 @@ func testQuorumSASL(t *testing.T, impl string, withTLS bool) {
 	p.Launch()
 	waitModes(t, e, []int{leader}, 30*time.Second)
 	readEach(t, e, []int{leader}, "/q2", "two")
+}
+
+// Quorum SASL's bad input refuses to start naming the key, the file and
+// the reason, before the data directory is touched.
+func TestQuorumSASLBadInputRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	serverOnly := write("server-only.conf", "QuorumServer { org.apache.zookeeper.server.auth.DigestLoginModule required user_zk=\"x\"; };")
+	krb := write("krb.conf", "QuorumServer { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab=\"/k\" principal=\"zk/h@R\"; };\n"+
+		"QuorumLearner { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab=\"/k\" principal=\"zk/h@R\"; };")
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"no JAAS file", nil, []string{"quorum.auth.enableSasl", "no JAAS file"}},
+		{"missing learner section", []string{"SERVER_JVMFLAGS=-Djava.security.auth.login.config=" + serverOnly},
+			[]string{"quorum.auth.learner.saslLoginContext", serverOnly, "'QuorumLearner'"}},
+		{"kerberos", []string{"SERVER_JVMFLAGS=-Djava.security.auth.login.config=" + krb}, []string{"quorum.auth.server.saslLoginContext", krb, "GSSAPI is not supported"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := t.TempDir()
+			data := filepath.Join(d, "data")
+			if err := os.MkdirAll(data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(data, "myid"), []byte("1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			text := fmt.Sprintf("tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=%s\nclientPort=%d\nadmin.enableServer=false\n", data, zktest.FreePort(t))
+			for i := 1; i <= 3; i++ {
+				text += fmt.Sprintf("server.%d=127.0.0.1:%d:%d\n", i, zktest.FreePort(t), zktest.FreePort(t))
+			}
+			text += strings.Join(quorumSASLLines, "\n") + "\n"
+			cfgPath := filepath.Join(d, "zoo.cfg")
+			if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(cfgPath, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err = server.Run(ctx, cfg, server.Options{})
+			if err == nil {
+				t.Fatal("Run started")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(data, "version-2")); err == nil {
+				t.Error("the data directory was touched before the refusal")
+			}
+		})
+	}
 }
