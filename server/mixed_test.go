@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/internal/zktest"
+	"github.com/zkbench/zkbench/server/proto"
 )
 
 // Mixed ensembles: Go servers and upstream Java servers in one ensemble,
@@ -25,8 +27,9 @@ import (
 // 3 starts first and the others once its election port listens, so that
 // it leads (Fast Leader Election prefers the highest id among equal
 // histories), server 1 next and the rest once those two have elected.
+// env is every server's extra environment (e.g. SERVER_JVMFLAGS).
 // Every process is killed in t.Cleanup.
-func startMixed(t *testing.T, java []bool) *zktest.Ensemble {
+func startMixed(t *testing.T, java []bool, env ...string) *zktest.Ensemble {
 	t.Helper()
 	root := t.TempDir()
 	if keep := os.Getenv("ZKTEST_KEEP"); keep != "" {
@@ -61,7 +64,9 @@ func startMixed(t *testing.T, java []bool) *zktest.Ensemble {
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		e.Servers = append(e.Servers, zktest.NewProcess(t, java[i], cfg, fmt.Sprintf("127.0.0.1:%d", p.client)))
+		proc := zktest.NewProcess(t, java[i], cfg, fmt.Sprintf("127.0.0.1:%d", p.client))
+		proc.Env = env
+		e.Servers = append(e.Servers, proc)
 	}
 	last := len(ps) - 1
 	e.Servers[last].Launch()
@@ -117,6 +122,7 @@ func TestIntegrationMixedEnsembles(t *testing.T) {
 			}
 			writeThroughEach(t, e)
 			requireSameTrees(t, e)
+			reattachElsewhere(t, e)
 		})
 	}
 }
@@ -208,4 +214,178 @@ func clientTree(t *testing.T, c *zk.Conn, path string) []string {
 		out = append(out, clientTree(t, c, child)...)
 	}
 	return out
+}
+
+// reattachElsewhere opens a session on server 1, drops its connection and
+// reattaches it on server 2: a Java server asks the leader whether the
+// session lives (REVALIDATE) before it answers.
+func reattachElsewhere(t *testing.T, e *zktest.Ensemble) {
+	t.Helper()
+	first, nc, err := rawConnect(e.Servers[0].Addr, proto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatalf("session on server 1: %v", err)
+	}
+	nc.Close()
+	again, nc, err := rawConnect(e.Servers[1].Addr, proto.ConnectRequest{TimeOut: 10000, SessionID: first.SessionID, Passwd: first.Passwd, LastZxidSeen: 0})
+	if err != nil {
+		t.Fatalf("reattaching session %#x on server 2: %v", first.SessionID, err)
+	}
+	defer nc.Close()
+	if again.SessionID != first.SessionID || again.TimeOut <= 0 {
+		t.Fatalf("reattaching session %#x on server 2 gave session %#x timeout %d", first.SessionID, again.SessionID, again.TimeOut)
+	}
+}
+
+// rawConnect sends req as a client's connect request and returns the
+// server's answer and the connection.
+func rawConnect(addr string, req proto.ConnectRequest) (proto.ConnectResponse, net.Conn, error) {
+	var resp proto.ConnectResponse
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return resp, nil, err
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write(proto.AppendFrame(nil, &req)); err != nil {
+		nc.Close()
+		return resp, nil, err
+	}
+	frame, err := proto.ReadFrame(bufio.NewReader(nc), nil, proto.DefaultMaxBuffer)
+	if err != nil {
+		nc.Close()
+		return resp, nil, fmt.Errorf("connect response: %w", err)
+	}
+	d := proto.NewDecoder(frame)
+	resp.Decode(d)
+	if d.Err() != nil {
+		nc.Close()
+		return resp, nil, d.Err()
+	}
+	return resp, nc, nil
+}
+
+// TestIntegrationMixedSync restarts a follower of the other implementation
+// behind the leader by a few txns (DIFF) and by more than the leader's
+// in-memory committed log (SNAP; zookeeper.commitLogCount=50, which
+// upstream raises to 500), a Java follower of a
+// Go leader and a Go follower of a Java leader, and requires it to serve
+// the leader's data.
+func TestIntegrationMixedSync(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		java []bool
+		// javaLog is the Java server's log line that names each sync.
+		javaLog map[string]string
+		// snapWrites is more than the leader's committed log holds: 50
+		// here, upstream's at least 500.
+		snapWrites int
+	}{
+		{"GoLeaderJavaFollower", []bool{true, true, false},
+			map[string]string{"DIFF": "Getting a diff from the leader", "SNAP": "Getting a snapshot from leader"}, 120},
+		{"JavaLeaderGoFollower", []bool{false, false, true},
+			map[string]string{"DIFF": "Sending DIFF zxid", "SNAP": "Sending snapshot last zxid of peer"}, 600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// snapshotSizeFactor<0: upstream's leader never syncs from its
+			// txn log files, only from its in-memory committed log.
+			e := startMixed(t, tc.java, "SERVER_JVMFLAGS=-Dzookeeper.snapshotSizeFactor=-1 -Dzookeeper.commitLogCount=50")
+			javaLog := filepath.Join(e.Servers[0].Dir, "server.log")
+			if !tc.java[0] {
+				javaLog = filepath.Join(e.Servers[2].Dir, "server.log")
+			}
+			c := connect(t, e.Servers[1].Addr)
+			if _, err := c.Create("/sync", []byte("0"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range []struct {
+				mode   string
+				writes int
+			}{{"DIFF", 5}, {"SNAP", tc.snapWrites}} {
+				// Server 1 has logged everything so far: it is behind by
+				// exactly the writes made while it is down.
+				pre := connect(t, e.Servers[0].Addr)
+				if _, err := pre.Sync("/sync"); err != nil {
+					t.Fatalf("%s: sync on server 1 before the kill: %v", step.mode, err)
+				}
+				pre.Close()
+				since := fileSize(javaLog)
+				e.Servers[0].Kill()
+				last := setConcurrently(t, c, "/sync", step.writes)
+				e.Servers[0].Launch()
+				if err := zktest.WaitMode(e.Servers[0].Addr, 30*time.Second); err != nil {
+					t.Fatalf("%s: server 1 after restart: %v", step.mode, err)
+				}
+				f := connect(t, e.Servers[0].Addr)
+				if _, err := f.Sync("/sync"); err != nil {
+					t.Fatalf("%s: sync on server 1: %v", step.mode, err)
+				}
+				data, st, err := f.Get("/sync")
+				if err != nil || st.Version != last.Version || st.Mzxid != last.Mzxid {
+					t.Fatalf("%s: server 1 reads /sync as %q %+v %v, want version %d mzxid %#x", step.mode, data, st, err, last.Version, last.Mzxid)
+				}
+				f.Close()
+				if !logSays(t, javaLog, since, tc.javaLog[step.mode]) {
+					t.Fatalf("%s: %s does not say %q after the restart", step.mode, javaLog, tc.javaLog[step.mode])
+				}
+			}
+			requireSameTrees(t, e)
+		})
+	}
+}
+
+// setConcurrently sets path n times from 8 goroutines and returns the stat
+// of the write that came last.
+func setConcurrently(t *testing.T, c *zk.Conn, path string, n int) *zk.Stat {
+	t.Helper()
+	type res struct {
+		st  *zk.Stat
+		err error
+	}
+	out := make(chan res, n)
+	work := make(chan int, n)
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := range work {
+				st, err := c.Set(path, []byte(fmt.Sprint(i)), -1)
+				out <- res{st, err}
+			}
+		}()
+	}
+	var last *zk.Stat
+	for i := 0; i < n; i++ {
+		r := <-out
+		if r.err != nil {
+			t.Fatalf("set %s: %v", path, r.err)
+		}
+		if last == nil || r.st.Mzxid > last.Mzxid {
+			last = r.st
+		}
+	}
+	return last
+}
+
+// fileSize is the size of the file at path, 0 if there is none.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logSays reports whether the log at path says s after offset since (from
+// its start if it was rewritten since).
+func logSays(t *testing.T, path string, since int64, s string) bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) < since {
+		since = 0
+	}
+	return strings.Contains(string(b[since:]), s)
 }

@@ -300,6 +300,27 @@ func decodeTouches(b []byte) []int64 {
 	return ids
 }
 
+// revalidate answers, on the leader, a learner's REVALIDATE: upstream's
+// learner asks whether a session a client reattaches with is still alive
+// (data: long id, int timeout), and the leader answers on the same packet
+// with long id, boolean valid, renewing the session if it is. (This
+// package's learners decide from their own session table.)
+func (p *Peer) revalidate(c *qconn, pkt *proto.QuorumPacket) {
+	if len(pkt.Data) < 12 {
+		p.log.Warn("dropping a short REVALIDATE", "sid", c.sid, "bytes", len(pkt.Data))
+		return
+	}
+	id := int64(binary.BigEndian.Uint64(pkt.Data))
+	live, _ := p.replica.Touch(id)
+	reply := binary.BigEndian.AppendUint64(nil, uint64(id))
+	if live {
+		reply = append(reply, 1)
+	} else {
+		reply = append(reply, 0)
+	}
+	c.send(&proto.QuorumPacket{Type: zab.TypeRevalidate, Zxid: pkt.Zxid, Data: reply, AuthInfo: pkt.AuthInfo})
+}
+
 // dialRetry dials the leader (with sec's TLS, if any) until it answers or
 // the deadline passes.
 func dialRetry(stop <-chan struct{}, addr string, deadline time.Time, sec *transport.Secure) (*transport.QuorumConn, error) {

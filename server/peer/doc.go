@@ -26,8 +26,13 @@
 // Sessions: every server learns sessions from the createSession and
 // closeSession txns it applies. Session ids carry the creating server's id
 // in their top byte, as upstream. The leader alone expires sessions, and
-// followers send it the ids their clients touched once per tick (a TOUCH
-// packet, type 100, handled by this package rather than by zab).
+// followers send it the sessions their clients touched once per tick in a
+// PING's data (long id, int timeout each, upstream's Learner.ping), handled
+// by this package rather than by zab; the leader also answers upstream
+// learners' REVALIDATE from its session table. Forwarded writes are
+// REQUESTs in upstream's serialization (request.go), and SNAP syncs carry
+// upstream's snapshot stream (snapstream.go), so Java servers can be
+// members.
 //
 // Log failures: a member whose transaction log fails (a full disk, an I/O
 // error) leaves its role before it acknowledges anything the failure may

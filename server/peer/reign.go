@@ -276,6 +276,10 @@ func (p *Peer) onPacket(rs *reignState, in inPacket) {
 		// A learner's PING carries the sessions its clients touched.
 		p.replica.TouchEach(decodeTouches(in.pkt.Data))
 	}
+	if rs.role == zab.Leader && in.pkt.Type == zab.TypeRevalidate {
+		p.revalidate(in.conn, in.pkt)
+		return
+	}
 	if err := rs.z.Step(zab.Message{From: sid, To: p.id, Packet: *in.pkt}); errors.Is(err, zab.ErrRefused) {
 		p.refused(rs, in.conn, err)
 	} else if err != nil {

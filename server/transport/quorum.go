@@ -18,10 +18,10 @@ import (
 )
 
 // DefaultMaxPacket bounds the data of one quorum packet read from a
-// stream. It is far above upstream's jute.maxbuffer (1 MiB) because SNAP
-// packets carry a whole snapshot in their data (upstream streams snapshots
-// outside packets). Memory grows only as bytes actually arrive, so a
-// corrupt length cannot make Recv allocate more than the peer sent.
+// stream, and the snapshot stream that follows a SNAP. It is far above
+// upstream's jute.maxbuffer (1 MiB) because a snapshot is a whole tree.
+// Memory grows only as bytes actually arrive, so a corrupt length cannot
+// make Recv allocate more than the peer sent.
 const DefaultMaxPacket = 1 << 30
 
 // readChunk is how much of a large buffer Recv reads (and allocates) at a time.

@@ -36,8 +36,9 @@
 //     from Config.Snapshotter) otherwise. Then the history the learner lacks
 //     as PROPOSALs, then NEWLEADER. A learner persists the history and its
 //     new currentEpoch and acks NEWLEADER. When a quorum acked, the leader
-//     is established: it commits its initial history and sends UPTODATE
-//     (with its commit point) to the acked learners, which start serving.
+//     is established: it commits its initial history (COMMITs to every
+//     learner being synced) and sends UPTODATE to the acked learners, which
+//     start serving.
 //     Learners that join later are synced the same way, with every proposal
 //     the leader has logged in the history; from the moment the sync is
 //     queued they also receive the broadcasts, after it on the same FIFO
@@ -58,7 +59,9 @@
 //
 // Sync (the client's sync op): the leader answers once everything proposed
 // before the request is committed; the token returns in Ready.Synced on the
-// server that asked, after the commits that precede it.
+// server that asked, after the commits that precede it. A learner's token
+// travels as the REQUEST's data and must be upstream's sync request
+// (SyncRequest); the leader answers syncs in order, with bare SYNCs.
 //
 // # The driver's duties
 //
@@ -119,20 +122,32 @@
 //
 // # Differences from upstream, and gaps
 //
-// Packet types and their Zxid fields follow upstream, but a Go ensemble does
-// not interoperate with Java peers at the quorum level: the sync history is
-// sent as PROPOSALs without COMMITs (UPTODATE carries the commit point);
-// SNAP carries the snapshot in its Data rather than on the raw stream; a
-// learner's sync request is a SYNC packet with the caller's token, not a
-// REQUEST holding an OpSync; LEADERINFO/ACKEPOCH data are the bare ints.
+// The packets are upstream's (Leader.java's types, QuorumPacket's jute
+// record, the data each carries), so that Go and Java servers form one
+// ensemble (server/mixed_test.go runs both ways round): the sync history
+// goes as PROPOSAL and COMMIT pairs for what is committed and PROPOSALs
+// for the rest, whose COMMITs follow as they commit; LEADERINFO and
+// ACKEPOCH carry the bare ints upstream does; FOLLOWERINFO a LearnerInfo; a
+// learner's sync is a REQUEST holding an OpSync (SyncRequest), answered by
+// a bare SYNC in the order the syncs came; REQUEST data is upstream's
+// request serialization with the client's auth ids in the packet, left to
+// the driver like PING's session touches and REVALIDATE. The transport
+// sends SNAP's snapshot on the stream after the packet, as upstream. Left
+// as they were: UPTODATE's zxid carries the commit point (upstream sends
+// -1 and its learners ignore it; a learner here takes -1 to mean the
+// sync's base and the COMMITs received); a learner acks NEWLEADER once the
+// history is durable and applies it only at UPTODATE; the COMMIT of a
+// reconfig that removes the leader names the successor in its data where
+// upstream sends COMMITANDACTIVATE and INFORMANDACTIVATE, which this
+// package does not speak yet (reconfig in a mixed ensemble is untested).
+//
 // A leader that hears FOLLOWERINFO from a voter that accepted a later epoch
 // (promised to a leader that then failed) steps down so that the next
 // election picks an epoch that voter can accept; upstream leaves the voter
 // out until the leader changes. From any other learner (an observer, or a
 // server in no membership) such a FOLLOWERINFO is refused (ErrRefused):
 // only a voter's promise is a reason to make way, and a forged one must not
-// make a leader step down. Session pings and REVALIDATE (session traffic carried on Zab packets
-// upstream) are left to the driver.
+// make a leader step down.
 //
 // # Reconfiguration
 //
