@@ -139,6 +139,21 @@ func TestIntegration_SASLZkCli(t *testing.T) {
 		t.Fatalf("zkCli: %v\n%s", err, out)
 	}
 	requireOutput(t, "zkCli", string(out), "sasl: bob", "Created /cli-sasl", "hello", "'sasl,'bob")
+
+	// A wrong password in the Client section: zkCli's session is told
+	// AuthFailed, and the sasl ACL keeps it out.
+	bad := filepath.Join(t.TempDir(), "bad.conf")
+	if err := os.WriteFile(bad, []byte(strings.ReplaceAll(saslJAAS, `password="bobsecret"`, `password="wrong"`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.CommandContext(ctx, java.Bin, "-Djava.security.auth.login.config="+bad, "-cp", java.ClasspathString(),
+		"org.apache.zookeeper.ZooKeeperMain", "-server", p.Addr)
+	cmd.Stdin = strings.NewReader("whoami\nquit\n")
+	out, _ = cmd.CombinedOutput()
+	requireOutput(t, "zkCli with a wrong password", string(out), "AuthFailed")
+	if strings.Contains(string(out), "sasl: bob") {
+		t.Errorf("zkCli with a wrong password is sasl:bob:\n%s", out)
+	}
 }
 
 // A raw client's DIGEST-MD5 exchange (the package's client side, as the
