@@ -389,3 +389,70 @@ func logSays(t *testing.T, path string, since int64, s string) bool {
 	}
 	return strings.Contains(string(b[since:]), s)
 }
+
+// TestIntegrationMixedTrunc makes the leader of one implementation log a
+// txn that no follower got (its followers are down: a client's
+// createSession, or its create of /lost if it gets that far), kills it,
+// lets the two followers of the other implementation elect, and restarts
+// it: the new leader must TRUNC its extra txn away (the restarted server's
+// log says so; upstream's leader logs its TRUNC only at DEBUG), and every
+// server then holds the same tree without it.
+func TestIntegrationMixedTrunc(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		java []bool
+		says string // server 3's log line for the TRUNC
+	}{
+		{"JavaAheadOfGoLeader", []bool{false, false, true}, "Truncating log to get in sync with the leader"},
+		{"GoAheadOfJavaLeader", []bool{true, true, false}, "truncating the log to get in sync with the leader"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startMixed(t, tc.java)
+			c := connect(t, e.Servers[0].Addr)
+			if _, err := c.Create("/kept", []byte("k"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range e.Servers[:2] {
+				s.Kill()
+			}
+			// The leader, alone, logs a proposal it can never commit.
+			lone, _, err := zk.Connect([]string{e.Servers[2].Addr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			go lone.Create("/lost", []byte("x"), 0, zk.WorldACL(zk.PermAll))
+			time.Sleep(500 * time.Millisecond)
+			e.Servers[2].Kill()
+			lone.Close()
+			for _, s := range e.Servers[:2] {
+				s.Launch()
+			}
+			pair := &zktest.Ensemble{Servers: e.Servers[:2]}
+			pair.WaitRoles(t, 30*time.Second)
+			third := e.Servers[2]
+			logPath := filepath.Join(third.Dir, "server.log") // Java's, appended to
+			since := fileSize(logPath)
+			third.Launch()
+			if !tc.java[2] {
+				logPath, since = filepath.Join(third.Dir, fmt.Sprintf("zkserver-%d.log", third.Starts())), 0
+			}
+			e.WaitRoles(t, 30*time.Second)
+			if !logSays(t, logPath, since, tc.says) {
+				t.Errorf("%s does not say %q after server 3 rejoined", logPath, tc.says)
+			}
+			for i, s := range e.Servers {
+				ci := connect(t, s.Addr)
+				if _, err := ci.Sync("/"); err != nil {
+					t.Fatalf("sync on server %d: %v", i+1, err)
+				}
+				if ok, _, err := ci.Exists("/lost"); ok || err != nil {
+					t.Errorf("server %d: the uncommitted /lost exists=%v (%v)", i+1, ok, err)
+				}
+				if ok, _, err := ci.Exists("/kept"); !ok || err != nil {
+					t.Errorf("server %d: /kept exists=%v (%v)", i+1, ok, err)
+				}
+			}
+			requireSameTrees(t, e)
+		})
+	}
+}

@@ -117,6 +117,11 @@ func (p *Peer) installSnapshot(s zab.Snapshot) error {
 // truncate drops log entries after zxid; if the state already reflects
 // some of them, it is rebuilt from disk.
 func (p *Peer) truncate(zxid int64) error {
+	if last := p.store.LastZxid(); last > zxid {
+		// As upstream's learner, say so: txns this server logged are
+		// being dropped.
+		p.log.Warn("truncating the log to get in sync with the leader", "zxid", fmt.Sprintf("0x%x", zxid), "last_zxid", fmt.Sprintf("0x%x", last))
+	}
 	if err := p.store.truncate(zxid); err != nil {
 		return err
 	}
