@@ -31,6 +31,13 @@ import (
 // Every process is killed in t.Cleanup.
 func startMixed(t *testing.T, java []bool, env ...string) *zktest.Ensemble {
 	t.Helper()
+	return startMixedConfig(t, java, extraConfig, env...)
+}
+
+// startMixedConfig is startMixed with extra zoo.cfg lines instead of
+// extraConfig.
+func startMixedConfig(t *testing.T, java []bool, extra []string, env ...string) *zktest.Ensemble {
+	t.Helper()
 	root := t.TempDir()
 	if keep := os.Getenv("ZKTEST_KEEP"); keep != "" {
 		t.Cleanup(func() { // after the processes are killed
@@ -59,7 +66,7 @@ func startMixed(t *testing.T, java []bool, env ...string) *zktest.Ensemble {
 		}
 		text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 			"4lw.commands.whitelist=*\nmaxClientCnxns=0\nadmin.enableServer=false\n%s\n%s\n",
-			data, p.client, strings.Join(lines, "\n"), strings.Join(extraConfig, "\n"))
+			data, p.client, strings.Join(lines, "\n"), strings.Join(extra, "\n"))
 		cfg := filepath.Join(dir, "zoo.cfg")
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			t.Fatal(err)

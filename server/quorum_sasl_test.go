@@ -192,3 +192,31 @@ func TestQuorumSASLBadInputRefusesToStart(t *testing.T) {
 		})
 	}
 }
+
+// Quorum SASL between Go and upstream Java servers in one ensemble: a Go
+// leader authenticates Java learners and a Java leader Go ones, on the
+// election and the quorum ports, and the ensemble replicates.
+func TestIntegrationMixedQuorumSASL(t *testing.T) {
+	extra := append(append([]string(nil), extraConfig...), quorumSASLLines...)
+	env := jaasEnv(t, quorumJAAS("peer-secret"))
+	for _, tc := range []struct {
+		name string
+		java []bool
+	}{
+		{"GoLeaderJavaFollowers", []bool{true, true, false}},
+		{"JavaLeaderGoFollowers", []bool{false, false, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startMixedConfig(t, tc.java, extra, env...)
+			c, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogInfo(false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Create("/m", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatal(err)
+			}
+			readEach(t, e, []int{0, 1, 2}, "/m", "x")
+		})
+	}
+}
