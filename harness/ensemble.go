@@ -385,7 +385,7 @@ func (e *Ensemble) assignPorts() error {
 				return err
 			}
 		}
-		if !e.launcher.isJava() { // Debian's Java has no Prometheus provider
+		if !e.launcher.isJava(s) { // Debian's Java has no Prometheus provider
 			if s.metricsPort, err = pp.Pick(); err != nil {
 				return err
 			}
@@ -433,7 +433,7 @@ func (e *Ensemble) writeConfigs() error {
 			clientPort: s.clientPort,
 			dataDir:    filepath.Join(s.dir, "data"),
 			dataLogDir: dataLogDirFor(e.opts.LogDir, s.id),
-			java:       e.launcher.isJava(),
+			java:       e.launcher.isJava(s),
 			metrics:    s.metricsPort,
 		}
 		if e.opts.quorumed() {
@@ -466,7 +466,7 @@ func (e *Ensemble) launchLocked(s *server) error {
 	if err != nil {
 		return fmt.Errorf("harness: server %d: %w", s.id, err)
 	}
-	fmt.Fprintf(out, "==== %s harness: starting %q, environment adds %q\n", time.Now().Format(time.RFC3339Nano), cmd.Args, e.launcher.env())
+	fmt.Fprintf(out, "==== %s harness: starting %q, environment adds %q\n", time.Now().Format(time.RFC3339Nano), cmd.Args, e.launcher.env(s))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := e.spawn.start(cmd); err != nil {
 		out.Close()
@@ -703,7 +703,7 @@ func (e *Ensemble) Launch() LaunchInfo {
 	defer e.mu.Unlock()
 	if len(e.servers) > 0 && e.launcher != nil {
 		li.Command, _ = e.launcher.argv(e.servers[0])
-		li.Env = e.launcher.env()
+		li.Env = e.launcher.env(e.servers[0])
 	}
 	for _, s := range e.servers {
 		if !s.running {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,23 +23,84 @@ var ErrJavaMissing = zkbin.ErrJavaMissing
 type launcher interface {
 	// argv returns the command line for s; it may write files into s.dir.
 	argv(s *server) ([]string, error)
-	// env returns the variables added to the server's environment.
-	env() []string
-	// isJava reports whether configs should carry Java-only keys.
-	isJava() bool
+	// env returns the variables added to s's environment.
+	env(s *server) []string
+	// isJava reports whether s is a Java server, whose config carries
+	// Java-only keys.
+	isJava(s *server) bool
 }
 
-// newLauncher returns the launcher of o.Impl, ImplGo or ImplJava; o has
-// its defaults.
+// newLauncher returns the launcher of o.Impl, ImplGo, ImplJava or
+// ImplMixed; o has its defaults.
 func newLauncher(o *Options) (launcher, error) {
 	switch o.Impl {
 	case ImplGo:
 		return goLauncher{prefix: o.GoCommand, cpus: o.ServerCPUs, flags: o.JVMFlags}, nil
 	case ImplJava:
 		return newJavaLauncher(o)
+	case ImplMixed:
+		impls, err := ParsePlacement(o.Placement, o.Servers+o.Observers)
+		if err != nil {
+			return nil, err
+		}
+		m := mixedLauncher{impl: impls, goL: goLauncher{prefix: o.GoCommand, cpus: o.ServerCPUs, flags: o.JVMFlags}}
+		if slices.Contains(slices.Collect(maps.Values(impls)), ImplJava) {
+			if m.javaL, err = newJavaLauncher(o); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
 	}
 	return nil, fmt.Errorf("harness: impl %q launches no process", o.Impl)
 }
+
+// ParsePlacement reads a mixed ensemble's placement, "go=2,java=1": how
+// many of n servers run each implementation, ids given in the order
+// listed. It returns each id's implementation.
+func ParsePlacement(placement string, n int) (map[int]string, error) {
+	impls := map[int]string{}
+	id := 1
+	for _, part := range strings.Split(placement, ",") {
+		name, count, ok := strings.Cut(strings.TrimSpace(part), "=")
+		k, err := strconv.Atoi(count)
+		switch {
+		case !ok || err != nil || k < 0:
+			return nil, fmt.Errorf("harness: placement %q: %q is not impl=count (e.g. go=2,java=1)", placement, part)
+		case name != ImplGo && name != ImplJava:
+			return nil, fmt.Errorf("harness: placement %q: implementation %q: want go or java", placement, name)
+		case slices.Contains(slices.Collect(maps.Values(impls)), name):
+			return nil, fmt.Errorf("harness: placement %q names %s twice", placement, name)
+		}
+		for ; k > 0; k-- {
+			impls[id] = name
+			id++
+		}
+	}
+	if id-1 != n {
+		return nil, fmt.Errorf("harness: placement %q places %d servers, the ensemble has %d", placement, id-1, n)
+	}
+	return impls, nil
+}
+
+// mixedLauncher runs each server with the launcher of its implementation.
+type mixedLauncher struct {
+	impl  map[int]string // server id -> ImplGo or ImplJava
+	goL   goLauncher
+	javaL *javaLauncher // nil when no server runs Java
+}
+
+func (m mixedLauncher) of(s *server) launcher {
+	if m.impl[s.id] == ImplJava {
+		return m.javaL
+	}
+	return m.goL
+}
+
+func (m mixedLauncher) argv(s *server) ([]string, error) { return m.of(s).argv(s) }
+
+func (m mixedLauncher) env(s *server) []string { return m.of(s).env(s) }
+
+func (m mixedLauncher) isJava(s *server) bool { return m.impl[s.id] == ImplJava }
 
 // command is the command that starts server s with l: every server process
 // the harness or Command launches is made here.
@@ -48,7 +110,7 @@ func command(l launcher, s *server) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	if env := l.env(); len(env) > 0 {
+	if env := l.env(s); len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
 	cmd.Dir = s.dir
@@ -88,7 +150,7 @@ func (g goLauncher) argv(s *server) ([]string, error) {
 	return append(append([]string(nil), g.prefix...), s.cfgPath), nil
 }
 
-func (g goLauncher) env() []string {
+func (g goLauncher) env(*server) []string {
 	var env []string
 	if g.cpus > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(g.cpus))
@@ -99,7 +161,7 @@ func (g goLauncher) env() []string {
 	return env
 }
 
-func (goLauncher) isJava() bool { return false }
+func (goLauncher) isJava(*server) bool { return false }
 
 // javaLauncher runs upstream ZooKeeper as QuorumPeerMain.
 type javaLauncher struct {
@@ -139,9 +201,9 @@ func newJavaLauncher(o *Options) (*javaLauncher, error) {
 	return j, nil
 }
 
-func (*javaLauncher) isJava() bool { return true }
+func (*javaLauncher) isJava(*server) bool { return true }
 
-func (*javaLauncher) env() []string { return nil }
+func (*javaLauncher) env(*server) []string { return nil }
 
 func (j *javaLauncher) argv(s *server) ([]string, error) {
 	logFile := filepath.Join(s.dir, "server.log")

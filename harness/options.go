@@ -13,13 +13,22 @@ const (
 	ImplGo       = "go"
 	ImplJava     = "java"
 	ImplExternal = "external"
+	// ImplMixed runs Go and Java servers in one ensemble, as
+	// Options.Placement says.
+	ImplMixed = "mixed"
 )
 
 // Options describe the ensemble to start. The zero value of every field but
 // Impl (and GoCommand for "go", Connect for "external") has a usable default.
 type Options struct {
-	// Impl is "go", "java" or "external".
+	// Impl is "go", "java", "mixed" or "external".
 	Impl string
+	// Placement, for ImplMixed, says how many servers run each
+	// implementation, e.g. "go=2,java=1": ids are given in the order
+	// listed (here 1 and 2 run Go, 3 Java; a fresh ensemble elects its
+	// highest id), observers included, and the counts add up to
+	// Servers+Observers.
+	Placement string
 	// Servers is the number of voting servers (default 3). One server runs
 	// standalone unless Observers > 0.
 	Servers int
@@ -152,15 +161,18 @@ func (c ExternalCommands) command(a Action) string {
 
 func (o *Options) withDefaults() error {
 	switch o.Impl {
-	case ImplGo:
+	case ImplGo, ImplMixed:
 		if len(o.GoCommand) == 0 {
 			return fmt.Errorf("harness: impl %q needs Options.GoCommand (e.g. [/path/zkserver start-foreground])", o.Impl)
 		}
 	case ImplJava, ImplExternal:
 	case "":
-		return fmt.Errorf("harness: Options.Impl is empty; want %q, %q or %q", ImplGo, ImplJava, ImplExternal)
+		return fmt.Errorf("harness: Options.Impl is empty; want %q, %q, %q or %q", ImplGo, ImplJava, ImplMixed, ImplExternal)
 	default:
-		return fmt.Errorf("harness: unknown impl %q; want %q, %q or %q", o.Impl, ImplGo, ImplJava, ImplExternal)
+		return fmt.Errorf("harness: unknown impl %q; want %q, %q, %q or %q", o.Impl, ImplGo, ImplJava, ImplMixed, ImplExternal)
+	}
+	if o.Impl != ImplMixed && o.Placement != "" {
+		return fmt.Errorf("harness: a placement (%q) is for impl %q, not %q", o.Placement, ImplMixed, o.Impl)
 	}
 	if o.Impl == ImplExternal && o.Connect == "" {
 		return fmt.Errorf("harness: impl %q needs Options.Connect", o.Impl)
@@ -173,6 +185,11 @@ func (o *Options) withDefaults() error {
 	}
 	if o.Servers+o.Observers > 255 {
 		return fmt.Errorf("harness: %d servers is too many for one machine", o.Servers+o.Observers)
+	}
+	if o.Impl == ImplMixed {
+		if _, err := ParsePlacement(o.Placement, o.Servers+o.Observers); err != nil {
+			return err
+		}
 	}
 	if o.ServerCPUs == 0 {
 		o.ServerCPUs = max(1, runtime.NumCPU()/(o.Servers+o.Observers+1))
