@@ -80,7 +80,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	switch c.Harness.Impl {
-	case harness.ImplGo:
+	case harness.ImplGo, harness.ImplMixed:
 		if len(c.Harness.GoCommand) == 0 {
 			return fmt.Errorf("%w: the go implementation needs a server command", ErrInvalid)
 		}
@@ -90,7 +90,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: the external implementation needs a connection string (host:port,...)", ErrInvalid)
 		}
 	default:
-		return fmt.Errorf("%w: implementation %q: want go, java or external", ErrInvalid, c.Harness.Impl)
+		return fmt.Errorf("%w: implementation %q: want go, java, mixed or external", ErrInvalid, c.Harness.Impl)
 	}
 	if c.Harness.Impl != harness.ImplExternal && c.Harness.Servers < 1 {
 		return fmt.Errorf("%w: %d servers: want at least 1", ErrInvalid, c.Harness.Servers)

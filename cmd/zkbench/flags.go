@@ -77,6 +77,7 @@ func parsePercents(s string) ([]float64, error) {
 // ensembleOptions say which ensemble to run against.
 type ensembleOptions struct {
 	impl         string
+	placement    string
 	servers      int
 	connect      string
 	logDir       string
@@ -94,7 +95,8 @@ type ensembleOptions struct {
 }
 
 func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
-	fs.StringVar(&o.impl, "impl", harness.ImplGo, "implementation: go (the embedded Go server), java (upstream QuorumPeerMain) or external (--connect)")
+	fs.StringVar(&o.impl, "impl", harness.ImplGo, "implementation: go (the embedded Go server), java (upstream QuorumPeerMain), mixed (both in one ensemble, --placement) or external (--connect)")
+	fs.StringVar(&o.placement, "placement", "", "with --impl mixed: how many servers run each implementation, ids in the order listed, e.g. go=2,java=1 (servers 1 and 2 Go, 3 Java; a fresh ensemble elects the highest id)")
 	fs.IntVar(&o.servers, "servers", servers, "number of voting servers in the ensemble (1 runs standalone)")
 	fs.StringVar(&o.connect, "connect", "", "connection string of a running ensemble, host:port,... (with --impl external)")
 	fs.StringVar(&o.logDir, "log-dir", "", "put each server's transaction log under this directory (another disk), as server-N")
@@ -113,7 +115,17 @@ func (o *ensembleOptions) addFlags(fs *pflag.FlagSet, servers int) {
 
 func (o ensembleOptions) validate() (err error) {
 	defer func() { err = usageError(err) }()
+	if o.placement != "" && o.impl != harness.ImplMixed {
+		return fmt.Errorf("--placement is for --impl mixed, not %s", o.impl)
+	}
 	switch o.impl {
+	case harness.ImplMixed:
+		if _, err := harness.ParsePlacement(o.placement, o.servers); err != nil {
+			return fmt.Errorf("--impl mixed --placement %q: %w", o.placement, err)
+		}
+		if o.connect != "" {
+			return fmt.Errorf("--connect is for --impl external, not %s", o.impl)
+		}
 	case harness.ImplGo, harness.ImplJava:
 		if o.servers < 1 {
 			return fmt.Errorf("--servers %d: want at least 1 (1 runs standalone; 3, 5, 7 ... form a quorum)", o.servers)
@@ -126,7 +138,7 @@ func (o ensembleOptions) validate() (err error) {
 			return fmt.Errorf("--impl external needs --connect host:port,host:port,...")
 		}
 	default:
-		return fmt.Errorf("--impl %q: want go, java or external", o.impl)
+		return fmt.Errorf("--impl %q: want go, java, mixed or external", o.impl)
 	}
 	if o.peerDelay < 0 {
 		return fmt.Errorf("--peer-delay %v: want a positive latency", o.peerDelay)
@@ -153,6 +165,7 @@ func (o ensembleOptions) harness(seed int64, log *slog.Logger) (harness.Options,
 	}
 	h := harness.Options{
 		Impl:         o.impl,
+		Placement:    o.placement,
 		Servers:      o.servers,
 		Connect:      o.connect,
 		LogDir:       o.logDir,
@@ -169,7 +182,7 @@ func (o ensembleOptions) harness(seed int64, log *slog.Logger) (harness.Options,
 	if o.impl == harness.ImplExternal {
 		h.Servers = len(strings.Split(o.connect, ","))
 	}
-	if o.impl == harness.ImplGo {
+	if o.impl == harness.ImplGo || o.impl == harness.ImplMixed {
 		var err error
 		if h.GoCommand, err = selfCommand(internalServer, "start-foreground"); err != nil {
 			return h, err
