@@ -82,8 +82,8 @@ func (z *zkserver) exit(t *testing.T, within time.Duration) error {
 	}
 }
 
-// A configuration that asks for TLS it cannot serve, SASL or local
-// sessions makes the real binary refuse to start, saying which line or
+// A configuration that asks for TLS it cannot serve, SASL it cannot check
+// or local sessions makes the real binary refuse to start, saying which line or
 // flag asked, and bind nothing. A TLS-only
 // zoo.cfg used to start a plaintext server on a random port of every
 // interface.
@@ -109,8 +109,10 @@ func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
 			"server.1=127.0.0.1:%d:%d\nserver.2=127.0.0.1:%d:%d\nserver.3=127.0.0.1:%d:%d\n", zktest.FreePort(t),
 			zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t)), nil,
 			"zoo.cfg:6: localSessionsEnabled: this server does not support local sessions"},
-		{"client sasl", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nsessionRequireClientSASLAuth=true\n", zktest.FreePort(t)), nil,
-			"zoo.cfg:4: sessionRequireClientSASLAuth: this server does not support SASL for clients"},
+		// SASL required of every client, but no SASL provider to
+		// authenticate them: upstream refuses the same way.
+		{"client sasl without its provider", fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nsessionRequireClientSASLAuth=true\n", zktest.FreePort(t)), nil,
+			"zookeeper.enforce.auth.schemes: Authentication scheme sasl is not available"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,14 +146,14 @@ func TestIntegrationRefusesUnsupportedSecurity(t *testing.T) {
 func TestIntegrationIgnoredKeysWarnOnce(t *testing.T) {
 	port := zktest.FreePort(t)
 	z, _ := startZkserver(t, fmt.Sprintf("tickTime=2000\ndataDir=DATA\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"4lw.commands.whitelist=*\nadmin.enableServer=false\nadmin.idleTimeout=9999\nquorum.auth.enableSasl=false\nmetricsProvider.httpsPort=7443\n", port),
+		"4lw.commands.whitelist=*\nadmin.enableServer=false\nadmin.idleTimeout=9999\nquorum.cnxn.threads.size=20\nmetricsProvider.httpsPort=7443\n", port),
 		"SERVER_JVMFLAGS=-Dzookeeper.admin.idleTimeout=9999 -Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	if err := zktest.WaitServing(addr, 15*time.Second); err != nil {
 		t.Fatalf("%v; stderr:\n%s", err, z.stderr)
 	}
 	stderr := z.stderr.String()
-	for _, key := range []string{"admin.idleTimeout", "quorum.auth.enableSasl", "metricsProvider.httpsPort", "zookeeper.serverCnxnFactory"} {
+	for _, key := range []string{"admin.idleTimeout", "quorum.cnxn.threads.size", "metricsProvider.httpsPort", "zookeeper.serverCnxnFactory"} {
 		n := 0
 		for _, line := range strings.Split(stderr, "\n") {
 			if strings.Contains(line, "level=WARN") && strings.Contains(line, key+" ") {
