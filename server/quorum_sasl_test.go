@@ -79,37 +79,7 @@ func testQuorumSASL(t *testing.T, impl string, withTLS bool) {
 	} else {
 		e = zktest.StartEnsembleEnv(t, 3, good, lines...)
 	}
-	c, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Create("/q", []byte("one"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	readEach(t, e, []int{0, 1, 2}, "/q", "one")
-
-	leader := e.Leader(10 * time.Second)
-	if leader < 0 {
-		t.Fatal("no leader")
-	}
-	e.Servers[leader].Kill()
-	var rest []int
-	for i := range e.Servers {
-		if i != leader {
-			rest = append(rest, i)
-		}
-	}
-	waitModes(t, e, rest, 30*time.Second)
-	w, _, err := zk.Connect([]string{e.Servers[rest[0]].Addr}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if _, err := w.Create("/q2", []byte("two"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatalf("write after the leader's kill: %v", err)
-	}
-	readEach(t, e, rest, "/q2", "two")
+	leader, rest := replicatesAndSurvivesLeaderKill(t, e)
 
 	// The killed server comes back with a wrong learner password.
 	p := e.Servers[leader]

@@ -78,37 +78,7 @@ func testSSLQuorum(t *testing.T, impl string) {
 	} else {
 		e = zktest.StartEnsemble(t, 3, tl.QuorumLines()...)
 	}
-	c, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Create("/q", []byte("one"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	readEach(t, e, []int{0, 1, 2}, "/q", "one")
-
-	leader := e.Leader(10 * time.Second)
-	if leader < 0 {
-		t.Fatal("no leader")
-	}
-	e.Servers[leader].Kill()
-	var rest []int
-	for i := range e.Servers {
-		if i != leader {
-			rest = append(rest, i)
-		}
-	}
-	waitModes(t, e, rest, 30*time.Second)
-	w, _, err := zk.Connect([]string{e.Servers[rest[0]].Addr}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if _, err := w.Create("/q2", []byte("two"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatalf("write after the leader's kill: %v", err)
-	}
-	readEach(t, e, rest, "/q2", "two")
+	leader, rest := replicatesAndSurvivesLeaderKill(t, e)
 
 	// The killed server comes back without the certificate: plaintext
 	// peer ports. Nobody answers it, and the others serve on.
@@ -217,4 +187,43 @@ func TestIntegration_QuorumPortUnificationUpgrade(t *testing.T) {
 		restart(i, "portUnification=false")
 		write(fmt.Sprintf("portUnification off on %d servers", i+1))
 	}
+}
+
+// replicatesAndSurvivesLeaderKill checks that a 3-server ensemble
+// replicates a write to every member, then kills its leader and checks
+// that the other two elect, take a write and replicate it. It returns the
+// killed leader's index and the others'.
+func replicatesAndSurvivesLeaderKill(t *testing.T, e *zktest.Ensemble) (leader int, rest []int) {
+	t.Helper()
+	c, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create("/q", []byte("one"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	readEach(t, e, []int{0, 1, 2}, "/q", "one")
+
+	leader = e.Leader(10 * time.Second)
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	e.Servers[leader].Kill()
+	for i := range e.Servers {
+		if i != leader {
+			rest = append(rest, i)
+		}
+	}
+	waitModes(t, e, rest, 30*time.Second)
+	w, _, err := zk.Connect([]string{e.Servers[rest[0]].Addr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Create("/q2", []byte("two"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write after the leader's kill: %v", err)
+	}
+	readEach(t, e, rest, "/q2", "two")
+	return leader, rest
 }
