@@ -92,9 +92,15 @@ func (c *conn) handleSASL(hdr proto.RequestHeader, d *proto.Decoder) bool {
 	if c.sasl.Complete() {
 		user := c.sasl.User()
 		c.log.Info("adding SASL authorization", "id", user, "session", hex(c.session.Load()))
-		c.addAuth(proto.ID{Scheme: "sasl", ID: user})
+		ids := []proto.ID{{Scheme: "sasl", ID: user}}
 		if slices.Contains(opts.SuperUsers, user) && user != "" {
-			c.addAuth(proto.ID{Scheme: "super"})
+			ids = append(ids, proto.ID{Scheme: "super"})
+		}
+		if !c.addAuth(ids...) {
+			c.log.Warn("SASL login refused: too many auth ids on one connection", "max", maxAuthIDs)
+			c.send(proto.ReplyHeader{Xid: hdr.Xid, Err: proto.ErrAuthFailed}, &proto.SetSASLResponse{})
+			c.closeAfterFlush("too many auth ids")
+			return false
 		}
 	}
 	c.send(proto.ReplyHeader{Xid: hdr.Xid}, &proto.SetSASLResponse{Token: token})
