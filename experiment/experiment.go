@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -36,6 +37,8 @@ type Config struct {
 	// session logs in with DIGEST-MD5 as its user, and the result's
 	// ensemble config records sasl.
 	SASL *harness.SASL
+	// Run removes TLS.Dir and SASL.Dir when it returns: they hold one
+	// run's keys and passwords.
 	// Harness describes the ensemble (implementation, size, command, ...).
 	Harness harness.Options
 	// Schedule is the fault schedule; no steps means no faults. Its times
@@ -110,9 +113,20 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// removeSecrets removes the run's certificates and JAAS file.
+func (c Config) removeSecrets() {
+	if c.TLS != nil && c.TLS.Dir != "" {
+		os.RemoveAll(c.TLS.Dir)
+	}
+	if c.SASL != nil && c.SASL.Dir != "" {
+		os.RemoveAll(c.SASL.Dir)
+	}
+}
+
 // Run performs one run and returns its result. The ensemble is closed before
 // Run returns.
 func Run(ctx context.Context, c Config) (*results.Result, error) {
+	defer c.removeSecrets()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,8 @@ import (
 // clients such as zkCli) and the servers' logins to each other
 // (QuorumServer, QuorumLearner), with passwords made for the run.
 type SASL struct {
+	// Dir is the directory NewSASL wrote into.
+	Dir string
 	// JAASFile is the JAAS configuration file.
 	JAASFile string
 	// User and Password are the client login (the Server section lists
@@ -31,7 +33,7 @@ func NewSASL(dir string) (*SASL, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("harness: sasl: %w", err)
 	}
-	s := &SASL{JAASFile: filepath.Join(dir, "jaas.conf"), User: "zkbench", Password: secret(), QuorumUser: "zkpeer", QuorumPassword: secret()}
+	s := &SASL{Dir: dir, JAASFile: filepath.Join(dir, "jaas.conf"), User: "zkbench", Password: secret(), QuorumUser: "zkpeer", QuorumPassword: secret()}
 	text := fmt.Sprintf(`// zkbench: SASL (DIGEST-MD5) for one run.
 Server {
   org.apache.zookeeper.server.auth.DigestLoginModule required

@@ -12,7 +12,9 @@ import (
 // logs in; the servers authenticate each other) for the same
 // implementation, in one command; each result says which it was.
 func TestCompareSASL(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir()) // the run's JAAS file
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the run's JAAS file
+	defer noneLeft(t, tmp, "zkbench-sasl-")
 	dir := t.TempDir()
 	out, errOut, err := zkbench(t, "compare", "--impl", "go,go+sasl", "--duration", "1s", "--warmup", "300ms",
 		"--clients", "4", "--outstanding", "2", "--out", dir)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,7 +13,9 @@ import (
 // for the same implementation, in one command; each result says which
 // it was.
 func TestCompareTLS(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir()) // the run's certificates
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the run's secrets
+	defer noneLeft(t, tmp, "zkbench-tls-")
 	dir := t.TempDir()
 	out, errOut, err := zkbench(t, "compare", "--impl", "go,go+tls", "--duration", "1s", "--warmup", "300ms",
 		"--clients", "4", "--outstanding", "2", "--out", dir)
@@ -62,5 +65,15 @@ func TestTLSWithAgentsRefused(t *testing.T) {
 	_, _, err := zkbench(t, "run", "--tls", "--agents", "127.0.0.1:1", "--out", t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "--tls with --agents") {
 		t.Errorf("run --tls --agents: %v", err)
+	}
+}
+
+// noneLeft fails the test if a directory starting with prefix (one run's
+// certificates or JAAS file) is left in dir: they are secrets of one run.
+func noneLeft(t *testing.T, dir, prefix string) {
+	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(dir, prefix+"*"))
+	if len(left) > 0 {
+		t.Errorf("the runs left their secrets behind: %v", left)
 	}
 }
