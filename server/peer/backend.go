@@ -38,22 +38,38 @@ func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 }
 
 // ReattachSession validates a reconnecting session (clientconn.Backend): its
-// password, and that this server knows it as live.
+// password, and that this server knows it as live. A session this server
+// does not know may have been created through another server moments ago
+// and not be applied here yet: as upstream's learner asks its leader
+// (REVALIDATE), this server first catches up with the leader (a sync) and
+// looks again.
 func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
 	if !p.replica.CheckSessionPassword(id, passwd) {
 		done(false, 0)
 		return
 	}
-	_, ok := p.replica.Touch(id)
-	p.sessMu.Lock()
-	if _, local := p.local[id]; local {
-		ok = true
+	if p.reattach(id) {
+		done(true, timeoutMs)
+		return
 	}
-	if ok {
+	p.Sync(id, func(code proto.ErrCode) {
+		done(code == proto.ErrOK && p.reattach(id), timeoutMs)
+	})
+}
+
+// reattach touches session id and reports whether this server knows it as
+// live (or local).
+func (p *Peer) reattach(id int64) bool {
+	live, _ := p.replica.Touch(id)
+	p.sessMu.Lock()
+	defer p.sessMu.Unlock()
+	if _, local := p.local[id]; local {
+		live = true
+	}
+	if live {
 		p.touched[id] = struct{}{}
 	}
-	p.sessMu.Unlock()
-	done(ok, timeoutMs)
+	return live
 }
 
 // Touch records session activity (clientconn.Backend).
