@@ -820,6 +820,37 @@ func (c *Config) SuperDigest() string {
 	return c.Properties["zookeeper.DigestAuthenticationProvider.superDigest"]
 }
 
+// ProviderRegistered reports whether the authentication provider of scheme
+// is registered, as upstream's ProviderRegistry builds its table: ip and
+// digest always; another scheme when a zookeeper.authProvider.* property
+// (an authProvider.N line or -D flag) names its provider class, whatever
+// N is. A JAAS file does not register sasl. A secure client port
+// registers x509 (QuorumPeerConfig.configureSSLAuth, before the registry
+// is built); client.portUnification alone does not, as upstream sets it
+// only after the registry is built.
+func (c *Config) ProviderRegistered(scheme string) bool {
+	var class string
+	switch scheme {
+	case "ip", "digest":
+		return true
+	case "sasl":
+		class = saslProvider
+	case "x509":
+		if c.SecureClientPort != 0 {
+			return true
+		}
+		class = x509Provider
+	default:
+		return false
+	}
+	for k, v := range c.Properties {
+		if strings.HasPrefix(k, "zookeeper.authProvider.") && strings.TrimSpace(v) == class {
+			return true
+		}
+	}
+	return false
+}
+
 // ExtendedTypesEnabled is zookeeper.extendedTypesEnabled (Boolean.getBoolean).
 func (c *Config) ExtendedTypesEnabled() bool {
 	return strings.EqualFold(c.Properties["zookeeper.extendedTypesEnabled"], "true")

@@ -74,7 +74,8 @@ type setting struct {
 }
 
 // Upstream's built-in authentication providers, which this server
-// implements (the digest and ip schemes).
+// implements (the digest, ip, x509 and sasl schemes; ProviderRegistered
+// says which a configuration registers).
 const (
 	digestProvider = "org.apache.zookeeper.server.auth.DigestAuthenticationProvider"
 	ipProvider     = "org.apache.zookeeper.server.auth.IPAuthenticationProvider"
