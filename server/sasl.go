@@ -96,25 +96,11 @@ func enforcedSchemes(cfg *config.Config) ([]string, error) {
 		return nil, nil
 	}
 	for _, sc := range schemes {
-		ok := sc == "ip" || sc == "digest" ||
-			sc == "x509" && x509Registered(cfg) ||
-			sc == "sasl" && providerRegistered(cfg, saslProvider)
-		if !ok {
+		if !cfg.ProviderRegistered(sc) {
 			return nil, fmt.Errorf("server: zookeeper.enforce.auth.schemes: Authentication scheme %s is not available (register its provider with authProvider.N; sasl's is %s)", sc, saslProvider)
 		}
 	}
 	return schemes, nil
-}
-
-// providerRegistered reports whether an authProvider.N property names
-// the class.
-func providerRegistered(cfg *config.Config, class string) bool {
-	for k, v := range cfg.Properties {
-		if strings.HasPrefix(k, "zookeeper.authProvider.") && strings.TrimSpace(v) == class {
-			return true
-		}
-	}
-	return false
 }
 
 // quorumSASLEnabled is quorum.auth.enableSasl.

@@ -15,6 +15,7 @@ import (
 	"github.com/zkbench/zkbench/server/datadir"
 	"github.com/zkbench/zkbench/server/reaper"
 	"github.com/zkbench/zkbench/server/standalone"
+	"github.com/zkbench/zkbench/server/tree"
 	"github.com/zkbench/zkbench/server/wal"
 )
 
@@ -86,6 +87,7 @@ func runStandalone(ctx context.Context, cfg *config.Config, opts Options, log *s
 		ExtendedTypes:   cfg.ExtendedTypesEnabled(),
 		ReconfigEnabled: cfg.ReconfigEnabled,
 		EnforceQuota:    cfg.EnforceQuota(),
+		Providers:       authProviders(cfg),
 		Containers:      &containers,
 	})
 	so := serveOptions(cfg, n, log)
@@ -154,11 +156,17 @@ func serveOptions(cfg *config.Config, b clientconn.Backend, log *slog.Logger) cl
 		FourLetterWords:   cfg.FourLetterWords,
 		SuperDigest:       cfg.SuperDigest(),
 		SkipACL:           propertyTrue(cfg, "zookeeper.skipACL"),
-		X509:              x509Registered(cfg),
+		Providers:         authProviders(cfg),
 		X509SuperUser:     x509SuperUser(cfg),
 		SASL:              sasl,
 		Config:            confLines(cfg),
 	}
+}
+
+// authProviders are the optional authentication providers the
+// configuration registers (ip and digest always are).
+func authProviders(cfg *config.Config) tree.Providers {
+	return tree.Providers{SASL: cfg.ProviderRegistered("sasl"), X509: cfg.ProviderRegistered("x509")}
 }
 
 // runUntilOneStops runs the parts of a server until ctx ends or one of them

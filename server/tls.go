@@ -39,21 +39,6 @@ func clientTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
 	return m.Server(), nil
 }
 
-// x509Provider is upstream's X509AuthenticationProvider, which an
-// authProvider.N property registers.
-const x509Provider = "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
-
-// x509Registered reports whether an authProvider.N property names the x509
-// provider (the scheme is the provider's, whatever N is).
-func x509Registered(cfg *config.Config) bool {
-	for k, v := range cfg.Properties {
-		if strings.HasPrefix(k, "zookeeper.authProvider.") && strings.TrimSpace(v) == x509Provider {
-			return true
-		}
-	}
-	return false
-}
-
 // listenSecure binds the secure client port with tc.
 func listenSecure(cfg *config.Config, tc *tls.Config) (net.Listener, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(cfg.SecureClientPortAddress, strconv.Itoa(cfg.SecureClientPort)))

@@ -268,7 +268,7 @@ func (c *conn) checkRead(t *tree.Tree, path string, perm int32) proto.ErrCode {
 func (c *conn) mayRead(acl []proto.ACL) bool { return c.permitted(acl, proto.PermRead) }
 
 func (c *conn) permitted(acl []proto.ACL, perm int32) bool {
-	return c.srv.opts.SkipACL || tree.CheckACL(acl, perm, c.authIDs())
+	return c.srv.opts.SkipACL || tree.CheckACL(acl, perm, c.authIDs(), c.srv.opts.Providers)
 }
 
 // watcher returns c as a tree.Watcher when the request asked for a watch.

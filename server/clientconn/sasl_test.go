@@ -7,6 +7,7 @@ import (
 
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/sasl"
+	"github.com/zkbench/zkbench/server/tree"
 )
 
 func saslOptions(enforce ...string) Options {
@@ -15,7 +16,7 @@ func saslOptions(enforce ...string) Options {
 		Password:   func(u string) (string, bool) { p, ok := users[u]; return p, ok },
 		SuperUsers: []string{"root"},
 		Enforce:    enforce,
-	}}
+	}, Providers: tree.Providers{SASL: true}}
 }
 
 // saslLogin runs a DIGEST-MD5 exchange over c and returns the error code
@@ -71,6 +72,30 @@ func (c *rawConn) closed() bool {
 	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err := c.br.ReadByte()
 	return err == io.EOF
+}
+
+// Without the sasl provider registered (no authProvider.N naming
+// SASLAuthenticationProvider) a SASL login still succeeds, but a sasl ACL
+// entry grants nothing, as upstream's checkACL skips a scheme without
+// its provider.
+func TestSASLACLNeedsTheProvider(t *testing.T) {
+	f := newFake()
+	opts := saslOptions()
+	opts.Providers = tree.Providers{}
+	addr := startServe(t, f, opts)
+	c := dial(t, addr)
+	if code := c.saslLogin("bob", "b0b"); code != proto.ErrOK {
+		t.Fatalf("login: %v", code)
+	}
+	c.send(11, proto.OpCreate, &proto.CreateRequest{Path: "/b", ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "sasl", ID: "bob"}}}})
+	f.release <- struct{}{}
+	if h, _ := c.reply(); h.Err != proto.ErrOK {
+		t.Fatalf("create (the fake backend does not validate): %+v", h)
+	}
+	c.send(12, proto.OpGetData, &proto.GetDataRequest{Path: "/b"})
+	if h, _ := c.reply(); h.Err != proto.ErrNoAuth {
+		t.Fatalf("bob reads a sasl:bob node without the sasl provider: %+v, want %v", h, proto.ErrNoAuth)
+	}
 }
 
 func TestSASLLogin(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/zkbench/zkbench/internal/netutil"
 	"github.com/zkbench/zkbench/server/metrics"
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tree"
 )
 
 // Options configure a Server.
@@ -41,12 +42,12 @@ type Options struct {
 	SuperDigest string
 	// SkipACL disables ACL checks on reads (zookeeper.skipACL).
 	SkipACL bool
-	// X509 says upstream's X509AuthenticationProvider is registered
-	// (authProvider.N naming it): the certificate a client presents on a
-	// TLS connection makes the id x509:<its subject> (tlsconf.ClientID).
-	// Without it such a client is disconnected, as upstream ("X509 Auth
-	// provider not found").
-	X509 bool
+	// Providers are the registered authentication providers. An ACL
+	// entry of a scheme without one grants nothing. With Providers.X509
+	// the certificate a client presents on a TLS connection makes the id
+	// x509:<its subject> (tlsconf.ClientID); without it such a client is
+	// disconnected, as upstream ("X509 Auth provider not found").
+	Providers tree.Providers
 	// X509SuperUser is X509AuthenticationProvider.superUser: the subject
 	// that is also super.
 	X509SuperUser string

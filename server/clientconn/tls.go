@@ -37,7 +37,7 @@ func (c *conn) tlsHandshake(tc *tls.Conn) bool {
 	if len(certs) == 0 {
 		return true // clientAuth none, or want without a certificate
 	}
-	if !c.srv.opts.X509 {
+	if !c.srv.opts.Providers.X509 {
 		c.log.Error("closing connection: X509 Auth provider not found: x509 (set authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider)")
 		return false
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/zkbench/zkbench/internal/certgen"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/tlsconf"
+	"github.com/zkbench/zkbench/server/tree"
 )
 
 // tlsPKI is a CA and the TLS configurations of a server and two clients.
@@ -110,7 +111,7 @@ func whoAmI(c *rawConn) []proto.ClientInfo {
 func TestTLSClientCertificateIsAnX509ID(t *testing.T) {
 	p := newTLSPKI(t, tls.RequireAndVerifyClientCert)
 	f := newFake()
-	addr := startTLSServer(t, f, Options{X509: true, X509SuperUser: "CN=root,O=zkbench"}, p.server)
+	addr := startTLSServer(t, f, Options{Providers: tree.Providers{X509: true}, X509SuperUser: "CN=root,O=zkbench"}, p.server)
 	alice, err := dialTLS(t, addr, p.alice)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func TestTLSClientCertificateIsAnX509ID(t *testing.T) {
 func TestTLSSuperUser(t *testing.T) {
 	p := newTLSPKI(t, tls.RequireAndVerifyClientCert)
 	f := newFake()
-	addr := startTLSServer(t, f, Options{X509: true, X509SuperUser: "CN=bob,O=zkbench"}, p.server)
+	addr := startTLSServer(t, f, Options{Providers: tree.Providers{X509: true}, X509SuperUser: "CN=bob,O=zkbench"}, p.server)
 	alice, err := dialTLS(t, addr, p.alice)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +171,7 @@ func TestTLSSuperUser(t *testing.T) {
 func TestTLSHandshakeFailureClosesOnlyThatConnection(t *testing.T) {
 	p := newTLSPKI(t, tls.RequireAndVerifyClientCert)
 	f := newFake()
-	addr := startTLSServer(t, f, Options{X509: true}, p.server)
+	addr := startTLSServer(t, f, Options{Providers: tree.Providers{X509: true}}, p.server)
 	alice, err := dialTLS(t, addr, p.alice)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +251,7 @@ func TestUnifiedClientPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Backend: f, X509: true})
+	s := New(Options{Backend: f, Providers: tree.Providers{X509: true}})
 	f.closer = s
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -35,6 +35,9 @@ type Options struct {
 	SkipACL, ExtendedTypes, ReconfigEnabled bool
 	// EnforceQuota is zookeeper.enforceQuota: quotas' hard limits hold.
 	EnforceQuota bool
+	// Providers are the registered authentication providers, which
+	// decide the ACL schemes a create or setACL may use.
+	Providers tree.Providers
 	// Containers, when set, runs the container and TTL reaper with these
 	// options (upstream's ContainerManager); nil runs none.
 	Containers *reaper.Options
@@ -118,6 +121,7 @@ func New(opts Options) *Node {
 			SkipACL:         opts.SkipACL,
 			ExtendedTypes:   opts.ExtendedTypes,
 			ReconfigEnabled: opts.ReconfigEnabled,
+			Providers:       opts.Providers,
 		},
 		EnforceQuota: opts.EnforceQuota,
 		Logger:       opts.Logger,

@@ -129,26 +129,51 @@ func (c *aclCache) snapshot() map[int64][]proto.ACL {
 	return m
 }
 
+// Providers says which optional authentication providers a server has
+// registered, as upstream's ProviderRegistry: ip and digest are always
+// registered; sasl only when an authProvider.N names
+// SASLAuthenticationProvider; x509 when authProvider.x509 names
+// X509AuthenticationProvider or a secure client port is configured. An ACL
+// id of a scheme without its provider is refused on create and setACL and
+// never matches. The zero value registers ip and digest only.
+type Providers struct {
+	// SASL registers the sasl scheme.
+	SASL bool
+	// X509 registers the x509 scheme.
+	X509 bool
+}
+
+// Registered reports whether scheme's provider is registered.
+func (p Providers) Registered(scheme string) bool {
+	switch scheme {
+	case "ip", "digest":
+		return true
+	case "sasl":
+		return p.SASL
+	case "x509":
+		return p.X509
+	}
+	return false
+}
+
 // CheckACL reports whether ids (a session's authenticated identities) grant
 // perm on a node with the given ACL, as upstream ZooKeeperServer.checkACL with
-// the default authentication providers:
+// the providers reg registers:
 //
 //   - an empty ACL grants everything;
 //   - an id with scheme "super" grants everything;
 //   - an entry whose Perms include perm grants it if its id is world:anyone,
-//     or matches one of ids of the same scheme: "digest" by exact equality,
-//     "ip" by address with an optional "/bits" prefix length (IPv4 only, as
-//     upstream 3.8's IPAuthenticationProvider), "x509" (a TLS client
-//     certificate's subject) by exact equality as upstream's
-//     X509AuthenticationProvider, "sasl" (a SASL login's user) by
-//     equality or when the user is "super", as upstream's
-//     SASLAuthenticationProvider (which upstream consults only when an
-//     authProvider names it; here sasl ids exist only after a SASL
-//     login). Other schemes never match (custom providers are not
-//     supported).
+//     or its scheme's provider is registered and it matches one of ids of
+//     the same scheme: "digest" by exact equality, "ip" by address with an
+//     optional "/bits" prefix length (IPv4 only, as upstream 3.8's
+//     IPAuthenticationProvider), "x509" (a TLS client certificate's
+//     subject) by exact equality as upstream's X509AuthenticationProvider,
+//     "sasl" (a SASL login's user) by equality or when the user is
+//     "super", as upstream's SASLAuthenticationProvider. Other schemes
+//     never match (custom providers are not supported).
 //
 // Skipping ACL checks (zookeeper.skipACL) is the caller's business.
-func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
+func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID, reg Providers) bool {
 	if len(acl) == 0 {
 		return true
 	}
@@ -163,6 +188,9 @@ func CheckACL(acl []proto.ACL, perm int32, ids []proto.ID) bool {
 		}
 		if a.ID.Scheme == "world" && a.ID.ID == "anyone" {
 			return true
+		}
+		if !reg.Registered(a.ID.Scheme) {
+			continue
 		}
 		for _, id := range ids {
 			if id.Scheme != a.ID.Scheme {

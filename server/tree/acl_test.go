@@ -49,9 +49,45 @@ func TestCheckACL(t *testing.T) {
 		{"ip bad client", acl(proto.PermAll, ip("10.0.0.0/8")), proto.PermRead, []proto.ID{ip("localhost")}, false},
 		{"ipv6 unsupported in 3.8", acl(proto.PermAll, ip("::1")), proto.PermRead, []proto.ID{ip("::1")}, false},
 	} {
-		if got := CheckACL(c.acl, c.perm, c.ids); got != c.want {
+		if got := CheckACL(c.acl, c.perm, c.ids, Providers{SASL: true, X509: true}); got != c.want {
 			t.Errorf("%s: CheckACL = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// A sasl or x509 entry matches only when its provider is registered, as
+// upstream's checkACL skips an entry whose scheme has no provider; ip and
+// digest are always registered.
+func TestCheckACLNeedsTheSchemesProvider(t *testing.T) {
+	for _, id := range []proto.ID{{Scheme: "sasl", ID: "bob"}, {Scheme: "x509", ID: "CN=bob"}} {
+		acl := []proto.ACL{{Perms: proto.PermAll, ID: id}}
+		ids := []proto.ID{id}
+		all := Providers{SASL: true, X509: true}
+		if !CheckACL(acl, proto.PermRead, ids, all) {
+			t.Errorf("%v: refused with its provider registered", id)
+		}
+		if CheckACL(acl, proto.PermRead, ids, Providers{}) {
+			t.Errorf("%v: granted without its provider", id)
+		}
+		other := Providers{SASL: id.Scheme != "sasl", X509: id.Scheme != "x509"}
+		if CheckACL(acl, proto.PermRead, ids, other) {
+			t.Errorf("%v: granted with only the other provider (%+v)", id, other)
+		}
+		// world:anyone, super and the built-in schemes need no provider.
+		if !CheckACL(append(acl, proto.OpenACLUnsafe...), proto.PermRead, ids, Providers{}) {
+			t.Errorf("%v: world:anyone beside it refused", id)
+		}
+		if !CheckACL(acl, proto.PermRead, []proto.ID{{Scheme: "super"}}, Providers{}) {
+			t.Errorf("%v: super refused", id)
+		}
+	}
+	digest := proto.ID{Scheme: "digest", ID: "bob:hash="}
+	if !CheckACL([]proto.ACL{{Perms: proto.PermAll, ID: digest}}, proto.PermRead, []proto.ID{digest}, Providers{}) {
+		t.Error("digest refused with no optional provider")
+	}
+	ip := proto.ID{Scheme: "ip", ID: "10.0.0.1"}
+	if !CheckACL([]proto.ACL{{Perms: proto.PermAll, ID: ip}}, proto.PermRead, []proto.ID{ip}, Providers{}) {
+		t.Error("ip refused with no optional provider")
 	}
 }
 

@@ -178,7 +178,7 @@ func TestConcurrentReadsWatchesAndApply(t *testing.T) {
 func BenchmarkPermittedRead(b *testing.B) {
 	tr, paths, _ := bigTree(b)
 	ids := []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}
-	allowed := func(acl []proto.ACL) bool { return CheckACL(acl, proto.PermRead, ids) }
+	allowed := func(acl []proto.ACL) bool { return CheckACL(acl, proto.PermRead, ids, Providers{}) }
 	b.Run("ACL+GetData", func(b *testing.B) {
 		b.ReportAllocs()
 		var next atomic.Int64

@@ -384,7 +384,9 @@ type reader struct {
 	ids []proto.ID
 }
 
-func (r *reader) MayRead(acl []proto.ACL) bool { return CheckACL(acl, proto.PermRead, r.ids) }
+func (r *reader) MayRead(acl []proto.ACL) bool {
+	return CheckACL(acl, proto.PermRead, r.ids, Providers{})
+}
 
 // Events reach only watchers that may READ the znode they are about
 // (upstream's fix for CVE-2024-23944): a recursive or persistent watch on

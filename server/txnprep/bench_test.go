@@ -22,7 +22,7 @@ func BenchmarkFixupACL(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			for range b.N {
-				if _, err := FixupACL(acl, nil); err != nil {
+				if _, err := FixupACL(acl, nil, tree.Providers{}); err != nil {
 					b.Fatal(err)
 				}
 			}

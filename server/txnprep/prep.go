@@ -44,6 +44,9 @@ type Options struct {
 	// Quotas, when set, makes create and setData respect the quotas'
 	// hard limits (zookeeper.enforceQuota); nil leaves them counted only.
 	Quotas Quotas
+	// Providers are the registered authentication providers: an ACL id
+	// of a scheme without one is an invalid ACL and matches nothing.
+	Providers tree.Providers
 }
 
 // Txn is a prepared transaction: its header and body. Header.Type is
@@ -275,7 +278,7 @@ func (p *Preparer) record(path string, zxid int64, n *Node) {
 }
 
 func (p *Preparer) checkACL(acl []proto.ACL, perm int32, ids []proto.ID) error {
-	if p.opts.SkipACL || tree.CheckACL(acl, perm, ids) {
+	if p.opts.SkipACL || tree.CheckACL(acl, perm, ids, p.opts.Providers) {
 		return nil
 	}
 	return proto.ErrNoAuth
@@ -381,7 +384,7 @@ func (p *Preparer) prepareOne(req *proto.Request, op proto.OpCode, body proto.Re
 		if err := ValidatePath(r.Path); err != nil {
 			return nil, err
 		}
-		acl, err := FixupACL(r.ACL, req.Auth)
+		acl, err := FixupACL(r.ACL, req.Auth, p.opts.Providers)
 		if err != nil {
 			return nil, err
 		}
@@ -492,7 +495,7 @@ func (p *Preparer) prepareCreate(req *proto.Request, op proto.OpCode, body proto
 	if parentPath == "" {
 		parentPath = "/" // upstream keys the root as ""; this overlay uses "/"
 	}
-	fixed, err := FixupACL(acl, req.Auth)
+	fixed, err := FixupACL(acl, req.Auth, p.opts.Providers)
 	if err != nil {
 		return nil, err
 	}

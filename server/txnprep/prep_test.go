@@ -221,7 +221,7 @@ func TestFixupACLDropsDuplicatesInOrder(t *testing.T) {
 	}
 	world := proto.OpenACLUnsafe[0]
 	in := []proto.ACL{ip(1, "10.0.0.1"), world, ip(1, "10.0.0.1"), ip(2, "10.0.0.1"), world, ip(1, "10.0.0.2"), ip(2, "10.0.0.1")}
-	got, err := FixupACL(in, nil)
+	got, err := FixupACL(in, nil, tree.Providers{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/zkbench/zkbench/server/proto"
+	"github.com/zkbench/zkbench/server/tree"
 )
 
 // Kind is what a node's ephemeralOwner field says it is (upstream
@@ -120,8 +121,10 @@ func PathProblem(path string) string {
 }
 
 // FixupACL validates a create or setACL ACL list and expands "auth" entries
-// into the requester's authenticated ids, as upstream fixupACL does.
-func FixupACL(acl []proto.ACL, auth []proto.ID) ([]proto.ACL, error) {
+// into the requester's authenticated ids, as upstream fixupACL does: an id
+// whose scheme has no provider in reg is invalid, and "auth" skips the
+// requester's ids of such schemes.
+func FixupACL(acl []proto.ACL, auth []proto.ID, reg tree.Providers) ([]proto.ACL, error) {
 	uniq := removeDuplicates(acl)
 	if len(uniq) == 0 {
 		return nil, proto.ErrInvalidACL
@@ -134,7 +137,7 @@ func FixupACL(acl []proto.ACL, auth []proto.ID) ([]proto.ACL, error) {
 		case a.ID.Scheme == "auth":
 			valid := false
 			for _, id := range auth {
-				if isAuthenticatedScheme(id.Scheme) {
+				if reg.Registered(id.Scheme) && isAuthenticatedScheme(id.Scheme) {
 					valid = true
 					out = append(out, proto.ACL{Perms: a.Perms, ID: id})
 				}
@@ -143,7 +146,7 @@ func FixupACL(acl []proto.ACL, auth []proto.ID) ([]proto.ACL, error) {
 				return nil, proto.ErrInvalidACL
 			}
 		default:
-			if !validID(a.ID) {
+			if !reg.Registered(a.ID.Scheme) || !validID(a.ID) {
 				return nil, proto.ErrInvalidACL
 			}
 			out = append(out, a)
@@ -175,8 +178,9 @@ func isAuthenticatedScheme(scheme string) bool {
 }
 
 // validID mirrors the providers' isValid checks for the schemes this server
-// knows: digest ids are "user:hash", ip ids are an address with optional
-// /bits, x509 ids a distinguished name.
+// knows (whether the scheme's provider is registered is the caller's
+// question): digest ids are "user:hash", ip ids are an address with
+// optional /bits, x509 ids a distinguished name.
 func validID(id proto.ID) bool {
 	switch id.Scheme {
 	case "digest":
@@ -186,9 +190,7 @@ func validID(id proto.ID) bool {
 	case "sasl":
 		return validSASLID(id.ID)
 	case "x509":
-		// Upstream's X509AuthenticationProvider.isValid parses a DN;
-		// it is registered only with authProvider.x509, which this
-		// server does not ask for here (a TLS client's x509 id needs it).
+		// Upstream's X509AuthenticationProvider.isValid parses a DN.
 		return strings.Contains(id.ID, "=")
 	}
 	return false

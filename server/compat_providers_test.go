@@ -1,0 +1,78 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/internal/certgen"
+	"github.com/zkbench/zkbench/internal/zktest"
+)
+
+// An ACL id's scheme is accepted (create, setACL) only when its
+// authentication provider is registered, as upstream's fixupACL asks
+// ProviderRegistry: ip and digest always; sasl only with authProvider.N
+// naming SASLAuthenticationProvider (a JAAS file does not register it);
+// x509 with authProvider.x509, or implicitly with a secureClientPort
+// (QuorumPeerConfig.configureSSLAuth). Each configuration runs the same
+// script on Java 3.8 and on the Go server.
+func TestIntegrationCrossCheckAuthProviders(t *testing.T) {
+	tl, err := harness.NewTLS(t.TempDir(), certgen.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secure []string // a secure client port without authProvider.x509
+	lines, _ := tlsLines(t, tl)
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "authProvider.") {
+			secure = append(secure, l)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"none", nil},
+		{"sasl", []string{saslProviderLine}},
+		{"x509", []string{"authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider"}},
+		{"securePort", secure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := append(append([]string(nil), extraConfig...), tc.extra...)
+			java := zktest.StartJava(t, extra...)
+			want := runProvidersScript(t, java.Addr)
+			java.Kill() // frees the secure port for the Go server
+			gosrv := zktest.StartGo(t, extra...)
+			got := runProvidersScript(t, gosrv.Addr)
+			compareTranscripts(t, want, got)
+		})
+	}
+}
+
+func runProvidersScript(t *testing.T, addr string) []string {
+	s := &script{t: t, sessions: map[int64]string{}}
+	c := connect(t, addr)
+	defer c.Close()
+	ids := []struct{ scheme, id string }{
+		{"sasl", "alice"},
+		{"x509", "CN=alice,O=zkbench"},
+		{"ip", "127.0.0.1"},
+		{"digest", "alice:" + "Z7z2wd0ZTB3KOmZ5q2xN3NXRr5o="},
+		{"nosuch", "x"},
+	}
+	for _, id := range ids {
+		path := "/" + id.scheme
+		acl := []zk.ACL{{Perms: zk.PermAll, Scheme: id.scheme, ID: id.id}}
+		p, err := c.Create(path, nil, 0, acl)
+		s.log("create %s (%s acl) -> %q %s", path, id.scheme, p, errName(err))
+		_, err = c.Create(path+"-open", nil, 0, zk.WorldACL(zk.PermAll))
+		s.log("create %s-open -> %s", path, errName(err))
+		_, err = c.SetACL(path+"-open", acl, -1)
+		s.log("setACL %s-open (%s acl) -> %s", path, id.scheme, errName(err))
+		got, _, err := c.GetACL(path + "-open")
+		s.log("getACL %s-open -> %v %s", path, got, errName(err))
+	}
+	return s.lines
+}
