@@ -17,7 +17,7 @@ import (
 // naming SASLAuthenticationProvider (a JAAS file does not register it);
 // x509 with authProvider.x509, or implicitly with a secureClientPort
 // (QuorumPeerConfig.configureSSLAuth). Each configuration runs the same
-// script on Java 3.8 and on the Go server.
+// script on Java 3.8 and on the Go server, standalone and in an ensemble.
 func TestIntegrationCrossCheckAuthProviders(t *testing.T) {
 	tl, err := harness.NewTLS(t.TempDir(), certgen.PEM)
 	if err != nil {
@@ -46,6 +46,13 @@ func TestIntegrationCrossCheckAuthProviders(t *testing.T) {
 			java.Kill() // frees the secure port for the Go server
 			gosrv := zktest.StartGo(t, extra...)
 			got := runProvidersScript(t, gosrv.Addr)
+			compareTranscripts(t, want, got)
+			if tc.name == "securePort" {
+				return // one secure port: no ensemble on one host
+			}
+			// An ensemble's prep stage is given the same providers.
+			e := zktest.StartEnsemble(t, 3, extra...)
+			got = runProvidersScript(t, e.Addrs()[0])
 			compareTranscripts(t, want, got)
 		})
 	}

@@ -58,6 +58,7 @@ func runEnsemble(ctx context.Context, cfg *config.Config, opts Options, log *slo
 		Log: txnLog, LogOptions: dd.LogOptions(),
 		SnapshotDir: dd.SnapDir,
 		Containers:  containerOptions(cfg),
+		Providers:   authProviders(cfg),
 		Secure:      sec,
 		OnApplied:   func(zxid int64) { snaps.Applied(zxid) },
 		Rebuild: func() (*tree.Tree, map[int64]int32, error) {

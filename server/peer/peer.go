@@ -65,6 +65,10 @@ type Options struct {
 	// uses whenever it leads; New refuses settings a reaper cannot run
 	// with.
 	Containers reaper.Options
+	// Providers are the registered authentication providers, which
+	// decide the ACL schemes the prep stage accepts (ip and digest
+	// always).
+	Providers tree.Providers
 	// Secure is TLS on the election and quorum ports (sslQuorum,
 	// portUnification); nil means plaintext.
 	Secure *transport.Secure
@@ -189,6 +193,7 @@ func New(opts Options) (*Peer, error) {
 			ReconfigEnabled:   cfg.ReconfigEnabled,
 			Leader:            leaderView{p},
 			StandaloneEnabled: cfg.StandaloneEnabled,
+			Providers:         opts.Providers,
 		},
 		EnforceQuota: cfg.EnforceQuota(),
 		Logger:       p.log,
