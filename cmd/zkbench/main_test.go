@@ -65,7 +65,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--writes", "lots"}, `"lots" is not a percentage`},
 		{[]string{"run", "--writes", "30", "--reads", "70"}, "give --writes or --reads, not both"},
 		{[]string{"run", "--servers", "0"}, "--servers 0: want at least 1"},
-		{[]string{"run", "--impl", "rust"}, `--impl "rust": want go, java or external`},
+		{[]string{"run", "--impl", "rust"}, `--impl "rust": want go, java, mixed or external`},
 		{[]string{"run", "--impl", "external"}, "--impl external needs --connect"},
 		{[]string{"run", "--clients", "0"}, "clients"},
 		{[]string{"run", "--faults", filepath.Join(dir, "missing.txt")}, "want none, paper, random or a schedule file"},
