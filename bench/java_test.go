@@ -132,16 +132,20 @@ func TestIntegration_Java(t *testing.T) {
 			case <-time.After(time.Minute): // Run failed before the load
 			}
 			time.Sleep(spec.Warmup + time.Second)
-			// The harness's own srvr polls are connections too while
-			// they last: the fewest seen in a few samples is the clients'.
-			var n []int
-			for _, tg := range targets {
-				fewest := connections(t, tg.Addr)
-				for range 4 {
-					time.Sleep(20 * time.Millisecond)
-					fewest = min(fewest, connections(t, tg.Addr))
+			// The harness's own srvr and mntr polls are connections too
+			// while they last (a loaded JVM can take a while to close
+			// one): the fewest seen in samples over half a second is the
+			// clients'.
+			n := make([]int, len(targets))
+			for round := range 10 {
+				if round > 0 {
+					time.Sleep(50 * time.Millisecond)
 				}
-				n = append(n, fewest)
+				for i, tg := range targets {
+					if c := connections(t, tg.Addr); round == 0 || c < n[i] {
+						n[i] = c
+					}
+				}
 			}
 			conns <- n
 			close(done)
