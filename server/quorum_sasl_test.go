@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/certgen"
 	"github.com/zkbench/zkbench/internal/zktest"
-	"github.com/zkbench/zkbench/server"
 	"github.com/zkbench/zkbench/server/config"
 )
 
@@ -145,20 +143,7 @@ func TestQuorumSASLBadInputRefusesToStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			err = server.Run(ctx, cfg, server.Options{})
-			if err == nil {
-				t.Fatal("Run started")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
-				}
-			}
-			if _, err := os.Stat(filepath.Join(data, "version-2")); err == nil {
-				t.Error("the data directory was touched before the refusal")
-			}
+			expectRefusal(t, cfg, data, tc.want...)
 		})
 	}
 }

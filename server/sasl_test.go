@@ -238,20 +238,27 @@ func TestSASLBadInputRefusesToStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			err = server.Run(ctx, cfg, server.Options{})
-			if err == nil {
-				t.Fatal("Run started")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
-				}
-			}
-			if _, err := os.Stat(filepath.Join(data, "version-2")); err == nil {
-				t.Error("the data directory was touched before the refusal")
-			}
+			expectRefusal(t, cfg, data, tc.want...)
 		})
+	}
+}
+
+// expectRefusal checks that a server on cfg refuses to start with an error
+// naming every one of want, before it touches the data directory data.
+func expectRefusal(t *testing.T, cfg *config.Config, data string, want ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := server.Run(ctx, cfg, server.Options{})
+	if err == nil {
+		t.Fatal("Run started")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "version-2")); err == nil {
+		t.Error("the data directory was touched before the refusal")
 	}
 }
