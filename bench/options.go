@@ -117,8 +117,8 @@ type Options struct {
 	// SessionTimeout is the session timeout clients ask for (default 10 s).
 	SessionTimeout time.Duration
 	// ConnectTimeout bounds dialling each member before the run and
-	// establishing each session (default 10 s for sessions, a tenth of it
-	// for the first dial).
+	// establishing each session (default 10 s for sessions, 30 s over
+	// TLS, a tenth of it for the first dial).
 	ConnectTimeout time.Duration
 	// DrainTimeout bounds how long Run waits at the end for operations in
 	// flight before it closes the sessions under them (default 5 s).
@@ -215,6 +215,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 10 * time.Second
+		if o.TLS != nil {
+			// A cold JVM answering 60 TLS handshakes at once drops
+			// many; the clients' retries brought the last session
+			// after 6-10 s.
+			o.ConnectTimeout = 30 * time.Second
+		}
 	}
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = 5 * time.Second

@@ -264,28 +264,20 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 	if drive == nil {
 		drive = bench.Run
 	}
-	var connectTimeout time.Duration // bench's default, 10 s
-	if clientTLS != nil {
-		// A cold JVM answering 60 TLS handshakes at once drops many
-		// ("Unsuccessful handshake"); the clients retry each second and
-		// the last session came after 6-9 s, against bench's 10 s.
-		connectTimeout = 30 * time.Second
-	}
 	loadStart := time.Now()
 	res, err := drive(ctx, bench.Options{
-		ConnectTimeout: connectTimeout,
-		Spec:           c.Spec,
-		Targets:        targets,
-		Placement:      placement,
-		Interval:       c.Interval,
-		Ensemble:       ensemble,
-		Events:         events,
-		Progress:       c.Progress,
-		TTY:            c.TTY,
-		Logger:         log,
-		Check:          c.Check,
-		TLS:            clientTLS,
-		SASL:           login,
+		Spec:      c.Spec,
+		Targets:   targets,
+		Placement: placement,
+		Interval:  c.Interval,
+		Ensemble:  ensemble,
+		Events:    events,
+		Progress:  c.Progress,
+		TTY:       c.TTY,
+		Logger:    log,
+		Check:     c.Check,
+		TLS:       clientTLS,
+		SASL:      login,
 		OnMeasure: func(at time.Time) {
 			select {
 			case measureAt <- at:
