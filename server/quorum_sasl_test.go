@@ -93,7 +93,7 @@ func testQuorumSASL(t *testing.T, impl string, withTLS bool) {
 	p.Kill()
 	p.Env = good
 	p.Launch()
-	waitModes(t, e, []int{leader}, 30*time.Second)
+	waitModes(t, e, []int{leader})
 	readEach(t, e, []int{leader}, "/q2", "two")
 }
 

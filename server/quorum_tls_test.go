@@ -14,17 +14,24 @@ import (
 	"github.com/zkbench/zkbench/internal/zktest"
 )
 
-// waitModes waits until every server of idx reports a role.
-func waitModes(t *testing.T, e *zktest.Ensemble, idx []int, timeout time.Duration) {
+// roleWait bounds how long waitModes waits for a role. Generous on
+// purpose: Java's election backs off its notifications up to 60 s while
+// peers are down, so on a loaded machine a Java member can take well over
+// 30 s to find a restarted quorum. A healthy ensemble passes in seconds.
+const roleWait = 90 * time.Second
+
+// waitModes waits, at most roleWait, until every server of idx reports a
+// role.
+func waitModes(t *testing.T, e *zktest.Ensemble, idx []int) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(roleWait)
 	for _, i := range idx {
 		for {
 			if m := e.Mode(i); m == "leader" || m == "follower" {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("server %d has no role after %v\n%s", i+1, timeout, e.Servers[i].LogText(e.Servers[i].Starts()))
+				t.Fatalf("server %d has no role after %v\n%s", i+1, roleWait, e.Servers[i].LogText(e.Servers[i].Starts()))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -109,7 +116,7 @@ func testSSLQuorum(t *testing.T, impl string) {
 		t.Fatal(err)
 	}
 	p.Launch()
-	waitModes(t, e, []int{leader}, 30*time.Second)
+	waitModes(t, e, []int{leader})
 	readEach(t, e, []int{leader}, "/q2", "two")
 }
 
@@ -177,7 +184,7 @@ func TestIntegration_QuorumPortUnificationUpgrade(t *testing.T) {
 		p.Kill()
 		setLines(t, p, set...)
 		p.Launch()
-		waitModes(t, e, all, 30*time.Second)
+		waitModes(t, e, all)
 	}
 	for i := range all {
 		restart(i, "sslQuorum=true")
@@ -215,7 +222,7 @@ func replicatesAndSurvivesLeaderKill(t *testing.T, e *zktest.Ensemble) (leader i
 			rest = append(rest, i)
 		}
 	}
-	waitModes(t, e, rest, 30*time.Second)
+	waitModes(t, e, rest)
 	w, _, err := zk.Connect([]string{e.Servers[rest[0]].Addr}, 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
