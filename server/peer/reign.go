@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/zkbench/zkbench/server/election"
@@ -51,6 +49,12 @@ type reignState struct {
 	flushOnClose bool
 	started      time.Time  // when the reign began (a learner's sync time)
 	proposed     []proposed // leader: this reign's proposals not yet committed, in zxid order
+
+	// A learner's connections to its leader (redial.go): how many it
+	// made, whether the leader spoke on one, and what it sent before.
+	dials   int
+	heard   bool
+	unheard []proto.QuorumPacket
 }
 
 // proposed is a leader's proposal awaiting its quorum (quorum_ack_latency).
@@ -113,17 +117,9 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 
 	if rs.role != zab.Leader {
 		p.closeEarly(0)
-		s, ok := p.cfg.Servers[dec.Leader]
-		if !ok {
-			return fmt.Errorf("peer: elected leader %d is not in the configuration", dec.Leader)
-		}
-		addr := net.JoinHostPort(s.Host, strconv.Itoa(s.QuorumPort))
-		qc, err := dialRetry(rs.stop, addr, time.Now().Add(time.Duration(p.cfg.InitLimit)*tickTime), p.opts.Secure)
-		if err != nil {
+		if err := p.connectLeader(rs); err != nil {
 			return err
 		}
-		rs.toLead = newQconn(qc, dec.Leader)
-		go rs.toLead.readLoop(rs.in, rs.stop)
 	} else {
 		// Learners that decided before we did connected already.
 		maxAge := time.Duration(p.cfg.InitLimit) * tickTime
@@ -262,13 +258,16 @@ func (p *Peer) onPacket(rs *reignState, in inPacket) {
 					p.learner.Store(int32(len(rs.conns)))
 					rs.z.Disconnected(in.conn.sid)
 				}
-			} else {
+			} else if in.conn == rs.toLead && !p.redialLeader(rs) {
 				rs.z.Disconnected(rs.leader)
 			}
 		}
 		return
 	}
 	sid := in.conn.sid
+	if rs.role != zab.Leader && in.conn == rs.toLead {
+		rs.heard = true
+	}
 	if rs.role == zab.Leader && !p.learnerConn(rs, in) {
 		return
 	}
@@ -527,7 +526,13 @@ func (p *Peer) route(rs *reignState, m *zab.Message) {
 		}
 		return
 	}
-	if rs.toLead != nil && !rs.toLead.send(pkt) {
+	if rs.toLead == nil {
+		return
+	}
+	rs.sentToLeader(pkt)
+	// Before the leader spoke, a lost packet is sent again on the
+	// connection redialLeader makes when the reader sees the end.
+	if !rs.toLead.send(pkt) && rs.heard {
 		rs.dead = append(rs.dead, rs.leader)
 	}
 }
