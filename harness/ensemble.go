@@ -427,28 +427,37 @@ func proxyPort(p *netproxy.Proxy) int {
 
 func (e *Ensemble) writeConfigs() error {
 	for _, s := range e.servers {
-		p := configParams{
-			self:       s.id,
-			observer:   s.observer,
-			clientPort: s.clientPort,
-			dataDir:    filepath.Join(s.dir, "data"),
-			dataLogDir: dataLogDirFor(e.opts.LogDir, s.id),
-			java:       e.launcher.isJava(s),
-			metrics:    s.metricsPort,
+		if err := e.writeConfig(s); err != nil {
+			return err
 		}
-		if e.opts.quorumed() {
-			for _, o := range e.servers {
-				pe := peerEntry{id: o.id, quorumPort: o.quorumPort, electPort: o.electPort, observer: o.observer}
-				if o != s && e.opts.PeerProxy {
-					pe.quorumPort = proxyPort(e.proxies[linkKey{s.id, o.id, false}])
-					pe.electPort = proxyPort(e.proxies[linkKey{s.id, o.id, true}])
-				}
-				p.peers = append(p.peers, pe)
+	}
+	return nil
+}
+
+// writeConfig writes server s's zoo.cfg for the implementation that runs
+// it (Replace rewrites it when that changes).
+func (e *Ensemble) writeConfig(s *server) error {
+	p := configParams{
+		self:       s.id,
+		observer:   s.observer,
+		clientPort: s.clientPort,
+		dataDir:    filepath.Join(s.dir, "data"),
+		dataLogDir: dataLogDirFor(e.opts.LogDir, s.id),
+		java:       e.launcher.isJava(s),
+		metrics:    s.metricsPort,
+	}
+	if e.opts.quorumed() {
+		for _, o := range e.servers {
+			pe := peerEntry{id: o.id, quorumPort: o.quorumPort, electPort: o.electPort, observer: o.observer}
+			if o != s && e.opts.PeerProxy {
+				pe.quorumPort = proxyPort(e.proxies[linkKey{s.id, o.id, false}])
+				pe.electPort = proxyPort(e.proxies[linkKey{s.id, o.id, true}])
 			}
+			p.peers = append(p.peers, pe)
 		}
-		if err := os.WriteFile(s.cfgPath, []byte(renderConfig(&e.opts, p)), 0o644); err != nil {
-			return fmt.Errorf("harness: server %d: zoo.cfg: %w", s.id, err)
-		}
+	}
+	if err := os.WriteFile(s.cfgPath, []byte(renderConfig(&e.opts, p)), 0o644); err != nil {
+		return fmt.Errorf("harness: server %d: zoo.cfg: %w", s.id, err)
 	}
 	return nil
 }

@@ -1,0 +1,136 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// runsJava reports whether process pid is a Java QuorumPeerMain.
+func runsJava(t *testing.T, pid int) bool {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Contains(strings.Split(string(raw), "\x00"), "org.apache.zookeeper.server.quorum.QuorumPeerMain")
+}
+
+// readAll reads /r0../r(n-1) through the one server at addr, without a
+// sync: a replacement that serves has caught up with what was written
+// before it started.
+func readAll(t *testing.T, addr string, n int) {
+	t.Helper()
+	c, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range n {
+		got, _, err := c.Get(fmt.Sprintf("/r%d", i))
+		if err != nil || string(got) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("read /r%d through %s: %q, %v; want v%d", i, addr, got, err, i)
+		}
+	}
+}
+
+// writeRange creates /r<from>../r<to-1> through the ensemble.
+func writeRange(t *testing.T, connect string, from, to int) {
+	t.Helper()
+	c, _, err := zk.Connect(strings.Split(connect, ","), 10*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := from; i < to; i++ {
+		if _, err := c.Create(fmt.Sprintf("/r%d", i), []byte(fmt.Sprintf("v%d", i)), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create /r%d: %v", i, err)
+		}
+	}
+}
+
+// TestIntegration_Replace replaces a follower of a Java ensemble by a Go
+// server on the same data directories (a separate dataLogDir included),
+// id and ports while clients write, then brings Java back with kill -9.
+// Java takes snapshots and rolls its log every few hundred txns here, so
+// the Go server starts from Java's snapshot.<zxid> and log.<zxid> files
+// and Java from the Go server's. Each time the replacement must serve,
+// caught up: everything written before it started is read through it.
+func TestIntegration_Replace(t *testing.T) {
+	needJava(t)
+	o := Options{Impl: ImplMixed, Placement: "java=3", GoCommand: zkserverCommand(t), JavaHeap: "128m",
+		JavaOpts:    []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"},
+		LogDir:      t.TempDir() + "/{id}/txlog",
+		ExtraConfig: map[string]string{"snapCount": "200"}}
+	ctx := testCtx(t, 120*time.Second)
+	e := startEnsemble(t, ctx, o)
+	connect := e.ConnectString()
+	writeRange(t, connect, 0, 50)
+	stop := writers(t, connect, 4)
+	time.Sleep(time.Second) // some hundreds of txns: Java snapshots and rolls its log
+	id, err := e.Pick(ctx, Target{Kind: TargetFollower})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.Members()[id-1]
+	snaps, _ := filepath.Glob(filepath.Join(before.Dir, "data", "version-2", "snapshot.*"))
+	logs, _ := filepath.Glob(filepath.Join(dataLogDirFor(o.LogDir, id), "version-2", "log.*"))
+	if len(snaps) < 2 || len(logs) < 2 {
+		t.Fatalf("Java's files on server %d: snapshots %v, logs %v; want several of each (snapCount=200)", id, snaps, logs)
+	}
+	rep, err := e.Replace(ctx, id, ImplGo, ReplaceOptions{})
+	if err != nil {
+		stop()
+		t.Fatalf("replace %d java->go: %v", id, err)
+	}
+	t.Logf("replaced %+v", rep)
+	writeRange(t, connect, 50, 100)
+	n, _ := stop()
+	if n == 0 {
+		t.Fatal("the writers wrote nothing")
+	}
+	after := e.Members()[id-1]
+	switch {
+	case rep.ID != id || rep.From != ImplJava || rep.To != ImplGo || rep.Killed:
+		t.Errorf("replacement %+v: want server %d java->go, stopped cleanly", rep, id)
+	case after.PID == before.PID || runsJava(t, after.PID):
+		t.Errorf("server %d runs pid %d (was %d), Java %v: want a new Go process", id, after.PID, before.PID, runsJava(t, after.PID))
+	case after.ClientAddr != before.ClientAddr || after.Dir != before.Dir:
+		t.Errorf("server %d moved: %s in %s, was %s in %s", id, after.ClientAddr, after.Dir, before.ClientAddr, before.Dir)
+	case !after.Role.Serving() || rep.Zxid < rep.Target || rep.Serving <= rep.Stopped:
+		t.Errorf("server %d: role %s, replacement %+v: want it serving, caught up", id, after.Role, rep)
+	}
+	want := map[int]string{1: ImplJava, 2: ImplJava, 3: ImplJava}
+	want[id] = ImplGo
+	if got := e.Placement(); !maps.Equal(got, want) || !maps.Equal(rep.Placement, want) {
+		t.Errorf("placement %v, replacement's %v; want %v", got, rep.Placement, want)
+	}
+	readAll(t, after.ClientAddr, 100)
+
+	if _, err := e.Replace(ctx, id, ImplGo, ReplaceOptions{}); !errors.Is(err, ErrSameImpl) {
+		t.Errorf("replacing a Go server by Go: %v, want ErrSameImpl", err)
+	}
+	writeRange(t, connect, 100, 120)
+	back, err := e.Replace(ctx, id, ImplJava, ReplaceOptions{Kill: true})
+	if err != nil {
+		t.Fatalf("replace %d go->java: %v", id, err)
+	}
+	t.Logf("replaced back %+v", back)
+	if m := e.Members()[id-1]; !back.Killed || !runsJava(t, m.PID) || !m.Role.Serving() {
+		t.Errorf("server %d: pid %d, role %s, %+v: want a serving Java process after a kill -9", id, m.PID, m.Role, back)
+	}
+	readAll(t, e.Members()[id-1].ClientAddr, 120)
+	for _, x := range e.Exits() {
+		if !x.Killed {
+			t.Errorf("exit %+v counted as the server's own", x)
+		}
+	}
+}
