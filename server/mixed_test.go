@@ -22,11 +22,12 @@ import (
 // Mixed ensembles: Go servers and upstream Java servers in one ensemble,
 // speaking upstream's quorum protocol to each other (issue 24).
 
-// startMixed starts a 3-server ensemble on loopback in which server i+1 is
-// upstream Java when java[i], zkserver otherwise, with extraConfig. Server
-// 3 starts first and the others once its election port listens, so that
-// it leads (Fast Leader Election prefers the highest id among equal
-// histories), server 1 next and the rest once those two have elected.
+// startMixed starts an ensemble of len(java) servers on loopback in which
+// server i+1 is upstream Java when java[i], zkserver otherwise, with
+// extraConfig. The last server starts first and the others once its
+// election port listens, so that it leads (Fast Leader Election prefers
+// the highest id among equal histories): servers 1 to n/2 next, a quorum
+// with it, and the rest once those have elected.
 // env is every server's extra environment (e.g. SERVER_JVMFLAGS).
 // Every process is killed in t.Cleanup.
 func startMixed(t *testing.T, java []bool, env ...string) *zktest.Ensemble {
@@ -90,10 +91,13 @@ func startMixedConfig(t *testing.T, java []bool, extra []string, env ...string) 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.Servers[0].Launch()
-	pair := &zktest.Ensemble{Servers: []*zktest.Process{e.Servers[0], e.Servers[last]}}
-	pair.WaitRoles(t, 30*time.Second)
-	for _, s := range e.Servers[1:last] {
+	quorum := &zktest.Ensemble{Servers: []*zktest.Process{e.Servers[last]}}
+	for _, s := range e.Servers[:len(ps)/2] {
+		s.Launch()
+		quorum.Servers = append(quorum.Servers, s)
+	}
+	quorum.WaitRoles(t, 30*time.Second)
+	for _, s := range e.Servers[len(ps)/2 : last] {
 		s.Launch()
 	}
 	e.WaitRoles(t, 30*time.Second)
@@ -106,7 +110,8 @@ func startMixedConfig(t *testing.T, java []bool, extra []string, env ...string) 
 // TestIntegrationMixedEnsembles runs the cross-check script through a
 // follower of a Go leader with Java followers, and of a Java leader with
 // Go followers, against an all-Java ensemble's transcript; then writes
-// through every server and requires every server to hold the same tree.
+// through every server and requires every server to hold the same tree,
+// and, the servers killed, the same txns and state in its data directory.
 func TestIntegrationMixedEnsembles(t *testing.T) {
 	ref := zktest.StartJavaEnsemble(t, 3, extraConfig...)
 	want := runScript(t, ref.Servers[(ref.Leader(20*time.Second)+1)%3].Addr)
@@ -130,6 +135,7 @@ func TestIntegrationMixedEnsembles(t *testing.T) {
 			writeThroughEach(t, e)
 			requireSameTrees(t, e)
 			reattachElsewhere(t, e)
+			requireSameDataDirs(t, e)
 		})
 	}
 }
