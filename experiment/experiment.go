@@ -402,8 +402,32 @@ func ResultEvents(ev harness.Event, start time.Time) []results.Event {
 	if ev.Err != "" {
 		d += ": " + ev.Err
 	}
+	if rep := ev.Replaced; rep != nil {
+		d = fmt.Sprintf("%sreplace server %d %s->%s", prefix, ev.ID, rep.From, rep.To)
+		if ev.Role != "" {
+			d += " (" + string(ev.Role) + ")"
+		}
+		if ev.Err != "" {
+			d += ": " + ev.Err
+		}
+	}
 	out := []results.Event{{At: at, Name: act, Detail: d}}
 	if ev.Pending {
+		return out
+	}
+	if rep := ev.Replaced; rep != nil {
+		// Election and recovery count from the old process's exit.
+		stopped := at + rep.Stopped
+		if rep.Serving > 0 {
+			out = append(out, results.Event{At: at + rep.Serving, Name: "serving", Detail: fmt.Sprintf("%sserver %d serves as %s %v after the step began (old process gone after %v), caught up to zxid %#x; placement %s",
+				prefix, ev.ID, rep.To, rep.Serving.Round(time.Millisecond), rep.Stopped.Round(time.Millisecond), rep.Zxid, harness.FormatPlacement(rep.Placement))})
+		}
+		if ev.Elected {
+			out = append(out, results.Event{At: stopped + ev.Election, Name: "elected", Detail: fmt.Sprintf("%sserver %d leads %v after the old leader's exit", prefix, ev.NewLeader, ev.Election.Round(time.Millisecond))})
+		}
+		if ev.Recovered {
+			out = append(out, results.Event{At: stopped + ev.Recovery, Name: "recovered", Detail: fmt.Sprintf("%swrites served %v after server %d's old process exited", prefix, ev.Recovery.Round(time.Millisecond), ev.ID)})
+		}
 		return out
 	}
 	if ev.Elected {

@@ -270,7 +270,8 @@ func (e *Ensemble) runExternal(id int, what, tmpl string, update func(*server)) 
 type Fault interface {
 	// Name is the fault's name in schedules: kill, restart, freeze, thaw,
 	// partition, partition-in, partition-out, heal, delay, disk-full,
-	// disk-heal, fsync-slow, fsync-fail, power-loss.
+	// disk-heal, fsync-slow, fsync-fail, power-loss, replace-go,
+	// replace-java.
 	Name() string
 	// Available returns nil if the ensemble can take this fault at all, or
 	// an error wrapping ErrUnavailable saying why not.
@@ -309,7 +310,27 @@ const (
 	FsyncSlow Action = "fsync-slow"
 	FsyncFail Action = "fsync-fail"
 	PowerLoss Action = "power-loss"
+	// ReplaceGo and ReplaceJava replace a server's process by one of the
+	// other implementation on the same data, id and ports (Replace, with
+	// a clean stop), as a rolling upgrade does; a schedule's next step
+	// waits until the new process serves, caught up. Aimed at a role,
+	// they pick among the servers not yet running that implementation.
+	ReplaceGo   Action = "replace-go"
+	ReplaceJava Action = "replace-java"
 )
+
+// Replaces returns the implementation a replace action launches
+// (ImplGo for replace-go, ImplJava for replace-java); ok is false for
+// every other action.
+func (a Action) Replaces() (impl string, ok bool) {
+	switch a {
+	case ReplaceGo:
+		return ImplGo, true
+	case ReplaceJava:
+		return ImplJava, true
+	}
+	return "", false
+}
 
 // slows reports whether a fault slows a server down rather than failing
 // it (delay, fsync-slow): no recovery is measured after it.
@@ -393,6 +414,29 @@ func Faults() []Fault {
 			func(e *Ensemble, id int, _ time.Duration) error { return e.FsyncFail(id) }},
 		fault{PowerLoss, false, (*Ensemble).diskAvailable,
 			func(e *Ensemble, id int, _ time.Duration) error { return e.PowerLoss(id) }},
+		fault{ReplaceGo, false, replaceAvailable(ImplGo), replaceBy(ImplGo)},
+		fault{ReplaceJava, false, replaceAvailable(ImplJava), replaceBy(ImplJava)},
+	}
+}
+
+// replaceAvailable: a replacement needs servers the harness launched, and
+// the Go server's command to launch Go.
+func replaceAvailable(impl string) func(*Ensemble) error {
+	return func(e *Ensemble) error {
+		if e.external {
+			return fmt.Errorf("%w: an external ensemble's servers cannot be replaced", ErrUnavailable)
+		}
+		if impl == ImplGo && len(e.opts.GoCommand) == 0 {
+			return fmt.Errorf("%w: replace-go needs the Go server's command (Options.GoCommand)", ErrUnavailable)
+		}
+		return nil
+	}
+}
+
+func replaceBy(impl string) func(*Ensemble, int, time.Duration) error {
+	return func(e *Ensemble, id int, _ time.Duration) error {
+		_, err := e.Replace(context.Background(), id, impl, ReplaceOptions{})
+		return err
 	}
 }
 

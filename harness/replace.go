@@ -29,6 +29,9 @@ type ReplaceOptions struct {
 	// ServeTimeout bounds the wait for the new process to serve, caught
 	// up (default 60s).
 	ServeTimeout time.Duration
+	// OnStopped, if set, is called once the old process has exited,
+	// before the new one is launched, with the time it was seen gone.
+	OnStopped func(at time.Time)
 }
 
 // Replacement is what one Replace did.
@@ -188,7 +191,11 @@ func (e *Ensemble) Replace(ctx context.Context, id int, impl string, o ReplaceOp
 	if err := e.awaitExit(ctx, id, pid, exited, o, &rep); err != nil {
 		return rep, err
 	}
-	rep.Stopped = time.Since(start)
+	stopped := time.Now()
+	rep.Stopped = stopped.Sub(start)
+	if o.OnStopped != nil {
+		o.OnStopped(stopped)
+	}
 	e.log.Info("harness: replace: stopped", "id", id, "pid", pid, "impl", rep.From, "killed", rep.Killed, "took", rep.Stopped)
 
 	// What the new process must catch up with.
@@ -282,4 +289,43 @@ func (e *Ensemble) awaitExit(ctx context.Context, id, pid int, exited <-chan str
 		err = fmt.Errorf("harness: replace server %d: pid %d still running 10s after SIGKILL", id, pid)
 	}
 	return err
+}
+
+// RollingSchedule is a rolling replacement of servers voters running from
+// by ones running to, one at a time, pause apart (the first after pause):
+// followers first, then the last server left, by then normally the
+// leader, as operators upgrade. With back it then returns them to from
+// the same way. Steps are numbered in their notes ("1", "2", ...), so
+// graphs and reports name them; each step's target is chosen when it
+// runs, among the servers not yet running the new implementation, and
+// a step waits until the previous replacement serves.
+func RollingSchedule(from, to string, servers int, pause time.Duration, back bool) (Schedule, error) {
+	act := map[string]Action{ImplGo: ReplaceGo, ImplJava: ReplaceJava}
+	switch {
+	case act[from] == "" || act[to] == "":
+		return Schedule{}, fmt.Errorf("harness: rolling schedule %s->%s: want go or java on both sides", from, to)
+	case from == to:
+		return Schedule{}, fmt.Errorf("harness: rolling schedule %s->%s: nothing to replace", from, to)
+	case servers < 2:
+		return Schedule{}, fmt.Errorf("harness: rolling schedule on %d servers: want an ensemble (3, 5, ...)", servers)
+	case pause <= 0:
+		return Schedule{}, fmt.Errorf("harness: rolling schedule: pause %v: want a positive time between steps", pause)
+	}
+	s := Schedule{Name: "rolling " + from + "->" + to}
+	legs := []string{to}
+	if back {
+		legs = append(legs, from)
+		s.Name += "->" + from
+	}
+	for _, impl := range legs {
+		for k := 1; k <= servers; k++ {
+			tgt := Target{Kind: TargetFollower}
+			if k == servers {
+				tgt.Kind = TargetAny
+			}
+			n := len(s.Steps) + 1
+			s.Steps = append(s.Steps, Step{At: time.Duration(n) * pause, Action: act[impl], Target: tgt, Note: strconv.Itoa(n)})
+		}
+	}
+	return s, nil
 }

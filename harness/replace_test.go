@@ -134,3 +134,41 @@ func TestIntegration_Replace(t *testing.T) {
 		}
 	}
 }
+
+func TestRollingSchedule(t *testing.T) {
+	s, err := RollingSchedule(ImplJava, ImplGo, 3, 10*time.Second, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `at 10s replace-go follower # 1
+at 20s replace-go follower # 2
+at 30s replace-go any # 3
+at 40s replace-java follower # 4
+at 50s replace-java follower # 5
+at 1m0s replace-java any # 6
+`
+	if got := s.String(); got != want {
+		t.Errorf("schedule:\n%s\nwant:\n%s", got, want)
+	}
+	if s.Name != "rolling java->go->java" {
+		t.Errorf("name %q", s.Name)
+	}
+	// The text form reads back as the same schedule.
+	back, err := ParseSchedule(s.String())
+	if err != nil || back.String() != want {
+		t.Errorf("ParseSchedule(String()) = %v, %v", back, err)
+	}
+	one, err := RollingSchedule(ImplGo, ImplJava, 5, time.Second, false)
+	if err != nil || len(one.Steps) != 5 || one.Steps[4].Target.Kind != TargetAny || one.Steps[0].Action != ReplaceJava || one.Name != "rolling go->java" {
+		t.Errorf("go->java on 5: %v, %v", one, err)
+	}
+	for _, bad := range []struct {
+		from, to string
+		n        int
+		pause    time.Duration
+	}{{ImplJava, ImplJava, 3, time.Second}, {ImplJava, "rust", 3, time.Second}, {ImplJava, ImplGo, 1, time.Second}, {ImplJava, ImplGo, 3, 0}} {
+		if _, err := RollingSchedule(bad.from, bad.to, bad.n, bad.pause, false); err == nil {
+			t.Errorf("RollingSchedule(%v) accepted", bad)
+		}
+	}
+}

@@ -43,6 +43,12 @@ type Event struct {
 	Elected    bool
 	Election   time.Duration
 	NewLeader  int
+
+	// Replaced is what a replace-go or replace-java step did (nil for
+	// other steps). Its Election and Recovery count from the moment the
+	// old process had exited, Time plus Replaced.Stopped, and are
+	// measured from then on: before it, the server was still stopping.
+	Replaced *Replacement
 }
 
 // String is a one-line summary for logs.
@@ -55,6 +61,9 @@ func (ev Event) String() string {
 		return s + " failed: " + ev.Err
 	case ev.Pending:
 		return s + " measuring"
+	}
+	if ev.Replaced != nil {
+		s += " " + ev.Replaced.String() + ";"
 	}
 	if ev.Recovered {
 		s += fmt.Sprintf(" recovered in %v", ev.Recovery.Round(time.Millisecond))
@@ -155,7 +164,11 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 			case <-time.After(d):
 			}
 		}
-		ev, waited := e.applyStep(ctx, st, names, prev, lastTarget)
+		ev, waited := e.pickStep(ctx, st, names, prev, lastTarget)
+		impl, replaces := st.Action.Replaces()
+		if !ev.Skipped && !replaces {
+			e.injectStep(ctx, st, &ev)
+		}
 		ev.Seq, ev.Offset = i, ev.Time.Sub(origin)
 		// Waiting for a role pauses the schedule's clock, so that a repair
 		// still comes as long after its fault as the schedule says.
@@ -166,6 +179,11 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 		}
 		if ev.ID != 0 {
 			lastTarget[ev.ID] = ev.Time
+		}
+		if replaces && !ev.Skipped {
+			// Blocks until the new process serves: the next step waits.
+			e.replaceStep(ctx, mctx, p, ev, impl, &wg, emit)
+			continue
 		}
 		if ev.Skipped || ev.Err != "" || st.Action.slows() {
 			emit(ev)
@@ -189,9 +207,10 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 	return events, nil
 }
 
-// applyStep resolves a step's target and applies it. It also returns how
-// long it waited for a server to take the role the step aims at.
-func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int, prev int, lastTarget map[int]time.Time) (Event, time.Duration) {
+// pickStep resolves a step's target, or says why the step is skipped. It
+// also returns how long it waited for a server to take the role the step
+// aims at.
+func (e *Ensemble) pickStep(ctx context.Context, st Step, names map[string]int, prev int, lastTarget map[int]time.Time) (Event, time.Duration) {
 	ev := Event{Step: st}
 	// Fresh roles for role targets and for the record. A role target with
 	// no candidate (say "leader" during an election) waits a bounded time
@@ -205,7 +224,8 @@ func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int,
 	)
 	for {
 		roles = e.pollAll(ctx)
-		id, reason = e.resolve(st.Target, roles, names, prev, lastTarget)
+		replaceBy, _ := st.Action.Replaces()
+		id, reason = e.resolve(st.Target, replaceBy, roles, names, prev, lastTarget)
 		if id != 0 || st.Target.Kind == TargetID || st.Target.Kind == TargetRef || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -227,17 +247,66 @@ func (e *Ensemble) applyStep(ctx context.Context, st Step, names map[string]int,
 	}
 	f, _ := FaultByName(string(st.Action))
 	ev.Time = time.Now()
-	if err := f.Inject(ctx, e, id, st.Arg); err != nil {
-		ev.Err = err.Error()
-	}
 	ev.LeaderLost = !f.Repairs() && !st.Action.slows() && (ev.Role == RoleLeader || ev.Role == RoleStandalone)
-	e.log.Info("harness: fault", "action", st.Action, "target", st.Target.String(), "id", id, "role", ev.Role, "err", ev.Err)
 	return ev, waited
 }
 
-// resolve picks the server for target t. It returns 0 and a reason when
-// none fits.
-func (e *Ensemble) resolve(t Target, roles []Role, names map[string]int, prev int, lastTarget map[int]time.Time) (int, string) {
+// injectStep applies a picked step's fault to its server.
+func (e *Ensemble) injectStep(ctx context.Context, st Step, ev *Event) {
+	f, _ := FaultByName(string(st.Action))
+	ev.Time = time.Now()
+	if err := f.Inject(ctx, e, ev.ID, st.Arg); err != nil {
+		ev.Err = err.Error()
+	}
+	e.log.Info("harness: fault", "action", st.Action, "target", st.Target.String(), "id", ev.ID, "role", ev.Role, "err", ev.Err)
+}
+
+// replaceStep plays a picked replace step: it replaces the server by impl
+// and returns once the new process serves (or the replacement failed).
+// The outage is measured as for a kill, from the moment the old process
+// had exited; the final report of the step follows when that ends.
+func (e *Ensemble) replaceStep(ctx, mctx context.Context, p *prober, ev Event, impl string, wg *sync.WaitGroup, emit func(Event)) {
+	ev.Time = time.Now()
+	pending := ev
+	pending.Pending = true
+	emit(pending)
+	measured := make(chan Event, 1)
+	stopped := false
+	rep, err := e.Replace(ctx, ev.ID, impl, ReplaceOptions{OnStopped: func(at time.Time) {
+		stopped = true
+		m := ev
+		m.Time = at
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.measure(mctx, p, &m)
+			measured <- m
+		}()
+	}})
+	e.log.Info("harness: fault", "action", ev.Step.Action, "target", ev.Step.Target.String(), "id", ev.ID, "role", ev.Role, "replacement", rep.String(), "err", err)
+	final := ev
+	final.Replaced = &rep
+	if err != nil {
+		final.Err = err.Error()
+	}
+	if !stopped {
+		emit(final)
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m := <-measured
+		final.Recovered, final.Recovery, final.RecoveredBy = m.Recovered, m.Recovery, m.RecoveredBy
+		final.Elected, final.Election, final.NewLeader = m.Elected, m.Election, m.NewLeader
+		emit(final)
+	}()
+}
+
+// resolve picks the server for target t; for a replace step (replaceBy,
+// the implementation it launches), a role target picks only among the
+// servers not running replaceBy. It returns 0 and a reason when none fits.
+func (e *Ensemble) resolve(t Target, replaceBy string, roles []Role, names map[string]int, prev int, lastTarget map[int]time.Time) (int, string) {
 	switch t.Kind {
 	case TargetID:
 		return t.ID, ""
@@ -253,9 +322,13 @@ func (e *Ensemble) resolve(t Target, roles []Role, names map[string]int, prev in
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var placement map[int]string
+	if replaceBy != "" {
+		placement = e.placementLocked()
+	}
 	var cands []int
 	for i, s := range e.servers {
-		if !s.running || s.frozen || s.partitioned() {
+		if !s.running || s.frozen || s.partitioned() || (replaceBy != "" && placement[s.id] == replaceBy) {
 			continue
 		}
 		r := roles[i]
@@ -277,6 +350,9 @@ func (e *Ensemble) resolve(t Target, roles []Role, names map[string]int, prev in
 		}
 	}
 	if len(cands) == 0 {
+		if replaceBy != "" {
+			return 0, fmt.Sprintf("no running, reachable server not running %s is %s", replaceBy, t)
+		}
 		return 0, fmt.Sprintf("no running, reachable server is %s", t)
 	}
 	// Least recently targeted first (never targeted before all others);
@@ -326,6 +402,16 @@ func (e *Ensemble) inapplicable(a Action, id int) string {
 	case Heal:
 		if !s.partitioned() && s.delay == 0 {
 			return fmt.Sprintf("server %d is neither partitioned nor delayed", id)
+		}
+	case ReplaceGo, ReplaceJava:
+		impl, _ := a.Replaces()
+		switch {
+		case !s.running:
+			return fmt.Sprintf("server %d is down", id)
+		case s.frozen:
+			return fmt.Sprintf("server %d is frozen", id)
+		case e.placementLocked()[id] == impl:
+			return fmt.Sprintf("server %d already runs %s", id, impl)
 		}
 	}
 	return ""

@@ -104,7 +104,10 @@ var reserved = map[string]bool{"leader": true, "follower": true, "observer": tru
 // what the server receives from its peers, or what it sends them, is lost;
 // heal undoes any partition), or a disk fault: disk-full, fsync-slow,
 // fsync-fail, disk-heal (undoes those three), power-loss (kill -9 and drop
-// what was not fsynced; restart undoes it);
+// what was not fsynced; restart undoes it), or a replacement: replace-go,
+// replace-java (Replace: a clean stop, then the other implementation on
+// the same data and ports; the next step waits until it serves; a role
+// target picks among the servers not running that implementation yet);
 // target one of leader, follower, observer, any, a server id, "it" (the
 // server of the previous statement) or a name bound earlier with "as".
 // "delay" takes a latency ("at 5s delay follower 50ms"), "fsync-slow" the
