@@ -142,6 +142,10 @@ type Ensemble struct {
 	Launch string `json:"launch,omitempty"`
 	// Config holds notable server settings (leaderServes, maxClientCnxns).
 	Config map[string]string `json:"config,omitempty"`
+	// Placement, for a mixed ensemble, is the implementation ("go" or
+	// "java") each server ran when the load began, by server id; a
+	// replacement during the run is an event.
+	Placement map[int64]string `json:"placement,omitempty"`
 }
 
 // Member is one server of the ensemble.
