@@ -224,6 +224,12 @@ func Load(ctx context.Context, ens *harness.Ensemble, c Config) (*results.Result
 		ensemble.Launch = "external"
 		delete(ensemble.Config, "leaderServes")
 	}
+	if ens.Impl() == harness.ImplMixed {
+		ensemble.Placement = map[int64]string{}
+		for id, impl := range ens.Placement() {
+			ensemble.Placement[int64(id)] = impl
+		}
+	}
 	var clientTLS *tls.Config
 	if c.TLS != nil {
 		clientTLS = c.TLS.ClientConfig()

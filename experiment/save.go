@@ -122,7 +122,7 @@ func WriteRun(dir string, r *results.Result) error {
 // under the throughput when the result has the servers' series, and the
 // latency spectrum when it has histograms) and returns them for a report.
 func RunGraphs(dir string, r *results.Result) ([]report.Graph, error) {
-	run := []plot.Run{{Label: r.Ensemble.Implementation, Result: r}}
+	run := []plot.Run{{Label: r.Ensemble.Label(), Result: r}}
 	var graphs []report.Graph
 	add := func(base, title string, p *gplot.Plot, err error) error {
 		if err != nil {

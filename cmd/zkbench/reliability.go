@@ -102,7 +102,7 @@ func reliabilityGraph(dir string, bucket time.Duration, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	p, err := plot.Throughput([]plot.Run{{Label: res.Ensemble.Implementation, Result: res}}, plot.Options{
+	p, err := plot.Throughput([]plot.Run{{Label: res.Ensemble.Label(), Result: res}}, plot.Options{
 		Title:  fmt.Sprintf("Reliability in the presence of errors — %s", plot.Describe(res)),
 		Bucket: bucket,
 	})

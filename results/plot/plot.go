@@ -333,7 +333,7 @@ func Describe(r *results.Result) string {
 	if r.Ensemble.Size == 1 {
 		srv = "1 server"
 	}
-	return fmt.Sprintf("%s, %s, %s writes, %d clients", r.Ensemble.Implementation, srv, Percent(r.Spec.WritePercent()), r.Spec.Clients)
+	return fmt.Sprintf("%s, %s, %s writes, %d clients", r.Ensemble.Label(), srv, Percent(r.Spec.WritePercent()), r.Spec.Clients)
 }
 
 // Percent formats a percentage without needless decimals.

@@ -53,7 +53,7 @@ func Compare(w io.Writer, cols []Column, graphs []Graph) error {
 		}
 		b.WriteString("\n")
 	}
-	text("implementation", func(c Column) string { return c.Result.Ensemble.Implementation })
+	text("implementation", func(c Column) string { return c.Result.Ensemble.Label() })
 	text("servers", func(c Column) string { return fmt.Sprint(c.Result.Ensemble.Size) })
 	text("writes", func(c Column) string { return pct(c.Result.Spec.WritePercent()) })
 	text("clients x outstanding", func(c Column) string {

@@ -24,7 +24,7 @@ type Graph struct {
 // 60 clients x 100 outstanding, 1024 B values, 10s".
 func Describe(r *results.Result) string {
 	return fmt.Sprintf("%s, %s, %s writes, %d clients x %d outstanding, %d B values, %v",
-		r.Ensemble.Implementation, servers(r.Ensemble.Size), pct(r.Spec.WritePercent()),
+		r.Ensemble.Label(), servers(r.Ensemble.Size), pct(r.Spec.WritePercent()),
 		r.Spec.Clients, r.Spec.Outstanding, r.Spec.ValueSize, r.Measured.Round(time.Millisecond))
 }
 
