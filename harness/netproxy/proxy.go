@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -192,7 +193,7 @@ func (p *Proxy) handle(client net.Conn) {
 	if !p.waitReleased(Forward) {
 		return
 	}
-	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	server, err := p.dialTarget()
 	if err != nil {
 		return
 	}
@@ -222,6 +223,30 @@ func (p *Proxy) handle(client net.Conn) {
 	client.Close()
 	server.Close()
 	<-done
+}
+
+// refusedRetry is how long a proxy retries a dial its target refuses.
+// The connecting side, which would have seen the refusal itself, has a
+// connection instead; upstream's learner retries a refused connect to its
+// leader 5 times 100 ms apart, but takes an accepted connection that then
+// closes for a failed leader and elects again (a Java leader binds its
+// quorum port only once elected, so its followers often connect first).
+const refusedRetry = time.Second
+
+// dialTarget dials the target, retrying for refusedRetry while it refuses.
+func (p *Proxy) dialTarget() (net.Conn, error) {
+	deadline := time.Now().Add(refusedRetry)
+	for {
+		server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			return server, err
+		}
+		select {
+		case <-p.done:
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // waitReleased blocks while direction d is held; it returns false if the

@@ -191,3 +191,49 @@ func TestRewriter(t *testing.T) {
 		}
 	}
 }
+
+// A connection accepted while the target does not listen yet (a Java
+// leader binds its quorum port only once elected) is not closed at once:
+// without a proxy the connecting learner would see the refusal and retry
+// its connect, so the proxy retries its dial for it, and the bytes sent
+// meanwhile reach the target once it listens.
+func TestTargetListensLate(t *testing.T) {
+	hold, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := hold.Addr().String()
+	hold.Close() // nothing listens there now: dials are refused
+	p, err := Listen("127.0.0.1:0", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "hello\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the proxy's first dials are refused
+	ln, err := net.Listen("tcp", target)
+	if err != nil {
+		t.Fatalf("listening on the target's port again: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		io.Copy(s, s)
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || got != "hello\n" {
+		t.Fatalf("read %q, %v; want the line echoed once the target listens", got, err)
+	}
+}
