@@ -73,11 +73,17 @@ func (o Options) withDefaults() Options {
 
 // Log appends txns to the log files in one directory. Its methods are safe
 // for concurrent use, but appends must come in zxid order, so one goroutine
-// (the node loop, or a Committer) normally owns it.
+// (the node loop, or a Committer) normally owns it. A Sync does not hold up
+// Append while it waits in fdatasync, so one goroutine may append while
+// another syncs (the ensemble's syncer).
 type Log struct {
 	dir  string
 	opts Options
 
+	// syncMu serializes Sync, Roll and Close, so that a file is never
+	// closed under an fdatasync; mu guards the rest and is not held
+	// during fdatasync. Take syncMu first.
+	syncMu    sync.Mutex
 	mu        sync.Mutex
 	f         *os.File // current file; nil before the first Append and after Roll
 	name      string   // base name of f
@@ -277,17 +283,37 @@ func (l *Log) fail(err error) error {
 
 // Sync writes every appended txn to the file and, with ForceSync,
 // fdatasyncs it. When Sync returns nil, every txn appended before the call
-// is durable. A failure poisons the Log.
+// is durable (and perhaps some appended while it ran). Appends made while
+// it waits in fdatasync proceed. A failure poisons the Log.
 func (l *Log) Sync() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
+		l.mu.Unlock()
 		return err
 	}
 	l.holdSpare() // given up by the last create, if none was free then
-	return l.sync()
+	if err := l.flush(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	f, name := l.f, l.name
+	l.mu.Unlock()
+	if f == nil || !l.opts.ForceSync {
+		return nil
+	}
+	// f stays open: closing it takes syncMu.
+	err := l.fdatasync(f, name)
+	if err != nil {
+		l.mu.Lock()
+		err = l.fail(err)
+		l.mu.Unlock()
+	}
+	return err
 }
 
+// sync writes and fdatasyncs the current file, holding both locks.
 func (l *Log) sync() error {
 	if err := l.flush(); err != nil {
 		return err
@@ -295,15 +321,23 @@ func (l *Log) sync() error {
 	if l.f == nil || !l.opts.ForceSync {
 		return nil
 	}
+	if err := l.fdatasync(l.f, l.name); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// fdatasync syncs f (the file name) and records how long it took.
+func (l *Log) fdatasync(f *os.File, name string) error {
 	start := time.Now()
-	if err := l.fsync(l.f); err != nil {
-		return l.fail(fmt.Errorf("wal: fdatasync %s: %w", l.name, err))
+	if err := l.fsync(f); err != nil {
+		return fmt.Errorf("wal: fdatasync %s: %w", name, err)
 	}
 	d := time.Since(start)
 	l.opts.FsyncTime.Observe(d)
 	if d > l.opts.SlowSyncWarn {
 		l.opts.Logger.Warn("wal: fsync of the transaction log was slow; write latency suffers",
-			"file", l.name, "took", d, "bytes", l.written)
+			"file", name, "took", d)
 	}
 	return nil
 }
@@ -312,6 +346,8 @@ func (l *Log) sync() error {
 // starts a new one. The server rolls after starting a snapshot, as upstream
 // does, so that old files can be purged.
 func (l *Log) Roll() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
@@ -353,6 +389,8 @@ func (l *Log) LastZxid() int64 {
 // Close syncs and closes the current file. After Close every method
 // returns ErrClosed; Close returns the Log's failure, if any.
 func (l *Log) Close() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
