@@ -482,6 +482,9 @@ func (p *Peer) drive(rs *reignState) error {
 			}
 		}
 		z.Advance(rd)
+		if k := len(rd.Persist); k > 0 {
+			z.Persisted(rd.Persist[k-1].Zxid)
+		}
 		if stopped != nil {
 			return stopped
 		}

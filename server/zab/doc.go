@@ -77,21 +77,28 @@
 //     afresh after rd.Snapshot.Zxid.
 //  4. If rd.Truncate is set, drop log entries after *rd.Truncate (and, if
 //     the applied state is past it, rebuild the state at *rd.Truncate).
-//  5. Append rd.Persist to the log and write rd.Epochs (acceptedEpoch,
-//     currentEpoch). Make 3-5 durable (fsync) before step 6: messages
-//     vouch for them (an ACK says the entry is on disk; LEADERINFO and
-//     NEWLEADER follow epochs that must never be forgotten). One fsync per
-//     Ready is the group commit.
+//  5. Append rd.Persist to the log (written, not necessarily fsynced yet)
+//     and write rd.Epochs (acceptedEpoch, currentEpoch). Make 3, 4 and the
+//     epochs durable before step 6: messages vouch for them (LEADERINFO and
+//     NEWLEADER follow epochs that must never be forgotten).
 //  6. Send rd.Messages, in order per peer, on FIFO connections (TCP).
 //  7. Apply rd.Commit to the state in order; hand rd.Requests to the prep
 //     stage (leader); complete the syncs in rd.Synced (after applying).
 //  8. If rd.RoleChange is set: Active means serve clients; Lost means fail
 //     pending client requests and syncs, and go back to leader election.
-//  9. Call Advance(rd). A leader counts its own acknowledgement here, so a
-//     leader's driver may send PROPOSAL, COMMIT, INFORM and PING messages
-//     before its own fsync, provided it keeps each peer's order: everything
-//     to a peer after its first other message waits for the fsync (the
-//     simulator checks this mode).
+//  9. Call Advance(rd).
+//  10. Fsync the appended entries, at once or on a goroutine of their own
+//     while the loop goes on (upstream's SyncRequestProcessor), and call
+//     Persisted(zxid) from the loop when the fsync that covered zxid
+//     returned (Storage holding the entries by then). Nothing in a Ready
+//     vouches for entries not yet Persisted: a follower's ACKs (of each
+//     proposal, and of NEWLEADER for the history before it) and a leader's
+//     count of its own acknowledgement wait for Persisted, so the driver
+//     may send each Ready's messages before its fsync. One fsync for all
+//     that was appended meanwhile is the group commit. Before installing a
+//     snapshot or truncating, and when the machine stops, let the fsync in
+//     flight finish. The simulator runs drivers of both kinds, and checks
+//     that no ACK precedes the fsync of what it vouches for.
 //
 // Storage is read, never written, by this package; the driver writes it in
 // steps 3-5. MemoryStorage is an in-memory implementation for tests.

@@ -23,6 +23,34 @@ type learnerState struct {
 	syncBase  int64 // the zxid of DIFF, TRUNC or SNAP
 	lastHeard int
 	syncs     [][]byte // tokens of the syncs sent, oldest first
+	acks      []pendingAck
+}
+
+// pendingAck is an ACK that waits for the log to be durable up to needs.
+type pendingAck struct {
+	needs, zxid int64
+}
+
+// ackWhenDurable sends an ACK of zxid once the log is durable up to needs
+// (Persisted), in the order the ACKs were asked for.
+func (z *Zab) ackWhenDurable(needs, zxid int64) {
+	z.f.acks = append(z.f.acks, pendingAck{needs: needs, zxid: zxid})
+	z.flushAcks()
+}
+
+// flushAcks sends the ACKs whose entries are durable now.
+func (z *Zab) flushAcks() {
+	f := z.f
+	n := 0
+	for n < len(f.acks) && f.acks[n].needs <= z.durable {
+		z.send(z.leader, TypeAck, f.acks[n].zxid, nil)
+		n++
+	}
+	if n == len(f.acks) {
+		f.acks = f.acks[:0]
+	} else if n > 0 {
+		f.acks = append(f.acks[:0], f.acks[n:]...)
+	}
 }
 
 func (z *Zab) startLearner() {
@@ -91,6 +119,7 @@ func (z *Zab) stepLearner(m Message) {
 				z.stop(fmt.Errorf("zab: TRUNC to %s: %w", FormatZxid(p.Zxid), err))
 				return
 			}
+			z.durable = min(z.durable, p.Zxid)
 			if z.applied > p.Zxid {
 				// Only a driver that applied uncommitted entries at
 				// start gets here; Ready.Truncate tells it to rebuild.
@@ -98,6 +127,7 @@ func (z *Zab) stepLearner(m Message) {
 			}
 		case TypeSnap:
 			z.log.installSnapshot(p.Zxid)
+			z.durable = p.Zxid // the driver installs it durably before it sends anything
 			z.pendingSnap = &Snapshot{Zxid: p.Zxid, Data: p.Data}
 			z.applied = p.Zxid
 			f.target = max(f.target, p.Zxid)
@@ -118,9 +148,9 @@ func (z *Zab) stepLearner(m Message) {
 				return
 			}
 			_ = z.log.append(Entry{Zxid: p.Zxid, Data: p.Data})
-			// Sent after Ready.Persist is durable: an ACK vouches for
-			// this entry and every one before it.
-			z.send(z.leader, TypeAck, p.Zxid, nil)
+			// Sent once the entry is durable (Persisted): an ACK
+			// vouches for this entry and every one before it.
+			z.ackWhenDurable(p.Zxid, p.Zxid)
 		default:
 			z.protocolError(m, "in phase %d", f.phase)
 		}
@@ -135,7 +165,8 @@ func (z *Zab) stepLearner(m Message) {
 		if len(p.Data) > 0 {
 			z.out.LeaderMembership = p.Data
 		}
-		z.send(z.leader, TypeAck, p.Zxid, nil)
+		// The ACK vouches for the whole history synced before it.
+		z.ackWhenDurable(z.log.lastZxid(), p.Zxid)
 	case TypeCommit:
 		// Upstream's leader commits the history it syncs with (PROPOSAL
 		// and COMMIT pairs before NEWLEADER, or COMMITs after it); this

@@ -11,9 +11,11 @@ import (
 // Storage reflects them after Advance.
 //
 // tail caches, in memory, the entries this machine appended that are not
-// yet applied, so that commits (a follower's hot path) never read Storage
-// back. The tail entries past Storage's last zxid are the unstable ones,
-// those Ready.Persist hands out.
+// yet applied or not yet durable, so that commits (a follower's hot path)
+// never read Storage back. The tail entries past Storage's last zxid are
+// not durable; those past handed too are the ones Ready.Persist hands out
+// (the driver has appended the others and not yet reported them durable,
+// see Zab.Persisted).
 type zlog struct {
 	st Storage
 
@@ -25,6 +27,7 @@ type zlog struct {
 
 	tail     []Entry // entries after tailPrev, in order
 	tailPrev int64   // the zxid before tail[0] (meaningful when tail is not empty)
+	handed   int64   // the last zxid Advance saw appended (Ready.Persist)
 }
 
 // stableLast is the last zxid of the durable part as it will be once the
@@ -54,9 +57,9 @@ func (l *zlog) lastZxid() int64 {
 	return l.stableLast()
 }
 
-// unstable returns the entries not yet durable.
+// unstable returns the entries not yet handed to the driver to append.
 func (l *zlog) unstable() []Entry {
-	s := l.stableLast()
+	s := max(l.stableLast(), l.handed)
 	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].Zxid > s })
 	return l.tail[i:]
 }
@@ -83,6 +86,7 @@ func (l *zlog) truncate(zxid int64) error {
 	}
 	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].Zxid > zxid })
 	l.tail = l.tail[:i:i]
+	l.handed = min(l.handed, zxid)
 	if zxid < l.stableLast() {
 		l.truncPending = true
 		l.truncTo = zxid
@@ -95,6 +99,7 @@ func (l *zlog) installSnapshot(zxid int64) {
 	l.snapZxid = zxid
 	l.truncPending = false
 	l.tail = nil
+	l.handed = zxid
 }
 
 // entries returns up to max entries with zxid in (after, upto].
@@ -155,15 +160,18 @@ func (l *zlog) floor(zxid int64) (int64, error) {
 	return l.st.Floor(zxid)
 }
 
-// stableTo forgets the pending changes the driver made durable with rd.
-// (The entries of rd.Persist stop being unstable by themselves: Storage
-// now holds them.)
+// stableTo forgets the pending changes the driver made durable with rd,
+// and notes the entries of rd.Persist as appended (Storage holds them once
+// they are durable).
 func (l *zlog) stableTo(rd *Ready) {
 	if rd.Snapshot != nil {
 		l.snapPending = false
 	}
 	if rd.Truncate != nil {
 		l.truncPending = false
+	}
+	if n := len(rd.Persist); n > 0 {
+		l.handed = max(l.handed, rd.Persist[n-1].Zxid)
 	}
 }
 

@@ -38,6 +38,12 @@ type simNode struct {
 	inc      int // incarnation of z
 	up       bool
 	syncs    map[string]int64 // token -> leader commit point when issued
+	// unsynced: appended, not yet fsynced (deferSync): a crash keeps a
+	// prefix of them.
+	unsynced []Entry
+	// newLeaderNeeds: the last zxid of the history this instance held
+	// when NEWLEADER came, which its ACK of NEWLEADER vouches for.
+	newLeaderNeeds int64
 }
 
 func (n *simNode) appliedZxid() int64 {
@@ -111,6 +117,7 @@ type simOptions struct {
 	midReadyCrash     float64 // chance to crash between persisting and sending
 	randomLeader      float64 // chance the stand-in election picks a non-best candidate
 	leaderEarlySend   bool    // leaders send broadcasts before persisting
+	deferSync         bool    // entries are fsynced later, at random steps, and Persisted then (the peer's syncer)
 	clients           int     // simulated ZooKeeper clients, recorded and checked (sim_history_test.go); 0: bare writes and syncs
 	bug               simBug  // a deliberate server bug for the clients to find
 	reconfig          float64 // per step: a serving leader proposes a new set of voters
@@ -344,6 +351,15 @@ func (c *cluster) breakLink(a, b int64) {
 func (c *cluster) crash(n *simNode) {
 	c.logf("crash %d", n.id)
 	c.stats.crashes++
+	if len(n.unsynced) > 0 {
+		// Written, not fsynced: any prefix may have reached the disk.
+		k := c.rng.Intn(len(n.unsynced) + 1)
+		if err := n.st.Append(n.unsynced[:k]); err != nil {
+			c.fatalf("node %d: crash: %v", n.id, err)
+		}
+		c.logf("crash %d kept %d of %d unsynced entries", n.id, k, len(n.unsynced))
+		n.unsynced = nil
+	}
 	n.z = nil
 	n.el = nil
 	n.up = false
@@ -411,11 +427,20 @@ func (c *cluster) process(n *simNode) {
 			}
 			c.logf("%d truncates to %s", n.id, FormatZxid(*rd.Truncate))
 		}
+		if len(n.unsynced) > 0 && (rd.Snapshot != nil || rd.Truncate != nil) {
+			// The driver lets its syncer finish before it installs or
+			// truncates (a new machine's sync; its old one's entries
+			// were synced when it stopped).
+			c.fatalf("node %d: snapshot or truncate with %d entries unsynced", n.id, len(n.unsynced))
+			return
+		}
 		if torn {
 			// The fsync did not finish: any prefix of the group may
 			// have reached the disk; nothing was sent.
-			k := c.rng.Intn(len(rd.Persist))
-			if err := n.st.Append(rd.Persist[:k]); err != nil {
+			all := append(slices.Clone(n.unsynced), rd.Persist...)
+			n.unsynced = nil
+			k := c.rng.Intn(len(all))
+			if err := n.st.Append(all[:k]); err != nil {
 				c.fatalf("node %d: persist: %v", n.id, err)
 			}
 			c.stats.midCrashes++
@@ -423,7 +448,9 @@ func (c *cluster) process(n *simNode) {
 			c.crash(n)
 			return
 		}
-		if err := n.st.Append(rd.Persist); err != nil {
+		if c.opts.deferSync {
+			n.unsynced = append(n.unsynced, rd.Persist...)
+		} else if err := n.st.Append(rd.Persist); err != nil {
 			c.fatalf("node %d: persist: %v", n.id, err)
 			return
 		}
@@ -478,12 +505,17 @@ func (c *cluster) process(n *simNode) {
 			}
 		}
 		z.Advance(rd)
+		if k := len(rd.Persist); k > 0 && !c.opts.deferSync {
+			z.Persisted(rd.Persist[k-1].Zxid)
+		}
 		for _, r := range rd.Requests {
 			if _, err := z.Propose(r.Data); err != nil {
 				c.logf("%d: propose forwarded %q: %v", n.id, r.Data, err)
 			}
 		}
 		if lost {
+			// The driver lets its syncer finish when a reign ends.
+			c.fsync(n)
 			n.z = nil
 			if c.fle {
 				c.lookAgain(n)
@@ -493,7 +525,60 @@ func (c *cluster) process(n *simNode) {
 	}
 }
 
+// fsync completes n's pending fsync: its unsynced entries are durable.
+// It reports the last of them, or 0 if there were none.
+func (c *cluster) fsync(n *simNode) int64 {
+	if len(n.unsynced) == 0 {
+		return 0
+	}
+	if err := n.st.Append(n.unsynced); err != nil {
+		c.fatalf("node %d: fsync: %v", n.id, err)
+		return 0
+	}
+	last := n.unsynced[len(n.unsynced)-1].Zxid
+	n.unsynced = nil
+	return last
+}
+
+// syncSome completes the pending fsync of a random server, as the peer's
+// syncer does, and tells its machine.
+func (c *cluster) syncSome() {
+	var have []*simNode
+	for _, id := range c.ids {
+		if n := c.nodes[id]; n.z != nil && len(n.unsynced) > 0 {
+			have = append(have, n)
+		}
+	}
+	if len(have) == 0 {
+		return
+	}
+	n := have[c.rng.Intn(len(have))]
+	if last := c.fsync(n); last != 0 && !c.failed {
+		n.z.Persisted(last)
+		c.process(n)
+	}
+}
+
+// checkAckDurable: an ACK vouches for durable state. A broadcast ACK's
+// entry is on n's disk; the ACK of NEWLEADER follows the whole history
+// synced before it.
+func (c *cluster) checkAckDurable(n *simNode, m Message) {
+	zxid := m.Packet.Zxid
+	if CounterOf(zxid) == 0 {
+		if last := n.st.LastZxid(); last < n.newLeaderNeeds {
+			c.fatalf("node %d acks NEWLEADER %s with its log durable to %s, history to %s", n.id, FormatZxid(zxid), FormatZxid(last), FormatZxid(n.newLeaderNeeds))
+		}
+		return
+	}
+	if f, err := n.st.Floor(zxid); err == nil && f != zxid {
+		c.fatalf("node %d acks %s before it is durable (its disk ends at %s)", n.id, FormatZxid(zxid), FormatZxid(n.st.LastZxid()))
+	}
+}
+
 func (c *cluster) sendMsg(m Message) {
+	if m.Packet.Type == TypeAck {
+		c.checkAckDurable(c.nodes[m.From], m)
+	}
 	to := c.nodes[m.To]
 	if !to.up || !c.usable(m.From, m.To) {
 		c.stats.dropped++
@@ -616,6 +701,9 @@ func (c *cluster) deliver(k linkKey) (progress bool) {
 		return true
 	}
 	c.stats.delivered++
+	if m.Packet.Type == TypeNewLeader {
+		n.newLeaderNeeds = n.z.Status().LastZxid
+	}
 	_ = n.z.Step(m)
 	if !c.batch {
 		c.process(n)
@@ -895,7 +983,7 @@ func (c *cluster) fault() {
 	default: // snapshot and compact the log of a server
 		id := c.ids[c.rng.Intn(len(c.ids))]
 		n := c.nodes[id]
-		if n.up && n.appliedZxid() >= n.st.BaseZxid() {
+		if n.up && n.appliedZxid() >= n.st.BaseZxid() && n.appliedZxid() <= n.st.LastZxid() {
 			n.snap = slices.Clone(n.applied)
 			if err := n.st.Compact(n.appliedZxid()); err != nil {
 				c.fatalf("compact %d: %v", id, err)
@@ -910,6 +998,10 @@ func (c *cluster) fault() {
 func (c *cluster) step(faults bool) {
 	if c.h != nil {
 		c.h.steps++
+	}
+	if c.opts.deferSync && c.rng.Intn(4) == 0 {
+		c.syncSome()
+		return
 	}
 	r := c.rng.Float64()
 	links := c.nonEmptyLinks()
@@ -1100,7 +1192,7 @@ func TestSimulatedReconfigSchedules(t *testing.T) {
 		sizes := []int{3, 5, 4, 2, 6}
 		opts := simOptions{voters: sizes[seed%int64(len(sizes))], observers: int(seed % 2), steps: *simSteps,
 			faultRate: 0.01, midReadyCrash: 0.002, randomLeader: 0.1, leaderEarlySend: seed%4 >= 2,
-			clients: 2 + int(seed%3), reconfig: 0.004}
+			deferSync: seed%3 == 0, clients: 2 + int(seed%3), reconfig: 0.004}
 		c := runSchedule(t, seed, opts)
 		c.checkHistory()
 		if c.failed || t.Failed() {
@@ -1130,7 +1222,7 @@ func TestSimulatedSchedules(t *testing.T) {
 		sizes := []int{3, 5, 3, 5, 7, 1, 2, 4}
 		opts := simOptions{voters: sizes[seed%int64(len(sizes))], observers: int(seed % 3), steps: steps,
 			faultRate: 0.01, midReadyCrash: 0.002, randomLeader: 0.1, leaderEarlySend: seed%4 >= 2,
-			clients: 2 + int(seed%4)}
+			deferSync: seed%3 == 0, clients: 2 + int(seed%4)}
 		c := runSchedule(t, seed, opts)
 		c.checkHistory()
 		if c.failed || t.Failed() {

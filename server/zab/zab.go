@@ -183,9 +183,10 @@ type RoleChange struct {
 
 // Ready is what the state machine asks the driver to do, in this order (see
 // the package documentation): install Snapshot, apply Truncate, append
-// Persist, write Epochs, and make all of it durable; then send Messages;
-// then apply Commit, hand Requests to prep, complete Synced; act on
-// RoleChange; then call Advance.
+// Persist, write Epochs, and make all of it but Persist durable; then
+// send Messages; then apply Commit, hand Requests to prep, complete Synced;
+// act on RoleChange; then call Advance. Persist's entries are fsynced then
+// or later, and reported with Persisted.
 type Ready struct {
 	// Snapshot, when set, replaces the state and the whole log: the
 	// driver installs it and the log continues after Snapshot.Zxid.
@@ -194,14 +195,16 @@ type Ready struct {
 	// driver's applied state is past it, the driver rebuilds its state at
 	// *Truncate (a driver that applies only Ready.Commit never is).
 	Truncate *int64
-	// Persist lists entries to append to the log, in zxid order.
+	// Persist lists entries to append to the log, in zxid order; the
+	// driver reports them durable with Persisted.
 	Persist []Entry
 	// Epochs, when set, are the epochs to write durably.
 	Epochs *Epochs
-	// Messages to send once the above is durable, in order per peer.
+	// Messages to send once the above but Persist is durable, in order
+	// per peer (none vouches for entries not yet Persisted).
 	Messages []Message
-	// Commit lists committed entries to apply, in zxid order, after the
-	// above is durable.
+	// Commit lists committed entries to apply, in zxid order (a quorum
+	// logged them durably; this server perhaps not yet).
 	Commit []Entry
 	// Requests are client writes forwarded by learners (leader only).
 	Requests []Request
@@ -296,6 +299,7 @@ type Zab struct {
 	accepted int64
 	current  int64
 	applied  int64
+	durable  int64 // the log is durable up to here (Persisted)
 	tick     int
 	stopped  bool
 	active   bool
@@ -332,6 +336,7 @@ func New(cfg Config) (*Zab, error) {
 	if z.logger == nil {
 		z.logger = slog.New(slog.DiscardHandler)
 	}
+	z.durable = z.log.lastZxid()
 	var err error
 	if z.members, err = newQuorumSet(Membership{Voters: cfg.Voters, Observers: cfg.Observers}); err != nil {
 		return nil, err
@@ -591,10 +596,29 @@ func (z *Zab) Advance(rd Ready) {
 		return
 	}
 	z.log.release(z.applied)
-	if z.role == Leader && len(rd.Persist) > 0 {
-		z.l.selfDurable = max(z.l.selfDurable, rd.Persist[len(rd.Persist)-1].Zxid)
-		z.maybeCommit()
+}
+
+// Persisted tells the machine that the driver made the log durable up to
+// zxid: every entry of the Ready.Persist lists it appended up to zxid is
+// fsynced, and Storage holds it. Call it when the fsync returns, outside
+// Ready and Advance, with a zxid Advance has seen appended. What vouches
+// for those entries waits for it: a follower's ACKs (of each proposal, and
+// of NEWLEADER for the history before it) and a leader's count of its own
+// acknowledgement. Until then the driver may send every Ready's Messages
+// without waiting for the fsync.
+func (z *Zab) Persisted(zxid int64) {
+	zxid = min(zxid, z.log.handed, z.log.lastZxid())
+	if z.stopped || zxid <= z.durable {
+		return
 	}
+	z.durable = zxid
+	z.log.release(z.applied)
+	if z.role == Leader {
+		z.l.selfDurable = max(z.l.selfDurable, zxid)
+		z.maybeCommit()
+		return
+	}
+	z.flushAcks()
 }
 
 func trim[T any](s []T, n int) []T {

@@ -535,6 +535,9 @@ func drain(z *Zab, st *MemoryStorage) (sent []Message, rcs []RoleChange) {
 			rcs = append(rcs, *rd.RoleChange)
 		}
 		z.Advance(rd)
+		if k := len(rd.Persist); k > 0 {
+			z.Persisted(rd.Persist[k-1].Zxid)
+		}
 	}
 	return sent, rcs
 }
