@@ -349,7 +349,7 @@ func (z *Zab) maybeEstablish() {
 	z.logger.Debug("zab: leader established", "id", z.id, "epoch", l.epoch, "committed", FormatZxid(last))
 	ids := sortedKeys(l.learners)
 	for _, e := range z.out.Commit[n:] {
-		z.sendCommit(ids, e, nil)
+		z.sendCommit(ids, e)
 	}
 	for _, id := range ids {
 		if lr := l.learners[id]; lr.phase == lpSynced {
@@ -443,26 +443,33 @@ func (z *Zab) maybeCommit() {
 		l.committed = e.Zxid
 		z.applied = e.Zxid
 		z.out.Commit = append(z.out.Commit, e)
-		// The commit of a reconfig that removes this leader names its
-		// successor (upstream's COMMITANDACTIVATE), so that the new
-		// voters need not elect.
-		var designated int64
-		var commitData []byte
-		if z.next != nil && e.Zxid == z.next.zxid && !z.next.set.voters[z.id] {
-			designated = z.designatedLeader(e.Zxid)
-			commitData = binary.BigEndian.AppendUint64(nil, uint64(designated))
+		reconfig := z.next != nil && e.Zxid == z.next.zxid
+		designated := z.id
+		if reconfig {
+			// As upstream, the commit of a reconfig names the leader to
+			// follow next: this one if it stays a voter, else a successor
+			// among the new voters, so that they need not elect.
+			if !z.next.set.voters[z.id] {
+				if d := z.designatedLeader(e.Zxid); d != 0 {
+					designated = d
+				}
+			}
+			z.sendActivate(ids, e, designated)
+		} else {
+			z.sendCommit(ids, e)
 		}
-		z.sendCommit(ids, e, commitData)
 		// Answer the syncs that waited for e before later commits,
 		// as upstream does.
 		z.flushSyncs()
-		if z.next != nil && e.Zxid == z.next.zxid && !z.activate() {
+		if reconfig && !z.activate() {
 			// Upstream's leader stops committing once it committed a
 			// membership without itself; the rest of the window is
 			// left to the next leader (a quorum of the new voters
 			// logged the reconfig, and what came after was proposed
 			// to them too).
-			z.out.Designated = designated
+			if designated != z.id {
+				z.out.Designated = designated
+			}
 			z.stop(fmt.Errorf("zab: leader %d after reconfig at %s: %w", z.id, FormatZxid(e.Zxid), ErrRemoved))
 			return
 		}
@@ -470,9 +477,8 @@ func (z *Zab) maybeCommit() {
 }
 
 // sendCommit tells the learners among ids that are synced or syncing that
-// e is committed: COMMIT (with data, if any) to followers, INFORM with the
-// txn to observers.
-func (z *Zab) sendCommit(ids []int64, e Entry, commitData []byte) {
+// e is committed: COMMIT to followers, INFORM with the txn to observers.
+func (z *Zab) sendCommit(ids []int64, e Entry) {
 	for _, id := range ids {
 		lr := z.l.learners[id]
 		switch {
@@ -480,7 +486,24 @@ func (z *Zab) sendCommit(ids []int64, e Entry, commitData []byte) {
 		case lr.observer:
 			z.send(id, TypeInform, e.Zxid, e.Data)
 		default:
-			z.send(id, TypeCommit, e.Zxid, commitData)
+			z.send(id, TypeCommit, e.Zxid, nil)
+		}
+	}
+}
+
+// sendActivate is sendCommit for a reconfig entry, in upstream's forms:
+// COMMITANDACTIVATE to followers and INFORMANDACTIVATE to observers, each
+// naming the leader to follow next.
+func (z *Zab) sendActivate(ids []int64, e Entry, designated int64) {
+	next := binary.BigEndian.AppendUint64(nil, uint64(designated))
+	for _, id := range ids {
+		lr := z.l.learners[id]
+		switch {
+		case lr.phase < lpSyncing:
+		case lr.observer:
+			z.send(id, TypeInformAndActivate, e.Zxid, append(next[:8:8], e.Data...))
+		default:
+			z.send(id, TypeCommitAndActivate, e.Zxid, next)
 		}
 	}
 }

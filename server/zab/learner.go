@@ -24,6 +24,8 @@ type learnerState struct {
 	lastHeard int
 	syncs     [][]byte // tokens of the syncs sent, oldest first
 	acks      []pendingAck
+	// membership is NEWLEADER's data, handed to the driver at UPTODATE.
+	membership []byte
 }
 
 // pendingAck is an ACK that waits for the log to be durable up to needs.
@@ -162,12 +164,14 @@ func (z *Zab) stepLearner(m Message) {
 		z.setEpochs(z.accepted, f.epoch)
 		f.phase = fpNewLeader
 		z.logger.Debug("zab: learner: NEWLEADER", "id", z.id, "leader", z.leader, "packet", p.Type, "zxid", FormatZxid(p.Zxid))
+		// As upstream's learner, the leader's configuration takes
+		// effect once the leader is established: at UPTODATE.
 		if len(p.Data) > 0 {
-			z.out.LeaderMembership = p.Data
+			f.membership = p.Data
 		}
 		// The ACK vouches for the whole history synced before it.
 		z.ackWhenDurable(z.log.lastZxid(), p.Zxid)
-	case TypeCommit:
+	case TypeCommit, TypeCommitAndActivate:
 		// Upstream's leader commits the history it syncs with (PROPOSAL
 		// and COMMIT pairs before NEWLEADER, or COMMITs after it); this
 		// package's leader sends them after NEWLEADER, before UPTODATE.
@@ -182,25 +186,34 @@ func (z *Zab) stepLearner(m Message) {
 		}
 		f.target = max(f.target, p.Zxid)
 		z.applyCommitted()
-		if len(p.Data) == 8 {
-			// The commit of a reconfig that removed the leader names
-			// its successor.
-			z.out.Designated = int64(binary.BigEndian.Uint64(p.Data))
+		if p.Type == TypeCommitAndActivate {
+			z.activated(m, p.Data)
 		}
-	case TypeInform:
+	case TypeInform, TypeInformAndActivate:
 		if f.phase < fpSync || z.role != Observer {
 			z.protocolError(m, "in phase %d", f.phase)
 			return
+		}
+		data := p.Data
+		if p.Type == TypeInformAndActivate {
+			if len(data) < 8 {
+				z.protocolError(m, "%d bytes of data, want the next leader's id and the txn", len(data))
+				return
+			}
+			data = data[8:]
 		}
 		if last := z.log.lastZxid(); p.Zxid > last {
 			if !follows(last, p.Zxid, f.epoch) {
 				z.protocolError(m, "%s does not follow %s in epoch %d", FormatZxid(p.Zxid), FormatZxid(last), f.epoch)
 				return
 			}
-			_ = z.log.append(Entry{Zxid: p.Zxid, Data: p.Data})
+			_ = z.log.append(Entry{Zxid: p.Zxid, Data: data})
 		}
 		f.target = max(f.target, p.Zxid)
 		z.applyCommitted()
+		if p.Type == TypeInformAndActivate {
+			z.activated(m, p.Data)
+		}
 	case TypeUpToDate:
 		if f.phase != fpNewLeader {
 			z.protocolError(m, "in phase %d", f.phase)
@@ -221,6 +234,7 @@ func (z *Zab) stepLearner(m Message) {
 			f.target = max(f.target, f.syncBase)
 		}
 		z.active = true
+		z.out.LeaderMembership = f.membership
 		z.applyCommitted()
 		if !z.stopped {
 			z.out.RoleChange = &RoleChange{Role: z.role, Epoch: f.epoch, Active: true}
@@ -241,6 +255,24 @@ func (z *Zab) stepLearner(m Message) {
 	default:
 		z.logger.Debug("zab: learner: unexpected packet", "id", z.id, "msg", m.String())
 	}
+}
+
+// activated handles the leader's id that COMMITANDACTIVATE and
+// INFORMANDACTIVATE carry (data starts with it): when it names another
+// server, the reconfig just committed hands the lead to it, and this
+// learner, as upstream's, leaves its leader once it applied the reconfig
+// (Ready.Designated says whom to follow next).
+func (z *Zab) activated(m Message, data []byte) {
+	if len(data) < 8 {
+		z.protocolError(m, "%d bytes of data, want the next leader's id", len(data))
+		return
+	}
+	next := int64(binary.BigEndian.Uint64(data))
+	if next == z.leader || z.stopped {
+		return
+	}
+	z.out.Designated = next
+	z.stop(fmt.Errorf("zab: the reconfig at %s makes %d the leader: %w", FormatZxid(m.Packet.Zxid), next, ErrSucceeded))
 }
 
 // applyCommitted emits what is known committed, once serving.

@@ -1,9 +1,12 @@
 package zab
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/zkbench/zkbench/server/proto"
 )
 
 // Adding voters: the reconfig entry and everything after it need a quorum
@@ -162,5 +165,164 @@ func TestReconfigPendingAtElection(t *testing.T) {
 	}
 	if got := z.Membership().Voters; !slices.Equal(got, next.Voters) {
 		t.Fatalf("membership %v after establishing, want %v", got, next.Voters)
+	}
+}
+
+// The commit of a reconfig goes as upstream's: COMMITANDACTIVATE to the
+// followers, its data the id of the leader to follow next (the leader
+// itself when it stays), and INFORMANDACTIVATE to the observers, that id
+// followed by the txn. Every learner applies it and goes on.
+func TestReconfigActivatePackets(t *testing.T) {
+	c := newManual(t, 3, 1) // server 4 observes
+	c.reign(1, 2, 3, 4)
+	c.run()
+	c.mustServe(1, 2, 3, 4)
+	// The same members (a change of addresses, say): 1 and 2 commit it.
+	next := Membership{Voters: []int64{1, 2, 3}, Observers: []int64{4}}
+	zxid, err := c.nodes[1].z.ProposeReconfig([]byte("reconfig"), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.process(c.nodes[1])
+	c.runLink(1, 2)
+	c.runLink(2, 1)
+	want := func(to int64, typ int32, data []byte) {
+		t.Helper()
+		q := c.links[linkKey{1, to}]
+		if len(q) == 0 {
+			t.Fatalf("nothing queued for %d", to)
+		}
+		m := q[len(q)-1].m
+		if m.Packet.Type != typ || m.Packet.Zxid != zxid || string(m.Packet.Data) != string(data) {
+			t.Fatalf("last packet to %d: %s %s data %q, want %s %s data %q", to, TypeName(m.Packet.Type), FormatZxid(m.Packet.Zxid), m.Packet.Data,
+				TypeName(typ), FormatZxid(zxid), data)
+		}
+	}
+	stays := binary.BigEndian.AppendUint64(nil, 1)
+	want(3, TypeCommitAndActivate, stays)
+	want(4, TypeInformAndActivate, append(stays, "reconfig"...))
+	c.run()
+	for _, id := range []int64{1, 2, 3, 4} {
+		c.mustApply(id, "reconfig")
+		if err := c.lastErr(id); err != nil {
+			t.Errorf("server %d stopped: %v", id, err)
+		}
+		if d, ok := c.designated[id]; ok {
+			t.Errorf("server %d was told to follow %d next; its leader stays", id, d)
+		}
+	}
+}
+
+// A learner told by COMMITANDACTIVATE (INFORMANDACTIVATE on an observer)
+// that another server leads next applies the reconfig, reports the
+// successor and stops, as upstream's learner leaves its leader then.
+func TestReconfigActivateNamesSuccessor(t *testing.T) {
+	for _, observer := range []bool{false, true} {
+		role, typ := Follower, int32(TypeCommitAndActivate)
+		if observer {
+			role, typ = Observer, TypeInformAndActivate
+		}
+		t.Run(role.String(), func(t *testing.T) {
+			cfg := Config{ID: 2, Voters: []int64{1, 3}, Leader: 1, Role: role, InitLimitTicks: 10, SyncLimitTicks: 5}
+			if !observer {
+				cfg.Voters = []int64{1, 2, 3}
+			} else {
+				cfg.Observers = []int64{2}
+			}
+			l := newLone(t, cfg)
+			step := l.step
+			step(TypeLeaderInfo, Zxid(1, 0), putInt32(ProtocolVersion))
+			step(TypeDiff, 0, nil)
+			step(TypeNewLeader, Zxid(1, 0), nil)
+			step(TypeUpToDate, -1, nil)
+			r := Zxid(1, 1)
+			successor := binary.BigEndian.AppendUint64(nil, 3)
+			if observer {
+				step(typ, r, append(successor, "reconfig"...))
+			} else {
+				step(TypeProposal, r, []byte("reconfig"))
+				step(typ, r, successor)
+			}
+			if !slices.Equal(l.applied, []string{"reconfig"}) || l.designated != 3 || !errors.Is(l.lost, ErrSucceeded) {
+				t.Fatalf("after %s naming 3: applied %q, designated %d, stopped with %v; want the reconfig applied, 3, ErrSucceeded",
+					TypeName(typ), l.applied, l.designated, l.lost)
+			}
+		})
+	}
+}
+
+// lone is a learner machine driven by hand: packets from leader 1 go in,
+// and its driver persists, applies and notes what each Ready says.
+type lone struct {
+	t          *testing.T
+	z          *Zab
+	st         *MemoryStorage
+	applied    []string
+	designated int64
+	lost       error
+	// membershipAt is when Ready.LeaderMembership came: "active" if with
+	// the RoleChange that makes the learner serve, else the packet's name.
+	membership, membershipAt string
+}
+
+func newLone(t *testing.T, cfg Config) *lone {
+	t.Helper()
+	l := &lone{t: t, st: NewMemoryStorage()}
+	cfg.Storage = l.st
+	z, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.z = z
+	return l
+}
+
+func (l *lone) step(typ int32, zxid int64, data []byte) {
+	l.t.Helper()
+	z := l.z
+	if err := z.Step(Message{From: 1, To: z.id, Packet: proto.QuorumPacket{Type: typ, Zxid: zxid, Data: data}}); err != nil {
+		l.t.Fatalf("%s: %v", TypeName(typ), err)
+	}
+	for z.HasReady() {
+		rd := z.Ready()
+		if err := l.st.Append(rd.Persist); err != nil {
+			l.t.Fatal(err)
+		}
+		if rd.Epochs != nil {
+			l.st.SetEpochs(*rd.Epochs)
+		}
+		for _, e := range rd.Commit {
+			l.applied = append(l.applied, string(e.Data))
+		}
+		if rd.Designated != 0 {
+			l.designated = rd.Designated
+		}
+		if rd.LeaderMembership != nil {
+			l.membership, l.membershipAt = string(rd.LeaderMembership), TypeName(typ)
+			if rd.RoleChange != nil && rd.RoleChange.Active {
+				l.membershipAt = "active"
+			}
+		}
+		if rd.RoleChange != nil && rd.RoleChange.Lost {
+			l.lost = rd.RoleChange.Err
+		}
+		z.Advance(rd)
+	}
+}
+
+// The configuration NEWLEADER carries takes effect, as upstream's learner
+// has it, once the leader is established: with UPTODATE, when the learner
+// starts serving.
+func TestLeaderMembershipAtUpToDate(t *testing.T) {
+	l := newLone(t, Config{ID: 2, Voters: []int64{1, 2, 3}, Leader: 1, Role: Follower, InitLimitTicks: 10, SyncLimitTicks: 5})
+	l.step(TypeLeaderInfo, Zxid(1, 0), putInt32(ProtocolVersion))
+	l.step(TypeDiff, 0, nil)
+	l.step(TypeNewLeader, Zxid(1, 0), []byte("the leader's"))
+	if l.membership != "" {
+		t.Fatalf("the leader's membership handed over at %s, before UPTODATE", l.membershipAt)
+	}
+	l.step(TypeUpToDate, -1, nil)
+	if l.membership != "the leader's" || l.membershipAt != "active" {
+		t.Fatalf("the leader's membership %q handed over at %q, want with the start of serving", l.membership, l.membershipAt)
 	}
 }

@@ -13,23 +13,30 @@ import (
 // Packet types of the leader/learner protocol, as upstream numbers them
 // (Leader.java).
 const (
-	TypeRequest      = 1  // learner -> leader: a client write or sync (Data: upstream's request serialization)
-	TypeProposal     = 2  // leader -> follower: Zxid, Data = txn
-	TypeAck          = 3  // follower -> leader: Zxid durable (and everything before it)
-	TypeCommit       = 4  // leader -> follower: Zxid committed
-	TypePing         = 5  // both ways, every tick
-	TypeRevalidate   = 6  // session revalidation (not used by this package)
-	TypeSync         = 7  // leader -> learner: the oldest pending sync is done
-	TypeInform       = 8  // leader -> observer: Zxid committed, Data = txn
-	TypeNewLeader    = 10 // leader -> learner: end of the sync history, Zxid = epoch<<32
-	TypeFollowerInfo = 11 // follower -> leader: Zxid = acceptedEpoch<<32, Data = LearnerInfo
-	TypeUpToDate     = 12 // leader -> learner: start serving (Zxid: commit point here, -1 upstream)
-	TypeDiff         = 13 // leader -> learner: history follows after Zxid
-	TypeTrunc        = 14 // leader -> learner: drop entries after Zxid, history follows
-	TypeSnap         = 15 // leader -> learner: Data = snapshot at Zxid, history follows
-	TypeObserverInfo = 16 // observer -> leader: as FOLLOWERINFO
-	TypeLeaderInfo   = 17 // leader -> learner: Zxid = newEpoch<<32, Data = protocol version
-	TypeAckEpoch     = 18 // learner -> leader: Zxid = last logged zxid, Data = int32 currentEpoch or -1
+	TypeRequest    = 1 // learner -> leader: a client write or sync (Data: upstream's request serialization)
+	TypeProposal   = 2 // leader -> follower: Zxid, Data = txn
+	TypeAck        = 3 // follower -> leader: Zxid durable (and everything before it)
+	TypeCommit     = 4 // leader -> follower: Zxid committed
+	TypePing       = 5 // both ways, every tick
+	TypeRevalidate = 6 // session revalidation (not used by this package)
+	TypeSync       = 7 // leader -> learner: the oldest pending sync is done
+	TypeInform     = 8 // leader -> observer: Zxid committed, Data = txn
+	// TypeCommitAndActivate: leader -> follower: the reconfig at Zxid is
+	// committed; Data = the id of the leader to follow next (long).
+	TypeCommitAndActivate = 9
+	TypeNewLeader         = 10 // leader -> learner: end of the sync history, Zxid = epoch<<32
+	TypeFollowerInfo      = 11 // follower -> leader: Zxid = acceptedEpoch<<32, Data = LearnerInfo
+	TypeUpToDate          = 12 // leader -> learner: start serving (Zxid: commit point here, -1 upstream)
+	TypeDiff              = 13 // leader -> learner: history follows after Zxid
+	TypeTrunc             = 14 // leader -> learner: drop entries after Zxid, history follows
+	TypeSnap              = 15 // leader -> learner: Data = snapshot at Zxid, history follows
+	TypeObserverInfo      = 16 // observer -> leader: as FOLLOWERINFO
+	TypeLeaderInfo        = 17 // leader -> learner: Zxid = newEpoch<<32, Data = protocol version
+	TypeAckEpoch          = 18 // learner -> leader: Zxid = last logged zxid, Data = int32 currentEpoch or -1
+	// TypeInformAndActivate: leader -> observer: the reconfig at Zxid is
+	// committed; Data = the id of the leader to follow next (long), then
+	// the txn.
+	TypeInformAndActivate = 19
 )
 
 // ProtocolVersion is sent in LEADERINFO and FOLLOWERINFO (upstream 0x10000).
@@ -55,6 +62,9 @@ var (
 	ErrReconfigInProgress = errors.New("zab: a reconfiguration is in progress")
 	// ErrRemoved: the leader committed a membership it does not vote in.
 	ErrRemoved = errors.New("zab: leader is not a voter of the new membership")
+	// ErrSucceeded: a learner was told that a committed reconfig makes
+	// another server the leader (Ready.Designated names it).
+	ErrSucceeded = errors.New("zab: a reconfig designated another leader")
 	// ErrRefused, from Step on a leader, refuses a learner's FOLLOWERINFO
 	// or OBSERVERINFO: the driver closes the connection it came on and
 	// keeps any other connection of that server.
@@ -130,6 +140,7 @@ func TypeName(t int32) string {
 		TypeNewLeader: "NEWLEADER", TypeFollowerInfo: "FOLLOWERINFO", TypeUpToDate: "UPTODATE",
 		TypeDiff: "DIFF", TypeTrunc: "TRUNC", TypeSnap: "SNAP", TypeObserverInfo: "OBSERVERINFO",
 		TypeLeaderInfo: "LEADERINFO", TypeAckEpoch: "ACKEPOCH",
+		TypeCommitAndActivate: "COMMITANDACTIVATE", TypeInformAndActivate: "INFORMANDACTIVATE",
 	}
 	if n, ok := names[t]; ok {
 		return n
@@ -218,13 +229,16 @@ type Ready struct {
 	// stopped.
 	RoleChange *RoleChange
 	// LeaderMembership, on a learner, is what the leader's
-	// Config.MembershipData gave for NEWLEADER: the configuration the new epoch runs with
-	// (upstream sends its last seen quorum verifier there).
+	// Config.MembershipData gave for NEWLEADER: the configuration the new
+	// epoch runs with (upstream sends its last seen quorum verifier
+	// there). It comes with UPTODATE, once the leader is established, as
+	// upstream's learner activates it.
 	LeaderMembership []byte
 	// Designated, when set, names the leader that a reconfig removing the
-	// current leader designated as its successor (upstream's
-	// COMMITANDACTIVATE): once this machine stops, the driver may start
-	// the next reign with it as leader without an election.
+	// current leader designated as its successor (the data of upstream's
+	// COMMITANDACTIVATE and INFORMANDACTIVATE): once this machine stops,
+	// the driver may start the next reign with it as leader without an
+	// election.
 	Designated int64
 }
 
