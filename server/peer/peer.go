@@ -125,6 +125,9 @@ type Peer struct {
 	members quorum.Members // the membership in force
 	gossip  []byte         // members as text, sent with every election notification
 	pending *zab.Reconfig  // a logged reconfig that may not be committed
+	// pendingMembers is the configuration pending proposes (upstream's
+	// last seen quorum verifier), when pending is set.
+	pendingMembers quorum.Members
 	// designated is the successor a reconfig that removed the leader
 	// named; the next reign starts with it, without an election.
 	designated int64

@@ -80,9 +80,16 @@ func (p *Peer) setConfigNode(t *tree.Tree) {
 // leaderMembership is what a leader sends in NEWLEADER: its membership,
 // with the epoch's version if it is the initial one (ZOOKEEPER-1783, as
 // upstream's lead() does before NEWLEADER), so the learners that establish
-// the epoch store the version it will have.
+// the epoch store the version it will have. When its history ends in a
+// reconfig not known to be committed, it sends that one, as upstream sends
+// its last seen configuration: establishing the epoch commits it, and a
+// learner takes it at UPTODATE (the sync commits the reconfig txn with a
+// plain COMMIT, which activates nothing on an upstream learner).
 func (p *Peer) leaderMembership(epoch int64) []byte {
 	m := p.members
+	if p.pending != nil && p.pendingMembers.Version > m.Version {
+		m = p.pendingMembers
+	}
 	if p.cfg.ReconfigEnabled && m.Version == 0 {
 		m.Version = zab.Zxid(epoch, 0)
 	}
@@ -181,6 +188,7 @@ func (p *Peer) refreshPending() {
 	}
 	if last != nil && last.Version > p.members.Version {
 		p.pending = &zab.Reconfig{Zxid: lastZxid, Next: zabMembership(*last)}
+		p.pendingMembers = *last
 	}
 	voters, observers := p.members.Voters(), p.members.Observers()
 	if p.pending != nil {
@@ -263,8 +271,13 @@ func (p *Peer) designatedDecision() (election.Decision, bool) {
 		return election.Decision{}, false
 	}
 	state := election.Following
-	if d == p.id {
+	switch {
+	case d == p.id:
 		state = election.Leading
+	case p.isObserver():
+		// As upstream's updateServerState: an observer observes the
+		// successor.
+		state = election.Observing
 	}
 	v := election.Vote{Leader: d, Zxid: p.store.LastZxid(), PeerEpoch: p.store.CurrentEpoch(), ElectionEpoch: p.elect.LogicalClock()}
 	p.elect.SetState(state, v)
