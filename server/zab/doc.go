@@ -131,7 +131,8 @@
 //
 // The packets are upstream's (Leader.java's types, QuorumPacket's jute
 // record, the data each carries), so that Go and Java servers form one
-// ensemble (server/mixed_test.go runs both ways round): the sync history
+// ensemble (server/mixed_test.go runs both ways round, and
+// server/mixed_observer_test.go with an observer of each): the sync history
 // goes as PROPOSAL and COMMIT pairs for what is committed and PROPOSALs
 // for the rest, whose COMMITs follow as they commit; LEADERINFO and
 // ACKEPOCH carry the bare ints upstream does; FOLLOWERINFO a LearnerInfo; a
@@ -139,14 +140,21 @@
 // a bare SYNC in the order the syncs came; REQUEST data is upstream's
 // request serialization with the client's auth ids in the packet, left to
 // the driver like PING's session touches and REVALIDATE. The transport
-// sends SNAP's snapshot on the stream after the packet, as upstream. Left
-// as they were: UPTODATE's zxid carries the commit point (upstream sends
-// -1 and its learners ignore it; a learner here takes -1 to mean the
-// sync's base and the COMMITs received); a learner acks NEWLEADER once the
-// history is durable and applies it only at UPTODATE; the COMMIT of a
-// reconfig that removes the leader names the successor in its data where
-// upstream sends COMMITANDACTIVATE and INFORMANDACTIVATE, which this
-// package does not speak yet (reconfig in a mixed ensemble is untested).
+// sends SNAP's snapshot on the stream after the packet, as upstream. The
+// commit of a reconfig is COMMITANDACTIVATE to followers and
+// INFORMANDACTIVATE (the id, then the txn) to observers, each naming the
+// leader to follow next: the leader itself when it stays a voter, else a
+// successor (Ready.Designated); a learner told of another leader applies
+// the reconfig and stops (ErrSucceeded), as upstream's leaves its leader.
+// NEWLEADER's configuration reaches the driver at UPTODATE, when upstream's
+// learner activates it. Left as they were: UPTODATE's zxid carries the
+// commit point (upstream sends -1 and its learners ignore it; a learner
+// here takes -1 to mean the sync's base and the COMMITs received); a
+// learner acks NEWLEADER once the history is durable and applies it only
+// at UPTODATE; LearnerInfo's configVersion is 0 (upstream's learner sends
+// its configuration's version, which the leader only checks is not past
+// its own); observers sync from the leader only (upstream's
+// observerMasterPort, where followers serve observers, is not served).
 //
 // A leader that hears FOLLOWERINFO from a voter that accepted a later epoch
 // (promised to a leader that then failed) steps down so that the next
@@ -166,5 +174,9 @@
 // committed starts with Config.Pending: it needs both quorums to establish
 // and switches once it has. Servers in neither list may follow (joiners,
 // removed servers) and are never counted. NEWLEADER carries
-// Config.MembershipData, opaque here, to Ready.LeaderMembership.
+// Config.MembershipData, opaque here, to Ready.LeaderMembership (the
+// driver sends the last configuration it has seen, a pending one
+// included, as upstream). A Go leader with Java learners and a Java leader
+// with Go learners add, remove and change the role of members, and hand
+// the lead over, in server/mixed_reconfig_test.go.
 package zab
