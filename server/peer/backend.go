@@ -38,23 +38,59 @@ func (p *Peer) CreateSession(timeoutMs int32, readOnly bool, done func(int64, []
 }
 
 // ReattachSession validates a reconnecting session (clientconn.Backend): its
-// password, and that this server knows it as live. A session this server
-// does not know may have been created through another server moments ago
-// and not be applied here yet: as upstream's learner asks its leader
-// (REVALIDATE), this server first catches up with the leader (a sync) and
-// looks again.
+// password, then, on a learner, the leader's word (REVALIDATE, as
+// upstream's Learner.validateSession: it also makes this server the
+// session's owner, without which a Java leader refuses the session's
+// writes with SESSIONMOVED), and that this server knows it as live. A
+// session this server does not know may have been created through
+// another server moments ago and not be applied here yet: this server
+// then catches up with the leader (a sync) and looks again.
 func (p *Peer) ReattachSession(id int64, passwd []byte, timeoutMs int32, done func(bool, int32)) {
 	if !p.replica.CheckSessionPassword(id, passwd) {
 		done(false, 0)
 		return
 	}
-	if p.reattach(id) {
-		done(true, timeoutMs)
+	if p.readOnly.Load() {
+		done(p.reattach(id), timeoutMs)
 		return
 	}
-	p.Sync(id, func(code proto.ErrCode) {
-		done(code == proto.ErrOK && p.reattach(id), timeoutMs)
+	p.revalidateSession(id, timeoutMs, func(valid bool) {
+		switch {
+		case !valid:
+			done(false, 0)
+		case p.reattach(id):
+			done(true, timeoutMs)
+		default:
+			p.Sync(id, func(code proto.ErrCode) {
+				done(code == proto.ErrOK && p.reattach(id), timeoutMs)
+			})
+		}
 	})
+}
+
+// revalidateSession asks the leader, through the peer loop, whether
+// session id lives (a leader answers itself true: its own table decides).
+func (p *Peer) revalidateSession(id int64, timeoutMs int32, done func(valid bool)) {
+	p.waitMu.Lock()
+	p.revals[id] = append(p.revals[id], done)
+	p.waitMu.Unlock()
+	r := request{revalidate: true, session: id, timeout: timeoutMs}
+	select {
+	case p.reqCh <- r:
+	case <-p.stop:
+		p.failRequest(r, proto.ErrConnectionLoss)
+	}
+}
+
+// revalidated ends the REVALIDATEs of session id waiting for the leader.
+func (p *Peer) revalidated(id int64, valid bool) {
+	p.waitMu.Lock()
+	dones := p.revals[id]
+	delete(p.revals, id)
+	p.waitMu.Unlock()
+	for _, done := range dones {
+		done(valid)
+	}
 }
 
 // reattach touches session id and reports whether this server knows it as

@@ -321,6 +321,16 @@ func (p *Peer) revalidate(c *qconn, pkt *proto.QuorumPacket) {
 	c.send(&proto.QuorumPacket{Type: zab.TypeRevalidate, Zxid: pkt.Zxid, Data: reply, AuthInfo: pkt.AuthInfo})
 }
 
+// onRevalidated takes, on a learner, the leader's answer to a REVALIDATE:
+// long id, boolean valid.
+func (p *Peer) onRevalidated(pkt *proto.QuorumPacket) {
+	if len(pkt.Data) < 9 {
+		p.log.Warn("dropping a short REVALIDATE answer", "bytes", len(pkt.Data))
+		return
+	}
+	p.revalidated(int64(binary.BigEndian.Uint64(pkt.Data)), pkt.Data[8] != 0)
+}
+
 // dialRetry dials the leader (with sec's TLS, if any) until it answers or
 // the deadline passes.
 func dialRetry(stop <-chan struct{}, addr string, deadline time.Time, sec *transport.Secure) (*transport.QuorumConn, error) {

@@ -93,6 +93,7 @@ type Peer struct {
 	waiters  map[reqKey]func(clientconn.WriteResult)
 	syncs    map[uint64]func(proto.ErrCode)
 	nextSync uint64
+	revals   map[int64][]func(valid bool) // learner: REVALIDATEs awaiting the leader, by session
 
 	reqCh chan request
 
@@ -157,10 +158,12 @@ type reqKey struct {
 
 // request is work handed to the peer loop.
 type request struct {
-	write   *proto.Request
-	token   uint64 // sync
-	session int64  // sync: the client's session
-	sync    bool
+	write      *proto.Request
+	token      uint64 // sync
+	session    int64  // sync, revalidate: the client's session
+	sync       bool
+	revalidate bool  // a reattaching session, for the leader to vouch for
+	timeout    int32 // revalidate: the session's timeout
 }
 
 // New builds a peer from recovered state. Call SetCloser, then Run.
@@ -179,6 +182,7 @@ func New(opts Options) (*Peer, error) {
 		touched:  map[int64]struct{}{},
 		waiters:  map[reqKey]func(clientconn.WriteResult){},
 		syncs:    map[uint64]func(proto.ErrCode){},
+		revals:   map[int64][]func(bool){},
 		reqCh:    make(chan request, 4096),
 		accepted: make(chan *transport.QuorumConn, 16),
 		stop:     make(chan struct{}),
@@ -476,15 +480,21 @@ func (p *Peer) endReign(err error) {
 
 func (p *Peer) failAll(code proto.ErrCode) {
 	p.waitMu.Lock()
-	waiters, syncs := p.waiters, p.syncs
+	waiters, syncs, revals := p.waiters, p.syncs, p.revals
 	p.waiters = map[reqKey]func(clientconn.WriteResult){}
 	p.syncs = map[uint64]func(proto.ErrCode){}
+	p.revals = map[int64][]func(bool){}
 	p.waitMu.Unlock()
 	for _, done := range waiters {
 		done(clientconn.WriteResult{Err: code})
 	}
 	for _, done := range syncs {
 		done(code)
+	}
+	for _, dones := range revals {
+		for _, done := range dones {
+			done(false)
+		}
 	}
 	for {
 		select {
@@ -500,7 +510,11 @@ func (p *Peer) failRequest(r request, code proto.ErrCode) {
 	p.waitMu.Lock()
 	var w func(clientconn.WriteResult)
 	var s func(proto.ErrCode)
-	if r.sync {
+	var revals []func(bool)
+	if r.revalidate {
+		revals = p.revals[r.session]
+		delete(p.revals, r.session)
+	} else if r.sync {
 		s = p.syncs[r.token]
 		delete(p.syncs, r.token)
 	} else if r.write != nil {
@@ -514,6 +528,9 @@ func (p *Peer) failRequest(r request, code proto.ErrCode) {
 	}
 	if s != nil {
 		s(code)
+	}
+	for _, done := range revals {
+		done(false)
 	}
 }
 

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -287,8 +288,12 @@ func (p *Peer) onPacket(rs *reignState, in inPacket) {
 		// A learner's PING carries the sessions its clients touched.
 		p.replica.TouchEach(decodeTouches(in.pkt.Data))
 	}
-	if rs.role == zab.Leader && in.pkt.Type == zab.TypeRevalidate {
-		p.revalidate(in.conn, in.pkt)
+	if in.pkt.Type == zab.TypeRevalidate {
+		if rs.role == zab.Leader {
+			p.revalidate(in.conn, in.pkt)
+		} else if in.conn == rs.toLead {
+			p.onRevalidated(in.pkt)
+		}
 		return
 	}
 	if err := rs.z.Step(zab.Message{From: sid, To: p.id, Packet: *in.pkt}); errors.Is(err, zab.ErrRefused) {
@@ -328,6 +333,19 @@ func (p *Peer) onRequest(rs *reignState, r request) {
 	}
 	var err error
 	switch {
+	case r.revalidate:
+		if rs.role == zab.Leader {
+			p.revalidated(r.session, true)
+			return
+		}
+		// Upstream's form: long id, int timeout; zxid -1.
+		data := binary.BigEndian.AppendUint64(nil, uint64(r.session))
+		data = binary.BigEndian.AppendUint32(data, uint32(r.timeout))
+		if rs.toLead == nil {
+			err = errors.New("peer: no leader connection")
+		} else {
+			rs.toLead.send(&proto.QuorumPacket{Type: zab.TypeRevalidate, Zxid: -1, Data: data})
+		}
 	case r.sync:
 		err = rs.z.Sync(encodeToken(r.session, r.token))
 	case rs.role == zab.Leader:
