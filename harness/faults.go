@@ -313,7 +313,8 @@ const (
 	// ReplaceGo and ReplaceJava replace a server's process by one of the
 	// other implementation on the same data, id and ports (Replace, with
 	// a clean stop), as a rolling upgrade does; a schedule's next step
-	// waits until the new process serves, caught up. Aimed at a role,
+	// waits until the new process serves, caught up, and the steps after
+	// move by as long as the replacement took. Aimed at a role,
 	// they pick among the servers not yet running that implementation.
 	ReplaceGo   Action = "replace-go"
 	ReplaceJava Action = "replace-java"

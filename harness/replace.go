@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,7 +239,7 @@ func (e *Ensemble) Replace(ctx context.Context, id int, impl string, o ReplaceOp
 		role := e.pollTimeout(wctx, id, tightTimeout)
 		mb := e.Members()[id-1]
 		if mb.PID != newPID || !mb.Running {
-			return rep, fmt.Errorf("harness: replace server %d by %s: the new process (pid %d) exited: %s", id, impl, newPID, lastLines(logTail(mb.Dir), 10))
+			return rep, fmt.Errorf("harness: replace server %d by %s: the new process (pid %d) exited: %s", id, impl, newPID, lastLines(replacementLog(mb.Dir, impl), 20))
 		}
 		if role == RoleLeader || (role.Serving() && mb.Zxid >= rep.Target) {
 			rep.Zxid, rep.Serving = mb.Zxid, time.Since(start)
@@ -292,13 +294,15 @@ func (e *Ensemble) awaitExit(ctx context.Context, id, pid int, exited <-chan str
 }
 
 // RollingSchedule is a rolling replacement of servers voters running from
-// by ones running to, one at a time, pause apart (the first after pause):
+// by ones running to, one at a time, each pause after the previous one
+// serves (the first pause into the schedule):
 // followers first, then the last server left, by then normally the
 // leader, as operators upgrade. With back it then returns them to from
 // the same way. Steps are numbered in their notes ("1", "2", ...), so
 // graphs and reports name them; each step's target is chosen when it
-// runs, among the servers not yet running the new implementation, and
-// a step waits until the previous replacement serves.
+// runs, among the servers not yet running the new implementation. The
+// schedule lasts one pause per step plus the time the replacements take
+// (Duration counts only the pauses).
 func RollingSchedule(from, to string, servers int, pause time.Duration, back bool) (Schedule, error) {
 	act := map[string]Action{ImplGo: ReplaceGo, ImplJava: ReplaceJava}
 	switch {
@@ -328,4 +332,19 @@ func RollingSchedule(from, to string, servers int, pause time.Duration, back boo
 		}
 	}
 	return s, nil
+}
+
+// replacementLog is the end of what a replacement of implementation impl
+// logged in dir: a Java server logs to server.log, a Go one to stdout.log
+// (which also holds what the processes before it wrote).
+func replacementLog(dir, impl string) string {
+	name := "stdout.log"
+	if impl == ImplJava {
+		name = "server.log"
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return err.Error()
+	}
+	return string(data[max(0, len(data)-16<<10):])
 }

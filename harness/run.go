@@ -96,7 +96,9 @@ const recoveryTimeout = 60 * time.Second
 // cannot apply is recorded as skipped. A step aimed at a role waits up to
 // 5 s for a server to have it (say, during an election), and the steps
 // after it move by as long, so that a repair still follows its fault by
-// the scheduled time; Event.Offset is the real time since the start. After a fault the harness writes
+// the scheduled time; Event.Offset is the real time since the start. A
+// replacement (replace-go, replace-java) stops the clock the same way
+// until the new process serves. After a fault the harness writes
 // through its own clients every ~5 ms until a write succeeds (Recovery)
 // and, if the leader was hit, polls srvr every 10 ms until another server
 // is leader (Election). onEvent, if set, is called (serially) once when a
@@ -181,8 +183,12 @@ func (e *Ensemble) RunSchedule(ctx context.Context, sched Schedule, onEvent func
 			lastTarget[ev.ID] = ev.Time
 		}
 		if replaces && !ev.Skipped {
-			// Blocks until the new process serves: the next step waits.
+			// Blocks until the new process serves; the schedule's clock
+			// stops meanwhile, so that the next step comes as long after
+			// it serves as the schedule puts it after this step.
+			began := time.Now()
 			e.replaceStep(ctx, mctx, p, ev, impl, &wg, emit)
+			start = start.Add(time.Since(began))
 			continue
 		}
 		if ev.Skipped || ev.Err != "" || st.Action.slows() {
