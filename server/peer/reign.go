@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"github.com/zkbench/zkbench/server/election"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/quorum"
+	"github.com/zkbench/zkbench/server/txnprep"
 	"github.com/zkbench/zkbench/server/zab"
 )
 
@@ -47,9 +49,10 @@ type reignState struct {
 	// flushOnClose: send what is queued before closing the learners'
 	// connections (a removed leader's last COMMITs).
 	flushOnClose bool
-	started      time.Time  // when the reign began (a learner's sync time)
-	proposed     []proposed // leader: this reign's proposals not yet committed, in zxid order
-	sync         *logSyncer // fsyncs the appended entries off the loop
+	started      time.Time     // when the reign began (a learner's sync time)
+	proposed     []proposed    // leader: this reign's proposals not yet committed, in zxid order
+	sync         *logSyncer    // fsyncs the appended entries off the loop
+	enc          proto.Encoder // leader: propose's scratch buffer (encodeTxn)
 
 	// A learner's connections to its leader (redial.go): how many it
 	// made, whether the leader spoke on one, and what it sent before.
@@ -373,17 +376,16 @@ func (p *Peer) propose(rs *reignState, req *proto.Request) {
 		p.failRequest(request{write: req}, proto.ErrMarshallingError)
 		return
 	}
-	var e proto.Encoder
-	txn.Encode(&e)
+	data := encodeTxn(&rs.enc, txn)
 	var zxid int64
 	if txn.Header.Type == proto.OpReconfig {
-		m, ok := reconfigMembers(e.Bytes())
+		m, ok := reconfigMembers(data)
 		if !ok {
 			panic(fmt.Sprintf("peer: the prep stage made a reconfig txn this server cannot read (0x%x)", next))
 		}
-		zxid, err = rs.z.ProposeReconfig(e.Bytes(), zabMembership(m))
+		zxid, err = rs.z.ProposeReconfig(data, zabMembership(m))
 	} else {
-		zxid, err = rs.z.Propose(e.Bytes())
+		zxid, err = rs.z.Propose(data)
 	}
 	if err != nil {
 		p.replica.Prep().Reset()
@@ -587,4 +589,21 @@ func (p *Peer) closeEarly(maxAge time.Duration) {
 func (p *Peer) isRival(n election.Notification, ours election.Vote) bool {
 	return n.State == election.Looking && p.members.IsVoter(n.From) &&
 		n.Vote.ElectionEpoch >= ours.ElectionEpoch && n.Vote.Better(ours)
+}
+
+// maxScratch bounds the proposal encoder a reign keeps between proposals;
+// a larger txn's buffer is dropped after use.
+const maxScratch = 64 << 10
+
+// encodeTxn serializes txn into the reused scratch encoder and returns an
+// exact-size copy, which Zab, the log and the DIFF window keep: one
+// allocation per proposal instead of one per doubling of a growing buffer.
+func encodeTxn(scratch *proto.Encoder, txn *txnprep.Txn) []byte {
+	scratch.Reset()
+	txn.Encode(scratch)
+	data := bytes.Clone(scratch.Bytes())
+	if cap(scratch.Bytes()) > maxScratch {
+		*scratch = proto.Encoder{}
+	}
+	return data
 }
