@@ -34,14 +34,15 @@
 //     learner's when both are of the same epoch (the learner has the
 //     leader's entry, and only uncommitted ones past it); SNAP (a snapshot
 //     from Config.Snapshotter) otherwise. Then the history the learner lacks
-//     as PROPOSALs, then NEWLEADER. A learner persists the history and its
-//     new currentEpoch and acks NEWLEADER. When a quorum acked, the leader
-//     is established: it commits its initial history (COMMITs to every
-//     learner being synced) and sends UPTODATE to the acked learners, which
-//     start serving.
+//     as PROPOSAL and COMMIT pairs (it is all to be committed), then
+//     NEWLEADER. A learner persists the history and its new currentEpoch
+//     and acks NEWLEADER. When a quorum acked, the leader is established:
+//     it commits its initial history and sends UPTODATE to the acked
+//     learners, which apply it and start serving.
 //     Learners that join later are synced the same way, with every proposal
-//     the leader has logged in the history; from the moment the sync is
-//     queued they also receive the broadcasts, after it on the same FIFO
+//     the leader has logged in the history (PROPOSALs alone for what is not
+//     committed yet; observers get only what is); from the moment the sync
+//     is queued they also receive the broadcasts, after it on the same FIFO
 //     connection.
 //   - Broadcast. Proposals are pipelined: PROPOSAL to every follower, ACK
 //     once durable (an ACK vouches for every earlier zxid too), COMMIT in
@@ -133,9 +134,14 @@
 // record, the data each carries), so that Go and Java servers form one
 // ensemble (server/mixed_test.go runs both ways round, and
 // server/mixed_observer_test.go with an observer of each): the sync history
-// goes as PROPOSAL and COMMIT pairs for what is committed and PROPOSALs
-// for the rest, whose COMMITs follow as they commit; LEADERINFO and
-// ACKEPOCH carry the bare ints upstream does; FOLLOWERINFO a LearnerInfo; a
+// goes as PROPOSAL and COMMIT pairs for what is committed (before the
+// leader is established, its whole history, as upstream's) and PROPOSALs
+// for the rest, whose COMMITs follow as they commit (upstream 3.8's
+// learner fails on a COMMIT between NEWLEADER and UPTODATE whose PROPOSAL
+// came before NEWLEADER, ZOOKEEPER-4394, and leaves: so no establishment
+// sends one, though a learner synced while proposals are outstanding may
+// still get one, from upstream's leader too); LEADERINFO and ACKEPOCH
+// carry the bare ints upstream does; FOLLOWERINFO a LearnerInfo; a
 // learner's sync is a REQUEST holding an OpSync (SyncRequest), answered by
 // a bare SYNC in the order the syncs came; REQUEST data is upstream's
 // request serialization with the client's auth ids in the packet, left to

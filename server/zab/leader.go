@@ -290,10 +290,20 @@ func (z *Zab) startSync(lr *learner) {
 		z.send(lr.id, TypeSnap, snap.Zxid, snap.Data)
 		from = snap.Zxid
 	}
+	// Before it is established, the leader's whole history is the
+	// epoch's initial one, committed once a quorum acks NEWLEADER: as
+	// upstream's leader, it syncs all of it as committed, so that no
+	// COMMIT follows NEWLEADER for a proposal sent before it (upstream's
+	// learner fails on one, ZOOKEEPER-4394). A learner applies it only at
+	// UPTODATE, once the leader is established.
+	committed := l.committed
+	if !l.established {
+		committed = end
+	}
 	if lr.observer {
 		// An observer is never proposed anything uncommitted: the rest
 		// comes as INFORMs once committed.
-		end = min(end, l.committed)
+		end = min(end, committed)
 	}
 	for from < end {
 		ents, err := z.log.entries(from, end, 1024)
@@ -309,7 +319,7 @@ func (z *Zab) startSync(lr *learner) {
 			// COMMIT pair, the rest as a PROPOSAL whose COMMIT is
 			// broadcast once it is committed.
 			z.send(lr.id, TypeProposal, e.Zxid, e.Data)
-			if e.Zxid <= l.committed {
+			if e.Zxid <= committed {
 				z.send(lr.id, TypeCommit, e.Zxid, nil)
 			}
 		}
@@ -340,17 +350,15 @@ func (z *Zab) maybeEstablish() {
 	z.active = true
 	l.phaseStart = z.tick
 	last := z.log.lastZxid()
-	n := len(z.out.Commit)
 	if err := z.commitTo(last); err != nil {
 		z.stop(err)
 		return
 	}
 	l.committed = last
 	z.logger.Debug("zab: leader established", "id", z.id, "epoch", l.epoch, "committed", FormatZxid(last))
+	// Every learner being synced got the whole history as committed
+	// (startSync): no COMMIT or INFORM is due.
 	ids := sortedKeys(l.learners)
-	for _, e := range z.out.Commit[n:] {
-		z.sendCommit(ids, e)
-	}
 	for _, id := range ids {
 		if lr := l.learners[id]; lr.phase == lpSynced {
 			z.sendUpToDate(lr)

@@ -326,3 +326,54 @@ func TestLeaderMembershipAtUpToDate(t *testing.T) {
 		t.Fatalf("the leader's membership %q handed over at %q, want with the start of serving", l.membership, l.membershipAt)
 	}
 }
+
+// A new leader syncs its whole history as committed, PROPOSAL and COMMIT
+// pairs before NEWLEADER, as upstream's leader does (its history is the
+// epoch's initial one, committed once a quorum acks NEWLEADER), and sends
+// no COMMIT between NEWLEADER and UPTODATE: upstream's 3.8 learner takes
+// such a COMMIT for the head of the proposals it received after NEWLEADER
+// (none), fails (ZOOKEEPER-4394) and leaves. Here the history ends in a
+// reconfig the old leader did not commit.
+func TestNewLeaderSyncsItsHistoryCommitted(t *testing.T) {
+	c := newManual(t, 3, 1) // server 4 observes
+	c.reign(1, 2, 3, 4)
+	c.run()
+	c.write(1, "a")
+	c.run()
+	next := Membership{Voters: []int64{2, 3}, Observers: []int64{4}}
+	zxid, err := c.nodes[1].z.ProposeReconfig([]byte("reconfig"), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.process(c.nodes[1])
+	c.runLink(1, 3) // 3 logs it; nobody commits it
+	c.crash(c.nodes[1])
+	n := c.nodes[3]
+	z, err := New(Config{ID: 3, Voters: []int64{1, 2, 3}, Observers: []int64{4}, Leader: 3, Role: Leader,
+		Pending:        &Reconfig{Zxid: zxid, Next: next},
+		InitLimitTicks: simInitLimit, SyncLimitTicks: simSyncLimit, Storage: n.st, Applied: n.appliedZxid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.z = z
+	c.process(n)
+	c.sentTo = map[linkKey][]int32{}
+	c.start(c.nodes[2], 3)
+	c.start(c.nodes[4], 3)
+	c.run()
+	c.mustServe(2, 3, 4)
+	for _, id := range []int64{2, 4} {
+		sent := c.sentOn(3, id)
+		nl, up := slices.Index(sent, "NEWLEADER"), slices.Index(sent, "UPTODATE")
+		if nl < 0 || up < nl {
+			t.Fatalf("leader 3 sent %d %v", id, sent)
+		}
+		if slices.Contains(sent[nl:up], "COMMIT") || slices.Contains(sent[nl:up], "INFORM") {
+			t.Errorf("leader 3 sent %d a commit between NEWLEADER and UPTODATE: %v", id, sent)
+		}
+		if got := sent[:nl]; !slices.Equal(got[len(got)-2:], []string{"PROPOSAL", "COMMIT"}) {
+			t.Errorf("leader 3 synced %d with %v before NEWLEADER, want its history ending in a PROPOSAL and COMMIT pair", id, got)
+		}
+		c.mustApply(id, "a", "reconfig")
+	}
+}
