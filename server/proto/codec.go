@@ -107,13 +107,19 @@ func (e *Encoder) Record(r Record) { r.Encode(e) }
 // Decoder reads jute-encoded values from a byte slice. The first error
 // sticks: later reads return zero values, and Err reports it.
 type Decoder struct {
-	buf []byte
-	off int
-	err error
+	buf   []byte
+	off   int
+	err   error
+	alias bool // Buffer returns slices of buf, not copies
 }
 
 // NewDecoder returns a decoder over b.
 func NewDecoder(b []byte) *Decoder { return &Decoder{buf: b} }
+
+// NewAliasingDecoder returns a decoder over b whose Buffer results are
+// slices of b (capped at their length) instead of copies: for a caller
+// that owns b and never changes it while the decoded record lives.
+func NewAliasingDecoder(b []byte) *Decoder { return &Decoder{buf: b, alias: true} }
 
 // Reset points the decoder at b and clears its error.
 func (d *Decoder) Reset(b []byte) { d.buf, d.off, d.err = b, 0, nil }
@@ -224,7 +230,8 @@ func (d *Decoder) NullableString() *string {
 }
 
 // Buffer reads a length-prefixed buffer; null reads as nil. The result is a
-// copy, safe to keep after the decoder's input is reused.
+// copy, safe to keep after the decoder's input is reused, except from an
+// aliasing decoder (NewAliasingDecoder).
 func (d *Decoder) Buffer() []byte {
 	n, ok := d.length()
 	if !ok || n < 0 {
@@ -233,6 +240,9 @@ func (d *Decoder) Buffer() []byte {
 	b := d.take(n)
 	if b == nil {
 		return nil
+	}
+	if d.alias {
+		return b[:n:n]
 	}
 	out := make([]byte, n)
 	copy(out, b)
