@@ -32,3 +32,20 @@ func TestEncodeTxnAllocatesOnce(t *testing.T) {
 		t.Fatalf("%.0f allocations per proposal, want 1", n)
 	}
 }
+
+// A forwarded request's data is decoded in place: the REQUEST packet's
+// data is the leader's own copy (the transport decoded it), and the txn
+// made from it is serialized anew (encodeTxn), so a second copy of every
+// forwarded write's value was garbage at once.
+func TestDecodeRequestAliasesThePacket(t *testing.T) {
+	in := encodeRequest(&proto.Request{SessionID: 9, Cxid: 3, Op: proto.OpSetData,
+		Body: &proto.SetDataRequest{Path: "/a", Data: bytes.Repeat([]byte{'v'}, 1024), Version: -1}})
+	req, err := decodeRequest(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := req.Body.(*proto.SetDataRequest).Data
+	if len(data) != 1024 || &data[0] != &in[len(in)-4-1024] {
+		t.Fatalf("the request's data (%d bytes) is not the packet's", len(data))
+	}
+}

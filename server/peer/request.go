@@ -48,8 +48,15 @@ func decodeRequest(b []byte, auth []proto.ID) (*proto.Request, error) {
 	if !ok || rec == nil || !proto.IsWrite(r.Op) {
 		return nil, fmt.Errorf("peer: forwarded request with op %v", r.Op)
 	}
-	if err := proto.Unmarshal(body, rec); err != nil {
+	// b is this server's own copy of the packet's data: the record's
+	// buffers may point into it (the txn made from it is serialized anew).
+	d = proto.NewAliasingDecoder(body)
+	rec.Decode(d)
+	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("peer: forwarded %v request: %w", r.Op, err)
+	}
+	if n := d.Remaining(); n != 0 {
+		return nil, fmt.Errorf("peer: forwarded %v request: %d trailing bytes", r.Op, n)
 	}
 	r.Body = rec
 	return r, nil
