@@ -121,3 +121,23 @@ func TestRollingJavaGoJava(t *testing.T) {
 		t.Errorf("stdout does not give the history verdict:\n%s", out.String())
 	}
 }
+
+func TestRollingBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rolling", "--impl", "go"}, "--impl: rolling runs its own placement"},
+		{[]string{"rolling", "--from", "java", "--to", "java"}, "nothing to replace"},
+		{[]string{"rolling", "--to", "rust"}, "want go or java on both sides"},
+		{[]string{"rolling", "--servers", "1"}, "want an ensemble"},
+		{[]string{"rolling", "--pause", "0s"}, "want a positive time between steps"},
+		{[]string{"rolling", "--check-keys", "0"}, "always checks its history"},
+		{[]string{"rolling", "--pause", "10s", "--duration", "30s"}, "lengthen the run"},
+	} {
+		_, _, err := zkbench(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("zkbench %v: %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+}
