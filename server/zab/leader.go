@@ -29,6 +29,11 @@ type learner struct {
 	acked     int64 // highest zxid this follower has durably logged
 	lastHeard int
 	upToDate  bool
+	// held are the zxids committed between this follower's NEWLEADER and
+	// its UPTODATE, whose COMMITs follow UPTODATE: upstream's 3.8 learner
+	// takes a COMMIT in that window for the head of the proposals it got
+	// after NEWLEADER and fails when there is none (ZOOKEEPER-4394).
+	held []int64
 }
 
 type pendingSync struct {
@@ -383,6 +388,10 @@ func (z *Zab) sendUpToDate(lr *learner) {
 	}
 	lr.upToDate = true
 	z.send(lr.id, TypeUpToDate, z.l.committed, nil)
+	for _, zxid := range lr.held {
+		z.send(lr.id, TypeCommit, zxid, nil)
+	}
+	lr.held = nil
 }
 
 func (z *Zab) propose(data []byte) (int64, error) {
@@ -493,6 +502,8 @@ func (z *Zab) sendCommit(ids []int64, e Entry) {
 		case lr.phase < lpSyncing:
 		case lr.observer:
 			z.send(id, TypeInform, e.Zxid, e.Data)
+		case !lr.upToDate:
+			lr.held = append(lr.held, e.Zxid)
 		default:
 			z.send(id, TypeCommit, e.Zxid, nil)
 		}
