@@ -177,8 +177,18 @@ func TestIntegrationMixedObserver(t *testing.T) {
 				t.Fatalf("server 1 reads /obs/eph: %+v %v, want owner %#x", st, err, o.SessionID())
 			}
 			o.Close()
-			if ok, _, err := c.Exists("/obs/eph"); ok || err != nil {
-				t.Fatalf("/obs/eph after its session closed: exists=%v %v", ok, err)
+			// Close need not wait for the closeSession to commit.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if _, err := c.Sync("/obs"); err != nil {
+					t.Fatal(err)
+				}
+				ok, _, err := c.Exists("/obs/eph")
+				if !ok && err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("/obs/eph 10 s after its session closed: exists=%v %v", ok, err)
+				}
 			}
 			javaLog := filepath.Join(e.Servers[tc.javaLog].Dir, "server.log")
 			for _, step := range []struct {
