@@ -138,9 +138,9 @@
 // leader is established, its whole history, as upstream's) and PROPOSALs
 // for the rest, whose COMMITs follow as they commit (upstream 3.8's
 // learner fails on a COMMIT between NEWLEADER and UPTODATE whose PROPOSAL
-// came before NEWLEADER, ZOOKEEPER-4394, and leaves: so no establishment
-// sends one, though a learner synced while proposals are outstanding may
-// still get one, from upstream's leader too); LEADERINFO and ACKEPOCH
+// came before NEWLEADER, ZOOKEEPER-4394, and leaves: an establishing
+// leader sends none, and an established one holds those due to a syncing
+// follower until after its UPTODATE); LEADERINFO and ACKEPOCH
 // carry the bare ints upstream does; FOLLOWERINFO a LearnerInfo; a
 // learner's sync is a REQUEST holding an OpSync (SyncRequest), answered by
 // a bare SYNC in the order the syncs came; REQUEST data is upstream's
