@@ -95,8 +95,11 @@ func requireSameDataDirs(t *testing.T, e *zktest.Ensemble) {
 				continue
 			}
 			if !bytes.Equal(rec, want) {
-				t.Errorf("server %d's txn %#x differs from server 1's:\n  %s\n  %s", i+2, zxid, describeTxn(rec), describeTxn(want))
-				continue
+				if !failedMultiMarkedOnly(rec, want) {
+					t.Errorf("server %d's txn %#x differs from server 1's:\n  %s\n  %s", i+2, zxid, describeTxn(rec), describeTxn(want))
+					continue
+				}
+				t.Logf("server %d's txn %#x differs from server 1's only by a failed multi's operations marked error (upstream's leader logs its own marking):\n  %s\n  %s", i+2, zxid, describeTxn(rec), describeTxn(want))
 			}
 			same++
 		}
@@ -230,6 +233,41 @@ func stateAt(t *testing.T, dir string, last int64) []string {
 }
 
 // describeTxn says what a log record holds, for a failure message.
+// failedMultiMarkedOnly reports whether log records a and b hold the same
+// failed multi txn but for operations one of them types as error where the
+// other keeps the operation's own type. Upstream's leader applies a failed
+// multi by retyping its operations to error in place, on the very txn its
+// log thread may not have written yet, so a Java leader's log can hold
+// either form; the proposal its followers log keeps the operations' types.
+// Everything else, the bodies included, must be equal.
+func failedMultiMarkedOnly(a, b []byte) bool {
+	la, errA := proto.DecodeLoggedTxn(a)
+	lb, errB := proto.DecodeLoggedTxn(b)
+	if errA != nil || errB != nil || la.Header != lb.Header || la.Header.Type != proto.OpMulti {
+		return false
+	}
+	if (la.Digest == nil) != (lb.Digest == nil) || la.Digest != nil && *la.Digest != *lb.Digest {
+		return false
+	}
+	ma, okA := la.Body.(*proto.MultiTxn)
+	mb, okB := lb.Body.(*proto.MultiTxn)
+	if !okA || !okB || len(ma.Txns) != len(mb.Txns) {
+		return false
+	}
+	failed := false
+	for i, ta := range ma.Txns {
+		tb := mb.Txns[i]
+		if !bytes.Equal(ta.Data, tb.Data) {
+			return false
+		}
+		if ta.Type != tb.Type && ta.Type != proto.OpError && tb.Type != proto.OpError {
+			return false
+		}
+		failed = failed || ta.Type == proto.OpError || tb.Type == proto.OpError
+	}
+	return failed
+}
+
 func describeTxn(rec []byte) string {
 	lt, err := proto.DecodeLoggedTxn(rec)
 	if err != nil {
