@@ -22,7 +22,7 @@ func StartConfigs(t testing.TB, java bool, cfgPaths, addrs []string) *Ensemble {
 		p.launch()
 		e.Servers = append(e.Servers, p)
 	}
-	e.WaitRoles(t, 30*time.Second)
+	e.WaitRoles(t, startWait)
 	return e
 }
 

@@ -73,9 +73,15 @@ func startEnsemble(t testing.TB, impl string, n int, env, extra []string) *Ensem
 		proc.launch()
 		e.Servers = append(e.Servers, proc)
 	}
-	e.WaitRoles(t, 30*time.Second)
+	e.WaitRoles(t, startWait)
 	return e
 }
+
+// startWait bounds how long a starting ensemble may take to give every
+// member a role. Generous on purpose: a healthy ensemble elects in about a
+// second, but Java's election backs its notifications off while peers
+// start, and on a loaded machine a JVM alone can take seconds to start.
+const startWait = 60 * time.Second
 
 // WaitRoles waits until every member reports a role (leader, follower or
 // observer) in srvr: the ensemble has elected and synced.
