@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"testing"
@@ -12,50 +13,80 @@ import (
 	"github.com/zkbench/zkbench/server/zab"
 )
 
-// TestBroadcastEarlyReachesTheSocketBeforeFsync: the proposals a leader
-// sends before its own fsync are on the wire when the fsync starts, even
-// with one P (each Go server of a 3-server ensemble on a 2-core machine runs
-// with GOMAXPROCS=1). A blocking fdatasync keeps its P until the runtime's
-// monitor takes it away, so writers that have not run by then send only
-// after it, and the followers' fsyncs follow the leader's instead of
-// overlapping it.
-func TestBroadcastEarlyReachesTheSocketBeforeFsync(t *testing.T) {
+// TestSyncerLetsWritersGoFirst: the proposals and ACKs the loop routed are
+// on the wire when the syncer's fdatasync starts, even with one P (each Go
+// server of a 3-server ensemble on a 2-core machine runs with
+// GOMAXPROCS=1). A blocking fdatasync keeps its P until the runtime's
+// monitor takes it away, so writers that have not run by then would send
+// only after it, and the followers' fsyncs would follow the leader's
+// instead of overlapping it (decisions #29).
+func TestSyncerLetsWritersGoFirst(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	c, follower := quorumPair(t, 2)
-	rs := &reignState{role: zab.Leader, conns: map[int64]*qconn{2: c}}
-	msgs := []zab.Message{
-		{From: 1, To: 2, Packet: proto.QuorumPacket{Type: zab.TypeProposal, Zxid: 1, Data: make([]byte, 1024)}},
-		{From: 1, To: 2, Packet: proto.QuorumPacket{Type: zab.TypeCommit, Zxid: 0}},
+	for _, role := range []zab.Role{zab.Leader, zab.Follower} {
+		t.Run(role.String(), func(t *testing.T) {
+			c, other := quorumPair(t, 2)
+			rs := &reignState{role: role, leader: 2, toLead: c, conns: map[int64]*qconn{2: c}}
+			typ := int32(zab.TypeProposal)
+			if role != zab.Leader {
+				typ = zab.TypeAck
+			}
+			p := &Peer{}
+			s := newLogSyncer()
+			defer s.stop()
+			p.route(rs, &zab.Message{From: 1, To: 2, Packet: proto.QuorumPacket{Type: typ, Zxid: 1, Data: make([]byte, 1024)}})
+			queuedAtSync := false
+			s.add(func() error { queuedAtSync = c.pending(); return nil }, []zab.Entry{{Zxid: 1}})
+			if _, err := s.synced(<-s.done); err != nil {
+				t.Fatal(err)
+			}
+			if queuedAtSync {
+				t.Fatalf("the packet was still queued for the connection's writer when the fsync started")
+			}
+			expectPackets(t, other, typ)
+		})
 	}
-	p := &Peer{}
-	p.broadcastEarly(rs, msgs)
-	p.yieldToWriters(rs)
-
-	// What the leader does next is the fsync, which keeps the P: with one
-	// P, a writer that took its queue has run, up to its write(2).
-	if c.pending() {
-		t.Fatalf("packets still queued for the connection's writer when the fsync would start")
-	}
-	expectPackets(t, follower, zab.TypeProposal, zab.TypeCommit)
 }
 
-// TestAcksReachTheSocketBeforeTheNextFsync: a learner that handles two
-// Readies in a row (proposals arrived while it synced the first batch)
-// sends the first batch's ACKs before it starts the second batch's fsync,
-// not after it.
-func TestAcksReachTheSocketBeforeTheNextFsync(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	c, leader := quorumPair(t, 1)
-	rs := &reignState{role: zab.Follower, leader: 1, toLead: c}
-	p := &Peer{}
-	// The first Ready's ACK, routed after its fsync.
-	p.route(rs, &zab.Message{From: 2, To: 1, Packet: proto.QuorumPacket{Type: zab.TypeAck, Zxid: 1}})
-	// The second Ready's fsync comes next.
-	p.yieldToWriters(rs)
-	if c.pending() {
-		t.Fatalf("the ACK still queued for the connection's writer when the next fsync would start")
+// TestSyncerGroupsWhatComesDuringAnFsync: appends made while an fsync runs
+// do not wait for it, and the next fsync covers all of them at once.
+func TestSyncerGroupsWhatComesDuringAnFsync(t *testing.T) {
+	s := newLogSyncer()
+	defer s.stop()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var syncs int
+	sync := func() error {
+		syncs++
+		if syncs == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
 	}
-	expectPackets(t, leader, zab.TypeAck)
+	s.add(sync, []zab.Entry{{Zxid: 1}})
+	<-entered
+	s.add(sync, []zab.Entry{{Zxid: 2}})
+	s.add(sync, []zab.Entry{{Zxid: 3}, {Zxid: 4}})
+	close(release)
+	got, err := s.synced(<-s.done)
+	if err != nil || len(got) != 1 || got[0].Zxid != 1 {
+		t.Fatalf("first fsync covered %v, %v; want zxid 1 only", got, err)
+	}
+	if !s.busy() {
+		t.Fatal("entries appended during the fsync are not waiting for the next")
+	}
+	s.kick(sync)
+	got, err = s.synced(<-s.done)
+	if err != nil || len(got) != 3 || got[2].Zxid != 4 {
+		t.Fatalf("second fsync covered %v, %v; want zxids 2-4", got, err)
+	}
+	if s.busy() || syncs != 2 {
+		t.Fatalf("busy %v after %d fsyncs; want idle after 2", s.busy(), syncs)
+	}
+	// A failed fsync covers nothing.
+	s.add(func() error { return errors.New("EIO") }, []zab.Entry{{Zxid: 5}})
+	if got, err := s.synced(<-s.done); err == nil || got != nil {
+		t.Fatalf("failed fsync gave %v, %v; want an error and nothing durable", got, err)
+	}
 }
 
 // quorumPair returns a quorum connection to peer sid over loopback TCP,

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/zkbench/zkbench/server/election"
@@ -52,6 +51,7 @@ type reignState struct {
 	flushOnClose bool
 	started      time.Time     // when the reign began (a learner's sync time)
 	proposed     []proposed    // leader: this reign's proposals not yet committed, in zxid order
+	sync         *logSyncer    // fsyncs the appended entries off the loop
 	enc          proto.Encoder // leader: propose's scratch buffer (encodeTxn)
 
 	// A learner's connections to its leader (redial.go): how many it
@@ -82,8 +82,16 @@ func (p *Peer) committed(rs *reignState, zxid int64) {
 
 // reign runs Zab in the decided role until the machine stops.
 func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
-	rs := &reignState{leader: dec.Leader, in: make(chan inPacket, 4096), stop: make(chan struct{}), conns: map[int64]*qconn{}, started: time.Now()}
+	rs := &reignState{leader: dec.Leader, in: make(chan inPacket, 4096), stop: make(chan struct{}), conns: map[int64]*qconn{}, started: time.Now(),
+		sync: newLogSyncer()}
 	defer func() {
+		// What this reign appended is synced before the next one starts
+		// (or the log is found failed, afterLogFailure): the window and
+		// the election then speak for what is on disk.
+		if _, err := p.waitSynced(rs); err != nil {
+			p.log.Warn("the log's last fsync of the reign failed", "err", err)
+		}
+		rs.sync.stop()
 		close(rs.stop)
 		if rs.flushOnClose {
 			flushAll(rs.conns, flushWait)
@@ -193,6 +201,10 @@ func (p *Peer) reign(ctx context.Context, dec election.Decision) error {
 		select {
 		case in := <-rs.in:
 			p.onPacket(rs, in)
+		case err := <-rs.sync.done:
+			if err := p.onSynced(rs, err); err != nil {
+				return err
+			}
 		case qc := <-p.accepted:
 			if rs.role == zab.Leader {
 				c := newQconn(qc, 0)
@@ -393,6 +405,13 @@ func (p *Peer) drive(rs *reignState) error {
 	z := rs.z
 	for z.HasReady() {
 		rd := z.Ready()
+		var durable int64 // to tell Zab after Advance
+		if rd.Snapshot != nil || rd.Truncate != nil {
+			var err error
+			if durable, err = p.waitSynced(rs); err != nil {
+				return err
+			}
+		}
 		if rd.Snapshot != nil {
 			if err := p.installSnapshot(*rd.Snapshot); err != nil {
 				return err
@@ -413,28 +432,14 @@ func (p *Peer) drive(rs *reignState) error {
 				return err
 			}
 		}
-		// A leader may send broadcast traffic before its own fsync, so
-		// that its fsync overlaps the followers' (zab's driver duty 10:
-		// nothing in a Ready vouches for its Persist). The fsync stays
-		// on this loop: a syncer goroutine measured no better here
-		// (decisions #31).
-		early := rs.role == zab.Leader && rd.Snapshot == nil && rd.Truncate == nil && rd.Epochs == nil && onlyBroadcast(rd.Messages)
-		if early {
-			p.broadcastEarly(rs, rd.Messages)
+		// Nothing in rd.Messages vouches for rd.Persist (zab holds a
+		// follower's ACKs and the leader's own vote until Persisted), so
+		// they go now, and the syncer fsyncs the entries meanwhile.
+		for i := range rd.Messages {
+			p.route(rs, &rd.Messages[i])
 		}
 		if len(rd.Persist) > 0 {
-			p.yieldToWriters(rs)
-			if err := p.store.log.Sync(); err != nil {
-				return fmt.Errorf("peer: log fsync: %w", err)
-			}
-			p.fsyncs.Add(1)
-			p.fsyncTxns.Add(int64(len(rd.Persist)))
-			p.store.remember(rd.Persist)
-		}
-		if !early {
-			for i := range rd.Messages {
-				p.route(rs, &rd.Messages[i])
-			}
+			rs.sync.add(p.store.log.Sync, rd.Persist)
 		}
 		if rd.LeaderMembership != nil && p.cfg.ReconfigEnabled {
 			if m, err := quorum.ParseMembers(string(rd.LeaderMembership)); err == nil && m.Version >= p.members.Version {
@@ -504,8 +509,8 @@ func (p *Peer) drive(rs *reignState) error {
 			}
 		}
 		z.Advance(rd)
-		if k := len(rd.Persist); k > 0 {
-			z.Persisted(rd.Persist[k-1].Zxid)
+		if durable != 0 {
+			z.Persisted(durable)
 		}
 		if stopped != nil {
 			return stopped
@@ -560,68 +565,6 @@ func (p *Peer) route(rs *reignState, m *zab.Message) {
 	if !rs.toLead.send(pkt) && rs.heard {
 		rs.dead = append(rs.dead, rs.leader)
 	}
-}
-
-// broadcastEarly routes a leader's proposals and commits ahead of its own
-// fsync, so that the followers' fsyncs overlap the leader's
-// (yieldToWriters, before the fsync, puts them on the wire).
-func (p *Peer) broadcastEarly(rs *reignState, msgs []zab.Message) {
-	for i := range msgs {
-		p.route(rs, &msgs[i])
-	}
-}
-
-// yieldToWriters lets the goroutines this loop woke run before it starts
-// an fsync: the quorum connections' writers (a leader's early proposals
-// and commits; a learner's ACKs of the Ready before, when proposals came
-// in while it synced) and the client connections' writers (replies to the
-// writes just applied). The fsync is a blocking syscall that keeps this
-// goroutine's P until the runtime's monitor takes it away, 20 µs to 10 ms
-// later: with GOMAXPROCS=1 (each server of a 3-server ensemble on a
-// 2-core machine) they would otherwise run only after it, one more fsync
-// in each write's latency (an strace of a 60 x 1 run showed a leader's
-// PROPOSALs written after its fdatasync returned).
-//
-// One yield nearly always suffices (woken goroutines run before a yielded
-// one), but the scheduler now and then serves its global queue first, so
-// it yields again, a few times at most, while a quorum connection still
-// holds queued packets.
-func (p *Peer) yieldToWriters(rs *reignState) {
-	for range 4 {
-		runtime.Gosched()
-		if !queued(rs) {
-			return
-		}
-	}
-}
-
-// queued reports whether a quorum connection of this reign holds packets
-// its writer has not taken.
-func queued(rs *reignState) bool {
-	if rs.toLead != nil && rs.toLead.pending() {
-		return true
-	}
-	for _, c := range rs.conns {
-		if c.pending() {
-			return true
-		}
-	}
-	return false
-}
-
-// onlyBroadcast reports whether msgs hold only the packets a leader may
-// send before its own fsync: proposals, commits, informs and pings. A
-// Ready that also holds sync or epoch traffic is sent whole after the
-// fsync, so each peer's order is kept.
-func onlyBroadcast(msgs []zab.Message) bool {
-	for i := range msgs {
-		switch msgs[i].Packet.Type {
-		case zab.TypeProposal, zab.TypeCommit, zab.TypeInform, zab.TypePing:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // closeEarly closes the held learner connections older than maxAge (all
