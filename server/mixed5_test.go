@@ -99,7 +99,7 @@ func requireSameDataDirs(t *testing.T, e *zktest.Ensemble) {
 					t.Errorf("server %d's txn %#x differs from server 1's:\n  %s\n  %s", i+2, zxid, describeTxn(rec), describeTxn(want))
 					continue
 				}
-				t.Logf("server %d's txn %#x differs from server 1's only by a failed multi's operations marked error (upstream's leader logs its own marking):\n  %s\n  %s", i+2, zxid, describeTxn(rec), describeTxn(want))
+				t.Logf("server %d's txn %#x differs from server 1's only by a failed multi's operations retyped error (upstream's in-place marking):\n  %s\n  %s", i+2, zxid, describeTxn(rec), describeTxn(want))
 			}
 			same++
 		}
@@ -235,11 +235,12 @@ func stateAt(t *testing.T, dir string, last int64) []string {
 // describeTxn says what a log record holds, for a failure message.
 // failedMultiMarkedOnly reports whether log records a and b hold the same
 // failed multi txn but for operations one of them types as error where the
-// other keeps the operation's own type. Upstream's leader applies a failed
-// multi by retyping its operations to error in place, on the very txn its
-// log thread may not have written yet, so a Java leader's log can hold
-// either form; the proposal its followers log keeps the operations' types.
-// Everything else, the bodies included, must be equal.
+// other keeps the operation's own type. Upstream applies a failed multi by
+// retyping its operations to error in place, on the txn object it goes on
+// using: a Java leader's log thread may write it after that, and a DIFF
+// from its cache of committed proposals can carry the retyped form, while
+// a live PROPOSAL carries the original, so either form can end up in any
+// server's log. Everything else, the bodies included, must be equal.
 func failedMultiMarkedOnly(a, b []byte) bool {
 	la, errA := proto.DecodeLoggedTxn(a)
 	lb, errB := proto.DecodeLoggedTxn(b)
