@@ -2,7 +2,9 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 
 	"github.com/go-zookeeper/zk"
 
@@ -24,8 +26,9 @@ const (
 )
 
 // serverCodes are the ZooKeeper error codes a server may answer, paired
-// with go-zookeeper's sentinel for each.
-var serverCodes = [numServerCodes]struct {
+// with go-zookeeper's sentinel for each, or nil where it has none and
+// reports the code as "unknown error: N".
+var serverCodes = [...]struct {
 	err  error
 	code proto.ErrCode
 }{
@@ -41,11 +44,38 @@ var serverCodes = [numServerCodes]struct {
 	{zk.ErrAPIError, proto.ErrAPIError},
 	{zk.ErrBadArguments, proto.ErrBadArguments},
 	{zk.ErrReconfigDisabled, proto.ErrReconfigDisabled},
-	{zk.ErrUnknown, proto.ErrSystemError},
+	{nil, proto.ErrSystemError},
+	{nil, proto.ErrRuntimeInconsistency},
+	{nil, proto.ErrDataInconsistency},
+	{nil, proto.ErrConnectionLoss},
+	{nil, proto.ErrMarshallingError},
+	{nil, proto.ErrUnimplemented},
+	{nil, proto.ErrOperationTimeout},
+	{nil, proto.ErrUnknownSession},
+	{nil, proto.ErrNewConfigNoQuorum},
+	{nil, proto.ErrReconfigInProgress},
+	{nil, proto.ErrNotReadOnly},
+	{nil, proto.ErrEphemeralOnLocalSession},
+	{nil, proto.ErrNoWatcher},
+	{nil, proto.ErrRequestTimeout},
+	{nil, proto.ErrSessionClosedRequireSASL},
+	{nil, proto.ErrQuotaExceeded},
+	{nil, proto.ErrThrottledOp},
 }
 
+// unnamedCodeMessages holds, for each serverCodes entry without a
+// sentinel, the message go-zookeeper gives its code.
+var unnamedCodeMessages = func() (m [len(serverCodes)]string) {
+	for i, sc := range serverCodes {
+		if sc.err == nil {
+			m[i] = fmt.Sprintf("unknown error: %d", int32(sc.code))
+		}
+	}
+	return m
+}()
+
 const (
-	numServerCodes = 13
+	numServerCodes = len(serverCodes)
 	numKinds       = int(kindFirstServer) + numServerCodes
 )
 
@@ -79,8 +109,15 @@ func classify(err error) errKind {
 		return kindTimeout
 	}
 	for i, sc := range serverCodes {
-		if err == sc.err {
+		if sc.err != nil && err == sc.err {
 			return kindFirstServer + errKind(i)
+		}
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "unknown error: ") {
+		for i, m := range unnamedCodeMessages {
+			if m != "" && msg == m {
+				return kindFirstServer + errKind(i)
+			}
 		}
 	}
 	var ne net.Error
