@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -526,5 +528,62 @@ func TestCommitterCreateFailureFailsLaterTxns(t *testing.T) {
 	}
 	if got := fileNames(t, dir); !slices.Equal(got, []string{LogName(1)}) {
 		t.Fatalf("log files %v, want only the stray %s: later txns were logged", got, LogName(1))
+	}
+}
+
+// TestCommitterLetsWokenGoroutinesGoFirst: with one P, the goroutine a
+// batch's callback woke (a standalone server's apply loop, which answers
+// the clients) must run before the committer blocks in the next batch's
+// fsync, which keeps the P until the runtime's monitor takes it back
+// (decisions #29, #31). Otherwise a synchronous client's answer waits for
+// an fsync that is not its own.
+func TestCommitterLetsWokenGoroutinesGoFirst(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	l, err := Open(t.TempDir(), smallOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var ran atomic.Bool // the woken goroutine has run
+	var ranAtSecondSync atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	syncs := 0
+	l.fsync = func(f *os.File) error {
+		syncs++
+		switch syncs {
+		case 1:
+			close(entered)
+			<-release
+		case 2:
+			ranAtSecondSync.Store(ran.Load())
+		}
+		return fdatasync(f)
+	}
+	c := NewCommitter(l)
+	woken := make(chan struct{}, 1)
+	answered := make(chan struct{})
+	go func() {
+		<-woken
+		ran.Store(true)
+		close(answered)
+	}()
+	c.Submit(1, payloadFor(1), func(err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		woken <- struct{}{}
+	})
+	<-entered // the committer is inside the first fsync
+	c.Submit(2, payloadFor(2), func(error) {})
+	close(release)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-answered
+	if syncs != 2 {
+		t.Fatalf("%d fsyncs, want 2", syncs)
+	}
+	if !ranAtSecondSync.Load() {
+		t.Fatal("the goroutine woken by the first batch's callback had not run when the second batch's fsync started")
 	}
 }
