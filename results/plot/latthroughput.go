@@ -34,7 +34,8 @@ type LatencyCurve struct {
 
 // LatencyCurves groups the open-loop results of rs into curves, one per
 // implementation, ensemble size and read share (labelled by what varies),
-// in order of implementation, size and reads.
+// in order of implementation, size and reads. A run that completed no
+// operation is left off.
 func LatencyCurves(rs []*results.Result) []LatencyCurve {
 	type key struct {
 		impl  string
@@ -47,9 +48,14 @@ func LatencyCurves(rs []*results.Result) []LatencyCurve {
 		if r.Spec.Mode != workloads.Open || r.Spec.Rate <= 0 {
 			continue
 		}
+		s := results.Summarize(r)
+		if s.All.Count == 0 {
+			// Nothing completed in the measured part (every reply went
+			// to an operation scheduled before it): no latency to draw.
+			continue
+		}
 		k := key{r.Ensemble.Implementation, r.Ensemble.Size, r.Spec.ReadPercent}
 		impls[k.impl], sizes[k.size], reads[k.reads] = true, true, true
-		s := results.Summarize(r)
 		groups[k] = append(groups[k], LatencyPoint{Offered: r.Spec.Rate, Achieved: s.Throughput.Mean, P50: s.All.P50, P99: s.All.P99, P999: s.All.P999})
 	}
 	keys := make([]key, 0, len(groups))

@@ -78,3 +78,28 @@ func TestLatencyThroughputNeedsOpenLoop(t *testing.T) {
 		t.Errorf("closed-loop runs only: %v, want ErrNoOpenLoop", err)
 	}
 }
+
+// TestLatencyCurvesSkipRunsWithoutOperations: an open-loop run that
+// completed no operation in its measured part (an implementation so far
+// behind that every reply went to an operation scheduled before it) has
+// no latency to draw; it is left off the curve rather than drawn at zero.
+func TestLatencyCurvesSkipRunsWithoutOperations(t *testing.T) {
+	rs := openSweep("java", []float64{2000, 4000}, time.Millisecond)
+	none := openSweep("java", []float64{13000}, time.Millisecond)[0]
+	none.Ops = map[string]*results.OpStats{}
+	for i, iv := range none.Series {
+		none.Series[i] = results.Interval{Start: iv.Start, Len: iv.Len}
+	}
+	if s := results.Summarize(none); s.All.Count != 0 {
+		t.Fatalf("the synthetic run completed %d operations, want none", s.All.Count)
+	}
+	curves := LatencyCurves(append(rs, none))
+	if len(curves) != 1 || len(curves[0].Points) != 2 {
+		t.Fatalf("curves %+v, want java's two runs with operations", curves)
+	}
+	for _, pt := range curves[0].Points {
+		if pt.Offered == 13000 {
+			t.Errorf("the run without operations is on the curve: %+v", pt)
+		}
+	}
+}
