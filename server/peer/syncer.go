@@ -2,8 +2,8 @@ package peer
 
 import (
 	"fmt"
-	"runtime"
 
+	"github.com/zkbench/zkbench/server/wal"
 	"github.com/zkbench/zkbench/server/zab"
 )
 
@@ -35,9 +35,8 @@ func (s *logSyncer) run() {
 	for sync := range s.req {
 		// Let the goroutines the loop just woke (the writers of the
 		// proposals and commits it routed, replies to clients) take the
-		// P first: a blocking fdatasync holds it until the runtime's
-		// monitor takes it back (decisions #29).
-		runtime.Gosched()
+		// P first.
+		wal.YieldBeforeSync()
 		s.done <- sync()
 	}
 }

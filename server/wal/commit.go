@@ -181,7 +181,7 @@ func (c *Committer) run() {
 		if !ok {
 			return
 		}
-		yieldBeforeSync()
+		YieldBeforeSync()
 		batch, ok = c.collect(append(batch[:0], first))
 		c.commit(batch)
 		clear(batch) // drop references to records and callbacks
@@ -191,18 +191,18 @@ func (c *Committer) run() {
 	}
 }
 
-// yieldBeforeSync lets every runnable goroutine run before the committer
-// collects a batch and blocks in its fsync. A blocking fdatasync keeps the
-// committer's P until the runtime's monitor takes it back, 20 µs to 10 ms
-// later; with GOMAXPROCS=1 (a standalone server's CPU share on a small
-// machine) the goroutines the last batch's callbacks woke (the apply loop
-// that answers the clients, their connections' writers) would wait for
-// that fsync, and a synchronous client's answer with them, as would the
-// prep stage's next writes, which the yield lets into this batch
-// (decisions #29, #31). Gosched puts the committer on the global run
-// queue, which the scheduler serves first on one pick in 61; the second
-// call makes sure the local queue had its turn.
-func yieldBeforeSync() {
+// YieldBeforeSync lets every runnable goroutine run before the caller
+// blocks in an fsync. A blocking fdatasync keeps the caller's P until the
+// runtime's monitor takes it back, 20 µs to 10 ms later; with GOMAXPROCS=1
+// (a server's CPU share on a small machine) the goroutines the caller just
+// woke would wait for that fsync: for the standalone committer, the apply
+// loop that answers the clients and the prep stage's next writes, which
+// the yield lets into this batch; for an ensemble's log syncer, the
+// writers of the proposals and commits the peer loop routed (decisions
+// #29, #31). Gosched puts the caller on the global run queue, which the
+// scheduler serves first on one pick in 61; the second call makes sure the
+// local queue had its turn.
+func YieldBeforeSync() {
 	runtime.Gosched()
 	runtime.Gosched()
 }
