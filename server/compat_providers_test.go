@@ -3,12 +3,14 @@ package server_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkbench/zkbench/harness"
 	"github.com/zkbench/zkbench/internal/certgen"
 	"github.com/zkbench/zkbench/internal/zktest"
+	"github.com/zkbench/zkbench/server/proto"
 )
 
 // An ACL id's scheme is accepted (create, setACL) only when its
@@ -81,5 +83,36 @@ func runProvidersScript(t *testing.T, addr string) []string {
 		got, _, err := c.GetACL(path + "-open")
 		s.log("getACL %s-open -> %v %s", path, got, errName(err))
 	}
+	// addauth with each scheme on a plain connection of its own: the code,
+	// then whether the session still answers and who it is. digest takes
+	// the credentials; ip ignores them (the id is the peer's address);
+	// x509 wants the connection's certificate chain and sasl its own
+	// handshake, so either fails here even when registered, as world,
+	// super and an unregistered scheme do. A failed addauth ends the
+	// session.
+	for _, a := range []struct{ scheme, cred string }{
+		{"ip", "127.0.0.1"}, {"digest", "alice:secret"}, {"x509", "CN=alice"},
+		{"sasl", "alice"}, {"world", "anyone"}, {"super", "x"}, {"nosuch", "x"},
+	} {
+		raw, err := zktest.DialRaw(addr, 10*time.Second)
+		if err != nil {
+			t.Fatalf("raw client: %v", err)
+		}
+		code, err := raw.AddAuth(a.scheme, []byte(a.cred))
+		s.log("addauth %s %q -> err=%v %s", a.scheme, a.cred, code, ioOutcome(err))
+		var who proto.WhoAmIResponse
+		h, err := raw.Do(proto.OpWhoAmI, nil, &who)
+		s.log("  then whoAmI -> err=%v %s %s", h.Err, clientInfos(who.ClientInfo), ioOutcome(err))
+		raw.Close()
+	}
 	return s.lines
+}
+
+// ioOutcome normalizes a raw client's transport error for a transcript:
+// the two servers word a closed connection differently.
+func ioOutcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "connection closed"
 }
