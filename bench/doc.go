@@ -33,12 +33,17 @@
 //
 // Recording. Latencies go into HDR histograms per operation type for the
 // whole measured part, and per 100 ms interval (throughput, errors by kind,
-// percentiles, the driver's CPU). Operations that started during warm-up are
-// not recorded. An operation counts in the histograms when it started inside
-// the measured part, and in the series interval in which it completed.
+// percentiles, the driver's CPU). Throughput is what completed inside the
+// measured part: an operation counts (results.OpStats.Count and Errors, and
+// the series interval in which it completed) when it completed there,
+// whenever it started, so that an open loop that fell behind during warm-up
+// reports the replies it got, not zero. Latency is of the operations that
+// started (open loop: were scheduled) inside the measured part, from their
+// intended start, whenever they completed; the series intervals hold the
+// latencies of the operations they count.
 //
 // In open loop, operations scheduled in the measured part that had not
-// completed when it ended are counted (results.Driver.Unfinished): a
+// completed when the run ended are counted (results.Driver.Unfinished): a
 // schedule that fell far behind is visible, not silently shortened.
 //
 // Errors are counted by kind: connection loss, session expired, no server,

@@ -185,8 +185,10 @@ func TestFakeOpenLoopShowsStall(t *testing.T) {
 	if st.Service.Max < 900*time.Millisecond {
 		t.Errorf("naive max %v: the operations in flight during the stall took ~1 s", st.Service.Max)
 	}
-	// Roughly the target rate was issued.
-	total := st.Count
+	// Roughly the target rate was issued: the operations scheduled in the
+	// measured part completed (every one has a latency; none failed) or
+	// are unfinished.
+	total := st.Latency.Count
 	for _, n := range st.Errors {
 		total += n
 	}
@@ -442,5 +444,40 @@ func TestHungServerCountsTimeouts(t *testing.T) {
 	}
 	if res.Driver.Reconnects == 0 {
 		t.Error("clients did not reconnect after timing out")
+	}
+}
+
+// An open loop that offers more than the server answers falls behind from
+// the start; in the measured part it completes operations scheduled during
+// warm-up. Those are its achieved throughput (not zero), and the
+// operations scheduled in the measured part that it never reached are
+// unfinished.
+func TestFakeOpenLoopBehindReportsAchievedThroughput(t *testing.T) {
+	// 4 sessions with one request each, 5 ms per request: at most 800
+	// ops/s; offered 1,600. At time t each session works on the operation
+	// scheduled at t/2, so the measured part [1 s, 2 s) answers only
+	// operations scheduled in warm-up.
+	srv := startFake(t, 5*time.Millisecond)
+	spec := fakeSpec()
+	spec.Clients, spec.Outstanding = 4, 1
+	spec.Mode, spec.Rate = workloads.Open, 1600
+	spec.Warmup, spec.Duration = time.Second, time.Second
+	res, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := results.Summarize(res)
+	t.Logf("achieved %.0f ops/s, %d ops, latency count %d, unfinished %d", sum.Throughput.Mean, sum.Ops, sum.All.Count, res.Driver.Unfinished)
+	if sum.Throughput.Mean < 300 || sum.Throughput.Mean > 900 {
+		t.Errorf("achieved %.0f ops/s, want about the server's 800", sum.Throughput.Mean)
+	}
+	if f := float64(sum.Ops) / res.Measured.Seconds(); f < 300 || f > 900 {
+		t.Errorf("%d operations completed in %v: %.0f ops/s, want about 800", sum.Ops, res.Measured, f)
+	}
+	if res.Driver.Unfinished < 1200 {
+		t.Errorf("unfinished %d of the 1,600 scheduled in the measured part: the backlog is hidden", res.Driver.Unfinished)
+	}
+	if sum.All.Count > 400 {
+		t.Errorf("%d latencies: the measured latencies are of operations scheduled in the measured part, nearly none of which ran", sum.All.Count)
 	}
 }

@@ -206,9 +206,12 @@ func TestIntegration_Java(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok, failed := totalOps(res)
-		if ok+failed+res.Driver.Unfinished != 1000 || failed != 0 || res.Driver.Unfinished > 20 {
-			t.Errorf("%d ok, %d failed, %d unfinished; want 1000 scheduled, all done", ok, failed, res.Driver.Unfinished)
+		// Of the 1,000 scheduled in the measured part, those that succeeded
+		// have a latency; none failed, and the rest are unfinished.
+		_, failed := totalOps(res)
+		done := results.Summarize(res).All.Count
+		if done+res.Driver.Unfinished != 1000 || failed != 0 || res.Driver.Unfinished > 20 {
+			t.Errorf("%d ok, %d failed, %d unfinished; want 1000 scheduled, all done", done, failed, res.Driver.Unfinished)
 		}
 		if res.Service == nil || res.Ops["getData"].Service == nil {
 			t.Error("open loop kept no service times")

@@ -25,14 +25,21 @@ type recorder struct {
 }
 
 type shard struct {
-	mu    sync.Mutex
-	lat   [workloads.NumOpTypes]*hdr.Histogram
-	svc   [workloads.NumOpTypes]*hdr.Histogram
+	mu sync.Mutex
+	// lat and svc hold the latencies of the operations that started (open
+	// loop: were scheduled) inside the measured part.
+	lat [workloads.NumOpTypes]*hdr.Histogram
+	svc [workloads.NumOpTypes]*hdr.Histogram
+	// count and errs count the operations that completed inside the
+	// measured part, whenever they started.
 	count [workloads.NumOpTypes]int64
 	errs  [workloads.NumOpTypes][numKinds]int64
-	cur   []*ivAcc // intervals not yet collected, usually one
-	free  []*ivAcc
-	_     [64]byte // keep shards' locks on separate cache lines
+	// done counts the operations that started inside the measured part
+	// and completed (successfully or not), whenever.
+	done int64
+	cur  []*ivAcc // intervals not yet collected, usually one
+	free []*ivAcc
+	_    [64]byte // keep shards' locks on separate cache lines
 }
 
 // ivAcc accumulates one interval.
@@ -69,10 +76,17 @@ func newRecorder(start time.Time, d, interval time.Duration, open bool) *recorde
 
 // record records one finished operation: intended is when it should have
 // started (its actual start in closed loop), sent when it was issued, done
-// when it completed. It reports whether the operation was counted (it
-// started in the measured part).
+// when it completed. An operation that completed inside the measured part
+// counts in the throughput and errors, in the series interval in which it
+// completed, whenever it started: an open loop that fell behind answers
+// operations scheduled before the measured part, and they are what the
+// servers achieved. An operation that started inside the measured part
+// adds its latency, from intended, to the run's histograms, whenever it
+// completed. record reports whether the operation counted in either way.
 func (r *recorder) record(shardIdx int, t workloads.OpType, intended, sent, done time.Time, err error) bool {
-	if intended.Before(r.start) || !intended.Before(r.end) {
+	started := !intended.Before(r.start) && intended.Before(r.end)
+	completed := !done.Before(r.start) && done.Before(r.end)
+	if !started && !completed {
 		return false
 	}
 	lat := int64(done.Sub(intended))
@@ -80,32 +94,44 @@ func (r *recorder) record(shardIdx int, t workloads.OpType, intended, sent, done
 	if err != nil {
 		kind = classify(err)
 	}
-	idx := int64(-1)
-	if done.Before(r.end) {
-		idx = int64(done.Sub(r.start) / r.interval)
-	}
 	sh := &r.shards[shardIdx%numShards]
 	sh.mu.Lock()
-	if err == nil {
-		sh.lat[t].RecordValue(clampLatency(lat))
-		if r.open {
-			sh.svc[t].RecordValue(clampLatency(int64(done.Sub(sent))))
-		}
-		sh.count[t]++
-	} else {
-		sh.errs[t][kind]++
-	}
-	if idx >= 0 {
-		a := sh.acc(idx)
+	if started {
+		sh.done++
 		if err == nil {
+			sh.lat[t].RecordValue(clampLatency(lat))
+			if r.open {
+				sh.svc[t].RecordValue(clampLatency(int64(done.Sub(sent))))
+			}
+		}
+	}
+	if completed {
+		a := sh.acc(int64(done.Sub(r.start) / r.interval))
+		if err == nil {
+			sh.count[t]++
 			a.ops[t]++
 			a.h.RecordValue(clampLatency(lat))
 		} else {
+			sh.errs[t][kind]++
 			a.errs[kind]++
 		}
 	}
 	sh.mu.Unlock()
 	return true
+}
+
+// finished returns how many operations that started inside the measured
+// part have completed, successfully or not: the rest of those scheduled
+// there are unfinished.
+func (r *recorder) finished() int64 {
+	var n int64
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		n += sh.done
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 func clampLatency(v int64) int64 {

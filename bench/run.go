@@ -487,7 +487,7 @@ wait:
 		d.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
 	}
 	if spec.Mode == workloads.Open {
-		d.Unfinished = scheduled(spec, opts.sessions(), mStart.Sub(r.runStart), mStart.Sub(r.runStart)+measured) - completed
+		d.Unfinished = scheduled(spec, opts.sessions(), mStart.Sub(r.runStart), mStart.Sub(r.runStart)+measured) - rec.finished()
 	}
 	for _, c := range clients {
 		if n := c.sessions.Load(); n > 1 {

@@ -180,7 +180,7 @@ type Driver struct {
 	// was starved and set the pace.
 	SchedP99 time.Duration `json:"sched_p99_ns"`
 	// Unfinished counts, in open loop, the operations scheduled in the
-	// measured part that had not completed when it ended: the schedule fell
+	// measured part that had not completed when the run ended: the schedule fell
 	// behind (a stalled server, or a saturated driver). Their latency is at
 	// least the time from their intended start to the end of the run, and
 	// it is missing from the histograms.
@@ -222,11 +222,17 @@ type Build struct {
 
 // OpStats are the totals of one operation type.
 type OpStats struct {
-	// Count is the number of successful operations.
+	// Count is the number of operations that completed successfully
+	// inside the measured part, whenever they started (an open loop behind
+	// its schedule answers operations scheduled before it): the
+	// throughput's numerator.
 	Count int64 `json:"count"`
-	// Errors counts failed operations by kind.
+	// Errors counts the operations that failed inside the measured part,
+	// by kind.
 	Errors map[string]int64 `json:"errors,omitempty"`
-	// Latency summarises the successful operations' latencies.
+	// Latency summarises the latencies of the successful operations that
+	// started (open loop: were scheduled) inside the measured part,
+	// whenever they completed; Latency.Count may differ from Count.
 	Latency Latency `json:"latency"`
 	// Service, in open loop, summarises the uncorrected latencies.
 	Service *Latency `json:"service,omitempty"`
@@ -277,7 +283,9 @@ type Interval struct {
 	Errors int64 `json:"errors"`
 	// ErrorsByKind breaks Errors down by kind.
 	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
-	// Latency percentiles of the operations that completed in it.
+	// Latency percentiles of the operations that completed in it (from
+	// their intended start, also for those scheduled before the measured
+	// part).
 	P50  time.Duration `json:"p50_ns"`
 	P99  time.Duration `json:"p99_ns"`
 	P999 time.Duration `json:"p999_ns"`

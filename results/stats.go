@@ -10,7 +10,8 @@ import (
 
 // Summary is the headline numbers of a run.
 type Summary struct {
-	// Ops and Errors count successful and failed operations of every type.
+	// Ops and Errors count the operations of every type that succeeded and
+	// failed inside the measured part (OpStats.Count and Errors).
 	Ops    int64 `json:"ops"`
 	Errors int64 `json:"errors"`
 	// ErrorRate is Errors / (Ops + Errors).
