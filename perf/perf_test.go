@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 // TestPointsPairRepetitions checks that ratios pair runs of the same
 // repetition and that the target follows the no-op bound rule.
 func TestPointsPairRepetitions(t *testing.T) {
-	r := &Report{Config: ReportConfig{Sizes: []int{1}, ReadPercents: []float64{0, 100}, Reps: 2}}
+	r := &Report{Config: ReportConfig{Sizes: []int{1}, ReadPercents: []float64{0, 100}, Reps: 2, Outstanding: 100}}
 	add := func(impl string, reads float64, rep int, tput float64, p99 time.Duration) {
 		r.Samples = append(r.Samples, Sample{Impl: impl, Size: 1, ReadPercent: reads, Rep: rep, Throughput: tput, P99: p99})
 	}
@@ -44,21 +44,21 @@ func TestPointsPairRepetitions(t *testing.T) {
 	if p.Ratio.N != 2 || p.Ratio.Min != 2.5 || p.Ratio.Max != 3.5 || p.Ratio.Median != 3 {
 		t.Errorf("0%% reads: ratio %+v, want 2.5..3.5 median 3", p.Ratio)
 	}
-	if tp, lt := p.Target(); !tp || !lt {
-		t.Errorf("0%% reads: target (%v, %v), want both met", tp, lt)
+	if v := p.Target.Judge(p); v != Met {
+		t.Errorf("0%% reads: %v, want the target met (3x Java)", v)
 	}
 	q := pts[1]
 	if q.GoOfNoop.Median != 0.9 {
 		t.Errorf("100%% reads: Go/bound %v, want 0.9", q.GoOfNoop.Median)
 	}
-	if tp, lt := q.Target(); !tp || lt {
-		t.Errorf("100%% reads: target (%v, %v), want throughput met (bound rule), latency not (0.75 > 0.5)", tp, lt)
+	if v := q.Target.Judge(q); v != Met {
+		t.Errorf("100%% reads: %v, want the target met (bound rule)", v)
 	}
 	if q.NoopP99.Median != 2 || q.NoopP99Ratio.Median != 0.5 {
 		t.Errorf("100%% reads: no-op p99 %v ms, no-op/Java %v, want 2 and 0.5", q.NoopP99.Median, q.NoopP99Ratio.Median)
 	}
 	md := r.Markdown()
-	for _, want := range []string{"| 1 | 0 % | 22500 (10000–35000) |", "3.00 (2.50–3.50)", "**no**", "| 2.0 | 0.50 |"} {
+	for _, want := range []string{"| 1 | 0 % | 22500 (10000–35000) |", "3.00 (2.50–3.50)", "(issue 9)", "| 2.0 | 0.50 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
