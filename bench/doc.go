@@ -13,8 +13,11 @@
 //  4. runs the warm-up, then the measured part, and stops cleanly at the
 //     deadline or when ctx is cancelled, keeping partial results. With
 //     Spec.WarmupMax the warm-up is automatic: it ends, on the series'
-//     grid, once the throughput of the last 3 s is steady (warmup.go), or
-//     at WarmupMax with a warning; Result.Warmup records which and when;
+//     grid, once the throughput of the last 3 s is steady and, in open
+//     loop, every session is within one operation per slot of its schedule
+//     (warmup.go: a flat completion rate can hide a backlog), or at
+//     WarmupMax with a warning; Result.Warmup records which, when, and how
+//     far behind an open loop was;
 //  5. closes the sessions and returns the result.
 //
 // Pacing. In closed loop each client keeps up to Spec.Outstanding requests

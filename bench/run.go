@@ -229,6 +229,7 @@ type run struct {
 	spec     workloads.Spec
 	rec      atomic.Pointer[recorder] // nil during an automatic warm-up
 	warmOps  atomic.Int64             // operations completed while rec is nil
+	issued   atomic.Int64             // open-loop operations issued since the start
 	runStart time.Time                // start of warm-up
 	deadline time.Time                // no operation is scheduled from then on
 	stopCh   chan struct{}
@@ -291,6 +292,7 @@ func (r *run) openLoop(w *worker) {
 		if r.opts.Trace != nil {
 			r.opts.Trace(c.id, op)
 		}
+		r.issued.Add(1)
 		sent := time.Now()
 		err := c.explain(w.do(op), sent)
 		done := time.Now()
@@ -498,7 +500,7 @@ wait:
 	res.Driver = d
 	res.Warnings = warnings(d, res.Machine.Cores, results.Summarize(res).All.P50)
 	if wu != nil && !wu.Settled {
-		res.Warnings = append(res.Warnings, unsettled(wu))
+		res.Warnings = append(res.Warnings, unsettled(wu, spec))
 	}
 	if check != nil {
 		t0 := time.Now()

@@ -47,13 +47,14 @@ type verdict struct {
 }
 
 // decide judges the warm-up after len(rates) buckets (one throughput per
-// bucket, oldest first), given the minimum and maximum warm-up.
-func (s steadyRule) decide(rates []float64, minimum, maximum time.Duration) verdict {
+// bucket, oldest first), given the minimum and maximum warm-up and whether
+// an open loop's sessions keep their schedule (always true in closed loop).
+func (s steadyRule) decide(rates []float64, minimum, maximum time.Duration, onSchedule bool) verdict {
 	elapsed := time.Duration(len(rates)) * s.Bucket
 	var v verdict
 	if len(rates) >= s.Window {
 		v.cv, v.drift = s.judge(rates[len(rates)-s.Window:])
-		v.settled = elapsed >= minimum && v.cv <= s.MaxCV && v.drift <= s.MaxDrift
+		v.settled = elapsed >= minimum && v.cv <= s.MaxCV && v.drift <= s.MaxDrift && onSchedule
 	}
 	v.done = v.settled || elapsed >= maximum
 	return v
@@ -95,6 +96,38 @@ func boundaryAfter(start, now time.Time, interval time.Duration) time.Time {
 	return start.Add(n * interval)
 }
 
+// scheduleRule is the open-loop half of the steadiness rule: a steady
+// throughput is not enough when the sessions are behind their schedule (a
+// server answering less than the offered rate completes a flat rate while
+// its backlog grows, and one that caught up late still carries the backlog
+// its cold start built), so the warm-up also waits until every session is
+// within one operation per slot of its schedule.
+const scheduleRule = "open loop: at most one operation per session slot behind schedule"
+
+// behind returns how many open-loop operations scheduled before now have
+// not been issued, and how many may be (one per session slot) for the
+// schedule to count as kept.
+func (r *run) behind(now time.Time) (n, slack int64) {
+	sr := r.opts.sessions()
+	return scheduledBefore(r.spec, sr, now.Sub(r.runStart)) - r.issued.Load(), int64(sr.Count) * int64(r.spec.Outstanding)
+}
+
+// scheduledBefore counts the open-loop operations of the sessions sr whose
+// intended start (from the start of the load) is before d; each session's
+// schedule is evenly spaced (workloads.Spec.IntendedStart).
+func scheduledBefore(spec workloads.Spec, sr SessionRange, d time.Duration) int64 {
+	var n int64
+	for c := sr.First; c < sr.First+sr.Count; c++ {
+		first := spec.IntendedStart(c, 0)
+		period := spec.IntendedStart(c, 1) - first
+		if d <= first || period <= 0 {
+			continue
+		}
+		n += int64((d - first + period - 1) / period)
+	}
+	return n
+}
+
 // record records one finished operation, or during an automatic warm-up
 // counts it.
 func (r *run) record(shard int, t workloads.OpType, intended, sent, done time.Time, err error) {
@@ -120,6 +153,8 @@ func (r *run) warmUp(ctx context.Context, rule steadyRule, evc *<-chan results.E
 	var events []results.Event
 	var arrived []time.Time
 	var v verdict
+	var late int64
+	open := spec.Mode == workloads.Open
 	last, prev := r.runStart, int64(0)
 	for !v.done {
 		select {
@@ -135,21 +170,35 @@ func (r *run) warmUp(ctx context.Context, rule steadyRule, evc *<-chan results.E
 			n := r.warmOps.Load()
 			rates = append(rates, float64(n-prev)/now.Sub(last).Seconds())
 			last, prev = now, n
-			v = rule.decide(rates, spec.Warmup, spec.WarmupMax)
+			onSchedule := true
+			if open {
+				var slack int64
+				late, slack = r.behind(now)
+				onSchedule = late <= slack
+			}
+			v = rule.decide(rates, spec.Warmup, spec.WarmupMax, onSchedule)
 		}
 	}
 	mStart := boundaryAfter(r.runStart, time.Now(), r.opts.Interval)
 	w := &results.Warmup{Took: mStart.Sub(r.runStart), Settled: v.settled, CV: v.cv, Drift: v.drift, Rule: rule.String()}
+	if open {
+		w.Rule += "; " + scheduleRule
+		w.Behind = max(late, 0)
+	}
 	for i := range events {
 		events[i].At = arrived[i].Sub(mStart)
 	}
-	log.Info("warm-up over", "took", w.Took, "steady", w.Settled, "cv", v.cv, "drift", v.drift, "ops/s", rates[len(rates)-1])
+	log.Info("warm-up over", "took", w.Took, "steady", w.Settled, "cv", v.cv, "drift", v.drift, "ops/s", rates[len(rates)-1], "behind", w.Behind)
 	return mStart, w, events, nil
 }
 
 // unsettled is the warning of a warm-up that never found a steady
 // throughput.
-func unsettled(w *results.Warmup) string {
-	return fmt.Sprintf("warm-up never steady: after %v (the maximum) the throughput still varied by %.1f%% (CV) and drifted %.1f%% over the last window (%s); the measured part may include a climb or a stall",
-		w.Took.Round(time.Millisecond), 100*w.CV, 100*w.Drift, w.Rule)
+func unsettled(w *results.Warmup, spec workloads.Spec) string {
+	s := fmt.Sprintf("warm-up never steady: after %v (the maximum) the throughput still varied by %.1f%% (CV) and drifted %.1f%% over the last window",
+		w.Took.Round(time.Millisecond), 100*w.CV, 100*w.Drift)
+	if w.Behind > 0 && spec.Rate > 0 {
+		s += fmt.Sprintf(", and the sessions were %d operations (%v at the offered rate) behind their schedule", w.Behind, time.Duration(float64(w.Behind)/spec.Rate*float64(time.Second)).Round(time.Millisecond))
+	}
+	return s + fmt.Sprintf(" (%s); the measured part may include a climb, a stall or a backlog", w.Rule)
 }

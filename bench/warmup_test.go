@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkbench/zkbench/workloads"
 )
 
 // replay feeds a synthetic throughput series, one rate per bucket, to the
@@ -18,7 +20,7 @@ func replay(t *testing.T, rates []float64, minimum, maximum time.Duration) (time
 	t.Helper()
 	rule := defaultSteady
 	for n := 1; n <= len(rates); n++ {
-		if v := rule.decide(rates[:n], minimum, maximum); v.done {
+		if v := rule.decide(rates[:n], minimum, maximum, true); v.done {
 			return time.Duration(n) * rule.Bucket, v.settled
 		}
 	}
@@ -83,7 +85,7 @@ func TestSteadyNoisyHitsMaximum(t *testing.T) {
 	if settled || took != 12*time.Second {
 		t.Errorf("noisy series: warm-up %v settled=%v, want the 12 s maximum, unsettled", took, settled)
 	}
-	v := defaultSteady.decide(noisy[:24], 2*time.Second, 12*time.Second)
+	v := defaultSteady.decide(noisy[:24], 2*time.Second, 12*time.Second, true)
 	if v.cv < defaultSteady.MaxCV {
 		t.Errorf("noisy series: last window's CV %.3f, want above %.2f", v.cv, defaultSteady.MaxCV)
 	}
@@ -176,5 +178,65 @@ func TestAutoWarmupRefusedWithSeveralDrivers(t *testing.T) {
 	_, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: "127.0.0.1:1"}}, Sessions: SessionRange{0, 2}})
 	if !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "automatic warm-up") {
 		t.Errorf("automatic warm-up over a share of the sessions: %v, want it refused", err)
+	}
+}
+
+// In open loop a steady throughput is not enough: a server that answers
+// half the offered rate completes a flat 800 ops/s while its backlog grows
+// without end. The warm-up is steady only when the sessions keep their
+// schedule; this one never does, and the result says how far behind it was.
+func TestAutoWarmupOpenLoopBehindIsNotSteady(t *testing.T) {
+	srv := startFake(t, 5*time.Millisecond) // 4 sessions x 1: at most 800 ops/s
+	spec := fakeSpec()
+	spec.Clients, spec.Outstanding = 4, 1
+	spec.Mode, spec.Rate = workloads.Open, 1600
+	spec.Warmup, spec.WarmupMax, spec.Duration = 0, 4*time.Second, 500*time.Millisecond
+	rule := defaultSteady
+	rule.MaxCV, rule.MaxDrift = 0.3, 0.3 // the flat 800 ops/s passes on a busy machine too
+	res, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, steady: &rule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := res.Warmup
+	if w == nil || w.Settled || w.Took < spec.WarmupMax {
+		t.Fatalf("warm-up %+v: a schedule falling ever further behind was judged steady", w)
+	}
+	// After 4 s about 3,200 operations are overdue.
+	if w.Behind < 1000 {
+		t.Errorf("warm-up ended %d operations behind schedule, want about 3,200", w.Behind)
+	}
+	if !slices.ContainsFunc(res.Warnings, func(s string) bool { return strings.Contains(s, "behind") }) {
+		t.Errorf("no warning of the backlog in %q", res.Warnings)
+	}
+}
+
+// An open loop the server keeps up with settles as before.
+func TestAutoWarmupOpenLoopOnScheduleSettles(t *testing.T) {
+	srv := startFake(t, time.Millisecond)
+	spec := fakeSpec()
+	spec.Clients, spec.Outstanding = 4, 1
+	spec.Mode, spec.Rate = workloads.Open, 400
+	spec.Warmup, spec.WarmupMax, spec.Duration = 0, 10*time.Second, 500*time.Millisecond
+	rule := defaultSteady
+	rule.MaxCV, rule.MaxDrift = 0.3, 0.3
+	res, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}}, steady: &rule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := res.Warmup; w == nil || !w.Settled || w.Took > 6*time.Second || w.Behind > int64(spec.Clients) {
+		t.Errorf("warm-up %+v: want settled after about 3 s, on schedule", w)
+	}
+}
+
+// scheduledBefore, the warm-up's count of what is due, agrees with the
+// count behind Driver.Unfinished.
+func TestScheduledBeforeCountsTheSchedule(t *testing.T) {
+	spec := fakeSpec()
+	spec.Clients, spec.Mode, spec.Rate = 7, workloads.Open, 1234
+	sr := SessionRange{0, 7}
+	for _, d := range []time.Duration{0, time.Millisecond, 333 * time.Millisecond, 5 * time.Second} {
+		if got, want := scheduledBefore(spec, sr, d), scheduled(spec, sr, 0, d); got < want-int64(sr.Count) || got > want+int64(sr.Count) {
+			t.Errorf("before %v: %d, want %d (within one per session)", d, got, want)
+		}
 	}
 }

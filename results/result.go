@@ -125,6 +125,10 @@ type Warmup struct {
 	Drift float64 `json:"drift"`
 	// Rule states the steadiness rule.
 	Rule string `json:"rule"`
+	// Behind is, in open loop, how many scheduled operations had not yet
+	// been issued when the warm-up ended: a schedule that far behind
+	// starts the measured part with a backlog, and its latency with it.
+	Behind int64 `json:"behind,omitempty"`
 }
 
 // Ensemble describes the servers under test.
