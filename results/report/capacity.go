@@ -24,7 +24,10 @@ type CapacityOptions struct {
 	ReadPercent float64 `json:"read_percent"`
 }
 
-// Point is one measured (throughput, p99) pair.
+// Point is one measured (throughput, p99) pair. P99 is zero when the run
+// measured no latency: an open loop so far behind that none of the
+// operations scheduled in its measured part completed; such a point meets
+// no latency target.
 type Point struct {
 	Throughput float64       `json:"throughput"`
 	P99        time.Duration `json:"p99_ns"`
@@ -96,13 +99,13 @@ func Capacity(rs []*results.Result, dirs []string, o CapacityOptions) (Plan, err
 	plan := Plan{Options: o, Smallest: map[string]int{}, At: map[string]float64{}}
 	for _, c := range cells {
 		for _, p := range c.Points {
-			if p.P99 <= o.P99 && p.Throughput > c.Capacity {
+			if p.P99 > 0 && p.P99 <= o.P99 && p.Throughput > c.Capacity {
 				c.Capacity, c.P99 = p.Throughput, p.P99
 			}
 		}
 		if !c.Met() {
 			for _, p := range c.Points {
-				if c.P99 == 0 || p.P99 < c.P99 {
+				if p.P99 > 0 && (c.P99 == 0 || p.P99 < c.P99) {
 					c.P99 = p.P99
 				}
 			}

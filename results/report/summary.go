@@ -71,7 +71,10 @@ func Summary(w io.Writer, r *results.Result, graphs []Graph) error {
 	fmt.Fprintf(&b, "Started %s; stopped by %s; seed %d; workload %q.\n\n", r.Start.UTC().Format(time.RFC3339), r.Stop, r.Spec.Seed, r.Spec.Name)
 	fmt.Fprintf(&b, "| metric | value |\n| --- | --- |\n")
 	fmt.Fprintf(&b, "| throughput (ops/s) | %s mean, %s median, %s..%s over %d intervals |\n", ops(s.Throughput.Mean), ops(s.Throughput.Median), ops(s.Throughput.Min), ops(s.Throughput.Max), s.Throughput.N)
-	fmt.Fprintf(&b, "| operations | %d ok, %d failed (%.3g%%) |\n", s.Ops, s.Errors, 100*s.ErrorRate)
+	fmt.Fprintf(&b, "| operations | %d ok, %d failed (%.3g%%), completed inside the measured part |\n", s.Ops, s.Errors, 100*s.ErrorRate)
+	if r.Driver.Unfinished > 0 {
+		fmt.Fprintf(&b, "| unfinished | %d of the operations scheduled in the measured part had not completed when the run ended: the schedule fell behind, and their latency is missing |\n", r.Driver.Unfinished)
+	}
 	fmt.Fprintf(&b, "| latency (ms) | p50 %s, p99 %s, p99.9 %s, max %s |\n", ms(s.All.P50), ms(s.All.P99), ms(s.All.P999), ms(s.All.Max))
 	fmt.Fprintf(&b, "| driver CPU | %.2f s per 10k ops, %.2f cores |\n", s.CPUPer10kOps, r.Driver.CPUCores)
 	if r.Driver.MachineBusy >= 0 {
