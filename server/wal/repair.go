@@ -27,6 +27,9 @@ type RepairReport struct {
 	// LastZxid is the zxid of the last valid txn in the log after repair,
 	// or -1 when the log is empty.
 	LastZxid int64
+	// Replays is what Recover's DropReplays dropped (Repair leaves it
+	// zero).
+	Replays ReplayReport
 }
 
 // Cut reports whether Repair changed anything.
@@ -224,10 +227,15 @@ func syncDirIf(dir string, cond bool) error {
 }
 
 // Recover prepares the log in dir after a restart: it runs Repair, then
-// ReadFrom(dir, fromZxid, fn). It returns what Repair cut.
+// DropReplays(dir, fromZxid) (a log upstream Java wrote may log txns twice),
+// then ReadFrom(dir, fromZxid, fn). It returns what Repair cut and what
+// DropReplays dropped.
 func Recover(dir string, fromZxid int64, logger *slog.Logger, fn func(zxid int64, rec []byte) error) (RepairReport, error) {
 	rep, err := Repair(dir, logger)
 	if err != nil {
+		return rep, err
+	}
+	if rep.Replays, err = DropReplays(dir, fromZxid, logger); err != nil {
 		return rep, err
 	}
 	if err := ReadFrom(dir, fromZxid, fn); err != nil {
