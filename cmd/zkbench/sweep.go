@@ -298,16 +298,24 @@ func latencyGraph(dir string, rs []*results.Result) (g report.Graph, ok bool, er
 // writeLatencyTable writes the points of the latency-against-throughput
 // curves as a Markdown table.
 func writeLatencyTable(b *strings.Builder, rs []*results.Result) {
-	curves := plot.LatencyCurves(rs)
-	if len(curves) == 0 {
+	curves, left := plot.LatencyCurves(rs), plot.Unmeasured(rs)
+	if len(curves) == 0 && len(left) == 0 {
 		return
 	}
 	b.WriteString("\n## Latency against throughput (open loop)\n\n")
-	b.WriteString("Latency from each operation's intended start, so a stall counts in full. Achieved below offered: the servers did not keep up.\n\n")
-	b.WriteString("| curve | offered ops/s | achieved ops/s | p50 ms | p99 ms | p99.9 ms |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("Latency from each operation's intended start, so a stall counts in full; achieved is what completed inside the measured part. ")
+	b.WriteString("Achieved below offered, or operations unfinished: the servers did not keep up.\n\n")
+	b.WriteString("| curve | offered ops/s | achieved ops/s | p50 ms | p99 ms | p99.9 ms | unfinished |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, c := range curves {
 		for _, pt := range c.Points {
-			fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f |\n", c.Label, pt.Offered, pt.Achieved, ms(pt.P50), ms(pt.P99), ms(pt.P999))
+			fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %d |\n", c.Label, pt.Offered, pt.Achieved, ms(pt.P50), ms(pt.P99), ms(pt.P999), pt.Unfinished)
+		}
+	}
+	if len(left) > 0 {
+		b.WriteString("\nLeft off the graph, no latency measured (none of the operations scheduled in the measured part completed):\n\n")
+		for _, r := range left {
+			fmt.Fprintf(b, "- %s, %d servers, offered %.0f ops/s: achieved %.0f ops/s, %d unfinished\n", r.Ensemble.Implementation, r.Ensemble.Size,
+				r.Spec.Rate, results.Summarize(r).Throughput.Mean, r.Driver.Unfinished)
 		}
 	}
 }

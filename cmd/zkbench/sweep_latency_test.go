@@ -86,3 +86,30 @@ func TestSweepWritesLatencyAgainstThroughput(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSweepListsRunsWithoutLatency: an open-loop run so far behind that
+// none of the operations scheduled in its measured part completed has no
+// latency to draw, but its achieved throughput and backlog are in sweep.md.
+func TestSweepListsRunsWithoutLatency(t *testing.T) {
+	root := t.TempDir()
+	r := synth.Result(synth.Options{Impl: "java", Servers: 3, ReadPercent: 70, Duration: time.Second, Throughput: 5000, Seed: 1})
+	r.Spec.Mode, r.Spec.Rate = "open", 13000
+	r.Latency = nil
+	for _, st := range r.Ops {
+		st.Latency = results.Latency{}
+	}
+	r.Driver.Unfinished = 13000
+	ok := synth.Result(synth.Options{Impl: "java", Servers: 3, ReadPercent: 70, Duration: time.Second, Throughput: 2000, Latency: time.Millisecond, Seed: 2})
+	ok.Spec.Mode, ok.Spec.Rate = "open", 2000
+	var out strings.Builder
+	if err := writeSweep(root, []*results.Result{ok, r}, &out); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(root, "sweep.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "java, 3 servers, offered 13000 ops/s: achieved 50") || !strings.Contains(string(md), "13000 unfinished") {
+		t.Errorf("sweep.md does not list the run left off the curve:\n%s", md)
+	}
+}

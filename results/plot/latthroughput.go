@@ -23,6 +23,9 @@ var ErrNoOpenLoop = errors.New("plot: latency against throughput: no open-loop r
 type LatencyPoint struct {
 	Offered, Achieved float64 // ops/s
 	P50, P99, P999    time.Duration
+	// Unfinished counts the operations scheduled in the measured part not
+	// completed when the run ended (results.Driver.Unfinished).
+	Unfinished int64
 }
 
 // LatencyCurve is the open-loop runs of one implementation (and, when the
@@ -34,8 +37,8 @@ type LatencyCurve struct {
 
 // LatencyCurves groups the open-loop results of rs into curves, one per
 // implementation, ensemble size and read share (labelled by what varies),
-// in order of implementation, size and reads. A run that completed no
-// operation is left off.
+// in order of implementation, size and reads. A run that measured no
+// latency is left off (Unmeasured lists them).
 func LatencyCurves(rs []*results.Result) []LatencyCurve {
 	type key struct {
 		impl  string
@@ -45,18 +48,16 @@ func LatencyCurves(rs []*results.Result) []LatencyCurve {
 	groups := map[key][]LatencyPoint{}
 	impls, sizes, reads := map[string]bool{}, map[int]bool{}, map[float64]bool{}
 	for _, r := range rs {
-		if r.Spec.Mode != workloads.Open || r.Spec.Rate <= 0 {
+		if !openLoop(r) {
 			continue
 		}
 		s := results.Summarize(r)
 		if s.All.Count == 0 {
-			// Nothing completed in the measured part (every reply went
-			// to an operation scheduled before it): no latency to draw.
-			continue
+			continue // no latency to draw: Unmeasured
 		}
 		k := key{r.Ensemble.Implementation, r.Ensemble.Size, r.Spec.ReadPercent}
 		impls[k.impl], sizes[k.size], reads[k.reads] = true, true, true
-		groups[k] = append(groups[k], LatencyPoint{Offered: r.Spec.Rate, Achieved: s.Throughput.Mean, P50: s.All.P50, P99: s.All.P99, P999: s.All.P999})
+		groups[k] = append(groups[k], LatencyPoint{Offered: r.Spec.Rate, Achieved: s.Throughput.Mean, P50: s.All.P50, P99: s.All.P99, P999: s.All.P999, Unfinished: r.Driver.Unfinished})
 	}
 	keys := make([]key, 0, len(groups))
 	for k := range groups {
@@ -84,6 +85,22 @@ func LatencyCurves(rs []*results.Result) []LatencyCurve {
 			label += ", " + strconv.FormatFloat(k.reads, 'f', -1, 64) + "% reads"
 		}
 		out = append(out, LatencyCurve{Label: label, Points: pts})
+	}
+	return out
+}
+
+func openLoop(r *results.Result) bool { return r.Spec.Mode == workloads.Open && r.Spec.Rate > 0 }
+
+// Unmeasured returns the open-loop results of rs that LatencyCurves leaves
+// off: so far behind that none of the operations scheduled in their
+// measured part completed, every reply going to one scheduled before it.
+// They have an achieved throughput (what completed) but no latency.
+func Unmeasured(rs []*results.Result) []*results.Result {
+	var out []*results.Result
+	for _, r := range rs {
+		if openLoop(r) && results.Summarize(r).All.Count == 0 {
+			out = append(out, r)
+		}
 	}
 	return out
 }
