@@ -271,7 +271,7 @@ type Fault interface {
 	// Name is the fault's name in schedules: kill, restart, freeze, thaw,
 	// partition, partition-in, partition-out, heal, delay, disk-full,
 	// disk-heal, fsync-slow, fsync-fail, power-loss, replace-go,
-	// replace-java.
+	// replace-java, crash-replace-go, crash-replace-java.
 	Name() string
 	// Available returns nil if the ensemble can take this fault at all, or
 	// an error wrapping ErrUnavailable saying why not.
@@ -318,19 +318,46 @@ const (
 	// they pick among the servers not yet running that implementation.
 	ReplaceGo   Action = "replace-go"
 	ReplaceJava Action = "replace-java"
+	// CrashReplaceGo and CrashReplaceJava are the same with the old
+	// process killed with SIGKILL instead of stopped cleanly: the other
+	// implementation starts on whatever the crash left in the data
+	// directories (a log ending in a torn or unsynced record, Java's
+	// preallocated zeros past its end, no snapshot at shutdown).
+	CrashReplaceGo   Action = "crash-replace-go"
+	CrashReplaceJava Action = "crash-replace-java"
 )
 
-// Replaces returns the implementation a replace action launches
-// (ImplGo for replace-go, ImplJava for replace-java); ok is false for
-// every other action.
+// Replaces returns the implementation a replace action launches (ImplGo
+// for replace-go and crash-replace-go, ImplJava for the Java ones); ok is
+// false for every other action.
 func (a Action) Replaces() (impl string, ok bool) {
 	switch a {
-	case ReplaceGo:
+	case ReplaceGo, CrashReplaceGo:
 		return ImplGo, true
-	case ReplaceJava:
+	case ReplaceJava, CrashReplaceJava:
 		return ImplJava, true
 	}
 	return "", false
+}
+
+// crashes reports whether a replace action kills the old process with
+// SIGKILL rather than stopping it cleanly.
+func (a Action) crashes() bool { return a == CrashReplaceGo || a == CrashReplaceJava }
+
+// ReplaceAction is the action that replaces a server by impl, after a
+// crash (SIGKILL) when crash is true; "" for an unknown implementation.
+func ReplaceAction(impl string, crash bool) Action {
+	switch {
+	case impl == ImplGo && crash:
+		return CrashReplaceGo
+	case impl == ImplGo:
+		return ReplaceGo
+	case impl == ImplJava && crash:
+		return CrashReplaceJava
+	case impl == ImplJava:
+		return ReplaceJava
+	}
+	return ""
 }
 
 // slows reports whether a fault slows a server down rather than failing
@@ -415,8 +442,10 @@ func Faults() []Fault {
 			func(e *Ensemble, id int, _ time.Duration) error { return e.FsyncFail(id) }},
 		fault{PowerLoss, false, (*Ensemble).diskAvailable,
 			func(e *Ensemble, id int, _ time.Duration) error { return e.PowerLoss(id) }},
-		fault{ReplaceGo, false, replaceAvailable(ImplGo), replaceBy(ImplGo)},
-		fault{ReplaceJava, false, replaceAvailable(ImplJava), replaceBy(ImplJava)},
+		fault{ReplaceGo, false, replaceAvailable(ImplGo), replaceBy(ReplaceGo)},
+		fault{ReplaceJava, false, replaceAvailable(ImplJava), replaceBy(ReplaceJava)},
+		fault{CrashReplaceGo, false, replaceAvailable(ImplGo), replaceBy(CrashReplaceGo)},
+		fault{CrashReplaceJava, false, replaceAvailable(ImplJava), replaceBy(CrashReplaceJava)},
 	}
 }
 
@@ -434,9 +463,10 @@ func replaceAvailable(impl string) func(*Ensemble) error {
 	}
 }
 
-func replaceBy(impl string) func(*Ensemble, int, time.Duration) error {
+func replaceBy(a Action) func(*Ensemble, int, time.Duration) error {
+	impl, _ := a.Replaces()
 	return func(e *Ensemble, id int, _ time.Duration) error {
-		_, err := e.Replace(context.Background(), id, impl, ReplaceOptions{})
+		_, err := e.Replace(context.Background(), id, impl, ReplaceOptions{Kill: a.crashes()})
 		return err
 	}
 }

@@ -298,15 +298,15 @@ func (e *Ensemble) awaitExit(ctx context.Context, id, pid int, exited <-chan str
 // serves (the first pause into the schedule):
 // followers first, then the last server left, by then normally the
 // leader, as operators upgrade. With back it then returns them to from
-// the same way. Steps are numbered in their notes ("1", "2", ...), so
+// the same way. With crash every old process is killed with SIGKILL
+// instead of stopped cleanly. Steps are numbered in their notes ("1", "2", ...), so
 // graphs and reports name them; each step's target is chosen when it
 // runs, among the servers not yet running the new implementation. The
 // schedule lasts one pause per step plus the time the replacements take
 // (Duration counts only the pauses).
-func RollingSchedule(from, to string, servers int, pause time.Duration, back bool) (Schedule, error) {
-	act := map[string]Action{ImplGo: ReplaceGo, ImplJava: ReplaceJava}
+func RollingSchedule(from, to string, servers int, pause time.Duration, back, crash bool) (Schedule, error) {
 	switch {
-	case act[from] == "" || act[to] == "":
+	case ReplaceAction(from, crash) == "" || ReplaceAction(to, crash) == "":
 		return Schedule{}, fmt.Errorf("harness: rolling schedule %s->%s: want go or java on both sides", from, to)
 	case from == to:
 		return Schedule{}, fmt.Errorf("harness: rolling schedule %s->%s: nothing to replace", from, to)
@@ -328,7 +328,7 @@ func RollingSchedule(from, to string, servers int, pause time.Duration, back boo
 				tgt.Kind = TargetAny
 			}
 			n := len(s.Steps) + 1
-			s.Steps = append(s.Steps, Step{At: time.Duration(n) * pause, Action: act[impl], Target: tgt, Note: strconv.Itoa(n)})
+			s.Steps = append(s.Steps, Step{At: time.Duration(n) * pause, Action: ReplaceAction(impl, crash), Target: tgt, Note: strconv.Itoa(n)})
 		}
 	}
 	return s, nil

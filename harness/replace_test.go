@@ -136,7 +136,7 @@ func TestIntegration_Replace(t *testing.T) {
 }
 
 func TestRollingSchedule(t *testing.T) {
-	s, err := RollingSchedule(ImplJava, ImplGo, 3, 10*time.Second, true)
+	s, err := RollingSchedule(ImplJava, ImplGo, 3, 10*time.Second, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,25 @@ at 1m0s replace-java any # 6
 	if err != nil || back.String() != want {
 		t.Errorf("ParseSchedule(String()) = %v, %v", back, err)
 	}
-	one, err := RollingSchedule(ImplGo, ImplJava, 5, time.Second, false)
+	// With crash every step is a crash replacement, which reads back too.
+	crash, err := RollingSchedule(ImplJava, ImplGo, 3, 10*time.Second, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCrash := strings.NewReplacer("replace-go", "crash-replace-go", "replace-java", "crash-replace-java").Replace(want)
+	if got := crash.String(); got != wantCrash {
+		t.Errorf("crash schedule:\n%s\nwant:\n%s", got, wantCrash)
+	}
+	if back, err := ParseSchedule(crash.String()); err != nil || back.String() != wantCrash {
+		t.Errorf("ParseSchedule(crash) = %v, %v", back, err)
+	}
+	for _, a := range []Action{ReplaceGo, ReplaceJava, CrashReplaceGo, CrashReplaceJava} {
+		impl, ok := a.Replaces()
+		if !ok || ReplaceAction(impl, a.crashes()) != a {
+			t.Errorf("%s: replaces %q %v, crashes %v: does not round-trip", a, impl, ok, a.crashes())
+		}
+	}
+	one, err := RollingSchedule(ImplGo, ImplJava, 5, time.Second, false, false)
 	if err != nil || len(one.Steps) != 5 || one.Steps[4].Target.Kind != TargetAny || one.Steps[0].Action != ReplaceJava || one.Name != "rolling go->java" {
 		t.Errorf("go->java on 5: %v, %v", one, err)
 	}
@@ -167,7 +185,7 @@ at 1m0s replace-java any # 6
 		n        int
 		pause    time.Duration
 	}{{ImplJava, ImplJava, 3, time.Second}, {ImplJava, "rust", 3, time.Second}, {ImplJava, ImplGo, 1, time.Second}, {ImplJava, ImplGo, 3, 0}} {
-		if _, err := RollingSchedule(bad.from, bad.to, bad.n, bad.pause, false); err == nil {
+		if _, err := RollingSchedule(bad.from, bad.to, bad.n, bad.pause, false, false); err == nil {
 			t.Errorf("RollingSchedule(%v) accepted", bad)
 		}
 	}

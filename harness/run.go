@@ -278,7 +278,7 @@ func (e *Ensemble) replaceStep(ctx, mctx context.Context, p *prober, ev Event, i
 	emit(pending)
 	measured := make(chan Event, 1)
 	stopped := false
-	rep, err := e.Replace(ctx, ev.ID, impl, ReplaceOptions{OnStopped: func(at time.Time) {
+	rep, err := e.Replace(ctx, ev.ID, impl, ReplaceOptions{Kill: ev.Step.Action.crashes(), OnStopped: func(at time.Time) {
 		stopped = true
 		m := ev
 		m.Time = at
@@ -409,7 +409,7 @@ func (e *Ensemble) inapplicable(a Action, id int) string {
 		if !s.partitioned() && s.delay == 0 {
 			return fmt.Sprintf("server %d is neither partitioned nor delayed", id)
 		}
-	case ReplaceGo, ReplaceJava:
+	case ReplaceGo, ReplaceJava, CrashReplaceGo, CrashReplaceJava:
 		impl, _ := a.Replaces()
 		switch {
 		case !s.running:

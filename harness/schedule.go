@@ -107,7 +107,8 @@ var reserved = map[string]bool{"leader": true, "follower": true, "observer": tru
 // what was not fsynced; restart undoes it), or a replacement: replace-go,
 // replace-java (Replace: a clean stop, then the other implementation on
 // the same data and ports; the next step waits until it serves; a role
-// target picks among the servers not running that implementation yet);
+// target picks among the servers not running that implementation yet),
+// crash-replace-go, crash-replace-java (the same after a kill -9);
 // target one of leader, follower, observer, any, a server id, "it" (the
 // server of the previous statement) or a name bound earlier with "as".
 // "delay" takes a latency ("at 5s delay follower 50ms"), "fsync-slow" the

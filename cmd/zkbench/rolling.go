@@ -30,6 +30,7 @@ type rollingOptions struct {
 	load     loadOptions
 	from, to string
 	back     bool
+	crash    bool
 	pause    time.Duration
 	bucket   time.Duration
 	common
@@ -47,7 +48,9 @@ as an operator's rolling upgrade does: each server is stopped cleanly
 directories (dataDir and dataLogDir), id, ports and zoo.cfg; the next step
 waits until it serves, caught up, and then --pause. Followers go first,
 the last server (normally the leader) last. With --back the servers then
-return to --from the same way. Every operation on --check-keys keys is
+return to --from the same way. With --crash each old process is killed
+with SIGKILL instead (a crash in the middle of an upgrade): the new
+implementation starts on what the crash left on disk. Every operation on --check-keys keys is
 recorded and checked (no acknowledged write lost, linearizable writes:
 the verdict is printed, a violation exits 4). It writes the usual result
 directory, a throughput graph with every step marked (rolling.png/.svg),
@@ -57,7 +60,8 @@ per step for the replacement itself; a run that ends before its last step
 fails, asking for a longer one.`,
 		Example: `  zkbench rolling --from java --to go --servers 3 --writes 30% --back --check
   zkbench rolling --from go --to java --servers 5 --pause 20s
-  zkbench rolling --pause 5s --clients 20 --bucket 500ms`,
+  zkbench rolling --pause 5s --clients 20 --bucket 500ms
+  zkbench rolling --from go --to java --crash --pause 5s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRolling(cmd.Context(), o, cmd.Flags().Changed, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -71,6 +75,7 @@ fails, asking for a longer one.`,
 	cmd.Flags().StringVar(&o.from, "from", harness.ImplJava, "implementation the ensemble starts with: java or go")
 	cmd.Flags().StringVar(&o.to, "to", harness.ImplGo, "implementation that replaces it: go or java")
 	cmd.Flags().BoolVar(&o.back, "back", false, "then replace every server by --from again, the same way")
+	cmd.Flags().BoolVar(&o.crash, "crash", false, "kill each old process with SIGKILL (kill -9) instead of stopping it cleanly")
 	cmd.Flags().DurationVar(&o.pause, "pause", 10*time.Second, "time between steps (the first comes one --pause into the measured part); a step waits for the previous replacement to serve")
 	cmd.Flags().DurationVar(&o.bucket, "bucket", 0, "throughput bucket of the graph (default: about 60 points)")
 	o.common.addFlags(cmd.Flags())
@@ -83,7 +88,7 @@ func runRolling(ctx context.Context, o rollingOptions, changed func(string) bool
 			return usageError(fmt.Errorf("--%s: rolling runs its own placement; say what runs with --from and --to", f))
 		}
 	}
-	sched, err := harness.RollingSchedule(o.from, o.to, o.ens.servers, o.pause, o.back)
+	sched, err := harness.RollingSchedule(o.from, o.to, o.ens.servers, o.pause, o.back, o.crash)
 	if err != nil {
 		return usageError(fmt.Errorf("--from %s --to %s --servers %d --pause %v: %w", o.from, o.to, o.ens.servers, o.pause, err))
 	}
@@ -147,7 +152,7 @@ func rollingSteps(r *results.Result) []*rollingStep {
 		}
 		_, text, _ := strings.Cut(ev.Detail, ": ")
 		switch s := byN[n]; {
-		case ev.Name == string(harness.ReplaceGo) || ev.Name == string(harness.ReplaceJava):
+		case isReplace(ev.Name):
 			s = &rollingStep{n: n, at: ev.At, what: text}
 			byN[n] = s
 			steps = append(steps, s)
@@ -163,6 +168,12 @@ func rollingSteps(r *results.Result) []*rollingStep {
 		}
 	}
 	return steps
+}
+
+// isReplace reports whether an event names a replace step.
+func isReplace(name string) bool {
+	_, ok := harness.Action(name).Replaces()
+	return ok
 }
 
 // throughputOver is the mean throughput of r's intervals that start in
