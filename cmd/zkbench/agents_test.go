@@ -120,15 +120,6 @@ func startAgents(t *testing.T, dir, bin, coord string, names []string, extra ...
 }
 
 // runDir returns the one run directory under out.
-func runDir(t *testing.T, out string) string {
-	t.Helper()
-	ds, _ := filepath.Glob(filepath.Join(out, "*"))
-	if len(ds) != 1 {
-		t.Fatalf("want one run directory under %s, have %v", out, ds)
-	}
-	return ds[0]
-}
-
 func readAgents(t *testing.T, dir string) []fleet.AgentSummary {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, agentsFile))

@@ -230,14 +230,7 @@ func TestRunStandaloneGo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
-	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-1srv-50w"))
-	if len(runs) != 1 {
-		t.Fatalf("run directory named <time>-go-1srv-50w: found %v (stdout %s)", runs, out)
-	}
-	r, err := results.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, r := readRun(t, dir, "*-go-1srv-50w")
 	s := results.Summarize(r)
 	if s.Ops == 0 || r.Ensemble.Implementation != "go" || r.Spec.ReadPercent != 50 {
 		t.Errorf("result: %d ops, impl %q, reads %g%%", s.Ops, r.Ensemble.Implementation, r.Spec.ReadPercent)
@@ -246,7 +239,7 @@ func TestRunStandaloneGo(t *testing.T) {
 		t.Error("no setData completed with 50% writes")
 	}
 	for _, f := range []string{"throughput.png", "latency.png", "latency-spectrum.svg", "report.md"} {
-		if _, err := os.Stat(filepath.Join(runs[0], f)); err != nil {
+		if _, err := os.Stat(filepath.Join(rd, f)); err != nil {
 			t.Error(err)
 		}
 	}
@@ -362,14 +355,7 @@ func TestRunWithFaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
-	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-3srv-30w-follower"))
-	if len(runs) != 1 {
-		t.Fatalf("run directory named after the schedule: %v", runs)
-	}
-	r, err := results.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, r := readRun(t, dir, "*-go-3srv-30w-follower")
 	var kill, restart *results.Event
 	for i, ev := range r.Events {
 		switch ev.Name {
@@ -390,7 +376,7 @@ func TestRunWithFaults(t *testing.T) {
 	if kill.At < 500*time.Millisecond || restart.At <= kill.At {
 		t.Errorf("kill at %v, restart at %v: want the kill 500 ms or more into the measured part, then the restart", kill.At, restart.At)
 	}
-	if _, err := os.Stat(filepath.Join(runs[0], "throughput.png")); err != nil {
+	if _, err := os.Stat(filepath.Join(rd, "throughput.png")); err != nil {
 		t.Error(err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/zkbench/zkbench/internal/testenv"
 	"github.com/zkbench/zkbench/internal/zkbin"
-	"github.com/zkbench/zkbench/results"
 )
 
 // TestMixedRunRecordsPlacement: a mixed run's result says which server
@@ -31,19 +30,12 @@ func TestMixedRunRecordsPlacement(t *testing.T) {
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
 	}
-	runs, _ := filepath.Glob(filepath.Join(dir, "*-mixed-3srv-*"))
-	if len(runs) != 1 {
-		t.Fatalf("run directories %v", runs)
-	}
-	r, err := results.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, r := readRun(t, dir, "*-mixed-3srv-*")
 	if want := map[int64]string{1: "go", 2: "java", 3: "java"}; !maps.Equal(r.Ensemble.Placement, want) {
 		t.Errorf("placement %v, want %v", r.Ensemble.Placement, want)
 	}
 	label := "mixed (go 1; java 2,3)"
-	report, err := os.ReadFile(filepath.Join(runs[0], "report.md"))
+	report, err := os.ReadFile(filepath.Join(rd, "report.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,14 +38,7 @@ func TestRollingJavaGoJava(t *testing.T) {
 		t.Fatalf("rolling: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
 	}
 	t.Logf("stdout:\n%s", out.String())
-	runs, _ := filepath.Glob(filepath.Join(dir, "*-mixed-3srv-30w*-rolling*"))
-	if len(runs) != 1 {
-		t.Fatalf("run directories %v", runs)
-	}
-	r, err := results.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, r := readRun(t, dir, "*-mixed-3srv-30w*-rolling*")
 	if r.Safety == nil || r.Safety.Verdict != results.SafetyPass || r.Safety.Ops == 0 {
 		t.Errorf("history check %+v: want PASS over some operations", r.Safety)
 	}
@@ -113,7 +106,7 @@ func TestRollingJavaGoJava(t *testing.T) {
 		}
 	}
 	for _, f := range []string{"rolling.png", "rolling.svg"} {
-		if st, err := os.Stat(filepath.Join(runs[0], f)); err != nil || st.Size() == 0 {
+		if st, err := os.Stat(filepath.Join(rd, f)); err != nil || st.Size() == 0 {
 			t.Errorf("graph %s: %v", f, err)
 		}
 	}

@@ -65,14 +65,7 @@ func TestRunAutoWarmup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
-	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-1srv-50w"))
-	if len(runs) != 1 {
-		t.Fatalf("run directory: %v", runs)
-	}
-	r, err := results.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := readRun(t, dir, "*-go-1srv-50w")
 	w := r.Warmup
 	if w == nil || w.Took < 3*time.Second || w.Took > 9*time.Second || w.Rule == "" {
 		t.Fatalf("result's warm-up %+v, want one of 3-9 s with its rule", w)
@@ -105,14 +98,7 @@ func TestRunAutoWarmupWithFaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
-	runs, _ := filepath.Glob(filepath.Join(dir, "*-go-3srv-30w-follower"))
-	if len(runs) != 1 {
-		t.Fatalf("run directory: %v", runs)
-	}
-	r, err := results.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := readRun(t, dir, "*-go-3srv-30w-follower")
 	if r.Warmup == nil || r.Warmup.Took < 3*time.Second {
 		t.Fatalf("warm-up %+v, want an automatic one of 3 s or more", r.Warmup)
 	}
