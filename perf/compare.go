@@ -180,8 +180,13 @@ type Sample struct {
 	RateLabel string  `json:"rate_label,omitempty"`
 	// Warmup is how an automatic warm-up went; nil for a fixed one.
 	Warmup *results.Warmup `json:"warmup,omitempty"`
-	Ops    int64           `json:"ops"`
-	Errors int64           `json:"errors"`
+	// Ops and Errors count the operations that completed inside the
+	// measured part (results.Summary).
+	Ops    int64 `json:"ops"`
+	Errors int64 `json:"errors"`
+	// Unfinished, in open loop, counts the operations scheduled in the
+	// measured part not completed when the run ended.
+	Unfinished int64 `json:"unfinished,omitempty"`
 	// DriverCores is the average number of cores the driver used.
 	DriverCores float64 `json:"driver_cores"`
 	// Load1 is the machine's one-minute load average when the run ended.
@@ -426,7 +431,7 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 			Impl: impl, Size: size, ReadPercent: reads, Rep: r + 1,
 			Throughput: sum.Throughput.Mean, P50: sum.All.P50, P99: sum.All.P99, P999: sum.All.P999,
 			Rate: ld.rate, RateLabel: ld.label, Warmup: res.Warmup,
-			Ops: sum.Ops, Errors: sum.Errors, DriverCores: res.Driver.CPUCores, Load1: load1(),
+			Ops: sum.Ops, Errors: sum.Errors, Unfinished: res.Driver.Unfinished, DriverCores: res.Driver.CPUCores, Load1: load1(),
 			DriverUsPerOp: usPerOp(res.Driver.CPUSeconds, sum.Ops+sum.Errors),
 		}
 		if cpuErr == nil {
@@ -441,6 +446,9 @@ func (c *Config) runEnsemble(ctx context.Context, rep *Report, impl string, size
 		at := ""
 		if ld.rate > 0 {
 			at = fmt.Sprintf(" at %s (%.0f ops/s)", ld.label, ld.rate)
+		}
+		if ld.rate > 0 {
+			at += fmt.Sprintf(", %d unfinished", s.Unfinished)
 		}
 		fmt.Fprintf(c.Log, "perf: rep %d: %-4s x%d %3g%% reads%s: %8.0f ops/s  p50 %v  p99 %v  p99.9 %v  errors %d  load %.1f  cpu/op server %.1fµs driver %.1fµs%s\n",
 			r+1, impl, size, reads, at, s.Throughput, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.P999.Round(10*time.Microsecond),

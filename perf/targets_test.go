@@ -103,3 +103,22 @@ func TestLatencyTargetAtHalfAndNinetyPercent(t *testing.T) {
 		}
 	}
 }
+
+// The fixed-rate table says how many operations each implementation left
+// unfinished: an achieved throughput near the offered rate can still hide
+// a backlog carried through the measured part.
+func TestRateTableShowsUnfinished(t *testing.T) {
+	r := &Report{Config: ReportConfig{Sizes: []int{3}, ReadPercents: []float64{70}, Reps: 2, Outstanding: 1, Rates: []Rate{{Fraction: 0.5}}}}
+	for rep := 1; rep <= 2; rep++ {
+		r.Samples = append(r.Samples,
+			Sample{Impl: harness.ImplGo, Size: 3, ReadPercent: 70, Rep: rep, Rate: 5000, RateLabel: "50%", Throughput: 5000, P99: time.Millisecond, P999: time.Millisecond},
+			Sample{Impl: harness.ImplJava, Size: 3, ReadPercent: 70, Rep: rep, Rate: 5000, RateLabel: "50%", Throughput: 4900, P99: time.Second, P999: time.Second, Unfinished: 7000})
+	}
+	p := r.RatePoints()[0]
+	if p.JavaUnfinished != 14000 || p.GoUnfinished != 0 {
+		t.Errorf("unfinished Go %d, Java %d; want 0 and 14000", p.GoUnfinished, p.JavaUnfinished)
+	}
+	if md := r.Markdown(); !strings.Contains(md, "| 0 / 14000 |") {
+		t.Errorf("rate table lacks the unfinished operations:\n%s", md)
+	}
+}
