@@ -46,6 +46,7 @@ type pendingSync struct {
 type leaderState struct {
 	epoch            int64 // 0 until decided
 	learners         map[int64]*learner
+	ids              []int64         // learners' ids in order (learnerIDs); nil when learners changed
 	epochVotes       map[int64]int64 // voter -> acceptedEpoch, self included
 	ackEpoch         map[int64]bool  // voters whose ACKEPOCH counts, self included
 	electionFinished bool            // a quorum acked the epoch; syncs may start
@@ -194,6 +195,7 @@ func (z *Zab) leaderOnInfo(m Message) error {
 		return nil
 	}
 	l.learners[m.From] = lr
+	l.ids = nil
 	if l.epoch == 0 {
 		if !observer && z.isVoter(m.From) {
 			l.epochVotes[m.From] = lr.accepted
@@ -230,7 +232,7 @@ func (z *Zab) maybeDecideEpoch() {
 	z.setEpochs(l.epoch, z.current)
 	z.logger.Debug("zab: leader: epoch decided", "id", z.id, "epoch", l.epoch)
 	l.ackEpoch[z.id] = true
-	for _, id := range sortedKeys(l.learners) {
+	for _, id := range l.learnerIDs() {
 		z.sendLeaderInfo(l.learners[id])
 	}
 	z.maybeFinishElection()
@@ -253,7 +255,7 @@ func (z *Zab) maybeFinishElection() {
 	l.phaseStart = z.tick
 	z.setEpochs(z.accepted, l.epoch)
 	l.newLeaderAcks[z.id] = true
-	for _, id := range sortedKeys(l.learners) {
+	for _, id := range l.learnerIDs() {
 		if lr := l.learners[id]; lr.phase == lpAcked {
 			z.startSync(lr)
 		}
@@ -342,6 +344,7 @@ func (z *Zab) startSync(lr *learner) {
 func (z *Zab) dropLearner(lr *learner, err error) {
 	z.logger.Warn("zab: leader: dropping learner", "id", z.id, "learner", lr.id, "err", err)
 	delete(z.l.learners, lr.id)
+	z.l.ids = nil
 }
 
 // maybeEstablish: a quorum acked NEWLEADER, so the leader's whole initial
@@ -363,7 +366,7 @@ func (z *Zab) maybeEstablish() {
 	z.logger.Debug("zab: leader established", "id", z.id, "epoch", l.epoch, "committed", FormatZxid(last))
 	// Every learner being synced got the whole history as committed
 	// (startSync): no COMMIT or INFORM is due.
-	ids := sortedKeys(l.learners)
+	ids := l.learnerIDs()
 	for _, id := range ids {
 		if lr := l.learners[id]; lr.phase == lpSynced {
 			z.sendUpToDate(lr)
@@ -409,7 +412,7 @@ func (z *Zab) propose(data []byte) (int64, error) {
 		return 0, err
 	}
 	l.pending = append(l.pending, e)
-	for _, id := range sortedKeys(l.learners) {
+	for _, id := range l.learnerIDs() {
 		if lr := l.learners[id]; lr.phase >= lpSyncing && !lr.observer {
 			z.send(id, TypeProposal, zxid, data)
 		}
@@ -455,7 +458,7 @@ func (z *Zab) maybeCommit() {
 	done := l.pending[:n]
 	l.pending = l.pending[n:]
 	defer clear(done)
-	ids := sortedKeys(l.learners)
+	ids := l.learnerIDs()
 	for _, e := range done {
 		l.committed = e.Zxid
 		z.applied = e.Zxid
@@ -534,7 +537,7 @@ func (z *Zab) sendActivate(ids []int64, e Entry, designated int64) {
 func (z *Zab) designatedLeader(zxid int64) int64 {
 	last := z.log.lastZxid()
 	var best, bestAck int64
-	for _, id := range sortedKeys(z.l.learners) {
+	for _, id := range z.l.learnerIDs() {
 		lr := z.l.learners[id]
 		if lr.phase != lpSynced || lr.observer || !z.next.set.voters[id] || lr.acked < zxid {
 			continue
@@ -581,7 +584,7 @@ func (z *Zab) tickLeader() {
 		}
 	}
 	votes := 1
-	for _, id := range sortedKeys(l.learners) {
+	for _, id := range l.learnerIDs() {
 		lr := l.learners[id]
 		limit := z.cfg.SyncLimitTicks
 		if lr.phase < lpSynced {
@@ -610,6 +613,16 @@ func voteSet(votes map[int64]int64) map[int64]bool {
 		ids[id] = true
 	}
 	return ids
+}
+
+// learnerIDs returns the learners' ids in order, computed once per change
+// of learners rather than on every proposal and ACK. Callers must not
+// change it; one that ranges over it may drop learners meanwhile.
+func (l *leaderState) learnerIDs() []int64 {
+	if l.ids == nil {
+		l.ids = sortedKeys(l.learners)
+	}
+	return l.ids
 }
 
 func sortedKeys[V any](m map[int64]V) []int64 {

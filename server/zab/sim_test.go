@@ -504,11 +504,14 @@ func (c *cluster) process(n *simNode) {
 				n.el.SetState(n.el.State(), v)
 			}
 		}
+		// Advance reuses rd.Requests' array: keep the requests, as the
+		// driver does.
+		reqs := slices.Clone(rd.Requests)
 		z.Advance(rd)
 		if k := len(rd.Persist); k > 0 && !c.opts.deferSync {
 			z.Persisted(rd.Persist[k-1].Zxid)
 		}
-		for _, r := range rd.Requests {
+		for _, r := range reqs {
 			if _, err := z.Propose(r.Data); err != nil {
 				c.logf("%d: propose forwarded %q: %v", n.id, r.Data, err)
 			}
