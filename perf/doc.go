@@ -17,7 +17,11 @@
 // open loop, below saturation, at the same offered rate for every
 // implementation (a share of Java's measured saturation throughput at each
 // point, or an absolute rate), reporting p50, p99 and p99.9 with their
-// spread and Go/Java ratios (RatePoints). With Config.WarmupMax every run
+// spread, Go/Java ratios and the operations left unfinished (RatePoints);
+// each fixed-rate ensemble first runs the closed loop until steady, so that
+// the rates meet warm servers. Every point is judged by its regime's target
+// (TargetFor: issue 19's for synchronous sessions, issue 9's and issue 19's
+// for pipelined ones; latency at 50 % and 90 % of Java's saturation). With Config.WarmupMax every run
 // warms up until its throughput is steady (bench's rule) rather than for a
 // fixed time, and the report says how long each implementation needed
 // (WarmupFigures): Java's JIT climbs for seconds.

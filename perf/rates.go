@@ -205,9 +205,9 @@ func (r *Report) writeRates(b *strings.Builder) {
 	b.WriteString("## Latency at a fixed offered rate (ms)\n\n")
 	b.WriteString("Open loop: every client issues its operations on a fixed schedule whatever the replies (latency from the intended start, ")
 	b.WriteString("so a stall counts in full); a percentage is of Java's median saturation throughput at the point. Achieved is what completed ")
-	b.WriteString("inside the measured part; below offered, or with operations unfinished (summed over the repetitions), the implementation could not keep up. With an automatic warm-up, each fixed-rate run (on a fresh ensemble) warms up ")
-	b.WriteString("at least as long as the implementation's closed-loop runs at the point needed: an open loop's throughput is steady at once, ")
-	b.WriteString("whether or not Java's JIT is done.\n\n")
+	b.WriteString("inside the measured part; below offered, or with operations unfinished (summed over the repetitions), the implementation could not keep up. Each fixed-rate ensemble first runs the closed loop until steady ")
+	b.WriteString("(Java's JIT warm: a fixed rate offered to a cold Java builds a backlog the measured part would carry); then each rate warms up ")
+	b.WriteString("until its throughput is steady and its sessions keep their schedule.\n\n")
 	b.WriteString("| servers | reads | rate | offered ops/s | achieved Go / Java | unfinished Go / Java | Go p50 | Go p99 | Go p99.9 | Java p50 | Java p99 | Java p99.9 | p99 Go/Java | p99.9 Go/Java | no-op p99 / p99.9 | target | target met |\n")
 	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | :---: |\n")
 	for _, p := range pts {

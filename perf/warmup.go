@@ -89,15 +89,3 @@ func (r *Report) firstRule() string {
 	}
 	return ""
 }
-
-// closedWarmup is the longest automatic warm-up impl's closed-loop runs at
-// (size, reads) needed, 0 without any.
-func (r *Report) closedWarmup(impl string, size int, reads float64) time.Duration {
-	var d time.Duration
-	for _, s := range r.Samples {
-		if s.Impl == impl && s.Rate == 0 && s.Size == size && s.ReadPercent == reads && s.Warmup != nil {
-			d = max(d, s.Warmup.Took)
-		}
-	}
-	return d
-}
