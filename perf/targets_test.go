@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zkbench/zkbench/harness"
+	"github.com/zkbench/zkbench/results"
 )
 
 // pointReport is a report of one repetition with the closed-loop
@@ -120,5 +121,20 @@ func TestRateTableShowsUnfinished(t *testing.T) {
 	}
 	if md := r.Markdown(); !strings.Contains(md, "| 0 / 14000 |") {
 		t.Errorf("rate table lacks the unfinished operations:\n%s", md)
+	}
+}
+
+// A share of Java's saturation is only as good as the closed-loop runs it
+// comes from: the rate table says when any of them never steadied.
+func TestRateTableFlagsUnsteadyBase(t *testing.T) {
+	r := &Report{Config: ReportConfig{Sizes: []int{3}, ReadPercents: []float64{70}, Reps: 2, Outstanding: 1, Rates: []Rate{{Fraction: 0.5}}}}
+	for rep, settled := range []bool{true, false} {
+		r.Samples = append(r.Samples,
+			Sample{Impl: harness.ImplJava, Size: 3, ReadPercent: 70, Rep: rep + 1, Throughput: 10000, Warmup: &results.Warmup{Took: time.Second, Settled: settled}},
+			Sample{Impl: harness.ImplJava, Size: 3, ReadPercent: 70, Rep: rep + 1, Rate: 5000, RateLabel: "50%", Throughput: 5000, P99: time.Millisecond, P999: time.Millisecond})
+	}
+	md := r.Markdown()
+	if !strings.Contains(md, "1 of the 2 Java closed-loop runs") {
+		t.Errorf("rate table does not flag the unsteady saturation runs:\n%s", md)
 	}
 }
