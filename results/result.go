@@ -322,13 +322,14 @@ type Event struct {
 var (
 	failureEvents = map[string]bool{"kill": true, "freeze": true, "partition": true, "partition-in": true,
 		"partition-out": true, "delay": true, "disk-full": true, "fsync-slow": true, "fsync-fail": true, "power-loss": true,
-		"replace-go": true, "replace-java": true}
+		"replace-go": true, "replace-java": true, "crash-replace-go": true, "crash-replace-java": true}
 	repairEvents = map[string]bool{"restart": true, "thaw": true, "heal": true, "disk-heal": true}
 )
 
 // IsFailure reports whether ev marks an injected failure (a kill, freeze,
 // partition, delay or disk fault), or the replacement of a server's
-// process by another implementation's, which stops it.
+// process by another implementation's (after a clean stop or a kill -9),
+// which stops it.
 func (ev Event) IsFailure() bool { return failureEvents[ev.Name] }
 
 // IsRepair reports whether ev marks the repair of a failure (restart,
