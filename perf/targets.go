@@ -30,17 +30,26 @@ func (v Verdict) String() string {
 	return "no target"
 }
 
+// verdictWords are the verdicts as report.json writes them.
+var verdictWords = [...]string{NoTarget: "none", Met: "met", Missed: "missed", Unknown: "unknown"}
+
 // MarshalText makes a verdict read well in report.json.
 func (v Verdict) MarshalText() ([]byte, error) {
-	switch v {
-	case Met:
-		return []byte("met"), nil
-	case Missed:
-		return []byte("missed"), nil
-	case Unknown:
-		return []byte("unknown"), nil
+	if v < 0 || int(v) >= len(verdictWords) {
+		return nil, fmt.Errorf("perf: verdict %d out of range", int(v))
 	}
-	return []byte("none"), nil
+	return []byte(verdictWords[v]), nil
+}
+
+// UnmarshalText reads a verdict as MarshalText writes it.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for i, w := range verdictWords {
+		if string(b) == w {
+			*v = Verdict(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("perf: verdict %q: want none, met, missed or unknown", b)
 }
 
 // ThroughputTarget is the throughput a closed-loop point is judged by: Go

@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,23 @@ func TestRateTableFlagsUnsteadyBase(t *testing.T) {
 	md := r.Markdown()
 	if !strings.Contains(md, "1 of the 2 Java closed-loop runs") {
 		t.Errorf("rate table does not flag the unsteady saturation runs:\n%s", md)
+	}
+}
+
+// report.json reads back: a verdict is written as a word and read as one.
+func TestVerdictRoundTrip(t *testing.T) {
+	for _, v := range []Verdict{NoTarget, Met, Missed, Unknown} {
+		b, err := json.Marshal(Point{Verdict: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Point
+		if err := json.Unmarshal(b, &p); err != nil || p.Verdict != v {
+			t.Errorf("%v: read back %v, %v from %s", v, p.Verdict, err, b)
+		}
+	}
+	var v Verdict
+	if err := v.UnmarshalText([]byte("maybe")); err == nil {
+		t.Error("an unknown verdict read without an error")
 	}
 }
