@@ -52,7 +52,7 @@ type reignState struct {
 	started      time.Time     // when the reign began (a learner's sync time)
 	proposed     []proposed    // leader: this reign's proposals not yet committed, in zxid order
 	sync         *logSyncer    // fsyncs the appended entries off the loop
-	enc          proto.Encoder // leader: propose's scratch buffer (encodeTxn)
+	enc          proto.Encoder // the scratch buffer of propose (encodeTxn) and forwards (encodeRequest)
 
 	// A learner's connections to its leader (redial.go): how many it
 	// made, whether the leader spoke on one, and what it sent before.
@@ -355,7 +355,7 @@ func (p *Peer) onRequest(rs *reignState, r request) {
 		p.propose(rs, r.write)
 		return
 	default:
-		err = rs.z.Forward(encodeRequest(r.write), r.write.Auth)
+		err = rs.z.Forward(encodeRequest(&rs.enc, r.write), r.write.Auth)
 	}
 	if err != nil {
 		p.failRequest(r, proto.ErrConnectionLoss)
@@ -591,16 +591,22 @@ func (p *Peer) isRival(n election.Notification, ours election.Vote) bool {
 		n.Vote.ElectionEpoch >= ours.ElectionEpoch && n.Vote.Better(ours)
 }
 
-// maxScratch bounds the proposal encoder a reign keeps between proposals;
-// a larger txn's buffer is dropped after use.
+// maxScratch bounds the encoder a reign keeps between proposals (and
+// forwarded requests); a larger record's buffer is dropped after use.
 const maxScratch = 64 << 10
 
 // encodeTxn serializes txn into the reused scratch encoder and returns an
-// exact-size copy, which Zab, the log and the DIFF window keep: one
-// allocation per proposal instead of one per doubling of a growing buffer.
+// exact-size copy (exactCopy), which Zab, the log and the DIFF window keep.
 func encodeTxn(scratch *proto.Encoder, txn *txnprep.Txn) []byte {
+	return exactCopy(scratch, txn.Encode)
+}
+
+// exactCopy serializes a record with encode into the reused scratch
+// encoder and returns a copy of exactly its size: one allocation per
+// record instead of one per doubling of a growing buffer.
+func exactCopy(scratch *proto.Encoder, encode func(*proto.Encoder)) []byte {
 	scratch.Reset()
-	txn.Encode(scratch)
+	encode(scratch)
 	data := bytes.Clone(scratch.Bytes())
 	if cap(scratch.Bytes()) > maxScratch {
 		*scratch = proto.Encoder{}

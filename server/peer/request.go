@@ -13,18 +13,20 @@ import (
 // closeSession nothing); the session's auth ids go in the packet's auth
 // info.
 
-func encodeRequest(r *proto.Request) []byte {
-	var e proto.Encoder
-	e.Long(r.SessionID)
-	e.Int(r.Cxid)
-	e.Int(int32(r.Op))
-	switch {
-	case r.Op == proto.OpCreateSession:
-		e.Int(r.TimeOut)
-	case r.Body != nil:
-		r.Body.Encode(&e)
-	}
-	return e.Bytes()
+// encodeRequest serializes r for the leader into the reused scratch
+// encoder and returns an exact-size copy (exactCopy).
+func encodeRequest(scratch *proto.Encoder, r *proto.Request) []byte {
+	return exactCopy(scratch, func(e *proto.Encoder) {
+		e.Long(r.SessionID)
+		e.Int(r.Cxid)
+		e.Int(int32(r.Op))
+		switch {
+		case r.Op == proto.OpCreateSession:
+			e.Int(r.TimeOut)
+		case r.Body != nil:
+			r.Body.Encode(e)
+		}
+	})
 }
 
 func decodeRequest(b []byte, auth []proto.ID) (*proto.Request, error) {

@@ -232,7 +232,7 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 		{2, proto.OpCreateSession, nil},
 		{3, proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{proto.NewMultiOp(proto.OpDelete, &proto.DeleteRequest{Path: "/b", Version: -1})}}},
 	} {
-		in := encodeRequest(&proto.Request{SessionID: r.sid, Cxid: 9, Op: r.op, Body: r.body, TimeOut: 4000, Auth: []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}})
+		in := encodeRequest(new(proto.Encoder), &proto.Request{SessionID: r.sid, Cxid: 9, Op: r.op, Body: r.body, TimeOut: 4000, Auth: []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}})
 		out, err := decodeRequest(in, []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}})
 		if err != nil {
 			t.Fatalf("%v: %v", r.op, err)
@@ -248,8 +248,8 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 			t.Fatalf("%v: body %v", r.op, out.Body)
 		}
 	}
-	for i := 0; i < len(encodeRequest(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})); i++ {
-		if _, err := decodeRequest(encodeRequest(&proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i], nil); err == nil {
+	for i := 0; i < len(encodeRequest(new(proto.Encoder), &proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})); i++ {
+		if _, err := decodeRequest(encodeRequest(new(proto.Encoder), &proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i], nil); err == nil {
 			t.Fatalf("a forwarded request truncated to %d bytes decoded", i)
 		}
 	}
@@ -259,19 +259,19 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 // long sessionId, int cxid, int type, then the record's bytes unframed
 // (createSession: the int timeout; closeSession: nothing).
 func TestForwardedRequestUpstreamLayout(t *testing.T) {
-	got := encodeRequest(&proto.Request{SessionID: 0x0100000000000002, Cxid: 7, Op: proto.OpSetData,
+	got := encodeRequest(new(proto.Encoder), &proto.Request{SessionID: 0x0100000000000002, Cxid: 7, Op: proto.OpSetData,
 		Body: &proto.SetDataRequest{Path: "/a", Data: []byte("x"), Version: 3}})
 	want := []byte{1, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 5,
 		0, 0, 0, 2, '/', 'a', 0, 0, 0, 1, 'x', 0, 0, 0, 3}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("setData forwarded as %x, want %x", got, want)
 	}
-	got = encodeRequest(&proto.Request{SessionID: 5, Op: proto.OpCreateSession, TimeOut: 30000})
+	got = encodeRequest(new(proto.Encoder), &proto.Request{SessionID: 5, Op: proto.OpCreateSession, TimeOut: 30000})
 	want = []byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xf6, 0, 0, 0x75, 0x30}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("createSession forwarded as %x, want %x", got, want)
 	}
-	got = encodeRequest(&proto.Request{SessionID: 5, Cxid: 1, Op: proto.OpCloseSession})
+	got = encodeRequest(new(proto.Encoder), &proto.Request{SessionID: 5, Cxid: 1, Op: proto.OpCloseSession})
 	if len(got) != 16 {
 		t.Fatalf("closeSession forwarded as %x, want only the 16-byte head", got)
 	}
