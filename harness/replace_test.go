@@ -64,6 +64,7 @@ func writeRange(t *testing.T, connect string, from, to int) {
 // the Go server starts from Java's snapshot.<zxid> and log.<zxid> files
 // and Java from the Go server's. Each time the replacement must serve,
 // caught up: everything written before it started is read through it.
+// Last, Go replaces Java again after a kill -9 under writes.
 func TestIntegration_Replace(t *testing.T) {
 	needJava(t)
 	o := Options{Impl: ImplMixed, Placement: "java=3", GoCommand: zkserverCommand(t), JavaHeap: "128m",
@@ -128,6 +129,21 @@ func TestIntegration_Replace(t *testing.T) {
 		t.Errorf("server %d: pid %d, role %s, %+v: want a serving Java process after a kill -9", id, m.PID, m.Role, back)
 	}
 	readAll(t, e.Members()[id-1].ClientAddr, 120)
+
+	// And Go again, now on the log of a Java process killed while clients
+	// wrote: preallocated zeros after its last record, perhaps a torn one.
+	stop = writers(t, connect, 4)
+	time.Sleep(500 * time.Millisecond)
+	crashed, err := e.Replace(ctx, id, ImplGo, ReplaceOptions{Kill: true})
+	if n, _ := stop(); err != nil || n == 0 {
+		t.Fatalf("replace %d java->go after kill -9: %v (%d writes)", id, err, n)
+	}
+	t.Logf("replaced after a crash %+v", crashed)
+	if m := e.Members()[id-1]; !crashed.Killed || runsJava(t, m.PID) || !m.Role.Serving() {
+		t.Errorf("server %d: pid %d, role %s, %+v: want a serving Go process after a kill -9 of Java", id, m.PID, m.Role, crashed)
+	}
+	writeRange(t, connect, 120, 140)
+	readAll(t, e.Members()[id-1].ClientAddr, 140)
 	for _, x := range e.Exits() {
 		if !x.Killed {
 			t.Errorf("exit %+v counted as the server's own", x)

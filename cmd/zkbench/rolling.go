@@ -50,9 +50,9 @@ waits until it serves, caught up, and then --pause. Followers go first,
 the last server (normally the leader) last. With --back the servers then
 return to --from the same way. With --crash each old process is killed
 with SIGKILL instead (a crash in the middle of an upgrade): the new
-implementation starts on what the crash left on disk. Every operation on --check-keys keys is
-recorded and checked (no acknowledged write lost, linearizable writes:
-the verdict is printed, a violation exits 4). It writes the usual result
+implementation starts on what the crash left on disk. Every operation on
+--check-keys keys is recorded and checked (no acknowledged write lost,
+linearizable writes: the verdict is printed, a violation exits 4). It writes the usual result
 directory, a throughput graph with every step marked (rolling.png/.svg),
 and prints each phase's throughput, each step's stall and the placement
 after it. --duration defaults to one --pause per step plus one, and 10 s
