@@ -175,6 +175,12 @@ type Options struct {
 	// throughput steadies for an automatic one (Spec.WarmupMax). A fault
 	// schedule timed from the measured part starts from it.
 	OnMeasure func(start time.Time)
+	// SharedWarmup, if not nil, has an automatic warm-up (Spec.WarmupMax)
+	// decided outside this driver, by a coordinator that sees every
+	// driver's buckets (see WarmupJudge): the way several drivers warm up
+	// until steady. The result then records no Warmup; the coordinator
+	// does.
+	SharedWarmup *SharedWarmup
 	// OnInterval, if not nil, is given the latency histogram of every
 	// interval of the series (all operation types, results.IntervalDigits)
 	// as it is finalised, with the interval's index; it must not keep h.
@@ -298,8 +304,11 @@ func (o Options) validate() error {
 	if o.Check.Keys > 0 && o.Sessions.Count > 0 {
 		return badOption("Check", "a history check needs every session in this driver, not a range")
 	}
-	if o.Spec.WarmupMax > 0 && (o.Sessions.Count > 0 || o.Barrier != nil) {
-		return badOption("Spec.WarmupMax", "an automatic warm-up is decided by one driver seeing every session; with several drivers give a fixed warm-up")
+	if o.Spec.WarmupMax > 0 && o.SharedWarmup == nil && (o.Sessions.Count > 0 || o.Barrier != nil) {
+		return badOption("Spec.WarmupMax", "an automatic warm-up is decided by one driver seeing every session; with several drivers give a fixed warm-up or a SharedWarmup")
+	}
+	if sh := o.SharedWarmup; sh != nil && (o.Spec.WarmupMax <= 0 || sh.Publish == nil || sh.Measure == nil) {
+		return badOption("SharedWarmup", "wants an automatic warm-up (Spec.WarmupMax), Publish and Measure")
 	}
 	if o.Interval <= 0 || o.LogInterval < o.Interval || o.LogInterval%o.Interval != 0 {
 		return badOption("LogInterval", "%v must be a positive multiple of Interval %v", o.LogInterval, o.Interval)

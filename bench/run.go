@@ -308,7 +308,12 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 	r.runStart = start
 	mStart := r.runStart.Add(spec.Warmup)
 	auto := spec.WarmupMax > 0
-	if auto {
+	shared := auto && opts.SharedWarmup != nil
+	if shared {
+		// The measured part starts when a coordinator says, by
+		// WarmupMax and its lag (bounded by sharedWarmUp).
+		r.deadline = r.runStart.Add(spec.WarmupMax + 30*time.Second + spec.Duration)
+	} else if auto {
 		r.deadline = r.runStart.Add(spec.WarmupMax + opts.Interval + spec.Duration)
 	} else {
 		r.deadline = mStart.Add(spec.Duration)
@@ -332,6 +337,7 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 
 	var wu *results.Warmup
 	var events []results.Event
+	var lateBy time.Duration // a shared warm-up's start arrived this late
 	evc := opts.Events
 	if auto {
 		rule := defaultSteady
@@ -339,13 +345,20 @@ func drive(ctx context.Context, opts Options, src *workloads.Source, ks *keyspac
 			rule = *opts.steady
 		}
 		var err error
-		mStart, wu, events, err = r.warmUp(ctx, rule, &evc)
+		if shared {
+			mStart, events, err = r.sharedWarmUp(ctx, opts.SharedWarmup, &evc)
+		} else {
+			mStart, wu, events, err = r.warmUp(ctx, rule, &evc)
+		}
 		if err != nil {
 			r.stop()
 			drain(&workers, clients, opts.DrainTimeout, log)
 			return nil, fmt.Errorf("bench: cancelled during warm-up: %w", err)
 		}
 		r.rec.Store(newRecorder(mStart, spec.Duration, opts.Interval, spec.Mode == workloads.Open))
+		if late := time.Since(mStart); shared && late > 0 {
+			lateBy = late
+		}
 	}
 	rec := r.rec.Load()
 	if opts.OnMeasure != nil {
@@ -500,7 +513,10 @@ wait:
 	res.Driver = d
 	res.Warnings = warnings(d, res.Machine.Cores, results.Summarize(res).All.P50)
 	if wu != nil && !wu.Settled {
-		res.Warnings = append(res.Warnings, unsettled(wu, spec))
+		res.Warnings = append(res.Warnings, UnsettledWarning(wu, spec))
+	}
+	if lateBy > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the measured part's start reached this driver %v after it had passed: operations completed meanwhile are not counted", lateBy.Round(time.Millisecond)))
 	}
 	if check != nil {
 		t0 := time.Now()

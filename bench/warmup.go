@@ -30,7 +30,99 @@ type steadyRule struct {
 // defaultSteady: 500 ms buckets judged over the last 3 s, at most 5 %
 // variation and 4 % drift. Half-second buckets hold enough operations to
 // count (a few thousand at 10k ops/s) yet follow the JIT's climb.
-var defaultSteady = steadyRule{Bucket: 500 * time.Millisecond, Window: 6, MaxCV: 0.05, MaxDrift: 0.04}
+var defaultSteady = steadyRule{Bucket: WarmupBucketWidth, Window: 6, MaxCV: 0.05, MaxDrift: 0.04}
+
+// WarmupBucketWidth is the bucket of an automatic warm-up: its rule judges
+// the completions of each such stretch from the warm-up's start.
+const WarmupBucketWidth = 500 * time.Millisecond
+
+// WarmupBucket is one bucket of an automatic warm-up as one driver counted
+// it: what SharedWarmup publishes, and what a coordinator sums over
+// several drivers.
+type WarmupBucket struct {
+	// Index counts buckets from the warm-up's start: bucket k spans
+	// [k, k+1) × WarmupBucketWidth.
+	Index int64 `json:"i"`
+	// Ops is how many operations completed in it.
+	Ops int64 `json:"ops"`
+	// Behind is, in open loop, how many operations scheduled before its
+	// end had not been issued, and Slack how many may be for the schedule
+	// to count as kept (one per session slot).
+	Behind int64 `json:"behind,omitempty"`
+	Slack  int64 `json:"slack,omitempty"`
+	// End is the bucket's end in the driver's clock.
+	End time.Time `json:"-"`
+}
+
+// SharedWarmup has an automatic warm-up decided outside the driver, by a
+// coordinator summing the buckets of every driver of a run (see
+// WarmupJudge).
+type SharedWarmup struct {
+	// Publish is called with every bucket as it ends, in order, from the
+	// driver's warm-up loop: it must not block.
+	Publish func(WarmupBucket)
+	// Measure delivers the start of the measured part in the driver's
+	// clock, an instant on the series' grid from the warm-up's start that
+	// should still be ahead when it arrives.
+	Measure <-chan time.Time
+}
+
+// WarmupJudge decides an automatic warm-up (Spec.WarmupMax) bucket by
+// bucket: the one rule a single driver applies to its own completions and
+// a coordinator to the sum of its drivers'.
+type WarmupJudge struct {
+	rule   steadyRule
+	spec   workloads.Spec
+	rates  []float64
+	v      verdict
+	behind int64
+}
+
+// NewWarmupJudge returns a judge of spec's automatic warm-up under the
+// default rule.
+func NewWarmupJudge(spec workloads.Spec) *WarmupJudge {
+	return newJudge(spec, defaultSteady)
+}
+
+func newJudge(spec workloads.Spec, rule steadyRule) *WarmupJudge {
+	return &WarmupJudge{rule: rule, spec: spec}
+}
+
+// Add judges one more bucket: ops operations completed over span (about
+// WarmupBucketWidth) and, in open loop, behind operations overdue of
+// which slack may be. It returns true once the warm-up is over: the
+// throughput is steady (after Spec.Warmup at least) or Spec.WarmupMax has
+// passed.
+func (j *WarmupJudge) Add(ops int64, span time.Duration, behind, slack int64) bool {
+	j.rates = append(j.rates, float64(ops)/span.Seconds())
+	onSchedule := true
+	if j.spec.Mode == workloads.Open {
+		j.behind = behind
+		onSchedule = behind <= slack
+	}
+	j.v = j.rule.decide(j.rates, j.spec.Warmup, j.spec.WarmupMax, onSchedule)
+	return j.v.done
+}
+
+// Rate is the throughput of the last bucket judged, in operations per
+// second.
+func (j *WarmupJudge) Rate() float64 {
+	if len(j.rates) == 0 {
+		return 0
+	}
+	return j.rates[len(j.rates)-1]
+}
+
+// Outcome is the warm-up's record once it is over, given how long it took
+// (from the start of the load to the measured part's start).
+func (j *WarmupJudge) Outcome(took time.Duration) *results.Warmup {
+	w := &results.Warmup{Took: took, Settled: j.v.settled, CV: j.v.cv, Drift: j.v.drift, Rule: j.rule.String()}
+	if j.spec.Mode == workloads.Open {
+		w.Rule += "; " + scheduleRule
+		w.Behind = max(j.behind, 0)
+	}
+	return w
+}
 
 // String states the rule, for results and warnings.
 func (s steadyRule) String() string {
@@ -149,14 +241,10 @@ func (r *run) warmUp(ctx context.Context, rule steadyRule, evc *<-chan results.E
 	spec, log := r.spec, r.opts.Logger
 	tick := time.NewTicker(rule.Bucket)
 	defer tick.Stop()
-	var rates []float64
-	var events []results.Event
-	var arrived []time.Time
-	var v verdict
-	var late int64
-	open := spec.Mode == workloads.Open
+	j := newJudge(spec, rule)
+	var c eventLog
 	last, prev := r.runStart, int64(0)
-	for !v.done {
+	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			return time.Time{}, nil, nil, ctx.Err()
@@ -165,36 +253,89 @@ func (r *run) warmUp(ctx context.Context, rule steadyRule, evc *<-chan results.E
 				*evc = nil
 				continue
 			}
-			events, arrived = append(events, ev), append(arrived, time.Now())
+			c.add(ev)
 		case now := <-tick.C:
 			n := r.warmOps.Load()
-			rates = append(rates, float64(n-prev)/now.Sub(last).Seconds())
-			last, prev = now, n
-			onSchedule := true
-			if open {
-				var slack int64
+			var late, slack int64
+			if spec.Mode == workloads.Open {
 				late, slack = r.behind(now)
-				onSchedule = late <= slack
 			}
-			v = rule.decide(rates, spec.Warmup, spec.WarmupMax, onSchedule)
+			done = j.Add(n-prev, now.Sub(last), late, slack)
+			last, prev = now, n
 		}
 	}
 	mStart := boundaryAfter(r.runStart, time.Now(), r.opts.Interval)
-	w := &results.Warmup{Took: mStart.Sub(r.runStart), Settled: v.settled, CV: v.cv, Drift: v.drift, Rule: rule.String()}
-	if open {
-		w.Rule += "; " + scheduleRule
-		w.Behind = max(late, 0)
-	}
-	for i := range events {
-		events[i].At = arrived[i].Sub(mStart)
-	}
-	log.Info("warm-up over", "took", w.Took, "steady", w.Settled, "cv", v.cv, "drift", v.drift, "ops/s", rates[len(rates)-1], "behind", w.Behind)
-	return mStart, w, events, nil
+	w := j.Outcome(mStart.Sub(r.runStart))
+	log.Info("warm-up over", "took", w.Took, "steady", w.Settled, "cv", w.CV, "drift", w.Drift, "ops/s", j.Rate(), "behind", w.Behind)
+	return mStart, w, c.stamped(mStart), nil
 }
 
-// unsettled is the warning of a warm-up that never found a steady
-// throughput.
-func unsettled(w *results.Warmup, spec workloads.Spec) string {
+// sharedWarmUp runs an automatic warm-up decided outside the driver
+// (Options.SharedWarmup): at the end of every bucket from r.runStart it
+// publishes the bucket's completions, until the measured part's start
+// arrives, which it returns. Events are handled as by warmUp.
+func (r *run) sharedWarmUp(ctx context.Context, sh *SharedWarmup, evc *<-chan results.Event) (time.Time, []results.Event, error) {
+	width := WarmupBucketWidth
+	// The coordinator decides by WarmupMax; past that and a margin for
+	// its writes, it is gone or stuck.
+	limit := time.NewTimer(time.Until(r.runStart.Add(r.spec.WarmupMax + 30*time.Second)))
+	defer limit.Stop()
+	next := time.NewTimer(time.Until(r.runStart.Add(width)))
+	defer next.Stop()
+	var c eventLog
+	var k, prev int64
+	for {
+		select {
+		case <-ctx.Done():
+			return time.Time{}, nil, ctx.Err()
+		case <-limit.C:
+			return time.Time{}, nil, fmt.Errorf("bench: no measured start given %v after the warm-up started (WarmupMax %v)", time.Since(r.runStart).Round(time.Second), r.spec.WarmupMax)
+		case ev, ok := <-*evc:
+			if !ok {
+				*evc = nil
+				continue
+			}
+			c.add(ev)
+		case <-next.C:
+			end := r.runStart.Add(time.Duration(k+1) * width)
+			n := r.warmOps.Load()
+			b := WarmupBucket{Index: k, Ops: n - prev, End: end}
+			if r.spec.Mode == workloads.Open {
+				b.Behind, b.Slack = r.behind(end)
+			}
+			sh.Publish(b)
+			k, prev = k+1, n
+			next.Reset(time.Until(end.Add(width)))
+		case at := <-sh.Measure:
+			r.opts.Logger.Info("warm-up over (decided by the coordinator)", "took", at.Sub(r.runStart), "ahead", time.Until(at))
+			return at, c.stamped(at), nil
+		}
+	}
+}
+
+// eventLog holds the events that arrive during a warm-up, to be stamped
+// once the measured part's start is known.
+type eventLog struct {
+	events  []results.Event
+	arrived []time.Time
+}
+
+func (l *eventLog) add(ev results.Event) {
+	l.events, l.arrived = append(l.events, ev), append(l.arrived, time.Now())
+}
+
+// stamped returns the events with their arrival relative to mStart
+// (negative: before it).
+func (l *eventLog) stamped(mStart time.Time) []results.Event {
+	for i := range l.events {
+		l.events[i].At = l.arrived[i].Sub(mStart)
+	}
+	return l.events
+}
+
+// UnsettledWarning is the warning of a warm-up that never found a steady
+// throughput, for the result of the run (spec's).
+func UnsettledWarning(w *results.Warmup, spec workloads.Spec) string {
 	s := fmt.Sprintf("warm-up never steady: after %v (the maximum) the throughput still varied by %.1f%% (CV) and drifted %.1f%% over the last window",
 		w.Took.Round(time.Millisecond), 100*w.CV, 100*w.Drift)
 	if w.Behind > 0 && spec.Rate > 0 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkbench/zkbench/results"
 	"github.com/zkbench/zkbench/workloads"
 )
 
@@ -238,5 +239,86 @@ func TestScheduledBeforeCountsTheSchedule(t *testing.T) {
 		if got, want := scheduledBefore(spec, sr, d), scheduled(spec, sr, 0, d); got < want-int64(sr.Count) || got > want+int64(sr.Count) {
 			t.Errorf("before %v: %d, want %d (within one per session)", d, got, want)
 		}
+	}
+}
+
+// With SharedWarmup the driver does not decide: it publishes every
+// bucket's completions as it ends, on the grid of the warm-up's start, and
+// measures from the instant it is given.
+func TestSharedWarmupPublishesBucketsAndMeasuresFromTheGivenStart(t *testing.T) {
+	srv := startFake(t, time.Millisecond)
+	spec := fakeSpec()
+	spec.Warmup, spec.WarmupMax, spec.Duration = 0, 20*time.Second, time.Second
+	buckets := make(chan WarmupBucket, 100)
+	measure := make(chan time.Time, 1)
+	var want time.Time
+	var got []WarmupBucket
+	go func() {
+		for b := range buckets {
+			got = append(got, b)
+			if b.Index == 2 {
+				// The coordinator's decision: two intervals after the
+				// third bucket's end, on the grid of the warm-up start.
+				want = b.End.Add(200 * time.Millisecond)
+				measure <- want
+			}
+		}
+	}()
+	start := time.Now().Add(100 * time.Millisecond)
+	res, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: srv.Addr()}},
+		Sessions: SessionRange{0, 2},
+		Barrier:  func(context.Context) (time.Time, error) { return start, nil },
+		SharedWarmup: &SharedWarmup{
+			Publish: func(b WarmupBucket) { buckets <- b },
+			Measure: measure,
+		}})
+	close(buckets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Start.Equal(want) {
+		t.Errorf("measured part starts at %v, want the given %v", res.Start, want)
+	}
+	if res.Warmup != nil {
+		t.Errorf("a driver that did not decide recorded the warm-up %+v", res.Warmup)
+	}
+	if res.Measured != spec.Duration || len(res.Series) != int(spec.Duration/res.Interval) {
+		t.Errorf("measured %v in %d intervals, want %v", res.Measured, len(res.Series), spec.Duration)
+	}
+	if len(got) < 3 {
+		t.Fatalf("%d buckets published, want at least 3", len(got))
+	}
+	for k, b := range got {
+		if b.Index != int64(k) || b.Ops <= 0 || !b.End.Equal(start.Add(time.Duration(k+1)*WarmupBucketWidth)) {
+			t.Errorf("bucket %d: %+v (end %v after the start), want index %d, operations, end on the %v grid", k, b, b.End.Sub(start), k, WarmupBucketWidth)
+		}
+	}
+}
+
+// The coordinator judges the sum of the drivers' buckets with the driver's
+// own rule: a flat sum settles after the rule's window, a climbing one only
+// once the window lies past the climb, and one that never steadies runs to
+// the maximum and says so.
+func TestWarmupJudgeOnSummedBuckets(t *testing.T) {
+	spec := fakeSpec()
+	spec.Warmup, spec.WarmupMax = 0, 20*time.Second
+	judge := func(ops func(k int) int64) (*results.Warmup, int) {
+		j := NewWarmupJudge(spec)
+		for k := 0; ; k++ {
+			if j.Add(ops(k), WarmupBucketWidth, 0, 0) {
+				return j.Outcome(time.Duration(k+1) * WarmupBucketWidth), k + 1
+			}
+		}
+	}
+	if w, n := judge(func(int) int64 { return 5000 }); !w.Settled || n != 6 {
+		t.Errorf("flat: %d buckets, %+v; want settled after 6", n, w)
+	}
+	// One driver flat at 5000, one climbing from 1000 to 8000 over 5 s.
+	climb := func(k int) int64 { return 5000 + min(1000+int64(k)*700, 8000) }
+	if w, n := judge(climb); !w.Settled || n < 15 || n > 17 {
+		t.Errorf("climb: %d buckets, %+v; want settled once the window is nearly past the climb (15)", n, w)
+	}
+	if w, n := judge(func(k int) int64 { return int64(1000 + 3000*(k%2)) }); w.Settled || n != 40 || w.CV < 0.05 {
+		t.Errorf("noisy: %d buckets, %+v; want unsettled at the 40-bucket maximum", n, w)
 	}
 }
