@@ -280,6 +280,7 @@ func (a *agent) runClient(ctx context.Context, as Assignment, rep *Report, readi
 	var mu sync.Mutex
 	ivs := map[int64][]byte{}
 	var encErr error
+	var measure chan time.Time // an automatic warm-up's measured start
 	opts := bench.Options{
 		Spec:      as.Spec,
 		Targets:   as.Targets,
@@ -308,12 +309,30 @@ func (a *agent) runClient(ctx context.Context, as Assignment, rep *Report, readi
 				return time.Time{}, err
 			}
 			*readied = true
-			st, err := a.waitStart(ctx, as.Run)
-			if err != nil {
+			var st Start
+			if err := a.waitFor(ctx, a.l.Start(as.Run), &st); err != nil {
 				return time.Time{}, err
+			}
+			if measure != nil {
+				go func() {
+					var m Measure
+					if err := a.waitFor(ctx, a.l.Measure(as.Run), &m); err != nil {
+						log.Warn("no measured start", "err", err)
+						return // the driver's warm-up ends by ctx or its own bound
+					}
+					measure <- time.Unix(0, m.At).Add(off - a.cfg.ClockSkew)
+				}()
 			}
 			return time.Unix(0, st.At).Add(off - a.cfg.ClockSkew), nil
 		},
+	}
+	// An automatic warm-up is decided by the coordinator from every
+	// agent's buckets; the measured part's start comes back by /measure.
+	if as.Spec.WarmupMax > 0 {
+		pub := &warmupPublisher{conn: a.conn, path: a.l.Warmup(as.Run, a.cfg.Name), kick: make(chan struct{}, 1), log: log}
+		go pub.run(ctx)
+		measure = make(chan time.Time, 1)
+		opts.SharedWarmup = &bench.SharedWarmup{Publish: pub.publish, Measure: measure}
 	}
 	if a.cfg.TraceDir != "" {
 		f, err := os.Create(filepath.Join(a.cfg.TraceDir, as.Run+"-"+a.cfg.Name+".trace"))
@@ -409,23 +428,22 @@ func (a *agent) watchRun(ctx context.Context, run string, stop context.CancelCau
 	}
 }
 
-// waitStart waits for the run's start barrier.
-func (a *agent) waitStart(ctx context.Context, run string) (Start, error) {
+// waitFor waits until the znode p exists and decodes its JSON into v.
+func (a *agent) waitFor(ctx context.Context, p string, v any) error {
 	for {
-		data, _, err := a.conn.Get(a.l.Start(run))
+		data, _, err := a.conn.Get(p)
 		if err == nil {
-			var st Start
-			if err := json.Unmarshal(data, &st); err != nil {
-				return st, fmt.Errorf("agent: start of %s: %w", run, err)
+			if err := json.Unmarshal(data, v); err != nil {
+				return fmt.Errorf("agent: %s: %w", p, err)
 			}
-			return st, nil
+			return nil
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
-			return Start{}, fmt.Errorf("agent: start of %s: %w", run, err)
+			return fmt.Errorf("agent: %s: %w", p, err)
 		}
-		ok, _, ch, err := a.conn.ExistsW(a.l.Start(run))
+		ok, _, ch, err := a.conn.ExistsW(p)
 		if err != nil {
-			return Start{}, fmt.Errorf("agent: start of %s: %w", run, err)
+			return fmt.Errorf("agent: %s: %w", p, err)
 		}
 		if ok {
 			continue
@@ -433,7 +451,54 @@ func (a *agent) waitStart(ctx context.Context, run string) (Start, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return Start{}, context.Cause(ctx)
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// warmupPublisher keeps /runs/<run>/warmup/<name> holding the agent's last
+// WarmupKeep buckets of an automatic warm-up. The driver's publish does
+// not block: one writer writes the latest window, skipping any it was too
+// slow to write (the next holds them).
+type warmupPublisher struct {
+	conn *zk.Conn
+	path string
+	log  *slog.Logger
+	kick chan struct{} // capacity 1: a newer window waits
+
+	mu     sync.Mutex
+	counts WarmupCounts
+}
+
+func (p *warmupPublisher) publish(b bench.WarmupBucket) {
+	p.mu.Lock()
+	p.counts.Buckets = append(p.counts.Buckets, b)
+	if n := len(p.counts.Buckets); n > WarmupKeep {
+		p.counts.Buckets = slices.Clone(p.counts.Buckets[n-WarmupKeep:])
+	}
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run writes the window whenever it changed, until ctx ends.
+func (p *warmupPublisher) run(ctx context.Context) {
+	for {
+		select {
+		case <-p.kick:
+		case <-ctx.Done():
+			return
+		}
+		p.mu.Lock()
+		b, err := json.Marshal(p.counts)
+		p.mu.Unlock()
+		if err == nil {
+			err = Put(p.conn, p.path, b)
+		}
+		if err != nil {
+			p.log.Warn("warm-up counts not published", "err", err)
 		}
 	}
 }

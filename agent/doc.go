@@ -24,6 +24,15 @@
 //	                                (or why it could not get ready)
 //	/runs/<run>/start               Start: when the warm-up starts, in the
 //	                                coordination server's clock (the barrier)
+//	/runs/<run>/warmup/<name>       during an automatic warm-up (--warmup auto),
+//	                                the agent's WarmupCounts: its last WarmupKeep
+//	                                buckets of 500 ms (completions, open-loop
+//	                                lag), indexed from /start, rewritten as each
+//	                                ends (two writes a second, a few hundred
+//	                                bytes)
+//	/runs/<run>/measure             Measure: when the measured part starts, in
+//	                                the coordination server's clock, written by
+//	                                the coordinator once the warm-up is over
 //	/runs/<run>/abort               its presence stops every agent's load; the
 //	                                data is the reason (text)
 //	/runs/<run>/chunks/<name>/NNNN  the agent's Report, gzipped JSON, in chunks
@@ -42,8 +51,17 @@
 // server stamps, see MeasureOffset), refuses to start when a skew exceeds a
 // tenth of the series interval, and writes /start: the warm-up's start in
 // the server's clock, which each agent turns into its own by its offset,
-// so that every agent labels an interval with the same index. Each agent
-// writes its report when its load ends; the coordinator merges the reports
+// so that every agent labels an interval with the same index. A fixed
+// warm-up ends at /start plus Spec.Warmup. An automatic one
+// (Spec.WarmupMax) is decided by the coordinator, as one driver decides
+// its own (bench.WarmupJudge) but on the sum of every agent's buckets by
+// index: each agent publishes its buckets under /runs/<run>/warmup; when
+// the sum is steady, or WarmupMax has passed, the coordinator writes
+// /runs/<run>/measure two series intervals ahead, on the grid from /start,
+// and each agent, turning it into its own clock by its offset, measures
+// from there; the merged result records the warm-up (results.Warmup) and
+// warns when it never steadied. Each agent writes its report when its
+// load ends; the coordinator merges the reports
 // exactly (package fleet).
 //
 // Supervision: an agent whose coordination session expires, or that has

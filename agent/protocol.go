@@ -84,6 +84,12 @@ func (l Layout) Chunks(run, name string) string { return l.Run(run) + "/chunks/"
 func (l Layout) Reports(run string) string      { return l.Run(run) + "/reports" }
 func (l Layout) Report(run, name string) string { return l.Reports(run) + "/" + name }
 
+// Automatic warm-up (see the package doc): /runs/<run>/warmup/<name> (the
+// agent's WarmupCounts), /runs/<run>/measure (the coordinator's Measure).
+func (l Layout) Warmups(run string) string      { return l.Run(run) + "/warmup" }
+func (l Layout) Warmup(run, name string) string { return l.Warmups(run) + "/" + name }
+func (l Layout) Measure(run string) string      { return l.Run(run) + "/measure" }
+
 // Server role: /runs/<run>/ensemble (the coordinator's Ensemble, once every
 // server agent has reported its ports), /runs/<run>/status/<name> (the
 // agent's ServerStatus, updated while its server runs), /runs/<run>/faults/
@@ -218,6 +224,25 @@ type Ready struct {
 // Start is the barrier: when the warm-up starts, in the coordination
 // server's clock (Unix nanoseconds).
 type Start struct {
+	At int64 `json:"at_unix_ns"`
+}
+
+// WarmupKeep is how many of its last warm-up buckets an agent publishes:
+// 10 s of them, a few hundred bytes, far below jute.maxbuffer however long
+// the warm-up.
+const WarmupKeep = 20
+
+// WarmupCounts is what a client agent publishes during an automatic
+// warm-up, rewritten as each bucket ends: its last WarmupKeep buckets,
+// oldest first, indexed from the run's Start.
+type WarmupCounts struct {
+	Buckets []bench.WarmupBucket `json:"buckets"`
+}
+
+// Measure is the coordinator's decision of an automatic warm-up: when the
+// measured part starts, in the coordination server's clock (Unix
+// nanoseconds), on the series' grid from Start.
+type Measure struct {
 	At int64 `json:"at_unix_ns"`
 }
 
@@ -412,7 +437,7 @@ func Ensure(conn *zk.Conn, l Layout) error {
 
 // EnsureRun creates a run's directories.
 func EnsureRun(conn *zk.Conn, l Layout, run string) error {
-	return ensure(conn, l.Run(run), l.ReadyDir(run), l.Reports(run), l.Run(run)+"/chunks", l.StatusDir(run), l.FaultsDir(run))
+	return ensure(conn, l.Run(run), l.ReadyDir(run), l.Reports(run), l.Run(run)+"/chunks", l.StatusDir(run), l.FaultsDir(run), l.Warmups(run))
 }
 
 // DeleteTree deletes p and everything under it (best effort: it returns

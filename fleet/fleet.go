@@ -160,9 +160,6 @@ type run struct {
 // run aborted after it started (a lost agent) returns its partial result
 // and a nil error; Aborted says why.
 func (c *Coordinator) Drive(ctx context.Context, bo bench.Options) (*results.Result, error) {
-	if bo.Spec.WarmupMax > 0 {
-		return nil, fmt.Errorf("fleet: an automatic warm-up (--warmup auto) is decided by one driver seeing every session; with agents give a fixed --warmup")
-	}
 	o := c.opts
 	c.mu.Lock()
 	c.agents, c.aborted = nil, nil
@@ -532,10 +529,32 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 		return nil, err
 	}
 	mStart := localStart.Add(bo.Spec.Warmup)
-	r.log.Info("started", "warmup_at", localStart, "measure_at", mStart)
+	auto := bo.Spec.WarmupMax > 0
+	// An automatic warm-up is decided meanwhile, from the agents' counts.
+	var decided chan warmupDecision
+	var wu *results.Warmup
+	if auto {
+		decided = make(chan warmupDecision, 1)
+		decideCtx, stopDeciding := context.WithCancel(ctx)
+		defer stopDeciding()
+		go func() {
+			var d warmupDecision
+			d.start, d.w, d.err = r.decideWarmup(decideCtx, bo.Spec, localStart, off, interval)
+			decided <- d
+		}()
+		// Until it is decided, the latest start the agents allow.
+		mStart = localStart.Add(bo.Spec.WarmupMax + 30*time.Second)
+		r.log.Info("started", "warmup_at", localStart, "measure", "when steady", "at_most", bo.Spec.WarmupMax)
+	} else {
+		r.log.Info("started", "warmup_at", localStart, "measure_at", mStart)
+		if bo.OnMeasure != nil {
+			bo.OnMeasure(mStart)
+		}
+	}
 
 	// Reports.
 	var evs []results.Event
+	var arrived []time.Time // each event's arrival, stamped once mStart is known
 	reports := map[string]*agent.Report{}
 	var lostNames []string
 	var abortReason string
@@ -571,13 +590,26 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 		case <-ch:
 		case <-warm.C:
 			evc = bo.Events
+		case d := <-decided:
+			decided = nil
+			if d.err != nil {
+				if abortReason == "" {
+					abortReason = "the warm-up was not decided: " + d.err.Error()
+					r.abort(abortReason)
+				}
+				continue
+			}
+			mStart, wu = d.start, d.w
+			end.Reset(time.Until(mStart.Add(bo.Spec.Duration + 45*time.Second)))
+			if bo.OnMeasure != nil {
+				bo.OnMeasure(mStart)
+			}
 		case ev, ok := <-evc:
 			if !ok {
 				evc = nil
 				continue
 			}
-			ev.At = time.Since(mStart)
-			evs = append(evs, ev)
+			evs, arrived = append(evs, ev), append(arrived, time.Now())
 		case n := <-lost:
 			if _, ok := reports[n]; ok {
 				continue // it finished before it went
@@ -590,7 +622,7 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 			}
 			f := r.facts[n]
 			detail := fmt.Sprintf("%s %s (%s) lost its coordination session; the run is aborted", what, n, f.Hostname)
-			evs = append(evs, results.Event{At: time.Since(mStart), Name: "agent-lost", Detail: detail})
+			evs, arrived = append(evs, results.Event{Name: "agent-lost", Detail: detail}), append(arrived, time.Now())
 			r.log.Warn(detail)
 			if abortReason == "" {
 				abortReason = detail
@@ -621,6 +653,9 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 		}
 	}
 
+	for i := range evs {
+		evs[i].At = arrived[i].Sub(mStart)
+	}
 	var reps []*agent.Report
 	for k, n := range r.names {
 		if slices.Contains(lostNames, n) {
@@ -649,7 +684,7 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 	if len(reps) == 0 {
 		return nil, fmt.Errorf("fleet: no agent reported a result: %s", abortReason)
 	}
-	res, err := Merge(reps, Meta{Start: mStart, Interval: interval, LogInterval: bo.LogInterval, Ensemble: bo.Ensemble, Revision: bo.Revision})
+	res, err := Merge(reps, Meta{Start: mStart, Warmup: wu, Interval: interval, LogInterval: bo.LogInterval, Ensemble: bo.Ensemble, Revision: bo.Revision})
 	if err != nil {
 		return nil, err
 	}
@@ -660,6 +695,13 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 		res.Warnings = append(res.Warnings, "run aborted: "+abortReason+"; the result holds what the remaining agents measured")
 	}
 	return res, nil
+}
+
+// warmupDecision is the outcome of decideWarmup.
+type warmupDecision struct {
+	start time.Time
+	w     *results.Warmup
+	err   error
 }
 
 // summarize fills an agent's numbers from its slice.

@@ -27,6 +27,9 @@ type Meta struct {
 	Ensemble results.Ensemble
 	// Revision is recorded when the binary carries none.
 	Revision string
+	// Warmup is the coordinator's record of an automatic warm-up (nil for
+	// a fixed one); one that never steadied is warned about.
+	Warmup *results.Warmup
 }
 
 // Restore decodes a report's histograms into its Result.
@@ -220,6 +223,9 @@ func Merge(reps []*agent.Report, m Meta) (*results.Result, error) {
 		}
 	}
 	flush(nSeries-nSeries%logEvery, nSeries)
+	if res.Warmup = m.Warmup; m.Warmup != nil && !m.Warmup.Settled {
+		res.Warnings = append(res.Warnings, bench.UnsettledWarning(m.Warmup, res.Spec))
+	}
 	sort.Strings(res.Warnings)
 	return res, nil
 }
