@@ -100,8 +100,8 @@ func agentRun(ctx context.Context, cfg experiment.Config, a agentFlags, changed 
 	if hosted != nil {
 		ens = hosted.Servers()[0].Impl + " ensemble on server agents"
 	}
-	fmt.Fprintf(stderr, "zkbench: %s of %d, %g%% writes, %d clients x %d outstanding from agents, %v (+%v warm-up)\n",
-		ens, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, cfg.Spec.Warmup)
+	fmt.Fprintf(stderr, "zkbench: %s of %d, %g%% writes, %d clients x %d outstanding from agents, %v (+%s)\n",
+		ens, cfg.Harness.Servers, cfg.Spec.WritePercent(), cfg.Spec.Clients, cfg.Spec.Outstanding, cfg.Spec.Duration, warmupText(cfg.Spec))
 	res, err := experiment.Run(ctx, cfg)
 	if err != nil {
 		return "", err
@@ -120,6 +120,7 @@ func agentRun(ctx context.Context, cfg experiment.Config, a agentFlags, changed 
 		return dir, err
 	}
 	printLine(stdout, dir, res)
+	warnWarmup(stderr, dir, res)
 	printAgents(stdout, co.Agents())
 	if err := co.Aborted(); err != nil {
 		return dir, fmt.Errorf("%w (partial result in %s)", err, dir)

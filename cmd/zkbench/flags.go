@@ -229,7 +229,7 @@ func (o *loadOptions) addFlags(fs *pflag.FlagSet, d loadDefaults, withMix bool) 
 	fs.IntVar(&o.keys, "keys", 1000, "znodes in the key space")
 	fs.DurationVar(&o.duration, "duration", d.duration, "measured duration")
 	o.warmup = warmupFlag{d: d.warmup, auto: d.autoWarmup}
-	fs.Var(&o.warmup, "warmup", "warm-up before measuring: a duration, or auto: until the throughput of the last 3 s is steady (coefficient of variation <= 5%, no drift over 4%), at most --warmup-max, recorded in result.json (a warning when it never steadied), a fault schedule counting from its end; not with --agents")
+	fs.Var(&o.warmup, "warmup", "warm-up before measuring: a duration, or auto: until the throughput of the last 3 s is steady (coefficient of variation <= 5%, no drift over 4%), at most --warmup-max, recorded in result.json (a warning when it never steadied), a fault schedule counting from its end; with --agents the coordinator judges the agents' summed throughput")
 	fs.DurationVar(&o.warmupMax, "warmup-max", defaultWarmupMax, "the longest --warmup auto")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: total operations per second (0 = closed loop, saturation)")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the operation sequences and of fault targets")

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkbench/zkbench/results"
+)
+
+// `run --agents --warmup auto` passes the automatic warm-up through: the
+// coordinator decides it on the two agents' summed throughput, result.json
+// records it (at least the rule's 3 s window, within the maximum, the
+// measured part on the series' grid), and one that never steadied is a
+// warning in the result and on stderr.
+func TestAgentsAutoWarmup(t *testing.T) {
+	bin := zkbenchBin(t)
+	dir := t.TempDir()
+	coord := startServer(t, dir, "coord", bin) + "/auto"
+	startAgents(t, dir, bin, coord, []string{"a1", "a2"})
+	out := filepath.Join(dir, "runs")
+	run := start(t, dir, "run", bin, "run", "--servers", "1", "--agents", coord, "--client-agents", "2",
+		"--clients", "4", "--outstanding", "2", "--keys", "50", "--warmup", "auto", "--warmup-max", "6s", "--duration", "1s", "--out", out)
+	if err := run.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("run: %v\n%s", err, run.output())
+	}
+	res, err := results.Read(runDir(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := res.Warmup
+	if w == nil || w.Took < 3*time.Second || w.Took > 7*time.Second || w.Took%res.Interval != 0 || w.Rule == "" {
+		t.Fatalf("result's warm-up %+v, want one of 3-7 s on the %v grid with its rule\n%s", w, res.Interval, run.output())
+	}
+	if res.Spec.WarmupMax != 6*time.Second || res.Measured != time.Second {
+		t.Errorf("spec warmup_max %v, measured %v", res.Spec.WarmupMax, res.Measured)
+	}
+	warned := strings.Contains(strings.Join(res.Warnings, "\n"), "warm-up never steady")
+	loud := strings.Contains(run.output(), "WARNING: ") && strings.Contains(run.output(), "warm-up never steady")
+	if warned == w.Settled || loud == w.Settled {
+		t.Errorf("warm-up settled=%v but warned=%v in the result, %v on stderr: %q\n%s", w.Settled, warned, loud, res.Warnings, run.output())
+	}
+	if !strings.Contains(run.output(), "from agents, 1s (+warm-up until steady, at most 6s)") {
+		t.Errorf("the run does not announce the automatic warm-up:\n%s", run.output())
+	}
+	t.Logf("warm-up %v, settled %v, CV %.3f, drift %.3f", w.Took, w.Settled, w.CV, w.Drift)
+}
