@@ -321,4 +321,14 @@ func TestWarmupJudgeOnSummedBuckets(t *testing.T) {
 	if w, n := judge(func(k int) int64 { return int64(1000 + 3000*(k%2)) }); w.Settled || n != 40 || w.CV < 0.05 {
 		t.Errorf("noisy: %d buckets, %+v; want unsettled at the 40-bucket maximum", n, w)
 	}
+	// In open loop a flat sum is not enough while the summed schedule
+	// lags by more than the summed slack.
+	spec.Mode, spec.Rate = workloads.Open, 10000
+	j := NewWarmupJudge(spec)
+	k := 0
+	for ; !j.Add(5000, WarmupBucketWidth, int64(100*k), 8); k++ {
+	}
+	if w := j.Outcome(time.Duration(k+1) * WarmupBucketWidth); w.Settled || k+1 != 40 || w.Behind != int64(100*k) || !strings.Contains(w.Rule, "behind schedule") {
+		t.Errorf("open loop falling behind: %d buckets, %+v; want unsettled at the maximum, %d behind", k+1, w, 100*k)
+	}
 }

@@ -582,6 +582,12 @@ func (r *run) drive(ctx context.Context, bo bench.Options) (*results.Result, err
 				rep = &agent.Report{Agent: n, Error: err.Error()}
 			}
 			reports[n] = rep
+			if decided != nil && rep.Result == nil && abortReason == "" {
+				// The warm-up is judged on every agent's counts: it
+				// cannot end without this one's.
+				abortReason = "agent " + n + " failed during the warm-up: " + rep.Error
+				r.abort(abortReason)
+			}
 		}
 		if len(reports)+len(lostNames) == len(r.names) {
 			break

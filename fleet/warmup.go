@@ -93,7 +93,7 @@ func (r *run) warmupSums(from int64) ([]bench.WarmupBucket, []string, error) {
 			return nil, nil, fmt.Errorf("fleet: warm-up counts of %s: %w", n, err)
 		}
 		if len(c.Buckets) > 0 && c.Buckets[0].Index > from {
-			return nil, nil, fmt.Errorf("fleet: agent %s's warm-up counts start at bucket %d, after %d: the coordinator fell more than %d buckets behind", n, c.Buckets[0].Index, from, agent.WarmupKeep)
+			return nil, nil, fmt.Errorf("fleet: warm-up bucket %d is gone from agent %s's counts (it keeps its last %d) before every agent published it: an agent stalled or the coordinator fell behind", from, n, agent.WarmupKeep)
 		}
 		var got []bench.WarmupBucket
 		for _, b := range c.Buckets {

@@ -193,3 +193,54 @@ func TestDriveAutomaticWarmupThroughAgents(t *testing.T) {
 	}
 	t.Logf("warm-up %+v", w)
 }
+
+// An agent that stops during an automatic warm-up aborts the run at once:
+// the warm-up is judged on every agent's counts and cannot end without
+// its. (One killed outright is lost, which aborts as at any time:
+// TestKilledAgentAbortsRun.)
+func TestDriveAutomaticWarmupAgentStoppedAborts(t *testing.T) {
+	coordAddr, conn := coordination(t)
+	target := zktest.StartGo(t)
+	connect := coordAddr + "/fleet-lost"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctx2, lose := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	go func() { done <- agent.Run(ctx, agent.Config{Connect: connect, Name: "a1"}) }()
+	go func() { done <- agent.Run(ctx2, agent.Config{Connect: connect, Name: "a2"}) }()
+	defer func() {
+		cancel()
+		for range 2 {
+			<-done
+		}
+	}()
+	c, err := New(Options{Connect: connect, Agents: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stop a2 once it has published warm-up counts.
+	go func() {
+		l := agent.Layout{Root: "/fleet-lost"}
+		for ctx.Err() == nil {
+			runs, _, _ := conn.Children(l.Runs())
+			for _, r := range runs {
+				if ok, _, _ := conn.Exists(l.Warmup(r, "a2")); ok {
+					lose()
+					return
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	spec := workloads.Default()
+	spec.Clients, spec.Outstanding, spec.Keys = 4, 1, 50
+	spec.Warmup, spec.WarmupMax, spec.Duration = 0, 20*time.Second, time.Second
+	t0 := time.Now()
+	_, err = c.Drive(ctx, bench.Options{Spec: spec, Targets: []bench.Target{{Addr: target.Addr}}})
+	if ab := c.Aborted(); ab == nil || !strings.Contains(ab.Error(), "a2") {
+		t.Fatalf("aborted %v (Drive: %v), want a2's failure", ab, err)
+	}
+	if took := time.Since(t0); took > 15*time.Second {
+		t.Errorf("the run ended %v after its start, want soon after a2 stopped, not at the %v maximum", took, spec.WarmupMax)
+	}
+}

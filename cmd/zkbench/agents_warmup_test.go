@@ -3,6 +3,7 @@ package main
 import (
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,4 +46,34 @@ func TestAgentsAutoWarmup(t *testing.T) {
 		t.Errorf("the run does not announce the automatic warm-up:\n%s", run.output())
 	}
 	t.Logf("warm-up %v, settled %v, CV %.3f, drift %.3f", w.Took, w.Settled, w.CV, w.Drift)
+}
+
+// An agent killed during an automatic warm-up aborts the run at once, as
+// one killed later does; nothing was measured, so there is no result.
+func TestKilledAgentDuringAutoWarmupAbortsRun(t *testing.T) {
+	bin := zkbenchBin(t)
+	dir := t.TempDir()
+	coord := startServer(t, dir, "coord", bin) + "/killwarm"
+	sut := startServer(t, dir, "sut", bin)
+	agents := startAgents(t, dir, bin, coord, []string{"k1", "k2"})
+	run := start(t, dir, "run", bin, "run", "-v", "--impl", "external", "--connect", sut, "--agents", coord, "--client-agents", "2",
+		"--clients", "4", "--outstanding", "1", "--keys", "50", "--warmup", "auto", "--warmup-max", "30s", "--duration", "2s", "--out", filepath.Join(dir, "runs"))
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(run.output(), "msg=started"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not start:\n%s", run.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	killed := time.Now()
+	agents["k1"].cmd.Process.Signal(syscall.SIGKILL)
+	err := run.wait(t, 30*time.Second)
+	if took := time.Since(killed); err == nil || took > 15*time.Second {
+		t.Fatalf("run: %v %v after the kill, want a failure well before the 30 s maximum\n%s", err, took, run.output())
+	}
+	for _, want := range []string{"agent k1", "lost its coordination session"} {
+		if !strings.Contains(run.output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, run.output())
+		}
+	}
 }
