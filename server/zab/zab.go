@@ -653,8 +653,10 @@ func trim[T any](s []T, n int) []T {
 // messageChunk is how many messages a fresh Ready.Messages array holds.
 const messageChunk = 64
 
-// keptPacketBytes bounds the data of the handed-out messages an array of
-// messages may keep alive (see sent): a SNAP's, for one, is let go at once.
+// keptPacketBytes bounds the data of one Ready's handed-out messages that
+// their array may keep alive after the driver is done with them (see
+// sent): a SNAP's, for one, is let go at once. An array so holds at most
+// messageChunk packets' worth of such Readies, 4 MiB at the very worst.
 const keptPacketBytes = 64 << 10
 
 // queue adds m to the next Ready's Messages. The driver may keep pointers
