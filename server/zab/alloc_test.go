@@ -38,3 +38,50 @@ func TestSimulatedSynchronousWriteAllocations(t *testing.T) {
 		t.Fatalf("%.1f allocations per synchronous write in a simulated 3-voter ensemble, want at most %d", allocs, limit)
 	}
 }
+
+// The Messages array keeps alive the packets it handed out until it is
+// replaced (the driver may still queue them): it is replaced once their
+// data passes keptMessageBytes, so a leader proposing 16 KiB writes to two
+// followers, one per Ready, does not pin 64 Readies' worth (2 MiB).
+func TestMessagesArrayKeepsBoundedData(t *testing.T) {
+	c := newCluster(t, 1, simOptions{voters: 3})
+	c.manual = true
+	c.start(c.nodes[1], 1)
+	for _, id := range c.voters[1:] {
+		c.start(c.nodes[id], 1)
+	}
+	c.drainAll()
+	z := c.nodes[1].z
+	array := func() *Message { // the backing array, whatever the slice's start
+		ms := z.out.Messages
+		if cap(ms) == 0 {
+			return nil
+		}
+		return &ms[:cap(ms)][cap(ms)-1]
+	}
+	data := make([]byte, 16<<10)
+	var cur *Message
+	pinned, most := 0, 0
+	for range 200 {
+		if _, err := z.Propose(data); err != nil {
+			t.Fatal(err)
+		}
+		if a := array(); a != cur {
+			cur, pinned = a, 0
+		}
+		rd := z.Ready()
+		for _, m := range rd.Messages {
+			pinned += len(m.Packet.Data)
+		}
+		most = max(most, pinned)
+		c.process(c.nodes[1]) // Advance, and whatever follows
+		c.drainAll()
+		for _, id := range c.ids {
+			c.nodes[id].applied = c.nodes[id].applied[:0]
+		}
+		c.committed = c.committed[:0]
+	}
+	if limit := keptMessageBytes + 2*len(data); most > limit {
+		t.Fatalf("one Messages array handed out %d bytes of data, want at most %d", most, limit)
+	}
+}

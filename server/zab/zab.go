@@ -322,6 +322,7 @@ type Zab struct {
 	active   bool
 
 	out          Ready
+	handedBytes  int   // data of the messages handed out from out.Messages' array (queue, sent)
 	syncedAt     []int // for each of out.Synced, how many of out.Commit precede it
 	epochsDirty  bool
 	pendingSnap  *Snapshot
@@ -599,7 +600,7 @@ func (z *Zab) Advance(rd Ready) {
 	if rd.Designated != 0 {
 		z.out.Designated = 0
 	}
-	z.out.Messages = sent(z.out.Messages, len(rd.Messages))
+	z.sent(len(rd.Messages))
 	z.out.Commit = trim(z.out.Commit, len(rd.Commit))
 	z.out.Requests = trim(z.out.Requests, len(rd.Requests))
 	z.out.Synced = trim(z.out.Synced, len(rd.Synced))
@@ -653,11 +654,10 @@ func trim[T any](s []T, n int) []T {
 // messageChunk is how many messages a fresh Ready.Messages array holds.
 const messageChunk = 64
 
-// keptPacketBytes bounds the data of one Ready's handed-out messages that
-// their array may keep alive after the driver is done with them (see
-// sent): a SNAP's, for one, is let go at once. An array so holds at most
-// messageChunk packets' worth of such Readies, 4 MiB at the very worst.
-const keptPacketBytes = 64 << 10
+// keptMessageBytes bounds the data of the handed-out messages a Messages
+// array keeps alive after the driver is done with them (see sent): past
+// it the array is let go (a SNAP's at once).
+const keptMessageBytes = 64 << 10
 
 // queue adds m to the next Ready's Messages. The driver may keep pointers
 // to the packets of messages it was handed (a connection's writer queues
@@ -668,23 +668,26 @@ func (z *Zab) queue(m Message) {
 	ms := z.out.Messages
 	if len(ms) == cap(ms) {
 		ms = append(make([]Message, 0, max(messageChunk, 2*len(ms))), ms...)
+		z.handedBytes = 0
 	}
 	z.out.Messages = append(ms, m)
 }
 
-// sent drops the n messages of ms a Ready handed out (see queue).
-func sent(ms []Message, n int) []Message {
+// sent drops the first n messages, which a Ready handed out (see queue).
+func (z *Zab) sent(n int) {
 	if n == 0 {
-		return ms
+		return
 	}
-	kept := 0
+	ms := z.out.Messages
 	for i := range n {
-		kept += len(ms[i].Packet.Data)
+		z.handedBytes += len(ms[i].Packet.Data)
 	}
-	if kept > keptPacketBytes {
-		return append([]Message(nil), ms[n:]...)
+	if z.handedBytes > keptMessageBytes {
+		z.out.Messages = append([]Message(nil), ms[n:]...)
+		z.handedBytes = 0
+		return
 	}
-	return ms[n:]
+	z.out.Messages = ms[n:]
 }
 
 // Status summarizes the machine.
