@@ -17,7 +17,9 @@
 //     loop, every session is within one operation per slot of its schedule
 //     (warmup.go: a flat completion rate can hide a backlog), or at
 //     WarmupMax with a warning; Result.Warmup records which, when, and how
-//     far behind an open loop was;
+//     far behind an open loop was. With Options.SharedWarmup the driver
+//     publishes its buckets and a coordinator decides, by the same rule
+//     (WarmupJudge) on the sum of several drivers' buckets;
 //  5. closes the sessions and returns the result.
 //
 // Pacing. In closed loop each client keeps up to Spec.Outstanding requests

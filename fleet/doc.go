@@ -2,7 +2,9 @@
 // machines: it finds the client agents registered in the coordination
 // ZooKeeper, refuses agents of another zkbench version, plans contiguous
 // session ranges, holds the start barrier (refusing to start when a
-// clock skew exceeds a tenth of the series interval), watches the agents,
+// clock skew exceeds a tenth of the series interval), decides an automatic
+// warm-up on the sum of the agents' throughput (warmup.go, by bench's
+// rule), watches the agents,
 // and merges their reports exactly (histograms merged, never percentiles
 // averaged) into one results.Result, as bench.Run would have returned for
 // a run driven from one machine, plus a per-agent breakdown.
