@@ -99,8 +99,10 @@ func TestCoordinatorDecidesWarmupOnSummedBuckets(t *testing.T) {
 	if w.Took != mStart.Sub(start) || w.Took%interval != 0 {
 		t.Errorf("took %v, measured part at %v after the start: want them equal, on the %v grid", w.Took, mStart.Sub(start), interval)
 	}
-	if ahead := mStart.Sub(decided); ahead <= 0 || ahead > 4*interval {
-		t.Errorf("measured part starts %v after the decision, want ahead by an interval or two", ahead)
+	// Two intervals ahead of the decision, less the write of /measure
+	// (which a loaded machine may stretch: only the upper bound is sure).
+	if ahead := mStart.Sub(decided); ahead > 3*interval {
+		t.Errorf("measured part starts %v after the decision, want two intervals ahead at most", ahead)
 	}
 	b, _, err := conn.Get(l.Measure("r1"))
 	if err != nil {
