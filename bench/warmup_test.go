@@ -332,3 +332,22 @@ func TestWarmupJudgeOnSummedBuckets(t *testing.T) {
 		t.Errorf("open loop falling behind: %d buckets, %+v; want unsettled at the maximum, %d behind", k+1, w, 100*k)
 	}
 }
+
+// A SharedWarmup is for an automatic warm-up, with both of its ends.
+func TestSharedWarmupNeedsAutomaticWarmup(t *testing.T) {
+	spec := fakeSpec()
+	for _, tc := range []struct {
+		max time.Duration
+		sh  *SharedWarmup
+	}{
+		{0, &SharedWarmup{Publish: func(WarmupBucket) {}, Measure: make(chan time.Time)}},
+		{10 * time.Second, &SharedWarmup{Measure: make(chan time.Time)}},
+		{10 * time.Second, &SharedWarmup{Publish: func(WarmupBucket) {}}},
+	} {
+		spec.WarmupMax = tc.max
+		_, err := Run(context.Background(), Options{Spec: spec, Targets: []Target{{Addr: "127.0.0.1:1"}}, Sessions: SessionRange{0, 2}, SharedWarmup: tc.sh})
+		if !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "SharedWarmup") {
+			t.Errorf("WarmupMax %v, %+v: %v, want it refused", tc.max, tc.sh, err)
+		}
+	}
+}
