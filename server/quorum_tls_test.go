@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -228,8 +229,18 @@ func replicatesAndSurvivesLeaderKill(t *testing.T, e *zktest.Ensemble) (leader i
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := w.Create("/q2", []byte("two"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatalf("write after the leader's kill: %v", err)
+	// A Java server that reports its new mode may still turn clients away
+	// ("ZooKeeperServer not running") until it serves: a client retries a
+	// lost connection, and so does this one, for a while.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := w.Create("/q2", []byte("two"), 0, zk.WorldACL(zk.PermAll))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, zk.ErrNoServer) && !errors.Is(err, zk.ErrConnectionClosed) || time.Now().After(deadline) {
+			t.Fatalf("write after the leader's kill: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	readEach(t, e, rest, "/q2", "two")
 	return leader, rest

@@ -114,7 +114,11 @@ func TestRunAutoWarmupWithFaults(t *testing.T) {
 	if kill == nil || restart == nil {
 		t.Fatalf("events %+v: want a kill and a restart", r.Events)
 	}
-	if kill.At < 500*time.Millisecond || kill.At > 1200*time.Millisecond || restart.At <= kill.At {
-		t.Errorf("kill at %v, restart at %v after the measured start: want the kill 500 ms into it (not into the %v warm-up)", kill.At, restart.At, r.Warmup.Took)
+	// Counted from the run's start, the kill would come during the
+	// warm-up, before the measured start (a negative At). Picking a
+	// follower may take a while on a loaded machine, so any time inside
+	// the 3 s measured part will do.
+	if kill.At < 500*time.Millisecond || kill.At > 3*time.Second || restart.At <= kill.At {
+		t.Errorf("kill at %v, restart at %v after the measured start: want the kill 500 ms or more into it (not into the %v warm-up)", kill.At, restart.At, r.Warmup.Took)
 	}
 }
