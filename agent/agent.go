@@ -386,38 +386,14 @@ var errAborted = errors.New("the coordinator aborted the run")
 func (a *agent) watchRun(ctx context.Context, run string, stop context.CancelCauseFunc) {
 	abort := make(chan error, 2)
 	go func() {
-		for ctx.Err() == nil {
-			ok, _, ch, err := a.conn.ExistsW(a.l.Abort(run))
-			if err == nil && ok {
-				why, _, _ := a.conn.Get(a.l.Abort(run))
-				abort <- fmt.Errorf("%w: %s", errAborted, why)
-				return
-			}
-			if err != nil {
-				return // the session's supervisor decides
-			}
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return
-			}
+		if awaitNode(ctx, a.conn, a.l.Abort(run), true) == nil {
+			why, _, _ := a.conn.Get(a.l.Abort(run))
+			abort <- fmt.Errorf("%w: %s", errAborted, why)
 		}
 	}()
 	go func() {
-		for ctx.Err() == nil {
-			ok, _, ch, err := a.conn.ExistsW(a.l.Coordinator(run))
-			if err == nil && !ok {
-				abort <- errors.New("the coordinator is gone (its session ended)")
-				return
-			}
-			if err != nil {
-				return
-			}
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return
-			}
+		if awaitNode(ctx, a.conn, a.l.Coordinator(run), false) == nil {
+			abort <- errors.New("the coordinator is gone (its session ended)")
 		}
 	}()
 	select {

@@ -532,12 +532,39 @@ var errRunOver = errors.New("the run is over")
 
 // waitNode waits until p exists.
 func (a *agent) waitNode(ctx context.Context, p string) error {
+	return awaitNode(ctx, a.conn, p, true)
+}
+
+// existsWatcher is the part of *zk.Conn that awaitNode uses.
+type existsWatcher interface {
+	ExistsW(path string) (bool, *zk.Stat, <-chan zk.Event, error)
+}
+
+// reconnectPause is how long awaitNode waits before asking again after
+// the coordination connection was lost.
+const reconnectPause = 100 * time.Millisecond
+
+// awaitNode returns nil once the znode p exists (exists true) or does not
+// (exists false), watching it in between. A lost connection is ridden
+// out: go-zookeeper reconnects, and the session's supervisor ends ctx if
+// the session itself is lost; giving up on the first lost connection left
+// an agent deaf to its run's end, its abort and its coordinator's exit.
+// Other errors (the session expired, the connection closed) are returned,
+// as is ctx's cause once it ends.
+func awaitNode(ctx context.Context, c existsWatcher, p string, exists bool) error {
 	for {
-		ok, _, ch, err := a.conn.ExistsW(p)
-		if err != nil {
+		ok, _, ch, err := c.ExistsW(p)
+		switch {
+		case errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer):
+			select {
+			case <-time.After(reconnectPause):
+				continue
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		case err != nil:
 			return err
-		}
-		if ok {
+		case ok == exists:
 			return nil
 		}
 		select {
