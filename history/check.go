@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -93,7 +94,7 @@ func newIndex(h *History, final *Final) *index {
 	for i := range h.Ops {
 		ops[i] = &h.Ops[i]
 	}
-	slices.SortStableFunc(ops, func(a, b *Operation) int { return cmpInt(a.Call, b.Call) })
+	slices.SortStableFunc(ops, func(a, b *Operation) int { return cmp.Compare(a.Call, b.Call) })
 	for _, o := range ops {
 		k := o.Op.Key
 		ix.byKey[k] = append(ix.byKey[k], o)
@@ -211,14 +212,4 @@ func (ix *index) checkReads() CheckResult {
 		}
 	}
 	return result(CheckReads, fmt.Sprintf("%d successful reads", n), bad, nil)
-}
-
-func cmpInt[T int | int64 | int32](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

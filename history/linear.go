@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -73,7 +74,7 @@ func (ix *index) linearHistory(k string) ([]porcupine.Operation, []*Operation, i
 		}
 	}
 	for _, s := range syncs {
-		slices.SortFunc(s, func(a, b syncRec) int { return cmpInt(a.ret, b.ret) })
+		slices.SortFunc(s, func(a, b syncRec) int { return cmp.Compare(a.ret, b.ret) })
 		for i := 1; i < len(s); i++ {
 			s[i].latest = max(s[i].call, s[i-1].latest)
 		}
@@ -82,7 +83,7 @@ func (ix *index) linearHistory(k string) ([]porcupine.Operation, []*Operation, i
 	// session completed no later than t.
 	syncedFrom := func(session, t int64) (int64, bool) {
 		s := syncs[session]
-		i, _ := slices.BinarySearchFunc(s, t+1, func(r syncRec, t int64) int { return cmpInt(r.ret, t) })
+		i, _ := slices.BinarySearchFunc(s, t+1, func(r syncRec, t int64) int { return cmp.Compare(r.ret, t) })
 		if i == 0 {
 			return 0, false
 		}
@@ -195,7 +196,7 @@ func (ix *index) explainIllegal(k string, model porcupine.Model, ops []porcupine
 			rest = append(rest, i)
 		}
 	}
-	slices.SortFunc(rest, func(a, b int) int { return cmpInt(ops[a].Call, ops[b].Call) })
+	slices.SortFunc(rest, func(a, b int) int { return cmp.Compare(ops[a].Call, ops[b].Call) })
 	state := ix.initial[k].Value
 	for _, i := range longest {
 		if in := ops[i].Input.(linInput); in.write {

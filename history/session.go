@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -29,13 +30,13 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 				}
 			}
 		}
-		slices.SortFunc(known[k], func(a, b zw) int { return cmpInt(a.zxid, b.zxid) })
+		slices.SortFunc(known[k], func(a, b zw) int { return cmp.Compare(a.zxid, b.zxid) })
 	}
 	// firstWriteIn returns the known write to k with the smallest zxid in
 	// (lo, hi], if any.
 	firstWriteIn := func(k string, lo, hi int64) *Operation {
 		ws := known[k]
-		i, _ := slices.BinarySearchFunc(ws, lo+1, func(w zw, z int64) int { return cmpInt(w.zxid, z) })
+		i, _ := slices.BinarySearchFunc(ws, lo+1, func(w zw, z int64) int { return cmp.Compare(w.zxid, z) })
 		if i < len(ws) && ws[i].zxid <= hi {
 			return ws[i].op
 		}
@@ -66,9 +67,9 @@ func (ix *index) checkSessions() (order, travel CheckResult) {
 		// goroutines race to the send queue), so only an operation that
 		// returned before another was invoked is known to precede it; for a
 		// client that waits for each reply, that is every earlier one.
-		slices.SortStableFunc(ops, func(a, b *Operation) int { return cmpInt(a.Call, b.Call) })
+		slices.SortStableFunc(ops, func(a, b *Operation) int { return cmp.Compare(a.Call, b.Call) })
 		done := slices.Clone(ops)
-		slices.SortStableFunc(done, func(a, b *Operation) int { return cmpInt(a.Return, b.Return) })
+		slices.SortStableFunc(done, func(a, b *Operation) int { return cmp.Compare(a.Return, b.Return) })
 		var all seen                       // newest zxid the session saw, any key
 		var lastWrite seen                 // its newest acknowledged write
 		perKey := map[string]seen{}        // newest zxid it saw per key

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -79,7 +80,7 @@ func (ix *index) checkStats() CheckResult {
 		for _, o := range byZ {
 			distinct = append(distinct, o)
 		}
-		slices.SortFunc(distinct, func(a, b obs) int { return cmpInt(a.st.Zxid, b.st.Zxid) })
+		slices.SortFunc(distinct, func(a, b obs) int { return cmp.Compare(a.st.Zxid, b.st.Zxid) })
 		for i := 1; i < len(distinct); i++ {
 			a, b := distinct[i-1], distinct[i]
 			if b.st.Version <= a.st.Version {
@@ -106,9 +107,9 @@ func (ix *index) checkStats() CheckResult {
 		}
 	}
 	byCall := slices.Clone(ws)
-	slices.SortFunc(byCall, func(a, b w) int { return cmpInt(a.op.Call, b.op.Call) })
+	slices.SortFunc(byCall, func(a, b w) int { return cmp.Compare(a.op.Call, b.op.Call) })
 	byEnd := slices.Clone(ws)
-	slices.SortFunc(byEnd, func(a, b w) int { return cmpInt(a.op.End(), b.op.End()) })
+	slices.SortFunc(byEnd, func(a, b w) int { return cmp.Compare(a.op.End(), b.op.End()) })
 	var newest *w // the finished write with the largest zxid so far
 	j := 0
 	for i := range byCall {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkbench/zkbench/internal/netutil/netutiltest"
 	"github.com/zkbench/zkbench/server/proto"
 )
 
@@ -456,30 +457,6 @@ func TestIdleConnectionClosed(t *testing.T) {
 	}
 }
 
-// countingListener counts the Write calls made on accepted connections.
-type countingListener struct {
-	net.Listener
-	writes *atomic.Int64
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return countingConn{c, l.writes}, nil
-}
-
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(b []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(b)
-}
-
 // TestRepliesBatched checks that replies to pipelined requests leave in
 // batches, not one write each.
 func TestRepliesBatched(t *testing.T) {
@@ -490,7 +467,7 @@ func TestRepliesBatched(t *testing.T) {
 	var writes atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&Server{}).Serve(ctx, countingListener{ln, &writes}) }()
+	go func() { done <- (&Server{}).Serve(ctx, netutiltest.CountingListener{Listener: ln, Writes: &writes}) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	r := dialRaw(t, ln.Addr().String())

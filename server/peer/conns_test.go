@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkbench/zkbench/internal/netutil/netutiltest"
 	"github.com/zkbench/zkbench/server/proto"
 	"github.com/zkbench/zkbench/server/transport"
 	"github.com/zkbench/zkbench/server/zab"
@@ -77,31 +78,6 @@ func TestStalledPeerOverTheByteBudgetIsDropped(t *testing.T) {
 	}
 }
 
-// countingListener counts the writes (syscalls, for a TCP connection) of
-// the connections it accepts.
-type countingListener struct {
-	net.Listener
-	writes *atomic.Int64
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return countingConn{c, l.writes}, nil
-}
-
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(b []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(b)
-}
-
 // A follower forwards each client's write to the leader as the peer loop
 // takes it. With GOMAXPROCS=1, the server's share of a small machine, the
 // loop's send hands the P to the connection's writer at once, ahead of the
@@ -116,7 +92,7 @@ func TestWriterCoalescesPacketsQueuedByGoroutinesAlreadyRunnable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var writes atomic.Int64
-	ln := transport.NewQuorumListener(countingListener{inner, &writes}, nil)
+	ln := transport.NewQuorumListener(netutiltest.CountingListener{Listener: inner, Writes: &writes}, nil)
 	t.Cleanup(func() { ln.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

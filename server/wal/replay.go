@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"cmp"
 	"fmt"
 	"hash/adler32"
 	"log/slog"
@@ -132,7 +133,7 @@ func history(txns []loggedTxn, files []logFile, rep *ReplayReport) ([]bool, erro
 		}
 		if end > 0 && t.zxid <= txns[eff[end-1]].zxid {
 			j, found := slices.BinarySearchFunc(eff[:end], t.zxid, func(k int, z int64) int {
-				return cmpZxid(txns[k].zxid, z)
+				return cmp.Compare(txns[k].zxid, z)
 			})
 			if !found {
 				return nil, gapError(files[t.file], t.off, txns[eff[end-1]].zxid, t.zxid)
@@ -160,16 +161,6 @@ func history(txns []loggedTxn, files []logFile, rep *ReplayReport) ([]bool, erro
 		end = len(eff)
 	}
 	return kept, nil
-}
-
-func cmpZxid(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sameOrCorrupt checks that a record repeating an earlier zxid repeats its
