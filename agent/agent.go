@@ -404,31 +404,24 @@ func (a *agent) watchRun(ctx context.Context, run string, stop context.CancelCau
 	}
 }
 
-// waitFor waits until the znode p exists and decodes its JSON into v.
+// waitFor waits until the znode p exists (awaitNode) and decodes its JSON
+// into v.
 func (a *agent) waitFor(ctx context.Context, p string, v any) error {
 	for {
-		data, _, err := a.conn.Get(p)
-		if err == nil {
-			if err := json.Unmarshal(data, v); err != nil {
-				return fmt.Errorf("agent: %s: %w", p, err)
-			}
-			return nil
-		}
-		if !errors.Is(err, zk.ErrNoNode) {
+		if err := awaitNode(ctx, a.conn, p, true); err != nil {
 			return fmt.Errorf("agent: %s: %w", p, err)
 		}
-		ok, _, ch, err := a.conn.ExistsW(p)
+		data, _, err := a.conn.Get(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			continue // deleted again in between
+		}
 		if err != nil {
 			return fmt.Errorf("agent: %s: %w", p, err)
 		}
-		if ok {
-			continue
+		if err := json.Unmarshal(data, v); err != nil {
+			return fmt.Errorf("agent: %s: %w", p, err)
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
+		return nil
 	}
 }
 
