@@ -194,8 +194,7 @@ func (z *Zab) leaderOnInfo(m Message) error {
 		z.stop(fmt.Errorf("zab: voter %d accepted epoch %d, past this leader's %d: %w", m.From, lr.accepted, l.epoch, ErrEpochBehind))
 		return nil
 	}
-	l.learners[m.From] = lr
-	l.ids = nil
+	l.setLearner(lr)
 	if l.epoch == 0 {
 		if !observer && z.isVoter(m.From) {
 			l.epochVotes[m.From] = lr.accepted
@@ -343,8 +342,7 @@ func (z *Zab) startSync(lr *learner) {
 
 func (z *Zab) dropLearner(lr *learner, err error) {
 	z.logger.Warn("zab: leader: dropping learner", "id", z.id, "learner", lr.id, "err", err)
-	delete(z.l.learners, lr.id)
-	z.l.ids = nil
+	z.l.removeLearner(lr.id)
 }
 
 // maybeEstablish: a quorum acked NEWLEADER, so the leader's whole initial
@@ -613,6 +611,18 @@ func voteSet(votes map[int64]int64) map[int64]bool {
 		ids[id] = true
 	}
 	return ids
+}
+
+// setLearner records lr; removeLearner forgets a learner. Both go
+// through here so that the cached order (ids) follows.
+func (l *leaderState) setLearner(lr *learner) {
+	l.learners[lr.id] = lr
+	l.ids = nil
+}
+
+func (l *leaderState) removeLearner(id int64) {
+	delete(l.learners, id)
+	l.ids = nil
 }
 
 // learnerIDs returns the learners' ids in order, computed once per change

@@ -434,8 +434,7 @@ func (z *Zab) Disconnected(peer int64) {
 	if z.role == Leader {
 		if z.l.learners[peer] != nil {
 			z.logger.Debug("zab: learner disconnected", "id", z.id, "learner", peer)
-			delete(z.l.learners, peer)
-			z.l.ids = nil
+			z.l.removeLearner(peer)
 		}
 		return
 	}
