@@ -20,8 +20,15 @@ import (
 // monitor takes it away, so writers that have not run by then would send
 // only after it, and the followers' fsyncs would follow the leader's
 // instead of overlapping it (decisions #29).
+//
+// The order is the scheduler's, and the writer's own yield (it waits for
+// client connections to add to its batch) lets the syncer win now and
+// then: 3-7 rounds in 100 here, which failed stop 28's CI when the test
+// had one round. Without the syncer's yield every round loses, so the test
+// asks for most rounds, not all.
 func TestSyncerLetsWritersGoFirst(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const rounds = 100
 	for _, role := range []zab.Role{zab.Leader, zab.Follower} {
 		t.Run(role.String(), func(t *testing.T) {
 			c, other := quorumPair(t, 2)
@@ -33,16 +40,25 @@ func TestSyncerLetsWritersGoFirst(t *testing.T) {
 			p := &Peer{}
 			s := newLogSyncer()
 			defer s.stop()
-			p.route(rs, &zab.Message{From: 1, To: 2, Packet: proto.QuorumPacket{Type: typ, Zxid: 1, Data: make([]byte, 1024)}})
-			queuedAtSync := false
-			s.add(func() error { queuedAtSync = c.pending(); return nil }, []zab.Entry{{Zxid: 1}})
-			if _, err := s.synced(<-s.done); err != nil {
-				t.Fatal(err)
+			late := 0
+			for i := range rounds {
+				zxid := int64(i + 1)
+				p.route(rs, &zab.Message{From: 1, To: 2, Packet: proto.QuorumPacket{Type: typ, Zxid: zxid, Data: make([]byte, 1024)}})
+				s.add(func() error {
+					if c.pending() {
+						late++
+					}
+					return nil
+				}, []zab.Entry{{Zxid: zxid}})
+				if _, err := s.synced(<-s.done); err != nil {
+					t.Fatal(err)
+				}
+				expectPackets(t, other, typ)
 			}
-			if queuedAtSync {
-				t.Fatalf("the packet was still queued for the connection's writer when the fsync started")
+			if late > rounds/2 {
+				t.Fatalf("in %d of %d rounds the packet was still queued for the connection's writer when the fsync started", late, rounds)
 			}
-			expectPackets(t, other, typ)
+			t.Logf("%d of %d rounds late", late, rounds)
 		})
 	}
 }
