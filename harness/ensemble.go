@@ -621,7 +621,10 @@ func (e *Ensemble) clientAddrs() []string {
 // RunDir is the directory holding the servers' directories ("" if external).
 func (e *Ensemble) RunDir() string { return e.runDir }
 
-// Impl is the implementation running the ensemble.
+// Impl is the implementation the ensemble was started as (Options.Impl):
+// results record it as the run's, so a rolling replacement that starts as
+// ImplMixed stays one. What each server runs now, after any Replace, is
+// Placement's.
 func (e *Ensemble) Impl() string { return e.opts.Impl }
 
 // ServerCPUs returns how many CPUs each launched server was told it may
