@@ -205,6 +205,17 @@ type Sample struct {
 	DriverUsPerOp float64 `json:"driver_us_per_op,omitempty"`
 }
 
+// BusyCores is how many of the machine's cores the run kept busy in its
+// servers and its driver together: throughput times both CPU figures per
+// operation. Near the machine's cores, the machine bounds the run rather
+// than any one process. 0 when either figure was not measured.
+func (s Sample) BusyCores() float64 {
+	if s.ServerUsPerOp <= 0 || s.DriverUsPerOp <= 0 {
+		return 0
+	}
+	return s.Throughput * (s.ServerUsPerOp + s.DriverUsPerOp) / 1e6
+}
+
 // Memory is the resident memory of one ensemble's servers in one
 // repetition (KiB, one entry per server).
 type Memory struct {

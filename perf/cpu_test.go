@@ -85,12 +85,13 @@ func TestCPUSamplerBracketsAndStops(t *testing.T) {
 	}
 }
 
-// TestMarkdownCPUTable checks the CPU table's medians and ranges from a
-// hand-built report.
+// TestMarkdownCPUTable checks the CPU table's medians and ranges, and the
+// cores the runs kept busy, from a hand-built report.
 func TestMarkdownCPUTable(t *testing.T) {
 	r := &Report{Config: ReportConfig{Sizes: []int{1}, ReadPercents: []float64{70}, Reps: 3}}
+	r.Machine.Cores = 2
 	add := func(impl string, rep int, server, driver float64) {
-		r.Samples = append(r.Samples, Sample{Impl: impl, Size: 1, ReadPercent: 70, Rep: rep, Throughput: 1000,
+		r.Samples = append(r.Samples, Sample{Impl: impl, Size: 1, ReadPercent: 70, Rep: rep, Throughput: 100000,
 			ServerUsPerOp: server, DriverUsPerOp: driver})
 	}
 	add(harness.ImplGo, 1, 3.5, 7.0)
@@ -107,12 +108,20 @@ func TestMarkdownCPUTable(t *testing.T) {
 	if p := pts[0]; p.JavaServerUs.N != 2 || p.JavaServerUs.Median != 26.5 || p.GoDriverUs.Median != 7.0 {
 		t.Errorf("Java server %+v (want 2 runs, median 26.5), Go driver %+v (want median 7)", p.JavaServerUs, p.GoDriverUs)
 	}
+	// Busy cores: 100k ops/s x (server + driver) µs; Java's third run,
+	// unmeasured, is left out.
+	if p := pts[0]; p.JavaBusyCores.N != 2 || math.Abs(p.JavaBusyCores.Median-3.47) > 1e-9 || math.Abs(p.GoBusyCores.Max-1.13) > 1e-9 {
+		t.Errorf("busy cores: Java %+v (want 2 runs, median 3.47), Go %+v (want max 1.13)", p.JavaBusyCores, p.GoBusyCores)
+	}
 	md := r.Markdown()
-	row := "| 1 | 70 % | 3.7 (3.5–3.9) | 26.5 (25.0–28.0) | 2.5 | 7.0 (6.8–7.4) | 8.2 (8.1–8.3) | 6.5 |"
+	row := "| 1 | 70 % | 3.7 (3.5–3.9) | 26.5 (25.0–28.0) | 2.5 | 7.0 (6.8–7.4) | 8.2 (8.1–8.3) | 6.5 | 1.05 (1.05–1.13) | 3.47 (3.33–3.61) | 0.90 |"
 	if !strings.Contains(md, "## CPU per operation (µs, server processes summed, and the driver)") || !strings.Contains(md, row) {
 		t.Errorf("markdown lacks the CPU table row %q:\n%s", row, md)
 	}
-	if !strings.Contains(md, "| 1 | go | 1 | 70 | 1000 | 0.00 | 0.00 | 0 | 0.00 | 3.5 | 7.0 | 0.0 |") {
+	if !strings.Contains(md, "kept busy of the machine's 2;") {
+		t.Errorf("markdown does not say how many cores the machine has:\n%s", md)
+	}
+	if !strings.Contains(md, "| 1 | go | 1 | 70 | 100000 | 0.00 | 0.00 | 0 | 0.00 | 3.5 | 7.0 | 1.05 | 0.0 |") {
 		t.Errorf("runs table lacks the per-run CPU figures:\n%s", md)
 	}
 }

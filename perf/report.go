@@ -42,6 +42,11 @@ type Point struct {
 	GoDriverUs   results.Dist `json:"go_driver_us_per_op"`
 	JavaDriverUs results.Dist `json:"java_driver_us_per_op"`
 	NoopDriverUs results.Dist `json:"noop_driver_us_per_op"`
+	// GoBusyCores, JavaBusyCores and NoopBusyCores are the cores the runs
+	// kept busy, servers and driver together (Sample.BusyCores).
+	GoBusyCores   results.Dist `json:"go_busy_cores"`
+	JavaBusyCores results.Dist `json:"java_busy_cores"`
+	NoopBusyCores results.Dist `json:"noop_busy_cores"`
 	// Target is the throughput target of the point's regime and Verdict
 	// how the point fares against it.
 	Target  ThroughputTarget `json:"target"`
@@ -72,6 +77,7 @@ func (r *Report) Points() []Point {
 			p := Point{Size: size, ReadPercent: reads, Target: TargetFor(r.Config.Outstanding, size, reads)}
 			var g, j, n, ratio, gn, jn, gp, jp, pr, np, npr []float64
 			var cpu [6][]float64 // server go, java, noop; driver go, java, noop
+			var busy [3][]float64 // go, java, noop
 			for rep := 1; rep <= r.Config.Reps; rep++ {
 				k := key{size, reads, rep}
 				gs, gok := by[harness.ImplGo][k]
@@ -83,6 +89,9 @@ func (r *Report) Points() []Point {
 					}
 					if ok && s.DriverUsPerOp > 0 {
 						cpu[3+i] = append(cpu[3+i], s.DriverUsPerOp)
+					}
+					if c := s.BusyCores(); ok && c > 0 {
+						busy[i] = append(busy[i], c)
 					}
 				}
 				addCPU(0, gs, gok)
@@ -126,6 +135,7 @@ func (r *Report) Points() []Point {
 			p.NoopP99, p.NoopP99Ratio = results.DistOf(np), results.DistOf(npr)
 			p.GoServerUs, p.JavaServerUs, p.NoopServerUs = results.DistOf(cpu[0]), results.DistOf(cpu[1]), results.DistOf(cpu[2])
 			p.GoDriverUs, p.JavaDriverUs, p.NoopDriverUs = results.DistOf(cpu[3]), results.DistOf(cpu[4]), results.DistOf(cpu[5])
+			p.GoBusyCores, p.JavaBusyCores, p.NoopBusyCores = results.DistOf(busy[0]), results.DistOf(busy[1]), results.DistOf(busy[2])
 			p.Verdict = p.Target.Judge(p)
 			out = append(out, p)
 		}
@@ -273,7 +283,7 @@ func (r *Report) Summary() string {
 	pts := r.Points()
 	r.writeRatios(&b, pts)
 	r.writeRates(&b)
-	writeCPU(&b, pts)
+	writeCPU(&b, pts, r.Machine.Cores)
 	return b.String()
 }
 
@@ -305,18 +315,25 @@ func (r *Report) writeRatios(b *strings.Builder, pts []Point) {
 	}
 }
 
-// writeCPU writes the table of CPU per operation of pts.
-func writeCPU(b *strings.Builder, pts []Point) {
+// writeCPU writes the table of CPU per operation of pts, measured on a
+// machine of cores CPUs (0 if unknown).
+func writeCPU(b *strings.Builder, pts []Point, cores int) {
 	b.WriteString("## CPU per operation (µs, server processes summed, and the driver)\n\n")
 	b.WriteString("User+system CPU over each run's measured part divided by its completed operations: the servers' from /proc/<pid>/stat ")
 	b.WriteString("sampled every 100 ms and interpolated at the start and end of the measured part, the driver's (the whole zkbench ")
-	b.WriteString("process, harness included) from getrusage at those two moments.\n\n")
-	b.WriteString("| servers | reads | Go server | Java server | no-op server | Go driver | Java driver | no-op driver |\n")
-	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("process, harness included) from getrusage at those two moments. ")
+	b.WriteString("Busy cores is throughput times both figures: what the servers and the driver together kept busy")
+	if cores > 0 {
+		fmt.Fprintf(b, " of the machine's %d", cores)
+	}
+	b.WriteString("; near the machine's cores, the machine bounds the point, and a server goes faster only by costing less per operation.\n\n")
+	b.WriteString("| servers | reads | Go server | Java server | no-op server | Go driver | Java driver | no-op driver | Go busy cores | Java busy cores | no-op busy cores |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range pts {
-		fmt.Fprintf(b, "| %d | %g %% | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
+		fmt.Fprintf(b, "| %d | %g %% | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Size, p.ReadPercent,
 			fmtDist(p.GoServerUs, "%.1f"), fmtDist(p.JavaServerUs, "%.1f"), fmtDist(p.NoopServerUs, "%.1f"),
-			fmtDist(p.GoDriverUs, "%.1f"), fmtDist(p.JavaDriverUs, "%.1f"), fmtDist(p.NoopDriverUs, "%.1f"))
+			fmtDist(p.GoDriverUs, "%.1f"), fmtDist(p.JavaDriverUs, "%.1f"), fmtDist(p.NoopDriverUs, "%.1f"),
+			fmtDist(p.GoBusyCores, "%.2f"), fmtDist(p.JavaBusyCores, "%.2f"), fmtDist(p.NoopBusyCores, "%.2f"))
 	}
 }
 
@@ -360,7 +377,7 @@ func (r *Report) Markdown() string {
 
 	b.WriteString("\n")
 	r.writeRates(&b)
-	writeCPU(&b, pts)
+	writeCPU(&b, pts, r.Machine.Cores)
 	r.writeWarmups(&b)
 
 	b.WriteString("\n## Memory (MiB, the largest server of the ensemble)\n\n")
@@ -399,11 +416,11 @@ func (r *Report) Markdown() string {
 		}
 	}
 
-	b.WriteString("\n## Runs\n\n| rep | impl | servers | reads | ops/s | p50 ms | p99 ms | errors | driver cores | server µs/op | driver µs/op | load1 |\n")
-	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\n## Runs\n\n| rep | impl | servers | reads | ops/s | p50 ms | p99 ms | errors | driver cores | server µs/op | driver µs/op | busy cores | load1 |\n")
+	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range r.Samples {
-		fmt.Fprintf(&b, "| %d | %s | %d | %g | %.0f | %.2f | %.2f | %d | %.2f | %.1f | %.1f | %.1f |\n",
-			s.Rep, s.Impl, s.Size, s.ReadPercent, s.Throughput, ms(s.P50), ms(s.P99), s.Errors, s.DriverCores, s.ServerUsPerOp, s.DriverUsPerOp, s.Load1)
+		fmt.Fprintf(&b, "| %d | %s | %d | %g | %.0f | %.2f | %.2f | %d | %.2f | %.1f | %.1f | %.2f | %.1f |\n",
+			s.Rep, s.Impl, s.Size, s.ReadPercent, s.Throughput, ms(s.P50), ms(s.P99), s.Errors, s.DriverCores, s.ServerUsPerOp, s.DriverUsPerOp, s.BusyCores(), s.Load1)
 	}
 	return b.String()
 }
