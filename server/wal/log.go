@@ -28,6 +28,9 @@ const (
 	// written while the batch that needs them waits, and a 1 MiB step
 	// costs it about 0.2 ms.
 	maxPreAllocStep = 1 << 20
+	// dropStep: a Sync lets the page cache drop the durable pages of the
+	// file once they amount to this much (decisions #37).
+	dropStep = 1 << 20
 )
 
 // Options configures a Log.
@@ -94,6 +97,9 @@ type Log struct {
 	last      int64    // last appended zxid, -1 before the first
 	err       error    // sticky write or sync failure
 	closed    bool
+	// dropped is how much of f, from its start, the page cache was told
+	// to drop (dropSynced); guarded by syncMu.
+	dropped int64
 	// dirf is the log directory, open for its fsync after a file is
 	// created; spare is a descriptor held in reserve and given up just
 	// before a file is created (see create). Either may be nil.
@@ -298,7 +304,7 @@ func (l *Log) Sync() error {
 		l.mu.Unlock()
 		return err
 	}
-	f, name := l.f, l.name
+	f, name, written := l.f, l.name, l.written
 	l.mu.Unlock()
 	if f == nil || !l.opts.ForceSync {
 		return nil
@@ -309,8 +315,29 @@ func (l *Log) Sync() error {
 		l.mu.Lock()
 		err = l.fail(err)
 		l.mu.Unlock()
+		return err
 	}
-	return err
+	if written-l.dropped >= dropStep {
+		l.dropSynced(f, written)
+	}
+	return nil
+}
+
+// dropSynced lets the kernel drop from the page cache the pages of f
+// before upTo, which are durable and which the log never reads again (a
+// learner's sync reads them from the file, rarely). Nothing else frees
+// them: a log grows by writing zeros into fresh page-cache pages, and
+// fresh pages cost several times what recently freed ones do (on this
+// virtual machine 2.4-4.0 ms a MiB of zeros against 0.33; decisions #37).
+// The page holding upTo stays, as the next record goes there. Best
+// effort: a failure costs only the cache. syncMu must be held.
+func (l *Log) dropSynced(f *os.File, upTo int64) {
+	end := upTo &^ int64(os.Getpagesize()-1)
+	if end <= l.dropped {
+		return
+	}
+	dropCache(f, l.dropped, end-l.dropped)
+	l.dropped = end
 }
 
 // sync writes and fdatasyncs the current file, holding both locks.
@@ -363,6 +390,10 @@ func (l *Log) closeFile() error {
 	if err := l.sync(); err != nil {
 		return err
 	}
+	if l.opts.ForceSync {
+		dropCache(l.f, l.dropped, 0) // the rest of the file: all durable
+	}
+	l.dropped = 0
 	err := l.f.Close()
 	l.f = nil
 	if err != nil {

@@ -3,6 +3,8 @@ package wal
 import (
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // fdatasync flushes f's data, and the metadata needed to read it back, to
@@ -27,4 +29,17 @@ func fdatasync(f *os.File) error {
 		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
 	}
 	return nil
+}
+
+// dropCache asks the kernel to drop f's cached pages in [off, off+n), or
+// from off to the end when n is 0 (posix_fadvise POSIX_FADV_DONTNEED):
+// clean pages go at once. Best effort: it reports nothing.
+func dropCache(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
+	})
 }
