@@ -11,7 +11,8 @@ import (
 )
 
 // TestSyncedPagesLeaveTheCache: with forceSync, the pages of the log that
-// are durable leave the page cache a step at a time, so that the next
+// are durable leave the page cache a step at a time, and the rest of a
+// file when it is closed, so that the next
 // preallocation writes its zeros into pages the kernel just freed, not
 // fresh ones (decisions #37); the pages the next records go to stay. With
 // forceSync off nothing is known durable and everything stays cached,
@@ -55,6 +56,16 @@ func TestSyncedPagesLeaveTheCache(t *testing.T) {
 		}
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
+		}
+		// Closing a file synced it and, with forceSync, dropped the rest.
+		cached := 0
+		for _, r := range residency(t, filepath.Join(dir, LogName(1))) {
+			if r {
+				cached++
+			}
+		}
+		if force && cached > 0 {
+			t.Errorf("forceSync: %d pages of the closed file still cached; want none", cached)
 		}
 		n := int64(0)
 		err = ReadFrom(dir, 0, func(z int64, rec []byte) error {

@@ -97,8 +97,8 @@ type Log struct {
 	last      int64    // last appended zxid, -1 before the first
 	err       error    // sticky write or sync failure
 	closed    bool
-	// dropped is how much of f, from its start, the page cache was told
-	// to drop (dropSynced); guarded by syncMu.
+	// dropped is how much of f, from its start, the page cache was last
+	// told to drop (dropSynced); guarded by syncMu.
 	dropped int64
 	// dirf is the log directory, open for its fsync after a file is
 	// created; spare is a descriptor held in reserve and given up just
@@ -336,7 +336,9 @@ func (l *Log) dropSynced(f *os.File, upTo int64) {
 	if end <= l.dropped {
 		return
 	}
-	dropCache(f, l.dropped, end-l.dropped)
+	// From the start each time: the page cache may hold a file in folios
+	// larger than a page, and one that straddled the last end stayed.
+	dropCache(f, 0, end)
 	l.dropped = end
 }
 
@@ -391,7 +393,7 @@ func (l *Log) closeFile() error {
 		return err
 	}
 	if l.opts.ForceSync {
-		dropCache(l.f, l.dropped, 0) // the rest of the file: all durable
+		dropCache(l.f, 0, 0) // the whole file: all of it durable
 	}
 	l.dropped = 0
 	err := l.f.Close()
