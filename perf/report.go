@@ -76,7 +76,7 @@ func (r *Report) Points() []Point {
 		for _, reads := range r.Config.ReadPercents {
 			p := Point{Size: size, ReadPercent: reads, Target: TargetFor(r.Config.Outstanding, size, reads)}
 			var g, j, n, ratio, gn, jn, gp, jp, pr, np, npr []float64
-			var cpu [6][]float64 // server go, java, noop; driver go, java, noop
+			var cpu [6][]float64  // server go, java, noop; driver go, java, noop
 			var busy [3][]float64 // go, java, noop
 			for rep := 1; rep <= r.Config.Reps; rep++ {
 				k := key{size, reads, rep}
