@@ -317,14 +317,13 @@ func (l *Log) Sync() error {
 		l.mu.Unlock()
 		return err
 	}
-	if written-l.dropped >= dropStep {
-		l.dropSynced(f, written)
-	}
+	l.dropSynced(f, written)
 	return nil
 }
 
 // dropSynced lets the kernel drop from the page cache the pages of f
-// before upTo, which are durable and which the log never reads again (a
+// before upTo, once they amount to dropStep more than it last dropped.
+// They are durable, and the log never reads them again (a
 // learner's sync reads them from the file, rarely). Nothing else frees
 // them: a log grows by writing zeros into fresh page-cache pages, and
 // fresh pages cost several times what recently freed ones do (on this
@@ -333,7 +332,7 @@ func (l *Log) Sync() error {
 // effort: a failure costs only the cache. syncMu must be held.
 func (l *Log) dropSynced(f *os.File, upTo int64) {
 	end := upTo &^ int64(os.Getpagesize()-1)
-	if end <= l.dropped {
+	if end-l.dropped < dropStep {
 		return
 	}
 	// From the start each time: the page cache may hold a file in folios
