@@ -59,6 +59,17 @@
 // longer says what is on disk. The server must stop writing and recover
 // from the files.
 //
+// With ForceSync and preallocation, files are written with O_DIRECT: every
+// write is about to be fsynced, and going past the page cache halves what a
+// write and its fdatasync cost (decisions #38). A direct write covers whole
+// 4 KiB blocks, so each one writes the last block's earlier records again
+// and pads the block with zeros, which is what the file holds there anyway:
+// the bytes on disk are those the page cache would have written, and a
+// crash during the write can tear that block as the kernel's write-back of
+// the page could. A file system that refuses O_DIRECT (tmpfs on older kernels,
+// some FUSE mounts) gets writes through the page cache, from which Sync
+// then drops the durable pages a MiB at a time (decisions #37).
+//
 // Options.ForceSync=false (zoo.cfg forceSync=no) skips the fdatasync for
 // experiments; nothing is then durable, and Open says so in a warning.
 //

@@ -2,12 +2,15 @@ package wal
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/zkbench/zkbench/server/metrics"
 )
@@ -29,8 +32,14 @@ const (
 	// costs it about 0.2 ms.
 	maxPreAllocStep = 1 << 20
 	// dropStep: a Sync lets the page cache drop the durable pages of the
-	// file once they amount to this much (decisions #37).
+	// file once they amount to this much (decisions #37), when the file is
+	// not written directly.
 	dropStep = 1 << 20
+	// directAlign is the offset, length and memory alignment of a direct
+	// write: a page, which covers every logical block size up to it.
+	directAlign = 4096
+	// initialDirectBuf is the first buffer a directly written file gets.
+	initialDirectBuf = 64 << 10
 )
 
 // Options configures a Log.
@@ -90,13 +99,22 @@ type Log struct {
 	mu        sync.Mutex
 	f         *os.File // current file; nil before the first Append and after Roll
 	name      string   // base name of f
-	buf       []byte   // records appended but not yet written to f
+	buf       []byte   // from file offset bufStart: records appended but not yet written to f
+	bufStart  int64    // written, or when direct the block boundary at or before it
 	written   int64    // bytes of f written (header and records)
 	allocated int64    // bytes of f written with records or zeros
 	zeros     []byte   // a step of zeros, for preallocation
 	last      int64    // last appended zxid, -1 before the first
 	err       error    // sticky write or sync failure
 	closed    bool
+	// direct: f is written with O_DIRECT, past the page cache (with
+	// ForceSync where the file system takes it; decisions #38). buf is
+	// then aligned and starts at the block boundary before written: it
+	// holds the written part of the last block again, so that every write
+	// covers whole blocks. tryDirect is whether new files try it: with
+	// ForceSync and preallocation (without, every write would grow the
+	// file, and its last block would end in zeros).
+	direct, tryDirect bool
 	// dropped is how much of f, from its start, the page cache was last
 	// told to drop (dropSynced); guarded by syncMu.
 	dropped int64
@@ -125,7 +143,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts.Logger.Warn("wal: forceSync=no: the transaction log is NOT fsynced; acknowledged writes can be lost "+
 			"on a crash or power failure. Use only for experiments.", "dir", dir)
 	}
-	l := &Log{dir: dir, opts: opts, last: -1, fsync: logSync}
+	l := &Log{dir: dir, opts: opts, last: -1, fsync: logSync, tryDirect: opts.ForceSync && opts.PreAllocSize > 0 && syncWritesDirect}
 	if opts.ForceSync {
 		f, err := os.Open(dir)
 		if err != nil {
@@ -172,9 +190,12 @@ func (l *Log) Append(zxid int64, rec []byte) error {
 			return l.fail(err)
 		}
 	}
+	if l.direct {
+		l.reserve(len(rec) + recordOverhead)
+	}
 	l.buf = appendRecord(l.buf, rec)
 	l.last = zxid
-	if len(l.buf) >= flushThreshold {
+	if l.bufStart+int64(len(l.buf))-l.written >= flushThreshold {
 		return l.flush()
 	}
 	return nil
@@ -221,28 +242,81 @@ func (l *Log) create(zxid int64) error {
 			return fmt.Errorf("wal: fsync directory %s: %w", l.dir, err)
 		}
 	}
-	l.f, l.name, l.written, l.allocated = f, name, 0, 0
-	l.buf = appendFileHeader(l.buf[:0])
+	l.f, l.name, l.written, l.allocated, l.bufStart = f, name, 0, 0, 0
+	l.direct = l.tryDirect && setDirect(f, true)
+	l.buf = l.buf[:0]
+	if l.direct {
+		l.reserve(headerSize)
+	}
+	l.buf = appendFileHeader(l.buf)
 	return nil
+}
+
+// reserve makes room in buf for n more bytes and the padding to the next
+// block, keeping it aligned for direct writes.
+func (l *Log) reserve(n int) {
+	need := len(l.buf) + n + directAlign
+	if cap(l.buf) >= need && aligned(l.buf) {
+		return
+	}
+	b := alignedBuffer(max(need, 2*cap(l.buf), initialDirectBuf))
+	l.buf = append(b, l.buf...)
 }
 
 // flush writes the buffer to the file, preallocating first when the write
 // would come near the allocated end. Failures poison the Log.
 func (l *Log) flush() error {
-	if l.f == nil || len(l.buf) == 0 {
+	end := l.bufStart + int64(len(l.buf))
+	if l.f == nil || end == l.written {
 		return nil
 	}
-	end := l.written + int64(len(l.buf))
 	if err := l.preallocate(end); err != nil {
 		return l.fail(fmt.Errorf("wal: preallocate %s: %w", l.name, err))
 	}
-	if _, err := l.f.WriteAt(l.buf, l.written); err != nil {
+	if err := l.write(); err != nil {
 		return l.fail(fmt.Errorf("wal: write %s at offset %d: %w", l.name, l.written, err))
 	}
 	l.written = end
-	l.buf = l.buf[:0]
+	if !l.direct {
+		l.buf, l.bufStart = l.buf[:0], end
+		return nil
+	}
+	// Keep the last, partial block: the next write starts with it.
+	keep := end &^ (directAlign - 1)
+	n := copy(l.buf, l.buf[keep-l.bufStart:])
+	l.buf, l.bufStart = l.buf[:n], keep
 	return nil
 }
+
+// write writes what buf holds beyond written: directly, as whole blocks
+// padded with zeros (the file holds zeros there too), or else through the
+// page cache.
+func (l *Log) write() error {
+	if l.direct {
+		block := l.buf[:roundUp(int64(len(l.buf)))]
+		clear(block[len(l.buf):])
+		return l.writeAt(block, l.bufStart)
+	}
+	return l.writeAt(l.buf[l.written-l.bufStart:], l.written)
+}
+
+// writeAt writes b at off. A direct write the file system refuses
+// (EINVAL) is made again through the page cache, as is every later write
+// of the file: the same bytes at the same offset are right either way.
+func (l *Log) writeAt(b []byte, off int64) error {
+	_, err := l.f.WriteAt(b, off)
+	if l.direct && errors.Is(err, syscall.EINVAL) {
+		l.opts.Logger.Warn("wal: the file system refused a direct write; writing the log through the page cache",
+			"file", l.name, "err", err)
+		setDirect(l.f, false)
+		l.direct = false
+		_, err = l.f.WriteAt(b, off)
+	}
+	return err
+}
+
+// roundUp rounds n up to a multiple of directAlign.
+func roundUp(n int64) int64 { return (n + directAlign - 1) &^ (directAlign - 1) }
 
 // preallocate grows the file, when a write ending at end would come within
 // preallocMargin of its allocated end, by writing zeros up to the next
@@ -260,21 +334,27 @@ func (l *Log) preallocate(end int64) error {
 	if step <= 0 || end+preallocMargin < l.allocated {
 		return nil
 	}
+	from := end // the records about to be written cover [l.written, end)
+	if l.direct {
+		// Direct writes are whole blocks: the records' write pads their
+		// last block with zeros, and the step keeps the zeros aligned.
+		step, from = roundUp(step), roundUp(end)
+	}
 	size := l.allocated
 	for end+preallocMargin >= size {
 		size += step
 	}
-	if len(l.zeros) < int(step) {
-		l.zeros = make([]byte, step)
+	if len(l.zeros) < int(step) || !aligned(l.zeros) {
+		l.zeros = alignedBuffer(int(step))[:step]
 	}
-	// The records about to be written cover [l.written, end); zero only
-	// what lies beyond both them and the zeros already written.
-	for off := max(l.allocated, end); off < size; {
-		n, err := l.f.WriteAt(l.zeros[:min(int64(len(l.zeros)), size-off)], off)
-		if err != nil {
+	// Zero only what lies beyond both the records and the zeros already
+	// written.
+	for off := max(l.allocated, from); off < size; {
+		n := min(int64(len(l.zeros)), size-off)
+		if err := l.writeAt(l.zeros[:n], off); err != nil {
 			return fmt.Errorf("write zeros at offset %d: %w", off, err)
 		}
-		off += int64(n)
+		off += n
 	}
 	l.allocated = size
 	return nil
@@ -304,7 +384,7 @@ func (l *Log) Sync() error {
 		l.mu.Unlock()
 		return err
 	}
-	f, name, written := l.f, l.name, l.written
+	f, name, written, direct := l.f, l.name, l.written, l.direct
 	l.mu.Unlock()
 	if f == nil || !l.opts.ForceSync {
 		return nil
@@ -317,7 +397,9 @@ func (l *Log) Sync() error {
 		l.mu.Unlock()
 		return err
 	}
-	l.dropSynced(f, written)
+	if !direct {
+		l.dropSynced(f, written)
+	}
 	return nil
 }
 
@@ -391,7 +473,7 @@ func (l *Log) closeFile() error {
 	if err := l.sync(); err != nil {
 		return err
 	}
-	if l.opts.ForceSync {
+	if l.opts.ForceSync && !l.direct {
 		dropCache(l.f, 0, 0) // the whole file: all of it durable
 	}
 	l.dropped = 0
@@ -440,4 +522,17 @@ func (l *Log) Close() error {
 	l.closed = true
 	l.f, l.dirf, l.spare = nil, nil, nil
 	return err
+}
+
+// alignedBuffer returns an empty buffer of capacity n whose first byte is
+// aligned for direct writes.
+func alignedBuffer(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (directAlign - 1))
+	return b[off:off:off+n]
+}
+
+// aligned reports whether b's first byte is aligned for direct writes.
+func aligned(b []byte) bool {
+	return cap(b) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(b)))&(directAlign-1) == 0
 }

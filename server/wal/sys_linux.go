@@ -43,3 +43,28 @@ func dropCache(f *os.File, off, n int64) {
 		unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
 	})
 }
+
+// setDirect turns O_DIRECT on or off for f and reports whether it is now
+// on. A file system that cannot write directly refuses it (EINVAL), and f
+// stays as it was.
+func setDirect(f *os.File, on bool) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var ok bool
+	rc.Control(func(fd uintptr) {
+		flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		if err != nil {
+			return
+		}
+		if on {
+			flags |= unix.O_DIRECT
+		} else {
+			flags &^= unix.O_DIRECT
+		}
+		_, err = unix.FcntlInt(fd, unix.F_SETFL, flags)
+		ok = err == nil && on
+	})
+	return ok
+}
