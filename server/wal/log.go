@@ -529,7 +529,7 @@ func (l *Log) Close() error {
 func alignedBuffer(n int) []byte {
 	b := make([]byte, n+directAlign)
 	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (directAlign - 1))
-	return b[off:off:off+n]
+	return b[off : off : off+n]
 }
 
 // aligned reports whether b's first byte is aligned for direct writes.
