@@ -14,8 +14,11 @@ import (
 // applyEntry applies one committed txn: the replica (tree, sessions), the
 // membership (reconfig), the prep overlay (leader), and the waiting client,
 // if this server has it.
-func (p *Peer) applyEntry(e zab.Entry, leader bool) {
-	lt, err := proto.DecodeLoggedTxn(e.Data)
+func (p *Peer) applyEntry(d *proto.Decoder, e zab.Entry, leader bool) {
+	// e.Data is this server's own copy, never changed (the proposal it
+	// made, or the packet it received): the tree may keep slices of it.
+	d.ResetAliasing(e.Data)
+	lt, err := proto.ReadLoggedTxn(d)
 	if err != nil {
 		// A committed txn this server cannot read: continuing would fork
 		// this replica from the others.

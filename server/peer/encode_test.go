@@ -40,13 +40,19 @@ func TestEncodeTxnAllocatesOnce(t *testing.T) {
 func TestDecodeRequestAliasesThePacket(t *testing.T) {
 	in := encodeRequest(new(proto.Encoder), &proto.Request{SessionID: 9, Cxid: 3, Op: proto.OpSetData,
 		Body: &proto.SetDataRequest{Path: "/a", Data: bytes.Repeat([]byte{'v'}, 1024), Version: -1}})
-	req, err := decodeRequest(in, nil)
+	var d proto.Decoder
+	req, err := decodeRequest(&d, in, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := req.Body.(*proto.SetDataRequest).Data
 	if len(data) != 1024 || &data[0] != &in[len(in)-4-1024] {
 		t.Fatalf("the request's data (%d bytes) is not the packet's", len(data))
+	}
+	// With the loop's decoder, what is left is the request, its record
+	// and the record's path (it used to take two decoders more).
+	if n := testing.AllocsPerRun(100, func() { decodeRequest(&d, in, nil) }); n > 3 {
+		t.Fatalf("%.0f allocations per forwarded request, want 3", n)
 	}
 }
 

@@ -53,6 +53,7 @@ type reignState struct {
 	proposed     []proposed    // leader: this reign's proposals not yet committed, in zxid order
 	sync         *logSyncer    // fsyncs the appended entries off the loop
 	enc          proto.Encoder // the scratch buffer of propose (encodeTxn) and forwards (encodeRequest)
+	dec          proto.Decoder // the loop's, reused for forwarded requests and committed txns
 
 	// A learner's connections to its leader (redial.go): how many it
 	// made, whether the leader spoke on one, and what it sent before.
@@ -456,7 +457,7 @@ func (p *Peer) drive(rs *reignState) error {
 			p.metrics.LearnerCommits.Add(int64(len(rd.Commit)))
 		}
 		for _, e := range rd.Commit {
-			p.applyEntry(e, rs.role == zab.Leader)
+			p.applyEntry(&rs.dec, e, rs.role == zab.Leader)
 			if rs.role == zab.Leader {
 				p.committed(rs, e.Zxid)
 			}
@@ -526,7 +527,7 @@ func (p *Peer) drive(rs *reignState) error {
 			reqs := rs.pending
 			rs.pending = nil
 			for _, r := range reqs {
-				req, err := decodeRequest(r.Data, r.Auth)
+				req, err := decodeRequest(&rs.dec, r.Data, r.Auth)
 				if err != nil {
 					p.log.Warn("dropping a malformed forwarded request", "from", r.From, "err", err)
 					continue

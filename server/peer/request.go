@@ -29,19 +29,20 @@ func encodeRequest(scratch *proto.Encoder, r *proto.Request) []byte {
 	})
 }
 
-func decodeRequest(b []byte, auth []proto.ID) (*proto.Request, error) {
+// decodeRequest decodes a forwarded request with d, which it resets. b is
+// this server's own copy of the packet's data: the record's buffers may
+// point into it (the txn made from it is serialized anew).
+func decodeRequest(d *proto.Decoder, b []byte, auth []proto.ID) (*proto.Request, error) {
 	if len(b) < 16 {
 		return nil, fmt.Errorf("peer: forwarded request of %d bytes, want at least 16", len(b))
 	}
-	d := proto.NewDecoder(b[:16])
+	d.ResetAliasing(b)
 	r := &proto.Request{SessionID: d.Long(), Cxid: d.Int(), Op: proto.OpCode(d.Int()), Auth: auth}
-	body := b[16:]
 	switch r.Op {
 	case proto.OpCreateSession:
-		if len(body) < 4 {
+		if r.TimeOut = d.Int(); d.Err() != nil {
 			return nil, fmt.Errorf("peer: forwarded createSession without its timeout")
 		}
-		r.TimeOut = proto.NewDecoder(body).Int()
 		return r, nil
 	case proto.OpCloseSession:
 		return r, nil
@@ -50,9 +51,6 @@ func decodeRequest(b []byte, auth []proto.ID) (*proto.Request, error) {
 	if !ok || rec == nil || !proto.IsWrite(r.Op) {
 		return nil, fmt.Errorf("peer: forwarded request with op %v", r.Op)
 	}
-	// b is this server's own copy of the packet's data: the record's
-	// buffers may point into it (the txn made from it is serialized anew).
-	d = proto.NewAliasingDecoder(body)
 	rec.Decode(d)
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("peer: forwarded %v request: %w", r.Op, err)

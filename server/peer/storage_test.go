@@ -233,7 +233,7 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 		{3, proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{proto.NewMultiOp(proto.OpDelete, &proto.DeleteRequest{Path: "/b", Version: -1})}}},
 	} {
 		in := encodeRequest(new(proto.Encoder), &proto.Request{SessionID: r.sid, Cxid: 9, Op: r.op, Body: r.body, TimeOut: 4000, Auth: []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}}})
-		out, err := decodeRequest(in, []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}})
+		out, err := decodeRequest(new(proto.Decoder), in, []proto.ID{{Scheme: "ip", ID: "127.0.0.1"}})
 		if err != nil {
 			t.Fatalf("%v: %v", r.op, err)
 		}
@@ -249,7 +249,7 @@ func TestForwardedRequestRoundTrip(t *testing.T) {
 		}
 	}
 	for i := 0; i < len(encodeRequest(new(proto.Encoder), &proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})); i++ {
-		if _, err := decodeRequest(encodeRequest(new(proto.Encoder), &proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i], nil); err == nil {
+		if _, err := decodeRequest(new(proto.Decoder), encodeRequest(new(proto.Encoder), &proto.Request{Op: proto.OpSetData, Body: &proto.SetDataRequest{Path: "/a"}})[:i], nil); err == nil {
 			t.Fatalf("a forwarded request truncated to %d bytes decoded", i)
 		}
 	}

@@ -116,13 +116,36 @@ type Decoder struct {
 // NewDecoder returns a decoder over b.
 func NewDecoder(b []byte) *Decoder { return &Decoder{buf: b} }
 
-// NewAliasingDecoder returns a decoder over b whose Buffer results are
+// NewAliasingDecoder returns a decoder over b whose Buffer results may be
 // slices of b (capped at their length) instead of copies: for a caller
-// that owns b and never changes it while the decoded record lives.
+// that owns b and never changes it while the decoded record lives. A
+// buffer is a slice of b only when it is at least half of b, so that
+// keeping it never keeps more than twice its size alive; smaller ones are
+// copied.
 func NewAliasingDecoder(b []byte) *Decoder { return &Decoder{buf: b, alias: true} }
 
-// Reset points the decoder at b and clears its error.
+// Reset points the decoder at b and clears its error. An aliasing decoder
+// stays one.
 func (d *Decoder) Reset(b []byte) { d.buf, d.off, d.err = b, 0, nil }
+
+// ResetAliasing points the decoder at b as an aliasing decoder
+// (NewAliasingDecoder), for a caller that owns b.
+func (d *Decoder) ResetAliasing(b []byte) { *d = Decoder{buf: b, alias: true} }
+
+// Unmarshal decodes r from all of b, as the function Unmarshal does, with
+// d: a caller that decodes one message after another keeps one Decoder
+// rather than allocating one each time.
+func (d *Decoder) Unmarshal(b []byte, r Record) error {
+	d.Reset(b)
+	r.Decode(d)
+	if d.err != nil {
+		return d.err
+	}
+	if d.Remaining() != 0 {
+		return fmt.Errorf("proto: %d trailing bytes after %T", d.Remaining(), r)
+	}
+	return nil
+}
 
 // Err returns the first error met, if any.
 func (d *Decoder) Err() error { return d.err }
@@ -231,7 +254,7 @@ func (d *Decoder) NullableString() *string {
 
 // Buffer reads a length-prefixed buffer; null reads as nil. The result is a
 // copy, safe to keep after the decoder's input is reused, except from an
-// aliasing decoder (NewAliasingDecoder).
+// aliasing decoder (NewAliasingDecoder), where it may be a slice of it.
 func (d *Decoder) Buffer() []byte {
 	n, ok := d.length()
 	if !ok || n < 0 {
@@ -241,7 +264,7 @@ func (d *Decoder) Buffer() []byte {
 	if b == nil {
 		return nil
 	}
-	if d.alias {
+	if d.alias && 2*n >= len(d.buf) {
 		return b[:n:n]
 	}
 	out := make([]byte, n)
@@ -274,15 +297,8 @@ func Marshal(r Record) []byte {
 
 // Unmarshal decodes b into r and requires that all of b is consumed.
 func Unmarshal(b []byte, r Record) error {
-	d := NewDecoder(b)
-	r.Decode(d)
-	if d.err != nil {
-		return d.err
-	}
-	if d.Remaining() != 0 {
-		return fmt.Errorf("proto: %d trailing bytes after %T", d.Remaining(), r)
-	}
-	return nil
+	var d Decoder
+	return d.Unmarshal(b, r)
 }
 
 // VectorLen reads the count of a vector<T> whose elements each take at least

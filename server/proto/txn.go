@@ -44,9 +44,13 @@ type LoggedTxn struct {
 
 // DecodeLoggedTxn decodes a log record's payload (or a proposal's data):
 // TxnHeader, then the body its type calls for, then an optional TxnDigest.
-func DecodeLoggedTxn(b []byte) (LoggedTxn, error) {
+func DecodeLoggedTxn(b []byte) (LoggedTxn, error) { return ReadLoggedTxn(NewDecoder(b)) }
+
+// ReadLoggedTxn is DecodeLoggedTxn from a decoder the caller reuses (Reset
+// to the payload): from an aliasing one, the txn's data may be slices of
+// the payload.
+func ReadLoggedTxn(d *Decoder) (LoggedTxn, error) {
 	var t LoggedTxn
-	d := NewDecoder(b)
 	t.Header.Decode(d)
 	if err := d.Err(); err != nil {
 		return t, fmt.Errorf("proto: txn header: %w", err)

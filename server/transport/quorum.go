@@ -42,6 +42,7 @@ type QuorumConn struct {
 	enc *proto.Encoder
 
 	rbuf []byte
+	dec  proto.Decoder // Recv's, reused
 }
 
 func newQuorumConn(c net.Conn) *QuorumConn {
@@ -108,7 +109,7 @@ func (q *QuorumConn) Recv() (*proto.QuorumPacket, error) {
 		return nil, fmt.Errorf("transport: quorum recv from %s: %w", q.c.RemoteAddr(), err)
 	}
 	var p proto.QuorumPacket
-	if err := proto.Unmarshal(b, &p); err != nil {
+	if err := q.dec.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("transport: quorum recv from %s: %w", q.c.RemoteAddr(), err)
 	}
 	if p.Type == typeSnap {
