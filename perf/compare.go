@@ -53,6 +53,12 @@ type Config struct {
 	Rates []Rate
 	// GoCommand starts a Go server (harness.Options.GoCommand).
 	GoCommand []string
+	// GoShared says that GoCommand runs the Go server from the driver's
+	// own executable (zkbench's embedded server): its resident set then
+	// counts the pages of that executable it maps, which the driver
+	// loaded and shares, so the report does not judge Go's memory target
+	// on it.
+	GoShared bool
 	// GoVariants are other builds of the Go server, by implementation name
 	// (e.g. "go-before": the build before an optimisation), measured like
 	// "go" when Impls lists them, for before/after ratios from one run.
@@ -267,6 +273,7 @@ type ReportConfig struct {
 	Duration     time.Duration       `json:"duration_ns"`
 	Rates        []Rate              `json:"rates,omitempty"`
 	GoCommand    []string            `json:"go_command"`
+	GoShared     bool                `json:"go_shared,omitempty"`
 	NoopCommand  []string            `json:"noop_command"`
 	GoVariants   map[string][]string `json:"go_variants,omitempty"`
 }
@@ -283,7 +290,7 @@ func Compare(ctx context.Context, c Config) (*Report, error) {
 		Config: ReportConfig{
 			Sizes: c.Sizes, ReadPercents: c.ReadPercents, Reps: c.Reps, Impls: c.Impls,
 			Clients: c.Clients, Outstanding: c.Outstanding, ValueSize: c.ValueSize, Keys: c.Keys,
-			Warmup: c.Warmup, WarmupMax: c.WarmupMax, Duration: c.Duration, Rates: c.Rates, GoCommand: c.GoCommand, NoopCommand: c.NoopCommand, GoVariants: c.GoVariants,
+			Warmup: c.Warmup, WarmupMax: c.WarmupMax, Duration: c.Duration, Rates: c.Rates, GoCommand: c.GoCommand, GoShared: c.GoShared, NoopCommand: c.NoopCommand, GoVariants: c.GoVariants,
 		},
 	}
 	defer func() { rep.Elapsed = time.Since(rep.Started) }()

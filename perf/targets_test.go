@@ -157,3 +157,25 @@ func TestVerdictRoundTrip(t *testing.T) {
 		t.Error("an unknown verdict read without an error")
 	}
 }
+
+// The Go memory target is judged on the server's RSS only when it ran
+// from its own executable: embedded in zkbench, it maps pages of the
+// driver's executable (about 10 MiB that the driver shares), and the
+// report says so instead of a verdict.
+func TestMemoryTargetNotJudgedOnASharedExecutable(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		r := &Report{Config: ReportConfig{Sizes: []int{1}, ReadPercents: []float64{70}, Reps: 1, GoShared: shared}}
+		r.Memory = []Memory{{Impl: harness.ImplGo, Size: 1, IdleKiB: []int64{23 << 10}, PeakKiB: []int64{40 << 10}}}
+		md := r.Markdown()
+		row := "| go | 1 | 23.0 | 40.0 | " + Missed.String() + " |"
+		if shared {
+			row = "| go | 1 | 23.0 | 40.0 | n/a (shared executable) |"
+		}
+		if !strings.Contains(md, row) {
+			t.Errorf("shared %v: no row %q in\n%s", shared, row, md)
+		}
+		if got := strings.Contains(md, "--go-command"); got != shared {
+			t.Errorf("shared %v: the note on the embedded server shown: %v", shared, got)
+		}
+	}
+}

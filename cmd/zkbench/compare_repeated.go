@@ -182,7 +182,7 @@ func repeatedConfig(o compareOptions, changed func(string) bool, stderr io.Write
 		Sizes: sizes, ReadPercents: reads, Reps: o.rep.reps, Impls: impls,
 		Clients: spec.Clients, Outstanding: spec.Outstanding, ValueSize: spec.ValueSize, Keys: spec.Keys,
 		Warmup: spec.Warmup, WarmupMax: spec.WarmupMax, Duration: spec.Duration, Seed: spec.Seed, Rates: rates,
-		GoCommand: goCmd, NoopCommand: noopCmd, GoVariants: variants,
+		GoCommand: goCmd, GoShared: o.rep.goCmd == "", NoopCommand: noopCmd, GoVariants: variants,
 		ServerCPUs: o.ens.serverCPUs,
 		Log:        stderr,
 		Logger:     o.common.logger(stderr),
