@@ -110,26 +110,22 @@ type Decoder struct {
 	buf   []byte
 	off   int
 	err   error
-	alias bool // Buffer returns slices of buf, not copies
+	alias bool // Buffer may return slices of buf, not copies (ResetAliasing)
 }
 
 // NewDecoder returns a decoder over b.
 func NewDecoder(b []byte) *Decoder { return &Decoder{buf: b} }
 
-// NewAliasingDecoder returns a decoder over b whose Buffer results may be
-// slices of b (capped at their length) instead of copies: for a caller
-// that owns b and never changes it while the decoded record lives. A
-// buffer is a slice of b only when it is at least half of b, so that
-// keeping it never keeps more than twice its size alive; smaller ones are
-// copied.
-func NewAliasingDecoder(b []byte) *Decoder { return &Decoder{buf: b, alias: true} }
-
 // Reset points the decoder at b and clears its error. An aliasing decoder
 // stays one.
 func (d *Decoder) Reset(b []byte) { d.buf, d.off, d.err = b, 0, nil }
 
-// ResetAliasing points the decoder at b as an aliasing decoder
-// (NewAliasingDecoder), for a caller that owns b.
+// ResetAliasing points the decoder at b and makes it an aliasing decoder:
+// its Buffer results may be slices of b (capped at their length) instead
+// of copies, for a caller that owns b and never changes it while the
+// decoded record lives. A buffer is a slice of b only when it is at least
+// half of b, so that keeping it never keeps more than twice its size
+// alive; smaller ones are copied.
 func (d *Decoder) ResetAliasing(b []byte) { *d = Decoder{buf: b, alias: true} }
 
 // Unmarshal decodes r from all of b, as the function Unmarshal does, with
@@ -254,7 +250,7 @@ func (d *Decoder) NullableString() *string {
 
 // Buffer reads a length-prefixed buffer; null reads as nil. The result is a
 // copy, safe to keep after the decoder's input is reused, except from an
-// aliasing decoder (NewAliasingDecoder), where it may be a slice of it.
+// aliasing decoder (ResetAliasing), where it may be a slice of it.
 func (d *Decoder) Buffer() []byte {
 	n, ok := d.length()
 	if !ok || n < 0 {

@@ -16,7 +16,8 @@ func TestAliasingDecoderBuffer(t *testing.T) {
 	e.Buffer([]byte("world"))
 	in := e.Bytes()
 
-	d := NewAliasingDecoder(in)
+	var d Decoder
+	d.ResetAliasing(in)
 	a, b := d.Buffer(), d.Buffer()
 	if d.Err() != nil || !bytes.Equal(a, big) || string(b) != "world" {
 		t.Fatalf("decoded %q %q, %v", a, b, d.Err())
